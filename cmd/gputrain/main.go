@@ -1,0 +1,93 @@
+// Command gputrain trains the network of chapter 1 of Nielsen's "Neural
+// Networks and Deep Learning" on MNIST, on the CPU or on an NVIDIA GPU.
+//
+//	gputrain train [--sizes 784,30,10] [--epochs 30] [--batch-size 10] [--eta 3.0] [--device cpu|cuda] ...
+//	gputrain data [--data DIR]
+//
+// Run "gputrain help" or "gputrain train -h" for every flag.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Exit statuses: 2 for a bad command line, 1 for a fault while running.
+const (
+	exitOK      = 0
+	exitRuntime = 1
+	exitUsage   = 2
+)
+
+// usageError marks errors in the command line (exit status 2).
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+const usage = `gputrain trains the network of chapter 1 of Nielsen's "Neural Networks and
+Deep Learning" (a sigmoid network, quadratic cost, mini-batch SGD) on MNIST.
+
+Usage:
+  gputrain train [flags]   train a network (gputrain train -h for the flags)
+  gputrain data [--data DIR]
+                           fetch and verify the MNIST files
+  gputrain help            this text
+`
+
+type command struct {
+	name string
+	run  func(args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"train", runTrain},
+		{"data", runData},
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes one command line and returns the exit status. Every error
+// becomes one line on stderr.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stdout, usage)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(args[1:], stdout, stderr)
+		var ue *usageError
+		switch {
+		case err == nil:
+			return exitOK
+		case errors.Is(err, errHelp):
+			return exitOK
+		case errors.As(err, &ue):
+			fmt.Fprintf(stderr, "gputrain %s: %v\n", c.name, err)
+			return exitUsage
+		case errors.Is(err, errInterrupted):
+			fmt.Fprintf(stderr, "gputrain %s: %v\n", c.name, err)
+			return 130
+		default:
+			fmt.Fprintf(stderr, "gputrain %s: %v\n", c.name, err)
+			return exitRuntime
+		}
+	}
+	fmt.Fprintf(stderr, "gputrain: unknown command %q (want train or data; see gputrain help)\n", args[0])
+	return exitUsage
+}

@@ -1,0 +1,132 @@
+package cpu
+
+// gemm is one matrix product C = α·op(A)·op(B) + β·C on row-major
+// matrices: C is m×n with row stride ldc, op(A) m×k, op(B) k×n.
+type gemm[T Float] struct {
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    T
+	a, b, c        []T
+	lda, ldb, ldc  int
+}
+
+// parallelFlops is the work below which splitting a product across cores
+// costs more in hand-off than it saves.
+const parallelFlops = 64 * 1024
+
+// run computes the product, split across the pool's workers by rows of C
+// when C is tall, by columns when it is wide.
+func (g *gemm[T]) run(p *pool) {
+	if p == nil || 2*g.m*g.n*g.k < parallelFlops {
+		g.block(0, g.m, 0, g.n)
+		return
+	}
+	w := p.size()
+	if g.m >= g.n {
+		p.run(func(i int) {
+			lo, hi := split(g.m, w, i, 1)
+			g.block(lo, hi, 0, g.n)
+		})
+	} else {
+		p.run(func(i int) {
+			lo, hi := split(g.n, w, i, 8)
+			g.block(0, g.m, lo, hi)
+		})
+	}
+}
+
+// split gives worker i of w its share [lo,hi) of n, in multiples of unit.
+func split(n, w, i, unit int) (lo, hi int) {
+	units := (n + unit - 1) / unit
+	lo = min(n, units*i/w*unit)
+	hi = min(n, units*(i+1)/w*unit)
+	return lo, hi
+}
+
+// block computes rows [r0,r1) × columns [c0,c1) of C.
+func (g *gemm[T]) block(r0, r1, c0, c1 int) {
+	if r0 >= r1 || c0 >= c1 {
+		return
+	}
+	switch {
+	case !g.transA && g.transB:
+		g.dotForm(r0, r1, c0, c1)
+	case !g.transB:
+		g.axpyForm(r0, r1, c0, c1)
+	default:
+		g.naive(r0, r1, c0, c1)
+	}
+}
+
+// dotForm: C[i,j] = α·A[i,:]·B[j,:] + β·C[i,j], both operands' rows contiguous
+// in k (the forward pass a·wᵀ).
+func (g *gemm[T]) dotForm(r0, r1, c0, c1 int) {
+	var out [dotRows]T
+	k := g.k
+	for j := c0; j < c1; j++ {
+		brow := g.b[j*g.ldb : j*g.ldb+k]
+		for i := r0; i < r1; i += dotRows {
+			r := min(dotRows, r1-i)
+			dots(out[:r], g.a[i*g.lda:], g.lda, brow)
+			for t := 0; t < r; t++ {
+				ci := (i+t)*g.ldc + j
+				if g.beta == 0 {
+					g.c[ci] = g.alpha * out[t]
+				} else {
+					g.c[ci] = g.alpha*out[t] + g.beta*g.c[ci]
+				}
+			}
+		}
+	}
+}
+
+// axpyForm: C[i,c0:c1] = β·C[i,c0:c1] + Σₜ α·op(A)[i,t]·B[t,c0:c1], rows of B
+// contiguous in n (the weight gradient δᵀ·a fused with its update, and δ·w).
+func (g *gemm[T]) axpyForm(r0, r1, c0, c1 int) {
+	coef := make([]T, g.k)
+	for i := r0; i < r1; i++ {
+		for t := 0; t < g.k; t++ {
+			if g.transA {
+				coef[t] = g.alpha * g.a[t*g.lda+i]
+			} else {
+				coef[t] = g.alpha * g.a[i*g.lda+t]
+			}
+		}
+		crow := g.c[i*g.ldc+c0 : i*g.ldc+c1]
+		if g.beta != 0 && g.beta != 1 {
+			for x := range crow {
+				crow[x] *= g.beta
+			}
+		}
+		axpys(crow, g.beta != 0, coef, g.b[c0:], g.ldb)
+	}
+}
+
+// naive handles Aᵀ·Bᵀ, which no compiled program uses today.
+func (g *gemm[T]) naive(r0, r1, c0, c1 int) {
+	for i := r0; i < r1; i++ {
+		for j := c0; j < c1; j++ {
+			var s T
+			for t := 0; t < g.k; t++ {
+				var av, bv T
+				if g.transA {
+					av = g.a[t*g.lda+i]
+				} else {
+					av = g.a[i*g.lda+t]
+				}
+				if g.transB {
+					bv = g.b[j*g.ldb+t]
+				} else {
+					bv = g.b[t*g.ldb+j]
+				}
+				s += av * bv
+			}
+			ci := i*g.ldc + j
+			if g.beta == 0 {
+				g.c[ci] = g.alpha * s
+			} else {
+				g.c[ci] = g.alpha*s + g.beta*g.c[ci]
+			}
+		}
+	}
+}

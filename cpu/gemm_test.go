@@ -1,0 +1,137 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// refGEMM is the textbook triple loop over op(A)·op(B), in float64.
+func refGEMM(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s float64
+			for t := 0; t < k; t++ {
+				var av, bv float64
+				if transA {
+					av = a[t*lda+i]
+				} else {
+					av = a[i*lda+t]
+				}
+				if transB {
+					bv = b[j*ldb+t]
+				} else {
+					bv = b[t*ldb+j]
+				}
+				s += av * bv
+			}
+			c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+		}
+	}
+}
+
+func randSlice(r *rand.Rand, n int) []float64 {
+	s := make([]float64, n)
+	for i := range s {
+		s[i] = r.Float64()*2 - 1
+	}
+	return s
+}
+
+func conv[T Float](s []float64) []T {
+	out := make([]T, len(s))
+	for i, v := range s {
+		out[i] = T(v)
+	}
+	return out
+}
+
+// TestGEMM checks every transpose case, odd sizes that leave SIMD tails,
+// β of 0, 1 and other, on one core and split across workers, against refGEMM.
+func TestGEMM(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	shapes := [][3]int{{1, 1, 1}, {3, 5, 7}, {10, 30, 784}, {30, 784, 10}, {7, 33, 17}, {10, 10, 30}, {64, 129, 65}, {5, 1000, 3}}
+	for _, s := range shapes {
+		for _, ta := range []bool{false, true} {
+			for _, tb := range []bool{false, true} {
+				for _, beta := range []float64{0, 1, 0.5} {
+					for _, workers := range []int{1, 2, 3} {
+						name := fmt.Sprintf("%v/tA=%v/tB=%v/beta=%v/w=%d", s, ta, tb, beta, workers)
+						t.Run(name, func(t *testing.T) {
+							checkGEMM[float32](t, r, s, ta, tb, beta, workers, 1e-5)
+							checkGEMM[float64](t, r, s, ta, tb, beta, workers, 1e-12)
+						})
+					}
+				}
+			}
+		}
+	}
+}
+
+func checkGEMM[T Float](t *testing.T, r *rand.Rand, s [3]int, ta, tb bool, beta float64, workers int, tol float64) {
+	m, n, k := s[0], s[1], s[2]
+	lda, ldb := k, n
+	if ta {
+		lda = m
+	}
+	if tb {
+		ldb = k
+	}
+	a, b, c := randSlice(r, m*k), randSlice(r, k*n), randSlice(r, m*n)
+	want := append([]float64(nil), c...)
+	refGEMM(ta, tb, m, n, k, -0.7, a, lda, b, ldb, beta, want, n)
+	g := gemm[T]{transA: ta, transB: tb, m: m, n: n, k: k, alpha: -0.7, beta: T(beta),
+		a: conv[T](a), lda: lda, b: conv[T](b), ldb: ldb, c: conv[T](c), ldc: n}
+	var p *pool
+	if workers > 1 {
+		p = newPool(workers)
+		defer p.close()
+	}
+	for range 2 { // a pool must be reusable
+		g.c = conv[T](c)
+		g.run(p)
+		for i := range want {
+			scale := math.Max(1, math.Abs(want[i]))
+			if d := math.Abs(float64(g.c[i])-want[i]) / scale; d > tol*float64(k) {
+				t.Fatalf("c[%d] = %v, want %v (rel diff %g)", i, g.c[i], want[i], d)
+			}
+		}
+	}
+}
+
+// TestSIMDKernels compares the assembly kernels with the Go ones at every
+// length around the SIMD widths.
+func TestSIMDKernels(t *testing.T) {
+	if !hasSIMD {
+		t.Skip("no AVX2/FMA on this CPU: the Go kernels are the ones in use")
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for k := 1; k <= 70; k++ {
+		for rows := 1; rows <= 4; rows++ {
+			a := conv[float32](randSlice(r, rows*(k+3)))
+			b := conv[float32](randSlice(r, k))
+			got, want := make([]float32, rows), make([]float32, rows)
+			dotsF32(got, a, k+3, b)
+			dotsGo(want, a, k+3, b)
+			for i := range got {
+				if math.Abs(float64(got[i]-want[i])) > 1e-5*float64(k) {
+					t.Fatalf("dots k=%d rows=%d: %v, want %v", k, rows, got, want)
+				}
+			}
+		}
+		for _, add := range []bool{false, true} {
+			coef := conv[float32](randSlice(r, 5))
+			b := conv[float32](randSlice(r, 5*(k+2)))
+			c0 := conv[float32](randSlice(r, k))
+			got, want := append([]float32(nil), c0...), append([]float32(nil), c0...)
+			axpysF32(got, add, coef, b, k+2)
+			axpysGo(want, add, coef, b, k+2)
+			for i := range got {
+				if math.Abs(float64(got[i]-want[i])) > 1e-5 {
+					t.Fatalf("axpys n=%d add=%v: c[%d] = %v, want %v", k, add, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}

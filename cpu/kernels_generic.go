@@ -1,0 +1,39 @@
+package cpu
+
+// dotRows is how many rows of A one call of dots handles: each B row is
+// loaded once for that many dot products.
+const dotRows = 4
+
+// dotsGo: out[r] = a[r*lda : r*lda+len(b)] · b.
+func dotsGo[T Float](out []T, a []T, lda int, b []T) {
+	k := len(b)
+	for r := range out {
+		row := a[r*lda : r*lda+k]
+		var s0, s1, s2, s3 T
+		i := 0
+		for ; i+4 <= k; i += 4 {
+			s0 += row[i] * b[i]
+			s1 += row[i+1] * b[i+1]
+			s2 += row[i+2] * b[i+2]
+			s3 += row[i+3] * b[i+3]
+		}
+		for ; i < k; i++ {
+			s0 += row[i] * b[i]
+		}
+		out[r] = (s0 + s1) + (s2 + s3)
+	}
+}
+
+// axpysGo: c = [c if add] + Σₜ coef[t]·b[t*ldb : t*ldb+len(c)].
+func axpysGo[T Float](c []T, add bool, coef []T, b []T, ldb int) {
+	if !add {
+		clear(c)
+	}
+	n := len(c)
+	for t, a := range coef {
+		row := b[t*ldb : t*ldb+n]
+		for x := range c {
+			c[x] += a * row[x]
+		}
+	}
+}

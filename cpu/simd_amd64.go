@@ -1,0 +1,56 @@
+//go:build amd64
+
+package cpu
+
+import "golang.org/x/sys/cpu"
+
+// hasSIMD: the float32 kernels need AVX2 and FMA (Haswell, Zen and later).
+var hasSIMD = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// dot4F32 sets out[r] = rₜ·b over the first k&^7 elements, for the four rows r0..r3.
+//
+//go:noescape
+func dot4F32(r0, r1, r2, r3, b *float32, k int, out *[4]float32)
+
+// axpyF32 sets c[x] = (c[x] if add) + Σₜ coef[t]·b[t*ldb+x] for x < n&^7.
+//
+//go:noescape
+func axpyF32(c *float32, n int, add bool, coef *float32, k int, b *float32, ldb int)
+
+func dotsF32(out []float32, a []float32, lda int, b []float32) {
+	k := len(b)
+	if k < 8 {
+		dotsGo(out, a, lda, b)
+		return
+	}
+	var rows [4]*float32
+	for r := range rows {
+		t := min(r, len(out)-1) // spare slots repeat the last row: read, never stored
+		rows[r] = &a[t*lda : t*lda+k][0]
+	}
+	var o [4]float32
+	dot4F32(rows[0], rows[1], rows[2], rows[3], &b[0], k, &o)
+	k8 := k &^ 7
+	for r := range out {
+		s := o[r]
+		row := a[r*lda : r*lda+k]
+		for i := k8; i < k; i++ {
+			s += row[i] * b[i]
+		}
+		out[r] = s
+	}
+}
+
+func axpysF32(c []float32, add bool, coef []float32, b []float32, ldb int) {
+	n := len(c)
+	if n < 8 || len(coef) == 0 {
+		axpysGo(c, add, coef, b, ldb)
+		return
+	}
+	_ = b[(len(coef)-1)*ldb+n-1]
+	axpyF32(&c[0], n, add, &coef[0], len(coef), &b[0], ldb)
+	n8 := n &^ 7
+	if n8 < n {
+		axpysGo(c[n8:], add, coef, b[n8:], ldb)
+	}
+}

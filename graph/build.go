@@ -1,0 +1,151 @@
+package graph
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Graph is the Gorgonia expression graph of one mini-batch of m samples:
+// X (m×784) and Y (m×10) in, activations and the quadratic cost out, and
+// the gradient of the cost with respect to every weight and bias, derived
+// by Gorgonia's symbolic differentiation.
+type Graph struct {
+	G               *G.ExprGraph
+	X, Y            *G.Node
+	Weights, Biases []*G.Node
+	Output          *G.Node // σ(z) of the last layer, m×10
+	Cost            *G.Node // (1/2m)·Σ‖y−a‖²
+	WeightGrads     []*G.Node
+	BiasGrads       []*G.Node
+}
+
+// Build makes the graph for sizes and batch size m. With grads false it
+// stops at the output (for evaluation): no Y, no cost, no gradients.
+func Build(sizes []int, m int, dt Dtype, grads bool) (*Graph, error) {
+	if err := CheckSizes(sizes); err != nil {
+		return nil, err
+	}
+	if m < 1 {
+		return nil, fmt.Errorf("batch size %d: must be at least 1", m)
+	}
+	g := G.NewGraph()
+	t := dt.Tensor()
+	gr := &Graph{G: g}
+	gr.X = G.NewMatrix(g, t, G.WithShape(m, sizes[0]), G.WithName("X"))
+	a := gr.X
+	for l := 1; l < len(sizes); l++ {
+		w := G.NewMatrix(g, t, G.WithShape(sizes[l], sizes[l-1]), G.WithName(fmt.Sprintf("w%d", l)))
+		b := G.NewVector(g, t, G.WithShape(sizes[l]), G.WithName(fmt.Sprintf("b%d", l)))
+		gr.Weights = append(gr.Weights, w)
+		gr.Biases = append(gr.Biases, b)
+		// z = a·wᵀ + b, each row of a one sample: the book's w·a + b for a whole mini-batch.
+		wt, err := G.Transpose(w)
+		if err != nil {
+			return nil, err
+		}
+		z, err := G.Mul(a, wt)
+		if err != nil {
+			return nil, err
+		}
+		if z, err = G.BroadcastAdd(z, b, nil, []byte{0}); err != nil {
+			return nil, err
+		}
+		if a, err = G.Sigmoid(z); err != nil {
+			return nil, err
+		}
+	}
+	gr.Output = a
+	if !grads {
+		return gr, nil
+	}
+	gr.Y = G.NewMatrix(g, t, G.WithShape(m, sizes[len(sizes)-1]), G.WithName("Y"))
+	// C = (1/2m)·Σ‖y−a‖²: the mean over the mini-batch of the book's Cₓ = ½‖y−a‖².
+	d, err := G.Sub(gr.Y, a)
+	if err != nil {
+		return nil, err
+	}
+	sq, err := G.Square(d)
+	if err != nil {
+		return nil, err
+	}
+	s, err := G.Sum(sq)
+	if err != nil {
+		return nil, err
+	}
+	half := G.NewConstant(scalar(dt, 1/(2*float64(m))), G.WithName("1/2m"))
+	if gr.Cost, err = G.HadamardProd(s, half); err != nil {
+		return nil, err
+	}
+	wrt := append(append([]*G.Node{}, gr.Weights...), gr.Biases...)
+	gs, err := G.Grad(gr.Cost, wrt...)
+	if err != nil {
+		return nil, fmt.Errorf("differentiating the cost: %w", err)
+	}
+	L := len(sizes) - 1
+	gr.WeightGrads, gr.BiasGrads = gs[:L], gs[L:]
+	return gr, nil
+}
+
+func scalar(dt Dtype, v float64) any {
+	if dt == Float64 {
+		return v
+	}
+	return float32(v)
+}
+
+// Bind sets the values of X, Y and the parameters from n and the given
+// row-major batch data, for running the graph in Gorgonia's own VM.
+func (gr *Graph) Bind(n *Network, dt Dtype, x, y []float64) error {
+	set := func(node *G.Node, data []float64) error {
+		return G.Let(node, newDense(dt, node.Shape(), data))
+	}
+	if err := set(gr.X, x); err != nil {
+		return err
+	}
+	if gr.Y != nil {
+		if err := set(gr.Y, y); err != nil {
+			return err
+		}
+	}
+	for l := range gr.Weights {
+		if err := set(gr.Weights[l], n.Weights[l]); err != nil {
+			return err
+		}
+		if err := set(gr.Biases[l], n.Biases[l]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func newDense(dt Dtype, shape tensor.Shape, data []float64) *tensor.Dense {
+	if dt == Float64 {
+		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(append([]float64(nil), data...)))
+	}
+	f := make([]float32, len(data))
+	for i, v := range data {
+		f[i] = float32(v)
+	}
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(f))
+}
+
+// Float64s returns a node's value as float64s (after a VM has run).
+func Float64s(v G.Value) []float64 {
+	switch d := v.Data().(type) {
+	case []float64:
+		return append([]float64(nil), d...)
+	case []float32:
+		out := make([]float64, len(d))
+		for i, x := range d {
+			out[i] = float64(x)
+		}
+		return out
+	case float64:
+		return []float64{d}
+	case float32:
+		return []float64{float64(d)}
+	}
+	return nil
+}

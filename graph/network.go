@@ -1,0 +1,147 @@
+// Package graph defines the network of chapter 1 of Nielsen's "Neural
+// Networks and Deep Learning": its sizes and parameters, the Gorgonia
+// expression graph of one mini-batch (forward pass and quadratic cost), the
+// gradients Gorgonia derives from it, and the compiler that turns that graph
+// plus the book's SGD step into a Program that a backend (cpu, cuda) runs.
+package graph
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+)
+
+// InputSize and OutputSize are fixed by MNIST: 28×28 pixels in, ten digits out.
+const (
+	InputSize  = 784
+	OutputSize = 10
+)
+
+// Network holds the parameters in the book's layout: Weights[l] is a
+// row-major out×in matrix (sizes[l+1]×sizes[l]), Biases[l] has sizes[l+1]
+// entries. Parameters are kept in float64; backends convert to their dtype.
+type Network struct {
+	Sizes   []int
+	Weights [][]float64
+	Biases  [][]float64
+}
+
+// CheckSizes reports whether sizes describe an MNIST network: at least two
+// layers, 784 inputs, 10 outputs, every layer at least one neuron.
+func CheckSizes(sizes []int) error {
+	if len(sizes) < 2 {
+		return fmt.Errorf("sizes %v: need at least an input and an output layer", sizes)
+	}
+	for _, s := range sizes {
+		if s < 1 {
+			return fmt.Errorf("sizes %v: every layer needs at least 1 neuron", sizes)
+		}
+	}
+	if sizes[0] != InputSize {
+		return fmt.Errorf("sizes %v: must start with %d (28×28 pixels)", sizes, InputSize)
+	}
+	if sizes[len(sizes)-1] != OutputSize {
+		return fmt.Errorf("sizes %v: must end with %d (one neuron per digit)", sizes, OutputSize)
+	}
+	return nil
+}
+
+// New returns a network initialised as in network.py: every bias, then
+// every weight, drawn from N(0,1) by a PCG source seeded with seed.
+func New(sizes []int, seed uint64) (*Network, error) {
+	if err := CheckSizes(sizes); err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+	n := &Network{Sizes: append([]int(nil), sizes...)}
+	for l := 1; l < len(sizes); l++ {
+		b := make([]float64, sizes[l])
+		for i := range b {
+			b[i] = rng.NormFloat64()
+		}
+		n.Biases = append(n.Biases, b)
+	}
+	for l := 1; l < len(sizes); l++ {
+		w := make([]float64, sizes[l]*sizes[l-1])
+		for i := range w {
+			w[i] = rng.NormFloat64()
+		}
+		n.Weights = append(n.Weights, w)
+	}
+	return n, nil
+}
+
+// Layers is the number of weight layers (len(Sizes)-1).
+func (n *Network) Layers() int { return len(n.Sizes) - 1 }
+
+// Clone returns a deep copy.
+func (n *Network) Clone() *Network {
+	c := &Network{Sizes: append([]int(nil), n.Sizes...)}
+	for l := range n.Weights {
+		c.Weights = append(c.Weights, append([]float64(nil), n.Weights[l]...))
+		c.Biases = append(c.Biases, append([]float64(nil), n.Biases[l]...))
+	}
+	return c
+}
+
+// Check reports whether the parameter shapes agree with Sizes and every
+// value is finite.
+func (n *Network) Check() error {
+	if err := CheckSizes(n.Sizes); err != nil {
+		return err
+	}
+	if len(n.Weights) != n.Layers() || len(n.Biases) != n.Layers() {
+		return fmt.Errorf("sizes %v need %d weight and bias layers, have %d and %d",
+			n.Sizes, n.Layers(), len(n.Weights), len(n.Biases))
+	}
+	for l := 0; l < n.Layers(); l++ {
+		in, out := n.Sizes[l], n.Sizes[l+1]
+		if len(n.Weights[l]) != out*in {
+			return fmt.Errorf("weights[%d]: want %d×%d values, have %d", l, out, in, len(n.Weights[l]))
+		}
+		if len(n.Biases[l]) != out {
+			return fmt.Errorf("biases[%d]: want %d values, have %d", l, out, len(n.Biases[l]))
+		}
+		for i, v := range n.Weights[l] {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("weights[%d][%d][%d] is %v", l, i/in, i%in, v)
+			}
+		}
+		for i, v := range n.Biases[l] {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("biases[%d][%d] is %v", l, i, v)
+			}
+		}
+	}
+	return nil
+}
+
+// Equal reports whether two networks have the same sizes and bit-identical parameters.
+func (n *Network) Equal(o *Network) bool {
+	if len(n.Sizes) != len(o.Sizes) {
+		return false
+	}
+	for i := range n.Sizes {
+		if n.Sizes[i] != o.Sizes[i] {
+			return false
+		}
+	}
+	for l := range n.Weights {
+		if !sameBits(n.Weights[l], o.Weights[l]) || !sameBits(n.Biases[l], o.Biases[l]) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameBits(a, b []float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
+			return false
+		}
+	}
+	return true
+}

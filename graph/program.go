@@ -1,0 +1,237 @@
+package graph
+
+import (
+	"fmt"
+	"strings"
+
+	"gorgonia.org/tensor"
+)
+
+// Dtype is the element type a program computes in.
+type Dtype uint8
+
+// The two dtypes gputrain trains in.
+const (
+	Float32 Dtype = iota
+	Float64
+)
+
+func (d Dtype) String() string {
+	if d == Float64 {
+		return "float64"
+	}
+	return "float32"
+}
+
+// Tensor is the matching Gorgonia dtype.
+func (d Dtype) Tensor() tensor.Dtype {
+	if d == Float64 {
+		return tensor.Float64
+	}
+	return tensor.Float32
+}
+
+// ParseDtype reads "float32" or "float64".
+func ParseDtype(s string) (Dtype, error) {
+	switch s {
+	case "float32":
+		return Float32, nil
+	case "float64":
+		return Float64, nil
+	}
+	return 0, fmt.Errorf("dtype %q: want float32 or float64", s)
+}
+
+// BufKind says where a buffer's contents come from.
+type BufKind uint8
+
+// Buffer kinds.
+const (
+	Temp   BufKind = iota // written by an instruction each step
+	Input                 // X or Y, filled by the backend before each step
+	Param                 // a weight or bias, persistent across steps
+)
+
+// Buf is a row-major Rows×Cols matrix; vectors are 1×n. An alias buffer
+// (Alias ≥ 0) is a reshaped view of another buffer's storage.
+type Buf struct {
+	Name       string
+	Rows, Cols int
+	Kind       BufKind
+	Alias      int
+}
+
+// Len is the number of elements.
+func (b Buf) Len() int { return b.Rows * b.Cols }
+
+// Op is an instruction's operation. Every instruction writes Dst; "A", "B"
+// are buffer indices, Alpha and Beta scalars.
+type Op uint8
+
+// The instruction set. The element-wise ops read and write buffers of one shape.
+const (
+	// MatMul: Dst = Alpha·op(A)·op(B) + Beta·Dst, op(X) = Xᵀ when TransA/TransB.
+	MatMul Op = iota
+	// AddRow: Dst[i,j] = A[i,j] + B[0,j] (bias broadcast over the mini-batch).
+	AddRow
+	// Add, Sub, Mul: Dst = A ∘ B element-wise.
+	Add
+	Sub
+	Mul
+	// Affine: Dst = Alpha·A + Beta (scaling, negation, 1−x).
+	Affine
+	// Sigmoid: Dst = 1/(1+exp(−A)).
+	Sigmoid
+	// Square: Dst = A·A.
+	Square
+	// SumRows: Dst[0,j] = Alpha·Σᵢ A[i,j] + Beta·Dst[0,j].
+	SumRows
+	// SumAll: Dst[0,0] = Σ A.
+	SumAll
+	// Update: Dst = Dst − Alpha·A, the SGD step where it was not fused into
+	// the op that computes the gradient.
+	Update
+)
+
+var opNames = [...]string{"matmul", "addrow", "add", "sub", "mul", "affine", "sigmoid", "square", "sumrows", "sumall", "update"}
+
+func (o Op) String() string { return opNames[o] }
+
+// Instr is one step of a program.
+type Instr struct {
+	Op             Op
+	Dst, A, B      int
+	TransA, TransB bool
+	Alpha, Beta    float64
+}
+
+// Program is a compiled mini-batch step (or forward pass) for one batch
+// size: a fixed list of instructions over a fixed set of buffers, so a
+// backend allocates everything once and reuses it every step.
+type Program struct {
+	Sizes []int
+	Batch int
+	Dtype Dtype
+	Eta   float64 // the learning rate folded into the update; 0 in a forward program
+
+	Bufs   []Buf
+	Instrs []Instr
+
+	X, Y            int   // inputs (m×784, m×10); Y is -1 in a forward program
+	Weights, Biases []int // parameters by layer
+	Output          int   // the last layer's activations, m×10
+	Cost            int   // the mini-batch cost C = (1/2m)·Σ‖y−a‖², 1×1; -1 in a forward program
+}
+
+// Storage returns the buffer whose memory b uses (itself unless an alias).
+func (p *Program) Storage(b int) int {
+	for p.Bufs[b].Alias >= 0 {
+		b = p.Bufs[b].Alias
+	}
+	return b
+}
+
+// Reads lists the buffers an instruction reads.
+func (in Instr) Reads() []int {
+	switch in.Op {
+	case MatMul:
+		if in.Beta != 0 {
+			return []int{in.A, in.B, in.Dst}
+		}
+		return []int{in.A, in.B}
+	case AddRow, Add, Sub, Mul:
+		return []int{in.A, in.B}
+	case SumRows:
+		if in.Beta != 0 {
+			return []int{in.A, in.Dst}
+		}
+		return []int{in.A}
+	case Update:
+		return []int{in.A, in.Dst}
+	}
+	return []int{in.A}
+}
+
+// Shape of op(A) for a matmul operand.
+func (p *Program) opShape(b int, trans bool) (rows, cols int) {
+	if trans {
+		return p.Bufs[b].Cols, p.Bufs[b].Rows
+	}
+	return p.Bufs[b].Rows, p.Bufs[b].Cols
+}
+
+// MatMulDims returns m, n, k of a MatMul: Dst is m×n, op(A) m×k, op(B) k×n.
+func (p *Program) MatMulDims(in Instr) (m, n, k int) {
+	m, k = p.opShape(in.A, in.TransA)
+	_, n = p.opShape(in.B, in.TransB)
+	return m, n, k
+}
+
+// Validate checks every instruction's operand shapes, so a backend can run
+// a validated program without checking again.
+func (p *Program) Validate() error {
+	for i, in := range p.Instrs {
+		d := p.Bufs[in.Dst]
+		a := p.Bufs[in.A]
+		bad := func(format string, args ...any) error {
+			return fmt.Errorf("instr %d (%v): %s", i, in.Op, fmt.Sprintf(format, args...))
+		}
+		switch in.Op {
+		case MatMul:
+			m, k := p.opShape(in.A, in.TransA)
+			k2, n := p.opShape(in.B, in.TransB)
+			if k != k2 || d.Rows != m || d.Cols != n {
+				return bad("%dx%d · %dx%d into %dx%d", m, k, k2, n, d.Rows, d.Cols)
+			}
+		case AddRow:
+			b := p.Bufs[in.B]
+			if b.Rows != 1 || b.Cols != a.Cols || d.Rows != a.Rows || d.Cols != a.Cols {
+				return bad("shapes %dx%d + row %dx%d into %dx%d", a.Rows, a.Cols, b.Rows, b.Cols, d.Rows, d.Cols)
+			}
+		case Add, Sub, Mul:
+			b := p.Bufs[in.B]
+			if a.Len() != d.Len() || b.Len() != d.Len() {
+				return bad("lengths %d, %d into %d", a.Len(), b.Len(), d.Len())
+			}
+		case Affine, Sigmoid, Square, Update:
+			if a.Len() != d.Len() {
+				return bad("length %d into %d", a.Len(), d.Len())
+			}
+		case SumRows:
+			if d.Rows != 1 || d.Cols != a.Cols {
+				return bad("column sums of %dx%d into %dx%d", a.Rows, a.Cols, d.Rows, d.Cols)
+			}
+		case SumAll:
+			if d.Len() != 1 {
+				return bad("sum into %d elements", d.Len())
+			}
+		default:
+			return bad("unknown op")
+		}
+	}
+	return nil
+}
+
+// String lists the program, one instruction a line, for debugging and docs.
+func (p *Program) String() string {
+	var s strings.Builder
+	fmt.Fprintf(&s, "program sizes=%v batch=%d dtype=%v eta=%g\n", p.Sizes, p.Batch, p.Dtype, p.Eta)
+	name := func(b int) string {
+		return fmt.Sprintf("%s[%dx%d]", p.Bufs[b].Name, p.Bufs[b].Rows, p.Bufs[b].Cols)
+	}
+	for _, in := range p.Instrs {
+		fmt.Fprintf(&s, "  %-8v %s ← %s", in.Op, name(in.Dst), name(in.A))
+		switch in.Op {
+		case MatMul, AddRow, Add, Sub, Mul:
+			fmt.Fprintf(&s, ", %s", name(in.B))
+		}
+		if in.TransA || in.TransB {
+			fmt.Fprintf(&s, " transA=%v transB=%v", in.TransA, in.TransB)
+		}
+		if in.Alpha != 0 || in.Beta != 0 {
+			fmt.Fprintf(&s, " α=%g β=%g", in.Alpha, in.Beta)
+		}
+		s.WriteByte('\n')
+	}
+	return s.String()
+}

@@ -1,0 +1,222 @@
+// Package train runs the book's stochastic gradient descent (network.py's
+// SGD method) on any backend: epochs, shuffled mini-batches, evaluation
+// after each epoch, divergence checks and cancellation.
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/mnist"
+)
+
+// Config is what a backend compiles its programs for.
+type Config struct {
+	Sizes     []int
+	BatchSize int
+	Eta       float64
+	Dtype     graph.Dtype
+}
+
+// Check reports the first invalid field.
+func (c Config) Check() error {
+	if err := graph.CheckSizes(c.Sizes); err != nil {
+		return err
+	}
+	if c.BatchSize < 1 {
+		return fmt.Errorf("batch size %d: must be at least 1", c.BatchSize)
+	}
+	if !(c.Eta > 0) || math.IsInf(c.Eta, 0) {
+		return fmt.Errorf("eta %v: must be a finite number > 0", c.Eta)
+	}
+	return nil
+}
+
+// Backend trains and evaluates one network on one device. The training
+// images are given once, when the backend is opened.
+type Backend interface {
+	// SetNetwork copies parameters to the device.
+	SetNetwork(n *graph.Network) error
+	// Network copies the parameters back.
+	Network() (*graph.Network, error)
+	// Epoch runs one SGD step per BatchSize entries of order (indices into
+	// the training set), the last step taking what is left. It returns the
+	// mean per-image cost ½‖y−a‖² over the epoch, as measured during it.
+	// progress, when not nil, is called from time to time with the number of
+	// images done. A canceled ctx stops it between steps with a *Canceled.
+	Epoch(ctx context.Context, order []int32, progress func(done int)) (cost float64, err error)
+	// Predict returns the most active output (the predicted digit) for every image of s.
+	Predict(s *mnist.Set) ([]uint8, error)
+	// BatchSize is the mini-batch size the backend was opened with.
+	BatchSize() int
+	// Close frees the device's resources.
+	Close() error
+}
+
+// Opener opens a backend for a configuration and training set.
+type Opener func(cfg Config, training *mnist.Set) (Backend, error)
+
+// Divergence is the error of a step whose cost is not finite.
+type Divergence struct {
+	Epoch, Batch int
+	Cost         float64
+}
+
+func (d *Divergence) Error() string {
+	return fmt.Sprintf("training diverged in epoch %d, mini-batch %d (cost %v): try a smaller --eta", d.Epoch, d.Batch, d.Cost)
+}
+
+// Result is one epoch's report.
+type Result struct {
+	Epoch    int
+	Correct  int     // on the evaluation set; 0 when there is none
+	Total    int     // size of the evaluation set
+	Cost     float64 // mean training cost over the epoch
+	Seconds  float64 // training time of the epoch, evaluation excluded
+	EvalSecs float64
+}
+
+// Accuracy is Correct/Total, or 0 without an evaluation set.
+func (r Result) Accuracy() float64 {
+	if r.Total == 0 {
+		return 0
+	}
+	return float64(r.Correct) / float64(r.Total)
+}
+
+// Shuffler produces each epoch's mini-batch order. Its state marshals, so
+// a resumed run draws the same orders as one that never stopped.
+type Shuffler struct {
+	pcg     *rand.PCG
+	shuffle bool
+}
+
+// NewShuffler seeds the order; with shuffle false every epoch is in file order.
+func NewShuffler(seed uint64, shuffle bool) *Shuffler {
+	return &Shuffler{pcg: rand.NewPCG(seed, 0xda3e39cb94b95bdb), shuffle: shuffle}
+}
+
+// Order returns the order of the next epoch over n images: a fresh
+// permutation each epoch, as the book's random.shuffle is.
+func (s *Shuffler) Order(n int) []int32 {
+	order := make([]int32, n)
+	for i := range order {
+		order[i] = int32(i)
+	}
+	if s.shuffle {
+		rand.New(s.pcg).Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
+	}
+	return order
+}
+
+// MarshalBinary saves the generator state.
+func (s *Shuffler) MarshalBinary() ([]byte, error) { return s.pcg.MarshalBinary() }
+
+// UnmarshalBinary restores it.
+func (s *Shuffler) UnmarshalBinary(b []byte) error { return s.pcg.UnmarshalBinary(b) }
+
+// Evaluate counts the images of s whose predicted digit equals the label.
+func Evaluate(b Backend, s *mnist.Set) (int, error) {
+	pred, err := b.Predict(s)
+	if err != nil {
+		return 0, err
+	}
+	correct := 0
+	for i, p := range pred {
+		if p == s.Labels[i] {
+			correct++
+		}
+	}
+	return correct, nil
+}
+
+// Canceled is the error of an epoch stopped by its context; Done images
+// of its order were trained on, a multiple of the batch size.
+type Canceled struct{ Done int }
+
+func (c *Canceled) Error() string { return fmt.Sprintf("interrupted after %d images", c.Done) }
+
+// Position is where a run stands: Done images into epoch Epoch, Shuffle
+// being the shuffler's state before that epoch's order was drawn. A run
+// started from a saved Position continues exactly as the original would have.
+type Position struct {
+	Epoch   int    `json:"epoch"`
+	Done    int    `json:"done"`
+	Shuffle []byte `json:"shuffle"`
+}
+
+// Interrupted is Run's error when its context is canceled mid-epoch.
+type Interrupted struct{ At Position }
+
+func (i *Interrupted) Error() string {
+	return fmt.Sprintf("interrupted in epoch %d after %d images", i.At.Epoch, i.At.Done)
+}
+
+// Options control a run of several epochs.
+type Options struct {
+	Epochs   int        // the run ends before epoch Epochs
+	Start    Position   // where to begin; the zero Position with a fresh shuffler starts at epoch 0
+	Eval     *mnist.Set // evaluated after each epoch; nil for none
+	Progress func(epoch, done int)
+}
+
+// Run trains from opt.Start until epoch opt.Epochs over n training images
+// and calls report after each epoch with the result and the position of
+// the next. A step with a non-finite cost ends the run with a *Divergence,
+// a canceled ctx with an *Interrupted; report's error ends it too.
+func Run(ctx context.Context, b Backend, n int, sh *Shuffler, opt Options, report func(Result, Position) error) error {
+	if opt.Start.Shuffle != nil {
+		if err := sh.UnmarshalBinary(opt.Start.Shuffle); err != nil {
+			return fmt.Errorf("restoring the shuffle state: %w", err)
+		}
+	}
+	skip := opt.Start.Done
+	for e := opt.Start.Epoch; e < opt.Epochs; e++ {
+		state, err := sh.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		order := sh.Order(n)[skip:]
+		var progress func(int)
+		if opt.Progress != nil {
+			progress = func(done int) { opt.Progress(e, skip+done) }
+		}
+		start := time.Now()
+		cost, err := b.Epoch(ctx, order, progress)
+		var d *Divergence
+		var c *Canceled
+		switch {
+		case errors.As(err, &d):
+			d.Epoch = e
+			d.Batch += skip / max(1, b.BatchSize())
+			return d
+		case errors.As(err, &c):
+			return &Interrupted{At: Position{Epoch: e, Done: skip + c.Done, Shuffle: state}}
+		case err != nil:
+			return err
+		}
+		skip = 0
+		r := Result{Epoch: e, Cost: cost, Seconds: time.Since(start).Seconds()}
+		if opt.Eval != nil && opt.Eval.Len() > 0 {
+			start = time.Now()
+			if r.Correct, err = Evaluate(b, opt.Eval); err != nil {
+				return err
+			}
+			r.Total = opt.Eval.Len()
+			r.EvalSecs = time.Since(start).Seconds()
+		}
+		next, err := sh.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		if err := report(r, Position{Epoch: e + 1, Shuffle: next}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
