@@ -47,9 +47,9 @@ type BufKind uint8
 
 // Buffer kinds.
 const (
-	Temp   BufKind = iota // written by an instruction each step
-	Input                 // X or Y, filled by the backend before each step
-	Param                 // a weight or bias, persistent across steps
+	Temp  BufKind = iota // written by an instruction each step
+	Input                // X or Y, filled by the backend before each step
+	Param                // a weight or bias, persistent across steps
 )
 
 // Buf is a row-major Rows×Cols matrix; vectors are 1×n. An alias buffer

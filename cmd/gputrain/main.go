@@ -35,6 +35,13 @@ Deep Learning" (a sigmoid network, quadratic cost, mini-batch SGD) on MNIST.
 
 Usage:
   gputrain train [flags]   train a network (gputrain train -h for the flags)
+  gputrain predict --model M.json IMAGE...
+                           recognise handwritten digits in PNG, JPEG or GIF images
+  gputrain eval --model M.json [--split test|validation]
+                           accuracy and confusion matrix of a trained model
+  gputrain show [--split test] [--n 16] FILE.png
+  gputrain show --misclassified --model M.json FILE.png
+                           draw digits (or the ones a model gets wrong) with their labels
   gputrain data [--data DIR]
                            fetch and verify the MNIST files
   gputrain help            this text
@@ -48,6 +55,9 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"train", runTrain},
+		{"predict", runPredict},
+		{"eval", runEval},
+		{"show", runShow},
 		{"data", runData},
 	}
 }
@@ -88,6 +98,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitRuntime
 		}
 	}
-	fmt.Fprintf(stderr, "gputrain: unknown command %q (want train or data; see gputrain help)\n", args[0])
+	fmt.Fprintf(stderr, "gputrain: unknown command %q (want train, predict, eval, show or data; see gputrain help)\n", args[0])
 	return exitUsage
 }

@@ -53,6 +53,7 @@ type trainCmd struct {
 	device, data, init, save string
 	checkpointDir, resume    string
 	quiet                    bool
+	plot                     string
 	logFormat                string
 	set                      map[string]bool // flags given on the command line
 }
@@ -76,6 +77,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.checkpointDir, "checkpoint", "", "write a checkpoint to this directory after every epoch")
 	fs.StringVar(&c.resume, "resume", "", "continue the run checkpointed in this directory")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress bar")
+	fs.StringVar(&c.plot, "plot", "", "write a PNG plot of accuracy and cost per epoch to this file")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text (the book's lines) or json (one object per epoch)")
 	if err := parse(fs, args, stdout); err != nil {
 		return err
@@ -253,6 +255,11 @@ func (c *trainCmd) run(ck *checkpoint, stdout, stderr io.Writer) error {
 		bar.clear()
 		results = append(results, r)
 		printEpoch(stdout, c.logFormat, r)
+		if c.plot != "" {
+			if err := writeTrainingPlot(c.plot, results); err != nil {
+				return err
+			}
+		}
 		if c.checkpointDir != "" {
 			return c.writeCheckpoint(b, next, results)
 		}

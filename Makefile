@@ -1,0 +1,55 @@
+# gputrain: build, test and benchmark. `make help` lists the targets.
+GO      ?= go
+GOFLAGS ?=
+BIN     := bin
+
+.PHONY: all build test test-short check fuzz train help clean
+
+all: build
+
+## build: the CPU binary, bin/gputrain (pure Go, no cgo)
+build:
+	$(GO) build -o $(BIN)/gputrain ./cmd/gputrain
+	@echo "built $(BIN)/gputrain (CPU; 'make cuda' for the GPU build)"
+
+## test: every test, the real-data ones included (fetches MNIST into data/mnist once)
+test: check
+	GPUTRAIN_DATA=$(CURDIR)/data/mnist $(GO) test -count=1 ./...
+
+## test-short: the tests that need no network or data
+test-short:
+	$(GO) test -short ./...
+
+## check: gofmt and go vet
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## fuzz: each fuzz target for FUZZTIME (default 10s)
+FUZZTIME ?= 10s
+fuzz:
+	@for spec in $$(grep -l '^func Fuzz' $$(git ls-files '*_test.go') | xargs -n1 dirname | sort -u); do \
+	  for f in $$(grep -h -o '^func Fuzz[A-Za-z0-9_]*' $$spec/*_test.go | cut -d' ' -f2); do \
+	    echo "fuzz $$spec $$f ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./$$spec || exit 1; \
+	  done; \
+	done
+
+## train: the book's run, [784,30,10] for 30 epochs at batch 10 and eta 3.0
+train: build
+	./$(BIN)/gputrain train
+
+## bench-cpu: Go benchmarks of the CPU backend (one epoch per iteration)
+bench-cpu:
+	$(GO) test -run '^$$' -bench Epoch -benchtime 5x ./cpu/
+
+clean:
+	rm -rf $(BIN)
+
+help:
+	@grep -h '^## ' $(MAKEFILE_LIST) | sed 's/^## /  /'
+
+# The CUDA build, PTX and container targets, and the peer benchmarks.
+-include cuda/cuda.mk
+-include cmd/gputrain-bench/bench.mk

@@ -1,0 +1,126 @@
+package graph
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestModelRoundTrip(t *testing.T) {
+	n, err := New([]int{784, 5, 3, 10}, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "m.json")
+	if err := n.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !back.Equal(n) {
+		t.Fatal("a saved and loaded network differs from the original")
+	}
+	// The file is network2.py's layout: biases as out×1 columns.
+	var raw map[string]any
+	data, _ := os.ReadFile(path)
+	if err := json.Unmarshal(data, &raw); err != nil {
+		t.Fatal(err)
+	}
+	b0 := raw["biases"].([]any)[0].([]any)
+	if len(b0) != 5 || len(b0[0].([]any)) != 1 || raw["cost"] != "QuadraticCost" {
+		t.Fatalf("not network2.py's layout: biases[0] %v, cost %v", b0, raw["cost"])
+	}
+}
+
+func TestModelMalformed(t *testing.T) {
+	ok := `{"sizes":[784,1,10],"weights":[[W784],[[1],[2],[3],[4],[5],[6],[7],[8],[9],[10]]],"biases":[[[0]],[[0],[0],[0],[0],[0],[0],[0],[0],[0],[0]]],"cost":"QuadraticCost"}`
+	row := "[" + strings.TrimSuffix(strings.Repeat("0.5,", 784), ",") + "]"
+	ok = strings.Replace(ok, "[W784]", "["+row+"]", 1)
+	var n Network
+	if err := n.UnmarshalJSON([]byte(ok)); err != nil {
+		t.Fatalf("the well-formed base case fails: %v", err)
+	}
+	cases := []struct{ name, json, want string }{
+		{"empty", ``, "EOF"},
+		{"not json", `hello`, "invalid character"},
+		{"missing sizes", strings.Replace(ok, `"sizes":[784,1,10],`, "", 1), `missing "sizes"`},
+		{"missing weights", strings.Replace(ok, `"weights"`, `"w"`, 1), `missing "weights"`},
+		{"bad first size", strings.Replace(ok, `[784,1,10]`, `[783,1,10]`, 1), "must start with 784"},
+		{"bad last size", strings.Replace(ok, `[784,1,10]`, `[784,1,9]`, 1), "must end with 10"},
+		{"zero size", strings.Replace(ok, `[784,1,10]`, `[784,0,10]`, 1), "at least 1 neuron"},
+		{"sizes disagree with layers", strings.Replace(ok, `[784,1,10]`, `[784,10]`, 1), "need 1 weight and bias layers"},
+		{"ragged weights", strings.Replace(ok, `[[1],[2]`, `[[1,1],[2]`, 1), "weights[1][0]: want 1 columns, have 2"},
+		{"wrong rows", strings.Replace(ok, `[[1],[2],`, `[[2],`, 1), "weights[1]: want 10 rows, have 9"},
+		{"bias not a column", strings.Replace(ok, `"biases":[[[0]]`, `"biases":[[[0,0]]`, 1), "biases[0][0]: want 1 column"},
+		{"NaN", strings.Replace(ok, `[[1],[2]`, `[[NaN],[2]`, 1), "NaN"},
+		{"string for number", strings.Replace(ok, `[[1],[2]`, `[["x"],[2]`, 1), "cannot unmarshal"},
+		{"other cost", strings.Replace(ok, `QuadraticCost`, `CrossEntropyCost`, 1), "QuadraticCost only"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var n Network
+			err := n.UnmarshalJSON([]byte(c.json))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want one containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestLoadNamesFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(path, []byte(`{"sizes":[1,2]}`), 0o644)
+	_, err := Load(path)
+	if err == nil || !strings.HasPrefix(err.Error(), path+": ") {
+		t.Fatalf("error %v does not start with the file name", err)
+	}
+}
+
+func TestWriteFileAtomicKeepsOldFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "model.json")
+	os.WriteFile(path, []byte("old"), 0o644)
+	full := errors.New("no space left on device")
+	err := WriteFileAtomic(path, func(w io.Writer) error {
+		w.Write([]byte("half"))
+		return full
+	})
+	if !errors.Is(err, full) || !strings.Contains(err.Error(), "unchanged") {
+		t.Fatalf("error %v, want the write's error and a word that the old file is unchanged", err)
+	}
+	if data, _ := os.ReadFile(path); string(data) != "old" {
+		t.Fatalf("the previous file became %q", data)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("temporary files left behind: %v", entries)
+	}
+	if err := WriteFileAtomic(filepath.Join(dir, "no", "such", "dir", "m.json"), func(io.Writer) error { return nil }); err == nil {
+		t.Fatal("writing into a missing directory succeeded")
+	}
+}
+
+func FuzzUnmarshalModel(f *testing.F) {
+	n, _ := New([]int{784, 2, 10}, 1)
+	good, _ := n.MarshalJSON()
+	f.Add(good)
+	f.Add([]byte(`{"sizes":[784,10],"weights":[],"biases":[]}`))
+	f.Add([]byte(`{"sizes":[784,10],"weights":[[[1]]],"biases":[[[1]]]}`))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`[`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var n Network
+		if err := n.UnmarshalJSON(data); err != nil {
+			return
+		}
+		if err := n.Check(); err != nil {
+			t.Fatalf("accepted a network that fails Check: %v", err)
+		}
+	})
+}
