@@ -36,8 +36,7 @@ type backend[T Float] struct {
 	pool     *pool
 	machines map[[2]int]*Machine[T] // by {batch size, 1 for training or 0 for forward}
 	params   *Machine[T]            // owner of the parameter memory
-	pixels   []T                    // training images as p/255 (float32), or nil
-	lut      [256]T                 // p → p/255, to gather float64 batches from bytes
+	lut      [256]T                 // p → p/255, for the kernels without SIMD
 	training *mnist.Set
 }
 
@@ -48,11 +47,6 @@ func newBackend[T Float](cfg train.Config, training *mnist.Set, workers int) (*b
 	}
 	for p := range b.lut {
 		b.lut[p] = T(p) / 255
-	}
-	// float32 pixels (157 MB for 50,000 images) make a batch a copy; float64
-	// ones would double that, so float64 batches are converted as gathered.
-	if _, ok := any(b.lut[0]).(float32); ok && training != nil {
-		b.pixels = mnist.Floats[T](training)
 	}
 	m, err := b.machine(cfg.BatchSize, true)
 	if err != nil {
@@ -156,15 +150,9 @@ func (b *backend[T]) gather(mc *Machine[T], idx []int32, s *mnist.Set) {
 	x := mc.Buf(mc.P.X)
 	const n = mnist.Pixels
 	for r, i := range idx {
-		row := x[r*n : (r+1)*n]
-		if b.pixels != nil && s == b.training {
-			copy(row, b.pixels[int(i)*n:(int(i)+1)*n])
-		} else {
-			img := s.Images[int(i)*n : (int(i)+1)*n]
-			for k, p := range img {
-				row[k] = b.lut[p]
-			}
-		}
+		// Converting each batch from bytes costs less than keeping a float
+		// copy of the images: 4× less memory and memory traffic.
+		pixels(x[r*n:(r+1)*n], s.Images[int(i)*n:(int(i)+1)*n], &b.lut)
 	}
 	if mc.P.Y < 0 {
 		return

@@ -14,6 +14,10 @@ type gemm[T Float] struct {
 // costs more in hand-off than it saves.
 const parallelFlops = 64 * 1024
 
+// chunksPerWorker: more chunks than workers, so a worker the OS has
+// descheduled holds up at most a small share.
+const chunksPerWorker = 3
+
 // run computes the product, split across the pool's workers by rows of C
 // when C is tall, by columns when it is wide.
 func (g *gemm[T]) run(p *pool) {
@@ -21,15 +25,16 @@ func (g *gemm[T]) run(p *pool) {
 		g.block(0, g.m, 0, g.n)
 		return
 	}
-	w := p.size()
 	if g.m >= g.n {
-		p.run(func(i int) {
-			lo, hi := split(g.m, w, i, 1)
+		c := min(g.m, chunksPerWorker*p.size())
+		p.run(c, func(i int) {
+			lo, hi := split(g.m, c, i, 1)
 			g.block(lo, hi, 0, g.n)
 		})
 	} else {
-		p.run(func(i int) {
-			lo, hi := split(g.n, w, i, 8)
+		c := min((g.n+7)/8, chunksPerWorker*p.size())
+		p.run(c, func(i int) {
+			lo, hi := split(g.n, c, i, 8)
 			g.block(0, g.m, lo, hi)
 		})
 	}

@@ -135,3 +135,23 @@ func TestSIMDKernels(t *testing.T) {
 		}
 	}
 }
+
+func TestPixels(t *testing.T) {
+	src := make([]uint8, 256+13)
+	for i := range src {
+		src[i] = uint8(i * 7)
+	}
+	var lut32 [256]float32
+	var lut64 [256]float64
+	for p := range lut32 {
+		lut32[p], lut64[p] = float32(p)/255, float64(p)/255
+	}
+	d32, d64 := make([]float32, len(src)), make([]float64, len(src))
+	pixels(d32, src, &lut32)
+	pixels(d64, src, &lut64)
+	for i, p := range src {
+		if d32[i] != float32(p)/255 || d64[i] != float64(p)/255 {
+			t.Fatalf("pixel %d (%d): %v, %v; want exactly p/255", i, p, d32[i], d64[i])
+		}
+	}
+}

@@ -37,3 +37,11 @@ func axpysGo[T Float](c []T, add bool, coef []T, b []T, ldb int) {
 		}
 	}
 }
+
+// pixelsGo: dst[i] = src[i]/255 through a table.
+func pixelsGo[T Float](dst []T, src []uint8, lut *[256]T) {
+	dst = dst[:len(src)]
+	for i, p := range src {
+		dst[i] = lut[p]
+	}
+}

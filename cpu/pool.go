@@ -6,19 +6,25 @@ import (
 	"sync/atomic"
 )
 
-// pool runs one function on w workers at once (the caller being worker 0)
-// and waits for all. A training step hands off a few times every 50 µs,
-// far too often for channels, so idle workers spin on an atomic counter
-// for a while before they park on a condition variable.
+// pool runs the chunks of one job on w workers at once, the caller being
+// one of them, and returns when all are done. A training step hands off a
+// few times every 30 µs, far too often for channels, so idle workers spin
+// on an atomic counter for a while before they park on a condition
+// variable. Workers claim chunks one at a time, so when the OS takes a
+// core away (a shared machine), the caller does the unclaimed chunks
+// itself instead of waiting for a worker that is not running.
 type pool struct {
-	w     int
-	job   func(int)
-	gen   atomic.Uint64 // bumped to start a job
-	left  atomic.Int32  // workers still busy with the current job
-	mu    sync.Mutex
-	cond  *sync.Cond
-	sleep atomic.Int32 // workers parked on cond
-	quit  atomic.Bool
+	w      int
+	job    func(int)
+	chunks int32
+	next   atomic.Int32  // next chunk to claim
+	done   atomic.Int32  // chunks finished
+	gen    atomic.Uint64 // bumped to post a job
+	mu     sync.Mutex
+	cond   *sync.Cond
+	sleep  atomic.Int32 // workers parked on cond
+	quit   atomic.Bool
+	active atomic.Int32 // workers inside a job; the next job waits for them to leave
 }
 
 // spinRounds is how long an idle worker polls before parking: long enough
@@ -30,29 +36,46 @@ func newPool(w int) *pool {
 	p := &pool{w: w}
 	p.cond = sync.NewCond(&p.mu)
 	for i := 1; i < w; i++ {
-		go p.worker(i)
+		go p.worker()
 	}
 	return p
 }
 
 func (p *pool) size() int { return p.w }
 
-func (p *pool) run(job func(int)) {
-	p.job = job
-	p.left.Store(int32(p.w - 1))
+// run calls job(i) for every i < chunks, spread over the workers.
+func (p *pool) run(chunks int, job func(int)) {
+	for p.active.Load() > 0 { // stragglers of the last job still hold its closure
+		runtime.Gosched()
+	}
+	p.job, p.chunks = job, int32(chunks)
+	p.done.Store(0)
+	p.next.Store(0)
 	p.mu.Lock()
 	p.gen.Add(1)
 	if p.sleep.Load() > 0 {
 		p.cond.Broadcast()
 	}
 	p.mu.Unlock()
-	job(0)
-	for p.left.Load() > 0 {
+	p.claim()
+	for p.done.Load() < p.chunks {
 		runtime.Gosched()
 	}
 }
 
-func (p *pool) worker(i int) {
+// claim runs chunks until none is left.
+func (p *pool) claim() {
+	for {
+		i := p.next.Add(1) - 1
+		if i >= p.chunks {
+			return
+		}
+		p.job(int(i))
+		p.done.Add(1)
+	}
+}
+
+func (p *pool) worker() {
 	var seen uint64 // the generation at creation: a job posted before this goroutine starts still runs
 	for {
 		spins := 0
@@ -72,9 +95,10 @@ func (p *pool) worker(i int) {
 		if p.quit.Load() {
 			return
 		}
+		p.active.Add(1)
 		seen = p.gen.Load()
-		p.job(i)
-		p.left.Add(-1)
+		p.claim()
+		p.active.Add(-1)
 	}
 }
 

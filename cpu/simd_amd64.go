@@ -17,6 +17,25 @@ func dot4F32(r0, r1, r2, r3, b *float32, k int, out *[4]float32)
 //go:noescape
 func axpyF32(c *float32, n int, add bool, coef *float32, k int, b *float32, ldb int)
 
+// pixelsF32 sets dst[i] = float32(src[i])/255 for i < n&^7.
+//
+//go:noescape
+func pixelsF32(dst *float32, src *uint8, n int)
+
+// pixels converts bytes to p/255.
+func pixels[T Float](dst []T, src []uint8, lut *[256]T) {
+	n := len(src)
+	if f, ok := any(dst).([]float32); ok && hasSIMD && n >= 8 {
+		_ = f[n-1]
+		pixelsF32(&f[0], &src[0], n)
+		for i := n &^ 7; i < n; i++ {
+			f[i] = float32(src[i]) / 255
+		}
+		return
+	}
+	pixelsGo(dst, src, lut)
+}
+
 func dotsF32(out []float32, a []float32, lda int, b []float32) {
 	k := len(b)
 	if k < 8 {

@@ -157,3 +157,30 @@ store8:
 done:
 	VZEROUPPER
 	RET
+
+// func pixelsF32(dst *float32, src *uint8, n int)
+// dst[i] = float32(src[i]) / 255 for i < n&^7: a true division, so the
+// result is bit-identical to Go's float32(p)/255.
+TEXT ·pixelsF32(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	ANDQ $-8, CX
+	MOVL $0x437f0000, AX // 255.0
+	MOVL AX, X7
+	VBROADCASTSS X7, Y7
+	XORQ BX, BX
+
+pix8:
+	CMPQ BX, CX
+	JGE  pixdone
+	VPMOVZXBD (SI)(BX*1), Y0
+	VCVTDQ2PS Y0, Y0
+	VDIVPS Y7, Y0, Y0
+	VMOVUPS Y0, (DI)(BX*4)
+	ADDQ $8, BX
+	JMP  pix8
+
+pixdone:
+	VZEROUPPER
+	RET

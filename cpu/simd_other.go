@@ -6,3 +6,5 @@ const hasSIMD = false
 
 func dotsF32(out []float32, a []float32, lda int, b []float32)             { dotsGo(out, a, lda, b) }
 func axpysF32(c []float32, add bool, coef []float32, b []float32, ldb int) { axpysGo(c, add, coef, b, ldb) }
+
+func pixels[T Float](dst []T, src []uint8, lut *[256]T) { pixelsGo(dst, src, lut) }
