@@ -136,6 +136,15 @@ func (b *backend[T]) Epoch(ctx context.Context, order []int32, progress func(int
 		}
 		total += cost * float64(len(idx))
 	}
+	// A parameter can overflow without the cost showing it yet.
+	p := b.params.P
+	for _, w := range append(append([]int{}, p.Weights...), p.Biases...) {
+		for _, v := range b.params.Buf(w) {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return 0, &train.Divergence{Batch: (len(order) - 1) / bs, Cost: float64(v)}
+			}
+		}
+	}
 	if progress != nil {
 		progress(len(order))
 	}

@@ -136,7 +136,7 @@ func maxRelDiff(a, b *graph.Network) float64 {
 }
 
 func TestStepMatchesBook(t *testing.T) {
-	r := rand.New(rand.NewPCG(7, 7))
+	r := newRand(7)
 	cases := []struct {
 		sizes []int
 		batch int
@@ -292,3 +292,5 @@ func TestProgramMatchesTapeMachine(t *testing.T) {
 		}
 	}
 }
+
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed)) }
