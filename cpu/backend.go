@@ -115,13 +115,11 @@ func (b *backend[T]) Epoch(ctx context.Context, order []int32, progress func(int
 	var total float64
 	bs := b.cfg.BatchSize
 	for i, batch := 0, 0; i < len(order); i, batch = i+bs, batch+1 {
-		if batch%progressEvery == 0 {
-			if ctx.Err() != nil {
-				return 0, &train.Canceled{Done: i}
-			}
-			if progress != nil && i > 0 {
-				progress(i)
-			}
+		if ctx.Err() != nil {
+			return 0, &train.Canceled{Done: i}
+		}
+		if progress != nil && i > 0 && batch%progressEvery == 0 {
+			progress(i)
 		}
 		idx := order[i:min(i+bs, len(order))]
 		mc, err := b.machine(len(idx), true)
