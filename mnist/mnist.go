@@ -154,25 +154,31 @@ func DecodeLabels(r io.Reader, name string) ([]uint8, error) {
 	return labels, nil
 }
 
-// header reads len(h) big-endian uint32s and checks the magic number.
+// header reads len(h) big-endian uint32s, checking the magic number
+// first so that a swapped file is named as such even when short.
 func header(r io.Reader, name string, h []uint32, magic uint32) error {
 	buf := make([]byte, 4*len(h))
-	n, err := io.ReadFull(r, buf)
-	switch {
-	case n == 0 && errors.Is(err, io.EOF):
+	n, err := io.ReadFull(r, buf[:4])
+	if n == 0 && errors.Is(err, io.EOF) {
 		return fmt.Errorf("%s: empty file", name)
-	case err != nil:
+	}
+	if err == nil {
+		if m := binary.BigEndian.Uint32(buf); m != magic {
+			kind := map[uint32]string{imageMagic: "images", labelMagic: "labels"}
+			if other, ok := kind[m]; ok {
+				return fmt.Errorf("%s: holds %s (magic %d), want %s (magic %d): files swapped?", name, other, m, kind[magic], magic)
+			}
+			return fmt.Errorf("%s: magic number %d, want %d: not an MNIST IDX file", name, m, magic)
+		}
+		var k int
+		k, err = io.ReadFull(r, buf[4:])
+		n += k
+	}
+	if err != nil {
 		return fmt.Errorf("%s: short header: %d of %d bytes: %w", name, n, len(buf), cause(err))
 	}
 	for i := range h {
 		h[i] = binary.BigEndian.Uint32(buf[4*i:])
-	}
-	if h[0] != magic {
-		kind := map[uint32]string{imageMagic: "images", labelMagic: "labels"}
-		if other, ok := kind[h[0]]; ok {
-			return fmt.Errorf("%s: holds %s (magic %d), want %s (magic %d): files swapped?", name, other, h[0], kind[magic], magic)
-		}
-		return fmt.Errorf("%s: magic number %d, want %d: not an MNIST IDX file", name, h[0], magic)
 	}
 	return nil
 }
