@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gputrain/gputrain/graph"
+)
+
+// dataDir is where the CLI tests find MNIST ($GPUTRAIN_DATA or ../../data/mnist).
+func dataDir(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs MNIST; skipped under -short")
+	}
+	if d := os.Getenv("GPUTRAIN_DATA"); d != "" {
+		return d
+	}
+	return filepath.Join("..", "..", "data", "mnist")
+}
+
+func runCLI(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// TestTrainBadFlags: each bad flag is one line on stderr naming the flag,
+// and exit status 2, before any data is read.
+func TestTrainBadFlags(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--sizes", "783,30,10"}, "--sizes: sizes [783 30 10]: must start with 784"},
+		{[]string{"--sizes", "784,30,9"}, "must end with 10"},
+		{[]string{"--sizes", "784,0,10"}, "at least 1 neuron"},
+		{[]string{"--sizes", "784,x,10"}, `invalid value "784,x,10" for flag -sizes`},
+		{[]string{"--eta", "0"}, "--eta 0: must be a finite number > 0"},
+		{[]string{"--eta", "-1"}, "--eta -1"},
+		{[]string{"--eta", "NaN"}, "--eta NaN"},
+		{[]string{"--batch-size", "0"}, "--batch-size 0: must be at least 1"},
+		{[]string{"--epochs", "0"}, "--epochs 0: must be at least 1"},
+		{[]string{"--device", "tpu"}, `--device "tpu": want cpu or cuda`},
+		{[]string{"--dtype", "float16"}, `dtype "float16": want float32 or float64`},
+		{[]string{"--eval", "train"}, `--eval "train"`},
+		{[]string{"--log-format", "xml"}, `--log-format "xml"`},
+		{[]string{"--train-limit", "-5"}, "--train-limit -5"},
+		{[]string{"--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"extra"}, `unexpected argument "extra"`},
+		{[]string{"--resume", "/no/such/dir"}, "--resume: open /no/such/dir/checkpoint.json"},
+		{[]string{"--device", "cuda"}, "built without CUDA support"},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			code, _, stderr := runCLI(append([]string{"train"}, c.args...)...)
+			if code != exitUsage {
+				t.Errorf("exit %d, want %d", code, exitUsage)
+			}
+			if strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, "gputrain train: ") || !strings.Contains(stderr, c.want) {
+				t.Errorf("stderr %q: want one line containing %q", stderr, c.want)
+			}
+		})
+	}
+	if code, _, stderr := runCLI("frobnicate"); code != exitUsage || !strings.Contains(stderr, `unknown command "frobnicate"`) {
+		t.Errorf("unknown command: exit %d, %q", code, stderr)
+	}
+}
+
+// TestTrainSaveInitAndResume trains briefly on real data and checks the
+// book's epoch lines, that --save writes a model that --init reads, that a
+// bad --init is one clear line with exit 1, and that a checkpointed run
+// stopped after one epoch and resumed ends bit-identical to a straight run.
+func TestTrainSaveInitAndResume(t *testing.T) {
+	data := dataDir(t)
+	dir := t.TempDir()
+	common := []string{"train", "--data", data, "--train-limit", "2000", "--sizes", "784,20,10", "--quiet"}
+
+	straight := filepath.Join(dir, "straight.json")
+	code, out, errs := runCLI(append(common, "--epochs", "3", "--save", straight)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "Epoch 0: ") || !strings.Contains(lines[0], " / 10000 (") {
+		t.Fatalf("output %q: want the book's three epoch lines", out)
+	}
+
+	ck := filepath.Join(dir, "ck")
+	if code, _, errs = runCLI(append(common, "--epochs", "1", "--checkpoint", ck)...); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	resumed := filepath.Join(dir, "resumed.json")
+	code, out, errs = runCLI("train", "--data", data, "--quiet", "--resume", ck, "--epochs", "3", "--save", resumed)
+	if code != 0 || !strings.HasPrefix(out, "Epoch 1: ") {
+		t.Fatalf("resume: exit %d, output %q, %s", code, out, errs)
+	}
+	a, err := graph.Load(straight)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := graph.Load(resumed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.Equal(b) {
+		t.Fatal("stopped and resumed, the parameters differ from a straight run")
+	}
+
+	code, _, errs = runCLI("train", "--data", data, "--resume", ck, "--eta", "0.5")
+	if code != exitUsage || !strings.Contains(errs, "--eta 0.5 differs from the checkpoint's 3") {
+		t.Fatalf("conflicting resume flag: exit %d, %q", code, errs)
+	}
+
+	code, out, errs = runCLI(append(common, "--epochs", "1", "--init", straight, "--eval", "none", "--log-format", "json")...)
+	if code != 0 || !strings.HasPrefix(out, `{"accuracy":0,"correct":0,"cost":`) {
+		t.Fatalf("--init: exit %d, output %q, %s", code, out, errs)
+	}
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"sizes":[784,10],"weights":[[[1,2]]],"biases":[[[0]]]}`), 0o644)
+	code, _, errs = runCLI(append(common, "--init", bad)...)
+	if code != exitRuntime || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, bad+": weights[0]: want 10 rows") {
+		t.Fatalf("bad --init: exit %d, %q", code, errs)
+	}
+	code, _, errs = runCLI("train", "--data", data, "--init", straight, "--sizes", "784,30,10")
+	if code != exitUsage || !strings.Contains(errs, "differs from") {
+		t.Fatalf("--init with other --sizes: exit %d, %q", code, errs)
+	}
+}
+
+// TestDataErrors: a bad MNIST directory is one line naming the file.
+func TestDataErrors(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "train-images-idx3-ubyte.gz"), 0o755)
+	code, _, errs := runCLI("train", "--data", dir)
+	if code != exitRuntime || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "train-images-idx3-ubyte.gz: is a directory") {
+		t.Fatalf("exit %d, %q", code, errs)
+	}
+}
