@@ -109,6 +109,28 @@ func TestSIMDKernels(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for k := 1; k <= 70; k++ {
 		for rows := 1; rows <= 4; rows++ {
+			a, b := randSlice(r, rows*(k+3)), randSlice(r, k)
+			got, want := make([]float64, rows), make([]float64, rows)
+			dotsF64(got, a, k+3, b)
+			dotsGo(want, a, k+3, b)
+			for i := range got {
+				if math.Abs(got[i]-want[i]) > 1e-13*float64(k) {
+					t.Fatalf("dots64 k=%d rows=%d: %v, want %v", k, rows, got, want)
+				}
+			}
+		}
+		for _, add := range []bool{false, true} {
+			coef, b, c0 := randSlice(r, 5), randSlice(r, 5*(k+2)), randSlice(r, k)
+			got, want := append([]float64(nil), c0...), append([]float64(nil), c0...)
+			axpysF64(got, add, coef, b, k+2)
+			axpysGo(want, add, coef, b, k+2)
+			for i := range got {
+				if math.Abs(got[i]-want[i]) > 1e-13 {
+					t.Fatalf("axpys64 n=%d add=%v: c[%d] = %v, want %v", k, add, i, got[i], want[i])
+				}
+			}
+		}
+		for rows := 1; rows <= 4; rows++ {
 			a := conv[float32](randSlice(r, rows*(k+3)))
 			b := conv[float32](randSlice(r, k))
 			got, want := make([]float32, rows), make([]float32, rows)

@@ -36,6 +36,51 @@ func pixels[T Float](dst []T, src []uint8, lut *[256]T) {
 	pixelsGo(dst, src, lut)
 }
 
+// dot4F64 and axpyF64 are the float64 kernels: k&^3 and n&^3 elements.
+//
+//go:noescape
+func dot4F64(r0, r1, r2, r3, b *float64, k int, out *[4]float64)
+
+//go:noescape
+func axpyF64(c *float64, n int, add bool, coef *float64, k int, b *float64, ldb int)
+
+func dotsF64(out []float64, a []float64, lda int, b []float64) {
+	k := len(b)
+	if k < 4 {
+		dotsGo(out, a, lda, b)
+		return
+	}
+	var rows [4]*float64
+	for r := range rows {
+		t := min(r, len(out)-1)
+		rows[r] = &a[t*lda : t*lda+k][0]
+	}
+	var o [4]float64
+	dot4F64(rows[0], rows[1], rows[2], rows[3], &b[0], k, &o)
+	k4 := k &^ 3
+	for r := range out {
+		s := o[r]
+		row := a[r*lda : r*lda+k]
+		for i := k4; i < k; i++ {
+			s += row[i] * b[i]
+		}
+		out[r] = s
+	}
+}
+
+func axpysF64(c []float64, add bool, coef []float64, b []float64, ldb int) {
+	n := len(c)
+	if n < 4 || len(coef) == 0 {
+		axpysGo(c, add, coef, b, ldb)
+		return
+	}
+	_ = b[(len(coef)-1)*ldb+n-1]
+	axpyF64(&c[0], n, add, &coef[0], len(coef), &b[0], ldb)
+	if n4 := n &^ 3; n4 < n {
+		axpysGo(c[n4:], add, coef, b[n4:], ldb)
+	}
+}
+
 func dotsF32(out []float32, a []float32, lda int, b []float32) {
 	k := len(b)
 	if k < 8 {

@@ -1,0 +1,164 @@
+#include "textflag.h"
+
+// float64 versions of the kernels in simd_amd64.s: four lanes a register.
+
+// func dot4F64(r0, r1, r2, r3, b *float64, k int, out *[4]float64)
+TEXT ·dot4F64(SB), NOSPLIT, $0-56
+	MOVQ r0+0(FP), SI
+	MOVQ r1+8(FP), R9
+	MOVQ r2+16(FP), R10
+	MOVQ r3+24(FP), R11
+	MOVQ b+32(FP), DI
+	MOVQ k+40(FP), CX
+	MOVQ out+48(FP), DX
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	XORQ AX, AX
+	MOVQ CX, BX
+	ANDQ $-8, BX
+	SHLQ $3, BX
+
+loop8:
+	CMPQ AX, BX
+	JGE  tail4
+	VMOVUPD (DI)(AX*1), Y8
+	VMOVUPD 32(DI)(AX*1), Y9
+	VFMADD231PD (SI)(AX*1), Y8, Y0
+	VFMADD231PD 32(SI)(AX*1), Y9, Y1
+	VFMADD231PD (R9)(AX*1), Y8, Y2
+	VFMADD231PD 32(R9)(AX*1), Y9, Y3
+	VFMADD231PD (R10)(AX*1), Y8, Y4
+	VFMADD231PD 32(R10)(AX*1), Y9, Y5
+	VFMADD231PD (R11)(AX*1), Y8, Y6
+	VFMADD231PD 32(R11)(AX*1), Y9, Y7
+	ADDQ $64, AX
+	JMP  loop8
+
+tail4:
+	MOVQ CX, BX
+	ANDQ $-4, BX
+	SHLQ $3, BX
+	CMPQ AX, BX
+	JGE  reduce
+	VMOVUPD (DI)(AX*1), Y8
+	VFMADD231PD (SI)(AX*1), Y8, Y0
+	VFMADD231PD (R9)(AX*1), Y8, Y2
+	VFMADD231PD (R10)(AX*1), Y8, Y4
+	VFMADD231PD (R11)(AX*1), Y8, Y6
+
+reduce:
+	VADDPD Y1, Y0, Y0
+	VADDPD Y3, Y2, Y2
+	VADDPD Y5, Y4, Y4
+	VADDPD Y7, Y6, Y6
+	// [a0+a1, b0+b1 | a2+a3, b2+b3] and the same for c, d
+	VHADDPD Y2, Y0, Y0
+	VHADDPD Y6, Y4, Y4
+	VEXTRACTF128 $1, Y0, X1
+	VADDPD X1, X0, X0
+	VEXTRACTF128 $1, Y4, X5
+	VADDPD X5, X4, X4
+	VMOVUPD X0, (DX)
+	VMOVUPD X4, 16(DX)
+	VZEROUPPER
+	RET
+
+// func axpyF64(c *float64, n int, add bool, coef *float64, k int, b *float64, ldb int)
+TEXT ·axpyF64(SB), NOSPLIT, $0-56
+	MOVQ c+0(FP), DI
+	MOVQ n+8(FP), CX
+	MOVBQZX add+16(FP), R12
+	MOVQ coef+24(FP), SI
+	MOVQ k+32(FP), R8
+	MOVQ b+40(FP), R9
+	MOVQ ldb+48(FP), R10
+	SHLQ $3, R10
+	XORQ AX, AX
+	MOVQ CX, BX
+	ANDQ $-16, BX
+	SHLQ $3, BX
+
+chunk16:
+	CMPQ AX, BX
+	JGE  start4
+	TESTQ R12, R12
+	JZ   zero16
+	VMOVUPD (DI)(AX*1), Y0
+	VMOVUPD 32(DI)(AX*1), Y1
+	VMOVUPD 64(DI)(AX*1), Y2
+	VMOVUPD 96(DI)(AX*1), Y3
+	JMP  rows16
+
+zero16:
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+
+rows16:
+	LEAQ (R9)(AX*1), R11
+	XORQ DX, DX
+
+t16:
+	CMPQ DX, R8
+	JGE  store16
+	VBROADCASTSD (SI)(DX*8), Y4
+	VFMADD231PD (R11), Y4, Y0
+	VFMADD231PD 32(R11), Y4, Y1
+	VFMADD231PD 64(R11), Y4, Y2
+	VFMADD231PD 96(R11), Y4, Y3
+	ADDQ R10, R11
+	INCQ DX
+	JMP  t16
+
+store16:
+	VMOVUPD Y0, (DI)(AX*1)
+	VMOVUPD Y1, 32(DI)(AX*1)
+	VMOVUPD Y2, 64(DI)(AX*1)
+	VMOVUPD Y3, 96(DI)(AX*1)
+	ADDQ $128, AX
+	JMP  chunk16
+
+start4:
+	MOVQ CX, BX
+	ANDQ $-4, BX
+	SHLQ $3, BX
+
+chunk4:
+	CMPQ AX, BX
+	JGE  done
+	TESTQ R12, R12
+	JZ   zero4
+	VMOVUPD (DI)(AX*1), Y0
+	JMP  rows4
+
+zero4:
+	VXORPD Y0, Y0, Y0
+
+rows4:
+	LEAQ (R9)(AX*1), R11
+	XORQ DX, DX
+
+t4:
+	CMPQ DX, R8
+	JGE  store4
+	VBROADCASTSD (SI)(DX*8), Y4
+	VFMADD231PD (R11), Y4, Y0
+	ADDQ R10, R11
+	INCQ DX
+	JMP  t4
+
+store4:
+	VMOVUPD Y0, (DI)(AX*1)
+	ADDQ $32, AX
+	JMP  chunk4
+
+done:
+	VZEROUPPER
+	RET
