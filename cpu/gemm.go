@@ -1,42 +1,62 @@
 package cpu
 
 // gemm is one matrix product C = α·op(A)·op(B) + β·C on row-major
-// matrices: C is m×n with row stride ldc, op(A) m×k, op(B) k×n.
+// matrices: C is m×n with row stride ldc, op(A) m×k, op(B) k×n. A machine
+// plans each of its products once, so a step allocates nothing.
 type gemm[T Float] struct {
 	transA, transB bool
 	m, n, k        int
 	alpha, beta    T
 	a, b, c        []T
 	lda, ldb, ldc  int
+
+	chunks int       // pieces handed to the pool; ≤ 1 runs on the caller alone
+	rows   bool      // split by rows of C (else by columns)
+	job    func(int) // g.chunk, bound once
 }
 
 // parallelFlops is the work below which splitting a product across cores
-// costs more in hand-off than it saves.
-const parallelFlops = 64 * 1024
+// costs more in hand-off than it saves. Measured here: the book's products
+// (0.5 MFLOP at batch 10) run as fast on one core as on two, and slower on
+// two when another process holds a core, since the waiting worker spins.
+const parallelFlops = 1 << 20
 
 // chunksPerWorker: more chunks than workers, so a worker the OS has
 // descheduled holds up at most a small share.
 const chunksPerWorker = 3
 
-// run computes the product, split across the pool's workers by rows of C
+// plan decides how to split the product over p's workers: by rows of C
 // when C is tall, by columns when it is wide.
-func (g *gemm[T]) run(p *pool) {
+func (g *gemm[T]) plan(p *pool) {
+	g.chunks = 1
 	if p == nil || 2*g.m*g.n*g.k < parallelFlops {
+		return
+	}
+	g.rows = g.m >= g.n
+	if g.rows {
+		g.chunks = min(g.m, chunksPerWorker*p.size())
+	} else {
+		g.chunks = min((g.n+7)/8, chunksPerWorker*p.size())
+	}
+	g.job = g.chunk
+}
+
+// run computes the product; plan must have been called with the same pool.
+func (g *gemm[T]) run(p *pool) {
+	if g.chunks <= 1 || p == nil {
 		g.block(0, g.m, 0, g.n)
 		return
 	}
-	if g.m >= g.n {
-		c := min(g.m, chunksPerWorker*p.size())
-		p.run(c, func(i int) {
-			lo, hi := split(g.m, c, i, 1)
-			g.block(lo, hi, 0, g.n)
-		})
+	p.run(g.chunks, g.job)
+}
+
+func (g *gemm[T]) chunk(i int) {
+	if g.rows {
+		lo, hi := split(g.m, g.chunks, i, 1)
+		g.block(lo, hi, 0, g.n)
 	} else {
-		c := min((g.n+7)/8, chunksPerWorker*p.size())
-		p.run(c, func(i int) {
-			lo, hi := split(g.n, c, i, 8)
-			g.block(0, g.m, lo, hi)
-		})
+		lo, hi := split(g.n, g.chunks, i, 8)
+		g.block(0, g.m, lo, hi)
 	}
 }
 
@@ -88,7 +108,13 @@ func (g *gemm[T]) dotForm(r0, r1, c0, c1 int) {
 // axpyForm: C[i,c0:c1] = β·C[i,c0:c1] + Σₜ α·op(A)[i,t]·B[t,c0:c1], rows of B
 // contiguous in n (the weight gradient δᵀ·a fused with its update, and δ·w).
 func (g *gemm[T]) axpyForm(r0, r1, c0, c1 int) {
-	coef := make([]T, g.k)
+	var stack [256]T // k is the batch size or a layer width: rarely more
+	coef := stack[:0]
+	if g.k <= len(stack) {
+		coef = stack[:g.k]
+	} else {
+		coef = make([]T, g.k)
+	}
 	for i := r0; i < r1; i++ {
 		for t := 0; t < g.k; t++ {
 			if g.transA {

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/gputrain/gputrain/graph"
 )
 
 // refGEMM is the textbook triple loop over op(A)·op(B), in float64.
@@ -90,6 +92,7 @@ func checkGEMM[T Float](t *testing.T, r *rand.Rand, s [3]int, ta, tb bool, beta 
 	}
 	for range 2 { // a pool must be reusable
 		g.c = conv[T](c)
+		g.plan(p)
 		g.run(p)
 		for i := range want {
 			scale := math.Max(1, math.Abs(want[i]))
@@ -175,5 +178,20 @@ func TestPixels(t *testing.T) {
 		if d32[i] != float32(p)/255 || d64[i] != float64(p)/255 {
 			t.Fatalf("pixel %d (%d): %v, %v; want exactly p/255", i, p, d32[i], d64[i])
 		}
+	}
+}
+
+// TestStepAllocatesNothing: a training step makes no garbage, so memory
+// stays flat over a long run.
+func TestStepAllocatesNothing(t *testing.T) {
+	p, err := graph.Compile([]int{784, 30, 10}, 10, graph.Float32, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMachine[float32](p, 2)
+	defer m.Close()
+	m.Run()
+	if n := testing.AllocsPerRun(100, m.Run); n != 0 {
+		t.Fatalf("%v allocations a step", n)
 	}
 }

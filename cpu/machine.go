@@ -17,8 +17,9 @@ type Float interface{ float32 | float64 }
 type Machine[T Float] struct {
 	P    *graph.Program
 	bufs [][]T
-	pool *pool
-	owns bool // whether Close stops the pool
+	pool  *pool
+	owns  bool       // whether Close stops the pool
+	gemms []*gemm[T] // each MatMul's plan, by instruction; built on first Run
 }
 
 // NewMachine allocates every buffer of p. Parameters start at zero; set
@@ -50,6 +51,26 @@ func newMachine[T Float](p *graph.Program, pl *pool) *Machine[T] {
 // programs for different batch sizes update one set of parameters.
 func (m *Machine[T]) Share(i int, o *Machine[T], j int) {
 	m.bufs[i] = o.bufs[j]
+	m.gemms = nil // plans hold buffer slices
+}
+
+// plan builds each matrix product's plan once.
+func (m *Machine[T]) plan() {
+	p := m.P
+	m.gemms = make([]*gemm[T], len(p.Instrs))
+	for i, in := range p.Instrs {
+		if in.Op != graph.MatMul {
+			continue
+		}
+		rows, cols, k := p.MatMulDims(in)
+		g := &gemm[T]{
+			transA: in.TransA, transB: in.TransB, m: rows, n: cols, k: k,
+			alpha: T(in.Alpha), beta: T(in.Beta),
+			a: m.bufs[in.A], lda: p.Bufs[in.A].Cols, b: m.bufs[in.B], ldb: p.Bufs[in.B].Cols, c: m.bufs[in.Dst], ldc: cols,
+		}
+		g.plan(m.pool)
+		m.gemms[i] = g
+	}
 }
 
 // Buf returns buffer i's memory.
@@ -65,18 +86,14 @@ func (m *Machine[T]) Close() {
 
 // Run executes the program once: one mini-batch step, or one forward pass.
 func (m *Machine[T]) Run() {
-	p := m.P
-	for _, in := range p.Instrs {
+	if m.gemms == nil {
+		m.plan()
+	}
+	for i, in := range m.P.Instrs {
 		d, a := m.bufs[in.Dst], m.bufs[in.A]
 		switch in.Op {
 		case graph.MatMul:
-			rows, cols, k := p.MatMulDims(in)
-			g := gemm[T]{
-				transA: in.TransA, transB: in.TransB, m: rows, n: cols, k: k,
-				alpha: T(in.Alpha), beta: T(in.Beta),
-				a: a, lda: p.Bufs[in.A].Cols, b: m.bufs[in.B], ldb: p.Bufs[in.B].Cols, c: d, ldc: cols,
-			}
-			g.run(m.pool)
+			m.gemms[i].run(m.pool)
 		case graph.AddRow:
 			b := m.bufs[in.B]
 			n := len(b)

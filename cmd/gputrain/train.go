@@ -322,6 +322,7 @@ func printEpoch(w io.Writer, format string, r train.Result) {
 		line, _ := json.Marshal(map[string]any{
 			"epoch": r.Epoch, "correct": r.Correct, "total": r.Total, "accuracy": r.Accuracy(),
 			"cost": r.Cost, "seconds": r.Seconds, "eval_seconds": r.EvalSecs,
+			"peak_rss_mb": float64(peakRSS()) / (1 << 20),
 		})
 		fmt.Fprintf(w, "%s\n", line)
 		return

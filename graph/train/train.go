@@ -105,13 +105,19 @@ func NewShuffler(seed uint64, shuffle bool) *Shuffler {
 // permutation each epoch, as the book's random.shuffle is.
 func (s *Shuffler) Order(n int) []int32 {
 	order := make([]int32, n)
+	s.Reorder(order)
+	return order
+}
+
+// Reorder fills order with the next epoch's order over len(order) images,
+// reusing its memory.
+func (s *Shuffler) Reorder(order []int32) {
 	for i := range order {
 		order[i] = int32(i)
 	}
 	if s.shuffle {
-		rand.New(s.pcg).Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
+		rand.New(s.pcg).Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 	}
-	return order
 }
 
 // MarshalBinary saves the generator state.
@@ -176,12 +182,14 @@ func Run(ctx context.Context, b Backend, n int, sh *Shuffler, opt Options, repor
 		}
 	}
 	skip := opt.Start.Done
+	all := make([]int32, n)
 	for e := opt.Start.Epoch; e < opt.Epochs; e++ {
 		state, err := sh.MarshalBinary()
 		if err != nil {
 			return err
 		}
-		order := sh.Order(n)[skip:]
+		sh.Reorder(all)
+		order := all[skip:]
 		var progress func(int)
 		if opt.Progress != nil {
 			progress = func(done int) { opt.Progress(e, skip+done) }
