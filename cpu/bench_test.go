@@ -3,13 +3,10 @@ package cpu
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/train"
-	"github.com/gputrain/gputrain/mnist"
 )
 
 // BenchmarkEpoch times one full 50,000-image epoch of MNIST (fetched into
@@ -17,15 +14,7 @@ import (
 // random pixels saturate every sigmoid and run twice as slow, on denormal
 // arithmetic. The book's run is sizes=784,30,10 batch=10.
 func BenchmarkEpoch(b *testing.B) {
-	dir := os.Getenv("GPUTRAIN_DATA")
-	if dir == "" {
-		dir = filepath.Join("..", "data", "mnist")
-	}
-	d, err := mnist.Ensure(dir, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	set := d.Training
+	set := realData(b).Training
 	for _, c := range []struct {
 		sizes []int
 		batch int

@@ -15,8 +15,8 @@ type Float interface{ float32 | float64 }
 // Machine holds a program's buffers, allocated once, and runs its
 // instructions. It is not safe for concurrent use.
 type Machine[T Float] struct {
-	P    *graph.Program
-	bufs [][]T
+	P     *graph.Program
+	bufs  [][]T
 	pool  *pool
 	owns  bool       // whether Close stops the pool
 	gemms []*gemm[T] // each MatMul's plan, by instruction; built on first Run

@@ -14,18 +14,22 @@ import (
 	"github.com/gputrain/gputrain/mnist"
 )
 
-// realData loads MNIST from $GPUTRAIN_DATA or ../data/mnist, fetching it
-// there when missing; under -short the test is skipped instead.
-func realData(t *testing.T) *mnist.Data {
+// dataDir is where tests and benchmarks find MNIST: $GPUTRAIN_DATA or
+// ../data/mnist, fetched there when missing.
+func dataDir() string {
+	if dir := os.Getenv("GPUTRAIN_DATA"); dir != "" {
+		return dir
+	}
+	return filepath.Join("..", "data", "mnist")
+}
+
+// realData loads MNIST; under -short the test is skipped instead.
+func realData(t testing.TB) *mnist.Data {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("needs MNIST (fetched through the Go module proxy); skipped under -short")
 	}
-	dir := os.Getenv("GPUTRAIN_DATA")
-	if dir == "" {
-		dir = filepath.Join("..", "data", "mnist")
-	}
-	d, err := mnist.Ensure(dir, nil)
+	d, err := mnist.Ensure(dataDir(), nil)
 	if err != nil {
 		t.Fatalf("MNIST: %v", err)
 	}
