@@ -44,54 +44,81 @@ func dot4F64(r0, r1, r2, r3, b *float64, k int, out *[4]float64)
 //go:noescape
 func axpyF64(c *float64, n int, add bool, coef *float64, k int, b *float64, ldb int)
 
-func dotsF32(out []float32, a []float32, lda int, b []float32) { dotsSIMD(out, a, lda, b, 8, dot4F32) }
-func dotsF64(out []float64, a []float64, lda int, b []float64) { dotsSIMD(out, a, lda, b, 4, dot4F64) }
-
-func axpysF32(c []float32, add bool, coef []float32, b []float32, ldb int) {
-	axpysSIMD(c, add, coef, b, ldb, 8, axpyF32)
-}
-
-func axpysF64(c []float64, add bool, coef []float64, b []float64, ldb int) {
-	axpysSIMD(c, add, coef, b, ldb, 4, axpyF64)
-}
-
-// dotsSIMD runs a four-row dot kernel that covers k rounded down to whole
-// registers of lanes elements, and finishes the tail in Go.
-func dotsSIMD[T Float](out []T, a []T, lda int, b []T, lanes int, kernel func(r0, r1, r2, r3, b *T, k int, out *[4]T)) {
+// dotsF64 and axpysF64 mirror dotsF32 and axpysF32 (four lanes, not
+// eight). They are not one generic function because the kernels would then
+// be called through a function value, which makes their output escape: a
+// step would allocate.
+func dotsF64(out []float64, a []float64, lda int, b []float64) {
 	k := len(b)
-	if k < lanes {
+	if k < 4 {
 		dotsGo(out, a, lda, b)
 		return
 	}
-	var rows [4]*T
+	var rows [4]*float64
 	for r := range rows {
-		t := min(r, len(out)-1) // spare slots repeat the last row: read, never stored
+		t := min(r, len(out)-1)
 		rows[r] = &a[t*lda : t*lda+k][0]
 	}
-	var o [4]T
-	kernel(rows[0], rows[1], rows[2], rows[3], &b[0], k, &o)
-	tail := k &^ (lanes - 1)
+	var o [4]float64
+	dot4F64(rows[0], rows[1], rows[2], rows[3], &b[0], k, &o)
+	k4 := k &^ 3
 	for r := range out {
 		s := o[r]
 		row := a[r*lda : r*lda+k]
-		for i := tail; i < k; i++ {
+		for i := k4; i < k; i++ {
 			s += row[i] * b[i]
 		}
 		out[r] = s
 	}
 }
 
-// axpysSIMD runs an axpy kernel over n rounded down to whole registers and
-// finishes the tail in Go.
-func axpysSIMD[T Float](c []T, add bool, coef []T, b []T, ldb int, lanes int, kernel func(c *T, n int, add bool, coef *T, k int, b *T, ldb int)) {
+func axpysF64(c []float64, add bool, coef []float64, b []float64, ldb int) {
 	n := len(c)
-	if n < lanes || len(coef) == 0 {
+	if n < 4 || len(coef) == 0 {
 		axpysGo(c, add, coef, b, ldb)
 		return
 	}
 	_ = b[(len(coef)-1)*ldb+n-1]
-	kernel(&c[0], n, add, &coef[0], len(coef), &b[0], ldb)
-	if tail := n &^ (lanes - 1); tail < n {
-		axpysGo(c[tail:], add, coef, b[tail:], ldb)
+	axpyF64(&c[0], n, add, &coef[0], len(coef), &b[0], ldb)
+	if n4 := n &^ 3; n4 < n {
+		axpysGo(c[n4:], add, coef, b[n4:], ldb)
+	}
+}
+
+func dotsF32(out []float32, a []float32, lda int, b []float32) {
+	k := len(b)
+	if k < 8 {
+		dotsGo(out, a, lda, b)
+		return
+	}
+	var rows [4]*float32
+	for r := range rows {
+		t := min(r, len(out)-1) // spare slots repeat the last row: read, never stored
+		rows[r] = &a[t*lda : t*lda+k][0]
+	}
+	var o [4]float32
+	dot4F32(rows[0], rows[1], rows[2], rows[3], &b[0], k, &o)
+	k8 := k &^ 7
+	for r := range out {
+		s := o[r]
+		row := a[r*lda : r*lda+k]
+		for i := k8; i < k; i++ {
+			s += row[i] * b[i]
+		}
+		out[r] = s
+	}
+}
+
+func axpysF32(c []float32, add bool, coef []float32, b []float32, ldb int) {
+	n := len(c)
+	if n < 8 || len(coef) == 0 {
+		axpysGo(c, add, coef, b, ldb)
+		return
+	}
+	_ = b[(len(coef)-1)*ldb+n-1]
+	axpyF32(&c[0], n, add, &coef[0], len(coef), &b[0], ldb)
+	n8 := n &^ 7
+	if n8 < n {
+		axpysGo(c[n8:], add, coef, b[n8:], ldb)
 	}
 }
