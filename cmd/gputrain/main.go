@@ -68,7 +68,14 @@ func main() {
 
 // run executes one command line and returns the exit status. Every error
 // becomes one line on stderr.
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		// A bug must still not greet the user with a stack trace.
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "gputrain: internal error: %v (please report it)\n", r)
+			code = exitRuntime
+		}
+	}()
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stdout, usage)
 		if len(args) == 0 {
