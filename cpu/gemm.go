@@ -55,7 +55,7 @@ func (g *gemm[T]) chunk(i int) {
 		lo, hi := split(g.m, g.chunks, i, 1)
 		g.block(lo, hi, 0, g.n)
 	} else {
-		lo, hi := split(g.n, g.chunks, i, 8)
+		lo, hi := split(g.n, g.chunks, i, dotCols*8)
 		g.block(0, g.m, lo, hi)
 	}
 }
@@ -84,21 +84,22 @@ func (g *gemm[T]) block(r0, r1, c0, c1 int) {
 }
 
 // dotForm: C[i,j] = α·A[i,:]·B[j,:] + β·C[i,j], both operands' rows contiguous
-// in k (the forward pass a·wᵀ).
+// in k (the forward pass a·wᵀ), a dotRows×dotCols block at a time.
 func (g *gemm[T]) dotForm(r0, r1, c0, c1 int) {
-	var out [dotRows]T
-	k := g.k
-	for j := c0; j < c1; j++ {
-		brow := g.b[j*g.ldb : j*g.ldb+k]
+	var out [dotRows * dotCols]T
+	for j := c0; j < c1; j += dotCols {
+		nc := min(dotCols, c1-j)
 		for i := r0; i < r1; i += dotRows {
-			r := min(dotRows, r1-i)
-			dots(out[:r], g.a[i*g.lda:], g.lda, brow)
-			for t := 0; t < r; t++ {
-				ci := (i+t)*g.ldc + j
-				if g.beta == 0 {
-					g.c[ci] = g.alpha * out[t]
-				} else {
-					g.c[ci] = g.alpha*out[t] + g.beta*g.c[ci]
+			nr := min(dotRows, r1-i)
+			dotBlock(&out, g.a, i, nr, g.lda, g.b, j, nc, g.ldb, g.k)
+			for r := 0; r < nr; r++ {
+				for c := 0; c < nc; c++ {
+					ci := (i+r)*g.ldc + j + c
+					if g.beta == 0 {
+						g.c[ci] = g.alpha * out[dotCols*r+c]
+					} else {
+						g.c[ci] = g.alpha*out[dotCols*r+c] + g.beta*g.c[ci]
+					}
 				}
 			}
 		}

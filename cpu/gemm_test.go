@@ -110,6 +110,22 @@ func TestSIMDKernels(t *testing.T) {
 		t.Skip("no AVX2/FMA on this CPU: the Go kernels are the ones in use")
 	}
 	r := rand.New(rand.NewPCG(3, 4))
+	for k := 8; k <= 70; k++ {
+		a := conv[float32](randSlice(r, 6*(k+1)))
+		b := conv[float32](randSlice(r, 5*(k+2)))
+		for nr := 1; nr <= dotRows; nr++ {
+			for nc := 1; nc <= dotCols; nc++ {
+				var got, want [dotRows * dotCols]float32
+				dotBlockF32(&got, a, 1, nr, k+1, b, 2, nc, k+2, k)
+				dotBlockGo(&want, a, 1, nr, k+1, b, 2, nc, k+2, k)
+				for x := 0; x < nr*dotCols; x++ {
+					if x%dotCols < nc && math.Abs(float64(got[x]-want[x])) > 1e-5*float64(k) {
+						t.Fatalf("dotBlock k=%d %dx%d: %v, want %v", k, nr, nc, got, want)
+					}
+				}
+			}
+		}
+	}
 	for k := 1; k <= 70; k++ {
 		for rows := 1; rows <= 4; rows++ {
 			a, b := randSlice(r, rows*(k+3)), randSlice(r, k)

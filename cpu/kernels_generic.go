@@ -1,8 +1,23 @@
 package cpu
 
-// dotRows is how many rows of A one call of dots handles: each B row is
-// loaded once for that many dot products.
-const dotRows = 4
+// dotRows × dotCols is the block of C one call of dotBlock computes: each
+// chunk of an A row is loaded once for dotCols products, each chunk of a B
+// row once for dotRows.
+const (
+	dotRows = 4
+	dotCols = 3
+)
+
+// dotBlockGo: out[3r+c] = a[(i+r)·lda:]·b[(j+c)·ldb:] over k.
+func dotBlockGo[T Float](out *[dotRows * dotCols]T, a []T, i, nr, lda int, b []T, j, nc, ldb, k int) {
+	var col [dotRows]T
+	for c := 0; c < nc; c++ {
+		dots(col[:nr], a[i*lda:], lda, b[(j+c)*ldb:(j+c)*ldb+k])
+		for r := 0; r < nr; r++ {
+			out[3*r+c] = col[r]
+		}
+	}
+}
 
 // dotsGo: out[r] = a[r*lda : r*lda+len(b)] · b.
 func dotsGo[T Float](out []T, a []T, lda int, b []T) {

@@ -36,6 +36,33 @@ func pixels[T Float](dst []T, src []uint8, lut *[256]T) {
 	pixelsGo(dst, src, lut)
 }
 
+// dot4x3F32 sets out[3r+c] = aᵣ·b_c over the first k&^7 elements.
+//
+//go:noescape
+func dot4x3F32(a0, a1, a2, a3, b0, b1, b2 *float32, k int, out *[12]float32)
+
+// dotBlockF32: out[3r+c] = a[(i+r)·lda:]·b[(j+c)·ldb:] over k, for r < nr ≤ 4, c < nc ≤ 3.
+func dotBlockF32(out *[12]float32, a []float32, i, nr, lda int, b []float32, j, nc, ldb, k int) {
+	var ar [4]*float32
+	var br [3]*float32
+	for r := range ar {
+		t := i + min(r, nr-1) // spare slots repeat the last row: computed, never stored
+		ar[r] = &a[t*lda : t*lda+k][0]
+	}
+	for c := range br {
+		t := j + min(c, nc-1)
+		br[c] = &b[t*ldb : t*ldb+k][0]
+	}
+	dot4x3F32(ar[0], ar[1], ar[2], ar[3], br[0], br[1], br[2], k, out)
+	for k8 := k &^ 7; k8 < k; k8++ {
+		for r := 0; r < nr; r++ {
+			for c := 0; c < nc; c++ {
+				out[3*r+c] += a[(i+r)*lda+k8] * b[(j+c)*ldb+k8]
+			}
+		}
+	}
+}
+
 // dot4F64 and axpyF64 are the float64 kernels: k&^3 and n&^3 elements.
 //
 //go:noescape

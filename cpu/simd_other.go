@@ -15,3 +15,7 @@ func dotsF64(out []float64, a []float64, lda int, b []float64) { dotsGo(out, a, 
 func axpysF64(c []float64, add bool, coef []float64, b []float64, ldb int) {
 	axpysGo(c, add, coef, b, ldb)
 }
+
+func dotBlockF32(out *[12]float32, a []float32, i, nr, lda int, b []float32, j, nc, ldb, k int) {
+	dotBlockGo(out, a, i, nr, lda, b, j, nc, ldb, k)
+}
