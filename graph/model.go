@@ -3,8 +3,10 @@ package graph
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -99,7 +101,11 @@ func (n *Network) UnmarshalJSON(data []byte) error {
 func Load(path string) (*Network, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path leads the message already
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var n Network
 	if err := n.UnmarshalJSON(data); err != nil {
@@ -126,10 +132,17 @@ func (n *Network) Save(path string) error {
 // syncs and renames it. On any error the temporary file is removed and the
 // previous content of path, if any, is untouched.
 func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
+	if err := CheckWritable(path); err != nil {
+		return err
+	}
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("%s: cannot write in %s: %w", path, dir, err)
 	}
 	defer func() {
 		if err != nil {
@@ -151,4 +164,23 @@ func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// CheckWritable reports, before any work is done, why path could not be
+// written: its directory is missing or not a directory, or path is one.
+func CheckWritable(path string) error {
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%s: directory %s does not exist", path, dir)
+	case err != nil:
+		return fmt.Errorf("%s: %w", path, err)
+	case !st.IsDir():
+		return fmt.Errorf("%s: %s is not a directory", path, dir)
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("%s: is a directory", path)
+	}
+	return nil
 }

@@ -124,6 +124,13 @@ func (c *trainCmd) validate() error {
 	if _, err := graph.ParseDtype(c.Dtype); err != nil {
 		return usagef("--dtype: %v", err)
 	}
+	for _, f := range []struct{ flag, path string }{{"save", c.save}, {"plot", c.plot}} {
+		if f.path != "" {
+			if err := graph.CheckWritable(f.path); err != nil {
+				return usagef("--%s: %v", f.flag, err)
+			}
+		}
+	}
 	if c.device == "cuda" && !cuda.Available {
 		return usagef("--device cuda: %v", cuda.ErrNoCUDA)
 	}

@@ -53,6 +53,8 @@ func TestTrainBadFlags(t *testing.T) {
 		{[]string{"extra"}, `unexpected argument "extra"`},
 		{[]string{"--resume", "/no/such/dir"}, "--resume: open /no/such/dir/checkpoint.json"},
 		{[]string{"--device", "cuda"}, "built without CUDA support"},
+		{[]string{"--save", "/no/such/dir/m.json"}, "--save: /no/such/dir/m.json: directory /no/such/dir does not exist"},
+		{[]string{"--plot", "/tmp"}, "--plot: /tmp: is a directory"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
