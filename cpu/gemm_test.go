@@ -53,7 +53,7 @@ func conv[T Float](s []float64) []T {
 // β of 0, 1 and other, on one core and split across workers, against refGEMM.
 func TestGEMM(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	shapes := [][3]int{{1, 1, 1}, {3, 5, 7}, {10, 30, 784}, {30, 784, 10}, {7, 33, 17}, {10, 10, 30}, {64, 129, 65}, {5, 1000, 3}}
+	shapes := [][3]int{{1, 1, 1}, {3, 5, 7}, {10, 30, 784}, {30, 784, 10}, {7, 33, 17}, {10, 10, 30}, {64, 129, 65}, {5, 1000, 3}, {4, 20, 300}}
 	for _, s := range shapes {
 		for _, ta := range []bool{false, true} {
 			for _, tb := range []bool{false, true} {
@@ -209,5 +209,32 @@ func TestStepAllocatesNothing(t *testing.T) {
 	m.Run()
 	if n := testing.AllocsPerRun(100, m.Run); n != 0 {
 		t.Fatalf("%v allocations a step", n)
+	}
+}
+
+// TestWorkersDoNotChangeResults: splitting products and σ over cores
+// changes no bit of the result, at a size where every instruction splits.
+func TestWorkersDoNotChangeResults(t *testing.T) {
+	p, err := graph.Compile([]int{784, 1000, 10}, 40, graph.Float32, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(11, 11))
+	x, w, b := conv[float32](randSlice(r, 40*784)), conv[float32](randSlice(r, 1000*784)), conv[float32](randSlice(r, 1000))
+	var outs [][]float32
+	for _, workers := range []int{1, 2} {
+		m := NewMachine[float32](p, workers)
+		copy(m.Buf(p.X), x)
+		copy(m.Buf(p.Weights[0]), w)
+		copy(m.Buf(p.Biases[0]), b)
+		m.Buf(p.Y)[3] = 1
+		m.Run()
+		outs = append(outs, append(append([]float32(nil), m.Buf(p.Output)...), m.Buf(p.Weights[0])...))
+		m.Close()
+	}
+	for i := range outs[0] {
+		if math.Float32bits(outs[0][i]) != math.Float32bits(outs[1][i]) {
+			t.Fatalf("value %d: %v on one core, %v on two", i, outs[0][i], outs[1][i])
+		}
 	}
 }

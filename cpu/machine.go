@@ -18,9 +18,26 @@ type Machine[T Float] struct {
 	P     *graph.Program
 	bufs  [][]T
 	pool  *pool
-	owns  bool       // whether Close stops the pool
-	gemms []*gemm[T] // each MatMul's plan, by instruction; built on first Run
+	owns  bool             // whether Close stops the pool
+	gemms []*gemm[T]       // each MatMul's plan, by instruction; built on first Run
+	sigs  []*sigmoidJob[T] // each large Sigmoid's split over the pool
 }
+
+// sigmoidJob splits one large σ over the pool: exp dominates everything
+// but the products in wide layers.
+type sigmoidJob[T Float] struct {
+	d, a   []T
+	chunks int
+	job    func(int)
+}
+
+func (s *sigmoidJob[T]) chunk(i int) {
+	lo, hi := split(len(s.d), s.chunks, i, 8)
+	sigmoid(s.d[lo:hi], s.a[lo:hi])
+}
+
+// parallelSigmoid is the size above which σ is worth splitting (about 100 µs of exp).
+const parallelSigmoid = 1 << 14
 
 // NewMachine allocates every buffer of p. Parameters start at zero; set
 // them with Buf. workers ≤ 1 runs on the calling goroutine alone.
@@ -58,7 +75,13 @@ func (m *Machine[T]) Share(i int, o *Machine[T], j int) {
 func (m *Machine[T]) plan() {
 	p := m.P
 	m.gemms = make([]*gemm[T], len(p.Instrs))
+	m.sigs = make([]*sigmoidJob[T], len(p.Instrs))
 	for i, in := range p.Instrs {
+		if in.Op == graph.Sigmoid && m.pool != nil && p.Bufs[in.Dst].Len() >= parallelSigmoid {
+			s := &sigmoidJob[T]{d: m.bufs[in.Dst], a: m.bufs[in.A], chunks: chunksPerWorker * m.pool.size()}
+			s.job = s.chunk
+			m.sigs[i] = s
+		}
 		if in.Op != graph.MatMul {
 			continue
 		}
@@ -118,7 +141,11 @@ func (m *Machine[T]) Run() {
 				d[i] = alpha*a[i] + beta
 			}
 		case graph.Sigmoid:
-			sigmoid(d, a)
+			if s := m.sigs[i]; s != nil {
+				m.pool.run(s.chunks, s.job)
+			} else {
+				sigmoid(d, a)
+			}
 		case graph.Square:
 			for i := range d {
 				d[i] = a[i] * a[i]

@@ -63,6 +63,35 @@ func dotBlockF32(out *[12]float32, a []float32, i, nr, lda int, b []float32, j, 
 	}
 }
 
+// axpy4F32: for r < 4, x < n&^7, cᵣ[x] = (cᵣ[x] if add) + Σₜ coef[4t+r]·b[t*ldb+x].
+//
+//go:noescape
+func axpy4F32(c0, c1, c2, c3 *float32, n int, add bool, coef *float32, k int, b *float32, ldb int)
+
+// axpyRowsF32 updates nr ≤ 4 rows of C (row stride ldc, n columns) at once:
+// row r gets Σₜ coef[4t+r]·b[t·ldb:]; coef holds k interleaved quadruples.
+func axpyRowsF32(c []float32, nr, ldc, n int, add bool, coef []float32, k int, b []float32, ldb int) {
+	var rows [4]*float32
+	for r := range rows {
+		rows[r] = &c[min(r, nr-1)*ldc : min(r, nr-1)*ldc+n][0]
+	}
+	_ = b[(k-1)*ldb+n-1]
+	_ = coef[4*k-1]
+	axpy4F32(rows[0], rows[1], rows[2], rows[3], n, add, &coef[0], k, &b[0], ldb)
+	for x := n &^ 7; x < n; x++ {
+		for r := 0; r < nr; r++ {
+			s := float32(0)
+			if add {
+				s = c[r*ldc+x]
+			}
+			for t := 0; t < k; t++ {
+				s += coef[4*t+r] * b[t*ldb+x]
+			}
+			c[r*ldc+x] = s
+		}
+	}
+}
+
 // dot4F64 and axpyF64 are the float64 kernels: k&^3 and n&^3 elements.
 //
 //go:noescape

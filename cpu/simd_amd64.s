@@ -261,3 +261,155 @@ blkred:
 	VMOVUPS X8, 32(DX)
 	VZEROUPPER
 	RET
+
+// func axpy4F32(c0, c1, c2, c3 *float32, n int, add bool, coef *float32, k int, b *float32, ldb int)
+// For rows r < 4 and x < n&^7: cᵣ[x] = (cᵣ[x] if add) + Σₜ coef[4t+r]·b[t*ldb+x].
+// Four rows of C share every load of B: the weight update δᵀ·a fused
+// with the SGD step. A row may repeat: it then stores the same values twice.
+TEXT ·axpy4F32(SB), NOSPLIT, $0-80
+	MOVQ c0+0(FP), DI
+	MOVQ c1+8(FP), R8
+	MOVQ c2+16(FP), R9
+	MOVQ c3+24(FP), R10
+	MOVQ n+32(FP), CX
+	MOVBQZX add+40(FP), R12
+	MOVQ coef+48(FP), SI
+	MOVQ k+56(FP), R13
+	MOVQ b+64(FP), R11
+	MOVQ ldb+72(FP), BX
+	SHLQ $2, BX
+	SHLQ $4, R13          // k*16: bytes of interleaved coefficients
+	XORQ AX, AX           // byte offset into the rows
+	MOVQ CX, DX
+	ANDQ $-8, DX
+	SHLQ $2, DX           // bytes covered by whole registers
+
+a4chunk:
+	MOVQ DX, CX
+	SUBQ AX, CX
+	CMPQ CX, $96
+	JLT  a4one
+	TESTQ R12, R12
+	JZ   a4zero3
+	VMOVUPS (DI)(AX*1), Y0
+	VMOVUPS 32(DI)(AX*1), Y1
+	VMOVUPS 64(DI)(AX*1), Y2
+	VMOVUPS (R8)(AX*1), Y3
+	VMOVUPS 32(R8)(AX*1), Y4
+	VMOVUPS 64(R8)(AX*1), Y5
+	VMOVUPS (R9)(AX*1), Y6
+	VMOVUPS 32(R9)(AX*1), Y7
+	VMOVUPS 64(R9)(AX*1), Y8
+	VMOVUPS (R10)(AX*1), Y9
+	VMOVUPS 32(R10)(AX*1), Y10
+	VMOVUPS 64(R10)(AX*1), Y11
+	JMP  a4rows3
+
+a4zero3:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+a4rows3:
+	LEAQ (R11)(AX*1), R14
+	XORQ CX, CX
+
+a4t3:
+	CMPQ CX, R13
+	JGE  a4store3
+	VMOVUPS (R14), Y12
+	VMOVUPS 32(R14), Y13
+	VMOVUPS 64(R14), Y14
+	VBROADCASTSS (SI)(CX*1), Y15
+	VFMADD231PS Y12, Y15, Y0
+	VFMADD231PS Y13, Y15, Y1
+	VFMADD231PS Y14, Y15, Y2
+	VBROADCASTSS 4(SI)(CX*1), Y15
+	VFMADD231PS Y12, Y15, Y3
+	VFMADD231PS Y13, Y15, Y4
+	VFMADD231PS Y14, Y15, Y5
+	VBROADCASTSS 8(SI)(CX*1), Y15
+	VFMADD231PS Y12, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	VFMADD231PS Y14, Y15, Y8
+	VBROADCASTSS 12(SI)(CX*1), Y15
+	VFMADD231PS Y12, Y15, Y9
+	VFMADD231PS Y13, Y15, Y10
+	VFMADD231PS Y14, Y15, Y11
+	ADDQ BX, R14
+	ADDQ $16, CX
+	JMP  a4t3
+
+a4store3:
+	VMOVUPS Y0, (DI)(AX*1)
+	VMOVUPS Y1, 32(DI)(AX*1)
+	VMOVUPS Y2, 64(DI)(AX*1)
+	VMOVUPS Y3, (R8)(AX*1)
+	VMOVUPS Y4, 32(R8)(AX*1)
+	VMOVUPS Y5, 64(R8)(AX*1)
+	VMOVUPS Y6, (R9)(AX*1)
+	VMOVUPS Y7, 32(R9)(AX*1)
+	VMOVUPS Y8, 64(R9)(AX*1)
+	VMOVUPS Y9, (R10)(AX*1)
+	VMOVUPS Y10, 32(R10)(AX*1)
+	VMOVUPS Y11, 64(R10)(AX*1)
+	ADDQ $96, AX
+	JMP  a4chunk
+
+a4one:
+	CMPQ AX, DX
+	JGE  a4done
+	TESTQ R12, R12
+	JZ   a4zero1
+	VMOVUPS (DI)(AX*1), Y0
+	VMOVUPS (R8)(AX*1), Y3
+	VMOVUPS (R9)(AX*1), Y6
+	VMOVUPS (R10)(AX*1), Y9
+	JMP  a4rows1
+
+a4zero1:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y3, Y3, Y3
+	VXORPS Y6, Y6, Y6
+	VXORPS Y9, Y9, Y9
+
+a4rows1:
+	LEAQ (R11)(AX*1), R14
+	XORQ CX, CX
+
+a4t1:
+	CMPQ CX, R13
+	JGE  a4store1
+	VMOVUPS (R14), Y12
+	VBROADCASTSS (SI)(CX*1), Y15
+	VFMADD231PS Y12, Y15, Y0
+	VBROADCASTSS 4(SI)(CX*1), Y15
+	VFMADD231PS Y12, Y15, Y3
+	VBROADCASTSS 8(SI)(CX*1), Y15
+	VFMADD231PS Y12, Y15, Y6
+	VBROADCASTSS 12(SI)(CX*1), Y15
+	VFMADD231PS Y12, Y15, Y9
+	ADDQ BX, R14
+	ADDQ $16, CX
+	JMP  a4t1
+
+a4store1:
+	VMOVUPS Y0, (DI)(AX*1)
+	VMOVUPS Y3, (R8)(AX*1)
+	VMOVUPS Y6, (R9)(AX*1)
+	VMOVUPS Y9, (R10)(AX*1)
+	ADDQ $32, AX
+	JMP  a4one
+
+a4done:
+	VZEROUPPER
+	RET

@@ -19,3 +19,7 @@ func axpysF64(c []float64, add bool, coef []float64, b []float64, ldb int) {
 func dotBlockF32(out *[12]float32, a []float32, i, nr, lda int, b []float32, j, nc, ldb, k int) {
 	dotBlockGo(out, a, i, nr, lda, b, j, nc, ldb, k)
 }
+
+func axpyRowsF32(c []float32, nr, ldc, n int, add bool, coef []float32, k int, b []float32, ldb int) {
+	panic("axpyRowsF32 needs amd64") // never called: hasSIMD is false
+}
