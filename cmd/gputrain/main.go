@@ -2,6 +2,10 @@
 // Networks and Deep Learning" on MNIST, on the CPU or on an NVIDIA GPU.
 //
 //	gputrain train [--sizes 784,30,10] [--epochs 30] [--batch-size 10] [--eta 3.0] [--device cpu|cuda] ...
+//	gputrain predict --model M.json IMAGE...   (--json, --show FILE.png)
+//	gputrain eval --model M.json [--split test|validation]
+//	gputrain show [--split test] [--n 16] FILE.png
+//	gputrain show --misclassified --model M.json FILE.png
 //	gputrain data [--data DIR]
 //
 // Run "gputrain help" or "gputrain train -h" for every flag.
@@ -35,7 +39,7 @@ Deep Learning" (a sigmoid network, quadratic cost, mini-batch SGD) on MNIST.
 
 Usage:
   gputrain train [flags]   train a network (gputrain train -h for the flags)
-  gputrain predict --model M.json IMAGE...
+  gputrain predict --model M.json [--json] [--show FILE.png] IMAGE...
                            recognise handwritten digits in PNG, JPEG or GIF images
   gputrain eval --model M.json [--split test|validation]
                            accuracy and confusion matrix of a trained model

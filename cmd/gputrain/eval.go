@@ -1,0 +1,150 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/gputrain/gputrain/cpu"
+	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/train"
+	"github.com/gputrain/gputrain/mnist"
+)
+
+// splits are the sets eval and show read, by --split name.
+var splits = []string{"test", "validation", "training"}
+
+func checkSplit(name string) error {
+	for _, s := range splits {
+		if s == name {
+			return nil
+		}
+	}
+	return usagef("--split %q: want %s", name, strings.Join(splits, ", "))
+}
+
+// splitSet returns the named set of d (checked by checkSplit).
+func splitSet(d *mnist.Data, name string) *mnist.Set {
+	switch name {
+	case "validation":
+		return d.Validation
+	case "training":
+		return d.Training
+	}
+	return d.Test
+}
+
+// predictSet returns the network's digit for every image of s, computed
+// by the CPU backend in dt, as training's evaluation after each epoch is:
+// so eval's count matches the last "Epoch N: ..." line of the same dtype.
+func predictSet(net *graph.Network, s *mnist.Set, dt graph.Dtype) ([]uint8, error) {
+	// The backend compiles a training step too; batch size and η do not
+	// matter for predicting, any valid ones will do.
+	b, err := cpu.Open(train.Config{Sizes: net.Sizes, BatchSize: 1, Eta: 1, Dtype: dt}, s)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	if err := b.SetNetwork(net); err != nil {
+		return nil, err
+	}
+	return b.Predict(s)
+}
+
+// evaluation is eval's result; it is also its --json output.
+type evaluation struct {
+	Model    string      `json:"model"`
+	Split    string      `json:"split"`
+	Correct  int         `json:"correct"`
+	Total    int         `json:"total"`
+	Accuracy float64     `json:"accuracy"`
+	Matrix   [10][10]int `json:"confusion"` // [true digit][predicted digit]
+}
+
+func runEval(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("eval")
+	model := fs.String("model", "", "the model to evaluate, as gputrain train --save writes it")
+	split := fs.String("split", "test", "the images to evaluate on: "+strings.Join(splits, ", "))
+	data := fs.String("data", defaultData, "directory of the MNIST files (fetched there when missing)")
+	dtype := fs.String("dtype", "float32", "float32 or float64: the precision to compute in")
+	asJSON := fs.Bool("json", false, "print one JSON object: counts, accuracy and confusion matrix")
+	if err := parse(fs, args, stdout); err != nil {
+		return err
+	}
+	if *model == "" {
+		return usagef("--model is required: a model file written by gputrain train --save")
+	}
+	if err := checkSplit(*split); err != nil {
+		return err
+	}
+	dt, err := graph.ParseDtype(*dtype)
+	if err != nil {
+		return usagef("--dtype: %v", err)
+	}
+	net, err := graph.Load(*model)
+	if err != nil {
+		return err
+	}
+	d, err := mnist.Ensure(*data, stderr)
+	if err != nil {
+		return err
+	}
+	set := splitSet(d, *split)
+	pred, err := predictSet(net, set, dt)
+	if err != nil {
+		return err
+	}
+	e := evaluation{Model: *model, Split: *split, Total: set.Len()}
+	for i, p := range pred {
+		e.Matrix[set.Labels[i]][p]++
+		if p == set.Labels[i] {
+			e.Correct++
+		}
+	}
+	if e.Total > 0 {
+		e.Accuracy = float64(e.Correct) / float64(e.Total)
+	}
+	if *asJSON {
+		line, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s\n", line)
+		return nil
+	}
+	printEvaluation(stdout, e)
+	return nil
+}
+
+// printEvaluation writes the accuracy and the confusion matrix with a row
+// and a column of headers, a total and the accuracy per true digit.
+func printEvaluation(w io.Writer, e evaluation) {
+	fmt.Fprintf(w, "%s on the %s set: %d / %d correct (%.2f%%)\n\n", e.Model, e.Split, e.Correct, e.Total, 100*e.Accuracy)
+	fmt.Fprintf(w, "confusion matrix: one row per true digit, one column per predicted digit\n")
+	fmt.Fprintf(w, "%10s", "true\\pred")
+	for p := range 10 {
+		fmt.Fprintf(w, "%6d", p)
+	}
+	fmt.Fprintf(w, "%8s%9s\n", "total", "correct")
+	var cols [10]int
+	for t := range 10 {
+		fmt.Fprintf(w, "%10d", t)
+		total := 0
+		for p := range 10 {
+			fmt.Fprintf(w, "%6d", e.Matrix[t][p])
+			total += e.Matrix[t][p]
+			cols[p] += e.Matrix[t][p]
+		}
+		acc := "-"
+		if total > 0 {
+			acc = fmt.Sprintf("%.1f%%", 100*float64(e.Matrix[t][t])/float64(total))
+		}
+		fmt.Fprintf(w, "%8d%9s\n", total, acc)
+	}
+	fmt.Fprintf(w, "%10s", "total")
+	for p := range 10 {
+		fmt.Fprintf(w, "%6d", cols[p])
+	}
+	fmt.Fprintf(w, "%8d\n", e.Total)
+}

@@ -1,0 +1,321 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/mnist"
+	"github.com/gputrain/gputrain/mnist/digit"
+)
+
+// randomModel saves an untrained network: enough for everything but the
+// accuracy of the predictions, and needs no MNIST.
+func randomModel(t *testing.T) (string, *graph.Network) {
+	t.Helper()
+	net, err := graph.New([]int{784, 30, 10}, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "random.json")
+	if err := net.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	return path, net
+}
+
+// trainModel trains with the CLI for the given epochs on all 50,000
+// training images (about half a second an epoch) and returns the model
+// file, the "Epoch N: C / 10000" lines, and the data.
+func trainModel(t *testing.T, epochs int, extra ...string) (string, []string, *mnist.Data) {
+	t.Helper()
+	dir := dataDir(t)
+	data, err := mnist.Ensure(dir, &bytes.Buffer{})
+	if err != nil {
+		t.Skipf("MNIST not available: %v", err)
+	}
+	model := filepath.Join(t.TempDir(), "model.json")
+	args := append([]string{"train", "--data", dir, "--quiet", "--epochs", strconv.Itoa(epochs), "--save", model}, extra...)
+	code, out, errs := runCLI(args...)
+	if code != 0 {
+		t.Fatalf("training: exit %d: %s", code, errs)
+	}
+	return model, strings.Split(strings.TrimSpace(out), "\n"), data
+}
+
+// forward is the book's feedforward, a ← σ(w·a + b) layer by layer, written
+// out plainly: the reference the compiled program is checked against.
+func forward(net *graph.Network, pixels []uint8) []float64 {
+	a := make([]float64, len(pixels))
+	for i, p := range pixels {
+		a[i] = float64(p) / 255
+	}
+	for l := range net.Weights {
+		out := make([]float64, net.Sizes[l+1])
+		for j := range out {
+			z := net.Biases[l][j]
+			for k, v := range a {
+				z += net.Weights[l][j*len(a)+k] * v
+			}
+			out[j] = 1 / (1 + math.Exp(-z))
+		}
+		a = out
+	}
+	return a
+}
+
+func writePNG(t *testing.T, path string, img image.Image) {
+	t.Helper()
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mnistPNG is test image i as a user might hand it in: dark ink on white,
+// each pixel enlarged to a k×k square.
+func mnistPNG(t *testing.T, path string, px []uint8, k int) {
+	img := image.NewGray(image.Rect(0, 0, 28*k, 28*k))
+	for y := range 28 * k {
+		for x := range 28 * k {
+			img.Pix[y*28*k+x] = 255 - px[(y/k)*28+x/k]
+		}
+	}
+	writePNG(t, path, img)
+}
+
+// drawnThree draws a thick "3" with a round pen on a 200×200 white canvas,
+// off-centre and taller than wide, as one might with a mouse: two bowls,
+// the upper smaller, meeting at the middle.
+func drawnThree() *image.Gray {
+	img := image.NewGray(image.Rect(0, 0, 200, 200))
+	for i := range img.Pix {
+		img.Pix[i] = 255
+	}
+	pen := func(cx, cy float64) {
+		const r = 9
+		for y := int(cy - r); y <= int(cy+r); y++ {
+			for x := int(cx - r); x <= int(cx+r); x++ {
+				if dx, dy := float64(x)-cx, float64(y)-cy; dx*dx+dy*dy <= r*r && image.Pt(x, y).In(img.Rect) {
+					img.SetGray(x, y, color.Gray{20})
+				}
+			}
+		}
+	}
+	arc := func(cx, cy, rx, ry, from, to float64) {
+		for a := from; a <= to; a += 0.5 {
+			t := a * math.Pi / 180 // 0° to the right, 90° down
+			pen(cx+rx*math.Cos(t), cy+ry*math.Sin(t))
+		}
+	}
+	arc(112, 60, 36, 34, -160, 95)   // upper bowl: from the upper left, round to the middle
+	arc(110, 130, 44, 42, -100, 150) // lower bowl: from the middle, round to the lower left
+	return img
+}
+
+// TestPredictErrors: every fault is one line naming the flag or the file,
+// exit 2 for the command line and 1 for the files; readable images are
+// still predicted when others in the same call are not.
+func TestPredictErrors(t *testing.T) {
+	model, _ := randomModel(t)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "three.png")
+	writePNG(t, good, drawnThree())
+	blank := filepath.Join(dir, "blank.png")
+	writePNG(t, blank, image.NewGray(image.Rect(0, 0, 50, 50)))
+	text := filepath.Join(dir, "notes.png")
+	os.WriteFile(text, []byte("a three, I think"), 0o644)
+	var pngData bytes.Buffer
+	png.Encode(&pngData, drawnThree())
+	truncated := filepath.Join(dir, "truncated.png")
+	os.WriteFile(truncated, pngData.Bytes()[:100], 0o644)
+	badModel := filepath.Join(dir, "bad.json")
+	os.WriteFile(badModel, []byte(`{"sizes":[784,30,10],"weights":[],"biases":[]}`), 0o644)
+	missing := filepath.Join(dir, "missing.png")
+
+	cases := []struct {
+		name     string
+		args     []string
+		code     int
+		want     string // in the one line of stderr
+		stdoutOK int    // lines of predictions printed before the error
+	}{
+		{"no model", []string{good}, exitUsage, "--model is required", 0},
+		{"no images", []string{"--model", model}, exitUsage, "no images given", 0},
+		{"unknown flag", []string{"--model", model, "--colour", good}, exitUsage, "flag provided but not defined: -colour", 0},
+		{"show not png", []string{"--model", model, "--show", "x.jpg", good}, exitUsage, "--show x.jpg: the output is a PNG image", 0},
+		{"missing model", []string{"--model", filepath.Join(dir, "none.json"), good}, exitRuntime, filepath.Join(dir, "none.json") + ": no such file or directory", 0},
+		{"malformed model", []string{"--model", badModel, good}, exitRuntime, badModel + ": sizes [784 30 10] need 2 weight and bias layers", 0},
+		{"not an image", []string{"--model", model, text}, exitRuntime, text + ": not a PNG, JPEG or GIF image", 0},
+		{"truncated", []string{"--model", model, truncated}, exitRuntime, truncated + ": corrupt PNG: ", 0},
+		{"blank", []string{"--model", model, blank}, exitRuntime, blank + ": no ink: the image is blank or too faint", 0},
+		{"missing image", []string{"--model", model, missing}, exitRuntime, missing + ": no such file or directory", 0},
+		{"one bad of two", []string{"--model", model, good, blank}, exitRuntime, blank + ": no ink", 1},
+		{"two bad of three", []string{"--model", model, text, good, blank}, exitRuntime,
+			text + ": not a PNG, JPEG or GIF image (and 1 more images could not be read)", 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errs := runCLI(append([]string{"predict"}, c.args...)...)
+			if code != c.code {
+				t.Errorf("exit %d, want %d", code, c.code)
+			}
+			if strings.Count(errs, "\n") != 1 || !strings.HasPrefix(errs, "gputrain predict: ") || !strings.Contains(errs, c.want) {
+				t.Errorf("stderr %q: want one line containing %q", errs, c.want)
+			}
+			if n := strings.Count(out, "\n"); n != c.stdoutOK || (n > 0 && !strings.HasPrefix(out, good+": ")) {
+				t.Errorf("stdout %q: want %d prediction lines for %s", out, c.stdoutOK, good)
+			}
+		})
+	}
+}
+
+// TestPredictOutput: the text line and the JSON object carry the digit and
+// the ten activations of the book's feedforward, whatever the order of
+// flags and files.
+func TestPredictOutput(t *testing.T) {
+	model, net := randomModel(t)
+	dir := t.TempDir()
+	three := filepath.Join(dir, "three.png")
+	writePNG(t, three, drawnThree())
+	px, err := digit.Preprocess(drawnThree())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := forward(net, px)
+	wantDigit := 0
+	for i, v := range want {
+		if v > want[wantDigit] {
+			wantDigit = i
+		}
+	}
+
+	code, out, errs := runCLI("predict", three, "--model", model, three)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 2 || lines[0] != lines[1] {
+		t.Fatalf("output %q: want the same line twice", out)
+	}
+	var wantLine strings.Builder
+	fmt.Fprintf(&wantLine, "%s: %d  [", three, wantDigit)
+	for i, v := range want {
+		if i > 0 {
+			wantLine.WriteByte(' ')
+		}
+		fmt.Fprintf(&wantLine, "%.3f", v)
+	}
+	wantLine.WriteByte(']')
+	if lines[0] != wantLine.String() {
+		t.Errorf("line\n%q\nwant\n%q", lines[0], wantLine.String())
+	}
+
+	code, out, errs = runCLI("predict", "--json", "--model", model, "--", three)
+	if code != 0 {
+		t.Fatalf("--json: exit %d: %s", code, errs)
+	}
+	var got struct {
+		File        string    `json:"file"`
+		Digit       int       `json:"digit"`
+		Activations []float64 `json:"activations"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || strings.Count(out, "\n") != 1 {
+		t.Fatalf("--json output %q: %v", out, err)
+	}
+	if got.File != three || got.Digit != wantDigit || len(got.Activations) != 10 {
+		t.Fatalf("--json: %+v, want file %s, digit %d, 10 activations", got, three, wantDigit)
+	}
+	for i, v := range got.Activations {
+		if math.Abs(v-want[i]) > 1e-12 {
+			t.Errorf("activation %d = %v, the feedforward gives %v", i, v, want[i])
+		}
+	}
+}
+
+// TestPredictMNIST: MNIST test digits written out as PNGs, enlarged and
+// inverted, get the prediction the network makes from the raw tensor; and
+// a "3" drawn with a thick pen is read as a 3.
+func TestPredictMNIST(t *testing.T) {
+	model, _, data := trainModel(t, 3)
+	net, err := graph.Load(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	const n = 50
+	args := []string{"predict", "--json", "--model", model}
+	var raw []uint8
+	for i := range n {
+		path := filepath.Join(dir, fmt.Sprintf("test-%02d.png", i))
+		mnistPNG(t, path, data.Test.Image(i), 3)
+		args = append(args, path)
+		raw = append(raw, data.Test.Image(i)...)
+	}
+	want, err := activations(net, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCLI(args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	dec := json.NewDecoder(strings.NewReader(out))
+	agree := 0
+	for i := range n {
+		var p struct{ Digit int }
+		if err := dec.Decode(&p); err != nil {
+			t.Fatalf("line %d: %v", i, err)
+		}
+		if p.Digit == mostActive(want[i]) {
+			agree++
+		}
+	}
+	t.Logf("%d of %d predictions from the PNGs agree with the raw tensor's", agree, n)
+	if agree < n-1 {
+		t.Errorf("%d of %d predictions agree with the raw tensor's", agree, n)
+	}
+
+	three := filepath.Join(dir, "drawn-3.png")
+	writePNG(t, three, drawnThree())
+	shown := filepath.Join(dir, "drawn-3-prepared.png")
+	code, out, errs = runCLI("predict", "--model", model, "--show", shown, three)
+	if code != 0 || !strings.HasPrefix(out, three+": 3  [") {
+		t.Errorf("drawn 3: exit %d, output %q, %s", code, out, errs)
+	}
+	if img := decodePNG(t, shown); img.Bounds().Dx() < 28*4 || img.Bounds().Dy() < 28*4 {
+		t.Errorf("--show wrote a %v image", img.Bounds())
+	}
+	// GPUTRAIN_DOCS=$PWD/docs go test ./cmd/gputrain -run TestPredictMNIST
+	// writes the drawing to docs/drawn-3.png, for the README's walk.
+	if docs := os.Getenv("GPUTRAIN_DOCS"); docs != "" {
+		writePNG(t, filepath.Join(docs, "drawn-3.png"), drawnThree())
+	}
+}
+
+func decodePNG(t *testing.T, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return img
+}

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
+	"io"
+	"math"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/basicfont"
+	"golang.org/x/image/math/fixed"
+
+	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/mnist"
+)
+
+// Default numbers of digits drawn: a 4×4 grid of a split, a 6×6 grid of
+// mistakes (there are more of those worth looking at).
+const (
+	showN          = 16
+	showNMistakes  = 36
+	showMaxScale   = 16
+	showCaptionGap = 6
+)
+
+// The grid's colours: digits as the network sees them (light ink on black)
+// on a white page, mistakes' captions in red.
+var (
+	pageColor    = color.White
+	textColor    = color.Black
+	indexColor   = color.Gray{Y: 120}
+	mistakeColor = color.RGBA{R: 190, A: 255}
+)
+
+// cell is one digit of the grid and its captions.
+type cell struct {
+	pixels []uint8
+	label  string
+	index  string
+	wrong  bool
+}
+
+func runShow(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("show")
+	data := fs.String("data", defaultData, "directory of the MNIST files (fetched there when missing)")
+	split := fs.String("split", "test", "the images to draw from: "+strings.Join(splits, ", "))
+	n := fs.Int("n", 0, fmt.Sprintf("how many digits to draw (default %d, or %d with --misclassified)", showN, showNMistakes))
+	offset := fs.Int("offset", 0, "start at this image of the split")
+	model := fs.String("model", "", "a model file: caption each digit with its prediction")
+	mistakes := fs.Bool("misclassified", false, "draw only the digits the --model gets wrong")
+	scale := fs.Int("scale", 3, "pixels per MNIST pixel")
+	dtype := fs.String("dtype", "float32", "float32 or float64: the precision the model predicts in")
+	files, err := parseFiles(fs, args, stdout)
+	if err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch {
+	case len(files) == 0:
+		return usagef("no output file given: name the PNG file to write")
+	case len(files) > 1:
+		return usagef("%d output files given (%s): want one PNG file", len(files), strings.Join(files, " "))
+	case !strings.EqualFold(filepath.Ext(files[0]), ".png"):
+		return usagef("%s: the output is a PNG image; give a file name ending in .png", files[0])
+	case set["n"] && *n < 1:
+		return usagef("--n %d: must be at least 1", *n)
+	case *offset < 0:
+		return usagef("--offset %d: must be 0 or more", *offset)
+	case *scale < 1 || *scale > showMaxScale:
+		return usagef("--scale %d: want 1 to %d", *scale, showMaxScale)
+	case *mistakes && *model == "":
+		return usagef("--misclassified needs --model: the model whose mistakes to draw")
+	}
+	if err := checkSplit(*split); err != nil {
+		return err
+	}
+	dt, err := graph.ParseDtype(*dtype)
+	if err != nil {
+		return usagef("--dtype: %v", err)
+	}
+	if !set["n"] {
+		*n = showN
+		if *mistakes {
+			*n = showNMistakes
+		}
+	}
+	out := files[0]
+
+	var net *graph.Network
+	if *model != "" {
+		if net, err = graph.Load(*model); err != nil {
+			return err
+		}
+	}
+	d, err := mnist.Ensure(*data, stderr)
+	if err != nil {
+		return err
+	}
+	all := splitSet(d, *split)
+	if *offset >= all.Len() {
+		return usagef("--offset %d: the %s set has %d images", *offset, *split, all.Len())
+	}
+	s := all.Slice(*offset, all.Len())
+	var pred []uint8
+	if net != nil {
+		if pred, err = predictSet(net, s, dt); err != nil {
+			return err
+		}
+	}
+
+	var cells []cell
+	wrong := 0
+	for i := range s.Len() {
+		c := cell{pixels: s.Image(i), label: fmt.Sprint(s.Labels[i]), index: fmt.Sprintf("#%d", *offset+i)}
+		if pred != nil {
+			c.wrong = pred[i] != s.Labels[i]
+			c.label = fmt.Sprintf("pred %d / true %d", pred[i], s.Labels[i])
+			if c.wrong {
+				wrong++
+			}
+		}
+		if (!*mistakes || c.wrong) && len(cells) < *n {
+			cells = append(cells, c)
+		}
+		if len(cells) == *n && !*mistakes {
+			break
+		}
+	}
+	from := ""
+	if *offset > 0 {
+		from = fmt.Sprintf(" from #%d", *offset)
+	}
+	var title string
+	if *mistakes {
+		if wrong == 0 {
+			return fmt.Errorf("%s gets all %d %s images%s right: no mistakes to draw", *model, s.Len(), *split, from)
+		}
+		title = fmt.Sprintf("%s: %d of the %d %s images%s it gets wrong (%.2f%% correct)",
+			filepath.Base(*model), len(cells), wrong, *split, from, 100*float64(s.Len()-wrong)/float64(s.Len()))
+	} else {
+		title = fmt.Sprintf("MNIST %s images #%d to #%d", *split, *offset, *offset+len(cells)-1)
+		if net != nil {
+			title += fmt.Sprintf(", predicted by %s", filepath.Base(*model))
+		}
+	}
+	img := digitGrid(title, cells, *scale)
+	if err := graph.WriteFileAtomic(out, func(w io.Writer) error { return png.Encode(w, img) }); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %s\n", out, title)
+	return nil
+}
+
+// digitGrid draws the cells in a near-square grid under a title line, each
+// digit enlarged scale times (each pixel a crisp square, so that what is
+// drawn is what the network reads) with its captions below.
+func digitGrid(title string, cells []cell, scale int) *image.RGBA {
+	face := basicfont.Face7x13
+	lineH := face.Metrics().Height.Ceil()
+	tile := 28 * scale
+	cellW := tile
+	for _, c := range cells {
+		cellW = max(cellW, font.MeasureString(face, c.label).Ceil(), font.MeasureString(face, c.index).Ceil())
+	}
+	cellW += 2 * showCaptionGap
+	cellH := tile + showCaptionGap + 2*lineH + showCaptionGap
+	cols := int(math.Ceil(math.Sqrt(float64(len(cells)))))
+	rows := (len(cells) + cols - 1) / cols
+	const margin = 8
+	titleH := lineH + margin
+	w := max(2*margin+cols*cellW, 2*margin+font.MeasureString(face, title).Ceil())
+	h := 2*margin + titleH + rows*cellH
+
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.Draw(img, img.Bounds(), image.NewUniform(pageColor), image.Point{}, draw.Src)
+	text(img, face, margin, margin, title, textColor)
+	for i, c := range cells {
+		x := margin + (i%cols)*cellW
+		y := margin + titleH + (i/cols)*cellH
+		tx := x + (cellW-tile)/2
+		for py := range 28 {
+			for px := range 28 {
+				v := c.pixels[py*28+px]
+				r := image.Rect(tx+px*scale, y+py*scale, tx+(px+1)*scale, y+(py+1)*scale)
+				draw.Draw(img, r, image.NewUniform(color.Gray{Y: v}), image.Point{}, draw.Src)
+			}
+		}
+		col := color.Color(textColor)
+		if c.wrong {
+			col = mistakeColor
+		}
+		ty := y + tile + showCaptionGap
+		text(img, face, x+(cellW-font.MeasureString(face, c.label).Ceil())/2, ty, c.label, col)
+		text(img, face, x+(cellW-font.MeasureString(face, c.index).Ceil())/2, ty+lineH, c.index, indexColor)
+	}
+	return img
+}
+
+// text draws s with its top-left corner at (x, y).
+func text(dst draw.Image, face font.Face, x, y int, s string, col color.Color) {
+	d := font.Drawer{Dst: dst, Src: image.NewUniform(col), Face: face,
+		Dot: fixed.P(x, y+face.Metrics().Ascent.Ceil())}
+	d.DrawString(s)
+}
