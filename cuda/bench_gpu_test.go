@@ -1,0 +1,177 @@
+//go:build gpu
+
+package cuda
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"gorgonia.org/cu"
+
+	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/train"
+	"github.com/gputrain/gputrain/mnist"
+)
+
+// The targets (on an H100): an epoch of [784,30,10] at batch 10 in 0.1 s
+// or less (20 µs a step), and [784,1024,1024,10] at batch 256 with its
+// matrix products at half of cuBLAS's SGEMM rate or more: compare the
+// GFLOP/s of BenchmarkEpoch784_1024_1024_10 with BenchmarkSGEMM's.
+
+// benchSet is the MNIST training set, or 50,000 synthetic images.
+func benchSet(b *testing.B) *mnist.Set {
+	if d := mnistData(b); d != nil {
+		return d.Training
+	}
+	return randomSet(rand.New(rand.NewPCG(1, 1)), 50_000)
+}
+
+// matmulFlops is the floating-point work of the program's matrix products
+// in one epoch over n images.
+func matmulFlops(sizes []int, bs, n int) float64 {
+	per := func(m int) float64 {
+		p, err := graph.Compile(sizes, m, graph.Float32, 3)
+		if err != nil {
+			panic(err)
+		}
+		var f float64
+		for _, in := range p.Instrs {
+			if in.Op == graph.MatMul {
+				r, c, k := p.MatMulDims(in)
+				f += 2 * float64(r) * float64(c) * float64(k)
+			}
+		}
+		return f
+	}
+	f := float64(n/bs) * per(bs)
+	if n%bs > 0 {
+		f += per(n % bs)
+	}
+	return f
+}
+
+func benchEpoch(b *testing.B, sizes []int, bs int) {
+	set := benchSet(b)
+	cfg := train.Config{Sizes: sizes, BatchSize: bs, Eta: 3, Dtype: graph.Float32}
+	be, err := Open(cfg, set)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer be.Close()
+	net, _ := graph.New(sizes, 1)
+	if err := be.SetNetwork(net); err != nil {
+		b.Fatal(err)
+	}
+	sh := train.NewShuffler(1, true)
+	// One epoch first: the first steps run launch by launch and capture
+	// the graphs that every later epoch replays.
+	if _, err := be.Epoch(context.Background(), sh.Order(set.Len()), nil); err != nil {
+		b.Fatal(err)
+	}
+	if g := be.(*backend).graphErr; g != nil {
+		b.Logf("CUDA graphs unavailable, launching kernel by kernel: %v", g)
+	}
+	orders := make([][]int32, b.N)
+	for i := range orders {
+		orders[i] = sh.Order(set.Len())
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := be.Epoch(context.Background(), orders[i], nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	secs := b.Elapsed().Seconds() / float64(b.N)
+	steps := (set.Len() + bs - 1) / bs
+	b.ReportMetric(secs, "s/epoch")
+	b.ReportMetric(secs/float64(steps)*1e6, "µs/step")
+	b.ReportMetric(matmulFlops(sizes, bs, set.Len())/secs/1e9, "matmul-GFLOP/s")
+}
+
+// BenchmarkEpoch784_30_10 is the book's run: launch-bound, the case CUDA
+// graphs are for.
+func BenchmarkEpoch784_30_10(b *testing.B) { benchEpoch(b, []int{784, 30, 10}, 10) }
+
+// BenchmarkEpoch784_1024_1024_10 is compute-bound: its matmul-GFLOP/s is
+// the number to hold against BenchmarkSGEMM's.
+func BenchmarkEpoch784_1024_1024_10(b *testing.B) { benchEpoch(b, []int{784, 1024, 1024, 10}, 256) }
+
+// BenchmarkSGEMM times raw cuBLAS SGEMM, through the same handle, stream
+// and workspace the backend uses: 1024³, and the products of a batch-256
+// step of [784,1024,1024,10].
+func BenchmarkSGEMM(b *testing.B) {
+	cfg := train.Config{Sizes: []int{784, 10}, BatchSize: 1, Eta: 1, Dtype: graph.Float32}
+	tb, err := Open(cfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tb.Close()
+	be := tb.(*backend)
+	shapes := []struct {
+		name    string
+		m, n, k int
+		ta, tb  bool
+	}{
+		{"1024x1024x1024", 1024, 1024, 1024, false, false},
+		{"forward-256x1024x1024", 1024, 256, 1024, true, false},
+		{"forward-256x1024x784", 1024, 256, 784, true, false},
+		{"update-1024x1024x256", 1024, 1024, 256, false, true},
+		{"update-784x1024x256", 784, 1024, 256, false, true},
+	}
+	for _, s := range shapes {
+		b.Run(s.name, func(b *testing.B) {
+			err := be.do("benchmarking SGEMM", func() error {
+				ra, ca := s.m, s.k
+				if s.ta {
+					ra, ca = s.k, s.m
+				}
+				rb, cb := s.k, s.n
+				if s.tb {
+					rb, cb = s.n, s.k
+				}
+				ptrs := make([]uint64, 3)
+				for i, n := range []int{ra * ca, rb * cb, s.m * s.n} {
+					p, err := be.alloc(int64(n)*4, fmt.Sprintf("benchmark matrix %d", i))
+					if err != nil {
+						return err
+					}
+					if err := be.zero(p, int64(n)*4); err != nil {
+						return err
+					}
+					ptrs[i] = uint64(p)
+				}
+				g := &gemmCall{TransA: s.ta, TransB: s.tb, M: s.m, N: s.n, K: s.k, First: 0, Second: 1, Dst: 2,
+					LdA: ra, LdB: rb, LdC: s.m, Alpha: 1}
+				at := func(i int) cu.DevicePtr { return cu.DevicePtr(ptrs[i]) }
+				const reps = 20
+				run := func() error {
+					for range reps {
+						if err := be.blas.gemm(g, at); err != nil {
+							return err
+						}
+					}
+					return be.sync("SGEMM")
+				}
+				if err := run(); err != nil {
+					return err
+				}
+				b.ResetTimer()
+				start := time.Now()
+				for i := 0; i < b.N; i++ {
+					if err := run(); err != nil {
+						return err
+					}
+				}
+				secs := time.Since(start).Seconds() / float64(b.N*reps)
+				b.ReportMetric(g.Flops()/secs/1e9, "GFLOP/s")
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}

@@ -1,0 +1,74 @@
+# cuda.mk: the CUDA build, the PTX, the GPU tests and benchmarks, and the
+# container. Included by the top-level Makefile; `make help` lists these
+# with the rest. Everything but gpu-check and gpu-bench runs without a GPU.
+GO ?= go
+CUDA_BIN ?= bin
+# CUDA_PATH is where a CUDA toolkit lives outside the system directories
+# (NVIDIA's installers and images use /usr/local/cuda; Debian's packages
+# put the headers in /usr/include and the libraries in the multiarch dir).
+CUDA_PATH ?= /usr/local/cuda
+
+# The first directory holding cuda.h.
+CUDA_INCLUDE := $(firstword $(foreach d,$(CUDA_PATH)/include /usr/include /usr/local/cuda/include,$(if $(wildcard $(d)/cuda.h),$(d))))
+# cgo finds the system directories by itself; gorgonia.org/cu and this
+# package also search /usr/local/cuda. For any other CUDA_PATH, say where
+# its headers, libraries and the libcuda link stub are.
+CUDA_CGO_ENV := CGO_ENABLED=1
+ifneq ($(filter-out /usr/include /usr/local/cuda/include,$(CUDA_INCLUDE)),)
+CUDA_CGO_ENV += CGO_CFLAGS="-O2 -g -I$(CUDA_INCLUDE)" CGO_LDFLAGS="-O2 -g -L$(CUDA_PATH)/lib64 -L$(CUDA_PATH)/lib64/stubs"
+endif
+
+.PHONY: cuda cuda-toolkit ptx ptx-check cuda-vet gpu-check gpu-bench docker docker-lint
+
+# cuda-toolkit fails, saying how to get one, when no CUDA headers are found.
+cuda-toolkit:
+	@if [ -z "$(CUDA_INCLUDE)" ]; then \
+	  echo "make cuda: no cuda.h in $(CUDA_PATH)/include, /usr/include or /usr/local/cuda/include."; \
+	  echo "  Debian bookworm: enable the non-free component (add 'contrib non-free non-free-firmware' to"; \
+	  echo "  Components: in /etc/apt/sources.list.d/debian.sources), then"; \
+	  echo "    sudo apt-get update && sudo apt-get install nvidia-cuda-toolkit"; \
+	  echo "  Elsewhere: install NVIDIA's CUDA toolkit and set CUDA_PATH, or build the container:"; \
+	  echo "    make docker   (docker build -f docker/cuda.Dockerfile -t gputrain:cuda .)"; \
+	  exit 1; \
+	fi
+
+## cuda: the CUDA binary, bin/gputrain-cuda (needs the CUDA toolkit; runs only where the NVIDIA driver is)
+cuda: cuda-toolkit
+	$(CUDA_CGO_ENV) $(GO) build -tags gpu -o $(CUDA_BIN)/gputrain-cuda ./cmd/gputrain
+	@echo "built $(CUDA_BIN)/gputrain-cuda (CUDA: cuBLAS + kernels.ptx for compute_60, headers from $(CUDA_INCLUDE)); train with: $(CUDA_BIN)/gputrain-cuda train --device cuda"
+
+## ptx: regenerate cuda/kernels.ptx from cuda/kernels.cu (nvcc -ptx -arch=compute_60)
+ptx:
+	$(GO) generate ./cuda/
+
+## ptx-check: the committed PTX matches kernels.cu, and ptxas takes it for sm_70, sm_80, sm_90
+ptx-check:
+	bash cuda/check-ptx.sh
+
+## cuda-vet: go vet with -tags gpu, and the GPU tests compile (no GPU needed)
+cuda-vet: cuda-toolkit
+	$(CUDA_CGO_ENV) $(GO) vet -tags gpu ./...
+	$(CUDA_CGO_ENV) $(GO) test -tags gpu -c -o /dev/null ./cuda/
+	@echo "cuda-vet: ok: go vet -tags gpu ./... and the gpu-tagged tests of ./cuda/ compile"
+
+## gpu-check: the GPU tests (CUDA vs CPU after an epoch, accuracy, divergence); needs a GPU
+gpu-check: cuda-toolkit
+	GPUTRAIN_DATA=$${GPUTRAIN_DATA:-$(CURDIR)/data/mnist} $(CUDA_CGO_ENV) $(GO) test -count=1 -tags gpu -run GPU -v ./cuda/
+
+## gpu-bench: epoch and SGEMM benchmarks on the GPU (3 iterations each)
+gpu-bench: cuda-toolkit
+	GPUTRAIN_DATA=$${GPUTRAIN_DATA:-$(CURDIR)/data/mnist} $(CUDA_CGO_ENV) $(GO) test -tags gpu -run '^$$' -bench . -benchtime 3x ./cuda/
+
+## docker: the CUDA container, gputrain:cuda (run: docker run --gpus all gputrain:cuda train --device cuda)
+docker:
+	docker build -f docker/cuda.Dockerfile -t gputrain:cuda .
+
+## docker-lint: hadolint docker/cuda.Dockerfile, where hadolint is installed
+docker-lint:
+	@if command -v hadolint >/dev/null 2>&1; then \
+	  hadolint docker/cuda.Dockerfile && echo "docker-lint: ok: hadolint docker/cuda.Dockerfile"; \
+	else \
+	  echo "docker-lint: skipped: hadolint is not installed (Debian bookworm does not package it)."; \
+	  echo "  Get the static binary from https://github.com/hadolint/hadolint/releases, or run"; \
+	  echo "    docker run --rm -i hadolint/hadolint < docker/cuda.Dockerfile"; \
+	fi

@@ -1,0 +1,754 @@
+package cuda
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gputrain/gputrain/cpu"
+	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/train"
+	"github.com/gputrain/gputrain/mnist"
+)
+
+// These tests run the kernels of kernels.cu, compiled by the host C++
+// compiler through emu/cuda_emu.h, on the launches plan.go schedules, and
+// compare what they compute with the CPU backend: the device code, the
+// op descriptors' layout, the buffer tables and the schedules are checked
+// without a GPU. Only cuBLAS is stood in for, by the column-major
+// reference GEMM in emu/harness.cpp, fed the very calls planGEMM plans.
+
+var (
+	harnessOnce sync.Once
+	harnessDir  string
+	harnessBin  string
+	harnessErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if harnessDir != "" {
+		os.RemoveAll(harnessDir)
+	}
+	os.Exit(code)
+}
+
+// harness builds emu/harness.cpp once per test run, or skips the test
+// where there is no C++ compiler.
+func harness(t *testing.T) string {
+	t.Helper()
+	cxx := os.Getenv("CXX")
+	if cxx == "" {
+		cxx = "g++"
+	}
+	if _, err := exec.LookPath(cxx); err != nil {
+		t.Skipf("%s not found: the kernel emulation tests need a host C++ compiler (C++17)", cxx)
+	}
+	harnessOnce.Do(func() {
+		if harnessDir, harnessErr = os.MkdirTemp("", "gputrain-emu-"); harnessErr != nil {
+			return
+		}
+		harnessBin = filepath.Join(harnessDir, "harness")
+		cmd := exec.Command(cxx, "-std=c++17", "-O2", "-Wall", "-Wextra", "-o", harnessBin, filepath.Join("emu", "harness.cpp"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			harnessErr = fmt.Errorf("building the kernel emulation with %s: %v\n%s", cxx, err, out)
+		}
+	})
+	if harnessErr != nil {
+		t.Fatal(harnessErr)
+	}
+	return harnessBin
+}
+
+// script is a harness program (see emu/harness.cpp for the commands).
+type script struct{ strings.Builder }
+
+func newScript(dt graph.Dtype) *script {
+	s := &script{}
+	if dt == graph.Float64 {
+		s.line("dtype 64")
+	} else {
+		s.line("dtype 32")
+	}
+	return s
+}
+
+func (s *script) line(words ...any) {
+	for i, w := range words {
+		if i > 0 {
+			s.WriteByte(' ')
+		}
+		switch v := w.(type) {
+		case float64:
+			s.WriteString(strconv.FormatFloat(v, 'x', -1, 64))
+		case []float64:
+			for j, x := range v {
+				if j > 0 {
+					s.WriteByte(' ')
+				}
+				s.WriteString(strconv.FormatFloat(x, 'x', -1, 64))
+			}
+		case bool:
+			if v {
+				s.WriteString("1")
+			} else {
+				s.WriteString("0")
+			}
+		default:
+			fmt.Fprint(s, v)
+		}
+	}
+	s.WriteByte('\n')
+}
+
+// emuOut is what a harness run printed.
+type emuOut struct {
+	bufs    map[int][]float64
+	offset  int64
+	costs   []float64
+	pred    []uint8
+	correct int
+	sizeof  int
+}
+
+func (s *script) run(t *testing.T) emuOut {
+	t.Helper()
+	cmd := exec.Command(harness(t))
+	cmd.Stdin = strings.NewReader(s.String())
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("harness: %v\n%s", err, stderr.String())
+	}
+	res := emuOut{bufs: map[int][]float64{}}
+	floats := func(words []string) []float64 {
+		v := make([]float64, len(words))
+		for i, w := range words {
+			var err error
+			if v[i], err = strconv.ParseFloat(w, 64); err != nil {
+				t.Fatalf("harness printed %q: %v", w, err)
+			}
+		}
+		return v
+	}
+	for _, ln := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(ln)
+		if len(f) == 0 {
+			continue
+		}
+		switch f[0] {
+		case "buf":
+			id, _ := strconv.Atoi(f[1])
+			res.bufs[id] = floats(f[2:])
+		case "offset":
+			res.offset, _ = strconv.ParseInt(f[1], 10, 64)
+		case "costs":
+			res.costs = floats(f[1:])
+		case "pred":
+			for _, w := range f[1:] {
+				v, _ := strconv.Atoi(w)
+				res.pred = append(res.pred, uint8(v))
+			}
+		case "correct":
+			res.correct, _ = strconv.Atoi(f[1])
+		case "sizeof":
+			res.sizeof, _ = strconv.Atoi(f[2])
+		}
+	}
+	return res
+}
+
+// declare allocates a schedule's buffers in the current table, fills the
+// ones vector and the given contents; shared maps parameter buffers to
+// another table's entries instead.
+func (s *script) declare(sc *schedule, init map[int][]float64, shared map[int][2]int) {
+	p := sc.prog
+	for i, b := range p.Bufs {
+		if sh, ok := shared[i]; ok {
+			s.line("share", i, sh[0], sh[1])
+		} else if b.Alias < 0 {
+			s.line("buf", i, b.Len())
+		}
+	}
+	for i, b := range p.Bufs {
+		if _, ok := shared[i]; !ok && b.Alias >= 0 {
+			s.line("alias", i, p.Storage(i))
+		}
+	}
+	if sc.ones >= 0 {
+		ones := make([]float64, p.Bufs[sc.ones].Len())
+		for i := range ones {
+			ones[i] = 1
+		}
+		s.line("data", sc.ones, ones)
+	}
+	for _, i := range slices.Sorted(maps.Keys(init)) {
+		s.line("data", i, init[i])
+	}
+}
+
+// launches writes the schedule's launches, as the gpu build issues them.
+func (s *script) launches(sc *schedule) {
+	for _, l := range sc.launches {
+		switch {
+		case l.gemm != nil:
+			g := l.gemm
+			s.line("gemm", g.TransA, g.TransB, g.M, g.N, g.K, g.Alpha, g.First, g.LdA, g.Second, g.LdB, g.Beta, g.Dst, g.LdC)
+		case l.single:
+			s.line("seg1", l.block, len(l.ops), hex.EncodeToString(encodeOps(l.ops)))
+		default:
+			s.line("segn", l.grid, l.block, len(l.ops), hex.EncodeToString(encodeOps(l.ops)))
+		}
+	}
+}
+
+// gather writes a gt_gather launch of the program's m images into its X
+// (and Y when it has one).
+func (s *script) gather(p *graph.Program, order, offset bool, base int) {
+	grid, block := gatherGeometry(p.Batch)
+	s.line("gather", grid, block, p.X, p.Y, order, offset, base, p.Batch)
+}
+
+func (s *script) set(set *mnist.Set) {
+	s.line("images", hex.EncodeToString(set.Images))
+	s.line("labels", hex.EncodeToString(set.Labels))
+}
+
+// cpuMachine runs a program on the CPU backend's machine in either dtype.
+type cpuMachine interface {
+	Run()
+	get(i int) []float64
+	set(i int, v []float64)
+}
+
+type cpuM[T cpu.Float] struct{ *cpu.Machine[T] }
+
+func (m cpuM[T]) get(i int) []float64 {
+	b := m.Buf(i)
+	out := make([]float64, len(b))
+	for j, v := range b {
+		out[j] = float64(v)
+	}
+	return out
+}
+
+func (m cpuM[T]) set(i int, v []float64) {
+	b := m.Buf(i)
+	for j, x := range v {
+		b[j] = T(x)
+	}
+}
+
+func newCPU(p *graph.Program) cpuMachine {
+	if p.Dtype == graph.Float64 {
+		return cpuM[float64]{cpu.NewMachine[float64](p, 1)}
+	}
+	return cpuM[float32]{cpu.NewMachine[float32](p, 1)}
+}
+
+func tolerance(dt graph.Dtype, f32, f64 float64) float64 {
+	if dt == graph.Float64 {
+		return f64
+	}
+	return f32
+}
+
+// near fails unless got and want agree within tol relative to the larger
+// of 1 and want's largest magnitude.
+func near(t *testing.T, what string, got, want []float64, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	scale := 1.0
+	for _, w := range want {
+		scale = math.Max(scale, math.Abs(w))
+	}
+	for i := range want {
+		if d := math.Abs(got[i] - want[i]); !(d <= tol*scale) && !(math.IsNaN(got[i]) && math.IsNaN(want[i])) {
+			t.Fatalf("%s[%d] = %v, CPU backend %v (difference %.3g, tolerance %.3g)", what, i, got[i], want[i], d, tol*scale)
+		}
+	}
+}
+
+func randn(r *rand.Rand, n int, scale float64) []float64 {
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = scale * r.NormFloat64()
+	}
+	return v
+}
+
+// oneOp is a one-instruction program over fresh buffers: A is rows×cols.
+// Add's B is a reshaped view, to exercise aliases in the buffer table.
+func oneOp(op graph.Op, rows, cols int, alpha, beta float64, dt graph.Dtype) *graph.Program {
+	p := &graph.Program{Dtype: dt, X: -1, Y: -1, Cost: -1, Batch: rows}
+	buf := func(name string, r, c int, kind graph.BufKind) int {
+		p.Bufs = append(p.Bufs, graph.Buf{Name: name, Rows: r, Cols: c, Kind: kind, Alias: -1})
+		return len(p.Bufs) - 1
+	}
+	in := graph.Instr{Op: op, A: buf("A", rows, cols, graph.Input), Alpha: alpha, Beta: beta}
+	switch op {
+	case graph.AddRow:
+		in.B = buf("row", 1, cols, graph.Param)
+	case graph.Add:
+		st := buf("Bstorage", cols, rows, graph.Temp)
+		in.B = buf("B", rows, cols, graph.Temp)
+		p.Bufs[in.B].Alias = st
+	case graph.Sub, graph.Mul:
+		in.B = buf("B", rows, cols, graph.Input)
+	}
+	switch op {
+	case graph.SumRows:
+		in.Dst = buf("D", 1, cols, graph.Param)
+	case graph.SumAll:
+		in.Dst = buf("D", 1, 1, graph.Temp)
+	case graph.Update:
+		in.Dst = buf("D", rows, cols, graph.Param)
+	default:
+		in.Dst = buf("D", rows, cols, graph.Temp)
+	}
+	p.Instrs = []graph.Instr{in}
+	p.Output = in.Dst
+	return p
+}
+
+// TestEmuOps runs each op alone through both segment kernels (and a
+// large column sum through its cuBLAS product with a ones vector), in both
+// dtypes, at sizes that fill no block exactly.
+func TestEmuOps(t *testing.T) {
+	harness(t)
+	r := rand.New(rand.NewPCG(3, 4))
+	ops := []struct {
+		op          graph.Op
+		alpha, beta float64
+	}{
+		{graph.AddRow, 0, 0}, {graph.Add, 0, 0}, {graph.Sub, 0, 0}, {graph.Mul, 0, 0},
+		{graph.Affine, -0.3, 0.25}, {graph.Sigmoid, 0, 0}, {graph.Square, 0, 0}, {graph.Update, 3, 0},
+		{graph.SumRows, -3, 1}, {graph.SumRows, 0.5, 0}, {graph.SumAll, 0, 0},
+	}
+	shapes := [][2]int{{1, 1}, {1, 7}, {10, 30}, {1, 1013}, {13, 77}, {300, 7}}
+	modes := []struct {
+		name string
+		lim  limits
+	}{
+		{"seg1", limits{maxThreads: 1024, singleMax: 1 << 20, noGrid: true}},
+		{"seg1-64", limits{maxThreads: 64, singleMax: 1 << 20, noGrid: true}},
+		{"segn", limits{maxThreads: 1024, singleMax: 1}},
+	}
+	for _, dt := range []graph.Dtype{graph.Float32, graph.Float64} {
+		for _, o := range ops {
+			for _, sh := range shapes {
+				for _, mode := range modes {
+					name := fmt.Sprintf("%v/%v(α=%g,β=%g)/%dx%d/%s", dt, o.op, o.alpha, o.beta, sh[0], sh[1], mode.name)
+					t.Run(name, func(t *testing.T) {
+						p := oneOp(o.op, sh[0], sh[1], o.alpha, o.beta, dt)
+						sc, err := newSchedule(p, mode.lim, 0)
+						if err != nil {
+							t.Fatal(err)
+						}
+						init := map[int][]float64{}
+						for i, b := range p.Bufs {
+							if b.Alias < 0 {
+								init[i] = randn(r, b.Len(), 2)
+							}
+						}
+						mc := newCPU(p)
+						for i, v := range init {
+							mc.set(i, v)
+						}
+						mc.Run()
+						s := newScript(dt)
+						s.declare(sc, init, nil)
+						s.launches(sc)
+						s.line("dump", p.Output)
+						got := s.run(t)
+						tol := tolerance(dt, 2e-6, 1e-14)
+						if o.op == graph.SumAll {
+							// A tree of partial sums against the CPU's running
+							// sum: float64 rounding, a few ulps of the total
+							// magnitude per thousand terms.
+							tol = tolerance(dt, 2e-6, 1e-12)
+						}
+						near(t, "D", got.bufs[p.Output], mc.get(p.Output), tol)
+					})
+				}
+			}
+		}
+	}
+}
+
+// randomSet is n random images, mostly background like MNIST's digits
+// (dense noise would saturate every sigmoid), with random labels.
+func randomSet(r *rand.Rand, n int) *mnist.Set {
+	s := &mnist.Set{Images: make([]uint8, n*mnist.Pixels), Labels: make([]uint8, n)}
+	for i := range s.Images {
+		if r.IntN(5) == 0 {
+			s.Images[i] = uint8(r.IntN(256))
+		}
+	}
+	for i := range s.Labels {
+		s.Labels[i] = uint8(r.IntN(10))
+	}
+	return s
+}
+
+// TestEmuEpoch trains one epoch (full batches and a short last one) the
+// way the gpu build does: each program's own buffer table, parameters
+// shared, the batch gathered by offset from the device-resident set, the
+// offset advanced and every step's cost recorded by the epilogue. The
+// parameters and the mean cost must match the CPU backend's epoch.
+func TestEmuEpoch(t *testing.T) {
+	harness(t)
+	r := rand.New(rand.NewPCG(5, 6))
+	cases := []struct {
+		sizes []int
+		batch int
+		n     int
+	}{
+		{[]int{784, 30, 10}, 10, 23},
+		{[]int{784, 7, 10}, 1, 3},
+		{[]int{784, 17, 9, 10}, 6, 15},
+		{[]int{784, 100, 10}, 16, 32},
+		{[]int{784, 10}, 4, 9},
+	}
+	lims := []struct {
+		name string
+		lim  limits
+	}{
+		{"default", defaultLimits},
+		{"small-blocks", limits{maxThreads: 64, singleMax: 100}},
+		{"grids", limits{maxThreads: 1024, singleMax: 1}},
+		{"one-block", limits{maxThreads: 256, singleMax: 1 << 20, noGrid: true}},
+	}
+	for _, c := range cases {
+		for _, dt := range []graph.Dtype{graph.Float32, graph.Float64} {
+			for _, l := range lims {
+				t.Run(fmt.Sprintf("%v/batch=%d/n=%d/%v/%s", c.sizes, c.batch, c.n, dt, l.name), func(t *testing.T) {
+					testEmuEpoch(t, r, c.sizes, c.batch, c.n, dt, l.lim)
+				})
+			}
+		}
+	}
+}
+
+func testEmuEpoch(t *testing.T, r *rand.Rand, sizes []int, bs, n int, dt graph.Dtype, lim limits) {
+	set := randomSet(r, n)
+	net, err := graph.New(sizes, r.Uint64())
+	if err != nil {
+		t.Fatal(err)
+	}
+	order := make([]int32, n)
+	for i, j := range r.Perm(n) {
+		order[i] = int32(j)
+	}
+	cfg := train.Config{Sizes: sizes, BatchSize: bs, Eta: 3, Dtype: dt}
+	ref, err := cpu.Open(cfg, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	if err := ref.SetNetwork(net); err != nil {
+		t.Fatal(err)
+	}
+	wantCost, err := ref.Epoch(context.Background(), order, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := ref.Network()
+
+	s := newScript(dt)
+	s.set(set)
+	ords := make([]string, n)
+	for i, v := range order {
+		ords[i] = strconv.Itoa(int(v))
+	}
+	s.line("order", strings.Join(ords, " "))
+	s.line("offset", 0)
+	steps := (n + bs - 1) / bs
+	s.line("costs", steps)
+	full, err := graph.Compile(sizes, bs, dt, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fullS, err := newSchedule(full, lim, bs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	init := map[int][]float64{}
+	for l := range full.Weights {
+		init[full.Weights[l]] = net.Weights[l]
+		init[full.Biases[l]] = net.Biases[l]
+	}
+	s.line("table", 0)
+	s.declare(fullS, init, nil)
+	for range n / bs {
+		s.gather(full, true, true, 0)
+		s.launches(fullS)
+	}
+	if rest := n % bs; rest > 0 {
+		short, err := graph.Compile(sizes, rest, dt, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shortS, err := newSchedule(short, lim, bs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shared := map[int][2]int{}
+		for l := range short.Weights {
+			shared[short.Weights[l]] = [2]int{0, full.Weights[l]}
+			shared[short.Biases[l]] = [2]int{0, full.Biases[l]}
+		}
+		s.line("table", 1)
+		s.declare(shortS, nil, shared)
+		s.gather(short, true, true, 0)
+		s.launches(shortS)
+		s.line("table", 0)
+	}
+	for l := range full.Weights {
+		s.line("dump", full.Weights[l])
+		s.line("dump", full.Biases[l])
+	}
+	s.line("state")
+	got := s.run(t)
+
+	tol := tolerance(dt, 2e-5, 1e-12)
+	for l := range full.Weights {
+		near(t, fmt.Sprintf("w%d", l+1), got.bufs[full.Weights[l]], want.Weights[l], tol)
+		near(t, fmt.Sprintf("b%d", l+1), got.bufs[full.Biases[l]], want.Biases[l], tol)
+	}
+	if got.offset != int64(n) {
+		t.Errorf("offset after the epoch %d, want %d", got.offset, n)
+	}
+	var total float64
+	for j, c := range got.costs {
+		total += c * float64(min(bs, n-j*bs))
+	}
+	near(t, "mean cost", []float64{total / float64(n)}, []float64{wantCost}, tol)
+}
+
+// TestEmuPredict runs evaluation as the gpu build does: the forward
+// program in chunks gathered by base index (no order), then the argmax
+// kernel, against the CPU backend's outputs and predictions.
+func TestEmuPredict(t *testing.T) {
+	harness(t)
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, dt := range []graph.Dtype{graph.Float32, graph.Float64} {
+		for _, c := range []struct {
+			sizes     []int
+			chunk, n  int
+			lim       limits
+			limitName string
+		}{
+			{[]int{784, 30, 10}, 50, 137, defaultLimits, "default"},
+			{[]int{784, 16, 12, 10}, 7, 20, limits{maxThreads: 64, singleMax: 50}, "small"},
+		} {
+			t.Run(fmt.Sprintf("%v/%v/%s", dt, c.sizes, c.limitName), func(t *testing.T) {
+				set := randomSet(r, c.n)
+				net, _ := graph.New(c.sizes, r.Uint64())
+				s := newScript(dt)
+				s.set(set)
+				s.line("pred", c.n)
+				wantPred := make([]uint8, c.n)
+				var outs [][]float64
+				table := 0
+				for lo := 0; lo < c.n; lo += c.chunk {
+					m := min(c.chunk, c.n-lo)
+					p, err := graph.CompileForward(c.sizes, m, dt)
+					if err != nil {
+						t.Fatal(err)
+					}
+					sc, err := newSchedule(p, c.lim, 0)
+					if err != nil {
+						t.Fatal(err)
+					}
+					init := map[int][]float64{}
+					mc := newCPU(p)
+					for l := range p.Weights {
+						init[p.Weights[l]], init[p.Biases[l]] = net.Weights[l], net.Biases[l]
+						mc.set(p.Weights[l], net.Weights[l])
+						mc.set(p.Biases[l], net.Biases[l])
+					}
+					x := make([]float64, 0, m*mnist.Pixels)
+					for i := lo; i < lo+m; i++ {
+						for _, px := range set.Image(i) {
+							x = append(x, float64(px)/255)
+						}
+					}
+					mc.set(p.X, x)
+					mc.Run()
+					out := mc.get(p.Output)
+					outs = append(outs, out)
+					for i := 0; i < m; i++ {
+						row := out[i*10 : i*10+10]
+						wantPred[lo+i] = uint8(slices.Index(row, slices.Max(row)))
+					}
+					s.line("table", table)
+					s.declare(sc, init, nil)
+					s.gather(p, false, false, lo)
+					s.launches(sc)
+					grid, block := argmaxGeometry(m)
+					s.line("argmax", grid, block, p.Output, m, lo, 1)
+					s.line("dump", p.Output)
+					table++
+				}
+				s.line("state")
+				got := s.run(t)
+				// The dumps come back by buffer id, the same in every chunk's
+				// program: the last chunk's is what remains to compare.
+				p, _ := graph.CompileForward(c.sizes, c.n-(c.n-1)/c.chunk*c.chunk, dt)
+				near(t, "last chunk's output", got.bufs[p.Output], outs[len(outs)-1], tolerance(dt, 1e-5, 1e-13))
+				correct := 0
+				for i, g := range got.pred {
+					if g != wantPred[i] {
+						t.Errorf("prediction %d = %d, CPU %d", i, g, wantPred[i])
+					}
+					if g == set.Labels[i] {
+						correct++
+					}
+				}
+				if got.correct != correct {
+					t.Errorf("correct count %d, want %d", got.correct, correct)
+				}
+			})
+		}
+	}
+}
+
+// TestEmuGather compares the batch gather with a plain Go one, for an
+// order with an offset and for plain base indexing.
+func TestEmuGather(t *testing.T) {
+	harness(t)
+	r := rand.New(rand.NewPCG(9, 10))
+	set := randomSet(r, 41)
+	order := r.Perm(set.Len())
+	for _, dt := range []graph.Dtype{graph.Float32, graph.Float64} {
+		for _, c := range []struct {
+			m, offset, base int
+			withOrder, y    bool
+		}{{1, 0, 0, true, true}, {7, 5, 3, true, true}, {13, 28, 0, true, false}, {40, 0, 1, false, true}, {3, 0, 38, false, false}} {
+			t.Run(fmt.Sprintf("%v/%+v", dt, c), func(t *testing.T) {
+				s := newScript(dt)
+				s.set(set)
+				ords := make([]string, len(order))
+				for i, v := range order {
+					ords[i] = strconv.Itoa(v)
+				}
+				s.line("order", strings.Join(ords, " "))
+				s.line("offset", c.offset)
+				s.line("buf", 0, c.m*mnist.Pixels)
+				y := -1
+				if c.y {
+					y = 1
+					s.line("buf", 1, c.m*graph.OutputSize)
+					s.line("data", 1, slices.Repeat([]float64{7}, c.m*graph.OutputSize))
+				}
+				grid, block := gatherGeometry(c.m)
+				s.line("gather", grid, block, 0, y, c.withOrder, c.withOrder, c.base, c.m)
+				s.line("dump", 0)
+				if c.y {
+					s.line("dump", 1)
+				}
+				got := s.run(t)
+				for r := 0; r < c.m; r++ {
+					img := c.base + r
+					if c.withOrder {
+						img = order[c.base+c.offset+r]
+					}
+					for k, px := range set.Image(img) {
+						want := float64(float32(px) / 255)
+						if dt == graph.Float64 {
+							want = float64(px) / 255
+						}
+						if g := got.bufs[0][r*mnist.Pixels+k]; g != want {
+							t.Fatalf("X[%d,%d] = %v, want %v (image %d)", r, k, g, want, img)
+						}
+					}
+					if c.y {
+						for k := 0; k < 10; k++ {
+							want := 0.0
+							if k == int(set.Labels[img]) {
+								want = 1
+							}
+							if g := got.bufs[1][r*10+k]; g != want {
+								t.Fatalf("Y[%d,%d] = %v, want %v", r, k, g, want)
+							}
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestEmuArgmax checks ties go to the first index and NaN never wins, as
+// in the CPU backend, and the count of correct predictions.
+func TestEmuArgmax(t *testing.T) {
+	harness(t)
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, dt := range []graph.Dtype{graph.Float32, graph.Float64} {
+		for _, m := range []int{1, 7, 300, 1013} {
+			t.Run(fmt.Sprintf("%v/m=%d", dt, m), func(t *testing.T) {
+				out := make([]float64, m*10)
+				for i := range out {
+					out[i] = float64(r.IntN(4)) / 4 // many ties
+				}
+				out[r.IntN(len(out))] = math.NaN()
+				labels := make([]uint8, m)
+				for i := range labels {
+					labels[i] = uint8(r.IntN(10))
+				}
+				s := newScript(dt)
+				s.line("labels", hex.EncodeToString(labels))
+				s.line("pred", m)
+				s.line("buf", 0, len(out))
+				s.line("data", 0, out)
+				grid, block := argmaxGeometry(m)
+				s.line("argmax", grid, block, 0, m, 0, 1)
+				s.line("state")
+				got := s.run(t)
+				correct := 0
+				for i := 0; i < m; i++ {
+					row := out[i*10 : i*10+10]
+					best := 0
+					for j, v := range row {
+						if v > row[best] {
+							best = j
+						}
+					}
+					if got.pred[i] != uint8(best) {
+						t.Fatalf("row %d %v: argmax %d, want %d", i, row, got.pred[i], best)
+					}
+					if best == int(labels[i]) {
+						correct++
+					}
+				}
+				if got.correct != correct {
+					t.Errorf("correct %d, want %d", got.correct, correct)
+				}
+			})
+		}
+	}
+}
+
+// TestEmuOpDescLayout checks the C compiler lays OpDesc out as encodeOps does.
+func TestEmuOpDescLayout(t *testing.T) {
+	s := newScript(graph.Float32)
+	s.line("sizeof")
+	if got := s.run(t).sizeof; got != opDescSize {
+		t.Fatalf("sizeof(OpDesc) = %d, encodeOps writes %d", got, opDescSize)
+	}
+}

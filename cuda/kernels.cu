@@ -1,0 +1,291 @@
+// The CUDA kernels of gputrain's GPU backend.
+//
+// This one source is compiled two ways: by nvcc to PTX for compute_60
+// (cuda/kernels.ptx, embedded in the Go binary and JIT-compiled by the
+// driver for whatever GPU it finds), and by the host C++ compiler through
+// emu/cuda_emu.h, which runs every block and thread on the CPU so that the
+// Go tests check these very kernels without a GPU.
+//
+// Matrix products are not here: they go to cuBLAS. Everything else a
+// compiled graph.Program does is a "segment": a list of op descriptors that
+// one kernel launch interprets, so that a chain of element-wise ops costs
+// one launch instead of one each (at batch 10 a step is launch-bound).
+// Segments come in two kinds, chosen by the Go scheduler (plan.go):
+//
+//   gt_seg1_*: one block; a barrier after every op, so any op may read what
+//              an earlier op of the segment wrote, reductions included.
+//   gt_segn_*: a grid of blocks; element-wise ops only, each thread
+//              running every op on the same element indices, so an op may
+//              read what an earlier op wrote at the same index and nothing
+//              else written in the segment.
+//
+// Every kernel parameter is 8 bytes wide (pointers, long long, double):
+// gorgonia.org/cu copies 8 bytes for each argument.
+
+#define PIXELS 784 // the input row: 28×28 MNIST pixels
+#define CLASSES 10 // the output row: one per digit
+
+// Opcodes of an op descriptor. They are graph.Op's values (plan.go uses
+// int64(graph.Op)); a Go test checks the two lists agree.
+#define OP_ADDROW 1
+#define OP_ADD 2
+#define OP_SUB 3
+#define OP_MUL 4
+#define OP_AFFINE 5
+#define OP_SIGMOID 6
+#define OP_SQUARE 7
+#define OP_SUMROWS 8
+#define OP_SUMALL 9
+#define OP_UPDATE 10
+// The end of a training step: record the step's cost and advance the
+// batch offset for the next step (see gt_seg1).
+#define OP_EPILOGUE 100
+
+// SEG1_MAX_THREADS bounds the block of gt_seg1 and sizes its reduction buffer.
+#define SEG1_MAX_THREADS 1024
+// SEGN_THREADS bounds the block of gt_segn, gt_gather and gt_argmax.
+#define SEGN_THREADS 256
+
+// OpDesc is one op of a segment, as plan.go's encodeOps lays it out: nine
+// 8-byte fields, 72 bytes. dst, a and b index the segment's buffer table.
+//   element-wise ops: n = elements of dst; cols = row length of AddRow's b
+//   SUMROWS: dst[j] = alpha·Σ_r a[r·cols+j] + beta·dst[j], j < cols, r < rows
+//   SUMALL:  dst[0] = Σ a[i], i < rows
+//   EPILOGUE: a = the cost buffer, n = images in this step, cols = the batch size
+struct OpDesc {
+	long long op, dst, a, b, n, cols, rows;
+	double alpha, beta;
+};
+
+template <typename T> __device__ __forceinline__ T sigmoid(T z);
+
+template <> __device__ __forceinline__ float sigmoid<float>(float z) {
+	return 1.0f / (1.0f + expf(-z));
+}
+
+template <> __device__ __forceinline__ double sigmoid<double>(double z) {
+	return 1.0 / (1.0 + exp(-z));
+}
+
+// elem computes element i of an element-wise op. Scalars are rounded to T
+// first, as the CPU backend does, so both round the same products.
+template <typename T>
+__device__ __forceinline__ void elem(const OpDesc &o, T *const *bufs, int i) {
+	T *d = bufs[o.dst];
+	const T *a = bufs[o.a];
+	switch (o.op) {
+	case OP_ADDROW:
+		d[i] = a[i] + bufs[o.b][i % (int)o.cols];
+		break;
+	case OP_ADD:
+		d[i] = a[i] + bufs[o.b][i];
+		break;
+	case OP_SUB:
+		d[i] = a[i] - bufs[o.b][i];
+		break;
+	case OP_MUL:
+		d[i] = a[i] * bufs[o.b][i];
+		break;
+	case OP_AFFINE:
+		d[i] = (T)o.alpha * a[i] + (T)o.beta;
+		break;
+	case OP_SIGMOID:
+		d[i] = sigmoid(a[i]);
+		break;
+	case OP_SQUARE:
+		d[i] = a[i] * a[i];
+		break;
+	case OP_UPDATE:
+		d[i] = d[i] - (T)o.alpha * a[i];
+		break;
+	}
+}
+
+// seg1 runs a segment in one block. Every thread takes part in every op and
+// reaches every barrier, as __syncthreads requires.
+template <typename T>
+__device__ void seg1(const OpDesc *ops, long long nops, T *const *bufs, long long *offset, double *costs) {
+	// Partial sums of SUMALL, in double like the CPU backend's sum.
+	__shared__ double red[SEG1_MAX_THREADS];
+	const int tid = threadIdx.x, nt = blockDim.x;
+	for (long long k = 0; k < nops; k++) {
+		const OpDesc o = ops[k];
+		switch (o.op) {
+		case OP_SUMROWS: {
+			T *d = bufs[o.dst];
+			const T *a = bufs[o.a];
+			const int cols = (int)o.cols, rows = (int)o.rows;
+			if (cols >= nt || rows == 1) {
+				// A thread per column, down the rows in order, as the CPU
+				// backend sums.
+				for (int j = tid; j < cols; j += nt) {
+					T s = 0;
+					for (int r = 0; r < rows; r++)
+						s += a[r * cols + j];
+					d[j] = o.beta == 0 ? (T)o.alpha * s : (T)o.alpha * s + (T)o.beta * d[j];
+				}
+			} else {
+				// Few columns (a bias of 10 over a batch of 256): a column a
+				// thread would leave most threads idle and walk the rows one
+				// load latency at a time. Threads j, j+cols, … each sum every
+				// slices-th row of column j (in double), then thread j adds
+				// their partial sums.
+				const int slices = min(nt / cols, rows);
+				if (tid < cols * slices) {
+					double s = 0;
+					for (int r = tid / cols; r < rows; r += slices)
+						s += (double)a[r * cols + tid % cols];
+					red[tid] = s;
+				}
+				__syncthreads();
+				if (tid < cols) {
+					double s = 0;
+					for (int k = 0; k < slices; k++)
+						s += red[k * cols + tid];
+					d[tid] = o.beta == 0 ? (T)o.alpha * (T)s : (T)o.alpha * (T)s + (T)o.beta * d[tid];
+				}
+			}
+			break;
+		}
+		case OP_SUMALL: {
+			const T *a = bufs[o.a];
+			const int len = (int)o.rows;
+			double s = 0;
+			for (int i = tid; i < len; i += nt)
+				s += (double)a[i];
+			red[tid] = s;
+			__syncthreads();
+			int half = 1;
+			while (half < nt)
+				half <<= 1;
+			for (half >>= 1; half > 0; half >>= 1) {
+				if (tid < half && tid + half < nt)
+					red[tid] += red[tid + half];
+				__syncthreads();
+			}
+			if (tid == 0)
+				bufs[o.dst][0] = (T)red[0];
+			break;
+		}
+		case OP_EPILOGUE:
+			// The step's batch number is its offset into the order over the
+			// batch size; every step but an epoch's last is full.
+			if (tid == 0) {
+				const long long off = *offset;
+				costs[off / o.cols] = (double)bufs[o.a][0];
+				*offset = off + o.n;
+			}
+			break;
+		default:
+			for (int i = tid; i < (int)o.n; i += nt)
+				elem(o, bufs, i);
+		}
+		__syncthreads();
+	}
+}
+
+// segn runs a segment of element-wise ops across a grid. Thread t owns the
+// indices t, t+stride, …, the same ones in every op, so an op sees what
+// earlier ops wrote at its own indices without a barrier.
+template <typename T>
+__device__ void segn(const OpDesc *ops, long long nops, T *const *bufs) {
+	const int stride = gridDim.x * blockDim.x;
+	const int first = blockIdx.x * blockDim.x + threadIdx.x;
+	for (long long k = 0; k < nops; k++) {
+		const OpDesc o = ops[k];
+		for (int i = first; i < (int)o.n; i += stride)
+			elem(o, bufs, i);
+	}
+}
+
+// gather fills X (m×784, p/255) and, when y is not null, the one-hot Y
+// (m×10) with images order[off], …, order[off+m−1] of the device-resident
+// set, off = base + *offset. A null order means images off, …, off+m−1; a
+// null offset means 0. Reading the offset on the device lets one captured
+// step serve every batch of an epoch.
+template <typename T>
+__device__ void gather(T *x, T *y, const unsigned char *images, const unsigned char *labels, const int *order,
+		       const long long *offset, long long base, long long m) {
+	const long long off = base + (offset ? *offset : 0);
+	const int stride = gridDim.x * blockDim.x;
+	const int first = blockIdx.x * blockDim.x + threadIdx.x;
+	const int nx = (int)m * PIXELS;
+	for (int i = first; i < nx; i += stride) {
+		const int r = i / PIXELS, k = i - r * PIXELS;
+		const long long img = order ? (long long)order[off + r] : off + r;
+		x[i] = (T)images[img * PIXELS + k] / (T)255;
+	}
+	if (y) {
+		const int ny = (int)m * CLASSES;
+		for (int i = first; i < ny; i += stride) {
+			const int r = i / CLASSES, c = i - r * CLASSES;
+			const long long img = order ? (long long)order[off + r] : off + r;
+			y[i] = labels[img] == c ? (T)1 : (T)0;
+		}
+	}
+}
+
+// argmax writes the most active output of each of m rows (the first on a
+// tie, as the CPU backend) to pred[base+r], and when labels and correct are
+// not null counts the rows whose prediction is the label.
+template <typename T>
+__device__ void argmax(const T *out, long long m, unsigned char *pred, long long base, const unsigned char *labels,
+		       unsigned long long *correct) {
+	const int stride = gridDim.x * blockDim.x;
+	for (int r = blockIdx.x * blockDim.x + threadIdx.x; r < (int)m; r += stride) {
+		const T *row = out + (long long)r * CLASSES;
+		int best = 0;
+		for (int j = 1; j < CLASSES; j++)
+			if (row[j] > row[best])
+				best = j;
+		pred[base + r] = (unsigned char)best;
+		if (labels && correct && labels[base + r] == best)
+			atomicAdd(correct, 1ULL);
+	}
+}
+
+// The entry points, one per dtype, with C names for cuModuleGetFunction.
+
+extern "C" __global__ void __launch_bounds__(SEG1_MAX_THREADS)
+gt_seg1_f32(const OpDesc *ops, long long nops, float *const *bufs, long long *offset, double *costs) {
+	seg1(ops, nops, bufs, offset, costs);
+}
+
+extern "C" __global__ void __launch_bounds__(SEG1_MAX_THREADS)
+gt_seg1_f64(const OpDesc *ops, long long nops, double *const *bufs, long long *offset, double *costs) {
+	seg1(ops, nops, bufs, offset, costs);
+}
+
+extern "C" __global__ void __launch_bounds__(SEGN_THREADS)
+gt_segn_f32(const OpDesc *ops, long long nops, float *const *bufs) {
+	segn(ops, nops, bufs);
+}
+
+extern "C" __global__ void __launch_bounds__(SEGN_THREADS)
+gt_segn_f64(const OpDesc *ops, long long nops, double *const *bufs) {
+	segn(ops, nops, bufs);
+}
+
+extern "C" __global__ void __launch_bounds__(SEGN_THREADS)
+gt_gather_f32(float *x, float *y, const unsigned char *images, const unsigned char *labels, const int *order,
+	      const long long *offset, long long base, long long m) {
+	gather(x, y, images, labels, order, offset, base, m);
+}
+
+extern "C" __global__ void __launch_bounds__(SEGN_THREADS)
+gt_gather_f64(double *x, double *y, const unsigned char *images, const unsigned char *labels, const int *order,
+	      const long long *offset, long long base, long long m) {
+	gather(x, y, images, labels, order, offset, base, m);
+}
+
+extern "C" __global__ void __launch_bounds__(SEGN_THREADS)
+gt_argmax_f32(const float *out, long long m, unsigned char *pred, long long base, const unsigned char *labels,
+	      unsigned long long *correct) {
+	argmax(out, m, pred, base, labels, correct);
+}
+
+extern "C" __global__ void __launch_bounds__(SEGN_THREADS)
+gt_argmax_f64(const double *out, long long m, unsigned char *pred, long long base, const unsigned char *labels,
+	      unsigned long long *correct) {
+	argmax(out, m, pred, base, labels, correct);
+}
