@@ -25,15 +25,6 @@ const (
 	exitUsage   = 2
 )
 
-// usageError marks errors in the command line (exit status 2).
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error {
-	return &usageError{fmt.Sprintf(format, args...)}
-}
-
 const usage = `gputrain trains the network of chapter 1 of Nielsen's "Neural Networks and
 Deep Learning" (a sigmoid network, quadratic cost, mini-batch SGD) on MNIST.
 

@@ -1,0 +1,78 @@
+# The peer benchmarks, included by the top-level Makefile:
+#
+#   make bench       gputrain against its peers, then the cost curves (about 10 minutes on 2 cores)
+#   make curves      the cost curves alone
+#   make reproduce   the chapter's experiments, accuracy per epoch
+#
+# Each rewrites its own section of BENCHMARKS.md. BENCH_FLAGS passes extra
+# flags to `gputrain-bench peers` (e.g. --epochs gputrain=20 or --only gputrain,torch-explicit),
+# CURVES_FLAGS and REPRODUCE_FLAGS to the other two. On a machine with an
+# NVIDIA GPU, bench builds the CUDA binary (cuda/cuda.mk's `make cuda`,
+# $(CUDA_BIN)/gputrain-cuda) when it is missing; BENCH_CUDA names another.
+
+GO            ?= go
+BIN           ?= bin
+PYTHON        ?= /usr/bin/python3
+BENCH_FLAGS   ?=
+CURVES_FLAGS  ?=
+REPRODUCE_FLAGS ?=
+BENCH_CUDA    ?= $(or $(CUDA_BIN),$(BIN))/gputrain-cuda
+
+# The second table: a wide hidden layer at a large batch, where the work is
+# in big matrix products and the peers' BLAS is at its best.
+BENCH_LARGE_PEERS  := gputrain,gputrain-cuda,batched-numpy,torch-autograd,torch-explicit
+BENCH_LARGE_EPOCHS := gputrain=3,gputrain-cuda=3,batched-numpy=3,torch-autograd=3,torch-explicit=3
+
+BENCH_DATA    := data/mnist
+BENCH_COMMON  := --gputrain $(BIN)/gputrain --python $(PYTHON) --data $(BENCH_DATA)
+
+.PHONY: bench curves reproduce bench-build bench-data bench-deps bench-cuda
+
+## bench: gputrain vs network.py, batched numpy, PyTorch, TapeMachine (and CUDA), then the curves, into BENCHMARKS.md
+bench: bench-build bench-data bench-deps bench-cuda
+	$(BIN)/gputrain-bench peers $(BENCH_COMMON) --cuda-bin $(BENCH_CUDA) $(BENCH_FLAGS)
+	$(BIN)/gputrain-bench peers $(BENCH_COMMON) --cuda-bin $(BENCH_CUDA) --section peers-large \
+	  --sizes 784,1000,10 --batch-size 100 --dtypes float32 --only $(BENCH_LARGE_PEERS) --epochs $(BENCH_LARGE_EPOCHS) $(BENCH_FLAGS)
+	$(BIN)/gputrain-bench curves $(BENCH_COMMON) $(CURVES_FLAGS)
+
+## curves: seconds per epoch against hidden size and batch size, with the arithmetic floor, into BENCHMARKS.md and docs/*.png
+curves: bench-build bench-data bench-deps
+	$(BIN)/gputrain-bench curves $(BENCH_COMMON) $(CURVES_FLAGS)
+
+## reproduce: the chapter's runs ([784,30,10], [784,100,10], [784,10]; 30 epochs) beside the book's figures, into BENCHMARKS.md
+reproduce: bench-build bench-data
+	$(BIN)/gputrain-bench reproduce $(BENCH_COMMON) $(REPRODUCE_FLAGS)
+
+bench-build:
+	$(GO) build -o $(BIN)/gputrain ./cmd/gputrain
+	$(GO) build -o $(BIN)/gputrain-bench ./cmd/gputrain-bench
+
+bench-data: bench-build
+	$(BIN)/gputrain data --data $(BENCH_DATA)
+
+# The CUDA row needs a GPU and a CUDA build; without either the table says
+# why it is missing.
+bench-cuda:
+	@if nvidia-smi -L >/dev/null 2>&1 && [ ! -x $(BENCH_CUDA) ]; then \
+	  $(MAKE) --no-print-directory cuda || echo "bench: building the CUDA binary failed; the CUDA row will be skipped"; \
+	fi
+
+# The Python peers need Debian's numpy and torch. Both call whichever
+# libblas.so.3 Debian's alternatives provide; without an optimised one that
+# is the unoptimised reference BLAS, which would make them look slower than
+# they are, so OpenBLAS comes too. Nothing here fails the build: a peer
+# whose module is missing is skipped, and the table says so.
+bench-deps:
+	@if $(PYTHON) -c 'import numpy, torch' 2>/dev/null && \
+	    readlink -f /usr/lib/$$(uname -m)-linux-gnu/libblas.so.3 2>/dev/null | grep -q -e openblas -e blis; then \
+	  echo "bench: found numpy and torch with an optimised BLAS in $(PYTHON)"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "bench: installing python3-numpy, python3-torch and libopenblas0-pthread with apt-get"; \
+	  { apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      python3-numpy python3-torch libopenblas0-pthread >/dev/null; } || \
+	    echo "bench: apt-get failed; the peers whose modules are missing will be skipped"; \
+	else \
+	  echo "bench: cannot install python3-numpy/python3-torch here (needs apt-get as root);"; \
+	  echo "bench: the Python peers whose modules are missing will be skipped"; \
+	fi

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// sectionMarkers returns the comments that delimit section name.
+func sectionMarkers(name string) (begin, end string) {
+	return "<!-- bench:" + name + " -->", "<!-- /bench:" + name + " -->"
+}
+
+// replaceSection returns doc with the text between section name's markers
+// replaced by body. A document without the section gets it appended, so a
+// fresh BENCHMARKS.md fills up section by section; a marker without its
+// partner, or out of order, is an error rather than a guess that could
+// swallow hand-written prose.
+func replaceSection(doc, name, body string) (string, error) {
+	begin, end := sectionMarkers(name)
+	i, j := strings.Index(doc, begin), strings.Index(doc, end)
+	body = strings.Trim(body, "\n")
+	switch {
+	case i < 0 && j < 0:
+		if doc != "" && !strings.HasSuffix(doc, "\n") {
+			doc += "\n"
+		}
+		if doc != "" {
+			doc += "\n"
+		}
+		return doc + begin + "\n" + body + "\n" + end + "\n", nil
+	case i < 0 || j < 0:
+		return "", fmt.Errorf("section %q has only one of its markers %s and %s", name, begin, end)
+	case j < i:
+		return "", fmt.Errorf("section %q: %s comes before %s", name, end, begin)
+	case strings.Count(doc, begin) > 1 || strings.Count(doc, end) > 1:
+		return "", fmt.Errorf("section %q: its markers appear more than once", name)
+	}
+	return doc[:i+len(begin)] + "\n" + body + "\n" + doc[j:], nil
+}
+
+// updateSection rewrites one section of the markdown file at path,
+// creating the file if it does not exist. The write goes through a
+// temporary file and a rename so that an interrupted run leaves the old
+// file whole.
+func updateSection(path, name, body string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	doc := string(old)
+	if doc == "" {
+		doc = "# Benchmarks\n"
+	}
+	doc, err = replaceSection(doc, name, body)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".bench-*.md")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.WriteString(doc); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// table renders a markdown table; align holds one of 'l' or 'r' per column.
+func table(header []string, align string, rows [][]string) string {
+	var b strings.Builder
+	b.WriteString("| " + strings.Join(header, " | ") + " |\n|")
+	for i := range header {
+		if i < len(align) && align[i] == 'r' {
+			b.WriteString(" ---: |")
+		} else {
+			b.WriteString(" --- |")
+		}
+	}
+	b.WriteString("\n")
+	for _, r := range rows {
+		b.WriteString("| " + strings.Join(r, " | ") + " |\n")
+	}
+	return b.String()
+}

@@ -1,0 +1,86 @@
+// Package cli holds the command-line plumbing that gputrain and
+// gputrain-bench share: flag sets that return errors instead of exiting,
+// usage errors (exit status 2) told apart from runtime ones, and the
+// comma-separated integer flag behind --sizes.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// ErrHelp ends a command after -h printed its flags; it is not a failure.
+var ErrHelp = errors.New("help shown")
+
+// UsageError marks a bad command line, which exits with status 2.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// Usagef returns a UsageError with a formatted message.
+func Usagef(format string, args ...any) error {
+	return &UsageError{fmt.Sprintf(format, args...)}
+}
+
+// IsUsage reports whether err is (or wraps) a UsageError.
+func IsUsage(err error) bool {
+	var ue *UsageError
+	return errors.As(err, &ue)
+}
+
+// NewFlags makes a flag set that reports errors as values instead of
+// printing usage and exiting, so that every fault becomes one line.
+func NewFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+// Parse parses args for the command "prog NAME". With -h it prints the
+// flags to stdout and returns ErrHelp; a bad flag or a stray argument is a
+// UsageError.
+func Parse(fs *flag.FlagSet, prog string, args []string, stdout io.Writer) error {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(stdout)
+		fmt.Fprintf(stdout, "Usage of %s %s:\n", prog, fs.Name())
+		fs.PrintDefaults()
+		return ErrHelp
+	}
+	if err != nil {
+		return Usagef("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return Usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// IntList is a flag of comma-separated integers, like --sizes 784,30,10.
+type IntList []int
+
+func (l *IntList) String() string {
+	s := make([]string, len(*l))
+	for i, v := range *l {
+		s[i] = strconv.Itoa(v)
+	}
+	return strings.Join(s, ",")
+}
+
+// Set parses a comma-separated list, replacing the default.
+func (l *IntList) Set(v string) error {
+	var out IntList
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return fmt.Errorf("%q is not a comma-separated list of integers", v)
+		}
+		out = append(out, n)
+	}
+	*l = out
+	return nil
+}
