@@ -79,7 +79,7 @@ def main():
         net.biases = [b.ravel().astype(args.dtype) for b in biases]
     n, m = len(tr_y), args.batch_size
     for epoch in range(args.epochs):
-        order = rng.permutation(n)
+        order = np.arange(n) if args.no_shuffle else rng.permutation(n)
         start = time.perf_counter()
         # Gathering the shuffled rows once per epoch is part of the epoch.
         xs, ys = tr_x[order], targets[order]
@@ -90,6 +90,8 @@ def main():
         if ev_x is not None:
             correct, total = net.evaluate(ev_x, ev_y), len(ev_y)
         peerlib.emit(epoch, correct, total, seconds)
+    if args.save:
+        peerlib.save_model(args.save, args.sizes, net.weights, net.biases)
 
 
 if __name__ == "__main__":

@@ -52,15 +52,17 @@ class Network(object):
         return a
 
     def SGD(self, training_data, epochs, mini_batch_size, eta,
-            test_data=None, report=None):
+            test_data=None, report=None, shuffle=True):
         """Mini-batch stochastic gradient descent. training_data is a list
         of (x, y) column-vector pairs, test_data a list of (x, digit) pairs
         evaluated after every epoch when given. report(epoch, correct,
-        total, seconds) receives each epoch's result."""
+        total, seconds) receives each epoch's result; shuffle=False keeps
+        the file order (not in the book; for comparing parameters)."""
         n = len(training_data)
         n_test = len(test_data) if test_data else 0
         for j in range(epochs):
-            random.shuffle(training_data)
+            if shuffle:
+                random.shuffle(training_data)
             start = time.perf_counter()
             mini_batches = [training_data[k:k + mini_batch_size]
                             for k in range(0, n, mini_batch_size)]
@@ -148,7 +150,9 @@ def main():
         net.weights, net.biases = peerlib.load_model(args.init, args.sizes)
     net.astype(args.dtype)
     net.SGD(training_data, args.epochs, args.batch_size, args.eta,
-            test_data=test_data, report=peerlib.emit)
+            test_data=test_data, report=peerlib.emit, shuffle=not args.no_shuffle)
+    if args.save:
+        peerlib.save_model(args.save, args.sizes, net.weights, net.biases)
 
 
 if __name__ == "__main__":

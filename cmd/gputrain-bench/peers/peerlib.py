@@ -36,6 +36,10 @@ def parse_args(description, extra=None):
     p.add_argument("--eval", choices=["test", "validation", "none"], default="test")
     p.add_argument("--init", default="",
                    help="start from this model (network2.py JSON) instead of random weights")
+    p.add_argument("--no-shuffle", action="store_true",
+                   help="mini-batches in file order (gputrain's flag; for comparing parameters)")
+    p.add_argument("--save", default="",
+                   help="write the trained model here (network2.py JSON)")
     if extra is not None:
         extra(p)
     args = p.parse_args()
@@ -104,6 +108,19 @@ def load_model(path, sizes):
     weights = [np.array(w, dtype=np.float64) for w in model["weights"]]
     biases = [np.array(b, dtype=np.float64).reshape(-1, 1) for b in model["biases"]]
     return weights, biases
+
+
+def save_model(path, sizes, weights, biases):
+    """Write weights (out×in) and biases (out values) as network2.py JSON,
+    the format --init reads, through a temporary file and a rename."""
+    model = {"sizes": sizes,
+             "weights": [np.asarray(w, dtype=np.float64).tolist() for w in weights],
+             "biases": [np.asarray(b, dtype=np.float64).reshape(-1, 1).tolist() for b in biases],
+             "cost": "QuadraticCost"}
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(model, f)
+    os.replace(tmp, path)
 
 
 def one_hot(labels, dtype):

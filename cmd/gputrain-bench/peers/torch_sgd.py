@@ -138,7 +138,7 @@ def main():
     gen = torch.Generator().manual_seed(args.seed)
     n, m = len(tr_y), args.batch_size
     for epoch in range(args.epochs):
-        order = torch.randperm(n, generator=gen)
+        order = torch.arange(n) if args.no_shuffle else torch.randperm(n, generator=gen)
         start = time.perf_counter()
         xs, ys = xs_all[order], ys_all[order]
         for k in range(0, n, m):
@@ -150,6 +150,10 @@ def main():
         peerlib.emit(epoch, correct, total, seconds, grad=args.grad,
                      threads=torch.get_num_threads(),
                      blas_threads=os.environ.get("OPENBLAS_NUM_THREADS"))
+    if args.save:
+        peerlib.save_model(args.save, args.sizes,
+                           [w.detach().numpy() for w in net.weights],
+                           [b.detach().numpy() for b in net.biases])
 
 
 if __name__ == "__main__":
