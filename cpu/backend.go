@@ -127,6 +127,7 @@ func (b *backend[T]) Epoch(ctx context.Context, order []int32, progress func(int
 			return 0, err
 		}
 		b.gather(mc, idx, b.training)
+		prefetchImages(b.training.Images, order[min(i+bs, len(order)):min(i+2*bs, len(order))])
 		mc.Run()
 		cost := float64(mc.Buf(mc.P.Cost)[0])
 		if math.IsNaN(cost) || math.IsInf(cost, 0) {

@@ -109,8 +109,8 @@ func (g *gemm[T]) dotForm(r0, r1, c0, c1 int) {
 // axpyForm: C[i,c0:c1] = β·C[i,c0:c1] + Σₜ α·op(A)[i,t]·B[t,c0:c1], rows of B
 // contiguous in n (the weight gradient δᵀ·a fused with its update, and δ·w).
 func (g *gemm[T]) axpyForm(r0, r1, c0, c1 int) {
-	if c, ok := any(g.c).([]float32); ok && hasSIMD && c1-c0 >= 8 && g.k <= axpyMaxK {
-		g.axpyBlocks(c, r0, r1, c0, c1)
+	if hasSIMD && c1-c0 >= 8 && g.k <= axpyMaxK {
+		g.axpyBlocks(r0, r1, c0, c1)
 		return
 	}
 	var stack [axpyMaxK]T
@@ -134,21 +134,21 @@ func (g *gemm[T]) axpyForm(r0, r1, c0, c1 int) {
 // (weight gradients) or a layer width (backpropagated δ), rarely more.
 const axpyMaxK = 256
 
-// axpyBlocks is axpyForm four rows of C at a time, for float32 with SIMD:
-// each load of B then feeds four rows.
-func (g *gemm[T]) axpyBlocks(c []float32, r0, r1, c0, c1 int) {
-	var coef [4 * axpyMaxK]float32
+// axpyBlocks is axpyForm four rows of C at a time, with SIMD: each load
+// of B then feeds four rows.
+func (g *gemm[T]) axpyBlocks(r0, r1, c0, c1 int) {
+	var coef [4 * axpyMaxK]T
 	for i := r0; i < r1; i += 4 {
 		nr := min(4, r1-i)
 		for t := 0; t < g.k; t++ {
 			for r := 0; r < 4; r++ {
-				coef[4*t+r] = float32(g.alpha * g.opA(i+min(r, nr-1), t))
+				coef[4*t+r] = g.alpha * g.opA(i+min(r, nr-1), t)
 			}
 		}
 		for r := 0; r < nr; r++ {
 			g.scaleC(g.c[(i+r)*g.ldc+c0 : (i+r)*g.ldc+c1])
 		}
-		axpyRowsF32(c[i*g.ldc+c0:], nr, g.ldc, c1-c0, g.beta != 0, coef[:4*g.k], g.k, any(g.b[c0:]).([]float32), g.ldb)
+		axpyRowsSIMD(g.c[i*g.ldc+c0:], nr, g.ldc, c1-c0, g.beta != 0, coef[:4*g.k], g.k, g.b[c0:], g.ldb)
 	}
 }
 

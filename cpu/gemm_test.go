@@ -110,22 +110,8 @@ func TestSIMDKernels(t *testing.T) {
 		t.Skip("no AVX2/FMA on this CPU: the Go kernels are the ones in use")
 	}
 	r := rand.New(rand.NewPCG(3, 4))
-	for k := 8; k <= 70; k++ {
-		a := conv[float32](randSlice(r, 6*(k+1)))
-		b := conv[float32](randSlice(r, 5*(k+2)))
-		for nr := 1; nr <= dotRows; nr++ {
-			for nc := 1; nc <= dotCols; nc++ {
-				var got, want [dotRows * dotCols]float32
-				dotBlockF32(&got, a, 1, nr, k+1, b, 2, nc, k+2, k)
-				dotBlockGo(&want, a, 1, nr, k+1, b, 2, nc, k+2, k)
-				for x := 0; x < nr*dotCols; x++ {
-					if x%dotCols < nc && math.Abs(float64(got[x]-want[x])) > 1e-5*float64(k) {
-						t.Fatalf("dotBlock k=%d %dx%d: %v, want %v", k, nr, nc, got, want)
-					}
-				}
-			}
-		}
-	}
+	checkBlockKernels[float32](t, r, 1e-5)
+	checkBlockKernels[float64](t, r, 1e-13)
 	for k := 1; k <= 70; k++ {
 		for rows := 1; rows <= 4; rows++ {
 			a, b := randSlice(r, rows*(k+3)), randSlice(r, k)
@@ -177,8 +163,66 @@ func TestSIMDKernels(t *testing.T) {
 	}
 }
 
+// checkBlockKernels compares dotBlockSIMD and axpyRowsSIMD, the
+// register-blocked kernels, with the Go ones for T at every length around
+// the SIMD width, with short blocks (spare rows and columns) included.
+func checkBlockKernels[T Float](t *testing.T, r *rand.Rand, tol float64) {
+	t.Helper()
+	for k := 8; k <= 70; k++ {
+		a := conv[T](randSlice(r, 6*(k+1)))
+		b := conv[T](randSlice(r, 5*(k+2)))
+		for nr := 1; nr <= dotRows; nr++ {
+			for nc := 1; nc <= dotCols; nc++ {
+				var got, want [dotRows * dotCols]T
+				dotBlockSIMD(&got, a, 1, nr, k+1, b, 2, nc, k+2, k)
+				dotBlockGo(&want, a, 1, nr, k+1, b, 2, nc, k+2, k)
+				for x := 0; x < nr*dotCols; x++ {
+					if x%dotCols < nc && math.Abs(float64(got[x]-want[x])) > tol*float64(k) {
+						t.Fatalf("dotBlock %T k=%d %dx%d: %v, want %v", got[0], k, nr, nc, got, want)
+					}
+				}
+			}
+		}
+	}
+	for n := 8; n <= 70; n++ {
+		for _, kk := range []int{1, 3, 10} {
+			for nr := 1; nr <= 4; nr++ {
+				for _, add := range []bool{false, true} {
+					const ldc = 75
+					coef := conv[T](randSlice(r, 4*kk))
+					for x := 0; x < kk; x++ { // spare rows repeat the last one, as axpyBlocks fills them
+						for row := nr; row < 4; row++ {
+							coef[4*x+row] = coef[4*x+nr-1]
+						}
+					}
+					b := conv[T](randSlice(r, kk*(n+2)))
+					c0 := conv[T](randSlice(r, 4*ldc))
+					got := append([]T(nil), c0...)
+					axpyRowsSIMD(got, nr, ldc, n, add, coef, kk, b, n+2)
+					for row := 0; row < 4; row++ {
+						want := append([]T(nil), c0[row*ldc:(row+1)*ldc]...)
+						if row < nr {
+							rc := make([]T, kk)
+							for x := range rc {
+								rc[x] = coef[4*x+row]
+							}
+							axpysGo(want[:n], add, rc, b, n+2)
+						}
+						for x := range want {
+							if d := math.Abs(float64(got[row*ldc+x] - want[x])); d > tol*float64(kk) {
+								t.Fatalf("axpyRows %T n=%d k=%d rows=%d add=%v: c[%d][%d] = %v, want %v",
+									got[0], n, kk, nr, add, row, x, got[row*ldc+x], want[x])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestPixels(t *testing.T) {
-	src := make([]uint8, 256+13)
+	src := make([]uint8, 784+13)
 	for i := range src {
 		src[i] = uint8(i * 7)
 	}
@@ -187,12 +231,14 @@ func TestPixels(t *testing.T) {
 	for p := range lut32 {
 		lut32[p], lut64[p] = float32(p)/255, float64(p)/255
 	}
-	d32, d64 := make([]float32, len(src)), make([]float64, len(src))
-	pixels(d32, src, &lut32)
-	pixels(d64, src, &lut64)
-	for i, p := range src {
-		if d32[i] != float32(p)/255 || d64[i] != float64(p)/255 {
-			t.Fatalf("pixel %d (%d): %v, %v; want exactly p/255", i, p, d32[i], d64[i])
+	for _, n := range []int{0, 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 784, len(src)} {
+		d32, d64 := make([]float32, n), make([]float64, n)
+		pixels(d32, src[:n], &lut32)
+		pixels(d64, src[:n], &lut64)
+		for i, p := range src[:n] {
+			if d32[i] != float32(p)/255 || d64[i] != float64(p)/255 {
+				t.Fatalf("n=%d pixel %d (%d): %v, %v; want exactly p/255", n, i, p, d32[i], d64[i])
+			}
 		}
 	}
 }
@@ -200,11 +246,16 @@ func TestPixels(t *testing.T) {
 // TestStepAllocatesNothing: a training step makes no garbage, so memory
 // stays flat over a long run.
 func TestStepAllocatesNothing(t *testing.T) {
-	p, err := graph.Compile([]int{784, 30, 10}, 10, graph.Float32, 3)
+	t.Run("float32", func(t *testing.T) { checkNoAllocs[float32](t, graph.Float32) })
+	t.Run("float64", func(t *testing.T) { checkNoAllocs[float64](t, graph.Float64) })
+}
+
+func checkNoAllocs[T Float](t *testing.T, dt graph.Dtype) {
+	p, err := graph.Compile([]int{784, 30, 10}, 10, dt, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := NewMachine[float32](p, 2)
+	m := NewMachine[T](p, 2)
 	defer m.Close()
 	m.Run()
 	if n := testing.AllocsPerRun(100, m.Run); n != 0 {

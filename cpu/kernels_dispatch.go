@@ -32,10 +32,8 @@ func axpys[T Float](c []T, add bool, coef []T, b []T, ldb int) {
 // dotBlock computes a dotRows×dotCols block of dot products (see dotBlockGo).
 func dotBlock[T Float](out *[dotRows * dotCols]T, a []T, i, nr, lda int, b []T, j, nc, ldb, k int) {
 	if hasSIMD && k >= 8 {
-		if o, ok := any(out).(*[12]float32); ok {
-			dotBlockF32(o, any(a).([]float32), i, nr, lda, any(b).([]float32), j, nc, ldb, k)
-			return
-		}
+		dotBlockSIMD(out, a, i, nr, lda, b, j, nc, ldb, k)
+		return
 	}
 	dotBlockGo(out, a, i, nr, lda, b, j, nc, ldb, k)
 }

@@ -162,3 +162,267 @@ store4:
 done:
 	VZEROUPPER
 	RET
+
+// func pixelsF64(dst *float64, src *uint8, n int)
+// dst[i] = float64(src[i]) / 255 for i < n&^3, bit-identical to Go's
+// float64(p)/255 without a division (VDIVPD is the slowest instruction
+// here): q = p·r with r the rounded 1/255, then one fused correction
+// q + (p − q·255)·r, which rounds correctly (Markstein). The test checks
+// all 256 values.
+TEXT ·pixelsF64(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	ANDQ $-4, CX
+	MOVQ $0x406fe00000000000, AX // 255.0
+	MOVQ AX, X7
+	VBROADCASTSD X7, Y7
+	MOVQ $0x3f70101010101010, AX // 1/255, rounded
+	MOVQ AX, X6
+	VBROADCASTSD X6, Y6
+	XORQ BX, BX
+
+pix4:
+	CMPQ BX, CX
+	JGE  pix4done
+	VPMOVZXBD (SI)(BX*1), X0
+	VCVTDQ2PD X0, Y0
+	VMULPD Y6, Y0, Y1
+	VMOVAPD Y0, Y2
+	VFNMADD231PD Y7, Y1, Y2
+	VFMADD231PD Y6, Y2, Y1
+	VMOVUPD Y1, (DI)(BX*8)
+	ADDQ $4, BX
+	JMP  pix4
+
+pix4done:
+	VZEROUPPER
+	RET
+
+// func dot4x3F64(a0, a1, a2, a3, b0, b1, b2 *float64, k int, out *[12]float64)
+// out[3r+c] = aᵣ·b_c over the first k&^3 elements (dot4x3F32 in four lanes).
+TEXT ·dot4x3F64(SB), NOSPLIT, $0-72
+	MOVQ a0+0(FP), SI
+	MOVQ a1+8(FP), R8
+	MOVQ a2+16(FP), R9
+	MOVQ a3+24(FP), R10
+	MOVQ b0+32(FP), DI
+	MOVQ b1+40(FP), R11
+	MOVQ b2+48(FP), R12
+	MOVQ k+56(FP), CX
+	MOVQ out+64(FP), DX
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+	XORQ AX, AX
+	ANDQ $-4, CX
+	SHLQ $3, CX
+
+dblk4:
+	CMPQ AX, CX
+	JGE  dblkred
+	VMOVUPD (DI)(AX*1), Y12
+	VMOVUPD (R11)(AX*1), Y13
+	VMOVUPD (R12)(AX*1), Y14
+	VMOVUPD (SI)(AX*1), Y15
+	VFMADD231PD Y12, Y15, Y0
+	VFMADD231PD Y13, Y15, Y1
+	VFMADD231PD Y14, Y15, Y2
+	VMOVUPD (R8)(AX*1), Y15
+	VFMADD231PD Y12, Y15, Y3
+	VFMADD231PD Y13, Y15, Y4
+	VFMADD231PD Y14, Y15, Y5
+	VMOVUPD (R9)(AX*1), Y15
+	VFMADD231PD Y12, Y15, Y6
+	VFMADD231PD Y13, Y15, Y7
+	VFMADD231PD Y14, Y15, Y8
+	VMOVUPD (R10)(AX*1), Y15
+	VFMADD231PD Y12, Y15, Y9
+	VFMADD231PD Y13, Y15, Y10
+	VFMADD231PD Y14, Y15, Y11
+	ADDQ $32, AX
+	JMP  dblk4
+
+dblkred:
+	// Four accumulators at a time become four sums: pairwise sums within
+	// each 128-bit half, then the halves added.
+	VHADDPD Y1, Y0, Y0
+	VHADDPD Y3, Y2, Y2
+	VPERM2F128 $0x20, Y2, Y0, Y12
+	VPERM2F128 $0x31, Y2, Y0, Y13
+	VADDPD Y13, Y12, Y12
+	VMOVUPD Y12, (DX)
+	VHADDPD Y5, Y4, Y4
+	VHADDPD Y7, Y6, Y6
+	VPERM2F128 $0x20, Y6, Y4, Y12
+	VPERM2F128 $0x31, Y6, Y4, Y13
+	VADDPD Y13, Y12, Y12
+	VMOVUPD Y12, 32(DX)
+	VHADDPD Y9, Y8, Y8
+	VHADDPD Y11, Y10, Y10
+	VPERM2F128 $0x20, Y10, Y8, Y12
+	VPERM2F128 $0x31, Y10, Y8, Y13
+	VADDPD Y13, Y12, Y12
+	VMOVUPD Y12, 64(DX)
+	VZEROUPPER
+	RET
+
+// func axpy4F64(c0, c1, c2, c3 *float64, n int, add bool, coef *float64, k int, b *float64, ldb int)
+// For rows r < 4 and x < n&^3: cᵣ[x] = (cᵣ[x] if add) + Σₜ coef[4t+r]·b[t*ldb+x]
+// (axpy4F32 in four lanes).
+TEXT ·axpy4F64(SB), NOSPLIT, $0-80
+	MOVQ c0+0(FP), DI
+	MOVQ c1+8(FP), R8
+	MOVQ c2+16(FP), R9
+	MOVQ c3+24(FP), R10
+	MOVQ n+32(FP), CX
+	MOVBQZX add+40(FP), R12
+	MOVQ coef+48(FP), SI
+	MOVQ k+56(FP), R13
+	MOVQ b+64(FP), R11
+	MOVQ ldb+72(FP), BX
+	SHLQ $3, BX
+	SHLQ $5, R13          // k*32: bytes of interleaved coefficients
+	XORQ AX, AX           // byte offset into the rows
+	MOVQ CX, DX
+	ANDQ $-4, DX
+	SHLQ $3, DX           // bytes covered by whole registers
+
+d4chunk:
+	MOVQ DX, CX
+	SUBQ AX, CX
+	CMPQ CX, $96
+	JLT  d4one
+	TESTQ R12, R12
+	JZ   d4zero3
+	VMOVUPD (DI)(AX*1), Y0
+	VMOVUPD 32(DI)(AX*1), Y1
+	VMOVUPD 64(DI)(AX*1), Y2
+	VMOVUPD (R8)(AX*1), Y3
+	VMOVUPD 32(R8)(AX*1), Y4
+	VMOVUPD 64(R8)(AX*1), Y5
+	VMOVUPD (R9)(AX*1), Y6
+	VMOVUPD 32(R9)(AX*1), Y7
+	VMOVUPD 64(R9)(AX*1), Y8
+	VMOVUPD (R10)(AX*1), Y9
+	VMOVUPD 32(R10)(AX*1), Y10
+	VMOVUPD 64(R10)(AX*1), Y11
+	JMP  d4rows3
+
+d4zero3:
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+
+d4rows3:
+	LEAQ (R11)(AX*1), R14
+	XORQ CX, CX
+
+d4t3:
+	CMPQ CX, R13
+	JGE  d4store3
+	VMOVUPD (R14), Y12
+	VMOVUPD 32(R14), Y13
+	VMOVUPD 64(R14), Y14
+	VBROADCASTSD (SI)(CX*1), Y15
+	VFMADD231PD Y12, Y15, Y0
+	VFMADD231PD Y13, Y15, Y1
+	VFMADD231PD Y14, Y15, Y2
+	VBROADCASTSD 8(SI)(CX*1), Y15
+	VFMADD231PD Y12, Y15, Y3
+	VFMADD231PD Y13, Y15, Y4
+	VFMADD231PD Y14, Y15, Y5
+	VBROADCASTSD 16(SI)(CX*1), Y15
+	VFMADD231PD Y12, Y15, Y6
+	VFMADD231PD Y13, Y15, Y7
+	VFMADD231PD Y14, Y15, Y8
+	VBROADCASTSD 24(SI)(CX*1), Y15
+	VFMADD231PD Y12, Y15, Y9
+	VFMADD231PD Y13, Y15, Y10
+	VFMADD231PD Y14, Y15, Y11
+	ADDQ BX, R14
+	ADDQ $32, CX
+	JMP  d4t3
+
+d4store3:
+	VMOVUPD Y0, (DI)(AX*1)
+	VMOVUPD Y1, 32(DI)(AX*1)
+	VMOVUPD Y2, 64(DI)(AX*1)
+	VMOVUPD Y3, (R8)(AX*1)
+	VMOVUPD Y4, 32(R8)(AX*1)
+	VMOVUPD Y5, 64(R8)(AX*1)
+	VMOVUPD Y6, (R9)(AX*1)
+	VMOVUPD Y7, 32(R9)(AX*1)
+	VMOVUPD Y8, 64(R9)(AX*1)
+	VMOVUPD Y9, (R10)(AX*1)
+	VMOVUPD Y10, 32(R10)(AX*1)
+	VMOVUPD Y11, 64(R10)(AX*1)
+	ADDQ $96, AX
+	JMP  d4chunk
+
+d4one:
+	CMPQ AX, DX
+	JGE  d4done
+	TESTQ R12, R12
+	JZ   d4zero1
+	VMOVUPD (DI)(AX*1), Y0
+	VMOVUPD (R8)(AX*1), Y3
+	VMOVUPD (R9)(AX*1), Y6
+	VMOVUPD (R10)(AX*1), Y9
+	JMP  d4rows1
+
+d4zero1:
+	VXORPD Y0, Y0, Y0
+	VXORPD Y3, Y3, Y3
+	VXORPD Y6, Y6, Y6
+	VXORPD Y9, Y9, Y9
+
+d4rows1:
+	LEAQ (R11)(AX*1), R14
+	XORQ CX, CX
+
+d4t1:
+	CMPQ CX, R13
+	JGE  d4store1
+	VMOVUPD (R14), Y12
+	VBROADCASTSD (SI)(CX*1), Y15
+	VFMADD231PD Y12, Y15, Y0
+	VBROADCASTSD 8(SI)(CX*1), Y15
+	VFMADD231PD Y12, Y15, Y3
+	VBROADCASTSD 16(SI)(CX*1), Y15
+	VFMADD231PD Y12, Y15, Y6
+	VBROADCASTSD 24(SI)(CX*1), Y15
+	VFMADD231PD Y12, Y15, Y9
+	ADDQ BX, R14
+	ADDQ $32, CX
+	JMP  d4t1
+
+d4store1:
+	VMOVUPD Y0, (DI)(AX*1)
+	VMOVUPD Y3, (R8)(AX*1)
+	VMOVUPD Y6, (R9)(AX*1)
+	VMOVUPD Y9, (R10)(AX*1)
+	ADDQ $32, AX
+	JMP  d4one
+
+d4done:
+	VZEROUPPER
+	RET

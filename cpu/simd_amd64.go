@@ -2,9 +2,13 @@
 
 package cpu
 
-import "golang.org/x/sys/cpu"
+import (
+	"golang.org/x/sys/cpu"
 
-// hasSIMD: the float32 kernels need AVX2 and FMA (Haswell, Zen and later).
+	"github.com/gputrain/gputrain/mnist"
+)
+
+// hasSIMD: the kernels need AVX2 and FMA (Haswell, Zen and later).
 var hasSIMD = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 // dot4F32 sets out[r] = rₜ·b over the first k&^7 elements, for the four rows r0..r3.
@@ -25,26 +29,53 @@ func pixelsF32(dst *float32, src *uint8, n int)
 // pixels converts bytes to p/255.
 func pixels[T Float](dst []T, src []uint8, lut *[256]T) {
 	n := len(src)
-	if f, ok := any(dst).([]float32); ok && hasSIMD && n >= 8 {
-		_ = f[n-1]
-		pixelsF32(&f[0], &src[0], n)
-		for i := n &^ 7; i < n; i++ {
-			f[i] = float32(src[i]) / 255
-		}
+	if !hasSIMD || n < 8 {
+		pixelsGo(dst, src, lut)
 		return
 	}
-	pixelsGo(dst, src, lut)
+	_ = dst[n-1]
+	switch d := any(dst).(type) {
+	case []float32:
+		pixelsF32(&d[0], &src[0], n)
+	case []float64:
+		pixelsF64(&d[0], &src[0], n)
+	}
+	for i := n &^ (lanes[T]() - 1); i < n; i++ {
+		dst[i] = T(src[i]) / 255
+	}
 }
+
+// pixelsF64 sets dst[i] = float64(src[i])/255 for i < n&^3.
+//
+//go:noescape
+func pixelsF64(dst *float64, src *uint8, n int)
 
 // dot4x3F32 sets out[3r+c] = aᵣ·b_c over the first k&^7 elements.
 //
 //go:noescape
 func dot4x3F32(a0, a1, a2, a3, b0, b1, b2 *float32, k int, out *[12]float32)
 
-// dotBlockF32: out[3r+c] = a[(i+r)·lda:]·b[(j+c)·ldb:] over k, for r < nr ≤ 4, c < nc ≤ 3.
-func dotBlockF32(out *[12]float32, a []float32, i, nr, lda int, b []float32, j, nc, ldb, k int) {
-	var ar [4]*float32
-	var br [3]*float32
+// dot4x3F64 sets out[3r+c] = aᵣ·b_c over the first k&^3 elements.
+//
+//go:noescape
+func dot4x3F64(a0, a1, a2, a3, b0, b1, b2 *float64, k int, out *[12]float64)
+
+// lanes is how many T one AVX2 register holds: what the kernels cover
+// before the Go loops take the tail.
+func lanes[T Float]() int {
+	var z T
+	if _, ok := any(z).(float32); ok {
+		return 8
+	}
+	return 4
+}
+
+// dotBlockSIMD: out[3r+c] = a[(i+r)·lda:]·b[(j+c)·ldb:] over k, for r < nr ≤ 4,
+// c < nc ≤ 3. The kernel is picked by a type switch, not passed as a
+// function value, which would make out escape: a step would allocate.
+func dotBlockSIMD[T Float](out *[12]T, a []T, i, nr, lda int, b []T, j, nc, ldb, k int) {
+	var ar [4]*T
+	var br [3]*T
 	for r := range ar {
 		t := i + min(r, nr-1) // spare slots repeat the last row: computed, never stored
 		ar[r] = &a[t*lda : t*lda+k][0]
@@ -53,11 +84,18 @@ func dotBlockF32(out *[12]float32, a []float32, i, nr, lda int, b []float32, j, 
 		t := j + min(c, nc-1)
 		br[c] = &b[t*ldb : t*ldb+k][0]
 	}
-	dot4x3F32(ar[0], ar[1], ar[2], ar[3], br[0], br[1], br[2], k, out)
-	for k8 := k &^ 7; k8 < k; k8++ {
+	switch o := any(out).(type) {
+	case *[12]float32:
+		p := func(x *T) *float32 { return any(x).(*float32) }
+		dot4x3F32(p(ar[0]), p(ar[1]), p(ar[2]), p(ar[3]), p(br[0]), p(br[1]), p(br[2]), k, o)
+	case *[12]float64:
+		p := func(x *T) *float64 { return any(x).(*float64) }
+		dot4x3F64(p(ar[0]), p(ar[1]), p(ar[2]), p(ar[3]), p(br[0]), p(br[1]), p(br[2]), k, o)
+	}
+	for kt := k &^ (lanes[T]() - 1); kt < k; kt++ {
 		for r := 0; r < nr; r++ {
 			for c := 0; c < nc; c++ {
-				out[3*r+c] += a[(i+r)*lda+k8] * b[(j+c)*ldb+k8]
+				out[3*r+c] += a[(i+r)*lda+kt] * b[(j+c)*ldb+kt]
 			}
 		}
 	}
@@ -68,19 +106,31 @@ func dotBlockF32(out *[12]float32, a []float32, i, nr, lda int, b []float32, j, 
 //go:noescape
 func axpy4F32(c0, c1, c2, c3 *float32, n int, add bool, coef *float32, k int, b *float32, ldb int)
 
-// axpyRowsF32 updates nr ≤ 4 rows of C (row stride ldc, n columns) at once:
+// axpy4F64: for r < 4, x < n&^3, cᵣ[x] = (cᵣ[x] if add) + Σₜ coef[4t+r]·b[t*ldb+x].
+//
+//go:noescape
+func axpy4F64(c0, c1, c2, c3 *float64, n int, add bool, coef *float64, k int, b *float64, ldb int)
+
+// axpyRowsSIMD updates nr ≤ 4 rows of C (row stride ldc, n columns) at once:
 // row r gets Σₜ coef[4t+r]·b[t·ldb:]; coef holds k interleaved quadruples.
-func axpyRowsF32(c []float32, nr, ldc, n int, add bool, coef []float32, k int, b []float32, ldb int) {
-	var rows [4]*float32
+func axpyRowsSIMD[T Float](c []T, nr, ldc, n int, add bool, coef []T, k int, b []T, ldb int) {
+	var rows [4]*T
 	for r := range rows {
 		rows[r] = &c[min(r, nr-1)*ldc : min(r, nr-1)*ldc+n][0]
 	}
 	_ = b[(k-1)*ldb+n-1]
 	_ = coef[4*k-1]
-	axpy4F32(rows[0], rows[1], rows[2], rows[3], n, add, &coef[0], k, &b[0], ldb)
-	for x := n &^ 7; x < n; x++ {
+	switch cf := any(coef).(type) {
+	case []float32:
+		p := func(x *T) *float32 { return any(x).(*float32) }
+		axpy4F32(p(rows[0]), p(rows[1]), p(rows[2]), p(rows[3]), n, add, &cf[0], k, p(&b[0]), ldb)
+	case []float64:
+		p := func(x *T) *float64 { return any(x).(*float64) }
+		axpy4F64(p(rows[0]), p(rows[1]), p(rows[2]), p(rows[3]), n, add, &cf[0], k, p(&b[0]), ldb)
+	}
+	for x := n &^ (lanes[T]() - 1); x < n; x++ {
 		for r := 0; r < nr; r++ {
-			s := float32(0)
+			s := T(0)
 			if add {
 				s = c[r*ldc+x]
 			}
@@ -176,5 +226,21 @@ func axpysF32(c []float32, add bool, coef []float32, b []float32, ldb int) {
 	n8 := n &^ 7
 	if n8 < n {
 		axpysGo(c[n8:], add, coef, b[n8:], ldb)
+	}
+}
+
+// prefetch asks for the cache lines of p[0:n] without waiting for them;
+// n must be at least 1.
+//
+//go:noescape
+func prefetch(p *uint8, n int)
+
+// prefetchImages starts loading the images of idx into the cache, so that
+// the next mini-batch's gather, a random walk over 39 MB of pixels, finds
+// them there instead of stalling on memory while the CPU is idle.
+func prefetchImages(images []uint8, idx []int32) {
+	const n = mnist.Pixels
+	for _, i := range idx {
+		prefetch(&images[int(i)*n : (int(i)+1)*n][0], n)
 	}
 }

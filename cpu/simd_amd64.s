@@ -413,3 +413,21 @@ a4store1:
 a4done:
 	VZEROUPPER
 	RET
+
+// func prefetch(p *uint8, n int)
+// Asks for the cache lines of p[0:n] without waiting for them.
+TEXT ·prefetch(SB), NOSPLIT, $0-16
+	MOVQ p+0(FP), SI
+	MOVQ n+8(FP), CX
+	LEAQ (SI)(CX*1), DX
+
+pfline:
+	CMPQ SI, DX
+	JGE  pfdone
+	PREFETCHT0 (SI)
+	ADDQ $64, SI
+	JMP  pfline
+
+pfdone:
+	PREFETCHT0 -1(DX)
+	RET

@@ -16,10 +16,13 @@ func axpysF64(c []float64, add bool, coef []float64, b []float64, ldb int) {
 	axpysGo(c, add, coef, b, ldb)
 }
 
-func dotBlockF32(out *[12]float32, a []float32, i, nr, lda int, b []float32, j, nc, ldb, k int) {
+func dotBlockSIMD[T Float](out *[12]T, a []T, i, nr, lda int, b []T, j, nc, ldb, k int) {
 	dotBlockGo(out, a, i, nr, lda, b, j, nc, ldb, k)
 }
 
-func axpyRowsF32(c []float32, nr, ldc, n int, add bool, coef []float32, k int, b []float32, ldb int) {
-	panic("axpyRowsF32 needs amd64") // never called: hasSIMD is false
+func axpyRowsSIMD[T Float](c []T, nr, ldc, n int, add bool, coef []T, k int, b []T, ldb int) {
+	panic("axpyRowsSIMD needs amd64") // never called: hasSIMD is false
 }
+
+// prefetchImages is a hint only: without the amd64 kernels it does nothing.
+func prefetchImages(images []uint8, idx []int32) {}
