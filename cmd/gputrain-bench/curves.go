@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/graph"
 )
 
@@ -65,29 +66,29 @@ type curveTiming struct {
 
 func runCurves(args []string, stdout, stderr io.Writer) error {
 	var e env
-	fs := newFlags("curves")
+	fs := cli.NewFlags("gputrain-bench curves")
 	fs.StringVar(&e.gputrain, "gputrain", "bin/gputrain", "the gputrain binary")
 	fs.StringVar(&e.python, "python", "/usr/bin/python3", "the Python with numpy and torch")
 	fs.StringVar(&e.scripts, "scripts", "cmd/gputrain-bench/peers", "directory of the Python peers")
 	data := fs.String("data", "data/mnist", "directory of the MNIST files")
 	limit := fs.Int("train-limit", 10000, "images trained on per epoch; times are scaled to 50,000")
 	epochs := fs.Int("epochs", 3, "epochs per run (the median counts)")
-	hidden := intList{30, 100, 300, 1000}
-	batches := intList{1, 10, 100, 1000}
+	hidden := cli.IntList{30, 100, 300, 1000}
+	batches := cli.IntList{1, 10, 100, 1000}
 	fs.Var(&hidden, "hidden", "hidden sizes of the first curve (batch 10)")
 	fs.Var(&batches, "batches", "batch sizes of the second curve (hidden 30)")
 	peerIDs := fs.String("peers", "batched-numpy,torch-explicit,torch-autograd", "peers measured beside gputrain")
 	out := fs.String("out", "BENCHMARKS.md", "the markdown file whose curves section is rewritten")
 	plots := fs.String("plots", "docs", "directory of cost-hidden.png and cost-batch.png")
 	q := quietFlags(fs)
-	if err := parse(fs, args, stdout); err != nil {
+	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
 	}
 	if *limit < 1 || *limit > fullEpoch || *epochs < 1 {
-		return usagef("--train-limit must be 1..%d and --epochs at least 1", fullEpoch)
+		return cli.Usagef("--train-limit must be 1..%d and --epochs at least 1", fullEpoch)
 	}
 	if _, err := os.Stat(e.gputrain); err != nil {
-		return usagef("--gputrain: %v (make build)", err)
+		return cli.Usagef("--gputrain: %v (make build)", err)
 	}
 	missing := pythonModules(e.python)
 	byID := map[string]peer{}
@@ -103,7 +104,7 @@ func runCurves(args []string, stdout, stderr io.Writer) error {
 		}
 		p, ok := byID[id]
 		if !ok || id == "gputrain" || id == "gputrain-cuda" || id == "tapemachine" || id == "network.py" {
-			return usagef("--peers: %q is not one of batched-numpy, torch-explicit, torch-autograd", id)
+			return cli.Usagef("--peers: %q is not one of batched-numpy, torch-explicit, torch-autograd", id)
 		}
 		if why := missing[p.needs]; why != "" {
 			skipped = append(skipped, fmt.Sprintf("%s: %s", p.name, why))
@@ -133,7 +134,7 @@ func runCurves(args []string, stdout, stderr io.Writer) error {
 	worstOthers := -1.0
 	for _, pt := range append(append([]curvePoint{}, hPoints...), bPoints...) {
 		if err := graph.CheckSizes(pt.sizes()); err != nil {
-			return usagef("--hidden: %v", err)
+			return cli.Usagef("--hidden: %v", err)
 		}
 		for _, p := range programs {
 			if _, done := timings[p.id][pt]; done {

@@ -22,6 +22,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/gputrain/gputrain/cmd/internal/cli"
 )
 
 const usage = `gputrain-bench measures gputrain against its peers and writes BENCHMARKS.md.
@@ -63,9 +65,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	err := cmd(args[1:], stdout, stderr)
-	var ue *usageError
+	var ue *cli.UsageError
 	switch {
-	case err == nil, errors.Is(err, errHelp):
+	case err == nil, errors.Is(err, cli.ErrHelp):
 		return 0
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "gputrain-bench %s: %v\n", name, err)

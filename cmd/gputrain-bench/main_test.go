@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gputrain/gputrain/cmd/internal/cli"
 )
 
 func TestParseEpochLine(t *testing.T) {
@@ -257,7 +259,7 @@ func TestPeersMarkdownRatios(t *testing.T) {
 		{peer: p, dtype: "float32", res: secs(0.6, 0.5, 0.5), med: 0.5, lo: 0.5},
 		{peer: p, dtype: "float64", res: secs(0.7, 0.6, 0.6), med: 0.6, lo: 0.6},
 	}
-	md := peersMarkdown(trainArgs{Sizes: intList{784, 30, 10}, BatchSize: 10, Eta: 3, Seed: 1}, rows, []string{"CUDA: no GPU"}, nil)
+	md := peersMarkdown(trainArgs{Sizes: cli.IntList{784, 30, 10}, BatchSize: 10, Eta: 3, Seed: 1}, rows, []string{"CUDA: no GPU"}, nil)
 	for _, want := range []string{
 		"| PyTorch | float32 | 3 | 0.500 | 0.500 | 5.0× | 90.20 % | 0 | 5 % |",
 		"| PyTorch | float64 | 3 | 0.600 | 0.600 | 3.0× |",
@@ -340,7 +342,7 @@ func TestNetworkPyPeer(t *testing.T) {
 	data := dataDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	a := trainArgs{Sizes: intList{784, 30, 10}, Epochs: 1, BatchSize: 10, Eta: 3, Data: data, Seed: 1, TrainLimit: 1000, Eval: "test"}
+	a := trainArgs{Sizes: cli.IntList{784, 30, 10}, Epochs: 1, BatchSize: 10, Eta: 3, Data: data, Seed: 1, TrainLimit: 1000, Eval: "test"}
 	e := env{python: python, scripts: "peers"}
 	var p peer
 	for _, q := range e.peers() {

@@ -3,10 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/gputrain/gputrain/graph"
 )
 
 // sectionMarkers returns the comments that delimit section name.
@@ -59,24 +61,10 @@ func updateSection(path, name, body string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".bench-*.md")
-	if err != nil {
+	return graph.WriteFileAtomic(path, func(w io.Writer) error {
+		_, err := io.WriteString(w, doc)
 		return err
-	}
-	if _, err := tmp.WriteString(doc); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	})
 }
 
 // table renders a markdown table; align holds one of 'l' or 'r' per column.

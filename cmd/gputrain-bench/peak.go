@@ -12,6 +12,7 @@ import (
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 
+	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/graph"
 )
@@ -170,9 +171,9 @@ func peaksMarkdown(rs []peakResult) string {
 }
 
 func runPeak(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("peak")
+	fs := cli.NewFlags("gputrain-bench peak")
 	python := fs.String("python", "/usr/bin/python3", "the Python with numpy (\"\" to skip the numpy measurement)")
-	if err := parse(fs, args, stdout); err != nil {
+	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
 	}
 	py := *python

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/graph"
 )
 
@@ -155,9 +156,9 @@ type peerRow struct {
 }
 
 func runPeers(args []string, stdout, stderr io.Writer) error {
-	a := trainArgs{Sizes: intList{784, 30, 10}}
+	a := trainArgs{Sizes: cli.IntList{784, 30, 10}}
 	var e env
-	fs := newFlags("peers")
+	fs := cli.NewFlags("gputrain-bench peers")
 	fs.StringVar(&e.gputrain, "gputrain", "bin/gputrain", "the gputrain binary")
 	fs.StringVar(&e.cudaBin, "cuda-bin", "", "a CUDA build of gputrain (default: bin/gputrain-cuda if present, else --gputrain)")
 	fs.StringVar(&e.python, "python", "/usr/bin/python3", "the Python with numpy and torch")
@@ -174,7 +175,7 @@ func runPeers(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "BENCHMARKS.md", "the markdown file whose machine section and --section are rewritten")
 	section := fs.String("section", "peers", "the section of --out that the table replaces (<!-- bench:NAME -->)")
 	q := quietFlags(fs)
-	if err := parse(fs, args, stdout); err != nil {
+	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
 	}
 	self, err := os.Executable()
@@ -189,20 +190,20 @@ func runPeers(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if _, err := os.Stat(e.gputrain); err != nil {
-		return usagef("--gputrain: %v (make build)", err)
+		return cli.Usagef("--gputrain: %v (make build)", err)
 	}
 	peers := e.peers()
 	ids := e.peerIDs()
 	epochs, err := parseEpochSpec(*epochSpec, ids)
 	if err != nil {
-		return usagef("--epochs: %v", err)
+		return cli.Usagef("--epochs: %v", err)
 	}
 	var want []string
 	if *only != "" {
 		want = strings.Split(*only, ",")
 		for _, id := range want {
 			if !contains(ids, id) {
-				return usagef("--only: unknown peer %q (known: %s)", id, strings.Join(ids, ", "))
+				return cli.Usagef("--only: unknown peer %q (known: %s)", id, strings.Join(ids, ", "))
 			}
 		}
 	}
@@ -221,7 +222,7 @@ func runPeers(args []string, stdout, stderr io.Writer) error {
 	defer os.RemoveAll(dir)
 	net, err := graph.New(a.Sizes, a.Seed)
 	if err != nil {
-		return usagef("--sizes: %v", err)
+		return cli.Usagef("--sizes: %v", err)
 	}
 	a.Init = filepath.Join(dir, "init.json")
 	if err := net.Save(a.Init); err != nil {

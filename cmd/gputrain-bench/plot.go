@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"image/color"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 
 	"gonum.org/v1/plot"
@@ -13,6 +11,8 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/gputrain/gputrain/graph"
 )
 
 // curveColors: gputrain first, then the peers, then the floor in black.
@@ -101,7 +101,7 @@ func writeCurvePlot(path string, c curve, programs []curveProgram, timings map[s
 
 	cv := vgimg.New(8*vg.Inch, 5.5*vg.Inch)
 	p.Draw(draw.New(cv))
-	return writeAtomic(path, func(w io.Writer) error {
+	return graph.WriteFileAtomic(path, func(w io.Writer) error {
 		_, err := vgimg.PngCanvas{Canvas: cv}.WriteTo(w)
 		return err
 	})
@@ -116,24 +116,4 @@ func falling(c curve, programs []curveProgram, timings map[string]map[curvePoint
 	t := timings[programs[0].id]
 	first, last := t[c.Points[0]], t[c.Points[len(c.Points)-1]]
 	return first.OK && last.OK && last.Median < first.Median
-}
-
-// writeAtomic writes path through a temporary file and a rename.
-func writeAtomic(path string, write func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".bench-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // a no-op after the rename
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -8,11 +8,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/gputrain/gputrain/cmd/internal/cli"
 )
 
 // experiment is one of the chapter's runs.
 type experiment struct {
-	Sizes intList
+	Sizes cli.IntList
 	Book  string // what the book reports for it
 }
 
@@ -20,9 +22,9 @@ type experiment struct {
 // The book quotes the peak of the best of three runs for the first two;
 // the third is an exercise whose answer the book does not give.
 var bookExperiments = []experiment{
-	{intList{784, 30, 10}, "95.42 % (peak, epoch 28, best of three runs)"},
-	{intList{784, 100, 10}, "96.59 % (best of three runs)"},
-	{intList{784, 10}, "none given (an exercise: \"What classification accuracy can you achieve?\")"},
+	{cli.IntList{784, 30, 10}, "95.42 % (peak, epoch 28, best of three runs)"},
+	{cli.IntList{784, 100, 10}, "96.59 % (best of three runs)"},
+	{cli.IntList{784, 10}, "none given (an exercise: \"What classification accuracy can you achieve?\")"},
 }
 
 // reproRun is one training run of the reproduction.
@@ -48,26 +50,26 @@ func peakEpoch(acc []float64) (float64, int) {
 
 func runReproduce(args []string, stdout, stderr io.Writer) error {
 	var e env
-	fs := newFlags("reproduce")
+	fs := cli.NewFlags("gputrain-bench reproduce")
 	fs.StringVar(&e.gputrain, "gputrain", "bin/gputrain", "the gputrain binary")
 	fs.StringVar(&e.python, "python", "/usr/bin/python3", "the Python with numpy")
 	fs.StringVar(&e.scripts, "scripts", "cmd/gputrain-bench/peers", "directory of the Python peers")
 	data := fs.String("data", "data/mnist", "directory of the MNIST files")
 	epochs := fs.Int("epochs", 30, "epochs per run")
-	seeds := intList{1, 2, 3}
+	seeds := cli.IntList{1, 2, 3}
 	fs.Var(&seeds, "seeds", "seeds of gputrain's float32 runs (the book took the best of three)")
 	f64 := fs.Bool("float64", true, "also run gputrain in float64 (first seed)")
 	book := fs.Bool("book", true, "also run the book's network.py port (float64, first seed) when numpy is there")
 	jobs := fs.Int("jobs", 2, "runs at a time (accuracy does not depend on timing)")
 	out := fs.String("out", "BENCHMARKS.md", "the markdown file whose reproduce section is rewritten")
-	if err := parse(fs, args, stdout); err != nil {
+	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
 	}
 	if *epochs < 1 || len(seeds) == 0 || *jobs < 1 {
-		return usagef("--epochs, --seeds and --jobs need at least one")
+		return cli.Usagef("--epochs, --seeds and --jobs need at least one")
 	}
 	if _, err := os.Stat(e.gputrain); err != nil {
-		return usagef("--gputrain: %v (make build)", err)
+		return cli.Usagef("--gputrain: %v (make build)", err)
 	}
 	var note []string
 	if *book {
@@ -156,7 +158,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 
 func pct(a float64) string { return fmt.Sprintf("%.2f", 100*a) }
 
-func reproduceMarkdown(runs []*reproRun, seeds intList, epochs int, note []string) string {
+func reproduceMarkdown(runs []*reproRun, seeds cli.IntList, epochs int, note []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d epochs, mini-batch 10, η 3.0, the full 50,000 training images, accuracy on the 10,000 test images after every epoch. "+
 		"gputrain runs in float32 with seeds %s (the book reports the best of three runs) and in float64 with seed %d; "+

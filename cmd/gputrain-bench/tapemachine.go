@@ -9,6 +9,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
@@ -17,7 +18,7 @@ import (
 // trainArgs are the flags every peer takes, so that the driver can give
 // each the same command line.
 type trainArgs struct {
-	Sizes      intList
+	Sizes      cli.IntList
 	Epochs     int
 	BatchSize  int
 	Eta        float64
@@ -35,8 +36,8 @@ type trainArgs struct {
 // backing slices: the peer that shows what the graph costs before
 // gputrain compiles it.
 func runTapeMachine(args []string, stdout, stderr io.Writer) error {
-	a := trainArgs{Sizes: intList{784, 30, 10}}
-	fs := newFlags("tapemachine")
+	a := trainArgs{Sizes: cli.IntList{784, 30, 10}}
+	fs := cli.NewFlags("gputrain-bench tapemachine")
 	fs.Var(&a.Sizes, "sizes", "layer sizes, comma-separated")
 	fs.IntVar(&a.Epochs, "epochs", 30, "number of epochs")
 	fs.IntVar(&a.BatchSize, "batch-size", 10, "mini-batch size")
@@ -47,18 +48,18 @@ func runTapeMachine(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&a.TrainLimit, "train-limit", 0, "train on the first N training images (0: all)")
 	fs.StringVar(&a.Eval, "eval", "test", "test, validation or none")
 	fs.StringVar(&a.Init, "init", "", "start from this model (network2.py JSON) instead of random weights")
-	if err := parse(fs, args, stdout); err != nil {
+	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
 	}
 	if err := graph.CheckSizes(a.Sizes); err != nil {
-		return usagef("--sizes: %v", err)
+		return cli.Usagef("--sizes: %v", err)
 	}
 	if a.Epochs < 1 || a.BatchSize < 1 || !(a.Eta > 0) || a.TrainLimit < 0 {
-		return usagef("--epochs and --batch-size must be at least 1, --eta above 0, --train-limit at least 0")
+		return cli.Usagef("--epochs and --batch-size must be at least 1, --eta above 0, --train-limit at least 0")
 	}
 	dt, err := graph.ParseDtype(a.Dtype)
 	if err != nil {
-		return usagef("--dtype: %v", err)
+		return cli.Usagef("--dtype: %v", err)
 	}
 	var net *graph.Network
 	if a.Init != "" {
@@ -75,7 +76,7 @@ func runTapeMachine(args []string, stdout, stderr io.Writer) error {
 	training := data.Training
 	if a.TrainLimit > 0 {
 		if a.TrainLimit > training.Len() {
-			return usagef("--train-limit %d: the training set has %d images", a.TrainLimit, training.Len())
+			return cli.Usagef("--train-limit %d: the training set has %d images", a.TrainLimit, training.Len())
 		}
 		training = training.Slice(0, a.TrainLimit)
 	}
@@ -87,7 +88,7 @@ func runTapeMachine(args []string, stdout, stderr io.Writer) error {
 		eval = data.Validation
 	case "none":
 	default:
-		return usagef("--eval %q: want test, validation or none", a.Eval)
+		return cli.Usagef("--eval %q: want test, validation or none", a.Eval)
 	}
 	report := func(epoch, correct, total int, secs float64) {
 		line, _ := json.Marshal(map[string]any{"epoch": epoch, "correct": correct, "total": total, "seconds": secs})

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/mnist"
 )
 
@@ -11,9 +12,9 @@ import (
 const defaultData = "data/mnist"
 
 func runData(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("data")
+	fs := cli.NewFlags("gputrain data")
 	dir := fs.String("data", defaultData, "directory of the MNIST files (fetched there when missing)")
-	if err := parse(fs, args, stdout); err != nil {
+	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
 	}
 	d, err := mnist.Ensure(*dir, stderr)

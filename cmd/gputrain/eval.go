@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/train"
@@ -21,7 +22,7 @@ func checkSplit(name string) error {
 			return nil
 		}
 	}
-	return usagef("--split %q: want %s", name, strings.Join(splits, ", "))
+	return cli.Usagef("--split %q: want %s", name, strings.Join(splits, ", "))
 }
 
 // splitSet returns the named set of d (checked by checkSplit).
@@ -63,24 +64,24 @@ type evaluation struct {
 }
 
 func runEval(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("eval")
+	fs := cli.NewFlags("gputrain eval")
 	model := fs.String("model", "", "the model to evaluate, as gputrain train --save writes it")
 	split := fs.String("split", "test", "the images to evaluate on: "+strings.Join(splits, ", "))
 	data := fs.String("data", defaultData, "directory of the MNIST files (fetched there when missing)")
 	dtype := fs.String("dtype", "float32", "float32 or float64: the precision to compute in")
 	asJSON := fs.Bool("json", false, "print one JSON object: counts, accuracy and confusion matrix")
-	if err := parse(fs, args, stdout); err != nil {
+	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
 	}
 	if *model == "" {
-		return usagef("--model is required: a model file written by gputrain train --save")
+		return cli.Usagef("--model is required: a model file written by gputrain train --save")
 	}
 	if err := checkSplit(*split); err != nil {
 		return err
 	}
 	dt, err := graph.ParseDtype(*dtype)
 	if err != nil {
-		return usagef("--dtype: %v", err)
+		return cli.Usagef("--dtype: %v", err)
 	}
 	net, err := graph.Load(*model)
 	if err != nil {

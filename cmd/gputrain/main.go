@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/gputrain/gputrain/cmd/internal/cli"
 )
 
 // Exit statuses: 2 for a bad command line, 1 for a fault while running.
@@ -83,11 +85,11 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 			continue
 		}
 		err := c.run(args[1:], stdout, stderr)
-		var ue *usageError
+		var ue *cli.UsageError
 		switch {
 		case err == nil:
 			return exitOK
-		case errors.Is(err, errHelp):
+		case errors.Is(err, cli.ErrHelp):
 			return exitOK
 		case errors.As(err, &ue):
 			fmt.Fprintf(stderr, "gputrain %s: %v\n", c.name, err)

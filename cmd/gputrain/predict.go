@@ -10,13 +10,14 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/mnist/digit"
 )
 
 func runPredict(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("predict")
+	fs := cli.NewFlags("gputrain predict")
 	model := fs.String("model", "", "the model to use, as gputrain train --save writes it (network2.py JSON)")
 	asJSON := fs.Bool("json", false, `print one JSON object per image: {"file","digit","activations"}`)
 	show := fs.String("show", "", "also draw the images as the network reads them (28×28, preprocessed) to this PNG file")
@@ -25,13 +26,13 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *show != "" && !strings.EqualFold(filepath.Ext(*show), ".png") {
-		return usagef("--show %s: the output is a PNG image; give a file name ending in .png", *show)
+		return cli.Usagef("--show %s: the output is a PNG image; give a file name ending in .png", *show)
 	}
 	if *model == "" {
-		return usagef("--model is required: a model file written by gputrain train --save")
+		return cli.Usagef("--model is required: a model file written by gputrain train --save")
 	}
 	if len(files) == 0 {
-		return usagef("no images given: name one or more PNG, JPEG or GIF files of a handwritten digit")
+		return cli.Usagef("no images given: name one or more PNG, JPEG or GIF files of a handwritten digit")
 	}
 	net, err := graph.Load(*model)
 	if err != nil {
@@ -171,19 +172,16 @@ func printPrediction(w io.Writer, asJSON bool, file string, act []float64) {
 
 // parseFiles parses flags and file names in any order ("predict a.png
 // --model m.json" as well as "predict --model m.json a.png"); after "--"
-// everything is a file name. -h prints the flags, as parse does.
+// everything is a file name. -h prints the flags, as cli.Parse does.
 func parseFiles(fs *flag.FlagSet, args []string, stdout io.Writer) ([]string, error) {
 	var files []string
 	for {
 		err := fs.Parse(args)
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fmt.Fprintf(stdout, "Usage of gputrain %s:\n", fs.Name())
-			fs.PrintDefaults()
-			return nil, errHelp
+			return nil, cli.PrintHelp(fs, stdout)
 		}
 		if err != nil {
-			return nil, usagef("%v", err)
+			return nil, cli.Usagef("%v", err)
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {

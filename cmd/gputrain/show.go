@@ -16,6 +16,7 @@ import (
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
 
+	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/mnist"
 )
@@ -47,7 +48,7 @@ type cell struct {
 }
 
 func runShow(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("show")
+	fs := cli.NewFlags("gputrain show")
 	data := fs.String("data", defaultData, "directory of the MNIST files (fetched there when missing)")
 	split := fs.String("split", "test", "the images to draw from: "+strings.Join(splits, ", "))
 	n := fs.Int("n", 0, fmt.Sprintf("how many digits to draw (default %d, or %d with --misclassified)", showN, showNMistakes))
@@ -64,26 +65,26 @@ func runShow(args []string, stdout, stderr io.Writer) error {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	switch {
 	case len(files) == 0:
-		return usagef("no output file given: name the PNG file to write")
+		return cli.Usagef("no output file given: name the PNG file to write")
 	case len(files) > 1:
-		return usagef("%d output files given (%s): want one PNG file", len(files), strings.Join(files, " "))
+		return cli.Usagef("%d output files given (%s): want one PNG file", len(files), strings.Join(files, " "))
 	case !strings.EqualFold(filepath.Ext(files[0]), ".png"):
-		return usagef("%s: the output is a PNG image; give a file name ending in .png", files[0])
+		return cli.Usagef("%s: the output is a PNG image; give a file name ending in .png", files[0])
 	case set["n"] && *n < 1:
-		return usagef("--n %d: must be at least 1", *n)
+		return cli.Usagef("--n %d: must be at least 1", *n)
 	case *offset < 0:
-		return usagef("--offset %d: must be 0 or more", *offset)
+		return cli.Usagef("--offset %d: must be 0 or more", *offset)
 	case *scale < 1 || *scale > showMaxScale:
-		return usagef("--scale %d: want 1 to %d", *scale, showMaxScale)
+		return cli.Usagef("--scale %d: want 1 to %d", *scale, showMaxScale)
 	case *mistakes && *model == "":
-		return usagef("--misclassified needs --model: the model whose mistakes to draw")
+		return cli.Usagef("--misclassified needs --model: the model whose mistakes to draw")
 	}
 	if err := checkSplit(*split); err != nil {
 		return err
 	}
 	dt, err := graph.ParseDtype(*dtype)
 	if err != nil {
-		return usagef("--dtype: %v", err)
+		return cli.Usagef("--dtype: %v", err)
 	}
 	if !set["n"] {
 		*n = showN
@@ -105,7 +106,7 @@ func runShow(args []string, stdout, stderr io.Writer) error {
 	}
 	all := splitSet(d, *split)
 	if *offset >= all.Len() {
-		return usagef("--offset %d: the %s set has %d images", *offset, *split, all.Len())
+		return cli.Usagef("--offset %d: the %s set has %d images", *offset, *split, all.Len())
 	}
 	s := all.Slice(*offset, all.Len())
 	var pred []uint8

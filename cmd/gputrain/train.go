@@ -14,6 +14,7 @@ import (
 	"slices"
 	"syscall"
 
+	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/cuda"
 	"github.com/gputrain/gputrain/graph"
@@ -26,15 +27,15 @@ var errInterrupted = errors.New("interrupted")
 // trainFlags are the settings that define a training run; a checkpoint
 // records them so that --resume continues the same run.
 type trainFlags struct {
-	Sizes      intList `json:"sizes"`
-	Epochs     int     `json:"epochs"`
-	BatchSize  int     `json:"batch_size"`
-	Eta        float64 `json:"eta"`
-	Seed       uint64  `json:"seed"`
-	Dtype      string  `json:"dtype"`
-	TrainLimit int     `json:"train_limit"`
-	NoShuffle  bool    `json:"no_shuffle"`
-	Eval       string  `json:"eval"`
+	Sizes      cli.IntList `json:"sizes"`
+	Epochs     int         `json:"epochs"`
+	BatchSize  int         `json:"batch_size"`
+	Eta        float64     `json:"eta"`
+	Seed       uint64      `json:"seed"`
+	Dtype      string      `json:"dtype"`
+	TrainLimit int         `json:"train_limit"`
+	NoShuffle  bool        `json:"no_shuffle"`
+	Eval       string      `json:"eval"`
 }
 
 // checkpointFile is the name of the checkpoint inside a --checkpoint directory.
@@ -59,8 +60,8 @@ type trainCmd struct {
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
-	c := &trainCmd{trainFlags: trainFlags{Sizes: intList{784, 30, 10}}}
-	fs := newFlags("train")
+	c := &trainCmd{trainFlags: trainFlags{Sizes: cli.IntList{784, 30, 10}}}
+	fs := cli.NewFlags("gputrain train")
 	fs.Var(&c.Sizes, "sizes", "layer sizes, comma-separated: 784 inputs first, 10 outputs last")
 	fs.IntVar(&c.Epochs, "epochs", 30, "number of epochs")
 	fs.IntVar(&c.BatchSize, "batch-size", 10, "mini-batch size")
@@ -79,7 +80,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress bar")
 	fs.StringVar(&c.plot, "plot", "", "write a PNG plot of accuracy and cost per epoch to this file")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text (the book's lines) or json (one object per epoch)")
-	if err := parse(fs, args, stdout); err != nil {
+	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
 	}
 	c.set = map[string]bool{}
@@ -103,36 +104,36 @@ func (c *trainCmd) validate() error {
 	if c.set["init"] || c.resume != "" {
 		// sizes may come from the model; checked once it is read
 	} else if err := graph.CheckSizes(c.Sizes); err != nil {
-		return usagef("--sizes: %v", err)
+		return cli.Usagef("--sizes: %v", err)
 	}
 	switch {
 	case c.Epochs < 1:
-		return usagef("--epochs %d: must be at least 1", c.Epochs)
+		return cli.Usagef("--epochs %d: must be at least 1", c.Epochs)
 	case c.BatchSize < 1:
-		return usagef("--batch-size %d: must be at least 1", c.BatchSize)
+		return cli.Usagef("--batch-size %d: must be at least 1", c.BatchSize)
 	case !(c.Eta > 0) || math.IsInf(c.Eta, 0):
-		return usagef("--eta %v: must be a finite number > 0", c.Eta)
+		return cli.Usagef("--eta %v: must be a finite number > 0", c.Eta)
 	case c.TrainLimit < 0:
-		return usagef("--train-limit %d: must be 0 (all) or more", c.TrainLimit)
+		return cli.Usagef("--train-limit %d: must be 0 (all) or more", c.TrainLimit)
 	case c.device != "cpu" && c.device != "cuda":
-		return usagef("--device %q: want cpu or cuda", c.device)
+		return cli.Usagef("--device %q: want cpu or cuda", c.device)
 	case c.Eval != "test" && c.Eval != "validation" && c.Eval != "none":
-		return usagef("--eval %q: want test, validation or none", c.Eval)
+		return cli.Usagef("--eval %q: want test, validation or none", c.Eval)
 	case c.logFormat != "text" && c.logFormat != "json":
-		return usagef("--log-format %q: want text or json", c.logFormat)
+		return cli.Usagef("--log-format %q: want text or json", c.logFormat)
 	}
 	if _, err := graph.ParseDtype(c.Dtype); err != nil {
-		return usagef("--dtype: %v", err)
+		return cli.Usagef("--dtype: %v", err)
 	}
 	for _, f := range []struct{ flag, path string }{{"save", c.save}, {"plot", c.plot}} {
 		if f.path != "" {
 			if err := graph.CheckWritable(f.path); err != nil {
-				return usagef("--%s: %v", f.flag, err)
+				return cli.Usagef("--%s: %v", f.flag, err)
 			}
 		}
 	}
 	if c.device == "cuda" && !cuda.Available {
-		return usagef("--device cuda: %v", cuda.ErrNoCUDA)
+		return cli.Usagef("--device cuda: %v", cuda.ErrNoCUDA)
 	}
 	return nil
 }
@@ -143,7 +144,7 @@ func (c *trainCmd) loadCheckpoint() (*checkpoint, error) {
 	path := filepath.Join(c.resume, checkpointFile)
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, usagef("--resume: %v", err)
+		return nil, cli.Usagef("--resume: %v", err)
 	}
 	var ck checkpoint
 	if err := json.Unmarshal(data, &ck); err != nil {
@@ -167,11 +168,11 @@ func (c *trainCmd) loadCheckpoint() (*checkpoint, error) {
 		{"no-shuffle", c.NoShuffle == f.NoShuffle, c.NoShuffle, f.NoShuffle},
 	} {
 		if c.set[d.name] && !d.same {
-			return nil, usagef("--%s %v differs from the checkpoint's %v in %s", d.name, d.have, d.ckv, c.resume)
+			return nil, cli.Usagef("--%s %v differs from the checkpoint's %v in %s", d.name, d.have, d.ckv, c.resume)
 		}
 	}
 	if c.set["init"] {
-		return nil, usagef("--init and --resume exclude each other")
+		return nil, cli.Usagef("--init and --resume exclude each other")
 	}
 	epochs, eval := c.Epochs, c.Eval
 	c.trainFlags = f
@@ -198,12 +199,12 @@ func (c *trainCmd) run(ck *checkpoint, stdout, stderr io.Writer) error {
 			return err
 		}
 		if c.set["sizes"] && !slices.Equal(c.Sizes, net.Sizes) {
-			return usagef("--sizes %v differs from %s's sizes %v", c.Sizes.String(), c.init, net.Sizes)
+			return cli.Usagef("--sizes %v differs from %s's sizes %v", c.Sizes.String(), c.init, net.Sizes)
 		}
 		c.Sizes = net.Sizes
 	}
 	if err := graph.CheckSizes(c.Sizes); err != nil {
-		return usagef("--sizes: %v", err)
+		return cli.Usagef("--sizes: %v", err)
 	}
 	if net == nil {
 		if net, err = graph.New(c.Sizes, c.Seed); err != nil {
@@ -219,7 +220,7 @@ func (c *trainCmd) run(ck *checkpoint, stdout, stderr io.Writer) error {
 	training := data.Training
 	if c.TrainLimit > 0 {
 		if c.TrainLimit > training.Len() {
-			return usagef("--train-limit %d: the training set has %d images", c.TrainLimit, training.Len())
+			return cli.Usagef("--train-limit %d: the training set has %d images", c.TrainLimit, training.Len())
 		}
 		training = training.Slice(0, c.TrainLimit)
 	}
@@ -252,7 +253,7 @@ func (c *trainCmd) run(ck *checkpoint, stdout, stderr io.Writer) error {
 	if ck != nil {
 		opt.Start, results = ck.Position, ck.Results
 		if opt.Start.Epoch >= c.Epochs {
-			return usagef("--resume: the checkpoint is at epoch %d of %d already; raise --epochs", opt.Start.Epoch, c.Epochs)
+			return cli.Usagef("--resume: the checkpoint is at epoch %d of %d already; raise --epochs", opt.Start.Epoch, c.Epochs)
 		}
 	}
 	bar := newProgress(stderr, c.quiet, training.Len())

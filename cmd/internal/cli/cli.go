@@ -32,24 +32,21 @@ func IsUsage(err error) bool {
 	return errors.As(err, &ue)
 }
 
-// NewFlags makes a flag set that reports errors as values instead of
-// printing usage and exiting, so that every fault becomes one line.
+// NewFlags makes a flag set named for its command line ("gputrain train")
+// that reports errors as values instead of printing usage and exiting, so
+// that every fault becomes one line.
 func NewFlags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	return fs
 }
 
-// Parse parses args for the command "prog NAME". With -h it prints the
-// flags to stdout and returns ErrHelp; a bad flag or a stray argument is a
-// UsageError.
-func Parse(fs *flag.FlagSet, prog string, args []string, stdout io.Writer) error {
+// Parse parses args. With -h it prints the flags to stdout and returns
+// ErrHelp; a bad flag or a stray argument is a UsageError.
+func Parse(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	err := fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fs.SetOutput(stdout)
-		fmt.Fprintf(stdout, "Usage of %s %s:\n", prog, fs.Name())
-		fs.PrintDefaults()
-		return ErrHelp
+		return PrintHelp(fs, stdout)
 	}
 	if err != nil {
 		return Usagef("%v", err)
@@ -58,6 +55,15 @@ func Parse(fs *flag.FlagSet, prog string, args []string, stdout io.Writer) error
 		return Usagef("unexpected argument %q", fs.Arg(0))
 	}
 	return nil
+}
+
+// PrintHelp prints fs's flags to stdout and returns ErrHelp.
+func PrintHelp(fs *flag.FlagSet, stdout io.Writer) error {
+	fs.SetOutput(stdout)
+	fmt.Fprintf(stdout, "Usage of %s:\n", fs.Name())
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	return ErrHelp
 }
 
 // IntList is a flag of comma-separated integers, like --sizes 784,30,10.

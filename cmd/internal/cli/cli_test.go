@@ -56,10 +56,10 @@ func TestParse(t *testing.T) {
 		{[]string{"stray"}, true, false},
 		{[]string{"-h"}, false, true},
 	} {
-		fs := NewFlags("sub")
+		fs := NewFlags("prog sub")
 		fs.Int("n", 1, "a number")
 		var out bytes.Buffer
-		err := Parse(fs, "prog", tc.args, &out)
+		err := Parse(fs, tc.args, &out)
 		if IsUsage(err) != tc.usage || errors.Is(err, ErrHelp) != tc.help {
 			t.Errorf("Parse(%q) = %v, want usage %v help %v", tc.args, err, tc.usage, tc.help)
 		}
