@@ -116,7 +116,7 @@ func TestSIMDKernels(t *testing.T) {
 		for rows := 1; rows <= 4; rows++ {
 			a, b := randSlice(r, rows*(k+3)), randSlice(r, k)
 			got, want := make([]float64, rows), make([]float64, rows)
-			dotsF64(got, a, k+3, b)
+			dotsSIMD(got, a, k+3, b)
 			dotsGo(want, a, k+3, b)
 			for i := range got {
 				if math.Abs(got[i]-want[i]) > 1e-13*float64(k) {
@@ -127,7 +127,7 @@ func TestSIMDKernels(t *testing.T) {
 		for _, add := range []bool{false, true} {
 			coef, b, c0 := randSlice(r, 5), randSlice(r, 5*(k+2)), randSlice(r, k)
 			got, want := append([]float64(nil), c0...), append([]float64(nil), c0...)
-			axpysF64(got, add, coef, b, k+2)
+			axpysSIMD(got, add, coef, b, k+2)
 			axpysGo(want, add, coef, b, k+2)
 			for i := range got {
 				if math.Abs(got[i]-want[i]) > 1e-13 {
@@ -139,7 +139,7 @@ func TestSIMDKernels(t *testing.T) {
 			a := conv[float32](randSlice(r, rows*(k+3)))
 			b := conv[float32](randSlice(r, k))
 			got, want := make([]float32, rows), make([]float32, rows)
-			dotsF32(got, a, k+3, b)
+			dotsSIMD(got, a, k+3, b)
 			dotsGo(want, a, k+3, b)
 			for i := range got {
 				if math.Abs(float64(got[i]-want[i])) > 1e-5*float64(k) {
@@ -152,7 +152,7 @@ func TestSIMDKernels(t *testing.T) {
 			b := conv[float32](randSlice(r, 5*(k+2)))
 			c0 := conv[float32](randSlice(r, k))
 			got, want := append([]float32(nil), c0...), append([]float32(nil), c0...)
-			axpysF32(got, add, coef, b, k+2)
+			axpysSIMD(got, add, coef, b, k+2)
 			axpysGo(want, add, coef, b, k+2)
 			for i := range got {
 				if math.Abs(float64(got[i]-want[i])) > 1e-5 {

@@ -3,28 +3,16 @@ package cpu
 // dots and axpys pick the SIMD kernel where the CPU has one.
 func dots[T Float](out []T, a []T, lda int, b []T) {
 	if hasSIMD {
-		switch o := any(out).(type) {
-		case []float32:
-			dotsF32(o, any(a).([]float32), lda, any(b).([]float32))
-			return
-		case []float64:
-			dotsF64(o, any(a).([]float64), lda, any(b).([]float64))
-			return
-		}
+		dotsSIMD(out, a, lda, b)
+		return
 	}
 	dotsGo(out, a, lda, b)
 }
 
 func axpys[T Float](c []T, add bool, coef []T, b []T, ldb int) {
 	if hasSIMD {
-		switch o := any(c).(type) {
-		case []float32:
-			axpysF32(o, add, any(coef).([]float32), any(b).([]float32), ldb)
-			return
-		case []float64:
-			axpysF64(o, add, any(coef).([]float64), any(b).([]float64), ldb)
-			return
-		}
+		axpysSIMD(c, add, coef, b, ldb)
+		return
 	}
 	axpysGo(c, add, coef, b, ldb)
 }

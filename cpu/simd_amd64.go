@@ -150,82 +150,57 @@ func dot4F64(r0, r1, r2, r3, b *float64, k int, out *[4]float64)
 //go:noescape
 func axpyF64(c *float64, n int, add bool, coef *float64, k int, b *float64, ldb int)
 
-// dotsF64 and axpysF64 mirror dotsF32 and axpysF32 (four lanes, not
-// eight). They are not one generic function because the kernels would then
-// be called through a function value, which makes their output escape: a
-// step would allocate.
-func dotsF64(out []float64, a []float64, lda int, b []float64) {
+// dotsSIMD: out[r] = a[r*lda : r*lda+len(b)] · b for len(out) ≤ 4 rows.
+func dotsSIMD[T Float](out []T, a []T, lda int, b []T) {
 	k := len(b)
-	if k < 4 {
+	lanes := lanes[T]()
+	if k < lanes {
 		dotsGo(out, a, lda, b)
 		return
 	}
-	var rows [4]*float64
-	for r := range rows {
-		t := min(r, len(out)-1)
-		rows[r] = &a[t*lda : t*lda+k][0]
-	}
-	var o [4]float64
-	dot4F64(rows[0], rows[1], rows[2], rows[3], &b[0], k, &o)
-	k4 := k &^ 3
-	for r := range out {
-		s := o[r]
-		row := a[r*lda : r*lda+k]
-		for i := k4; i < k; i++ {
-			s += row[i] * b[i]
-		}
-		out[r] = s
-	}
-}
-
-func axpysF64(c []float64, add bool, coef []float64, b []float64, ldb int) {
-	n := len(c)
-	if n < 4 || len(coef) == 0 {
-		axpysGo(c, add, coef, b, ldb)
-		return
-	}
-	_ = b[(len(coef)-1)*ldb+n-1]
-	axpyF64(&c[0], n, add, &coef[0], len(coef), &b[0], ldb)
-	if n4 := n &^ 3; n4 < n {
-		axpysGo(c[n4:], add, coef, b[n4:], ldb)
-	}
-}
-
-func dotsF32(out []float32, a []float32, lda int, b []float32) {
-	k := len(b)
-	if k < 8 {
-		dotsGo(out, a, lda, b)
-		return
-	}
-	var rows [4]*float32
+	var rows [4]*T
 	for r := range rows {
 		t := min(r, len(out)-1) // spare slots repeat the last row: read, never stored
 		rows[r] = &a[t*lda : t*lda+k][0]
 	}
-	var o [4]float32
-	dot4F32(rows[0], rows[1], rows[2], rows[3], &b[0], k, &o)
-	k8 := k &^ 7
+	var o [4]T
+	switch op := any(&o).(type) {
+	case *[4]float32:
+		p := func(x *T) *float32 { return any(x).(*float32) }
+		dot4F32(p(rows[0]), p(rows[1]), p(rows[2]), p(rows[3]), p(&b[0]), k, op)
+	case *[4]float64:
+		p := func(x *T) *float64 { return any(x).(*float64) }
+		dot4F64(p(rows[0]), p(rows[1]), p(rows[2]), p(rows[3]), p(&b[0]), k, op)
+	}
 	for r := range out {
 		s := o[r]
 		row := a[r*lda : r*lda+k]
-		for i := k8; i < k; i++ {
+		for i := k &^ (lanes - 1); i < k; i++ {
 			s += row[i] * b[i]
 		}
 		out[r] = s
 	}
 }
 
-func axpysF32(c []float32, add bool, coef []float32, b []float32, ldb int) {
+// axpysSIMD: c = [c if add] + Σₜ coef[t]·b[t*ldb : t*ldb+len(c)].
+func axpysSIMD[T Float](c []T, add bool, coef []T, b []T, ldb int) {
 	n := len(c)
-	if n < 8 || len(coef) == 0 {
+	lanes := lanes[T]()
+	if n < lanes || len(coef) == 0 {
 		axpysGo(c, add, coef, b, ldb)
 		return
 	}
 	_ = b[(len(coef)-1)*ldb+n-1]
-	axpyF32(&c[0], n, add, &coef[0], len(coef), &b[0], ldb)
-	n8 := n &^ 7
-	if n8 < n {
-		axpysGo(c[n8:], add, coef, b[n8:], ldb)
+	switch cf := any(coef).(type) {
+	case []float32:
+		p := func(x *T) *float32 { return any(x).(*float32) }
+		axpyF32(p(&c[0]), n, add, &cf[0], len(coef), p(&b[0]), ldb)
+	case []float64:
+		p := func(x *T) *float64 { return any(x).(*float64) }
+		axpyF64(p(&c[0]), n, add, &cf[0], len(coef), p(&b[0]), ldb)
+	}
+	if nb := n &^ (lanes - 1); nb < n {
+		axpysGo(c[nb:], add, coef, b[nb:], ldb)
 	}
 }
 
