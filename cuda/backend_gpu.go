@@ -372,11 +372,21 @@ func (b *backend) sync(what string) error {
 }
 
 // upload copies a set's images and labels, as bytes: a quarter of the
-// memory and traffic of floats; the gather kernel converts.
-func (b *backend) upload(s *mnist.Set, what string) (deviceSet, error) {
+// memory and traffic of floats; the gather kernel converts. A failed upload
+// frees what it allocated: Predict goes on using the context after one.
+func (b *backend) upload(s *mnist.Set, what string) (d deviceSet, err error) {
 	n := s.Len()
-	d := deviceSet{n: n}
-	var err error
+	d.n = n
+	defer func() {
+		if err != nil {
+			for _, p := range []cu.DevicePtr{d.images, d.labels} {
+				if p != 0 {
+					cu.MemFree(p) // the error being returned says more
+				}
+			}
+			d = deviceSet{}
+		}
+	}()
 	if d.images, err = b.alloc(int64(n)*mnist.Pixels, what); err != nil {
 		return d, err
 	}
@@ -644,7 +654,8 @@ func (b *backend) Network() (*graph.Network, error) {
 // Epoch uploads the order (the only per-epoch upload), replays one
 // captured step per mini-batch, keeps each step's cost on the device and
 // reads them back once at the end: the mean, and the first non-finite one
-// for a *train.Divergence with its batch number. A diverged epoch runs to
+// for a *train.Divergence with its batch number; then it checks the
+// parameters themselves for NaN and Inf. A diverged epoch runs to
 // its end on the device; its parameters are garbage either way.
 func (b *backend) Epoch(ctx context.Context, order []int32, progress func(done int)) (float64, error) {
 	var cost float64
@@ -721,6 +732,26 @@ func (b *backend) epoch(ctx context.Context, order []int32, progress func(done i
 			return 0, &train.Divergence{Batch: j, Cost: c}
 		}
 		total += c * float64(min(bs, len(order)-j*bs))
+	}
+	// A parameter can overflow in a step whose cost was still finite (the
+	// last one, say): read them back and look, as the CPU backend does.
+	// Once an epoch, this costs one copy of the parameters.
+	for l := range b.weights {
+		in, out := b.cfg.Sizes[l], b.cfg.Sizes[l+1]
+		for _, p := range []struct {
+			ptr cu.DevicePtr
+			n   int
+		}{{b.weights[l], out * in}, {b.biases[l], out}} {
+			v, err := b.floatsFromDevice(p.ptr, p.n, fmt.Sprintf("the parameters of layer %d", l+1))
+			if err != nil {
+				return 0, err
+			}
+			for _, x := range v {
+				if math.IsNaN(x) || math.IsInf(x, 0) {
+					return 0, &train.Divergence{Batch: steps - 1, Cost: x}
+				}
+			}
+		}
 	}
 	if progress != nil {
 		progress(len(order))

@@ -155,9 +155,11 @@ func newSchedule(p *graph.Program, lim limits, batchSize int) (*schedule, error)
 	if lim.maxThreads < 32 || lim.singleMax < 1 {
 		return nil, fmt.Errorf("cuda: launch limits %+v: need blocks of at least 32 threads and one-block ops of at least 1 element", lim)
 	}
+	// The kernels' grid-stride loops count in int: an index must stay below
+	// 2³¹ even one stride (at most maxGrid·segnThreads) past the end.
 	for _, b := range p.Bufs {
-		if b.Len() > math.MaxInt32 {
-			return nil, fmt.Errorf("cuda: buffer %s has %d elements, more than the kernels index (2³¹−1)", b.Name, b.Len())
+		if b.Len() > math.MaxInt32-maxGrid*segnThreads {
+			return nil, fmt.Errorf("cuda: buffer %s has %d elements, more than the kernels index (2³¹−1 less a grid's stride)", b.Name, b.Len())
 		}
 	}
 	ext := *p
