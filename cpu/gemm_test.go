@@ -289,3 +289,63 @@ func TestWorkersDoNotChangeResults(t *testing.T) {
 		}
 	}
 }
+
+// TestSigmoid32 holds the float32 σ (the SIMD kernel where there is one)
+// to the float64 formula rounded, over the range training meets, the
+// clamped tails, the infinities and every length around the lane width;
+// a NaN must stay NaN, since divergence is detected by it.
+func TestSigmoid32(t *testing.T) {
+	var xs []float32
+	for x := -100.0; x <= 100; x += 0.0137 {
+		xs = append(xs, float32(x))
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 10000 {
+		xs = append(xs, float32(r.NormFloat64()*8))
+	}
+	xs = append(xs, 0, float32(math.Copysign(0, -1)), 1e-30, -1e-30, 87.9, 88.1, -85.9, -86.1, 1e30, -1e30,
+		float32(math.Inf(1)), float32(math.Inf(-1)), math.MaxFloat32, -math.MaxFloat32)
+	got := make([]float32, len(xs))
+	sigmoid(got, xs)
+	for i, x := range xs {
+		want := 1 / (1 + math.Exp(-float64(x)))
+		// Within 2 ulp (relative 2.4e-7) or, in the far tail where σ is
+		// below 1e-38, within 1e-38 absolute.
+		if d := math.Abs(float64(got[i]) - want); d > 2.4e-7*want && d > 1e-38 {
+			t.Fatalf("σ(%g) = %g, want %g (diff %g)", x, got[i], want, d)
+		}
+		if got[i] < 0 || got[i] > 1 {
+			t.Fatalf("σ(%g) = %g, outside [0,1]", x, got[i])
+		}
+	}
+	for n := range 20 {
+		in := make([]float32, n)
+		for i := range in {
+			in[i] = float32(i) - 7.5
+		}
+		if n > 0 {
+			in[n-1] = float32(math.NaN())
+		}
+		out := make([]float32, n)
+		sigmoid(out, in)
+		for j := range n {
+			// The same input gives the same bits wherever it sits: in the
+			// kernel's body or in the ragged end.
+			sub := make([]float32, n-j)
+			sigmoid(sub, in[j:])
+			for i := range sub {
+				if math.Float32bits(sub[i]) != math.Float32bits(out[j+i]) && !math.IsNaN(float64(sub[i])) {
+					t.Fatalf("σ(%g) is %g at position %d of %d, %g at position %d", in[j+i], out[j+i], j+i, n, sub[i], i)
+				}
+			}
+		}
+		for i := range n - 1 {
+			if want := 1 / (1 + math.Exp(-float64(in[i]))); math.Abs(float64(out[i])-want) > 2.4e-7*want {
+				t.Fatalf("n=%d: σ(%g) = %g, want %g", n, in[i], out[i], want)
+			}
+		}
+		if n > 0 && !math.IsNaN(float64(out[n-1])) {
+			t.Fatalf("n=%d: σ(NaN) = %g, want NaN", n, out[n-1])
+		}
+	}
+}

@@ -176,6 +176,16 @@ func addVec[T Float](d, a, b []T) {
 }
 
 func sigmoid[T Float](d, a []T) {
+	if df, ok := any(d).([]float32); ok && hasSIMD {
+		sigmoid32(df, any(a).([]float32))
+		return
+	}
+	sigmoidGo(d, a)
+}
+
+// sigmoidGo is σ through float64's exp: the reference for the kernel, and
+// float64's σ.
+func sigmoidGo[T Float](d, a []T) {
 	a = a[:len(d)]
 	for i := range d {
 		d[i] = T(1 / (1 + math.Exp(-float64(a[i]))))

@@ -219,3 +219,25 @@ func prefetchImages(images []uint8, idx []int32) {
 		prefetch(&images[int(i)*n : (int(i)+1)*n][0], n)
 	}
 }
+
+// sigmoidF32 sets d[i] = σ(a[i]) for i < n&^7 (see simd_amd64.s).
+//
+//go:noescape
+func sigmoidF32(d, a *float32, n int)
+
+// sigmoid32 is σ over float32 slices with the eight-lane kernel. The ragged
+// end goes through the kernel too, from a padded copy, so that a value does
+// not depend on where a split over the cores puts it.
+func sigmoid32(d, a []float32) {
+	n := len(d)
+	a = a[:n]
+	if n >= 8 {
+		sigmoidF32(&d[0], &a[0], n)
+	}
+	if t := n &^ 7; t < n {
+		var buf [8]float32
+		copy(buf[:], a[t:])
+		sigmoidF32(&buf[0], &buf[0], 8)
+		copy(d[t:], buf[:n-t])
+	}
+}

@@ -431,3 +431,181 @@ pfline:
 pfdone:
 	PREFETCHT0 -1(DX)
 	RET
+
+// σ in float32, eight lanes: the constants of sigmoidF32, each repeated
+// for a whole register. exp(t) = 2ⁿ·eʳ with n = round(t·log₂e) and
+// r = t − n·ln2, ln2 split in a part with few bits (exact in n·ln2hi) and
+// the rest; |r| ≤ ln2/2, where eʳ's Taylor series to r⁷ is within 6e−9
+// relative (r⁸/8!), a tenth of a float32 ulp. p0…p5 are 1/7! … 1/2!.
+// one
+DATA sigc<>+0(SB)/4, $0x3f800000
+DATA sigc<>+4(SB)/4, $0x3f800000
+DATA sigc<>+8(SB)/4, $0x3f800000
+DATA sigc<>+12(SB)/4, $0x3f800000
+DATA sigc<>+16(SB)/4, $0x3f800000
+DATA sigc<>+20(SB)/4, $0x3f800000
+DATA sigc<>+24(SB)/4, $0x3f800000
+DATA sigc<>+28(SB)/4, $0x3f800000
+// log2e
+DATA sigc<>+32(SB)/4, $0x3fb8aa3b
+DATA sigc<>+36(SB)/4, $0x3fb8aa3b
+DATA sigc<>+40(SB)/4, $0x3fb8aa3b
+DATA sigc<>+44(SB)/4, $0x3fb8aa3b
+DATA sigc<>+48(SB)/4, $0x3fb8aa3b
+DATA sigc<>+52(SB)/4, $0x3fb8aa3b
+DATA sigc<>+56(SB)/4, $0x3fb8aa3b
+DATA sigc<>+60(SB)/4, $0x3fb8aa3b
+// ln2hi
+DATA sigc<>+64(SB)/4, $0x3f318000
+DATA sigc<>+68(SB)/4, $0x3f318000
+DATA sigc<>+72(SB)/4, $0x3f318000
+DATA sigc<>+76(SB)/4, $0x3f318000
+DATA sigc<>+80(SB)/4, $0x3f318000
+DATA sigc<>+84(SB)/4, $0x3f318000
+DATA sigc<>+88(SB)/4, $0x3f318000
+DATA sigc<>+92(SB)/4, $0x3f318000
+// ln2lo
+DATA sigc<>+96(SB)/4, $0xb95e8083
+DATA sigc<>+100(SB)/4, $0xb95e8083
+DATA sigc<>+104(SB)/4, $0xb95e8083
+DATA sigc<>+108(SB)/4, $0xb95e8083
+DATA sigc<>+112(SB)/4, $0xb95e8083
+DATA sigc<>+116(SB)/4, $0xb95e8083
+DATA sigc<>+120(SB)/4, $0xb95e8083
+DATA sigc<>+124(SB)/4, $0xb95e8083
+// p0
+DATA sigc<>+128(SB)/4, $0x39500d01
+DATA sigc<>+132(SB)/4, $0x39500d01
+DATA sigc<>+136(SB)/4, $0x39500d01
+DATA sigc<>+140(SB)/4, $0x39500d01
+DATA sigc<>+144(SB)/4, $0x39500d01
+DATA sigc<>+148(SB)/4, $0x39500d01
+DATA sigc<>+152(SB)/4, $0x39500d01
+DATA sigc<>+156(SB)/4, $0x39500d01
+// p1
+DATA sigc<>+160(SB)/4, $0x3ab60b61
+DATA sigc<>+164(SB)/4, $0x3ab60b61
+DATA sigc<>+168(SB)/4, $0x3ab60b61
+DATA sigc<>+172(SB)/4, $0x3ab60b61
+DATA sigc<>+176(SB)/4, $0x3ab60b61
+DATA sigc<>+180(SB)/4, $0x3ab60b61
+DATA sigc<>+184(SB)/4, $0x3ab60b61
+DATA sigc<>+188(SB)/4, $0x3ab60b61
+// p2
+DATA sigc<>+192(SB)/4, $0x3c088889
+DATA sigc<>+196(SB)/4, $0x3c088889
+DATA sigc<>+200(SB)/4, $0x3c088889
+DATA sigc<>+204(SB)/4, $0x3c088889
+DATA sigc<>+208(SB)/4, $0x3c088889
+DATA sigc<>+212(SB)/4, $0x3c088889
+DATA sigc<>+216(SB)/4, $0x3c088889
+DATA sigc<>+220(SB)/4, $0x3c088889
+// p3
+DATA sigc<>+224(SB)/4, $0x3d2aaaab
+DATA sigc<>+228(SB)/4, $0x3d2aaaab
+DATA sigc<>+232(SB)/4, $0x3d2aaaab
+DATA sigc<>+236(SB)/4, $0x3d2aaaab
+DATA sigc<>+240(SB)/4, $0x3d2aaaab
+DATA sigc<>+244(SB)/4, $0x3d2aaaab
+DATA sigc<>+248(SB)/4, $0x3d2aaaab
+DATA sigc<>+252(SB)/4, $0x3d2aaaab
+// p4
+DATA sigc<>+256(SB)/4, $0x3e2aaaab
+DATA sigc<>+260(SB)/4, $0x3e2aaaab
+DATA sigc<>+264(SB)/4, $0x3e2aaaab
+DATA sigc<>+268(SB)/4, $0x3e2aaaab
+DATA sigc<>+272(SB)/4, $0x3e2aaaab
+DATA sigc<>+276(SB)/4, $0x3e2aaaab
+DATA sigc<>+280(SB)/4, $0x3e2aaaab
+DATA sigc<>+284(SB)/4, $0x3e2aaaab
+// p5
+DATA sigc<>+288(SB)/4, $0x3f000000
+DATA sigc<>+292(SB)/4, $0x3f000000
+DATA sigc<>+296(SB)/4, $0x3f000000
+DATA sigc<>+300(SB)/4, $0x3f000000
+DATA sigc<>+304(SB)/4, $0x3f000000
+DATA sigc<>+308(SB)/4, $0x3f000000
+DATA sigc<>+312(SB)/4, $0x3f000000
+DATA sigc<>+316(SB)/4, $0x3f000000
+// hi
+DATA sigc<>+320(SB)/4, $0x42b00000
+DATA sigc<>+324(SB)/4, $0x42b00000
+DATA sigc<>+328(SB)/4, $0x42b00000
+DATA sigc<>+332(SB)/4, $0x42b00000
+DATA sigc<>+336(SB)/4, $0x42b00000
+DATA sigc<>+340(SB)/4, $0x42b00000
+DATA sigc<>+344(SB)/4, $0x42b00000
+DATA sigc<>+348(SB)/4, $0x42b00000
+// lo
+DATA sigc<>+352(SB)/4, $0xc2ac0000
+DATA sigc<>+356(SB)/4, $0xc2ac0000
+DATA sigc<>+360(SB)/4, $0xc2ac0000
+DATA sigc<>+364(SB)/4, $0xc2ac0000
+DATA sigc<>+368(SB)/4, $0xc2ac0000
+DATA sigc<>+372(SB)/4, $0xc2ac0000
+DATA sigc<>+376(SB)/4, $0xc2ac0000
+DATA sigc<>+380(SB)/4, $0xc2ac0000
+// sign
+DATA sigc<>+384(SB)/4, $0x80000000
+DATA sigc<>+388(SB)/4, $0x80000000
+DATA sigc<>+392(SB)/4, $0x80000000
+DATA sigc<>+396(SB)/4, $0x80000000
+DATA sigc<>+400(SB)/4, $0x80000000
+DATA sigc<>+404(SB)/4, $0x80000000
+DATA sigc<>+408(SB)/4, $0x80000000
+DATA sigc<>+412(SB)/4, $0x80000000
+GLOBL sigc<>(SB), RODATA|NOPTR, $416
+
+// func sigmoidF32(d, a *float32, n int)
+// d[i] = 1/(1+exp(−a[i])) for i < n&^7, to within 2 ulp of the float64
+// formula rounded. exp's argument is clamped to [−86, 88], where 2ⁿ stays a
+// normal float (σ is then 1 or below 7e−39, as it should be); MINPS and
+// MAXPS keep the clamp from hiding a NaN, so a diverged step stays NaN.
+TEXT ·sigmoidF32(SB), NOSPLIT, $0-24
+	MOVQ d+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ n+16(FP), CX
+	ANDQ $-8, CX
+	VMOVUPS sigc<>+0(SB), Y15   // 1
+	VMOVUPS sigc<>+32(SB), Y11  // log₂e
+	VMOVUPS sigc<>+64(SB), Y10  // ln2, high part
+	VMOVUPS sigc<>+96(SB), Y9   // ln2, low part
+	VMOVUPS sigc<>+128(SB), Y8  // p0
+	VMOVUPS sigc<>+320(SB), Y14 // 88
+	VMOVUPS sigc<>+352(SB), Y13 // −86
+	VMOVUPS sigc<>+384(SB), Y12 // sign bit
+	XORQ BX, BX
+
+sig8:
+	CMPQ BX, CX
+	JGE  sigdone
+	VMOVUPS (SI)(BX*4), Y0
+	VXORPS Y12, Y0, Y0           // t = −x
+	VMINPS Y0, Y14, Y0           // min(88, t); a NaN t is kept
+	VMAXPS Y0, Y13, Y0           // max(−86, t); likewise
+	VMULPS Y11, Y0, Y1
+	VROUNDPS $0, Y1, Y1          // n = round(t·log₂e)
+	VMOVAPS Y0, Y2
+	VFNMADD231PS Y10, Y1, Y2     // r = t − n·ln2hi
+	VFNMADD231PS Y9, Y1, Y2      // r −= n·ln2lo
+	VMOVAPS Y8, Y3
+	VFMADD213PS sigc<>+160(SB), Y2, Y3 // y = y·r + p1
+	VFMADD213PS sigc<>+192(SB), Y2, Y3 // … + p2
+	VFMADD213PS sigc<>+224(SB), Y2, Y3 // … + p3
+	VFMADD213PS sigc<>+256(SB), Y2, Y3 // … + p4
+	VFMADD213PS sigc<>+288(SB), Y2, Y3 // … + p5
+	VMULPS Y2, Y2, Y4
+	VFMADD213PS Y2, Y4, Y3       // y = y·r² + r
+	VADDPS Y15, Y3, Y3           // eʳ = y + 1
+	VCVTPS2DQ Y1, Y5
+	VPSLLD $23, Y5, Y5
+	VPADDD Y5, Y3, Y3            // eᵗ = eʳ·2ⁿ
+	VADDPS Y15, Y3, Y3
+	VDIVPS Y3, Y15, Y3           // σ = 1/(1 + eᵗ)
+	VMOVUPS Y3, (DI)(BX*4)
+	ADDQ $8, BX
+	JMP  sig8
+
+sigdone:
+	VZEROUPPER
+	RET

@@ -20,3 +20,5 @@ func axpyRowsSIMD[T Float](c []T, nr, ldc, n int, add bool, coef []T, k int, b [
 
 // prefetchImages is a hint only: without the amd64 kernels it does nothing.
 func prefetchImages(images []uint8, idx []int32) {}
+
+func sigmoid32(d, a []float32) { sigmoidGo(d, a) }
