@@ -41,9 +41,10 @@ fuzz:
 train: build
 	./$(BIN)/gputrain train
 
-## bench-cpu: Go benchmarks of the CPU backend (one epoch per iteration)
+## bench-cpu: Go benchmarks of the CPU backend: whole epochs, then the training step's matrix products in GFLOP/s
 bench-cpu:
 	$(GO) test -run '^$$' -bench Epoch -benchtime 5x ./cpu/
+	$(GO) test -run '^$$' -bench GEMM -benchtime 1s ./cpu/
 
 clean:
 	rm -rf $(BIN)

@@ -1,5 +1,7 @@
 package cpu
 
+import "unsafe"
+
 // gemm is one matrix product C = α·op(A)·op(B) + β·C on row-major
 // matrices: C is m×n with row stride ldc, op(A) m×k, op(B) k×n. A machine
 // plans each of its products once, so a step allocates nothing.
@@ -26,17 +28,23 @@ const parallelFlops = 1 << 20
 const chunksPerWorker = 3
 
 // plan decides how to split the product over p's workers: by rows of C
-// when C is tall, by columns when it is wide.
+// when C is tall, by columns when it is wide. A dot-form product with
+// enough rows for every chunk is split by rows even when wide: each core
+// then keeps its few rows of A in cache and streams B once, where a split
+// by columns has every core stream all of A once per dotCols rows of B
+// (measured here on [784,1000,10] at batch 100: the forward product runs
+// about 20% faster on two cores).
 func (g *gemm[T]) plan(p *pool) {
 	g.chunks = 1
 	if p == nil || 2*g.m*g.n*g.k < parallelFlops {
 		return
 	}
-	g.rows = g.m >= g.n
+	chunks := chunksPerWorker * p.size()
+	g.rows = g.m >= g.n || (g.dot() && g.m >= dotRows*chunks)
 	if g.rows {
-		g.chunks = min(g.m, chunksPerWorker*p.size())
+		g.chunks = min(g.m, chunks)
 	} else {
-		g.chunks = min((g.n+7)/8, chunksPerWorker*p.size())
+		g.chunks = min((g.n+7)/8, chunks)
 	}
 	g.job = g.chunk
 }
@@ -52,7 +60,11 @@ func (g *gemm[T]) run(p *pool) {
 
 func (g *gemm[T]) chunk(i int) {
 	if g.rows {
-		lo, hi := split(g.m, g.chunks, i, 1)
+		unit := 1
+		if g.dot() {
+			unit = dotRows // whole blocks of the kernel's rows
+		}
+		lo, hi := split(g.m, g.chunks, i, unit)
 		g.block(lo, hi, 0, g.n)
 	} else {
 		lo, hi := split(g.n, g.chunks, i, dotCols*8)
@@ -68,20 +80,37 @@ func split(n, w, i, unit int) (lo, hi int) {
 	return lo, hi
 }
 
-// block computes rows [r0,r1) × columns [c0,c1) of C.
+// tileBytes bounds the rows of A that dotForm passes every row of B over:
+// half of the smallest per-core L2 cache among the machines measured here,
+// so that the passes read A from cache rather than from memory. (Tiling
+// the other form by columns of B measured slower: each tile gathers its
+// coefficients again.)
+const tileBytes = 256 << 10
+
+// block computes rows [r0,r1) × columns [c0,c1) of C. Tiling changes only
+// the order in which elements of C are computed, never the operations that
+// compute one, so the result is the same bit for bit.
 func (g *gemm[T]) block(r0, r1, c0, c1 int) {
 	if r0 >= r1 || c0 >= c1 {
 		return
 	}
 	switch {
-	case !g.transA && g.transB:
-		g.dotForm(r0, r1, c0, c1)
+	case g.dot():
+		rowBytes := g.k * int(unsafe.Sizeof(T(0)))
+		rows := max(dotRows, tileBytes/rowBytes/dotRows*dotRows)
+		for i := r0; i < r1; i += rows {
+			g.dotForm(i, min(i+rows, r1), c0, c1)
+		}
 	case !g.transB:
 		g.axpyForm(r0, r1, c0, c1)
 	default:
 		g.naive(r0, r1, c0, c1)
 	}
 }
+
+// dot reports whether both operands' rows run along k (A·Bᵀ), the form
+// dotForm computes.
+func (g *gemm[T]) dot() bool { return !g.transA && g.transB }
 
 // dotForm: C[i,j] = α·A[i,:]·B[j,:] + β·C[i,j], both operands' rows contiguous
 // in k (the forward pass a·wᵀ), a dotRows×dotCols block at a time.
@@ -109,7 +138,7 @@ func (g *gemm[T]) dotForm(r0, r1, c0, c1 int) {
 // axpyForm: C[i,c0:c1] = β·C[i,c0:c1] + Σₜ α·op(A)[i,t]·B[t,c0:c1], rows of B
 // contiguous in n (the weight gradient δᵀ·a fused with its update, and δ·w).
 func (g *gemm[T]) axpyForm(r0, r1, c0, c1 int) {
-	if hasSIMD && c1-c0 >= 8 && g.k <= axpyMaxK {
+	if hasSIMD && c1-c0 >= 8 {
 		g.axpyBlocks(r0, r1, c0, c1)
 		return
 	}
@@ -131,7 +160,8 @@ func (g *gemm[T]) axpyForm(r0, r1, c0, c1 int) {
 }
 
 // axpyMaxK bounds the coefficients kept on the stack: k is the batch size
-// (weight gradients) or a layer width (backpropagated δ), rarely more.
+// (weight gradients) or a layer width (backpropagated δ). A longer k is
+// taken axpyMaxK at a time.
 const axpyMaxK = 256
 
 // axpyBlocks is axpyForm four rows of C at a time, with SIMD: each load
@@ -140,15 +170,19 @@ func (g *gemm[T]) axpyBlocks(r0, r1, c0, c1 int) {
 	var coef [4 * axpyMaxK]T
 	for i := r0; i < r1; i += 4 {
 		nr := min(4, r1-i)
-		for t := 0; t < g.k; t++ {
-			for r := 0; r < 4; r++ {
-				coef[4*t+r] = g.alpha * g.opA(i+min(r, nr-1), t)
-			}
-		}
 		for r := 0; r < nr; r++ {
 			g.scaleC(g.c[(i+r)*g.ldc+c0 : (i+r)*g.ldc+c1])
 		}
-		axpyRowsSIMD(g.c[i*g.ldc+c0:], nr, g.ldc, c1-c0, g.beta != 0, coef[:4*g.k], g.k, g.b[c0:], g.ldb)
+		for t0 := 0; t0 < g.k; t0 += axpyMaxK {
+			kk := min(axpyMaxK, g.k-t0)
+			for t := 0; t < kk; t++ {
+				for r := 0; r < 4; r++ {
+					coef[4*t+r] = g.alpha * g.opA(i+min(r, nr-1), t0+t)
+				}
+			}
+			add := g.beta != 0 || t0 > 0
+			axpyRowsSIMD(g.c[i*g.ldc+c0:], nr, g.ldc, c1-c0, add, coef[:4*kk], kk, g.b[t0*g.ldb+c0:], g.ldb)
+		}
 	}
 }
 

@@ -53,7 +53,11 @@ func conv[T Float](s []float64) []T {
 // β of 0, 1 and other, on one core and split across workers, against refGEMM.
 func TestGEMM(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	shapes := [][3]int{{1, 1, 1}, {3, 5, 7}, {10, 30, 784}, {30, 784, 10}, {7, 33, 17}, {10, 10, 30}, {64, 129, 65}, {5, 1000, 3}, {4, 20, 300}}
+	shapes := [][3]int{{1, 1, 1}, {3, 5, 7}, {10, 30, 784}, {30, 784, 10}, {7, 33, 17}, {10, 10, 30}, {64, 129, 65}, {5, 1000, 3}, {4, 20, 300},
+		{40, 100, 200},  // wide, but enough rows to split a dot-form product by rows
+		{9, 40, 600},    // k longer than axpyMaxK, taken in pieces
+		{100, 20, 1000}, // A·Bᵀ in more than one tile of A's rows
+	}
 	for _, s := range shapes {
 		for _, ta := range []bool{false, true} {
 			for _, tb := range []bool{false, true} {
@@ -99,6 +103,27 @@ func checkGEMM[T Float](t *testing.T, r *rand.Rand, s [3]int, ta, tb bool, beta 
 			if d := math.Abs(float64(g.c[i])-want[i]) / scale; d > tol*float64(k) {
 				t.Fatalf("c[%d] = %v, want %v (rel diff %g)", i, g.c[i], want[i], d)
 			}
+		}
+	}
+}
+
+// TestTilingKeepsResults: a dot-form product computed a tile of rows at a
+// time equals, bit for bit, the same product computed in one pass.
+func TestTilingKeepsResults(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	m, n, k := 150, 21, 1000 // several tiles, the last one short
+	a, b := conv[float32](randSlice(r, m*k)), conv[float32](randSlice(r, n*k))
+	tiled := gemm[float32]{transB: true, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: k, c: make([]float32, m*n), ldc: n}
+	whole := tiled
+	whole.c = make([]float32, m*n)
+	if rows := tileBytes / (4 * k); rows >= m {
+		t.Fatalf("a tile holds %d rows: the product must span several", rows)
+	}
+	tiled.block(0, m, 0, n)
+	whole.dotForm(0, m, 0, n)
+	for i := range whole.c {
+		if math.Float32bits(tiled.c[i]) != math.Float32bits(whole.c[i]) {
+			t.Fatalf("c[%d] = %v tiled, %v in one pass", i, tiled.c[i], whole.c[i])
 		}
 	}
 }

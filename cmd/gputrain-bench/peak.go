@@ -28,6 +28,10 @@ type peakResult struct {
 // product is bound by arithmetic, not by call overhead or memory.
 const peakSize = 1024
 
+// peakK is the inner dimension of the A·B measurement: the largest batch
+// the kernel takes in one pass (cpu's axpyMaxK).
+const peakK = 256
+
 // peakBudget is how long each measurement repeats its product; the best
 // repetition counts, since a peak is what the CPU can do, not what a
 // noisy moment let it.
@@ -72,14 +76,20 @@ func measureGonum(n, cores int) float64 {
 }
 
 // measureGputrain times gputrain's own float32 kernel, the one its CPU
-// backend trains with, through a one-instruction program: C = A·Bᵀ (the
-// forward pass's form, a row of A against a row of B) or C = A·B.
-func measureGputrain(n, workers int, transB bool) float64 {
+// backend trains with, through a one-instruction program on n×n C: C = A·Bᵀ
+// (the forward pass's form, a row of A against a row of B) or C = A·B (the
+// weight gradient's form, rows of B scaled and added; there k is the batch
+// size, so it is measured at a k no larger than a batch).
+func measureGputrain(n, k, workers int, transB bool) float64 {
+	bRows, bCols := k, n
+	if transB {
+		bRows, bCols = n, k
+	}
 	p := &graph.Program{
 		Sizes: []int{n, n}, Batch: n, Dtype: graph.Float32,
 		Bufs: []graph.Buf{
-			{Name: "A", Rows: n, Cols: n, Kind: graph.Param, Alias: -1},
-			{Name: "B", Rows: n, Cols: n, Kind: graph.Param, Alias: -1},
+			{Name: "A", Rows: n, Cols: k, Kind: graph.Param, Alias: -1},
+			{Name: "B", Rows: bRows, Cols: bCols, Kind: graph.Param, Alias: -1},
 			{Name: "C", Rows: n, Cols: n, Kind: graph.Temp, Alias: -1},
 		},
 		Instrs: []graph.Instr{{Op: graph.MatMul, Dst: 2, A: 0, B: 1, TransB: transB, Alpha: 1}},
@@ -91,9 +101,9 @@ func measureGputrain(n, workers int, transB bool) float64 {
 	m := cpu.NewMachine[float32](p, workers)
 	defer m.Close()
 	rng := rand.New(rand.NewPCG(3, 4))
-	copy(m.Buf(0), randomFloat32s(n*n, rng))
-	copy(m.Buf(1), randomFloat32s(n*n, rng))
-	return bestRate(2*float64(n)*float64(n)*float64(n), m.Run)
+	copy(m.Buf(0), randomFloat32s(n*k, rng))
+	copy(m.Buf(1), randomFloat32s(n*k, rng))
+	return bestRate(2*float64(n)*float64(n)*float64(k), m.Run)
 }
 
 // measureNumpy times numpy's float32 product (the BLAS Debian gives it,
@@ -135,8 +145,8 @@ func measurePeaks(python string, log io.Writer) []peakResult {
 	}
 	for _, c := range uniq(1, cores) {
 		add(fmt.Sprintf("gonum blas32.Sgemm %d×%d", peakSize, peakSize), c, measureGonum(peakSize, c))
-		add(fmt.Sprintf("gputrain cpu kernel, A·Bᵀ %d×%d", 2*peakSize, 2*peakSize), c, measureGputrain(2*peakSize, c, true))
-		add(fmt.Sprintf("gputrain cpu kernel, A·B %d×%d", peakSize, peakSize), c, measureGputrain(peakSize, c, false))
+		add(fmt.Sprintf("gputrain cpu kernel, A·Bᵀ %d×%d", 2*peakSize, 2*peakSize), c, measureGputrain(2*peakSize, 2*peakSize, c, true))
+		add(fmt.Sprintf("gputrain cpu kernel, A·B %d×%d, k %d", 2*peakSize, 2*peakSize, peakK), c, measureGputrain(2*peakSize, peakK, c, false))
 		if python != "" {
 			add(fmt.Sprintf("numpy float32 matmul %d×%d (%s)", 4*peakSize, 4*peakSize, blasName()), c, measureNumpy(python, 4*peakSize, c))
 		}
