@@ -259,7 +259,7 @@ func TestPeersMarkdownRatios(t *testing.T) {
 		{peer: p, dtype: "float32", res: secs(0.6, 0.5, 0.5), med: 0.5, lo: 0.5},
 		{peer: p, dtype: "float64", res: secs(0.7, 0.6, 0.6), med: 0.6, lo: 0.6},
 	}
-	md := peersMarkdown(trainArgs{Sizes: cli.IntList{784, 30, 10}, BatchSize: 10, Eta: 3, Seed: 1}, rows, []string{"CUDA: no GPU"}, nil)
+	md := peersMarkdown(trainArgs{Sizes: cli.IntList{784, 30, 10}, BatchSize: 10, Eta: 3, Seed: 1}, rows, []string{"CUDA: no GPU"}, 2)
 	for _, want := range []string{
 		"| PyTorch | float32 | 3 | 0.500 | 0.500 | 5.0× | 90.20 % | 0 | 5 % |",
 		"| PyTorch | float64 | 3 | 0.600 | 0.600 | 3.0× |",
@@ -272,6 +272,31 @@ func TestPeersMarkdownRatios(t *testing.T) {
 	}
 	if i, j := strings.Index(md, "| gputrain CPU | float32"), strings.Index(md, "| gputrain CPU | float64"); i < 0 || j < i {
 		t.Errorf("float32 rows do not come first:\n%s", md)
+	}
+}
+
+// TestMergeRounds: a program's row pools the epochs of all its runs, keeps
+// the first run's accuracy and the worst RSS and disturbance.
+func TestMergeRounds(t *testing.T) {
+	run := func(rss int64, others float64, secs ...float64) runResult {
+		r := runResult{PeakRSS: rss, Others: others}
+		for i, x := range secs {
+			x := x
+			r.Epochs = append(r.Epochs, epochLine{Epoch: i, Correct: 900 + int(rss), Total: 1000, Seconds: &x})
+		}
+		return r
+	}
+	row := mergeRounds(peer{id: "gputrain"}, "float32", []runResult{run(1, 0.02, 0.9, 0.3, 0.5), run(2, 0.01, 0.2, 0.8, 0.4)})
+	// All six epochs: 0.2 0.3 0.4 0.5 0.8 0.9, median (0.4+0.5)/2.
+	if row.lo != 0.2 || math.Abs(row.med-0.45) > 1e-12 {
+		t.Errorf("min, median = %v, %v; want 0.2, 0.45", row.lo, row.med)
+	}
+	if row.res.PeakRSS != 2 || row.res.Others != 0.02 || row.res.Epochs[0].Correct != 901 || len(row.res.Epochs) != 3 {
+		t.Errorf("merged run = %+v; want RSS 2, others 0.02, the first run's 3 epochs", row.res)
+	}
+	md := peersMarkdown(trainArgs{Sizes: cli.IntList{784, 30, 10}, BatchSize: 10, Eta: 3, Seed: 1}, []peerRow{row}, nil, 2)
+	if !strings.Contains(md, "ran 2 times") {
+		t.Errorf("table does not say the programs ran twice:\n%s", md)
 	}
 }
 

@@ -83,9 +83,9 @@ func (e env) peerIDs() []string {
 	return ids
 }
 
-// defaultEpochs gives each peer enough epochs for a stable median while
-// keeping make bench within about fifteen minutes on two cores: the slow
-// peers get three, the fast ones more.
+// defaultEpochs gives each peer, in each round, enough epochs for a stable
+// median while keeping make bench within about fifteen minutes on two
+// cores: the slow peers get three, the fast ones more.
 const defaultEpochs = "gputrain=10,gputrain-cuda=10,network.py=3,batched-numpy=5,torch-autograd=5,torch-explicit=5,tapemachine=3"
 
 // parseEpochSpec reads "id=N,id=N" into a map, checking every id against known.
@@ -174,6 +174,7 @@ func runPeers(args []string, stdout, stderr io.Writer) error {
 	dtypes := fs.String("dtypes", "float32,float64", "dtypes to run")
 	out := fs.String("out", "BENCHMARKS.md", "the markdown file whose machine section and --section are rewritten")
 	section := fs.String("section", "peers", "the section of --out that the table replaces (<!-- bench:NAME -->)")
+	rounds := fs.Int("rounds", 2, "how many times each program runs, in turn with the others")
 	q := quietFlags(fs)
 	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
@@ -191,6 +192,9 @@ func runPeers(args []string, stdout, stderr io.Writer) error {
 	}
 	if _, err := os.Stat(e.gputrain); err != nil {
 		return cli.Usagef("--gputrain: %v (make build)", err)
+	}
+	if *rounds < 1 {
+		return cli.Usagef("--rounds: %d: must be at least 1", *rounds)
 	}
 	peers := e.peers()
 	ids := e.peerIDs()
@@ -229,9 +233,15 @@ func runPeers(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	var rows []peerRow
+	// The runs to make, in table order.
+	type job struct {
+		p     peer
+		dt    string
+		args  trainArgs
+		label string
+	}
+	var jobs []job
 	var skipped []string
-	ctx := context.Background()
 	for _, p := range peers {
 		if want != nil && !contains(want, p.id) {
 			continue
@@ -254,23 +264,43 @@ func runPeers(args []string, stdout, stderr io.Writer) error {
 			if pa.Epochs == 0 {
 				pa.Epochs = 3
 			}
-			label := p.id + " " + dt
-			fmt.Fprintf(stderr, "%s: %d epochs\n", label, pa.Epochs)
-			res, err := runQuiet(ctx, *q, p.argv(pa, dt), nil, stderr, label)
+			jobs = append(jobs, job{p, dt, pa, p.id + " " + dt})
+		}
+	}
+
+	// Every program runs once a round, in turn with the others, so that a
+	// slow spell of this shared machine falls on all of them rather than
+	// on whichever ran through it.
+	results := make([][]runResult, len(jobs))
+	failed := make([]bool, len(jobs))
+	ctx := context.Background()
+	for round := 1; round <= *rounds; round++ {
+		for i, j := range jobs {
+			if failed[i] {
+				continue
+			}
+			fmt.Fprintf(stderr, "%s: %d epochs (round %d of %d)\n", j.label, j.args.Epochs, round, *rounds)
+			res, err := runQuiet(ctx, *q, j.p.argv(j.args, j.dt), nil, stderr, j.label)
 			if err != nil {
 				// One broken peer should not cost the others' numbers.
-				skipped = append(skipped, fmt.Sprintf("%s %s: failed: %v", p.name, dt, err))
+				failed[i] = true
+				skipped = append(skipped, fmt.Sprintf("%s %s: failed: %v", j.p.name, j.dt, err))
 				fmt.Fprintf(stderr, "%v\n", err)
 				continue
 			}
-			s := res.secs()
-			rows = append(rows, peerRow{peer: p, dtype: dt, res: res, med: median(s), lo: minimum(s)})
+			results[i] = append(results[i], res)
+		}
+	}
+	var rows []peerRow
+	for i, j := range jobs {
+		if !failed[i] && len(results[i]) > 0 {
+			rows = append(rows, mergeRounds(j.p, j.dt, results[i]))
 		}
 	}
 	if len(rows) == 0 {
 		return fmt.Errorf("no peer ran")
 	}
-	body := peersMarkdown(a, rows, skipped, epochs)
+	body := peersMarkdown(a, rows, skipped, *rounds)
 	fmt.Fprint(stdout, body)
 	if *out == "" {
 		return nil
@@ -279,6 +309,22 @@ func runPeers(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return updateSection(*out, *section, body)
+}
+
+// mergeRounds makes one row of a program's runs: its minimum and median
+// over the epochs of every run; accuracy from the first run (every run
+// starts from the same network and shuffles alike); the largest peak RSS
+// and share of the CPU taken by others.
+func mergeRounds(p peer, dtype string, runs []runResult) peerRow {
+	r := peerRow{peer: p, dtype: dtype, res: runs[0]}
+	var s []float64
+	for _, run := range runs {
+		s = append(s, run.secs()...)
+		r.res.PeakRSS = max(r.res.PeakRSS, run.PeakRSS)
+		r.res.Others = max(r.res.Others, run.Others)
+	}
+	r.med, r.lo = median(s), minimum(s)
+	return r
 }
 
 // baseline is gputrain CPU's median seconds per epoch for each dtype.
@@ -297,7 +343,7 @@ func baseline(rows []peerRow) map[string]float64 {
 // like although the peers run different numbers of epochs.
 const accuracyEpoch = 3
 
-func peersMarkdown(a trainArgs, rows []peerRow, skipped []string, epochs map[string]int) string {
+func peersMarkdown(a trainArgs, rows []peerRow, skipped []string, rounds int) string {
 	base := baseline(rows)
 	// Rows by dtype, then in the order the peers ran.
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].dtype < rows[j].dtype })
@@ -331,8 +377,9 @@ func peersMarkdown(a trainArgs, rows []peerRow, skipped []string, epochs map[str
 		n = strconv.Itoa(a.TrainLimit)
 	}
 	fmt.Fprintf(&b, "Sizes %s, mini-batch %d, η %g, %s training images per epoch, test set evaluated after every epoch (not timed). "+
-		"Every program starts from the same initial network (gputrain's N(0,1) draw for seed %d, passed as `--init`) and shuffles with its own generator.\n\n",
-		a.Sizes.String(), a.BatchSize, a.Eta, n, a.Seed)
+		"Every program starts from the same initial network (gputrain's N(0,1) draw for seed %d, passed as `--init`) and shuffles with its own generator. "+
+		"%s\n\n",
+		a.Sizes.String(), a.BatchSize, a.Eta, n, a.Seed, roundsSentence(rounds))
 	b.WriteString(table(
 		[]string{"program", "dtype", "epochs", "s/epoch min", "s/epoch median", "median ÷ gputrain", "test accuracy after epoch 3", "peak RSS MiB", "CPU taken by others"},
 		"llrrrrrrr", cells))
@@ -343,6 +390,15 @@ func peersMarkdown(a trainArgs, rows []peerRow, skipped []string, epochs map[str
 		}
 	}
 	return b.String()
+}
+
+// roundsSentence says how the programs took turns.
+func roundsSentence(rounds int) string {
+	if rounds == 1 {
+		return "Each program ran once, one after another."
+	}
+	return fmt.Sprintf("Each program ran %d times, in %d rounds that run every program in turn; "+
+		"min and median are over the epochs of all its runs.", rounds, rounds)
 }
 
 // fmtShare prints a share of the CPU as a percentage, "?" when unknown.
