@@ -73,6 +73,7 @@ func runCurves(args []string, stdout, stderr io.Writer) error {
 	data := fs.String("data", "data/mnist", "directory of the MNIST files")
 	limit := fs.Int("train-limit", 10000, "images trained on per epoch; times are scaled to 50,000")
 	epochs := fs.Int("epochs", 3, "epochs per run (the median counts)")
+	rounds := fs.Int("rounds", 2, "how many times each program runs at each point, every point and program in turn")
 	hidden := cli.IntList{30, 100, 300, 1000}
 	batches := cli.IntList{1, 10, 100, 1000}
 	fs.Var(&hidden, "hidden", "hidden sizes of the first curve (batch 10)")
@@ -84,8 +85,8 @@ func runCurves(args []string, stdout, stderr io.Writer) error {
 	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
 	}
-	if *limit < 1 || *limit > fullEpoch || *epochs < 1 {
-		return cli.Usagef("--train-limit must be 1..%d and --epochs at least 1", fullEpoch)
+	if *limit < 1 || *limit > fullEpoch || *epochs < 1 || *rounds < 1 {
+		return cli.Usagef("--train-limit must be 1..%d, --epochs and --rounds at least 1", fullEpoch)
 	}
 	if _, err := os.Stat(e.gputrain); err != nil {
 		return cli.Usagef("--gputrain: %v (make build)", err)
@@ -126,34 +127,57 @@ func runCurves(args []string, stdout, stderr io.Writer) error {
 	for _, b := range batches {
 		bPoints = append(bPoints, curvePoint{30, b})
 	}
-	timings := map[string]map[curvePoint]curveTiming{}
-	for _, p := range programs {
-		timings[p.id] = map[curvePoint]curveTiming{}
-	}
-	ctx := context.Background()
-	worstOthers := -1.0
-	for _, pt := range append(append([]curvePoint{}, hPoints...), bPoints...) {
+	points := append(append([]curvePoint{}, hPoints...), bPoints...)
+	for _, pt := range points {
 		if err := graph.CheckSizes(pt.sizes()); err != nil {
 			return cli.Usagef("--hidden: %v", err)
 		}
-		for _, p := range programs {
-			if _, done := timings[p.id][pt]; done {
-				continue // the book's point is on both curves
+	}
+	// Every round runs every program at every point, so that a slow spell
+	// of the host falls on all of them; a point's epochs from all rounds
+	// make its median.
+	secs := map[string]map[curvePoint][]float64{}
+	failed := map[string]map[curvePoint]bool{}
+	for _, p := range programs {
+		secs[p.id] = map[curvePoint][]float64{}
+		failed[p.id] = map[curvePoint]bool{}
+	}
+	ctx := context.Background()
+	worstOthers := -1.0
+	for round := 1; round <= *rounds; round++ {
+		done := map[string]map[curvePoint]bool{}
+		for _, pt := range points {
+			for _, p := range programs {
+				if done[p.id] == nil {
+					done[p.id] = map[curvePoint]bool{}
+				}
+				if done[p.id][pt] || failed[p.id][pt] {
+					continue // the book's point is on both curves
+				}
+				done[p.id][pt] = true
+				a := trainArgs{Sizes: pt.sizes(), Epochs: *epochs, BatchSize: pt.Batch, Eta: 3, Data: *data,
+					Seed: 1, TrainLimit: *limit, Eval: "none"}
+				label := fmt.Sprintf("%s hidden=%d batch=%d (round %d of %d)", p.id, pt.Hidden, pt.Batch, round, *rounds)
+				res, err := runQuiet(ctx, *q, p.argv(a, "float32"), nil, stderr, label)
+				if err != nil {
+					fmt.Fprintf(stderr, "%v\n", err)
+					skipped = append(skipped, fmt.Sprintf("%s at hidden %d, batch %d: %v", p.name, pt.Hidden, pt.Batch, err))
+					failed[p.id][pt] = true
+					continue
+				}
+				secs[p.id][pt] = append(secs[p.id][pt], res.secs()...)
+				worstOthers = max(worstOthers, res.Others)
 			}
-			a := trainArgs{Sizes: pt.sizes(), Epochs: *epochs, BatchSize: pt.Batch, Eta: 3, Data: *data,
-				Seed: 1, TrainLimit: *limit, Eval: "none"}
-			label := fmt.Sprintf("%s hidden=%d batch=%d", p.id, pt.Hidden, pt.Batch)
-			res, err := runQuiet(ctx, *q, p.argv(a, "float32"), nil, stderr, label)
-			if err != nil {
-				fmt.Fprintf(stderr, "%v\n", err)
-				skipped = append(skipped, fmt.Sprintf("%s at hidden %d, batch %d: %v", p.name, pt.Hidden, pt.Batch, err))
-				timings[p.id][pt] = curveTiming{}
-				continue
+		}
+	}
+	scale := float64(fullEpoch) / float64(*limit)
+	timings := map[string]map[curvePoint]curveTiming{}
+	for _, p := range programs {
+		timings[p.id] = map[curvePoint]curveTiming{}
+		for _, pt := range points {
+			if s := secs[p.id][pt]; !failed[p.id][pt] && len(s) > 0 {
+				timings[p.id][pt] = curveTiming{Median: median(s) * scale, Min: minimum(s) * scale, OK: true}
 			}
-			scale := float64(fullEpoch) / float64(*limit)
-			s := res.secs()
-			timings[p.id][pt] = curveTiming{Median: median(s) * scale, Min: minimum(s) * scale, OK: true}
-			worstOthers = max(worstOthers, res.Others)
 		}
 	}
 
@@ -174,12 +198,20 @@ func runCurves(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "wrote %s\n", path)
 		}
 	}
-	body := curvesMarkdown(hc, bc, programs, timings, peaks, peak, *limit, *epochs, skipped, *plots, worstOthers)
+	body := curvesMarkdown(hc, bc, programs, timings, peaks, peak, *limit, *epochs, *rounds, skipped, *plots, worstOthers)
 	fmt.Fprint(stdout, body)
 	if *out == "" {
 		return nil
 	}
 	return updateSection(*out, "curves", body)
+}
+
+// curveRuns says how many runs make each point.
+func curveRuns(rounds int) string {
+	if rounds == 1 {
+		return "one run per program and point"
+	}
+	return fmt.Sprintf("%d runs per program and point, in %d rounds over every point and program", rounds, rounds)
 }
 
 // pythonIfNumpy is python when it imports numpy, else "".
@@ -198,12 +230,12 @@ type curve struct {
 }
 
 func curvesMarkdown(hc, bc curve, programs []curveProgram, timings map[string]map[curvePoint]curveTiming,
-	peaks []peakResult, peak peakResult, limit, epochs int, skipped []string, plotDir string, worstOthers float64) string {
+	peaks []peakResult, peak peakResult, limit, epochs, rounds int, skipped []string, plotDir string, worstOthers float64) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "float32, η 3.0, %d epochs of the first %d training images per run, no evaluation; "+
+	fmt.Fprintf(&b, "float32, η 3.0, %d epochs of the first %d training images per run, no evaluation, %s; "+
 		"the median epoch is scaled to a full %d-image epoch (×%g). "+
 		"The floor is the FLOPs of the book's algorithm per epoch (see below) over the best measured peak, %.0f GFLOP/s (%s, %d cores).\n\n",
-		epochs, limit, fullEpoch, float64(fullEpoch)/float64(limit), peak.Flops/1e9, peak.What, peak.Cores)
+		epochs, limit, curveRuns(rounds), fullEpoch, float64(fullEpoch)/float64(limit), peak.Flops/1e9, peak.What, peak.Cores)
 	for _, c := range []curve{hc, bc} {
 		header := []string{c.XLabel, "GFLOP per epoch", "floor s"}
 		align := "rrr"
