@@ -46,9 +46,9 @@ func BenchmarkEpoch(b *testing.B) {
 }
 
 // BenchmarkGEMM times the products a training step runs, on one core and
-// on two: the forward pass (A·Bᵀ) and the weight gradient fused with its
-// update (Aᵀ·B, k the batch size) of the book's network at batch 10 and of
-// [784,1000,10] at batch 100, and the weight gradient at batch 1000.
+// on two: the first layer's forward pass (A·Bᵀ) and weight gradient fused
+// with its update (Aᵀ·B, k the batch size), for the book's network at
+// batch 10, 100 and 1000 and for [784,1000,10] at batch 100.
 func BenchmarkGEMM(b *testing.B) {
 	for _, c := range []struct {
 		name    string
@@ -57,9 +57,12 @@ func BenchmarkGEMM(b *testing.B) {
 	}{
 		{"forward/784,30,10/batch=10", 10, 30, 784, false},
 		{"gradient/784,30,10/batch=10", 30, 784, 10, true},
+		{"forward/784,30,10/batch=100", 100, 30, 784, false},
+		{"gradient/784,30,10/batch=100", 30, 784, 100, true},
+		{"forward/784,30,10/batch=1000", 1000, 30, 784, false},
+		{"gradient/784,30,10/batch=1000", 30, 784, 1000, true},
 		{"forward/784,1000,10/batch=100", 100, 1000, 784, false},
 		{"gradient/784,1000,10/batch=100", 1000, 784, 100, true},
-		{"gradient/784,30,10/batch=1000", 30, 784, 1000, true},
 	} {
 		for _, workers := range []int{1, 2} {
 			b.Run(fmt.Sprintf("%s/workers=%d", c.name, workers), func(b *testing.B) {
