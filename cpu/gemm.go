@@ -60,11 +60,7 @@ func (g *gemm[T]) run(p *pool) {
 
 func (g *gemm[T]) chunk(i int) {
 	if g.rows {
-		unit := 1
-		if g.dot() {
-			unit = dotRows // whole blocks of the kernel's rows
-		}
-		lo, hi := split(g.m, g.chunks, i, unit)
+		lo, hi := split(g.m, g.chunks, i, dotRows) // whole groups of the kernels' four rows
 		g.block(lo, hi, 0, g.n)
 	} else {
 		lo, hi := split(g.n, g.chunks, i, dotCols*8)

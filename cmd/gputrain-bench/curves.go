@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -127,10 +128,14 @@ func runCurves(args []string, stdout, stderr io.Writer) error {
 	for _, b := range batches {
 		bPoints = append(bPoints, curvePoint{30, b})
 	}
-	points := append(append([]curvePoint{}, hPoints...), bPoints...)
-	for _, pt := range points {
+	// Each point once: the book's point is on both curves.
+	var points []curvePoint
+	for _, pt := range append(append([]curvePoint{}, hPoints...), bPoints...) {
 		if err := graph.CheckSizes(pt.sizes()); err != nil {
 			return cli.Usagef("--hidden: %v", err)
+		}
+		if !slices.Contains(points, pt) {
+			points = append(points, pt)
 		}
 	}
 	// Every round runs every program at every point, so that a slow spell
@@ -145,16 +150,11 @@ func runCurves(args []string, stdout, stderr io.Writer) error {
 	ctx := context.Background()
 	worstOthers := -1.0
 	for round := 1; round <= *rounds; round++ {
-		done := map[string]map[curvePoint]bool{}
 		for _, pt := range points {
 			for _, p := range programs {
-				if done[p.id] == nil {
-					done[p.id] = map[curvePoint]bool{}
+				if failed[p.id][pt] {
+					continue
 				}
-				if done[p.id][pt] || failed[p.id][pt] {
-					continue // the book's point is on both curves
-				}
-				done[p.id][pt] = true
 				a := trainArgs{Sizes: pt.sizes(), Epochs: *epochs, BatchSize: pt.Batch, Eta: 3, Data: *data,
 					Seed: 1, TrainLimit: *limit, Eval: "none"}
 				label := fmt.Sprintf("%s hidden=%d batch=%d (round %d of %d)", p.id, pt.Hidden, pt.Batch, round, *rounds)

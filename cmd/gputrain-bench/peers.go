@@ -84,7 +84,7 @@ func (e env) peerIDs() []string {
 }
 
 // defaultEpochs gives each peer, in each round, enough epochs for a stable
-// median while keeping make bench within about fifteen minutes on two
+// median while keeping make bench within about twenty minutes on two
 // cores: the slow peers get three, the fast ones more.
 const defaultEpochs = "gputrain=10,gputrain-cuda=10,network.py=3,batched-numpy=5,torch-autograd=5,torch-explicit=5,tapemachine=3"
 
