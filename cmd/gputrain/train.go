@@ -242,6 +242,9 @@ func (c *trainCmd) run(ck *checkpoint, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer b.Close()
+	if d, ok := b.(interface{ Device() string }); ok {
+		fmt.Fprintf(stderr, "device: %s\n", d.Device())
+	}
 	if err := b.SetNetwork(net); err != nil {
 		return err
 	}
