@@ -40,7 +40,7 @@ typedef struct {
 } gtBlasLib;
 
 // gtBlas is the library the backend uses, loaded once.
-static gtBlasLib gtBlas;
+gtBlasLib gtBlas;
 
 // gtBlasOpen loads path and binds the entry points, or returns why not
 // (a string owned by the dynamic linker or static, never to be freed).
