@@ -155,6 +155,12 @@ def main():
                 p["program"], p["median_seconds"],
                 "%.3f" % p["first_epoch_seconds"] if p["first_epoch_seconds"] is not None else "",
                 "%.1f×" % p["ratio_to_gputrain"] if p["ratio_to_gputrain"] else "", 100 * p["best_accuracy"]))
+        rule = epochs(read(out, "rule.jsonl"))
+        rep["rule"] = rule
+        if rule:
+            md += ["", "Same rule: after 100 steps in file order from the same network, each program's parameters "
+                   "differ from gputrain's by at most " + ", ".join("%s %.1e" % (r["program"], r["max_rel_diff"]) for r in rule)
+                   + " (relative, float32)."]
     else:
         md.append("Not run: " + status.get("peers", "no record"))
     with open(os.path.join(out, "report.md"), "w") as f:

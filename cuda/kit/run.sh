@@ -117,6 +117,29 @@ peerlib.save_model(sys.argv[1], sizes,
 				fi
 			done
 		done
+		# The same rule? 100 steps in file order from the same network, then
+		# the largest relative difference of each program's parameters from
+		# gputrain's (report.md shows it).
+		same=(--epochs 1 --batch-size 10 --eta 3.0 --data "$kit/mnist" --init "$init" --train-limit 1000 --no-shuffle --eval none --dtype float32)
+		"$work/gputrain-cuda" train --device cuda --quiet "${same[@]}" --save "$work/rule-gputrain.json" >/dev/null 2>>"$out/peers.err"
+		for grad in autograd explicit explicit-graph; do
+			python3 "$kit/peers/torch_cuda.py" --grad "$grad" "${same[@]}" --save "$work/rule-torch-$grad.json" >/dev/null 2>>"$out/peers.err"
+		done
+		KIT_PEERS="$kit/peers" python3 -c '
+import json, sys
+import numpy as np
+def load(p):
+    m = json.load(open(p))
+    return [np.array(x) for x in m["weights"] + m["biases"]]
+ref = load(sys.argv[1])
+for p in sys.argv[2:]:
+    try:
+        got = load(p)
+    except OSError:
+        continue
+    d = max(np.abs(a - b).max() / np.abs(b).max() for a, b in zip(got, ref))
+    print(json.dumps({"program": p.rsplit("rule-", 1)[1][:-5], "max_rel_diff": float(d)}))
+' "$work/rule-gputrain.json" "$work"/rule-torch-*.json >"$out/rule.jsonl" 2>>"$out/peers.err"
 		status peers 0
 	else
 		status peers 1
