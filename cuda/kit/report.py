@@ -98,8 +98,6 @@ def main():
     }
     dev = re.search(r"^device: (.*)$", read(out, "train.err"), re.M)
     rep["machine"]["device_line"] = dev.group(1) if dev else ""
-    with open(os.path.join(out, "report.json"), "w") as f:
-        json.dump(rep, f, indent=1)
 
     md = ["# gputrain GPU kit report", ""]
     m = rep["machine"]
