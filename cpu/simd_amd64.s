@@ -229,6 +229,33 @@ done:
 	VZEROUPPER
 	RET
 
+// func pixelsF32(dst *float32, src *uint8, n int)
+// Requires: AVX, AVX2
+TEXT ·pixelsF32(SB), NOSPLIT, $0-24
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         n+16(FP), CX
+	ANDQ         $-8, CX
+	VBROADCASTSS c255F32<>+0(SB), Y7
+	XORQ         BX, BX
+
+loop:
+	CMPQ      BX, CX
+	JGE       done
+	VPMOVZXBD (SI)(BX*1), Y0
+	VCVTDQ2PS Y0, Y0
+	VDIVPS    Y7, Y0, Y0
+	VMOVUPS   Y0, (DI)(BX*4)
+	ADDQ      $0x08, BX
+	JMP       loop
+
+done:
+	VZEROUPPER
+	RET
+
+DATA c255F32<>+0(SB)/4, $0x437f0000
+GLOBL c255F32<>(SB), RODATA|NOPTR, $4
+
 // func dot4x3F64(a0 *float64, a1 *float64, a2 *float64, a3 *float64, b0 *float64, b1 *float64, b2 *float64, k int, out *[12]float64)
 // Requires: AVX, FMA3
 TEXT ·dot4x3F64(SB), NOSPLIT, $0-72
@@ -455,33 +482,6 @@ onestore:
 done:
 	VZEROUPPER
 	RET
-
-// func pixelsF32(dst *float32, src *uint8, n int)
-// Requires: AVX, AVX2
-TEXT ·pixelsF32(SB), NOSPLIT, $0-24
-	MOVQ         dst+0(FP), DI
-	MOVQ         src+8(FP), SI
-	MOVQ         n+16(FP), CX
-	ANDQ         $-8, CX
-	VBROADCASTSS c255F32<>+0(SB), Y7
-	XORQ         BX, BX
-
-loop:
-	CMPQ      BX, CX
-	JGE       done
-	VPMOVZXBD (SI)(BX*1), Y0
-	VCVTDQ2PS Y0, Y0
-	VDIVPS    Y7, Y0, Y0
-	VMOVUPS   Y0, (DI)(BX*4)
-	ADDQ      $0x08, BX
-	JMP       loop
-
-done:
-	VZEROUPPER
-	RET
-
-DATA c255F32<>+0(SB)/4, $0x437f0000
-GLOBL c255F32<>(SB), RODATA|NOPTR, $4
 
 // func pixelsF64(dst *float64, src *uint8, n int)
 // Requires: AVX, FMA3

@@ -12,6 +12,11 @@ func dot4x3F32(a0 *float32, a1 *float32, a2 *float32, a3 *float32, b0 *float32, 
 //go:noescape
 func axpy4F32(c0 *float32, c1 *float32, c2 *float32, c3 *float32, n int, add bool, coef *float32, k int, b *float32, ldb int)
 
+// pixelsF32 sets dst[i] = float32(src[i])/255 for i < n&^7, bit-identical to Go's division.
+//
+//go:noescape
+func pixelsF32(dst *float32, src *uint8, n int)
+
 // dot4x3F64 sets out[3r+c] = aᵣ·b_c over the first k&^3 elements.
 //
 //go:noescape
@@ -21,11 +26,6 @@ func dot4x3F64(a0 *float64, a1 *float64, a2 *float64, a3 *float64, b0 *float64, 
 //
 //go:noescape
 func axpy4F64(c0 *float64, c1 *float64, c2 *float64, c3 *float64, n int, add bool, coef *float64, k int, b *float64, ldb int)
-
-// pixelsF32 sets dst[i] = float32(src[i])/255 for i < n&^7, bit-identical to Go's division.
-//
-//go:noescape
-func pixelsF32(dst *float32, src *uint8, n int)
 
 // pixelsF64 sets dst[i] = float64(src[i])/255 for i < n&^3, bit-identical to Go's division.
 //

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/mmcloughlin/avo/attr"
 	"github.com/mmcloughlin/avo/build"
@@ -20,16 +21,16 @@ type elem struct {
 	shift  uint64
 	lanes  int // in a Y register
 
-	mov, xor, fma, bcast, add, fnma func(...Op)
-	hadd                            func(Op, Op, Op)
+	mov, xor, fma, bcast func(...Op)
+	hadd                 func(Op, Op, Op)
 }
 
 func f32(c *build.Context) elem {
-	return elem{"F32", "float32", 4, 2, 8, c.VMOVUPS, c.VXORPS, c.VFMADD231PS, c.VBROADCASTSS, c.VADDPS, c.VFNMADD231PS, c.VHADDPS}
+	return elem{"F32", "float32", 4, 2, 8, c.VMOVUPS, c.VXORPS, c.VFMADD231PS, c.VBROADCASTSS, c.VHADDPS}
 }
 
 func f64(c *build.Context) elem {
-	return elem{"F64", "float64", 8, 3, 4, c.VMOVUPD, c.VXORPD, c.VFMADD231PD, c.VBROADCASTSD, c.VADDPD, c.VFNMADD231PD, c.VHADDPD}
+	return elem{"F64", "float64", 8, 3, 4, c.VMOVUPD, c.VXORPD, c.VFMADD231PD, c.VBROADCASTSD, c.VHADDPD}
 }
 
 var ys = []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15}
@@ -40,8 +41,6 @@ func kernels(c *build.Context) {
 	for _, e := range []elem{f32(c), f64(c)} {
 		dot4x3(c, e)
 		axpy4(c, e)
-	}
-	for _, e := range []elem{f32(c), f64(c)} {
 		pixels(c, e)
 	}
 	sigmoidF32(c)
@@ -58,10 +57,10 @@ func text(c *build.Context, name, signature string, doc ...string) {
 	c.Doc(doc...)
 }
 
-// load moves the named arguments into registers, in order.
-func load(c *build.Context, args ...any) {
-	for i := 0; i < len(args); i += 2 {
-		c.Load(c.Param(args[i].(string)), args[i+1].(Register))
+// load moves the arguments named in names (separated by spaces) into regs.
+func load(c *build.Context, names string, regs ...Register) {
+	for i, name := range strings.Fields(names) {
+		c.Load(c.Param(name), regs[i])
 	}
 }
 
@@ -74,7 +73,7 @@ func dot4x3(c *build.Context, e elem) {
 		fmt.Sprintf("%s sets out[3r+c] = aᵣ·b_c over the first k&^%d elements.", name, e.lanes-1))
 	a := []Register{RSI, R8, R9, R10}
 	b := []Register{RDI, R11, R12}
-	load(c, "a0", a[0], "a1", a[1], "a2", a[2], "a3", a[3], "b0", b[0], "b1", b[1], "b2", b[2], "k", RCX, "out", RDX)
+	load(c, "a0 a1 a2 a3 b0 b1 b2 k out", a[0], a[1], a[2], a[3], b[0], b[1], b[2], RCX, RDX)
 	for _, y := range ys[:12] {
 		e.xor(y, y, y)
 	}
@@ -134,7 +133,7 @@ func axpy4(c *build.Context, e elem) {
 	text(c, name, fmt.Sprintf("func(c0, c1, c2, c3 *%s, n int, add bool, coef *%[1]s, k int, b *%[1]s, ldb int)", e.goType),
 		fmt.Sprintf("%s: for r < 4, x < n&^%d, cᵣ[x] = (cᵣ[x] if add) + Σₜ coef[4t+r]·b[t*ldb+x].", name, e.lanes-1))
 	rows := []Register{RDI, R8, R9, R10}
-	load(c, "c0", rows[0], "c1", rows[1], "c2", rows[2], "c3", rows[3], "n", RCX, "add", R12, "coef", RSI, "k", R13, "b", R11, "ldb", RBX)
+	load(c, "c0 c1 c2 c3 n add coef k b ldb", rows[0], rows[1], rows[2], rows[3], RCX, R12, RSI, R13, R11, RBX)
 	c.SHLQ(Imm(e.shift), RBX)
 	c.Comment("k in bytes of interleaved coefficients, n in bytes covered by whole registers")
 	c.SHLQ(Imm(e.shift+2), R13)
@@ -224,7 +223,7 @@ func pixels(c *build.Context, e elem) {
 	name := "pixels" + e.suffix
 	text(c, name, fmt.Sprintf("func(dst *%s, src *uint8, n int)", e.goType),
 		fmt.Sprintf("%s sets dst[i] = %s(src[i])/255 for i < n&^%d, bit-identical to Go's division.", name, e.goType, e.lanes-1))
-	load(c, "dst", RDI, "src", RSI, "n", RCX)
+	load(c, "dst src n", RDI, RSI, RCX)
 	c.ANDQ(I8(-int8(e.lanes)), RCX)
 	e.bcast(constant(c, "c255"+e.suffix, 255, e), Y7)
 	if e.size == 8 {
@@ -266,7 +265,7 @@ func sigmoidF32(c *build.Context) {
 		"the float64 formula rounded. exp's argument is clamped to [−86, 88], where",
 		"2ⁿ stays a normal float (σ is then 1 or below 7e−39, as it should be);",
 		"MINPS and MAXPS keep the clamp from hiding a NaN, so a diverged step stays NaN.")
-	load(c, "d", RDI, "a", RSI, "n", RCX)
+	load(c, "d a n", RDI, RSI, RCX)
 	c.ANDQ(I8(-8), RCX)
 	// Twelve constants stay in registers; p5 is loaded in the loop, into
 	// the register that then takes r².
@@ -332,7 +331,7 @@ func prefetch(c *build.Context) {
 	text(c, "prefetch", "func(p *uint8, n int)",
 		"prefetch asks for the cache lines of p[0:n] without waiting for them;",
 		"n must be at least 1.")
-	load(c, "p", RSI, "n", RCX)
+	load(c, "p n", RSI, RCX)
 	c.LEAQ(Mem{Base: RSI, Index: RCX, Scale: 1}, RDX)
 	c.Label("line")
 	c.CMPQ(RSI, RDX)
