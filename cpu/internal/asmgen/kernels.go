@@ -147,7 +147,7 @@ func axpy4(c *build.Context, e elem) {
 	pass := func(regs int, label, next string) {
 		acc := func(r, j int) VecPhysical { return ys[3*r+j] }
 		c.Label(label)
-		if regs == 3 {
+		if regs == 3 { // while three registers' worth, 96 bytes, of columns remain
 			c.MOVQ(RDX, RCX)
 			c.SUBQ(RAX, RCX)
 			c.CMPQ(RCX, U8(96))
@@ -204,7 +204,7 @@ func axpy4(c *build.Context, e elem) {
 	c.RET()
 }
 
-// constant is a value of t's width in read-only memory, for VBROADCASTS[SD]
+// constant is a value of e's width in read-only memory, for VBROADCASTS[SD]
 // to load into every lane: one datum a constant rather than a register's
 // worth of copies.
 func constant(c *build.Context, name string, v float64, e elem) Mem {
