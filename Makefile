@@ -20,12 +20,13 @@ test: check
 test-short:
 	$(GO) test -short ./...
 
-## check: gofmt and go vet (also for arm64, where cpu/ has no assembly)
+## check: gofmt, go vet (also for arm64, where cpu/ has no assembly), and cpu/'s kernels are what their generator writes
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	GOARCH=arm64 $(GO) vet ./cpu/ # cpu/simd_other.go: the build without assembly
+	cd cpu/internal/asmgen && $(GO) vet . && $(GO) run . -check ../.. # avo, a module of its own (go generate ./cpu/... rewrites them)
 
 ## fuzz: each fuzz target for FUZZTIME (default 10s)
 FUZZTIME ?= 10s
