@@ -72,3 +72,4 @@ docker-lint:
 	  echo "  Get the static binary from https://github.com/hadolint/hadolint/releases, or run"; \
 	  echo "    docker run --rm -i hadolint/hadolint < docker/cuda.Dockerfile"; \
 	fi
+-include cuda/standin/standin.mk
