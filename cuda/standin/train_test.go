@@ -1,0 +1,98 @@
+package standin
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/gputrain/gputrain/graph"
+)
+
+// TestTrainMatchesCPU runs the unchanged CUDA binary on the stand-in,
+// bin/gputrain-cuda train --device cuda, for one float64 epoch over the first
+// 1,000 training images in file order, and the CPU binary from the same
+// --init: the saved parameters agree to 1e-9 relative (over 100 steps the two
+// differ only in rounding: 2.5e-15 measured) and so do the test-set
+// accuracies. The run must break no rule: any "standin:" line fails the test
+// except the report of allocations left to the context's destruction, which
+// fails it only under GPUTRAIN_STANDIN_STRICT=1 (the stand-in exits then).
+func TestTrainMatchesCPU(t *testing.T) {
+	needStandin(t)
+	cpuBin, cudaBin := filepath.Join(root, "bin", "gputrain"), filepath.Join(root, "bin", "gputrain-cuda")
+	for _, b := range []string{cpuBin, cudaBin} {
+		if _, err := os.Stat(b); err != nil {
+			t.Skipf("%s not built (make build cuda)", b)
+		}
+	}
+	data := os.Getenv("GPUTRAIN_DATA")
+	if data == "" {
+		data = filepath.Join(root, "data", "mnist")
+	}
+	if _, err := os.Stat(filepath.Join(data, "train-images-idx3-ubyte.gz")); err != nil {
+		t.Skipf("no MNIST in %s: set GPUTRAIN_DATA, or run bin/gputrain data", data)
+	}
+	dir := t.TempDir()
+	init := filepath.Join(dir, "init.json")
+	train := func(bin, save string, extra ...string) string {
+		t.Helper()
+		args := append([]string{"train", "--data", data, "--quiet", "--epochs", "1", "--save", save}, extra...)
+		out, diags, status := run(t, nil, bin, args...)
+		for _, d := range diags {
+			if strings.Contains(d, " leaked ") {
+				t.Logf("%s", d)
+			} else {
+				t.Errorf("%s broke a rule: %s", filepath.Base(bin), d)
+			}
+		}
+		if status != 0 {
+			t.Fatalf("%s %s: exit status %d\n%s", bin, strings.Join(args, " "), status, out)
+		}
+		return out
+	}
+	// Any network will do as the start; this one is 10 images in.
+	train(cpuBin, init, "--train-limit", "10", "--eval", "none")
+	common := []string{"--init", init, "--dtype", "float64", "--no-shuffle", "--train-limit", "1000", "--eval", "test"}
+	cpuOut := train(cpuBin, filepath.Join(dir, "cpu.json"), common...)
+	cudaOut := train(cudaBin, filepath.Join(dir, "cuda.json"), append(common, "--device", "cuda")...)
+
+	load := func(name string) *graph.Network {
+		n, err := graph.Load(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	start, want, got := load("init.json"), load("cpu.json"), load("cuda.json")
+	d := maxRelDiff(got, want)
+	t.Logf("CUDA on the stand-in vs CPU after 100 steps: parameters %.3g apart (relative)", d)
+	if d > 1e-9 {
+		t.Errorf("parameters differ from the CPU build's by %g relative, more than 1e-9", d)
+	}
+	if moved := maxRelDiff(want, start); moved < 1e-3 {
+		t.Errorf("training moved the parameters by only %g relative: nothing was compared", moved)
+	}
+	acc := regexp.MustCompile(`Epoch 0: \d+ / 10000`)
+	if a, b := acc.FindString(cpuOut), acc.FindString(cudaOut); a == "" || a != b {
+		t.Errorf("accuracy: CPU %q, CUDA %q", a, b)
+	}
+}
+
+// maxRelDiff is max|a−b| over a tensor divided by max|b| over it, the
+// largest over all layers.
+func maxRelDiff(a, b *graph.Network) float64 {
+	worst := 0.0
+	for l := range a.Weights {
+		for _, pair := range [][2][]float64{{a.Weights[l], b.Weights[l]}, {a.Biases[l], b.Biases[l]}} {
+			var diff, scale float64
+			for i := range pair[0] {
+				diff = math.Max(diff, math.Abs(pair[0][i]-pair[1][i]))
+				scale = math.Max(scale, math.Abs(pair[1][i]))
+			}
+			worst = math.Max(worst, diff/scale)
+		}
+	}
+	return worst
+}
