@@ -1,6 +1,7 @@
 package standin
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -36,14 +37,19 @@ func TestTrainMatchesCPU(t *testing.T) {
 	}
 	dir := t.TempDir()
 	init := filepath.Join(dir, "init.json")
+	var stats []string
 	train := func(bin, save string, extra ...string) string {
 		t.Helper()
 		args := append([]string{"train", "--data", data, "--quiet", "--epochs", "1", "--save", save}, extra...)
-		out, diags, status := run(t, nil, bin, args...)
+		out, diags, status := run(t, []string{"GPUTRAIN_STANDIN_STATS=1"}, bin, args...)
 		for _, d := range diags {
-			if strings.Contains(d, " leaked ") {
+			switch {
+			case strings.Contains(d, " leaked "):
 				t.Logf("%s", d)
-			} else {
+			case strings.Contains(d, " statistics: "):
+				t.Logf("%s", d)
+				stats = append(stats, d)
+			default:
 				t.Errorf("%s broke a rule: %s", filepath.Base(bin), d)
 			}
 		}
@@ -73,6 +79,20 @@ func TestTrainMatchesCPU(t *testing.T) {
 	}
 	if moved := maxRelDiff(want, start); moved < 1e-3 {
 		t.Errorf("training moved the parameters by only %g relative: nothing was compared", moved)
+	}
+	// The step was captured into a graph and replayed, not run kernel by
+	// kernel after a failed capture (which the backend does silently).
+	if len(stats) != 1 {
+		t.Fatalf("want one statistics line from the stand-in, got %q", stats)
+	}
+	var direct, captured, launches, replayed int
+	if _, err := fmt.Sscanf(stats[0][strings.Index(stats[0], "statistics: "):],
+		"statistics: %d jobs run as issued, %d graphs captured, %d graph launches replaying %d jobs",
+		&direct, &captured, &launches, &replayed); err != nil {
+		t.Fatalf("reading %q: %v", stats[0], err)
+	}
+	if captured == 0 || launches == 0 || replayed <= direct {
+		t.Errorf("the training steps were not replayed from captured graphs: %s", stats[0])
 	}
 	acc := regexp.MustCompile(`Epoch 0: \d+ / 10000`)
 	if a, b := acc.FindString(cpuOut), acc.FindString(cudaOut); a == "" || a != b {

@@ -26,7 +26,10 @@
 // Other settings: GPUTRAIN_STANDIN_DEVICES=0 hides the device (cuInit fails
 // with CUDA_ERROR_NO_DEVICE); GPUTRAIN_STANDIN_DRIVER_VERSION sets what
 // cuDriverGetVersion says (default 12040) and so the newest PTX ISA the
-// stand-in accepts.
+// stand-in accepts; GPUTRAIN_STANDIN_STATS=1 adds a line at each context's
+// end counting the work run as issued, the graphs captured and the work
+// their launches replayed, so a test can tell captured steps from the
+// per-kernel fallback.
 #include "standin.h"
 
 #include <algorithm>
@@ -51,6 +54,8 @@ struct Ctx {
 	int id;
 	bool primary;
 	bool alive = true;
+	// What ran in the context, for GPUTRAIN_STANDIN_STATS=1.
+	long direct = 0, captured = 0, replays = 0, replayed = 0;
 };
 
 struct Entry {
@@ -105,6 +110,7 @@ struct State {
 	int driverVersion = 12040;
 	size_t cap = size_t(2) << 30;
 	bool strict = false;
+	bool stats = false;
 	std::map<const void *, Kind> handles; // every handle ever made: never reused
 	std::map<uint64_t, Alloc> live, freed, pinned;
 	std::deque<std::pair<void *, size_t>> quarantine;
@@ -127,6 +133,8 @@ State &S() {
 			s->driverVersion = atoi(v);
 		if (const char *v = getenv("GPUTRAIN_STANDIN_STRICT"); v && *v == '1')
 			s->strict = true;
+		if (const char *v = getenv("GPUTRAIN_STANDIN_STATS"); v && *v == '1')
+			s->stats = true;
 		return s;
 	}();
 	return *s;
@@ -272,6 +280,9 @@ void teardown(Ctx *c, const char *call) {
 	s.streams.erase(std::remove_if(s.streams.begin(), s.streams.end(), [](Stream *st) { return !st->alive; }),
 			s.streams.end());
 	c->alive = false;
+	if (s.stats)
+		standin::diag(call, "context %d statistics: %ld jobs run as issued, %ld graphs captured, %ld graph launches replaying %ld jobs",
+			      c->id, c->direct, c->captured, c->replays, c->replayed);
 	if (n || pinned) {
 		standin::diag(call,
 			      "context %d leaked %zu device allocations (%zu bytes; first %s) and %zu pinned host "
@@ -777,6 +788,8 @@ CUresult standin::enqueue(CUstream s, Job job) {
 				return CUDA_ERROR_STREAM_CAPTURE_IMPLICIT;
 			}
 	}
+	if (!ctxStack.empty() && ctxStack.back())
+		ctxStack.back()->direct++;
 	return job.run(job.call);
 }
 
@@ -1463,6 +1476,7 @@ CUresult cuStreamEndCapture(CUstream s, CUgraph *g) {
 		standin::diag(call, "the capture was invalidated by an earlier call during it (see above); no graph");
 		return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
 	}
+	st->ctx->captured++;
 	auto *gr = new Graph{st->ctx, true, std::move(jobs)};
 	*g = (CUgraph)newHandle(gr, kGraph);
 	return CUDA_SUCCESS;
@@ -1520,9 +1534,12 @@ CUresult cuGraphLaunch(CUgraphExec e, CUstream s) {
 				return r;
 		return CUDA_SUCCESS;
 	}
-	for (const auto &j : x->jobs)
+	x->ctx->replays++;
+	for (const auto &j : x->jobs) {
+		x->ctx->replayed++;
 		if (CUresult r = j.run(j.call + " replayed by cuGraphLaunch"))
 			return r;
+	}
 	return CUDA_SUCCESS;
 }
 
