@@ -58,7 +58,7 @@ func rulesProgram(t *testing.T) string {
 	}
 	bin := filepath.Join(t.TempDir(), "rules")
 	cmd := exec.Command("gcc", "-std=c11", "-O1", "-Wall", "-o", bin, filepath.Join("testdata", "rules.c"), "-I"+inc,
-		filepath.Join(libDir, "libcuda.so.1"), filepath.Join(libDir, "libcublas.so.11"), "-lm")
+		filepath.Join(libDir, "libcuda.so.1"), filepath.Join(libDir, "libcublas.so.11"), "-lm", "-ldl")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building testdata/rules.c: %v\n%s", err, out)
 	}
@@ -66,9 +66,9 @@ func rulesProgram(t *testing.T) string {
 }
 
 // run runs a program with the stand-in first on the library path and env
-// added; it returns stdout, the "standin:" lines of stderr and the exit
-// status.
-func run(t *testing.T, env []string, name string, args ...string) (stdout string, diags []string, status int) {
+// added; it returns stdout, stderr, the "standin:" lines of stderr and the
+// exit status.
+func run(t *testing.T, env []string, name string, args ...string) (stdout, stderr string, diags []string, status int) {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), "LD_LIBRARY_PATH="+libDir)
@@ -90,7 +90,7 @@ func run(t *testing.T, env []string, name string, args ...string) (stdout string
 			t.Logf("%s stderr: %s", filepath.Base(name), l)
 		}
 	}
-	return out.String(), diags, status
+	return out.String(), errb.String(), diags, status
 }
 
 // TestRules makes, for each rule, the call that breaks it (and where it
@@ -109,6 +109,8 @@ func TestRules(t *testing.T) {
 		diags  []string // the "standin:" lines, as regexps, in order
 		status int
 	}{
+		{name: "dlopen-cublas",
+			out: []string{"libcublas.so.13 130000", "libcublas.so.12 120405", "libcublas.so.11 111103", "libcublas.so 120405"}},
 		{name: "error-strings",
 			out: []string{"string out of memory", "name CUDA_ERROR_STREAM_CAPTURE_INVALIDATED", "unknown CUDA_ERROR_INVALID_VALUE"}},
 		{name: "use-after-free",
@@ -204,7 +206,7 @@ func TestRules(t *testing.T) {
 	} {
 		name := c.name + strings.Join(c.env, ",")
 		t.Run(name, func(t *testing.T) {
-			out, diags, status := run(t, c.env, prog, c.name, ptx)
+			out, _, diags, status := run(t, c.env, prog, c.name, ptx)
 			if strings.Contains(out, "setup failed") {
 				t.Fatalf("the case's setup failed:\n%s", out)
 			}
@@ -244,7 +246,7 @@ func contains(lines []string, w string) bool {
 // the one bin/gputrain-cuda would load.
 func TestStandinIsLoaded(t *testing.T) {
 	prog := rulesProgram(t)
-	out, diags, status := run(t, nil, prog, "identity", filepath.Join(root, "cuda", "kernels.ptx"))
+	out, _, diags, status := run(t, nil, prog, "identity", filepath.Join(root, "cuda", "kernels.ptx"))
 	if status != 0 || len(diags) != 0 {
 		t.Fatalf("exit status %d, standin: lines %q", status, diags)
 	}
@@ -260,7 +262,7 @@ func TestStandinIsLoaded(t *testing.T) {
 		t.Skipf("%s not built (make cuda): not checking which libcuda.so.1 it loads", cudaBin)
 	}
 	// The dynamic loader's own answer, without running the program.
-	traced, _, status := run(t, []string{"LD_TRACE_LOADED_OBJECTS=1"}, cudaBin)
+	traced, _, _, status := run(t, []string{"LD_TRACE_LOADED_OBJECTS=1"}, cudaBin)
 	if status != 0 {
 		t.Fatalf("LD_TRACE_LOADED_OBJECTS=1 %s: exit status %d", cudaBin, status)
 	}
@@ -268,6 +270,15 @@ func TestStandinIsLoaded(t *testing.T) {
 		if !strings.Contains(traced, lib+" => "+filepath.Join(libDir, lib)+" ") {
 			t.Errorf("%s does not resolve to the stand-in's:\n%s", lib, traced)
 		}
+	}
+	// The binary links cuBLAS's symbols versioned (cublasCreate_v2@libcublas.so.11):
+	// the stand-in defines that version, so glibc has nothing to warn about.
+	stdout, stderr, _, _ := run(t, nil, cudaBin, "train", "-h")
+	if strings.Contains(stderr, "no version information") {
+		t.Errorf("the dynamic loader warns:\n%s", stderr)
+	}
+	if !strings.Contains(stdout+stderr, "Usage of gputrain train") {
+		t.Errorf("%s train -h did not run:\n%s", cudaBin, stderr)
 	}
 }
 

@@ -41,7 +41,7 @@ func TestTrainMatchesCPU(t *testing.T) {
 	train := func(bin, save string, extra ...string) string {
 		t.Helper()
 		args := append([]string{"train", "--data", data, "--quiet", "--epochs", "1", "--save", save}, extra...)
-		out, diags, status := run(t, []string{"GPUTRAIN_STANDIN_STATS=1"}, bin, args...)
+		out, _, diags, status := run(t, []string{"GPUTRAIN_STANDIN_STATS=1"}, bin, args...)
 		for _, d := range diags {
 			switch {
 			case strings.Contains(d, " leaked "):

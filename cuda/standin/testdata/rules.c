@@ -6,6 +6,7 @@
 #include <cublas_v2.h>
 #include <cuda.h>
 
+#include <dlfcn.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -174,6 +175,33 @@ int main(int argc, char **argv) {
 				printf("mapped %s", strchr(line, '/'));
 				break;
 			}
+	} else if (!strcmp(c, "dlopen-cublas")) {
+		// As the CUDA binary will load cuBLAS at run time: by each soname,
+		// through the library path, only the v2 entry points it needs.
+		static const char *names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so"};
+		static const char *syms[] = {"cublasCreate_v2", "cublasDestroy_v2", "cublasSetStream_v2",
+					     "cublasSetWorkspace_v2", "cublasSetPointerMode_v2", "cublasSgemm_v2",
+					     "cublasDgemm_v2", "cublasGetVersion_v2"};
+		setup();
+		for (int i = 0; i < 4; i++) {
+			void *lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+			if (!lib) {
+				printf("%s %s\n", names[i], dlerror());
+				continue;
+			}
+			int missing = 0;
+			for (int j = 0; j < 8; j++)
+				missing += dlsym(lib, syms[j]) == NULL;
+			cublasStatus_t (*create)(cublasHandle_t *) = (cublasStatus_t(*)(cublasHandle_t *))dlsym(lib, "cublasCreate_v2");
+			cublasStatus_t (*version)(cublasHandle_t, int *) =
+				(cublasStatus_t(*)(cublasHandle_t, int *))dlsym(lib, "cublasGetVersion_v2");
+			cublasHandle_t h = NULL;
+			int v = 0;
+			if (!missing && create(&h) == CUBLAS_STATUS_SUCCESS && version(h, &v) == CUBLAS_STATUS_SUCCESS)
+				printf("%s %d\n", names[i], v);
+			else
+				printf("%s missing %d\n", names[i], missing);
+		}
 	} else if (!strcmp(c, "error-strings")) {
 		const char *s;
 		CK(cuGetErrorString(CUDA_ERROR_OUT_OF_MEMORY, &s));
