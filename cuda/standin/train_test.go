@@ -2,7 +2,6 @@ package standin
 
 import (
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -72,12 +71,12 @@ func TestTrainMatchesCPU(t *testing.T) {
 		return n
 	}
 	start, want, got := load("init.json"), load("cpu.json"), load("cuda.json")
-	d := maxRelDiff(got, want)
+	d := got.RelDiff(want)
 	t.Logf("CUDA on the stand-in vs CPU after 100 steps: parameters %.3g apart (relative)", d)
 	if d > 1e-9 {
 		t.Errorf("parameters differ from the CPU build's by %g relative, more than 1e-9", d)
 	}
-	if moved := maxRelDiff(want, start); moved < 1e-3 {
+	if moved := want.RelDiff(start); moved < 1e-3 {
 		t.Errorf("training moved the parameters by only %g relative: nothing was compared", moved)
 	}
 	// The step was captured into a graph and replayed, not run kernel by
@@ -98,21 +97,4 @@ func TestTrainMatchesCPU(t *testing.T) {
 	if a, b := acc.FindString(cpuOut), acc.FindString(cudaOut); a == "" || a != b {
 		t.Errorf("accuracy: CPU %q, CUDA %q", a, b)
 	}
-}
-
-// maxRelDiff is max|a−b| over a tensor divided by max|b| over it, the
-// largest over all layers.
-func maxRelDiff(a, b *graph.Network) float64 {
-	worst := 0.0
-	for l := range a.Weights {
-		for _, pair := range [][2][]float64{{a.Weights[l], b.Weights[l]}, {a.Biases[l], b.Biases[l]}} {
-			var diff, scale float64
-			for i := range pair[0] {
-				diff = math.Max(diff, math.Abs(pair[0][i]-pair[1][i]))
-				scale = math.Max(scale, math.Abs(pair[1][i]))
-			}
-			worst = math.Max(worst, diff/scale)
-		}
-	}
-	return worst
 }
