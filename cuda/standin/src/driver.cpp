@@ -587,6 +587,19 @@ CUresult instantiate(const char *call, CUgraphExec *out, CUgraph g) {
 	return CUDA_SUCCESS;
 }
 
+// destroyGraph retires a graph or an executable graph (kind).
+CUresult destroyGraph(const char *call, const void *h, Kind kind) {
+	LOCK;
+	Graph *x = handle<Graph>(h, kind);
+	if (!x || !x->alive) {
+		standin::diag(call, "%s", x ? "destroyed already" : kind == kExec ? "not an executable graph" : "not a graph");
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+	x->alive = false;
+	x->jobs.clear();
+	return CUDA_SUCCESS;
+}
+
 struct ErrorText {
 	CUresult r;
 	const char *name, *text;
@@ -1543,29 +1556,9 @@ CUresult cuGraphLaunch(CUgraphExec e, CUstream s) {
 	return CUDA_SUCCESS;
 }
 
-CUresult cuGraphExecDestroy(CUgraphExec e) {
-	LOCK;
-	Graph *x = handle<Graph>(e, kExec);
-	if (!x || !x->alive) {
-		standin::diag("cuGraphExecDestroy", "%s", x ? "destroyed already" : "not an executable graph");
-		return CUDA_ERROR_INVALID_VALUE;
-	}
-	x->alive = false;
-	x->jobs.clear();
-	return CUDA_SUCCESS;
-}
+CUresult cuGraphExecDestroy(CUgraphExec e) { return destroyGraph("cuGraphExecDestroy", e, kExec); }
 
-CUresult cuGraphDestroy(CUgraph g) {
-	LOCK;
-	Graph *x = handle<Graph>(g, kGraph);
-	if (!x || !x->alive) {
-		standin::diag("cuGraphDestroy", "%s", x ? "destroyed already" : "not a graph");
-		return CUDA_ERROR_INVALID_VALUE;
-	}
-	x->alive = false;
-	x->jobs.clear();
-	return CUDA_SUCCESS;
-}
+CUresult cuGraphDestroy(CUgraph g) { return destroyGraph("cuGraphDestroy", g, kGraph); }
 
 CUresult cuGetErrorName(CUresult r, const char **s) {
 	const ErrorText *e = errorText(r);
