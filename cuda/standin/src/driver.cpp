@@ -29,7 +29,11 @@
 // stand-in accepts; GPUTRAIN_STANDIN_STATS=1 adds a line at each context's
 // end counting the work run as issued, the graphs captured and the work
 // their launches replayed, so a test can tell captured steps from the
-// per-kernel fallback.
+// per-kernel fallback; GPUTRAIN_STANDIN_ASYNC=1 defers work on a stream to
+// its next synchronisation (cuStreamSynchronize, cuCtxSynchronize, a
+// synchronous copy or memset for the null and blocking streams, a free), as
+// a GPU may, so that host code reading a copy's pinned destination too early,
+// or rewriting a pinned source before the copy ran, sees the difference.
 #include "standin.h"
 
 #include <algorithm>
@@ -51,11 +55,14 @@ const size_t kAlign = 256;
 const size_t kQuarantine = 256u << 20; // freed bytes kept mapped and poisoned
 
 struct Ctx {
+	Ctx(int id, bool primary) : id(id), primary(primary) {}
 	int id;
 	bool primary;
 	bool alive = true;
 	// What ran in the context, for GPUTRAIN_STANDIN_STATS=1.
 	long direct = 0, captured = 0, replays = 0, replayed = 0;
+	// The null stream's work not yet run (GPUTRAIN_STANDIN_ASYNC=1).
+	std::deque<standin::Job> nullPending;
 };
 
 struct Entry {
@@ -87,7 +94,8 @@ struct Stream {
 	CaptureState cap = kNone;
 	CUstreamCaptureMode mode = CU_STREAM_CAPTURE_MODE_GLOBAL;
 	std::thread::id thread;
-	std::vector<standin::Job> jobs;
+	std::vector<standin::Job> jobs;   // recorded by the capture in progress
+	std::deque<standin::Job> pending; // not yet run (GPUTRAIN_STANDIN_ASYNC=1)
 };
 
 struct Graph {
@@ -111,6 +119,7 @@ struct State {
 	size_t cap = size_t(2) << 30;
 	bool strict = false;
 	bool stats = false;
+	bool async = false;
 	std::map<const void *, Kind> handles; // every handle ever made: never reused
 	std::map<uint64_t, Alloc> live, freed, pinned;
 	std::deque<std::pair<void *, size_t>> quarantine;
@@ -135,6 +144,8 @@ State &S() {
 			s->strict = true;
 		if (const char *v = getenv("GPUTRAIN_STANDIN_STATS"); v && *v == '1')
 			s->stats = true;
+		if (const char *v = getenv("GPUTRAIN_STANDIN_ASYNC"); v && *v == '1')
+			s->async = true;
 		return s;
 	}();
 	return *s;
@@ -240,10 +251,56 @@ std::map<uint64_t, Alloc>::iterator find(std::map<uint64_t, Alloc> &m, uint64_t 
 	return p < it->first + it->second.size ? it : m.end();
 }
 
+Stream *streamOf(CUstream s) { return (s == nullptr || s == CU_STREAM_LEGACY || s == CU_STREAM_PER_THREAD) ? nullptr : (Stream *)s; }
+
+// drain runs a queue of deferred work in order (GPUTRAIN_STANDIN_ASYNC=1),
+// returning the first error, as a synchronisation reports an earlier
+// launch's fault.
+CUresult drain(std::deque<standin::Job> &q) {
+	CUresult first = CUDA_SUCCESS;
+	while (!q.empty()) {
+		standin::Job j = std::move(q.front());
+		q.pop_front();
+		CUresult r = j.run(j.call + " (run at a later synchronisation: GPUTRAIN_STANDIN_ASYNC=1)");
+		if (first == CUDA_SUCCESS)
+			first = r;
+	}
+	return first;
+}
+
+// syncStream runs what s (the null stream: the current context's) has
+// deferred.
+CUresult syncStream(CUstream s) {
+	if (Stream *st = streamOf(s))
+		return drain(st->pending);
+	return ctxStack.empty() || !ctxStack.back() ? CUDA_SUCCESS : drain(ctxStack.back()->nullPending);
+}
+
+// syncCtx runs what c's streams have deferred: all of them, or only the
+// null stream and the blocking streams, which is what a synchronous call on
+// the legacy stream waits for; non-blocking streams go on.
+CUresult syncCtx(Ctx *c, bool blockingOnly) {
+	CUresult first = CUDA_SUCCESS;
+	for (Stream *st : S().streams)
+		if (st->ctx == c && !(blockingOnly && (st->flags & CU_STREAM_NON_BLOCKING)))
+			if (CUresult r = drain(st->pending); first == CUDA_SUCCESS)
+				first = r;
+	if (CUresult r = drain(c->nullPending); first == CUDA_SUCCESS)
+		first = r;
+	return first;
+}
+
+// isPinned reports whether [p, p+n) lies in pinned host memory.
+bool isPinned(const void *p, size_t n) {
+	auto it = find(S().pinned, (uint64_t)(uintptr_t)p);
+	return it != S().pinned.end() && (uint64_t)(uintptr_t)p + n <= it->first + it->second.size;
+}
+
 // teardown frees what a context still holds, reporting it as leaked, and
 // retires its streams, modules and graphs.
 void teardown(Ctx *c, const char *call) {
 	State &s = S();
+	syncCtx(c, false); // destroying a context waits for its work
 	size_t n = 0, bytes = 0, pinned = 0;
 	std::string first;
 	for (auto it = s.live.begin(); it != s.live.end();) {
@@ -295,8 +352,6 @@ void teardown(Ctx *c, const char *call) {
 		}
 	}
 }
-
-Stream *streamOf(CUstream s) { return (s == nullptr || s == CU_STREAM_LEGACY || s == CU_STREAM_PER_THREAD) ? nullptr : (Stream *)s; }
 
 // allocate makes n bytes of host memory for a device or pinned allocation.
 void *allocate(size_t n) {
@@ -502,8 +557,7 @@ CUresult hostSide(const char *call, const void *p, size_t n, CUstream s, const c
 	}
 	if (!n || !standin::capturing(s))
 		return CUDA_SUCCESS;
-	auto it = find(S().pinned, (uint64_t)(uintptr_t)p);
-	if (it == S().pinned.end() || (uint64_t)(uintptr_t)p + n > it->first + it->second.size) {
+	if (!isPinned(p, n)) {
 		standin::diag(call,
 			      "copy %s pageable host memory %s (%zu bytes) during stream capture: not permitted; the "
 			      "capture is invalidated (stage it through cuMemAllocHost memory)",
@@ -527,12 +581,21 @@ CUresult asyncCopy(const char *call, void *dst, const void *src, size_t n, CUstr
 	if (CUresult r = hostSide(call, toDevice ? src : dst, n, s, toDevice ? "from" : "into"))
 		return r;
 	const std::string what = toDevice ? "the destination" : "the source";
-	return standin::enqueue(s, {call, [=](const std::string &c) {
-					    if (CUresult r = standin::checkRange(c, what, dev, n, CUDA_ERROR_ILLEGAL_ADDRESS))
-						    return r;
-					    memcpy(dst, src, n);
-					    return CUDA_SUCCESS;
-				    }});
+	standin::Job job{call, [=](const std::string &c) {
+				 if (CUresult r = standin::checkRange(c, what, dev, n, CUDA_ERROR_ILLEGAL_ADDRESS))
+					 return r;
+				 memcpy(dst, src, n);
+				 return CUDA_SUCCESS;
+			 }};
+	// A copy with pageable host memory is synchronous: the stream's earlier
+	// work runs first, and the copy is done (or staged) when the call returns.
+	if (S().async && !standin::capturing(s) && !isPinned(toDevice ? src : dst, n)) {
+		if (CUresult r = syncStream(s))
+			return r;
+		ctxStack.back()->direct++;
+		return job.run(call);
+	}
+	return standin::enqueue(s, std::move(job));
 }
 
 CUresult syncCopy(const char *call, void *dst, const void *src, size_t n, bool toDevice) {
@@ -540,6 +603,8 @@ CUresult syncCopy(const char *call, void *dst, const void *src, size_t n, bool t
 	if (CUresult r = needCtx(call))
 		return r;
 	if (CUresult r = standin::prohibitedInCapture(call, "a synchronous copy"))
+		return r;
+	if (CUresult r = syncCtx(ctxStack.back(), true))
 		return r;
 	const CUdeviceptr dev = (CUdeviceptr)(uintptr_t)(toDevice ? dst : src);
 	if (CUresult r = standin::checkRange(call, toDevice ? "the destination" : "the source", dev, n,
@@ -801,8 +866,23 @@ CUresult standin::enqueue(CUstream s, Job job) {
 				return CUDA_ERROR_STREAM_CAPTURE_IMPLICIT;
 			}
 	}
-	if (!ctxStack.empty() && ctxStack.back())
-		ctxStack.back()->direct++;
+	Ctx *c = ctxStack.back();
+	c->direct++;
+	if (S().async) {
+		// Deferred to the stream's next synchronisation, in stream order; the
+		// legacy stream and the blocking streams wait for each other.
+		if (Stream *st = streamOf(s)) {
+			if (!(st->flags & CU_STREAM_NON_BLOCKING))
+				if (CUresult r = drain(c->nullPending))
+					return r;
+			st->pending.push_back(std::move(job));
+		} else {
+			if (CUresult r = syncCtx(c, true))
+				return r;
+			c->nullPending.push_back(std::move(job));
+		}
+		return CUDA_SUCCESS;
+	}
 	return job.run(job.call);
 }
 
@@ -1067,9 +1147,12 @@ CUresult cuCtxPopCurrent_v2(CUcontext *c) {
 
 CUresult cuCtxSynchronize(void) {
 	LOCK;
-	if (CUresult r = needCtx("cuCtxSynchronize"))
+	Ctx *c;
+	if (CUresult r = needCtx("cuCtxSynchronize", &c))
 		return r;
-	return standin::prohibitedInCapture("cuCtxSynchronize", "synchronising the context");
+	if (CUresult r = standin::prohibitedInCapture("cuCtxSynchronize", "synchronising the context"))
+		return r;
+	return syncCtx(c, false);
 }
 
 CUresult cuModuleLoadData(CUmodule *m, const void *image) {
@@ -1278,6 +1361,9 @@ CUresult cuMemFree_v2(CUdeviceptr p) {
 		return r;
 	if (CUresult r = standin::prohibitedInCapture(call, "a free"))
 		return r;
+	// Freeing waits for the device, as cudaFree does.
+	if (CUresult r = syncCtx(ctxStack.back(), false))
+		return r;
 	if (!p)
 		return CUDA_SUCCESS;
 	State &s = S();
@@ -1317,6 +1403,8 @@ CUresult cuMemsetD8_v2(CUdeviceptr p, unsigned char v, size_t n) {
 	if (CUresult r = needCtx(call))
 		return r;
 	if (CUresult r = standin::prohibitedInCapture(call, "a synchronous memset"))
+		return r;
+	if (CUresult r = syncCtx(ctxStack.back(), true))
 		return r;
 	if (CUresult r = standin::checkRange(call, "the destination", p, n, CUDA_ERROR_INVALID_VALUE))
 		return r;
@@ -1374,6 +1462,8 @@ CUresult cuMemFreeHost(void *p) {
 		return r;
 	if (CUresult r = standin::prohibitedInCapture(call, "freeing pinned host memory"))
 		return r;
+	if (CUresult r = syncCtx(ctxStack.back(), false))
+		return r;
 	auto it = S().pinned.find((uint64_t)(uintptr_t)p);
 	if (it == S().pinned.end()) {
 		standin::diag(call, "%s is not pinned host memory from cuMemAllocHost or cuMemHostAlloc (or was freed already)",
@@ -1413,10 +1503,11 @@ CUresult cuStreamDestroy_v2(CUstream s) {
 	if (CUresult r = standin::checkStream(call, s))
 		return r;
 	auto *st = (Stream *)s;
+	CUresult r = drain(st->pending); // its work completes
 	st->alive = false;
 	auto &v = S().streams;
 	v.erase(std::remove(v.begin(), v.end(), st), v.end());
-	return CUDA_SUCCESS;
+	return r;
 }
 
 CUresult cuStreamSynchronize(CUstream s) {
@@ -1433,7 +1524,7 @@ CUresult cuStreamSynchronize(CUstream s) {
 		((Stream *)s)->cap = kInvalidated;
 		return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
 	}
-	return CUDA_SUCCESS;
+	return syncStream(s);
 }
 
 CUresult cuStreamBeginCapture_v2(CUstream s, CUstreamCaptureMode mode) {
@@ -1548,12 +1639,15 @@ CUresult cuGraphLaunch(CUgraphExec e, CUstream s) {
 		return CUDA_SUCCESS;
 	}
 	x->ctx->replays++;
-	for (const auto &j : x->jobs) {
-		x->ctx->replayed++;
-		if (CUresult r = j.run(j.call + " replayed by cuGraphLaunch"))
-			return r;
-	}
-	return CUDA_SUCCESS;
+	x->ctx->replayed += (long)x->jobs.size();
+	x->ctx->direct--; // enqueue counts the launch; its jobs count as replayed
+	std::vector<standin::Job> jobs = x->jobs;
+	return standin::enqueue(s, {call, [jobs](const std::string &) {
+					    for (const auto &j : jobs)
+						    if (CUresult r = j.run(j.call + " replayed by cuGraphLaunch"))
+							    return r;
+					    return CUDA_SUCCESS;
+				    }});
 }
 
 CUresult cuGraphExecDestroy(CUgraphExec e) { return destroyGraph("cuGraphExecDestroy", e, kExec); }

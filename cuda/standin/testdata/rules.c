@@ -356,6 +356,37 @@ int main(int argc, char **argv) {
 		printf("after %g\n", out[255]);
 		CK(cuGraphExecDestroy(e));
 		R("destroyed", cuGraphLaunch(e, s));
+	} else if (!strcmp(c, "async-pinned-source")) {
+		// Rewriting a pinned source before the stream has run the copy: a GPU
+		// may copy either value; GPUTRAIN_STANDIN_ASYNC=1 copies the late one.
+		setup();
+		CUstream s;
+		CUdeviceptr p;
+		int *pinned, out = 0;
+		CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+		CK(cuMemAlloc(&p, sizeof out));
+		CK(cuMemAllocHost((void **)&pinned, sizeof *pinned));
+		*pinned = 1;
+		CK(cuMemcpyHtoDAsync(p, pinned, sizeof out, s));
+		*pinned = 2;
+		CK(cuStreamSynchronize(s));
+		CK(cuMemcpyDtoH(&out, p, sizeof out));
+		printf("device %d\n", out);
+	} else if (!strcmp(c, "async-nonblocking")) {
+		// A synchronous copy does not wait for a non-blocking stream.
+		setup();
+		CUstream s;
+		CUdeviceptr p;
+		unsigned out = 0;
+		CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+		CK(cuMemAlloc(&p, sizeof out));
+		CK(cuMemsetD8(p, 0, sizeof out));
+		CK(cuMemsetD8Async(p, 7, sizeof out, s));
+		CK(cuMemcpyDtoH(&out, p, sizeof out));
+		printf("early %x\n", out);
+		CK(cuStreamSynchronize(s));
+		CK(cuMemcpyDtoH(&out, p, sizeof out));
+		printf("late %x\n", out);
 	} else if (!strcmp(c, "workspace-before-stream")) {
 		gemmCase(0);
 	} else if (!strcmp(c, "workspace-after-stream")) {
