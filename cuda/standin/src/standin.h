@@ -10,7 +10,9 @@
 //
 // What it cannot show (README.md, "Training on an NVIDIA GPU"): real
 // asynchrony (work runs at once, in the calling thread, or is recorded
-// during stream capture and replayed by cuGraphLaunch); races between blocks
+// during stream capture and replayed by cuGraphLaunch;
+// GPUTRAIN_STANDIN_ASYNC=1 defers it to the next synchronisation, one of the
+// orders a GPU may take); races between blocks
 // or streams (blocks run one after another); the PTX itself, which never
 // executes (kernels.cu runs, compiled by g++ through cuda/emu/cuda_emu.h;
 // ptxas checks the PTX in make ptx-check); rounding as nvcc's fma
@@ -29,8 +31,9 @@
 
 namespace standin {
 
-// A job is work on a stream: run at once, or recorded during capture and run
-// by every replay of the graph. call names the API call that issued it, for
+// A job is work on a stream: run at once (or at the stream's next
+// synchronisation, GPUTRAIN_STANDIN_ASYNC=1), or recorded during capture and
+// run by every replay of the graph. call names the API call that issued it, for
 // diagnostics; run gets it (with " replayed by cuGraphLaunch" appended on a
 // replay) and returns the error the work would raise.
 struct Job {
@@ -57,8 +60,9 @@ CUcontext current();
 // the current context; otherwise it reports and returns the error.
 CUresult checkStream(const std::string &call, CUstream s);
 
-// enqueue runs job on s now, or records it while s is being captured. The
-// stream must have passed checkStream.
+// enqueue runs job on s now (or defers it, GPUTRAIN_STANDIN_ASYNC=1), or
+// records it while s is being captured. The stream must have passed
+// checkStream.
 CUresult enqueue(CUstream s, Job job);
 
 // capturing reports whether s is being captured (an invalidated capture
