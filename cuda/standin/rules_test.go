@@ -265,6 +265,14 @@ func TestStandinIsLoaded(t *testing.T) {
 	if !strings.Contains(out, want) {
 		t.Errorf("/proc/self/maps: want %q, got:\n%s", want, out)
 	}
+	// Say whether a real driver library was there to be passed over.
+	if cache, err := exec.Command("ldconfig", "-p").Output(); err == nil {
+		for _, l := range strings.Split(string(cache), "\n") {
+			if strings.Contains(l, "libcuda.so.1 ") {
+				t.Logf("the system's %s was passed over", strings.TrimSpace(l))
+			}
+		}
+	}
 	cudaBin := filepath.Join(root, "bin", "gputrain-cuda")
 	if _, err := os.Stat(cudaBin); err != nil {
 		t.Skipf("%s not built (make cuda): not checking which libcuda.so.1 it loads", cudaBin)
