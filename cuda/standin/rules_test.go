@@ -132,7 +132,7 @@ func TestRules(t *testing.T) {
 			out:   []string{"launch CUDA_ERROR_ILLEGAL_ADDRESS"},
 			diags: []string{`^standin: cuLaunchKernel\(gt_segn_f32\): parameter 0 \(the op descriptors\): \d+ bytes at ` + addr + ` run \d+ bytes past the end of their allocation \(72 bytes`}},
 		{name: "maxntid",
-			out:   []string{"block256 CUDA_SUCCESS", "block512 CUDA_ERROR_INVALID_VALUE"},
+			out:   []string{"block256 CUDA_SUCCESS", "block512 CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES"},
 			diags: []string{`^standin: cuLaunchKernel\(gt_segn_f32\): blocks of 512 threads, more than the entry's \.maxntid 256, 1, 1$`}},
 		{name: "grid-limit",
 			out:   []string{"launch CUDA_ERROR_INVALID_VALUE"},

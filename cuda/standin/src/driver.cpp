@@ -1263,9 +1263,11 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 		return CUDA_ERROR_INVALID_VALUE;
 	}
 	if (e.maxntid[0] && threads > (unsigned long long)e.maxntid[0] * e.maxntid[1] * e.maxntid[2]) {
+		// The function's own limit (CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK),
+		// not the device's: the driver calls that out of resources.
 		standin::diag(call, "blocks of %llu threads, more than the entry's .maxntid %u, %u, %u", threads,
 			      e.maxntid[0], e.maxntid[1], e.maxntid[2]);
-		return CUDA_ERROR_INVALID_VALUE;
+		return CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES;
 	}
 	if (shared > 49152) {
 		standin::diag(call, "%u bytes of dynamic shared memory, more than 48 KiB", shared);
