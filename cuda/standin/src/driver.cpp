@@ -206,6 +206,17 @@ CUresult needCtx(const char *call, Ctx **out = nullptr) {
 	return CUDA_SUCCESS;
 }
 
+// liveCtx finds the context c, refusing one destroyed (or released).
+CUresult liveCtx(const char *call, CUcontext c, Ctx **out) {
+	Ctx *x = handle<Ctx>(c, kCtx);
+	if (!x || !x->alive) {
+		standin::diag(call, "%s", x ? "the context was destroyed (or released)" : "not a context");
+		return CUDA_ERROR_INVALID_CONTEXT;
+	}
+	*out = x;
+	return CUDA_SUCCESS;
+}
+
 // sameCtx refuses a handle made in another context than the current one.
 CUresult sameCtx(const char *call, const char *what, Ctx *of) {
 	Ctx *cur = ctxStack.empty() ? nullptr : ctxStack.back();
@@ -1071,11 +1082,9 @@ CUresult cuCtxDestroy_v2(CUcontext c) {
 	LOCK;
 	if (CUresult r = needInit("cuCtxDestroy_v2"))
 		return r;
-	Ctx *x = handle<Ctx>(c, kCtx);
-	if (!x || !x->alive) {
-		standin::diag("cuCtxDestroy_v2", "%s", x ? "the context was destroyed already" : "not a context");
-		return CUDA_ERROR_INVALID_CONTEXT;
-	}
+	Ctx *x;
+	if (CUresult r = liveCtx("cuCtxDestroy_v2", c, &x))
+		return r;
 	if (x->primary) {
 		standin::diag("cuCtxDestroy_v2", "the primary context: release it with cuDevicePrimaryCtxRelease");
 		return CUDA_ERROR_INVALID_CONTEXT;
@@ -1096,11 +1105,9 @@ CUresult cuCtxSetCurrent(CUcontext c) {
 			ctxStack.pop_back();
 		return CUDA_SUCCESS;
 	}
-	Ctx *x = handle<Ctx>(c, kCtx);
-	if (!x || !x->alive) {
-		standin::diag("cuCtxSetCurrent", "%s", x ? "the context was destroyed (or released)" : "not a context");
-		return CUDA_ERROR_INVALID_CONTEXT;
-	}
+	Ctx *x;
+	if (CUresult r = liveCtx("cuCtxSetCurrent", c, &x))
+		return r;
 	if (ctxStack.empty())
 		ctxStack.push_back(x);
 	else
@@ -1122,11 +1129,9 @@ CUresult cuCtxPushCurrent_v2(CUcontext c) {
 	LOCK;
 	if (CUresult r = needInit("cuCtxPushCurrent_v2"))
 		return r;
-	Ctx *x = handle<Ctx>(c, kCtx);
-	if (!x || !x->alive) {
-		standin::diag("cuCtxPushCurrent_v2", "%s", x ? "the context was destroyed (or released)" : "not a context");
-		return CUDA_ERROR_INVALID_CONTEXT;
-	}
+	Ctx *x;
+	if (CUresult r = liveCtx("cuCtxPushCurrent_v2", c, &x))
+		return r;
 	ctxStack.push_back(x);
 	return CUDA_SUCCESS;
 }
