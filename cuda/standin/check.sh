@@ -13,7 +13,8 @@
 #   3. the same but TestGPUAccuracy with GPUTRAIN_STANDIN_ASYNC=1: stream work
 #      deferred to the next synchronisation, as on a GPU;
 #   4. go test ./cuda/standin/: each rule of the stand-in tripped by a wrong
-#      call, the stand-in being the libcuda.so.1 loaded, the binary's imports
+#      call (and each rule's tests failing with the rule taken out), the
+#      stand-in being the libcuda.so.1 loaded, the binary's imports
 #      covered, and bin/gputrain-cuda train --device cuda on the stand-in
 #      against the CPU build (1,000 images in file order, float64, --save
 #      from the same --init: <= 1e-9 relative).
