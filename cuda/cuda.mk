@@ -91,3 +91,5 @@ gpu-kit: cuda-toolkit
 	@size=$$(du -sm $(KIT) | cut -f1); \
 	  if [ $$size -gt $(KIT_MAX_MIB) ]; then echo "gpu-kit: $(KIT) is $$size MiB, over $(KIT_MAX_MIB) MiB"; exit 1; fi; \
 	  echo "built $(KIT) ($$size MiB): copy it to a machine with an NVIDIA GPU and run $(KIT)/run.sh OUTDIR"
+
+-include cuda/standin/standin.mk
