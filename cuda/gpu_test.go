@@ -41,23 +41,6 @@ func mnistData(tb testing.TB) *mnist.Data {
 	return d
 }
 
-// maxRelDiff is max|a−b| over a tensor divided by max|b| over it, the
-// largest over all layers.
-func maxRelDiff(a, b *graph.Network) float64 {
-	worst := 0.0
-	for l := range a.Weights {
-		for _, pair := range [][2][]float64{{a.Weights[l], b.Weights[l]}, {a.Biases[l], b.Biases[l]}} {
-			var diff, scale float64
-			for i := range pair[0] {
-				diff = math.Max(diff, math.Abs(pair[0][i]-pair[1][i]))
-				scale = math.Max(scale, math.Abs(pair[1][i]))
-			}
-			worst = math.Max(worst, diff/scale)
-		}
-	}
-	return worst
-}
-
 func epochOn(t *testing.T, open train.Opener, cfg train.Config, set *mnist.Set, net *graph.Network, order []int32) (*graph.Network, float64, train.Backend) {
 	t.Helper()
 	b, err := open(cfg, set)
@@ -127,7 +110,7 @@ func TestGPUMatchesCPU(t *testing.T) {
 				if dt == graph.Float64 {
 					tol = 1e-9
 				}
-				if d := maxRelDiff(got, want); d > tol {
+				if d := got.RelDiff(want); d > tol {
 					t.Errorf("parameters differ from the CPU backend's by %g relative, more than %g", d, tol)
 				}
 				if math.Abs(gotCost-wantCost) > tol*wantCost {
@@ -220,7 +203,7 @@ func TestGPUGraphsMatchLaunches(t *testing.T) {
 				}
 				replayed, launched := do(true), do(false)
 				if !replayed.net.Equal(launched.net) {
-					t.Errorf("parameters differ between graph replays and kernel launches by %g relative", maxRelDiff(replayed.net, launched.net))
+					t.Errorf("parameters differ between graph replays and kernel launches by %g relative", replayed.net.RelDiff(launched.net))
 				}
 				if !slices.Equal(replayed.costs, launched.costs) {
 					t.Errorf("epoch costs %v with graphs, %v without", replayed.costs, launched.costs)

@@ -16,7 +16,7 @@ STANDIN_BLAS := .11:111103 .12:120405 .13:130000 :120405
 ## standin: bin/standin/: libcuda.so.1 and libcublas.so{.11,.12,.13,} that run the CUDA build on the CPU (tests only; gcc, no GPU)
 standin: cuda-toolkit cuda
 	@mkdir -p $(STANDIN_OBJ)
-	$(CUDA_CGO_ENV) $(GO) test -tags gpu -c -o $(STANDIN)/cuda.test ./cuda/
+	$(CUDA_CGO_ENV) $(GO) test -tags gpu -c -cover -coverpkg=./cuda -o $(STANDIN)/cuda.test ./cuda/
 	$(MAKE) --no-print-directory $(STANDIN_OBJ)/driver.o $(STANDIN_OBJ)/kernels.o $(STANDIN_OBJ)/cublas.o
 	bash $(STANDIN_SRC)/gen-stubs.sh driver $(STANDIN_OBJ)/driver.o $(CUDA_BIN)/gputrain-cuda $(STANDIN)/cuda.test > $(STANDIN_OBJ)/driver-stubs.c
 	bash $(STANDIN_SRC)/gen-stubs.sh blas $(STANDIN_OBJ)/cublas.o $(CUDA_BIN)/gputrain-cuda $(STANDIN)/cuda.test > $(STANDIN_OBJ)/blas-stubs.c
@@ -46,5 +46,5 @@ $(STANDIN_OBJ)/cublas.o: $(STANDIN_SRC)/cublas.cpp $(STANDIN_SRC)/standin.h
 	$(STANDIN_CXX) $(STANDIN_CXXFLAGS) -DSTANDIN_CUBLAS_VERSION=0 -c -o $@ $<
 
 ## gpu-standin-check: the CUDA build end to end on the stand-in: the gpu-tagged tests (also with work deferred), the rules' tests, training against the CPU build (~2 min)
-gpu-standin-check: standin build
+gpu-standin-check: standin build gpu-kit
 	bash cuda/standin/check.sh

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # gen-stubs.sh KIND IMPL.o BINARY...: print a C file with a stub for every
 # symbol the binaries import from the stand-in's library of KIND (driver:
-# libcuda.so.1, the cu* names; blas: libcublas.so.N, the cublas* names) that
+# libcuda.so.1, the cu* names; blas: libcublas.so.N, the cublas* names the
+# binaries link or name for dlsym) that
 # IMPL.o does not define. Each stub prints "standin: NAME: not implemented by
 # the stand-in" and returns CUDA_ERROR_NOT_SUPPORTED (CUBLAS_STATUS_NOT_SUPPORTED),
 # so the binaries load, and a call the stand-in has not met names itself
@@ -28,8 +29,16 @@ for f in "$impl" "$@"; do
 		exit 1
 	fi
 done
-imports=$(for b in "$@"; do nm -D --undefined-only "$b"; done | awk '{print $NF}' | sed 's/@.*//' |
-	grep -E "$pattern" | sort -u)
+# The CUDA build loads cuBLAS with dlopen and binds its entry points by name
+# (cuda/cublas_gpu.go), so for blas the names are also the cublas*_v2 strings
+# in the binaries (the v2 API is all the loader binds).
+names() {
+	nm -D --undefined-only "$1" | awk '{print $NF}' | sed 's/@.*//'
+	if [ "$kind" = blas ]; then
+		strings -n 8 "$1" | grep -oE 'cublas[A-Z][A-Za-z0-9]*_v2' || true
+	fi
+}
+imports=$(for b in "$@"; do names "$b"; done | { grep -E "$pattern" || true; } | sort -u)
 defined=$(nm --defined-only "$impl" | awk '$2 == "T" {print $3}' | sort -u)
 stubs=$(comm -23 <(echo "$imports") <(echo "$defined") | grep . || true)
 
