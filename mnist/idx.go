@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"slices"
+
+	"github.com/gputrain/gputrain/internal/safefile"
 )
 
 // IDX magic numbers: zero, zero, 0x08 (unsigned bytes), then the number of
@@ -43,16 +46,20 @@ func ReadLabels(path string) ([]uint8, error) {
 	return DecodeLabels(f, path)
 }
 
-// open opens path for reading, refusing a directory up front: Linux opens
-// one happily and only the first read fails, with a less helpful message.
+// open opens path for reading, refusing anything but a regular file up
+// front: a directory opens happily on Linux and fails only at the first
+// read, a FIFO would block the open, a device would be read without end.
 func open(path string) (*os.File, error) {
+	if _, err := safefile.Check(path, "an IDX file"); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			_, err = os.Stat(path)
+			return nil, pathError(path, err)
+		}
+		return nil, err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, pathError(path, err)
-	}
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		f.Close()
-		return nil, fmt.Errorf("%s: is a directory, want an IDX file", path)
 	}
 	return f, nil
 }
@@ -142,6 +149,9 @@ func gunzip(r io.Reader, name string) (io.Reader, error) {
 	return z, nil
 }
 
+// gzipTail is how much of a gzip stream gzipFault reads past a fault.
+const gzipTail = 1 << 20
+
 // gzipFault returns err, the first fault found in the IDX data of r, unless
 // r is a gzip stream that proves corrupt when read to its end: then that is
 // the error, for a flipped bit shows up as nonsense in the data (a header of
@@ -151,8 +161,13 @@ func gzipFault(r io.Reader, name string, err error) error {
 	if !ok {
 		return err
 	}
-	switch _, zerr := io.Copy(io.Discard, z); {
-	case zerr == nil:
+	// The rest is read to find the checksum, but no further than gzipTail:
+	// a stream that goes on past what the header implies is at fault
+	// already, and a gzip bomb must not be inflated to its end.
+	switch k, zerr := io.CopyN(io.Discard, z, gzipTail); {
+	case k == gzipTail:
+		return err
+	case zerr == nil || zerr == io.EOF:
 		return err
 	case errors.Is(zerr, io.ErrUnexpectedEOF):
 		return fmt.Errorf("%s: corrupt gzip: truncated stream, or junk after it: %w", name, zerr)

@@ -54,6 +54,11 @@ type Data struct {
 	Training   *Set // the training file but its last 10,000 images: 50,000
 	Validation *Set // the training file's last 10,000 images
 	Test       *Set // the test file: 10,000 images
+
+	// Unverified lists the files EnsureWith accepted without checking
+	// them against the canonical ones (Options.NonCanonical); Load leaves
+	// it empty, having checked nothing.
+	Unverified []string
 }
 
 // validationSize is how many of the training file's images the book keeps
