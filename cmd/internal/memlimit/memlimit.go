@@ -133,6 +133,9 @@ func ParseSize(s string) (int64, error) {
 
 // Bytes formats n for messages in decimal units: "131.0 MB", "44.9 GB".
 func Bytes(n float64) string {
+	if n >= 1e15 {
+		return fmt.Sprintf("%.1e bytes", n)
+	}
 	for _, u := range []struct {
 		name string
 		div  float64
