@@ -257,10 +257,10 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err := c.checkMemory(limit); err != nil {
 		return err
 	}
+	defer c.unlock()
 	if err := c.prepareOutputs(); err != nil {
 		return err
 	}
-	defer c.unlock()
 	return c.train(ck, net, stdout)
 }
 
