@@ -28,12 +28,26 @@ const maxCount = 10_000_000
 // ReadImages reads an IDX image file, gzipped or raw. It returns the pixels,
 // n×Pixels bytes row-major, and n.
 func ReadImages(path string) (images []uint8, n int, err error) {
+	return readImages(path, 0)
+}
+
+// readImages is ReadImages refusing a header that claims more than
+// maxBytes of pixels (0: no bound but maxCount) before reading them.
+func readImages(path string, maxBytes int64) ([]uint8, int, error) {
 	f, err := open(path)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer f.Close()
-	return DecodeImages(f, path)
+	r, err := gunzip(f, path)
+	if err != nil {
+		return nil, 0, err
+	}
+	pix, n, err := decodeImages(r, path, maxBytes)
+	if err != nil {
+		return nil, 0, gzipFault(r, path, err)
+	}
+	return pix, n, nil
 }
 
 // ReadLabels reads an IDX label file, gzipped or raw.
@@ -73,14 +87,14 @@ func DecodeImages(r io.Reader, name string) ([]uint8, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	pix, n, err := decodeImages(r, name)
+	pix, n, err := decodeImages(r, name, 0)
 	if err != nil {
 		return nil, 0, gzipFault(r, name, err)
 	}
 	return pix, n, nil
 }
 
-func decodeImages(r io.Reader, name string) ([]uint8, int, error) {
+func decodeImages(r io.Reader, name string, maxBytes int64) ([]uint8, int, error) {
 	var h [4]uint32
 	if err := header(r, name, h[:], imageMagic); err != nil {
 		return nil, 0, err
@@ -92,6 +106,10 @@ func decodeImages(r io.Reader, name string) ([]uint8, int, error) {
 		return nil, 0, fmt.Errorf("%s: header claims %d images, more than %d: corrupt header", name, h[1], maxCount)
 	}
 	n := int(h[1])
+	if maxBytes > 0 && int64(n)*Pixels > maxBytes {
+		return nil, 0, fmt.Errorf("%s: header claims %d images, %d bytes of pixels: more than the %d bytes the memory allows (--max-memory)",
+			name, n, n*Pixels, maxBytes)
+	}
 	pix, err := payload(r, name, n*Pixels, "pixels")
 	if err != nil {
 		return nil, 0, err

@@ -34,6 +34,10 @@ type Options struct {
 	// Their sizes and checksums are then not checked; Data.Unverified
 	// lists them.
 	NonCanonical bool
+	// MaxBytes, when not 0, bounds the pixels of each image file: a header
+	// that claims more is refused before they are read. It matters for
+	// non-canonical files only; the canonical ones are known.
+	MaxBytes int64
 }
 
 // EnsureWith fetches what dir lacks (see Fetch), checks each file present
@@ -58,7 +62,7 @@ func EnsureWith(dir string, log io.Writer, opt Options) (*Data, error) {
 			unverified = append(unverified, path)
 		}
 	}
-	d, err := Load(dir)
+	d, err := load(dir, opt.MaxBytes)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
+	"github.com/gputrain/gputrain/cmd/internal/memlimit"
 	"github.com/gputrain/gputrain/mnist"
 )
 
@@ -22,7 +23,7 @@ func runData(args []string, stdout, stderr io.Writer) error {
 	if *dir == "" {
 		return cli.Usagef("--data is empty: name the folder of the MNIST files")
 	}
-	d, err := mnist.EnsureWith(*dir, stderr, mnist.Options{NonCanonical: *anyData})
+	d, err := mnist.EnsureWith(*dir, stderr, dataOptions(*anyData, memlimit.Machine()))
 	if err != nil {
 		return err
 	}

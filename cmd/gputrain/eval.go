@@ -97,7 +97,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	d, err := mnist.EnsureWith(*data, stderr, mnist.Options{NonCanonical: *anyData})
+	d, err := mnist.EnsureWith(*data, stderr, dataOptions(*anyData, limit))
 	if err != nil {
 		return err
 	}

@@ -106,3 +106,10 @@ func checkModelMemory(path string, limit memlimit.Limit) func([]int) error {
 		return nil
 	}
 }
+
+// dataOptions are the mnist options of a command: a dataset of one's own
+// when nonCanonical, its image files bounded by what limit leaves (reading
+// one takes about twice its pixels).
+func dataOptions(nonCanonical bool, limit memlimit.Limit) mnist.Options {
+	return mnist.Options{NonCanonical: nonCanonical, MaxBytes: max(1, limit.Bytes/2)}
+}

@@ -299,3 +299,15 @@ func TestEmptySetsAndNonCanonical(t *testing.T) {
 		t.Errorf("help does not list the training split: %q", stdout)
 	}
 }
+
+// TestDataBoundedByMemory: a dataset of one's own whose header claims more
+// images than the memory allows is refused before its pixels are read.
+func TestDataBoundedByMemory(t *testing.T) {
+	dir := writeIDX(t, 20, 5)
+	f, _ := os.OpenFile(filepath.Join(dir, "train-images-idx3-ubyte"), os.O_WRONLY, 0)
+	f.WriteAt(binary.BigEndian.AppendUint32(nil, 9_000_000), 4) // the count
+	f.Close()
+	t.Setenv("PATH", t.TempDir())
+	runBad(t, []badCase{{"10M images claimed", []string{"train", "--data", dir, "--allow-noncanonical", "--max-memory", "1GB"}, exitRuntime,
+		"train-images-idx3-ubyte: header claims 9000000 images, 7056000000 bytes of pixels: more than the 500000000 bytes the memory allows (--max-memory)"}})
+}

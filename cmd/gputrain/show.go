@@ -126,7 +126,7 @@ func runShow(args []string, stdout, stderr io.Writer) error {
 		showEstimate(drawn, *scale, "", widest, sizes)); err != nil {
 		return cli.Usagef("%v", err)
 	}
-	d, err := mnist.EnsureWith(*data, stderr, mnist.Options{NonCanonical: *anyData})
+	d, err := mnist.EnsureWith(*data, stderr, dataOptions(*anyData, limit))
 	if err != nil {
 		return err
 	}

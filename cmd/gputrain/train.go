@@ -194,6 +194,7 @@ type trainCmd struct {
 	set                        map[string]bool // flags given on the command line
 	stderr                     io.Writer
 	lock                       io.Closer // on the checkpoint folder while the run writes it
+	limit                      memlimit.Limit
 	resumedFrom, checkpointDir string    // absolute paths
 }
 
@@ -230,6 +231,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return cli.Usagef("%v", err)
 	}
+	c.limit = limit
 	var ck *checkpoint
 	if c.resume != "" {
 		if ck, err = c.loadCheckpoint(limit); err != nil {
@@ -460,7 +462,7 @@ func (c *trainCmd) train(ck *checkpoint, net *graph.Network, stdout io.Writer) e
 		}
 	}
 	dt, _ := graph.ParseDtype(c.Dtype)
-	data, err := mnist.EnsureWith(c.Data, c.stderr, mnist.Options{NonCanonical: c.NonCanonical})
+	data, err := mnist.EnsureWith(c.Data, c.stderr, dataOptions(c.NonCanonical, c.limit))
 	if err != nil {
 		return err
 	}
