@@ -195,7 +195,7 @@ type trainCmd struct {
 	stderr                     io.Writer
 	lock                       io.Closer // on the checkpoint folder while the run writes it
 	limit                      memlimit.Limit
-	resumedFrom, checkpointDir string    // absolute paths
+	resumedFrom, checkpointDir string // absolute paths
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
