@@ -158,7 +158,7 @@ func TestNoCheckpointOverwritten(t *testing.T) {
 		{"another run's --checkpoint", append(common, "--checkpoint", ck), exitUsage,
 			"--checkpoint " + ck + ": it holds the checkpoint of another run, which this run would overwrite: continue that run with --resume " + ck + ", or name another folder with --checkpoint"},
 		{"another run's default folder", common, exitUsage,
-			"--checkpoint gputrain-checkpoint: it holds the checkpoint of another run, which this run would overwrite: an interrupt would overwrite it"},
+			"gputrain-checkpoint/ holds the checkpoint of another run, which an interrupt of this run would overwrite: continue that run with --resume gputrain-checkpoint, move it away, or name a folder for this run's checkpoints with --checkpoint"},
 	})
 	if code, stdout, errs := runCLI("train", "--resume", ck, "--epochs", "2", "--quiet"); code != 0 || !strings.Contains(stdout, "Epoch 1 complete") {
 		t.Fatalf("resuming its own checkpoint: exit %d, %q", code, errs)

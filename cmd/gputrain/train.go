@@ -187,15 +187,15 @@ func checkpointRun(dir string) (run string, ok bool) {
 
 type trainCmd struct {
 	trainFlags
-	run                        string // the run's id, kept across --resume
-	device, init, resume       string
-	maxMemory                  string
-	quiet                      bool
-	set                        map[string]bool // flags given on the command line
-	stderr                     io.Writer
-	lock                       io.Closer // on the checkpoint folder while the run writes it
-	limit                      memlimit.Limit
-	resumedFrom, checkpointDir string // absolute paths
+	run                  string // the run's id, kept across --resume
+	device, init, resume string
+	maxMemory            string
+	quiet                bool
+	set                  map[string]bool // flags given on the command line
+	stderr               io.Writer
+	lock                 io.Closer // on the checkpoint folder while the run writes it
+	limit                memlimit.Limit
+	resumedFrom          string // absolute path of --resume
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
@@ -391,8 +391,12 @@ func (c *trainCmd) loadCheckpoint(limit memlimit.Limit) (*checkpoint, error) {
 // folder an interrupt would use holds none either.
 func (c *trainCmd) prepareOutputs() error {
 	if c.Checkpoint == "" {
-		return c.checkOtherRun(defaultCheckpoint, "an interrupt would overwrite it; continue that run with --resume "+
-			defaultCheckpoint+", move it away, or name another folder with --checkpoint")
+		if !c.ownsCheckpoint(defaultCheckpoint) {
+			return cli.Usagef("%s/ holds the checkpoint of another run, which an interrupt of this run would overwrite: "+
+				"continue that run with --resume %s, move it away, or name a folder for this run's checkpoints with --checkpoint",
+				defaultCheckpoint, defaultCheckpoint)
+		}
+		return nil
 	}
 	if err := os.MkdirAll(c.Checkpoint, 0o755); err != nil {
 		return cli.Usagef("--checkpoint %s: %v", c.Checkpoint, unwrapPath(err))
@@ -400,8 +404,9 @@ func (c *trainCmd) prepareOutputs() error {
 	if err := c.lockCheckpoint(c.Checkpoint); err != nil {
 		return err
 	}
-	if err := c.checkOtherRun(c.Checkpoint, "continue that run with --resume "+c.Checkpoint+", or name another folder with --checkpoint"); err != nil {
-		return err
+	if !c.ownsCheckpoint(c.Checkpoint) {
+		return cli.Usagef("--checkpoint %s: it holds the checkpoint of another run, which this run would overwrite: "+
+			"continue that run with --resume %s, or name another folder with --checkpoint", c.Checkpoint, c.Checkpoint)
 	}
 	if err := graph.ProbeWritable(filepath.Join(c.Checkpoint, checkpointFile)); err != nil {
 		return cli.Usagef("--checkpoint: %v", err)
@@ -409,17 +414,14 @@ func (c *trainCmd) prepareOutputs() error {
 	return nil
 }
 
-// checkOtherRun refuses dir when it holds the checkpoint of another run.
-func (c *trainCmd) checkOtherRun(dir, hint string) error {
-	abs, _ := filepath.Abs(dir)
-	if abs == c.resumedFrom {
-		return nil
+// ownsCheckpoint reports whether this run may write dir's checkpoint: there
+// is none, or it is this run's.
+func (c *trainCmd) ownsCheckpoint(dir string) bool {
+	if abs, _ := filepath.Abs(dir); abs == c.resumedFrom {
+		return true
 	}
-	if run, ok := checkpointRun(dir); !ok || run != "" && run != c.run {
-		return cli.Usagef("--checkpoint %s: it holds the checkpoint of another run, which this run would overwrite: %s",
-			dir, hint)
-	}
-	return nil
+	run, ok := checkpointRun(dir)
+	return ok && (run == "" || run == c.run)
 }
 
 func (c *trainCmd) lockCheckpoint(dir string) error {
@@ -629,24 +631,29 @@ func (c *trainCmd) keep(b train.Backend, at train.Position, results []train.Resu
 }
 
 // fallbackDir is the folder for a checkpoint the run must write: its
-// --checkpoint, else the default folder, locked and checked to hold no
-// other run's checkpoint (one may have appeared since the start).
+// --checkpoint, else the default folder; or, should another run have
+// taken that since the start, a folder named for this run.
 func (c *trainCmd) fallbackDir() (string, error) {
 	if c.Checkpoint != "" {
 		return c.Checkpoint, nil
 	}
-	dir := defaultCheckpoint
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("%s: %w", dir, unwrapPath(err))
+	var err error
+	for _, dir := range []string{defaultCheckpoint, defaultCheckpoint + "-" + c.run} {
+		if err = os.MkdirAll(dir, 0o755); err != nil {
+			return "", fmt.Errorf("%s: %w", dir, unwrapPath(err))
+		}
+		if err = c.lockCheckpoint(dir); err != nil {
+			continue
+		}
+		if !c.ownsCheckpoint(dir) {
+			c.unlock()
+			err = fmt.Errorf("%s holds another run's checkpoint", dir)
+			continue
+		}
+		c.Checkpoint = dir
+		return dir, nil
 	}
-	if err := c.lockCheckpoint(dir); err != nil {
-		return "", err
-	}
-	if err := c.checkOtherRun(dir, "name another folder with --checkpoint"); err != nil {
-		return "", err
-	}
-	c.Checkpoint = dir
-	return dir, nil
+	return "", err
 }
 
 func (c *trainCmd) warn(format string, args ...any) {
