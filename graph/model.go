@@ -139,18 +139,12 @@ func LoadChecked(path string, check func(sizes []int) error) (*Network, error) {
 	if l := 1<<20 + maxModelBytesPerParam*ParamCount(sizes); l < 1<<62 {
 		limit = int64(l)
 	}
-	if st.Size() > limit {
-		return nil, safefile.TooLarge(path, st.Size(), limit)
-	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	data, err := safefile.ReadAll(f, path, st.Size(), limit)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, safefile.TooLarge(path, int64(len(data)), limit)
+		return nil, err
 	}
 	var n Network
 	if err := n.UnmarshalJSON(data); err != nil {

@@ -67,8 +67,14 @@ func ReadFile(path, want string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	if st.Size() > limit {
-		return nil, TooLarge(path, st.Size(), limit)
+	return ReadAll(f, path, st.Size(), limit)
+}
+
+// ReadAll reads f, a regular file of size bytes opened at path, from where
+// it stands to its end, refusing more than limit bytes.
+func ReadAll(f io.Reader, path string, size, limit int64) ([]byte, error) {
+	if size > limit {
+		return nil, TooLarge(path, size, limit)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
