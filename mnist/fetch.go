@@ -42,7 +42,7 @@ func Ensure(dir string, log io.Writer) (*Data, error) {
 // Fetch makes sure dir holds the four files of Files, creating dir if need
 // be. A file present under its .gz name must have its canonical SHA-256, or
 // Fetch fails and leaves it alone; one present only un-gzipped, under the
-// name without .gz, is left to EnsureWith to check. Missing files are downloaded with
+// name without .gz, is EnsureWith's to check. Missing files are downloaded with
 // the Go toolchain (go mod download, through the module proxy), checked
 // against their SHA-256 and renamed into place, so dir never holds a
 // half-written file. Fetch prints one line to log, if not nil, for each file
