@@ -517,8 +517,10 @@ func (c *trainCmd) train(ck *checkpoint, net *graph.Network, stdout io.Writer) e
 		return err
 	}
 
-	// SIGHUP too: a dropped SSH session must not lose the run.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, stop := context.WithCancel(context.Background())
+	if sigs := stopSignals(); len(sigs) > 0 { // none would mean every signal
+		ctx, stop = signal.NotifyContext(ctx, sigs...)
+	}
 	defer stop()
 	opt := train.Options{Epochs: c.Epochs, Eval: eval}
 	var results []train.Result
@@ -565,6 +567,19 @@ func (c *trainCmd) train(ck *checkpoint, net *graph.Network, stdout io.Writer) e
 		}
 	}
 	return nil
+}
+
+// stopSignals are the signals that checkpoint and stop a run: SIGINT,
+// SIGTERM, and SIGHUP, so that a dropped SSH session does not lose it.
+// One the run was started ignoring (nohup, a background job) stays ignored.
+func stopSignals() []os.Signal {
+	var sigs []os.Signal
+	for _, s := range []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP} {
+		if !signal.Ignored(s) {
+			sigs = append(sigs, s)
+		}
+	}
+	return sigs
 }
 
 // finished handles a checkpoint whose run has no epoch left: it writes the
