@@ -517,7 +517,7 @@ func (c *trainCmd) train(ck *checkpoint, net *graph.Network, stdout io.Writer) e
 		return err
 	}
 
-	ctx, stop := context.WithCancel(context.Background())
+	ctx, stop := context.Background(), context.CancelFunc(func() {})
 	if sigs := stopSignals(); len(sigs) > 0 { // none would mean every signal
 		ctx, stop = signal.NotifyContext(ctx, sigs...)
 	}
