@@ -225,6 +225,8 @@ func TestBadModelsAndImages(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
 		t.Skip(err)
 	}
+	fifoData := t.TempDir()
+	syscall.Mkfifo(filepath.Join(fifoData, mnist.Files[0].Name), 0o644)
 	big := filepath.Join(dir, "big.png")
 	f, _ := os.Create(big)
 	f.Truncate(100 << 20) // sparse: 100 MiB that take no disk
@@ -238,6 +240,7 @@ func TestBadModelsAndImages(t *testing.T) {
 		{"a directory as --init", []string{"train", "--data", noData, "--init", dir}, exitRuntime, dir + ": is a directory, want a model file"},
 		{"a FIFO image", []string{"predict", "--model", model, fifo}, exitRuntime, fifo + ": is a named pipe (FIFO), want an image file"},
 		{"/dev/zero as image", []string{"predict", "--model", model, "/dev/zero"}, exitRuntime, "/dev/zero: is a device, want an image file"},
+		{"a FIFO as data", []string{"train", "--data", fifoData}, exitRuntime, filepath.Join(fifoData, mnist.Files[0].Name) + ": is a named pipe (FIFO), want an IDX file"},
 		{"an image too large", []string{"predict", "--model", model, big}, exitRuntime, big + ": 104.9 MB, more than the 67.1 MB it can be"},
 	})
 }
