@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -51,7 +52,11 @@ func TestHangupKeepsEverything(t *testing.T) {
 	data := dataDir(t)
 	dir := t.TempDir()
 	ck, model, plot := filepath.Join(dir, "ck"), filepath.Join(dir, "m.json"), filepath.Join(dir, "p.png")
-	out, errb, wait := startTrain(t, "--data", data, "--sizes", "784,10,10", "--train-limit", "1000", "--epochs", "60",
+	// Should the run end before the signal, the signal must not end the test.
+	guard := make(chan os.Signal, 1)
+	signal.Notify(guard, syscall.SIGHUP)
+	defer signal.Stop(guard)
+	out, errb, wait := startTrain(t, "--data", data, "--sizes", "784,10,10", "--train-limit", "1000", "--epochs", "200",
 		"--eval", "none", "--quiet", "--checkpoint", ck, "--save", model, "--plot", plot, "--log-format", "json")
 	waitFor(t, out, `"epoch":1,`)
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
@@ -69,7 +74,7 @@ func TestHangupKeepsEverything(t *testing.T) {
 	os.Remove(plot)
 	code, stdout, stderr := runCLI("train", "--resume", ck, "--quiet")
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
-	if code != 0 || !strings.HasSuffix(lines[len(lines)-1], "}") || !strings.Contains(lines[len(lines)-1], `"epoch":59,`) {
+	if code != 0 || !strings.HasSuffix(lines[len(lines)-1], "}") || !strings.Contains(lines[len(lines)-1], `"epoch":199,`) {
 		t.Fatalf("--resume alone: exit %d, last line %q, %s", code, lines[len(lines)-1], stderr)
 	}
 	if _, err := graph.Load(model); err != nil {
