@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/gputrain/gputrain/internal/safefile"
 )
 
 // Limit is a number of bytes and where it comes from, for messages.
@@ -131,20 +133,12 @@ func ParseSize(s string) (int64, error) {
 	return int64(f * mult), nil
 }
 
-// Bytes formats n for messages in decimal units: "131.0 MB", "44.9 GB".
+// Bytes formats n for messages: "131.0 MB", "44.9 GB", "8.8e+22 bytes".
 func Bytes(n float64) string {
 	if n >= 1e15 {
 		return fmt.Sprintf("%.1e bytes", n)
 	}
-	for _, u := range []struct {
-		name string
-		div  float64
-	}{{"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}, {"kB", 1e3}} {
-		if n >= u.div {
-			return fmt.Sprintf("%.1f %s", n/u.div, u.name)
-		}
-	}
-	return fmt.Sprintf("%.0f B", n)
+	return safefile.Bytes(int64(n))
 }
 
 // Check returns an error naming what (the flags that ask for the memory),
