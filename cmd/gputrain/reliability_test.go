@@ -314,3 +314,24 @@ func TestDataBoundedByMemory(t *testing.T) {
 	runBad(t, []badCase{{"10M images claimed", []string{"train", "--data", dir, "--allow-noncanonical", "--max-memory", "1GB"}, exitRuntime,
 		"train-images-idx3-ubyte: header claims 9000000 images, 7056000000 bytes of pixels: more than the 500000000 bytes the memory allows (--max-memory)"}})
 }
+
+// TestResumeRefusesAnotherRun: with --resume, a flag that would make
+// another run is refused, naming the flag and the stored value.
+func TestResumeRefusesAnotherRun(t *testing.T) {
+	good, _ := json.Marshal(validCheckpoint(t))
+	dir := writeCheckpointDir(t, good)
+	model := bigModel(t)
+	var cases []badCase
+	for _, c := range [][2]string{
+		{"--sizes", "784,6,10"}, {"--batch-size", "20"}, {"--eta", "0.5"}, {"--seed", "2"},
+		{"--dtype", "float64"}, {"--train-limit", "100"}, {"--no-shuffle", "true"},
+	} {
+		stored := map[string]string{"--sizes": "784,5,10", "--batch-size": "10", "--eta": "3", "--seed": "1",
+			"--dtype": "float32", "--train-limit": "2000", "--no-shuffle": "false"}[c[0]]
+		cases = append(cases, badCase{c[0], []string{"train", "--data", noData, "--resume", dir, c[0] + "=" + c[1]}, exitUsage,
+			c[0] + " " + c[1] + " differs from the checkpoint's " + stored + " in " + dir + ": it would be another run"})
+	}
+	cases = append(cases, badCase{"--init", []string{"train", "--data", noData, "--resume", dir, "--init", model}, exitUsage,
+		"--init and --resume exclude each other"})
+	runBad(t, cases)
+}
