@@ -46,6 +46,16 @@ func CheckSizes(sizes []int) error {
 	return nil
 }
 
+// ParamCount is the number of weights and biases of a network of sizes,
+// in float64 so that absurd sizes cannot overflow it.
+func ParamCount(sizes []int) float64 {
+	var n float64
+	for l := 1; l < len(sizes); l++ {
+		n += float64(sizes[l]) * float64(sizes[l-1]+1)
+	}
+	return n
+}
+
 // New returns a network initialised as in network.py: every bias, then
 // every weight, drawn from N(0,1) by a PCG source seeded with seed.
 func New(sizes []int, seed uint64) (*Network, error) {

