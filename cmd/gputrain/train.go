@@ -514,7 +514,7 @@ func (c *trainCmd) train(ck *checkpoint, net *graph.Network, stdout io.Writer) e
 	}
 	defer b.Close()
 	if d, ok := b.(interface{ Device() string }); ok {
-		fmt.Fprintf(stderr, "device: %s\n", d.Device())
+		fmt.Fprintf(c.stderr, "device: %s\n", d.Device())
 	}
 	if err := b.SetNetwork(net); err != nil {
 		return err
