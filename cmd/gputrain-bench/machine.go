@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -15,30 +15,15 @@ import (
 
 // machine describes where the numbers were taken, for BENCHMARKS.md.
 type machine struct {
-	CPU, CPUFlags, Virtual string
-	Cores                  int
-	MHz                    string
-	Memory                 string
-	OS, Kernel             string
-	Go                     string
-	Python, Numpy, Torch   string
-	BLAS                   string
-	GPU                    string
-	Date                   string
+	CPU, Memory, OS, GPU, Python, Numpy, Torch, BLAS, Date string
 }
 
 // cpuInfo picks the fields of the first processor in /proc/cpuinfo.
 func cpuInfo(text string) map[string]string {
 	out := map[string]string{}
-	sc := bufio.NewScanner(strings.NewReader(text))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.TrimSpace(line) == "" {
-			break // the end of the first processor's block
-		}
-		k, v, ok := strings.Cut(line, ":")
-		if ok {
+	first, _, _ := strings.Cut(text, "\n\n")
+	for _, line := range strings.Split(first, "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok {
 			out[strings.TrimSpace(k)] = strings.TrimSpace(v)
 		}
 	}
@@ -47,13 +32,9 @@ func cpuInfo(text string) map[string]string {
 
 // vectorFlags lists the SIMD features that bound the arithmetic peak.
 func vectorFlags(flags string) string {
-	have := map[string]bool{}
-	for _, f := range strings.Fields(flags) {
-		have[f] = true
-	}
 	var out []string
 	for _, f := range []string{"avx", "avx2", "fma", "avx512f"} {
-		if have[f] {
+		if strings.Contains(" "+flags+" ", " "+f+" ") {
 			out = append(out, strings.ToUpper(f))
 		}
 	}
@@ -63,65 +44,72 @@ func vectorFlags(flags string) string {
 	return strings.Join(out, ", ")
 }
 
+// describeCPU is the CPU line: model, clock, cores, SIMD, and whether it
+// is a virtual machine's.
+func describeCPU(cpuinfo string) string {
+	ci := cpuInfo(cpuinfo)
+	cpu := ci["model name"]
+	if cpu == "" {
+		cpu = runtime.GOARCH
+	} else if ci["cpu family"] != "" {
+		cpu += fmt.Sprintf(" (family %s, model %s)", ci["cpu family"], ci["model"])
+	}
+	if mhz, err := strconv.ParseFloat(ci["cpu MHz"], 64); err == nil {
+		cpu += fmt.Sprintf(", %.0f MHz", mhz)
+	}
+	cpu += fmt.Sprintf("; %d cores; %s", runtime.NumCPU(), vectorFlags(ci["flags"]))
+	if strings.Contains(" "+ci["flags"]+" ", " hypervisor ") {
+		cpu += "; virtual machine"
+	}
+	return cpu
+}
+
+// field returns the value after prefix on a line of a file, "" if none.
+func field(path, prefix string) string {
+	b, _ := os.ReadFile(path)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, prefix); ok {
+			return strings.Trim(strings.TrimSpace(v), `"`)
+		}
+	}
+	return ""
+}
+
 func describeMachine(python string) machine {
-	m := machine{Cores: runtime.NumCPU(), Go: runtime.Version(), Date: time.Now().UTC().Format("2006-01-02 15:04 UTC")}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		ci := cpuInfo(string(b))
-		m.CPU = ci["model name"]
-		if fam, model := ci["cpu family"], ci["model"]; fam != "" {
-			m.CPU += fmt.Sprintf(" (family %s, model %s)", fam, model)
-		}
-		m.CPUFlags = vectorFlags(ci["flags"])
-		if strings.Contains(" "+ci["flags"]+" ", " hypervisor ") {
-			m.Virtual = "virtual machine"
-		}
-		if mhz, err := strconv.ParseFloat(ci["cpu MHz"], 64); err == nil {
-			m.MHz = fmt.Sprintf("%.0f MHz", mhz)
-		}
+	cpuinfo, _ := os.ReadFile("/proc/cpuinfo")
+	m := machine{CPU: describeCPU(string(cpuinfo)), Memory: "unknown", OS: runtime.GOOS, Python: "absent", Numpy: "absent",
+		Torch: "absent", Date: time.Now().UTC().Format("2006-01-02 15:04 UTC")}
+	if kb, err := strconv.ParseFloat(strings.TrimSuffix(field("/proc/meminfo", "MemTotal:"), " kB"), 64); err == nil {
+		m.Memory = fmt.Sprintf("%.1f GiB", kb/(1<<20))
 	}
-	if m.CPU == "" {
-		m.CPU = runtime.GOARCH
+	if name := field("/etc/os-release", "PRETTY_NAME="); name != "" {
+		m.OS = name
 	}
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
-				if kb, err := strconv.ParseFloat(f[1], 64); err == nil {
-					m.Memory = fmt.Sprintf("%.1f GiB", kb/(1<<20))
-				}
-			}
-		}
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	m.OS += ", Linux " + cmp.Or(strings.TrimSpace(string(kernel)), "?")
+	if v := strings.Fields(command(python, "-c", pythonVersions)); len(v) == 3 {
+		m.Python, m.Numpy, m.Torch = v[0], v[1], v[2]
 	}
-	m.OS = runtime.GOOS
-	if b, err := os.ReadFile("/etc/os-release"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "PRETTY_NAME="); ok {
-				m.OS = strings.Trim(v, `"`)
-			}
-		}
-	}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.Kernel = strings.TrimSpace(string(b))
-	}
-	m.Python = command(python, "-c", "import platform; print(platform.python_version())")
-	m.Numpy = command(python, "-c", "import numpy; print(numpy.__version__)")
-	m.Torch = command(python, "-c", "import torch; print(torch.__version__)")
 	m.BLAS = blasName()
-	m.GPU = "none"
-	if out := command("nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"); out != "" {
-		m.GPU = out
-	}
+	m.GPU = cmp.Or(command("nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"), "none")
 	return m
 }
+
+// pythonVersions prints the versions of Python, numpy and torch.
+const pythonVersions = `import importlib, platform
+def v(m):
+    try: return importlib.import_module(m).__version__
+    except Exception: return "absent"
+print(platform.python_version(), v("numpy"), v("torch"))`
 
 // blasName says which libblas.so.3 Debian's alternatives give numpy and
 // torch: it decides their matrix-product speed.
 func blasName() string {
 	for _, p := range []string{"/usr/lib/x86_64-linux-gnu/libblas.so.3", "/usr/lib/aarch64-linux-gnu/libblas.so.3"} {
 		target, err := filepath.EvalSymlinks(p)
-		if err != nil {
-			continue
-		}
 		switch {
+		case err != nil:
+			continue
 		case strings.Contains(target, "openblas"):
 			return "OpenBLAS (" + filepath.Base(filepath.Dir(target)) + ")"
 		case strings.Contains(target, "blis"):
@@ -136,13 +124,11 @@ func blasName() string {
 	return "unknown"
 }
 
-// command runs a short probe and returns its trimmed output, "" on failure.
-func command(name string, args ...string) string {
-	return strings.TrimSpace(commandWithEnv(nil, name, args...))
-}
+// command runs a short probe, with extra environment variables if any,
+// and returns its trimmed output, "" on failure.
+func command(name string, args ...string) string { return commandEnv(nil, name, args...) }
 
-// commandWithEnv runs a probe with extra environment variables.
-func commandWithEnv(extra []string, name string, args ...string) string {
+func commandEnv(extra []string, name string, args ...string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
@@ -153,32 +139,12 @@ func commandWithEnv(extra []string, name string, args ...string) string {
 	if err != nil {
 		return ""
 	}
-	return string(out)
+	return strings.TrimSpace(string(out))
 }
 
 // markdown renders the machine as a list.
 func (m machine) markdown() string {
-	or := func(s, dflt string) string {
-		if s == "" {
-			return dflt
-		}
-		return s
-	}
-	var b strings.Builder
-	cpu := m.CPU
-	if m.MHz != "" {
-		cpu += ", " + m.MHz
-	}
-	fmt.Fprintf(&b, "- CPU: %s; %d cores; %s", cpu, m.Cores, m.CPUFlags)
-	if m.Virtual != "" {
-		fmt.Fprintf(&b, "; %s", m.Virtual)
-	}
-	fmt.Fprintf(&b, "\n- Memory: %s\n", or(m.Memory, "unknown"))
-	fmt.Fprintf(&b, "- OS: %s, Linux %s\n", m.OS, or(m.Kernel, "?"))
-	fmt.Fprintf(&b, "- GPU: %s\n", m.GPU)
-	fmt.Fprintf(&b, "- Go: %s\n", m.Go)
-	fmt.Fprintf(&b, "- Python: %s; numpy %s; torch %s; BLAS behind both: %s\n",
-		or(m.Python, "absent"), or(m.Numpy, "absent"), or(m.Torch, "absent"), m.BLAS)
-	fmt.Fprintf(&b, "- Date: %s\n", m.Date)
-	return b.String()
+	return fmt.Sprintf("- CPU: %s\n- Memory: %s\n- OS: %s\n- GPU: %s\n- Go: %s\n"+
+		"- Python: %s; numpy %s; torch %s; BLAS behind both: %s\n- Date: %s\n",
+		m.CPU, m.Memory, m.OS, m.GPU, runtime.Version(), m.Python, m.Numpy, m.Torch, m.BLAS, m.Date)
 }

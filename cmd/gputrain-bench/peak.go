@@ -5,8 +5,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"gonum.org/v1/gonum/blas"
@@ -52,6 +52,7 @@ func bestRate(flops float64, f func()) float64 {
 	return best
 }
 
+// randomFloat32s returns n numbers uniform in [−½, ½).
 func randomFloat32s(n int, rng *rand.Rand) []float32 {
 	x := make([]float32, n)
 	for i := range x {
@@ -106,36 +107,33 @@ func measureGputrain(n, k, workers int, transB bool) float64 {
 	return bestRate(2*float64(n)*float64(n)*float64(k), m.Run)
 }
 
-// measureNumpy times numpy's float32 product (the BLAS Debian gives it,
-// OpenBLAS when installed), the fastest matrix product on most machines.
-// It returns 0 when numpy is not there.
-func measureNumpy(python string, n, threads int) float64 {
-	script := fmt.Sprintf(`
-import os, time
+// numpyScript prints the best FLOP/s of one n×n float32 product (%[1]d)
+// over about a budget's seconds (%[2]f).
+const numpyScript = `import time
 import numpy as np
-a = np.random.rand(%[1]d, %[1]d).astype(np.float32)
-b = np.random.rand(%[1]d, %[1]d).astype(np.float32)
+a, b = (np.random.rand(%[1]d, %[1]d).astype(np.float32) for _ in range(2))
 a @ b
-best = 0.0
-start = time.perf_counter()
+best, start = 0.0, time.perf_counter()
 while time.perf_counter() - start < %[2]f:
     t = time.perf_counter()
     a @ b
     best = max(best, 2.0 * %[1]d**3 / (time.perf_counter() - t))
-print(best)
-`, n, peakBudget.Seconds())
-	out := commandEnv([]string{"OPENBLAS_NUM_THREADS=" + strconv.Itoa(threads), "OMP_NUM_THREADS=" + strconv.Itoa(threads)},
-		python, "-c", script)
-	v, err := strconv.ParseFloat(out, 64)
-	if err != nil {
-		return 0
-	}
+print(best)`
+
+// measureNumpy times numpy's float32 product (the BLAS Debian gives it,
+// OpenBLAS when installed), the fastest matrix product on most machines.
+// It returns 0 when numpy is not there.
+func measureNumpy(python string, n, threads int) float64 {
+	th := strconv.Itoa(threads)
+	out := commandEnv([]string{"OPENBLAS_NUM_THREADS=" + th, "OMP_NUM_THREADS=" + th}, python, "-c",
+		fmt.Sprintf(numpyScript, n, peakBudget.Seconds()))
+	v, _ := strconv.ParseFloat(out, 64)
 	return v
 }
 
-// measurePeaks runs every measurement on one core and on all of them.
+// measurePeaks runs every measurement on one core and on all of them;
+// numpy's only when python is not "".
 func measurePeaks(python string, log io.Writer) []peakResult {
-	cores := runtime.NumCPU()
 	var out []peakResult
 	add := func(what string, c int, f float64) {
 		if f > 0 {
@@ -143,22 +141,16 @@ func measurePeaks(python string, log io.Writer) []peakResult {
 			fmt.Fprintf(log, "  peak: %-45s %d core(s): %6.1f GFLOP/s\n", what, c, f/1e9)
 		}
 	}
-	for _, c := range uniq(1, cores) {
-		add(fmt.Sprintf("gonum blas32.Sgemm %d×%d", peakSize, peakSize), c, measureGonum(peakSize, c))
-		add(fmt.Sprintf("gputrain cpu kernel, A·Bᵀ %d×%d", 2*peakSize, 2*peakSize), c, measureGputrain(2*peakSize, 2*peakSize, c, true))
-		add(fmt.Sprintf("gputrain cpu kernel, A·B %d×%d, k %d", 2*peakSize, 2*peakSize, peakK), c, measureGputrain(2*peakSize, peakK, c, false))
+	const n = peakSize
+	for _, c := range slices.Compact([]int{1, runtime.NumCPU()}) {
+		add(fmt.Sprintf("gonum blas32.Sgemm %d×%d", n, n), c, measureGonum(n, c))
+		add(fmt.Sprintf("gputrain cpu kernel, A·Bᵀ %d×%d", 2*n, 2*n), c, measureGputrain(2*n, 2*n, c, true))
+		add(fmt.Sprintf("gputrain cpu kernel, A·B %d×%d, k %d", 2*n, 2*n, peakK), c, measureGputrain(2*n, peakK, c, false))
 		if python != "" {
-			add(fmt.Sprintf("numpy float32 matmul %d×%d (%s)", 4*peakSize, 4*peakSize, blasName()), c, measureNumpy(python, 4*peakSize, c))
+			add(fmt.Sprintf("numpy float32 matmul %d×%d (%s)", 4*n, 4*n, blasName()), c, measureNumpy(python, 4*n, c))
 		}
 	}
 	return out
-}
-
-func uniq(a, b int) []int {
-	if a == b {
-		return []int{a}
-	}
-	return []int{a, b}
 }
 
 // bestPeak is the highest rate measured on the given number of cores.
@@ -181,21 +173,12 @@ func peaksMarkdown(rs []peakResult) string {
 }
 
 func runPeak(args []string, stdout, stderr io.Writer) error {
+	var t tools
 	fs := cli.NewFlags("gputrain-bench peak")
-	python := fs.String("python", "/usr/bin/python3", "the Python with numpy (\"\" to skip the numpy measurement)")
+	t.register(fs)
 	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
 	}
-	py := *python
-	if py != "" && command(py, "-c", "import numpy; print(1)") != "1" {
-		py = ""
-	}
-	rs := measurePeaks(py, stderr)
-	fmt.Fprint(stdout, peaksMarkdown(rs))
+	fmt.Fprint(stdout, peaksMarkdown(measurePeaks(t.numpy(), stderr)))
 	return nil
-}
-
-// commandEnv is command with extra environment variables.
-func commandEnv(extra []string, name string, args ...string) string {
-	return strings.TrimSpace(commandWithEnv(extra, name, args...))
 }

@@ -13,9 +13,11 @@ import (
 	"io"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
 )
 
@@ -138,6 +140,38 @@ func (p *Peer) Setup(log io.Writer) (net *graph.Network, training, eval *mnist.S
 	}
 	training, eval, err = p.Sets(d)
 	return net, training, eval, err
+}
+
+// Train runs the epochs the flags ask for over n training images. It
+// orders them as gputrain does (shuffled by --seed, or in file order with
+// --no-shuffle), calls step on each mini-batch (the last one shorter when
+// the batch size does not divide n), times the epoch, asks correct how
+// many evaluation images the network gets right (unless eval is nil) and
+// prints the epoch's line to w.
+func (p *Peer) Train(n int, eval *mnist.Set, step func(idx []int32) error, correct func() (int, error), w io.Writer) error {
+	m := p.BatchSize
+	order := make([]int32, n)
+	sh := train.NewShuffler(p.Seed, !p.NoShuffle)
+	for e := range p.Epochs {
+		sh.Reorder(order)
+		start := time.Now()
+		for k := 0; k < n; k += m {
+			if err := step(order[k:min(k+m, n)]); err != nil {
+				return fmt.Errorf("epoch %d, mini-batch %d: %w", e, k/m, err)
+			}
+		}
+		secs := time.Since(start).Seconds()
+		right, total := 0, 0
+		if eval != nil {
+			var err error
+			if right, err = correct(); err != nil {
+				return fmt.Errorf("epoch %d, evaluation: %w", e, err)
+			}
+			total = eval.Len()
+		}
+		Epoch(w, e, right, total, secs)
+	}
+	return nil
 }
 
 // Epoch prints one epoch as the benchmark reads it:

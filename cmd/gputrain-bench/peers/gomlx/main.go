@@ -24,7 +24,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/gomlx/gomlx/backends"
 	_ "github.com/gomlx/gomlx/backends/simplego"
@@ -40,7 +39,6 @@ import (
 	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cmd/internal/trainflags"
 	"github.com/gputrain/gputrain/graph"
-	gtrain "github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
 )
 
@@ -85,9 +83,9 @@ func peer(args []string, stdout, stderr io.Writer) error {
 	}
 	var final *graph.Network
 	if p.Dtype == "float64" {
-		final, err = fit[float64](p, net, training, eval, stdout)
+		final, err = fit[float64](&p, net, training, eval, stdout)
 	} else {
-		final, err = fit[float32](p, net, training, eval, stdout)
+		final, err = fit[float32](&p, net, training, eval, stdout)
 	}
 	if err != nil || p.Save == "" {
 		return err
@@ -97,7 +95,7 @@ func peer(args []string, stdout, stderr io.Writer) error {
 
 // fit trains for p.Epochs from net (nil: GoMLX's own N(0,1) draw) and
 // returns the network it ends with.
-func fit[T float32 | float64](p trainflags.Peer, net *graph.Network, training, eval *mnist.Set, stdout io.Writer) (*graph.Network, error) {
+func fit[T float32 | float64](p *trainflags.Peer, net *graph.Network, training, eval *mnist.Set, stdout io.Writer) (*graph.Network, error) {
 	backend, err := backends.NewWithConfig("go")
 	if err != nil {
 		return nil, err
@@ -128,30 +126,26 @@ func fit[T float32 | float64](p trainflags.Peer, net *graph.Network, training, e
 	}
 
 	pix := mnist.Floats[T](training)
-	n, m := training.Len(), p.BatchSize
-	order := make([]int32, n)
-	sh := gtrain.NewShuffler(p.Seed, !p.NoShuffle)
-	for e := 0; e < p.Epochs; e++ {
-		sh.Reorder(order)
-		start := time.Now()
-		for k := 0; k < n; k += m {
-			x, y := batch(pix, training.Labels, order[k:min(k+m, n)])
-			if _, err := trainer.TrainStep(nil, []*tensors.Tensor{x}, []*tensors.Tensor{y}); err != nil {
-				return nil, fmt.Errorf("epoch %d, mini-batch %d: %w", e, k/m, err)
+	step := func(idx []int32) error {
+		x, y := batch(pix, training.Labels, idx)
+		_, err := trainer.TrainStep(nil, []*tensors.Tensor{x}, []*tensors.Tensor{y})
+		return err
+	}
+	correct := func() (int, error) {
+		digits, err := predict.Exec(evalX)
+		if err != nil {
+			return 0, err
+		}
+		n := 0
+		for i, d := range tensors.MustCopyFlatData[int32](digits[0]) {
+			if int(d) == int(eval.Labels[i]) {
+				n++
 			}
 		}
-		secs := time.Since(start).Seconds()
-		correct, total := 0, 0
-		if eval != nil {
-			digits := tensors.MustCopyFlatData[int32](predict.MustExec(evalX)[0])
-			for i, d := range digits {
-				if int(d) == int(eval.Labels[i]) {
-					correct++
-				}
-			}
-			total = eval.Len()
-		}
-		trainflags.Epoch(stdout, e, correct, total, secs)
+		return n, nil
+	}
+	if err := p.Train(training.Len(), eval, step, correct, stdout); err != nil {
+		return nil, err
 	}
 	return network[T](ctx, p.Sizes)
 }
