@@ -3,9 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,17 +15,12 @@ import (
 // epochFLOPs counts the floating-point operations in the matrix products
 // of one epoch of the book's algorithm over n images in mini-batches of
 // batch, as network.py performs them. Per image and layer of in inputs and
-// out outputs:
-//
-//   - forward, z = w·a: 2·in·out;
-//   - the weight gradient δ·aᵀ (in·out products) summed into nabla_w
-//     (in·out additions): 2·in·out;
-//   - the δ of the layer below, wᵀ·δ: 2·in·out, for every layer but the
-//     first, since backprop stops at the input;
-//
-// and per mini-batch, the update w − (η/m)·nabla_w: 2·in·out. Bias terms
-// and element-wise work (σ, σ', the cost) are O(out) per layer and left
-// out: at these sizes they are under 2% of the count.
+// out outputs: forward, z = w·a, 2·in·out; the weight gradient δ·aᵀ summed
+// into nabla_w, 2·in·out; the δ of the layer below, wᵀ·δ, 2·in·out, for
+// every layer but the first (backprop stops at the input). Per mini-batch,
+// the update w − (η/m)·nabla_w, 2·in·out. Bias terms and element-wise work
+// (σ, σ', the cost) are O(out) per layer and left out: at these sizes they
+// are under 2% of the count.
 func epochFLOPs(sizes []int, n, batch int) float64 {
 	var perImage, perStep float64
 	for l := 0; l+1 < len(sizes); l++ {
@@ -46,9 +39,7 @@ func epochFLOPs(sizes []int, n, batch int) float64 {
 const fullEpoch = 50000
 
 // curvePoint is one configuration of a curve.
-type curvePoint struct {
-	Hidden, Batch int
-}
+type curvePoint struct{ Hidden, Batch int }
 
 func (c curvePoint) sizes() []int { return []int{784, c.Hidden, 10} }
 
@@ -60,8 +51,13 @@ type curve struct {
 }
 
 // timings are each program's median seconds per full epoch at each point
-// it ran; a point that failed is absent.
-type timings map[string]map[curvePoint]float64
+// it ran, by program id and point; a point that failed is absent.
+type timings map[timing]float64
+
+type timing struct {
+	id string
+	pt curvePoint
+}
 
 // curvesRun is what the curves were measured with.
 type curvesRun struct {
@@ -100,7 +96,11 @@ func runCurves(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return cli.Usagef("--peers: %v", err)
 	}
-	if err := b.check(); err != nil {
+	var plots []string
+	if c.plots != "" {
+		plots = []string{filepath.Join(c.plots, "cost-hidden.png"), filepath.Join(c.plots, "cost-batch.png")}
+	}
+	if err := b.check(plots...); err != nil {
 		return err
 	}
 	for _, id := range append([]string{"gputrain"}, ids...) {
@@ -116,11 +116,22 @@ func runCurves(args []string, stdout, stderr io.Writer) error {
 	for _, n := range batches {
 		c.curves[1].Points = append(c.curves[1].Points, curvePoint{30, n})
 	}
-	c.peaks = measurePeaks(b.numpy(), stderr)
-	if c.peak = bestPeak(c.peaks, runtime.NumCPU()); c.peak.Flops == 0 {
+	python := b.python
+	if b.availability()["numpy"] != "" {
+		python = ""
+	}
+	if c.peaks, c.peak = measurePeaks(python, stderr); c.peak.Flops == 0 {
 		return fmt.Errorf("no peak measured")
 	}
-	return c.write(c.measure(b), b, stdout)
+	tm := c.measure(b)
+	for i, path := range plots {
+		if err := writeCurvePlot(path, c.curves[i], c.programs, tm, c.peak.Flops); err != nil {
+			return err
+		}
+		fmt.Fprintf(b.log, "wrote %s\n", path)
+	}
+	body := c.markdown(tm, b.rounds)
+	return b.write(stdout, body, "curves", body)
 }
 
 // measure runs every program at every point of both curves, the book's
@@ -145,34 +156,13 @@ func (c *curvesRun) measure(b *bench) timings {
 	tm := timings{}
 	c.worstOthers = -1
 	for _, r := range results {
-		if tm[r.prog.id] == nil {
-			tm[r.prog.id] = map[curvePoint]float64{}
-		}
 		if r.ok() {
-			tm[r.prog.id][curvePoint{r.args.Sizes[1], r.args.BatchSize}], _ = r.perEpoch(fullEpoch)
+			tm[timing{r.prog.id, curvePoint{r.args.Sizes[1], r.args.BatchSize}}], _ = r.perEpoch(fullEpoch)
 			_, others := r.worst()
 			c.worstOthers = max(c.worstOthers, others)
 		}
 	}
 	return tm
-}
-
-// write draws the plots and rewrites the curves section.
-func (c *curvesRun) write(tm timings, b *bench, stdout io.Writer) error {
-	if c.plots != "" {
-		if err := os.MkdirAll(c.plots, 0o755); err != nil {
-			return err
-		}
-		for i, file := range []string{"cost-hidden.png", "cost-batch.png"} {
-			path := filepath.Join(c.plots, file)
-			if err := writeCurvePlot(path, c.curves[i], c.programs, tm, c.peak.Flops); err != nil {
-				return err
-			}
-			fmt.Fprintf(b.log, "wrote %s\n", path)
-		}
-	}
-	body := c.markdown(tm, b.rounds)
-	return b.write(stdout, body, "curves", body)
 }
 
 func (c *curvesRun) markdown(tm timings, rounds int) string {
@@ -196,16 +186,16 @@ func (c *curvesRun) markdown(tm timings, rounds int) string {
 			fl := epochFLOPs(pt.sizes(), fullEpoch, pt.Batch)
 			row := []string{strconv.Itoa(cv.X(pt)), fmt.Sprintf("%.1f", fl/1e9), fmtSecs(fl / c.peak.Flops)}
 			for _, p := range c.programs {
-				row = append(row, orDash(tm[p.id], pt, fmtSecs))
+				row = append(row, tm.orDash(p.id, pt, fmtSecs))
 			}
 			steps := float64((fullEpoch + pt.Batch - 1) / pt.Batch)
 			row = append(row,
-				orDash(tm["gputrain"], pt, func(s float64) string { return fmt.Sprintf("%.1f×", s/(fl/c.peak.Flops)) }),
-				orDash(tm["gputrain"], pt, func(s float64) string { return fmt.Sprintf("%.1f", 1e6*s/steps) }))
+				tm.orDash("gputrain", pt, func(s float64) string { return fmt.Sprintf("%.1f×", s/(fl/c.peak.Flops)) }),
+				tm.orDash("gputrain", pt, func(s float64) string { return fmt.Sprintf("%.1f", 1e6*s/steps) }))
 			rows = append(rows, row)
 		}
 		fmt.Fprintf(&b, "Seconds per 50,000-image epoch against %s:\n\n", cv.Title)
-		b.WriteString(table(header, "r"+strings.Repeat("r", len(header)-1), rows))
+		b.WriteString(table(header, strings.Repeat("r", len(header)), rows))
 		b.WriteString("\n")
 	}
 	if c.worstOthers >= 0 {
@@ -221,11 +211,10 @@ func (c *curvesRun) markdown(tm timings, rounds int) string {
 	return b.String()
 }
 
-// orDash formats a point's time, or a dash where there is none.
-func orDash(t map[curvePoint]float64, pt curvePoint, f func(float64) string) string {
-	s, ok := t[pt]
-	if !ok {
-		return "—"
+// orDash formats a program's time at a point, or a dash where there is none.
+func (tm timings) orDash(id string, pt curvePoint, f func(float64) string) string {
+	if s, ok := tm[timing{id, pt}]; ok {
+		return f(s)
 	}
-	return f(s)
+	return "—"
 }

@@ -13,23 +13,6 @@ import (
 	"time"
 )
 
-// machine describes where the numbers were taken, for BENCHMARKS.md.
-type machine struct {
-	CPU, Memory, OS, GPU, Python, Numpy, Torch, BLAS, Date string
-}
-
-// cpuInfo picks the fields of the first processor in /proc/cpuinfo.
-func cpuInfo(text string) map[string]string {
-	out := map[string]string{}
-	first, _, _ := strings.Cut(text, "\n\n")
-	for _, line := range strings.Split(first, "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok {
-			out[strings.TrimSpace(k)] = strings.TrimSpace(v)
-		}
-	}
-	return out
-}
-
 // vectorFlags lists the SIMD features that bound the arithmetic peak.
 func vectorFlags(flags string) string {
 	var out []string
@@ -38,20 +21,21 @@ func vectorFlags(flags string) string {
 			out = append(out, strings.ToUpper(f))
 		}
 	}
-	if len(out) == 0 {
-		return "no AVX"
-	}
-	return strings.Join(out, ", ")
+	return cmp.Or(strings.Join(out, ", "), "no AVX")
 }
 
-// describeCPU is the CPU line: model, clock, cores, SIMD, and whether it
-// is a virtual machine's.
+// describeCPU is the CPU line, from the first processor of /proc/cpuinfo:
+// model, clock, cores, SIMD, and whether it is a virtual machine's.
 func describeCPU(cpuinfo string) string {
-	ci := cpuInfo(cpuinfo)
-	cpu := ci["model name"]
-	if cpu == "" {
-		cpu = runtime.GOARCH
-	} else if ci["cpu family"] != "" {
+	ci := map[string]string{}
+	first, _, _ := strings.Cut(cpuinfo, "\n\n")
+	for _, line := range strings.Split(first, "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			ci[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	cpu := cmp.Or(ci["model name"], runtime.GOARCH)
+	if ci["cpu family"] != "" {
 		cpu += fmt.Sprintf(" (family %s, model %s)", ci["cpu family"], ci["model"])
 	}
 	if mhz, err := strconv.ParseFloat(ci["cpu MHz"], 64); err == nil {
@@ -64,35 +48,20 @@ func describeCPU(cpuinfo string) string {
 	return cpu
 }
 
+// readFile is a file's text, "" if it cannot be read.
+func readFile(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
+}
+
 // field returns the value after prefix on a line of a file, "" if none.
 func field(path, prefix string) string {
-	b, _ := os.ReadFile(path)
-	for _, line := range strings.Split(string(b), "\n") {
+	for _, line := range strings.Split(readFile(path), "\n") {
 		if v, ok := strings.CutPrefix(line, prefix); ok {
 			return strings.Trim(strings.TrimSpace(v), `"`)
 		}
 	}
 	return ""
-}
-
-func describeMachine(python string) machine {
-	cpuinfo, _ := os.ReadFile("/proc/cpuinfo")
-	m := machine{CPU: describeCPU(string(cpuinfo)), Memory: "unknown", OS: runtime.GOOS, Python: "absent", Numpy: "absent",
-		Torch: "absent", Date: time.Now().UTC().Format("2006-01-02 15:04 UTC")}
-	if kb, err := strconv.ParseFloat(strings.TrimSuffix(field("/proc/meminfo", "MemTotal:"), " kB"), 64); err == nil {
-		m.Memory = fmt.Sprintf("%.1f GiB", kb/(1<<20))
-	}
-	if name := field("/etc/os-release", "PRETTY_NAME="); name != "" {
-		m.OS = name
-	}
-	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
-	m.OS += ", Linux " + cmp.Or(strings.TrimSpace(string(kernel)), "?")
-	if v := strings.Fields(command(python, "-c", pythonVersions)); len(v) == 3 {
-		m.Python, m.Numpy, m.Torch = v[0], v[1], v[2]
-	}
-	m.BLAS = blasName()
-	m.GPU = cmp.Or(command("nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"), "none")
-	return m
 }
 
 // pythonVersions prints the versions of Python, numpy and torch.
@@ -102,24 +71,34 @@ def v(m):
     except Exception: return "absent"
 print(platform.python_version(), v("numpy"), v("torch"))`
 
+// describeMachine is where the numbers were taken, as a markdown list.
+func describeMachine(python string) string {
+	mem := "unknown"
+	if kb, err := strconv.ParseFloat(strings.TrimSuffix(field("/proc/meminfo", "MemTotal:"), " kB"), 64); err == nil {
+		mem = fmt.Sprintf("%.1f GiB", kb/(1<<20))
+	}
+	py := strings.Fields(command(python, "-c", pythonVersions))
+	if len(py) != 3 {
+		py = []string{"absent", "absent", "absent"}
+	}
+	return fmt.Sprintf("- CPU: %s\n- Memory: %s\n- OS: %s, Linux %s\n- GPU: %s\n- Go: %s\n"+
+		"- Python: %s; numpy %s; torch %s; BLAS behind both: %s\n- Date: %s\n",
+		describeCPU(readFile("/proc/cpuinfo")), mem, cmp.Or(field("/etc/os-release", "PRETTY_NAME="), runtime.GOOS),
+		cmp.Or(strings.TrimSpace(readFile("/proc/sys/kernel/osrelease")), "?"),
+		cmp.Or(command("nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"), "none"),
+		runtime.Version(), py[0], py[1], py[2], blasName(), time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+}
+
 // blasName says which libblas.so.3 Debian's alternatives give numpy and
-// torch: it decides their matrix-product speed.
+// torch (the directory of the library it links to): it decides their
+// matrix-product speed.
 func blasName() string {
 	for _, p := range []string{"/usr/lib/x86_64-linux-gnu/libblas.so.3", "/usr/lib/aarch64-linux-gnu/libblas.so.3"} {
-		target, err := filepath.EvalSymlinks(p)
-		switch {
-		case err != nil:
-			continue
-		case strings.Contains(target, "openblas"):
-			return "OpenBLAS (" + filepath.Base(filepath.Dir(target)) + ")"
-		case strings.Contains(target, "blis"):
-			return "BLIS (" + filepath.Base(filepath.Dir(target)) + ")"
-		case strings.Contains(target, "atlas"):
-			return "ATLAS"
-		case strings.Contains(target, "/blas/"):
+		if target, err := filepath.EvalSymlinks(p); err == nil && filepath.Base(filepath.Dir(target)) == "blas" {
 			return "reference BLAS (netlib, unoptimised)"
+		} else if err == nil {
+			return filepath.Base(filepath.Dir(target))
 		}
-		return target
 	}
 	return "unknown"
 }
@@ -137,14 +116,7 @@ func commandEnv(extra []string, name string, args ...string) string {
 	}
 	out, err := cmd.Output()
 	if err != nil {
-		return ""
+		return "" // what a failed probe printed is no answer
 	}
 	return strings.TrimSpace(string(out))
-}
-
-// markdown renders the machine as a list.
-func (m machine) markdown() string {
-	return fmt.Sprintf("- CPU: %s\n- Memory: %s\n- OS: %s\n- GPU: %s\n- Go: %s\n"+
-		"- Python: %s; numpy %s; torch %s; BLAS behind both: %s\n- Date: %s\n",
-		m.CPU, m.Memory, m.OS, m.GPU, runtime.Version(), m.Python, m.Numpy, m.Torch, m.BLAS, m.Date)
 }

@@ -15,7 +15,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -29,7 +28,6 @@ Usage:
   gputrain-bench peers [flags]      gputrain vs network.py, batched numpy, PyTorch, TapeMachine, GoMLX, CUDA
   gputrain-bench curves [flags]     seconds per epoch against hidden size and batch size, PNG plots
   gputrain-bench reproduce [flags]  the chapter's experiments, accuracy per epoch
-  gputrain-bench peak               measured peak FLOP/s of this CPU (float32 matrix products)
 
 Run "gputrain-bench COMMAND -h" for a command's flags.
 `
@@ -40,7 +38,7 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	cmds := map[string]func([]string, io.Writer, io.Writer) error{
-		"peers": runPeers, "curves": runCurves, "reproduce": runReproduce, "peak": runPeak,
+		"peers": runPeers, "curves": runCurves, "reproduce": runReproduce,
 	}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
@@ -56,14 +54,5 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gputrain-bench: unknown command %q\n\n%s", name, usage)
 		return 2
 	}
-	err := cmd(args[1:], stdout, stderr)
-	switch {
-	case err == nil, errors.Is(err, cli.ErrHelp):
-		return 0
-	case cli.IsUsage(err):
-		fmt.Fprintf(stderr, "gputrain-bench %s: %v\n", name, err)
-		return 2
-	}
-	fmt.Fprintf(stderr, "gputrain-bench %s: %v\n", name, err)
-	return 1
+	return cli.Status("gputrain-bench "+name, cmd(args[1:], stdout, stderr), stderr)
 }

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"image/png"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -121,22 +123,18 @@ func TestProcStat(t *testing.T) {
 	}
 }
 
-func TestCPUInfo(t *testing.T) {
-	const info = "processor\t: 0\nmodel name\t: AMD EPYC 9B14\ncpu family\t: 25\nflags\t\t: fpu sse avx avx2 fma avx512f hypervisor\n\nprocessor\t: 1\nmodel name\t: other\n"
-	ci := cpuInfo(info)
-	if ci["model name"] != "AMD EPYC 9B14" || ci["cpu family"] != "25" {
-		t.Errorf("cpuInfo = %v", ci)
-	}
-	if got := vectorFlags(ci["flags"]); got != "AVX, AVX2, FMA, AVX512F" {
-		t.Errorf("vectorFlags = %q", got)
+func TestDescribeCPU(t *testing.T) {
+	const info = "processor\t: 0\nmodel name\t: AMD EPYC 9B14\ncpu family\t: 25\nmodel\t\t: 17\ncpu MHz\t\t: 2445.123\n" +
+		"flags\t\t: fpu sse avx avx2 fma avx512f hypervisor\n\nprocessor\t: 1\nmodel name\t: other\n"
+	want := fmt.Sprintf("AMD EPYC 9B14 (family 25, model 17), 2445 MHz; %d cores; AVX, AVX2, FMA, AVX512F; virtual machine", runtime.NumCPU())
+	if got := describeCPU(info); got != want {
+		t.Errorf("describeCPU = %q, want %q", got, want)
 	}
 	if got := vectorFlags("fpu sse2"); got != "no AVX" {
 		t.Errorf("vectorFlags without AVX = %q", got)
 	}
 }
 
-// TestMergeRounds: a program's row pools the epochs of all its runs, keeps
-// the first run's accuracy and the worst RSS and disturbance.
 func TestFmtSecs(t *testing.T) {
 	for in, want := range map[float64]string{123.4: "123", 12.34: "12.3", 1.234: "1.23", 0.1234: "0.123", 0.001234: "0.0012"} {
 		if got := fmtSecs(in); got != want {
@@ -301,10 +299,8 @@ func TestPeerRow(t *testing.T) {
 func TestCurvePlot(t *testing.T) {
 	pts := []curvePoint{{30, 10}, {100, 10}, {1000, 10}}
 	progs := []program{{id: "gputrain", name: "gputrain CPU"}, {id: "batched-numpy", name: "batched numpy"}}
-	tm := timings{
-		"gputrain":      {pts[0]: 0.1, pts[1]: 0.3, pts[2]: 2.5},
-		"batched-numpy": {pts[0]: 0.3, pts[2]: 6}, // a failed point is left out
-	}
+	tm := timings{{"gputrain", pts[0]}: 0.1, {"gputrain", pts[1]}: 0.3, {"gputrain", pts[2]}: 2.5,
+		{"batched-numpy", pts[0]}: 0.3, {"batched-numpy", pts[2]}: 6} // a failed point is left out
 	path := filepath.Join(t.TempDir(), "c.png")
 	c := curve{Title: "hidden size", XLabel: "hidden", Points: pts, X: func(p curvePoint) int { return p.Hidden }}
 	if err := writeCurvePlot(path, c, progs, tm, 100e9); err != nil {

@@ -23,10 +23,8 @@ func replaceSection(doc, name, body string) (string, error) {
 	i, j := strings.Index(doc, begin), strings.Index(doc, end)
 	body = strings.Trim(body, "\n")
 	switch {
-	case i < 0 && j < 0 && doc == "":
-		return begin + "\n" + body + "\n" + end + "\n", nil
 	case i < 0 && j < 0:
-		return strings.TrimRight(doc, "\n") + "\n\n" + begin + "\n" + body + "\n" + end + "\n", nil
+		return strings.TrimLeft(strings.TrimRight(doc, "\n")+"\n\n", "\n") + begin + "\n" + body + "\n" + end + "\n", nil
 	case i < 0 || j < 0:
 		return "", fmt.Errorf("section %q has only one of its markers %s and %s", name, begin, end)
 	case j < i:

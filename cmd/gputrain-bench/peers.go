@@ -36,28 +36,21 @@ func runPeers(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&a.Eta, "eta", 3.0, "learning rate η")
 	fs.Uint64Var(&a.Seed, "seed", 1, "seed of the shared initial network and of each program's shuffling")
 	fs.IntVar(&a.TrainLimit, "train-limit", 0, "train on the first N images (0: all 50,000)")
-	specs := []*string{
-		fs.String("epochs", defaultEpochs, "epochs per program, id=N comma-separated (3 for one not named)"),
-		fs.String("limits", "", "programs timed on fewer images, their times scaled to the others', id=N comma-separated"),
-		fs.String("only", "", "run only these programs (comma-separated ids)"),
-	}
+	epochSpec := fs.String("epochs", defaultEpochs, "epochs per program, id=N comma-separated (3 for one not named)")
+	limitSpec := fs.String("limits", "", "programs timed on fewer images, their times scaled to the others', id=N comma-separated")
+	only := fs.String("only", "", "run only these programs (comma-separated ids)")
 	dtypes := fs.String("dtypes", "float32,float64", "dtypes to run")
 	fs.StringVar(&b.out, "out", "BENCHMARKS.md", "the markdown file whose machine section and --section are rewritten")
 	section := fs.String("section", "peers", "the section of --out that the table replaces (<!-- bench:NAME -->)")
 	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
 	}
-	var n [2]map[string]int
-	var want []string
-	var err error
-	for i, name := range []string{"epochs", "limits", "only"} {
-		if i < 2 {
-			_, n[i], err = parseSpec(*specs[i], b.ids(), true)
-		} else {
-			want, _, err = parseSpec(*specs[i], b.ids(), false)
-		}
+	_, epochs, err1 := parseSpec(*epochSpec, b.ids(), true)
+	_, limits, err2 := parseSpec(*limitSpec, b.ids(), true)
+	want, _, err3 := parseSpec(*only, b.ids(), false)
+	for i, err := range []error{err1, err2, err3} {
 		if err != nil {
-			return cli.Usagef("--%s: %v", name, err)
+			return cli.Usagef("--%s: %v", []string{"epochs", "limits", "only"}[i], err)
 		}
 	}
 	if err := graph.CheckSizes(a.Sizes); err != nil {
@@ -74,7 +67,7 @@ func runPeers(args []string, stdout, stderr io.Writer) error {
 		for _, p := range b.programs() {
 			if want == nil || slices.Contains(want, p.id) {
 				pa := a
-				pa.Dtype, pa.Epochs, pa.TrainLimit = dt, cmp.Or(n[0][p.id], 3), cmp.Or(n[1][p.id], a.TrainLimit)
+				pa.Dtype, pa.Epochs, pa.TrainLimit = dt, cmp.Or(epochs[p.id], 3), cmp.Or(limits[p.id], a.TrainLimit)
 				settings = append(settings, setting{prog: p, args: pa, label: p.id + " " + dt})
 			}
 		}
@@ -84,7 +77,7 @@ func runPeers(args []string, stdout, stderr io.Writer) error {
 
 // peers runs the settings from one initial network and writes the table.
 func (b *bench) peers(a trainflags.Peer, settings []setting, section string, stdout io.Writer) error {
-	m := describeMachine(b.python).markdown()
+	m := describeMachine(b.python)
 	fmt.Fprintf(b.log, "machine:\n%s", m)
 	// Every program starts from the same parameters: gputrain's N(0,1)
 	// draw, saved in network2.py's format, which all of them read.
@@ -114,10 +107,6 @@ func (b *bench) peers(a trainflags.Peer, settings []setting, section string, std
 	if len(rows) == 0 {
 		return fmt.Errorf("no program ran")
 	}
-	var notes []string
-	if slices.ContainsFunc(settings, func(s setting) bool { return s.prog.id == "gomlx" }) {
-		notes = append(notes, xlaNote)
-	}
 	each := "Each program ran once, one after another."
 	if b.rounds > 1 {
 		each = fmt.Sprintf("Each program ran %d times, in %d rounds that run every program in turn; "+
@@ -128,7 +117,7 @@ func (b *bench) peers(a trainflags.Peer, settings []setting, section string, std
 		"and shuffles with its own generator. %s\n\n", a.Sizes.String(), a.BatchSize, a.Eta, map[bool]string{true: "50,000", false: strconv.Itoa(a.TrainLimit)}[a.TrainLimit == 0], a.Seed, each) +
 		table([]string{"program", "dtype", "epochs", "s/epoch min", "s/epoch median", "median ÷ gputrain",
 			"test accuracy after epoch 3", "peak RSS MiB", "CPU taken by others"}, "llrrrrrrr", rows) +
-		skippedList(results, notes...)
+		skippedList(results)
 	return b.write(stdout, body, "machine", m, section, body)
 }
 

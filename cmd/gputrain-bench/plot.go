@@ -39,8 +39,7 @@ func writeCurvePlot(path string, c curve, programs []program, tm timings, peak f
 	p.X.Min, p.X.Max = float64(c.X(c.Points[0]))/1.3, float64(c.X(c.Points[len(c.Points)-1]))*1.3
 	// The legend goes in the upper corner where the times are lower:
 	// left when they rise with x, right when they fall.
-	g := tm["gputrain"]
-	p.Legend.Top, p.Legend.Left = true, g[c.Points[0]] <= g[c.Points[len(c.Points)-1]]
+	p.Legend.Top, p.Legend.Left = true, tm[timing{"gputrain", c.Points[0]}] <= tm[timing{"gputrain", c.Points[len(c.Points)-1]}]
 	p.Add(plotter.NewGrid())
 	lo, hi := 0.0, 0.0
 	addLine := func(xys plotter.XYs, label string, col color.Color, width float64, dashes ...vg.Length) error {
@@ -60,7 +59,7 @@ func writeCurvePlot(path string, c curve, programs []program, tm timings, peak f
 	for i, prog := range programs {
 		var xys plotter.XYs
 		for _, pt := range c.Points {
-			if t, ok := tm[prog.id][pt]; ok && t > 0 {
+			if t, ok := tm[timing{prog.id, pt}]; ok && t > 0 {
 				xys = append(xys, plotter.XY{X: float64(c.X(pt)), Y: t})
 			}
 		}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"flag"
 	"fmt"
 	"math"
@@ -11,18 +10,20 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cmd/internal/trainflags"
 )
 
 // program is one trainer the benchmark runs: a process that takes
 // gputrain's training flags and prints a JSON line per epoch.
+// Its id is the name --epochs, --only and --peers use; name is the tables'
+// label; needs says what it needs besides itself (a key of availability's
+// map, or ""); its command line is cmd, then the training flags.
 type program struct {
-	id    string // the name --epochs, --only and --peers use
-	name  string // the tables' label
-	needs string // what it needs besides itself: "numpy", "torch", "cuda", "gomlx" or ""
-	argv  func(a trainflags.Peer) []string
+	id, name, needs string
+	cmd             []string
 }
+
+func (p program) argv(a trainflags.Peer) []string { return slices.Concat(p.cmd, flagArgs(a)) }
 
 // tools are where the programs are found; every command takes their flags.
 type tools struct {
@@ -35,15 +36,6 @@ func (t *tools) register(fs *flag.FlagSet) {
 	fs.StringVar(&t.python, "python", "/usr/bin/python3", "the Python with numpy and torch")
 	fs.StringVar(&t.scripts, "scripts", "cmd/gputrain-bench/peers", "directory of the Python peers")
 	fs.StringVar(&t.data, "data", "data/mnist", "directory of the MNIST files")
-}
-
-// check makes sure gputrain is there.
-func (t *tools) check() error {
-	t.cudaBin = cmp.Or(t.cudaBin, filepath.Join(t.bin, "gputrain-cuda"))
-	if _, err := os.Stat(filepath.Join(t.bin, "gputrain")); err != nil {
-		return cli.Usagef("--bin: %v (make build)", err)
-	}
-	return nil
 }
 
 // flagArgs is the command line of a's flags, which every program takes.
@@ -65,24 +57,19 @@ func flagArgs(a trainflags.Peer) []string {
 
 // programs lists every program, in the tables' order.
 func (t tools) programs() []program {
-	run := func(bin string, pre []string, post ...string) func(trainflags.Peer) []string {
-		return func(a trainflags.Peer) []string {
-			return append(append(append([]string{bin}, pre...), flagArgs(a)...), post...)
-		}
+	py := func(script string, extra ...string) []string {
+		return append([]string{t.python, filepath.Join(t.scripts, script)}, extra...)
 	}
-	py := func(script string, post ...string) func(trainflags.Peer) []string {
-		return run(t.python, []string{filepath.Join(t.scripts, script)}, post...)
-	}
-	gputrain := filepath.Join(t.bin, "gputrain")
+	gputrain := []string{filepath.Join(t.bin, "gputrain"), "train", "--log-format", "json", "--quiet"}
 	return []program{
-		{"gputrain", "gputrain CPU", "", run(gputrain, []string{"train"}, "--log-format", "json", "--quiet")},
-		{"gputrain-cuda", "gputrain CUDA", "cuda", run(t.cudaBin, []string{"train"}, "--device", "cuda", "--log-format", "json", "--quiet")},
+		{"gputrain", "gputrain CPU", "", gputrain},
+		{"gputrain-cuda", "gputrain CUDA", "cuda", slices.Concat([]string{t.cudaBin}, gputrain[1:], []string{"--device", "cuda"})},
 		{"network.py", "book's network.py (numpy, per sample)", "numpy", py("network.py")},
 		{"batched-numpy", "batched numpy", "numpy", py("batched_numpy.py")},
 		{"torch-autograd", "PyTorch CPU, autograd", "torch", py("torch_sgd.py", "--grad", "autograd")},
 		{"torch-explicit", "PyTorch CPU, explicit backprop", "torch", py("torch_sgd.py", "--grad", "explicit")},
-		{"tapemachine", "Gorgonia TapeMachine", "tapemachine", run(filepath.Join(t.bin, "gputrain-tapemachine"), nil)},
-		{"gomlx", "GoMLX, simplego backend", "gomlx", run(filepath.Join(t.bin, "gputrain-gomlx"), nil)},
+		{"tapemachine", "Gorgonia TapeMachine", "tapemachine", []string{filepath.Join(t.bin, "gputrain-tapemachine")}},
+		{"gomlx", "GoMLX, simplego backend", "gomlx", []string{filepath.Join(t.bin, "gputrain-gomlx")}},
 	}
 }
 
@@ -122,14 +109,6 @@ func (t tools) availability() map[string]string {
 		missing["cuda"] = fmt.Sprintf("no CUDA build of gputrain at %s (make cuda, or pass --cuda-bin)", t.cudaBin)
 	}
 	return missing
-}
-
-// numpy is the Python when it imports numpy, else "".
-func (t tools) numpy() string {
-	if command(t.python, "-c", "import numpy; print(1)") != "1" {
-		return ""
-	}
-	return t.python
 }
 
 // xlaNote is why GoMLX has no XLA row.

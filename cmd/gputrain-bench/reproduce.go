@@ -27,15 +27,13 @@ var bookExperiments = []experiment{
 	{cli.IntList{784, 10}, "none given (an exercise: \"What classification accuracy can you achieve?\")"},
 }
 
-// peakEpoch returns the best accuracy and its epoch.
+// peakEpoch returns the best accuracy and its (first) epoch; -1, -1 for none.
 func peakEpoch(acc []float64) (float64, int) {
-	best, at := -1.0, -1
-	for i, a := range acc {
-		if a > best {
-			best, at = a, i
-		}
+	if len(acc) == 0 {
+		return -1, -1
 	}
-	return best, at
+	at := slices.Index(acc, slices.Max(acc))
+	return acc[at], at
 }
 
 func runReproduce(args []string, stdout, stderr io.Writer) error {
@@ -85,22 +83,21 @@ func runReproduce(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	results := b.run(settings)
-	var note []string
+	note := ""
 	for _, r := range results {
-		switch {
-		case r.err != nil:
+		if r.err != nil {
 			return r.err
-		case r.missing != "" && len(note) == 0:
-			note = append(note, "The network.py column was skipped: "+r.missing+".")
+		} else if r.missing != "" {
+			note = "\nThe network.py column was skipped: " + r.missing + ".\n"
 		}
 	}
-	body := reproduceMarkdown(results, seeds, *epochs, note)
+	body := reproduceMarkdown(results, seeds, *epochs) + note
 	return b.write(stdout, body, "reproduce", body)
 }
 
 func pct(a float64) string { return fmt.Sprintf("%.2f", 100*a) }
 
-func reproduceMarkdown(runs []result, seeds cli.IntList, epochs int, note []string) string {
+func reproduceMarkdown(runs []result, seeds cli.IntList, epochs int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d epochs, mini-batch 10, η 3.0, the full 50,000 training images, accuracy on the 10,000 test images after every epoch. "+
 		"gputrain runs in float32 with seeds %s (the book reports the best of three runs) and in float64 with seed %d; "+
@@ -127,8 +124,7 @@ func reproduceMarkdown(runs []result, seeds cli.IntList, epochs int, note []stri
 	for ep := range epochs {
 		row := []string{strconv.Itoa(ep)}
 		for _, c := range cols {
-			row = append(row, "—")
-			if ep < len(c) {
+			if row = append(row, "—"); ep < len(c) {
 				row[len(row)-1] = pct(c[ep])
 			}
 		}
@@ -136,9 +132,6 @@ func reproduceMarkdown(runs []result, seeds cli.IntList, epochs int, note []stri
 	}
 	fmt.Fprintf(&b, "\nTest accuracy (%%) per epoch, seed %d:\n\n", seeds[0])
 	b.WriteString(table(header, strings.Repeat("r", len(header)), rows))
-	for _, n := range note {
-		b.WriteString("\n" + n + "\n")
-	}
 	return b.String()
 }
 

@@ -8,18 +8,21 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"math"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cmd/internal/rss"
 	"github.com/gputrain/gputrain/cmd/internal/trainflags"
+	"github.com/gputrain/gputrain/graph"
 )
 
 // epochLine is one epoch as a program reports it. Programs may print more
@@ -61,9 +64,7 @@ func parseEpochs(r io.Reader, each func(epochLine)) ([]epochLine, error) {
 			return out, fmt.Errorf("epoch %d follows epoch %d", e.Epoch, out[len(out)-1].Epoch)
 		}
 		out = append(out, e)
-		if each != nil {
-			each(e)
-		}
+		each(e)
 	}
 	return out, sc.Err()
 }
@@ -93,7 +94,7 @@ func (r runResult) accuracies() []float64 {
 // to log so a long benchmark shows progress) and returns them with the
 // process's peak RSS. A program that fails or reports no epoch is an error
 // that quotes the end of its stderr.
-func runProcess(argv, env []string, log io.Writer, label string) (runResult, error) {
+func runProcess(argv, env []string, logf func(string, ...any), label string) (runResult, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
 	var stderr bytes.Buffer
@@ -102,18 +103,18 @@ func runProcess(argv, env []string, log io.Writer, label string) (runResult, err
 	if err != nil {
 		return runResult{}, err
 	}
-	before, statOK := readProcStat()
+	before, statOK := parseProcStat(readFile("/proc/stat"))
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return runResult{}, fmt.Errorf("%s: %w", label, err)
 	}
 	epochs, perr := parseEpochs(out, func(e epochLine) {
-		fmt.Fprintf(log, "  %s: epoch %d %.3fs %d/%d\n", label, e.Epoch, *e.Seconds, e.Correct, e.Total)
+		logf("  %s: epoch %d %.3fs %d/%d", label, e.Epoch, *e.Seconds, e.Correct, e.Total)
 	})
 	io.Copy(io.Discard, out) // after a bad line, so that the process is not blocked writing while we wait
 	werr := cmd.Wait()
 	res := runResult{Epochs: epochs, Others: -1, PeakRSS: rss.Of(cmd.ProcessState)}
-	if after, ok := readProcStat(); ok && statOK {
+	if after, ok := parseProcStat(readFile("/proc/stat")); ok && statOK {
 		own := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 		res.Others = othersShare(before, after, own, time.Since(start).Seconds(), runtime.NumCPU())
 	}
@@ -133,34 +134,22 @@ func runProcess(argv, env []string, log io.Writer, label string) (runResult, err
 // cpuTimes is the machine-wide CPU time from /proc/stat, in clock ticks.
 type cpuTimes struct{ busy, total uint64 }
 
-// parseProcStat reads the aggregate "cpu" line of /proc/stat: user, nice,
-// system, idle, iowait, irq, softirq, steal (guest time is already inside
-// user). Idle and iowait are the only fields that are not work.
-func parseProcStat(text string) (cpuTimes, bool) {
-	for _, line := range strings.Split(text, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 || f[0] != "cpu" {
-			continue
-		}
-		var t cpuTimes
-		for i, v := range f[1:min(len(f), 9)] {
-			n, err := strconv.ParseUint(v, 10, 64)
-			if err != nil {
-				return cpuTimes{}, false
-			}
-			t.total += n
-			if i != 3 && i != 4 {
-				t.busy += n
-			}
-		}
-		return t, true
+// parseProcStat reads the aggregate "cpu" line of /proc/stat, its first:
+// user, nice, system, idle, iowait, irq, softirq, steal (guest time is
+// already inside user). Idle and iowait are the only fields that are not work.
+func parseProcStat(text string) (t cpuTimes, ok bool) {
+	var v [8]uint64
+	rest, ok := strings.CutPrefix(text, "cpu ")
+	if n, _ := fmt.Sscan(rest, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]); !ok || n < 5 {
+		return t, false
 	}
-	return cpuTimes{}, false
-}
-
-func readProcStat() (cpuTimes, bool) {
-	b, _ := os.ReadFile("/proc/stat") // none: no cpu line, so not ok
-	return parseProcStat(string(b))
+	for i, x := range v {
+		t.total += x
+		if i != 3 && i != 4 {
+			t.busy += x
+		}
+	}
+	return t, true
 }
 
 // othersShare is the share of all cores' time, over a run of wall
@@ -228,18 +217,34 @@ func (r result) worst() (rss int64, others float64) {
 // runs, and where the results go.
 type bench struct {
 	tools
-	rounds   int
-	parallel int // processes at a time: 1 for timing, more when only accuracy counts
-	quiet    quietPolicy
-	out      string
-	log      io.Writer
+	rounds    int
+	parallel  int     // processes at a time: 1 for timing, more when only accuracy counts
+	maxOthers float64 // rerun a process when others took more than this share of the CPU …
+	retries   int     // … up to this many times
+	out       string
+	log       io.Writer
+}
+
+// check makes sure, before anything runs, that gputrain is there and the
+// results can be written.
+func (b *bench) check(files ...string) error {
+	b.cudaBin = cmp.Or(b.cudaBin, filepath.Join(b.bin, "gputrain-cuda"))
+	if _, err := os.Stat(filepath.Join(b.bin, "gputrain")); err != nil {
+		return cli.Usagef("--bin: %v (make build)", err)
+	}
+	for _, f := range append(files, b.out) {
+		if err := graph.CheckWritable(f); f != "" && err != nil {
+			return cli.Usagef("%v", err)
+		}
+	}
+	return nil
 }
 
 // timingFlags adds the flags of commands that time programs.
 func (b *bench) timingFlags(fs *flag.FlagSet, what string) {
 	fs.IntVar(&b.rounds, "rounds", 2, "how many times each program runs"+what+", in turn with the others")
-	fs.Float64Var(&b.quiet.MaxOthers, "max-others", 0.15, "rerun a program when other processes took more than this share of the CPU during its run")
-	fs.IntVar(&b.quiet.Retries, "retries", 2, "reruns at most per program")
+	fs.Float64Var(&b.maxOthers, "max-others", 0.15, "rerun a program when other processes took more than this share of the CPU during its run")
+	fs.IntVar(&b.retries, "retries", 2, "reruns at most per program")
 }
 
 // run runs the settings: every one once a round, in turn with the
@@ -253,8 +258,7 @@ func (b *bench) run(settings []setting) []result {
 	for i, s := range settings {
 		results[i] = result{setting: s, missing: missing[s.prog.needs]}
 	}
-	var mu sync.Mutex // one progress line at a time
-	log := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return b.log.Write(p) })
+	logf := log.New(b.log, "", 0).Printf // whole lines, from processes side by side
 	sem := make(chan struct{}, max(1, b.parallel))
 	for round := 1; round <= b.rounds; round++ {
 		var wg sync.WaitGroup
@@ -267,12 +271,20 @@ func (b *bench) run(settings []setting) []result {
 					if b.rounds > 1 {
 						label += fmt.Sprintf(" (round %d of %d)", round, b.rounds)
 					}
-					res, err := b.quiet.run(r.setting, log, label)
-					if r.err = err; err != nil {
-						fmt.Fprintln(log, err)
-						return
+					// Rerun while other processes took too much of the
+					// CPU, keeping the least disturbed run.
+					res, err := runProcess(r.prog.argv(r.args), r.env, logf, label)
+					for k := 0; err == nil && k < b.retries && res.Others > b.maxOthers; k++ {
+						logf("  %s: other processes used %.0f%% of the CPU during the run; running it again", label, 100*res.Others)
+						if again, err := runProcess(r.prog.argv(r.args), r.env, logf, label); err == nil && again.Others < res.Others {
+							res = again
+						}
 					}
-					r.runs = append(r.runs, res)
+					if r.err = err; err != nil {
+						logf("%v", err)
+					} else {
+						r.runs = append(r.runs, res)
+					}
 				})
 			}
 		}
@@ -281,25 +293,27 @@ func (b *bench) run(settings []setting) []result {
 	return results
 }
 
-// writerFunc is an io.Writer made of a function.
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
-
 // skippedList is the markdown list of what the results lack and why,
-// each reason once, then the notes.
-func skippedList(results []result, notes ...string) string {
+// each reason once; GoMLX's backend that cannot run here is among them.
+func skippedList(results []result) string {
 	var out []string
-	for _, r := range results {
-		line := r.prog.name + ": " + r.missing
-		if r.err != nil {
-			line = fmt.Sprintf("%s: failed: %v", r.prog.name, r.err)
-		}
-		if !r.ok() && !slices.Contains(out, line) {
+	add := func(line string) {
+		if !slices.Contains(out, line) {
 			out = append(out, line)
 		}
 	}
-	if out = append(out, notes...); len(out) == 0 {
+	for _, r := range results {
+		switch {
+		case r.missing != "":
+			add(r.prog.name + ": " + r.missing)
+		case r.err != nil:
+			add(fmt.Sprintf("%s: failed: %v", r.prog.name, r.err))
+		}
+		if r.prog.id == "gomlx" {
+			add(xlaNote)
+		}
+	}
+	if len(out) == 0 {
 		return ""
 	}
 	return "\nSkipped:\n\n- " + strings.ReplaceAll(strings.Join(out, "\n- "), "\n    ", " ") + "\n"
@@ -315,26 +329,4 @@ func (b *bench) write(stdout io.Writer, body string, sections ...string) error {
 		}
 	}
 	return nil
-}
-
-// quietPolicy says when a run was disturbed enough by other processes to
-// be run again.
-type quietPolicy struct {
-	MaxOthers float64 // rerun when others used more than this share of the CPU
-	Retries   int     // at most this many reruns
-}
-
-// run runs a setting, and again while other processes took more than
-// MaxOthers of the CPU during its run, up to Retries times; it keeps the
-// least disturbed run.
-func (q quietPolicy) run(s setting, log io.Writer, label string) (runResult, error) {
-	argv := s.prog.argv(s.args)
-	best, err := runProcess(argv, s.env, log, label)
-	for i := 0; err == nil && i < q.Retries && best.Others > q.MaxOthers; i++ {
-		fmt.Fprintf(log, "  %s: other processes used %.0f%% of the CPU during the run; running it again\n", label, 100*best.Others)
-		if res, err := runProcess(argv, s.env, log, label); err == nil && res.Others < best.Others {
-			best = res
-		}
-	}
-	return best, err
 }

@@ -20,7 +20,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -55,16 +54,7 @@ func run(args []string, stdout, stderr io.Writer) (status int) {
 			status = 1
 		}
 	}()
-	err := peer(args, stdout, stderr)
-	switch {
-	case err == nil, errors.Is(err, cli.ErrHelp):
-		return 0
-	case cli.IsUsage(err):
-		fmt.Fprintf(stderr, "gomlx: %v\n", err)
-		return 2
-	}
-	fmt.Fprintf(stderr, "gomlx: %v\n", err)
-	return 1
+	return cli.Status("gomlx", peer(args, stdout, stderr), stderr)
 }
 
 func peer(args []string, stdout, stderr io.Writer) error {

@@ -7,8 +7,6 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"os"
 
@@ -27,16 +25,7 @@ func main() {
 
 // run returns the exit status: 2 for a bad command line, 1 for a fault.
 func run(args []string, stdout, stderr io.Writer) int {
-	err := peer(args, stdout, stderr)
-	switch {
-	case err == nil, errors.Is(err, cli.ErrHelp):
-		return 0
-	case cli.IsUsage(err):
-		fmt.Fprintf(stderr, "tapemachine: %v\n", err)
-		return 2
-	}
-	fmt.Fprintf(stderr, "tapemachine: %v\n", err)
-	return 1
+	return cli.Status("tapemachine", peer(args, stdout, stderr), stderr)
 }
 
 func peer(args []string, stdout, stderr io.Writer) error {
