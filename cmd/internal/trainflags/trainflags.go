@@ -142,6 +142,45 @@ func (p *Peer) Setup(log io.Writer) (net *graph.Network, training, eval *mnist.S
 	return net, training, eval, err
 }
 
+// A Trainer trains as p asks from net, printing a line per epoch to w
+// (Train does both), and returns the network it ends with.
+type Trainer func(p *Peer, net *graph.Network, training, eval *mnist.Set, w io.Writer) (*graph.Network, error)
+
+// Main is a peer program: it parses args, loads what they name, trains
+// with train32 or train64 as --dtype says, writes --save, and returns the
+// exit status, with one line on stderr for any fault; a panic, which some
+// libraries use for faults, is one line too.
+func Main(name string, args []string, stdout, stderr io.Writer, train32, train64 Trainer) (status int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", name, r)
+			status = 1
+		}
+	}()
+	return cli.Status(name, peerMain(name, args, stdout, stderr, train32, train64), stderr)
+}
+
+func peerMain(name string, args []string, stdout, stderr io.Writer, train32, train64 Trainer) error {
+	p := Peer{Flags: Book(), Data: "data/mnist"}
+	fs := cli.NewFlags(name)
+	p.Register(fs)
+	if err := cli.Parse(fs, args, stdout); err != nil {
+		return err
+	}
+	net, training, eval, err := p.Setup(stderr)
+	if err != nil {
+		return err
+	}
+	train := train32
+	if p.Dtype == "float64" {
+		train = train64
+	}
+	if net, err = train(&p, net, training, eval, stdout); err != nil || p.Save == "" {
+		return err
+	}
+	return net.Save(p.Save)
+}
+
 // Train runs the epochs the flags ask for over n training images. It
 // orders them as gputrain does (shuffled by --seed, or in file order with
 // --no-shuffle), calls step on each mini-batch (the last one shorter when

@@ -35,56 +35,17 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/train"
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 
-	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cmd/internal/trainflags"
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/mnist"
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(trainflags.Main("gomlx", os.Args[1:], os.Stdout, os.Stderr, fit[float32], fit[float64]))
 }
 
-// run returns the exit status: 2 for a bad command line, 1 for a fault.
-// GoMLX reports faults by panicking; each becomes one line.
-func run(args []string, stdout, stderr io.Writer) (status int) {
-	defer func() {
-		if r := recover(); r != nil {
-			fmt.Fprintf(stderr, "gomlx: %v\n", r)
-			status = 1
-		}
-	}()
-	return cli.Status("gomlx", peer(args, stdout, stderr), stderr)
-}
-
-func peer(args []string, stdout, stderr io.Writer) error {
-	p := trainflags.Peer{Flags: trainflags.Book(), Data: "data/mnist"}
-	fs := cli.NewFlags("gomlx")
-	p.Register(fs)
-	if err := cli.Parse(fs, args, stdout); err != nil {
-		return err
-	}
-	net, training, eval, err := p.Setup(stderr)
-	if err != nil {
-		return err
-	}
-	if p.Init == "" {
-		net = nil // GoMLX draws its own N(0,1) network
-	}
-	var final *graph.Network
-	if p.Dtype == "float64" {
-		final, err = fit[float64](&p, net, training, eval, stdout)
-	} else {
-		final, err = fit[float32](&p, net, training, eval, stdout)
-	}
-	if err != nil || p.Save == "" {
-		return err
-	}
-	return final.Save(p.Save)
-}
-
-// fit trains for p.Epochs from net (nil: GoMLX's own N(0,1) draw) and
-// returns the network it ends with.
+// fit trains as p asks, from --init's network or GoMLX's own N(0,1)
+// draw, and returns the network it ends with.
 func fit[T float32 | float64](p *trainflags.Peer, net *graph.Network, training, eval *mnist.Set, stdout io.Writer) (*graph.Network, error) {
 	backend, err := backends.NewWithConfig("go")
 	if err != nil {
@@ -94,7 +55,7 @@ func fit[T float32 | float64](p *trainflags.Peer, net *graph.Network, training, 
 	ctx := context.New()
 	ctx.SetParam(initializers.ParamInitialSeed, int64(p.Seed))
 	ctx = ctx.WithInitializer(initializers.RandomNormalFn(ctx, 1))
-	if net != nil {
+	if p.Init != "" {
 		for l := range net.Weights {
 			out, in := net.Sizes[l+1], net.Sizes[l]
 			lc := ctx.In(layerScope(l))

@@ -13,7 +13,6 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cmd/internal/trainflags"
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/mnist"
@@ -25,29 +24,7 @@ func main() {
 
 // run returns the exit status: 2 for a bad command line, 1 for a fault.
 func run(args []string, stdout, stderr io.Writer) int {
-	return cli.Status("tapemachine", peer(args, stdout, stderr), stderr)
-}
-
-func peer(args []string, stdout, stderr io.Writer) error {
-	p := trainflags.Peer{Flags: trainflags.Book(), Data: "data/mnist"}
-	fs := cli.NewFlags("tapemachine")
-	p.Register(fs)
-	if err := cli.Parse(fs, args, stdout); err != nil {
-		return err
-	}
-	net, training, eval, err := p.Setup(stderr)
-	if err != nil {
-		return err
-	}
-	if p.Dtype == "float64" {
-		net, err = tapeTrain[float64](&p, graph.Float64, net, training, eval, stdout)
-	} else {
-		net, err = tapeTrain[float32](&p, graph.Float32, net, training, eval, stdout)
-	}
-	if err != nil || p.Save == "" {
-		return err
-	}
-	return net.Save(p.Save)
+	return trainflags.Main("tapemachine", args, stdout, stderr, tapeTrain[float32], tapeTrain[float64])
 }
 
 // tapeParams are the network's parameters as tensors that every graph of
@@ -181,8 +158,8 @@ func (s *tapeGraph[T]) correct(labels []uint8) (int, error) {
 
 // tapeTrain trains as a asks, printing a line per epoch, and returns the
 // network it ends with.
-func tapeTrain[T float32 | float64](a *trainflags.Peer, dt graph.Dtype, net *graph.Network, training, eval *mnist.Set,
-	stdout io.Writer) (*graph.Network, error) {
+func tapeTrain[T float32 | float64](a *trainflags.Peer, net *graph.Network, training, eval *mnist.Set, stdout io.Writer) (*graph.Network, error) {
+	dt, _ := graph.ParseDtype(a.Dtype) // checked by Setup
 	p := newTapeParams[T](net)
 	// A graph per mini-batch size: the book's last mini-batch of an epoch
 	// is shorter when the batch size does not divide the images.
