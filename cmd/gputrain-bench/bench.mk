@@ -1,6 +1,6 @@
 # The peer benchmarks, included by the top-level Makefile:
 #
-#   make bench       gputrain against its peers, then the cost curves (about 20 minutes on 2 cores)
+#   make bench       gputrain against its peers, then the cost curves (about 25 minutes on 2 cores)
 #   make curves      the cost curves alone
 #   make reproduce   the chapter's experiments, accuracy per epoch
 #

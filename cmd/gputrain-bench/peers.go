@@ -16,7 +16,7 @@ import (
 )
 
 // defaultEpochs gives each program, in each round, enough epochs for a
-// stable median while keeping make bench within about twenty minutes on
+// stable median while keeping make bench within about twenty-five minutes on
 // two cores: the slow programs get three, the fast ones more.
 const defaultEpochs = "gputrain=10,gputrain-cuda=10,network.py=3,batched-numpy=5,torch-autograd=5,torch-explicit=5,tapemachine=3,gomlx=3"
 
