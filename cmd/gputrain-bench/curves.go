@@ -88,9 +88,9 @@ func runCurves(args []string, stdout, stderr io.Writer) error {
 	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
 	}
-	if c.limit < 1 || c.limit > fullEpoch || c.epochs < 1 || b.rounds < 1 || len(hiddens) == 0 || len(batches) == 0 ||
+	if c.limit < 1 || c.limit > fullEpoch || c.epochs < 1 || len(hiddens) == 0 || len(batches) == 0 ||
 		slices.Min(hiddens) < 1 || slices.Min(batches) < 1 {
-		return cli.Usagef("--train-limit must be 1..%d, --epochs and --rounds at least 1, --hidden and --batches sizes of at least 1", fullEpoch)
+		return cli.Usagef("--train-limit must be 1..%d, --epochs at least 1, --hidden and --batches sizes of at least 1", fullEpoch)
 	}
 	ids, _, err := parseSpec(*peerIDs, []string{"batched-numpy", "torch-explicit", "torch-autograd"}, false)
 	if err != nil {

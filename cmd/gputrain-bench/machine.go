@@ -77,7 +77,7 @@ func describeMachine(python string) string {
 	if kb, err := strconv.ParseFloat(strings.TrimSuffix(field("/proc/meminfo", "MemTotal:"), " kB"), 64); err == nil {
 		mem = fmt.Sprintf("%.1f GiB", kb/(1<<20))
 	}
-	py := strings.Fields(command(python, "-c", pythonVersions))
+	py := strings.Fields(command(nil, python, "-c", pythonVersions))
 	if len(py) != 3 {
 		py = []string{"absent", "absent", "absent"}
 	}
@@ -85,7 +85,7 @@ func describeMachine(python string) string {
 		"- Python: %s; numpy %s; torch %s; BLAS behind both: %s\n- Date: %s\n",
 		describeCPU(readFile("/proc/cpuinfo")), mem, cmp.Or(field("/etc/os-release", "PRETTY_NAME="), runtime.GOOS),
 		cmp.Or(strings.TrimSpace(readFile("/proc/sys/kernel/osrelease")), "?"),
-		cmp.Or(command("nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"), "none"),
+		cmp.Or(command(nil, "nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"), "none"),
 		runtime.Version(), py[0], py[1], py[2], blasName(), time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 }
 
@@ -105,9 +105,7 @@ func blasName() string {
 
 // command runs a short probe, with extra environment variables if any,
 // and returns its trimmed output, "" on failure.
-func command(name string, args ...string) string { return commandEnv(nil, name, args...) }
-
-func commandEnv(extra []string, name string, args ...string) string {
+func command(extra []string, name string, args ...string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)

@@ -32,27 +32,20 @@ Usage:
 Run "gputrain-bench COMMAND -h" for a command's flags.
 `
 
-func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
-}
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	cmds := map[string]func([]string, io.Writer, io.Writer) error{
-		"peers": runPeers, "curves": runCurves, "reproduce": runReproduce,
-	}
-	if len(args) == 0 {
+	cmds := map[string]func([]string, io.Writer, io.Writer) error{"peers": runPeers, "curves": runCurves, "reproduce": runReproduce}
+	switch {
+	case len(args) == 0:
 		fmt.Fprint(stderr, usage)
 		return 2
-	}
-	name := args[0]
-	cmd, ok := cmds[name]
-	switch {
-	case name == "help" || name == "-h" || name == "--help":
+	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
-	case !ok:
-		fmt.Fprintf(stderr, "gputrain-bench: unknown command %q\n\n%s", name, usage)
+	case cmds[args[0]] == nil:
+		fmt.Fprintf(stderr, "gputrain-bench: unknown command %q (want peers, curves or reproduce; see gputrain-bench help)\n", args[0])
 		return 2
 	}
-	return cli.Status("gputrain-bench "+name, cmd(args[1:], stdout, stderr), stderr)
+	return cli.Status("gputrain-bench "+args[0], cmds[args[0]](args[1:], stdout, stderr), stderr)
 }

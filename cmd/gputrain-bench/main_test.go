@@ -319,3 +319,42 @@ func TestCurvePlot(t *testing.T) {
 		t.Errorf("plot is %v", b)
 	}
 }
+
+// TestBadFlags: every bad command line is one line naming the flag or file
+// and exit status 2, before anything runs.
+func TestBadFlags(t *testing.T) {
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "gputrain"), nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "gputrain-bench measures"},
+		{[]string{"bogus"}, `gputrain-bench: unknown command "bogus"`},
+		{[]string{"peers", "--only", "bogus"}, `gputrain-bench peers: --only: unknown program "bogus"`},
+		{[]string{"peers", "--epochs", "gomlx"}, `gputrain-bench peers: --epochs: "gomlx": want id=N`},
+		{[]string{"peers", "--limits", "gomlx=0"}, `gputrain-bench peers: --limits: "gomlx=0": want a whole number ≥ 1`},
+		{[]string{"peers", "--dtypes", "float16"}, `gputrain-bench peers: --dtypes: `},
+		{[]string{"peers", "--sizes", "784,10,9"}, `gputrain-bench peers: --sizes: `},
+		{[]string{"peers", "--rounds", "0"}, `gputrain-bench peers: --rounds 0: must be at least 1`},
+		{[]string{"peers", "--bin", filepath.Join(bin, "none")}, `gputrain-bench peers: --bin: `},
+		{[]string{"peers", "--bin", bin, "--out", filepath.Join(bin, "no", "B.md")}, `gputrain-bench peers: ` + filepath.Join(bin, "no", "B.md")},
+		{[]string{"curves", "--hidden", "0"}, `gputrain-bench curves: --train-limit must be`},
+		{[]string{"curves", "--peers", "gomlx"}, `gputrain-bench curves: --peers: unknown program "gomlx"`},
+		{[]string{"curves", "--bin", bin, "--plots", filepath.Join(bin, "no")}, `gputrain-bench curves: ` + filepath.Join(bin, "no", "cost-hidden.png")},
+		{[]string{"reproduce", "--jobs", "0"}, `gputrain-bench reproduce: --epochs, --seeds and --jobs need at least one`},
+		{[]string{"reproduce", "stray"}, `gputrain-bench reproduce: unexpected argument "stray"`},
+	} {
+		var stdout, stderr strings.Builder
+		code := run(c.args, &stdout, &stderr)
+		lines := strings.Count(stderr.String(), "\n")
+		if c.args == nil {
+			lines = 1 // the usage, on stderr
+		}
+		if code != 2 || !strings.HasPrefix(stderr.String(), c.want) || lines != 1 || stdout.Len() != 0 {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and one line %q…", c.args, code, stderr.String(), c.want)
+		}
+	}
+}

@@ -95,7 +95,7 @@ print(best)`
 // It returns 0 when numpy is not there.
 func measureNumpy(python string, n, threads int) float64 {
 	th := strconv.Itoa(threads)
-	out := commandEnv([]string{"OPENBLAS_NUM_THREADS=" + th, "OMP_NUM_THREADS=" + th}, python, "-c",
+	out := command([]string{"OPENBLAS_NUM_THREADS=" + th, "OMP_NUM_THREADS=" + th}, python, "-c",
 		fmt.Sprintf(numpyScript, n, peakBudget.Seconds()))
 	v, _ := strconv.ParseFloat(out, 64)
 	return v

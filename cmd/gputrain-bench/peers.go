@@ -55,8 +55,6 @@ func runPeers(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := graph.CheckSizes(a.Sizes); err != nil {
 		return cli.Usagef("--sizes: %v", err)
-	} else if err := b.check(); err != nil {
-		return err
 	}
 	a.Data = b.data
 	var settings []setting
@@ -71,6 +69,9 @@ func runPeers(args []string, stdout, stderr io.Writer) error {
 				settings = append(settings, setting{prog: p, args: pa, label: p.id + " " + dt})
 			}
 		}
+	}
+	if err := b.check(); err != nil {
+		return err
 	}
 	return b.peers(a, settings, *section, stdout)
 }

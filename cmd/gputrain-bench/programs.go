@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"math"
@@ -38,6 +39,9 @@ func (t *tools) register(fs *flag.FlagSet) {
 	fs.StringVar(&t.data, "data", "data/mnist", "directory of the MNIST files")
 }
 
+// cuda is the CUDA build of gputrain.
+func (t tools) cuda() string { return cmp.Or(t.cudaBin, filepath.Join(t.bin, "gputrain-cuda")) }
+
 // flagArgs is the command line of a's flags, which every program takes.
 func flagArgs(a trainflags.Peer) []string {
 	fs := flag.NewFlagSet("", flag.ContinueOnError)
@@ -63,7 +67,7 @@ func (t tools) programs() []program {
 	gputrain := []string{filepath.Join(t.bin, "gputrain"), "train", "--log-format", "json", "--quiet"}
 	return []program{
 		{"gputrain", "gputrain CPU", "", gputrain},
-		{"gputrain-cuda", "gputrain CUDA", "cuda", slices.Concat([]string{t.cudaBin}, gputrain[1:], []string{"--device", "cuda"})},
+		{"gputrain-cuda", "gputrain CUDA", "cuda", slices.Concat([]string{t.cuda()}, gputrain[1:], []string{"--device", "cuda"})},
 		{"network.py", "book's network.py (numpy, per sample)", "numpy", py("network.py")},
 		{"batched-numpy", "batched numpy", "numpy", py("batched_numpy.py")},
 		{"torch-autograd", "PyTorch CPU, autograd", "torch", py("torch_sgd.py", "--grad", "autograd")},
@@ -93,7 +97,7 @@ func (t tools) ids() []string {
 func (t tools) availability() map[string]string {
 	missing := map[string]string{}
 	for _, mod := range []string{"numpy", "torch"} {
-		if command(t.python, "-c", "import "+mod+"; print(1)") != "1" {
+		if command(nil, t.python, "-c", "import "+mod+"; print(1)") != "1" {
 			missing[mod] = fmt.Sprintf("%s cannot import %s (apt-get install python3-%s)", t.python, mod, mod)
 		}
 	}
@@ -103,10 +107,10 @@ func (t tools) availability() map[string]string {
 				bin, t.bin, need)
 		}
 	}
-	if command("nvidia-smi", "-L") == "" {
+	if command(nil, "nvidia-smi", "-L") == "" {
 		missing["cuda"] = "no NVIDIA GPU (nvidia-smi lists none)"
-	} else if _, err := os.Stat(t.cudaBin); err != nil {
-		missing["cuda"] = fmt.Sprintf("no CUDA build of gputrain at %s (make cuda, or pass --cuda-bin)", t.cudaBin)
+	} else if _, err := os.Stat(t.cuda()); err != nil {
+		missing["cuda"] = fmt.Sprintf("no CUDA build of gputrain at %s (make cuda, or pass --cuda-bin)", t.cuda())
 	}
 	return missing
 }

@@ -106,7 +106,6 @@ func reproduceMarkdown(runs []result, seeds cli.IntList, epochs int) string {
 	b.WriteString("Peak test accuracy (%) of each run, against the book:\n\n")
 	b.WriteString(table([]string{"sizes", "book", "gputrain float32, seeds " + seeds.String(), "best of those", "gputrain float64", "network.py float64"},
 		"llrrrr", peakRows(runs)))
-
 	// Per epoch: the first seed of every program and dtype.
 	header := []string{"epoch"}
 	var cols [][]float64

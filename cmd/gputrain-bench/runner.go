@@ -228,7 +228,9 @@ type bench struct {
 // check makes sure, before anything runs, that gputrain is there and the
 // results can be written.
 func (b *bench) check(files ...string) error {
-	b.cudaBin = cmp.Or(b.cudaBin, filepath.Join(b.bin, "gputrain-cuda"))
+	if b.rounds < 1 {
+		return cli.Usagef("--rounds %d: must be at least 1", b.rounds)
+	}
 	if _, err := os.Stat(filepath.Join(b.bin, "gputrain")); err != nil {
 		return cli.Usagef("--bin: %v (make build)", err)
 	}
