@@ -339,6 +339,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"peers", "--dtypes", "float16"}, `gputrain-bench peers: --dtypes: `},
 		{[]string{"peers", "--sizes", "784,10,9"}, `gputrain-bench peers: --sizes: `},
 		{[]string{"peers", "--rounds", "0"}, `gputrain-bench peers: --rounds 0: must be at least 1`},
+		{[]string{"peers", "--eta", "-1"}, `gputrain-bench peers: --eta -1: must be a finite number > 0`},
 		{[]string{"peers", "--bin", filepath.Join(bin, "none")}, `gputrain-bench peers: --bin: `},
 		{[]string{"peers", "--bin", bin, "--out", filepath.Join(bin, "no", "B.md")}, `gputrain-bench peers: ` + filepath.Join(bin, "no", "B.md")},
 		{[]string{"curves", "--hidden", "0"}, `gputrain-bench curves: --train-limit must be`},

@@ -55,6 +55,8 @@ func runPeers(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := graph.CheckSizes(a.Sizes); err != nil {
 		return cli.Usagef("--sizes: %v", err)
+	} else if err := a.Check(); err != nil {
+		return err
 	}
 	a.Data = b.data
 	var settings []setting
