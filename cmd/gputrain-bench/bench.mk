@@ -1,14 +1,18 @@
 # The peer benchmarks, included by the top-level Makefile:
 #
-#   make bench       gputrain against its peers, then the cost curves (about 20 minutes on 2 cores)
+#   make bench       gputrain against its peers, then the cost curves (about 25 minutes on 2 cores)
 #   make curves      the cost curves alone
 #   make reproduce   the chapter's experiments, accuracy per epoch
 #
 # Each rewrites its own section of BENCHMARKS.md. BENCH_FLAGS passes extra
-# flags to `gputrain-bench peers` (e.g. --epochs gputrain=20 or --only gputrain,torch-explicit),
-# CURVES_FLAGS and REPRODUCE_FLAGS to the other two. On a machine with an
-# NVIDIA GPU, bench builds the CUDA binary (cuda/cuda.mk's `make cuda`,
-# $(CUDA_BIN)/gputrain-cuda) when it is missing; BENCH_CUDA names another.
+# flags to `gputrain-bench peers` (e.g. --epochs gputrain=20 or --only gputrain,gomlx),
+# CURVES_FLAGS and REPRODUCE_FLAGS to the other two. The Go peers are built
+# into $(BIN) beside gputrain: the TapeMachine one from this module, the GoMLX
+# one from its own (cmd/gputrain-bench/peers/gomlx, which fetches GoMLX
+# through the Go module proxy the first time; where that fails, its rows are
+# skipped and the table says why). On a machine with an NVIDIA GPU, bench
+# builds the CUDA binary (cuda/cuda.mk's `make cuda`, $(CUDA_BIN)/gputrain-cuda)
+# when it is missing; BENCH_CUDA names another.
 
 GO            ?= go
 BIN           ?= bin
@@ -19,20 +23,23 @@ REPRODUCE_FLAGS ?=
 BENCH_CUDA    ?= $(or $(CUDA_BIN),$(BIN))/gputrain-cuda
 
 # The second table: a wide hidden layer at a large batch, where the work is
-# in big matrix products and the peers' BLAS is at its best.
-BENCH_LARGE_PEERS  := gputrain,gputrain-cuda,batched-numpy,torch-autograd,torch-explicit
-BENCH_LARGE_EPOCHS := gputrain=3,gputrain-cuda=3,batched-numpy=3,torch-autograd=3,torch-explicit=3
+# in big matrix products and the peers' BLAS is at its best. GoMLX takes
+# minutes an epoch there, so it is timed on 2,500 images and scaled.
+BENCH_LARGE_PEERS  := gputrain,gputrain-cuda,batched-numpy,torch-autograd,torch-explicit,gomlx
+BENCH_LARGE_EPOCHS := gputrain=3,gputrain-cuda=3,batched-numpy=3,torch-autograd=3,torch-explicit=3,gomlx=3
+BENCH_LARGE_LIMITS := gomlx=2500
 
 BENCH_DATA    := data/mnist
-BENCH_COMMON  := --gputrain $(BIN)/gputrain --python $(PYTHON) --data $(BENCH_DATA)
+BENCH_COMMON  := --bin $(BIN) --python $(PYTHON) --data $(BENCH_DATA)
 
 .PHONY: bench curves reproduce bench-build bench-data bench-deps bench-cuda
 
-## bench: gputrain vs network.py, batched numpy, PyTorch, TapeMachine (and CUDA), then the curves, into BENCHMARKS.md
+## bench: gputrain vs network.py, batched numpy, PyTorch, TapeMachine, GoMLX (and CUDA), then the curves, into BENCHMARKS.md
 bench: bench-build bench-data bench-deps bench-cuda
 	$(BIN)/gputrain-bench peers $(BENCH_COMMON) --cuda-bin $(BENCH_CUDA) $(BENCH_FLAGS)
 	$(BIN)/gputrain-bench peers $(BENCH_COMMON) --cuda-bin $(BENCH_CUDA) --section peers-large \
-	  --sizes 784,1000,10 --batch-size 100 --dtypes float32 --only $(BENCH_LARGE_PEERS) --epochs $(BENCH_LARGE_EPOCHS) $(BENCH_FLAGS)
+	  --sizes 784,1000,10 --batch-size 100 --dtypes float32 --only $(BENCH_LARGE_PEERS) --epochs $(BENCH_LARGE_EPOCHS) \
+	  --limits $(BENCH_LARGE_LIMITS) $(BENCH_FLAGS)
 	$(BIN)/gputrain-bench curves $(BENCH_COMMON) $(CURVES_FLAGS)
 
 ## curves: seconds per epoch against hidden size and batch size, with the arithmetic floor, into BENCHMARKS.md and docs/*.png
@@ -46,6 +53,10 @@ reproduce: bench-build bench-data
 bench-build:
 	$(GO) build -o $(BIN)/gputrain ./cmd/gputrain
 	$(GO) build -o $(BIN)/gputrain-bench ./cmd/gputrain-bench
+	$(GO) build -o $(BIN)/gputrain-tapemachine ./cmd/gputrain-bench/peers/tapemachine
+	@cd cmd/gputrain-bench/peers/gomlx && $(GO) build -o $(abspath $(BIN))/gputrain-gomlx . || \
+	  { rm -f $(abspath $(BIN))/gputrain-gomlx; \
+	    echo "bench: building the GoMLX peer failed (it needs GoMLX v0.26.0 from the Go module proxy); its rows will be skipped"; }
 
 bench-data: bench-build
 	$(BIN)/gputrain data --data $(BENCH_DATA)

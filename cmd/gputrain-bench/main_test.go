@@ -1,106 +1,21 @@
 package main
 
 import (
-	"bytes"
-	"context"
+	"fmt"
+	"image/png"
+	"io"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"reflect"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
+	"github.com/gputrain/gputrain/cmd/internal/trainflags"
 )
-
-func TestParseEpochLine(t *testing.T) {
-	for _, c := range []struct {
-		name, line string
-		ok, err    bool
-		epoch      int
-		secs       float64
-	}{
-		{"gputrain", `{"accuracy":0.9114,"correct":9114,"cost":0.12,"epoch":0,"eval_seconds":0.01,"seconds":0.147,"total":10000}`, true, false, 0, 0.147},
-		{"python", `{"epoch": 2, "correct": 9300, "total": 10000, "accuracy": 0.93, "seconds": 2.5}`, true, false, 2, 2.5},
-		{"no evaluation", `{"epoch":1,"correct":0,"total":0,"seconds":0.5}`, true, false, 1, 0.5},
-		{"indented", "  {\"epoch\":3,\"seconds\":1}\n", true, false, 3, 1},
-		{"log line", "Epoch 0: 9081 / 10000", false, false, 0, 0},
-		{"empty", "", false, false, 0, 0},
-		{"no seconds", `{"epoch":0,"correct":1,"total":2}`, false, true, 0, 0},
-		{"negative seconds", `{"epoch":0,"seconds":-1}`, false, true, 0, 0},
-		{"more correct than total", `{"epoch":0,"correct":11,"total":10,"seconds":1}`, false, true, 0, 0},
-		{"broken JSON", `{"epoch":0,"seconds":`, false, true, 0, 0},
-		{"seconds as string", `{"epoch":0,"seconds":"1"}`, false, true, 0, 0},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			e, ok, err := parseEpochLine(c.line)
-			if (err != nil) != c.err {
-				t.Fatalf("error %v, want error %v", err, c.err)
-			}
-			if ok != c.ok {
-				t.Fatalf("ok %v, want %v", ok, c.ok)
-			}
-			if ok && (e.Epoch != c.epoch || *e.Seconds != c.secs) {
-				t.Errorf("got epoch %d seconds %v, want %d %v", e.Epoch, *e.Seconds, c.epoch, c.secs)
-			}
-		})
-	}
-}
-
-func TestParseEpochs(t *testing.T) {
-	out := "fetching MNIST\n" +
-		`{"epoch":0,"correct":90,"total":100,"seconds":1.5}` + "\n" +
-		"\n" +
-		`{"epoch":1,"correct":95,"total":100,"seconds":1.25}` + "\n"
-	var seen []int
-	es, err := parseEpochs(strings.NewReader(out), func(e epochLine) { seen = append(seen, e.Epoch) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(es) != 2 || es[1].Correct != 95 || *es[0].Seconds != 1.5 {
-		t.Errorf("parsed %+v", es)
-	}
-	if len(seen) != 2 || seen[0] != 0 || seen[1] != 1 {
-		t.Errorf("callback saw epochs %v, want [0 1]", seen)
-	}
-	if got := (runResult{Epochs: es}).secs(); len(got) != 2 || got[1] != 1.25 {
-		t.Errorf("secs() = %v", got)
-	}
-
-	skip := `{"epoch":0,"seconds":1}` + "\n" + `{"epoch":2,"seconds":1}` + "\n"
-	if _, err := parseEpochs(strings.NewReader(skip), nil); err == nil {
-		t.Error("epoch 2 after epoch 0: no error")
-	}
-}
-
-func TestMedianMinimum(t *testing.T) {
-	for _, c := range []struct {
-		xs       []float64
-		med, min float64
-	}{
-		{[]float64{3}, 3, 3},
-		{[]float64{3, 1, 2}, 2, 1},
-		{[]float64{4, 1, 3, 2}, 2.5, 1},
-		{[]float64{0.2, 0.2, 9}, 0.2, 0.2},
-	} {
-		in := append([]float64(nil), c.xs...)
-		if got := median(c.xs); got != c.med {
-			t.Errorf("median(%v) = %v, want %v", in, got, c.med)
-		}
-		if got := minimum(c.xs); got != c.min {
-			t.Errorf("minimum(%v) = %v, want %v", in, got, c.min)
-		}
-		for i := range in {
-			if in[i] != c.xs[i] {
-				t.Fatalf("median reordered its argument: %v, was %v", c.xs, in)
-			}
-		}
-	}
-	if !math.IsNaN(median(nil)) || !math.IsNaN(minimum(nil)) {
-		t.Error("median or minimum of nothing is not NaN")
-	}
-}
 
 func TestReplaceSection(t *testing.T) {
 	const doc = "# Benchmarks\n\nProse before.\n\n<!-- bench:peers -->\nold table\n<!-- /bench:peers -->\n\nProse after.\n\n<!-- bench:curves -->\nold curves\n<!-- /bench:curves -->\n"
@@ -186,25 +101,6 @@ func TestEpochFLOPs(t *testing.T) {
 	}
 }
 
-func TestParseEpochSpec(t *testing.T) {
-	known := []string{"gputrain", "network.py", "torch-autograd"}
-	got, err := parseEpochSpec("gputrain=10, network.py=3,", known)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 2 || got["gputrain"] != 10 || got["network.py"] != 3 {
-		t.Errorf("got %v", got)
-	}
-	for _, bad := range []string{"gputrain", "gputrain=0", "gputrain=x", "numpy=3"} {
-		if _, err := parseEpochSpec(bad, known); err == nil {
-			t.Errorf("%q: no error", bad)
-		}
-	}
-	if _, err := parseEpochSpec(defaultEpochs, (env{}).peerIDs()); err != nil {
-		t.Errorf("the default epoch spec: %v", err)
-	}
-}
-
 func TestProcStat(t *testing.T) {
 	const stat = "cpu  100 5 50 800 40 3 2 0 0 0\ncpu0 50 2 25 400 20 1 1 0 0 0\nintr 1\n"
 	got, ok := parseProcStat(stat)
@@ -227,76 +123,15 @@ func TestProcStat(t *testing.T) {
 	}
 }
 
-func TestCPUInfo(t *testing.T) {
-	const info = "processor\t: 0\nmodel name\t: AMD EPYC 9B14\ncpu family\t: 25\nflags\t\t: fpu sse avx avx2 fma avx512f hypervisor\n\nprocessor\t: 1\nmodel name\t: other\n"
-	ci := cpuInfo(info)
-	if ci["model name"] != "AMD EPYC 9B14" || ci["cpu family"] != "25" {
-		t.Errorf("cpuInfo = %v", ci)
-	}
-	if got := vectorFlags(ci["flags"]); got != "AVX, AVX2, FMA, AVX512F" {
-		t.Errorf("vectorFlags = %q", got)
+func TestDescribeCPU(t *testing.T) {
+	const info = "processor\t: 0\nmodel name\t: AMD EPYC 9B14\ncpu family\t: 25\nmodel\t\t: 17\ncpu MHz\t\t: 2445.123\n" +
+		"flags\t\t: fpu sse avx avx2 fma avx512f hypervisor\n\nprocessor\t: 1\nmodel name\t: other\n"
+	want := fmt.Sprintf("AMD EPYC 9B14 (family 25, model 17), 2445 MHz; %d cores; AVX, AVX2, FMA, AVX512F; virtual machine", runtime.NumCPU())
+	if got := describeCPU(info); got != want {
+		t.Errorf("describeCPU = %q, want %q", got, want)
 	}
 	if got := vectorFlags("fpu sse2"); got != "no AVX" {
 		t.Errorf("vectorFlags without AVX = %q", got)
-	}
-}
-
-func TestPeersMarkdownRatios(t *testing.T) {
-	secs := func(xs ...float64) runResult {
-		var r runResult
-		for i, x := range xs {
-			x := x
-			r.Epochs = append(r.Epochs, epochLine{Epoch: i, Correct: 900 + i, Total: 1000, Seconds: &x})
-		}
-		r.Others = 0.05
-		return r
-	}
-	g := peer{id: "gputrain", name: "gputrain CPU"}
-	p := peer{id: "torch-autograd", name: "PyTorch"}
-	rows := []peerRow{
-		{peer: g, dtype: "float64", res: secs(0.2, 0.2, 0.2), med: 0.2, lo: 0.2},
-		{peer: g, dtype: "float32", res: secs(0.1, 0.1, 0.1, 0.1), med: 0.1, lo: 0.1},
-		{peer: p, dtype: "float32", res: secs(0.6, 0.5, 0.5), med: 0.5, lo: 0.5},
-		{peer: p, dtype: "float64", res: secs(0.7, 0.6, 0.6), med: 0.6, lo: 0.6},
-	}
-	md := peersMarkdown(trainArgs{Sizes: cli.IntList{784, 30, 10}, BatchSize: 10, Eta: 3, Seed: 1}, rows, []string{"CUDA: no GPU"}, 2)
-	for _, want := range []string{
-		"| PyTorch | float32 | 3 | 0.500 | 0.500 | 5.0× | 90.20 % | 0 | 5 % |",
-		"| PyTorch | float64 | 3 | 0.600 | 0.600 | 3.0× |",
-		"| gputrain CPU | float32 | 4 | 0.100 | 0.100 | 1.0× (baseline) | 90.20 % (90.30 % after 4) |",
-		"- CUDA: no GPU",
-	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("table lacks %q:\n%s", want, md)
-		}
-	}
-	if i, j := strings.Index(md, "| gputrain CPU | float32"), strings.Index(md, "| gputrain CPU | float64"); i < 0 || j < i {
-		t.Errorf("float32 rows do not come first:\n%s", md)
-	}
-}
-
-// TestMergeRounds: a program's row pools the epochs of all its runs, keeps
-// the first run's accuracy and the worst RSS and disturbance.
-func TestMergeRounds(t *testing.T) {
-	run := func(rss int64, others float64, secs ...float64) runResult {
-		r := runResult{PeakRSS: rss, Others: others}
-		for i, x := range secs {
-			x := x
-			r.Epochs = append(r.Epochs, epochLine{Epoch: i, Correct: 900 + int(rss), Total: 1000, Seconds: &x})
-		}
-		return r
-	}
-	row := mergeRounds(peer{id: "gputrain"}, "float32", []runResult{run(1, 0.02, 0.9, 0.3, 0.5), run(2, 0.01, 0.2, 0.8, 0.4)})
-	// All six epochs: 0.2 0.3 0.4 0.5 0.8 0.9, median (0.4+0.5)/2.
-	if row.lo != 0.2 || math.Abs(row.med-0.45) > 1e-12 {
-		t.Errorf("min, median = %v, %v; want 0.2, 0.45", row.lo, row.med)
-	}
-	if row.res.PeakRSS != 2 || row.res.Others != 0.02 || row.res.Epochs[0].Correct != 901 || len(row.res.Epochs) != 3 {
-		t.Errorf("merged run = %+v; want RSS 2, others 0.02, the first run's 3 epochs", row.res)
-	}
-	md := peersMarkdown(trainArgs{Sizes: cli.IntList{784, 30, 10}, BatchSize: 10, Eta: 3, Seed: 1}, []peerRow{row}, nil, 2)
-	if !strings.Contains(md, "ran 2 times") {
-		t.Errorf("table does not say the programs ran twice:\n%s", md)
 	}
 }
 
@@ -318,104 +153,209 @@ func TestPeakEpoch(t *testing.T) {
 	}
 }
 
-func TestCurvePlot(t *testing.T) {
-	pts := []curvePoint{{30, 10}, {100, 10}, {1000, 10}}
-	progs := []curveProgram{{id: "gputrain", name: "gputrain CPU"}, {id: "batched-numpy", name: "batched numpy"}}
-	timings := map[string]map[curvePoint]curveTiming{
-		"gputrain":      {pts[0]: {Median: 0.1, OK: true}, pts[1]: {Median: 0.3, OK: true}, pts[2]: {Median: 2.5, OK: true}},
-		"batched-numpy": {pts[0]: {Median: 0.3, OK: true}, pts[2]: {Median: 6, OK: true}}, // a failed point is left out
-	}
-	path := filepath.Join(t.TempDir(), "c.png")
-	c := curve{Title: "hidden size", XLabel: "hidden", Points: pts, X: func(p curvePoint) int { return p.Hidden }}
-	if err := writeCurvePlot(path, c, progs, timings, 100e9); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) || len(b) < 10000 {
-		t.Errorf("not a plausible PNG: %d bytes", len(b))
-	}
-}
-
 // dataDir is the MNIST directory for the tests that train, or "" to skip.
-func dataDir(t *testing.T) string {
-	t.Helper()
-	for _, d := range []string{os.Getenv("GPUTRAIN_DATA"), "../../data/mnist"} {
-		if d == "" {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(d, "train-images-idx3-ubyte.gz")); err == nil {
-			return d
-		}
-	}
-	t.Skip("no MNIST files (run `go run ./cmd/gputrain data` or set GPUTRAIN_DATA)")
-	return ""
-}
-
 // TestNetworkPyPeer runs the book's network.py port for one short epoch
 // and checks that the driver reads its report.
-func TestNetworkPyPeer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("trains")
-	}
-	const python = "/usr/bin/python3"
-	if exec.Command(python, "-c", "import numpy").Run() != nil {
-		t.Skip(python + " has no numpy")
-	}
-	data := dataDir(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	a := trainArgs{Sizes: cli.IntList{784, 30, 10}, Epochs: 1, BatchSize: 10, Eta: 3, Data: data, Seed: 1, TrainLimit: 1000, Eval: "test"}
-	e := env{python: python, scripts: "peers"}
-	var p peer
-	for _, q := range e.peers() {
-		if q.id == "network.py" {
-			p = q
-		}
-	}
-	var log bytes.Buffer
-	res, err := runPeer(ctx, p.argv(a, "float64"), nil, &log, "network.py")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Epochs) != 1 {
-		t.Fatalf("%d epochs reported, want 1", len(res.Epochs))
-	}
-	e0 := res.Epochs[0]
-	if e0.Total != 10000 || *e0.Seconds <= 0 {
-		t.Errorf("epoch %+v: want 10000 evaluated and positive seconds", e0)
-	}
-	// 100 steps from the seeded N(0,1) start are enough to beat chance (10%).
-	if acc := float64(e0.Correct) / float64(e0.Total); acc < 0.15 {
-		t.Errorf("accuracy %.3f after 1,000 images: the port does not learn", acc)
-	}
-	if res.PeakRSS <= 0 {
-		t.Errorf("peak RSS %d", res.PeakRSS)
-	}
-	if !strings.Contains(log.String(), "network.py: epoch 0") {
-		t.Errorf("no progress line in %q", log.String())
+// TestTapeMachine trains a few steps in Gorgonia's TapeMachine and checks
+// the JSON line that the driver reads.
+func TestParseEpochs(t *testing.T) {
+	for _, c := range []struct {
+		name, out string
+		epochs    []int
+		secs      []float64
+		err       bool
+	}{
+		{"gputrain", `{"accuracy":0.9114,"correct":9114,"cost":0.12,"epoch":0,"eval_seconds":0.01,"seconds":0.147,"total":10000}`, []int{0}, []float64{0.147}, false},
+		{"python", `{"epoch": 2, "correct": 9300, "total": 10000, "accuracy": 0.93, "seconds": 2.5}`, []int{2}, []float64{2.5}, false},
+		{"no evaluation, indented", "  {\"epoch\":1,\"correct\":0,\"total\":0,\"seconds\":0.5}\n", []int{1}, []float64{0.5}, false},
+		{"log lines between", "fetching MNIST\n{\"epoch\":0,\"seconds\":1.5}\n\nEpoch 0: 9081 / 10000\n{\"epoch\":1,\"seconds\":1.25}\n", []int{0, 1}, []float64{1.5, 1.25}, false},
+		{"no seconds", `{"epoch":0,"correct":1,"total":2}`, nil, nil, true},
+		{"negative seconds", `{"epoch":0,"seconds":-1}`, nil, nil, true},
+		{"more correct than total", `{"epoch":0,"correct":11,"total":10,"seconds":1}`, nil, nil, true},
+		{"broken JSON", `{"epoch":0,"seconds":`, nil, nil, true},
+		{"seconds as string", `{"epoch":0,"seconds":"1"}`, nil, nil, true},
+		{"an epoch skipped", "{\"epoch\":0,\"seconds\":1}\n{\"epoch\":2,\"seconds\":1}\n", []int{0}, []float64{1}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var seen []int
+			es, err := parseEpochs(strings.NewReader(c.out), func(e epochLine) { seen = append(seen, e.Epoch) })
+			if (err != nil) != c.err {
+				t.Fatalf("error %v, want error %v", err, c.err)
+			}
+			var epochs []int
+			var secs []float64
+			for _, e := range es {
+				epochs, secs = append(epochs, e.Epoch), append(secs, *e.Seconds)
+			}
+			if !slices.Equal(epochs, c.epochs) || !slices.Equal(secs, c.secs) || !slices.Equal(seen, c.epochs) {
+				t.Errorf("epochs %v seconds %v (callback saw %v), want %v %v", epochs, secs, seen, c.epochs, c.secs)
+			}
+		})
 	}
 }
 
-// TestTapeMachine trains a few steps in Gorgonia's TapeMachine and checks
-// the JSON line that the driver reads.
-func TestTapeMachine(t *testing.T) {
-	if testing.Short() {
-		t.Skip("trains")
+func TestMedian(t *testing.T) {
+	for _, c := range []struct{ xs []float64 }{{[]float64{3}}, {[]float64{3, 1, 2}}, {[]float64{4, 1, 3, 2}}, {[]float64{0.2, 0.2, 9}}} {
+		in := slices.Clone(c.xs)
+		// The oracle: the middle of the sorted values, or the mean of the middle two.
+		s := slices.Sorted(slices.Values(in))
+		want := s[len(s)/2]
+		if len(s)%2 == 0 {
+			want = (s[len(s)/2-1] + s[len(s)/2]) / 2
+		}
+		if got := median(c.xs); got != want {
+			t.Errorf("median(%v) = %v, want %v", in, got, want)
+		}
+		if !slices.Equal(in, c.xs) {
+			t.Errorf("median reordered its argument: %v, was %v", c.xs, in)
+		}
 	}
-	data := dataDir(t)
-	var out, errb bytes.Buffer
-	err := runTapeMachine([]string{"--data", data, "--epochs", "2", "--train-limit", "205", "--batch-size", "10", "--eval", "validation"}, &out, &errb)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, errb.String())
+	if !math.IsNaN(median(nil)) {
+		t.Error("median of nothing is not NaN")
 	}
-	es, err := parseEpochs(&out, nil)
+}
+
+func TestParseSpec(t *testing.T) {
+	known := []string{"gputrain", "network.py", "torch-autograd"}
+	ids, n, err := parseSpec("gputrain=10, network.py=3,", known, true)
+	if err != nil || !slices.Equal(ids, []string{"gputrain", "network.py"}) || n["gputrain"] != 10 || n["network.py"] != 3 {
+		t.Errorf("got %v %v %v", ids, n, err)
+	}
+	if ids, _, err := parseSpec("torch-autograd,gputrain", known, false); err != nil || !slices.Equal(ids, []string{"torch-autograd", "gputrain"}) {
+		t.Errorf("ids alone: %v %v", ids, err)
+	}
+	for _, bad := range []struct {
+		spec  string
+		withN bool
+	}{{"gputrain", true}, {"gputrain=0", true}, {"gputrain=x", true}, {"numpy=3", true}, {"gputrain=3", false}, {"numpy", false}} {
+		if _, _, err := parseSpec(bad.spec, known, bad.withN); err == nil {
+			t.Errorf("%q (with N %v): no error", bad.spec, bad.withN)
+		}
+	}
+	if _, _, err := parseSpec(defaultEpochs, (tools{}).ids(), true); err != nil {
+		t.Errorf("the default epoch spec: %v", err)
+	}
+}
+
+// TestFlagArgs: the command line every program gets parses back, through
+// the flags gputrain's trainers register, to the same settings.
+func TestFlagArgs(t *testing.T) {
+	for _, a := range []trainflags.Peer{
+		{Flags: trainflags.Book(), Data: "d"},
+		{Flags: trainflags.Flags{Sizes: cli.IntList{784, 100, 20, 10}, Epochs: 2, BatchSize: 7, Eta: 0.25, Seed: 9, Dtype: "float64",
+			TrainLimit: 205, NoShuffle: true, Eval: "none"}, Data: "d", Init: "i.json", Save: "s.json"},
+	} {
+		var got trainflags.Peer
+		fs := cli.NewFlags("test")
+		got.Register(fs)
+		if err := cli.Parse(fs, flagArgs(a), io.Discard); err != nil {
+			t.Fatalf("%v: %v", flagArgs(a), err)
+		}
+		if !reflect.DeepEqual(got, a) {
+			t.Errorf("%v parses to %+v, want %+v", flagArgs(a), got, a)
+		}
+	}
+}
+
+// fakeResult is a result of runs with the given seconds per epoch, RSS and
+// disturbance, accuracy 90% + epoch/1000.
+func fakeResult(id, dtype string, limit int, runs ...[]float64) result {
+	r := result{setting: setting{prog: program{id: id, name: id + " name"}, args: trainflags.Peer{Flags: trainflags.Flags{Dtype: dtype, TrainLimit: limit}}}}
+	for i, secs := range runs {
+		run := runResult{PeakRSS: int64(i+1) << 20, Others: 0.01 * float64(i+1)}
+		for e, s := range secs {
+			run.Epochs = append(run.Epochs, epochLine{Epoch: e, Correct: 900 + e, Total: 1000, Seconds: &s})
+		}
+		r.runs = append(r.runs, run)
+	}
+	return r
+}
+
+// TestPeerRow: a row pools the epochs of all runs, takes accuracy from the
+// first, the worst RSS and disturbance, its ratio to gputrain in the same
+// dtype, and scales a program timed on fewer images.
+func TestPeerRow(t *testing.T) {
+	all := []result{
+		fakeResult("gputrain", "float32", 0, []float64{0.1, 0.1, 0.1, 0.1}),
+		fakeResult("gputrain", "float64", 0, []float64{0.2, 0.2, 0.2}),
+		fakeResult("torch", "float32", 0, []float64{0.9, 0.3, 0.5}, []float64{0.2, 0.8, 0.4}),
+		fakeResult("torch", "float64", 0, []float64{0.7, 0.6, 0.6}),
+		fakeResult("gomlx", "float32", 5000, []float64{1, 2, 3}),
+	}
+	for i, want := range []string{
+		"gputrain name | float32 | 4 | 0.100 | 0.100 | 1.0× (baseline) | 90.20 % (90.30 % after 4) | 1 | 1 %",
+		"gputrain name | float64 | 3 | 0.200 | 0.200 | 1.0× (baseline) | 90.20 % | 1 | 1 %",
+		// All six epochs: 0.2 0.3 0.4 0.5 0.8 0.9, median (0.4+0.5)/2.
+		"torch name | float32 | 3 | 0.200 | 0.450 | 4.5× | 90.20 % | 2 | 2 %",
+		"torch name | float64 | 3 | 0.600 | 0.600 | 3.0× | 90.20 % | 1 | 1 %",
+		"gomlx name (timed on 5000 images an epoch, ×10) | float32 | 3 | 10.0 | 20.0 | 200.0× | 90.20 % | 1 | 1 %",
+	} {
+		if got := strings.Join(peerRow(all[i], all, fullEpoch), " | "); got != want {
+			t.Errorf("row\n%s\nwant\n%s", got, want)
+		}
+	}
+}
+
+func TestCurvePlot(t *testing.T) {
+	pts := []curvePoint{{30, 10}, {100, 10}, {1000, 10}}
+	progs := []program{{id: "gputrain", name: "gputrain CPU"}, {id: "batched-numpy", name: "batched numpy"}}
+	tm := timings{{"gputrain", pts[0]}: 0.1, {"gputrain", pts[1]}: 0.3, {"gputrain", pts[2]}: 2.5,
+		{"batched-numpy", pts[0]}: 0.3, {"batched-numpy", pts[2]}: 6} // a failed point is left out
+	path := filepath.Join(t.TempDir(), "c.png")
+	c := curve{Title: "hidden size", XLabel: "hidden", Points: pts, X: func(p curvePoint) int { return p.Hidden }}
+	if err := writeCurvePlot(path, c, progs, tm, 100e9); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(es) != 2 || es[1].Total != 10000 || es[1].Correct < 1500 {
-		t.Errorf("epochs %+v: want 2, evaluated on 10,000 validation images, above chance", es)
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() < 500 || b.Dy() < 300 {
+		t.Errorf("plot is %v", b)
+	}
+}
+
+// TestBadFlags: every bad command line is one line naming the flag or file
+// and exit status 2, before anything runs.
+func TestBadFlags(t *testing.T) {
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "gputrain"), nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "gputrain-bench measures"},
+		{[]string{"bogus"}, `gputrain-bench: unknown command "bogus"`},
+		{[]string{"peers", "--only", "bogus"}, `gputrain-bench peers: --only: unknown program "bogus"`},
+		{[]string{"peers", "--epochs", "gomlx"}, `gputrain-bench peers: --epochs: "gomlx": want id=N`},
+		{[]string{"peers", "--limits", "gomlx=0"}, `gputrain-bench peers: --limits: "gomlx=0": want a whole number ≥ 1`},
+		{[]string{"peers", "--dtypes", "float16"}, `gputrain-bench peers: --dtypes: `},
+		{[]string{"peers", "--sizes", "784,10,9"}, `gputrain-bench peers: --sizes: `},
+		{[]string{"peers", "--rounds", "0"}, `gputrain-bench peers: --rounds 0: must be at least 1`},
+		{[]string{"peers", "--eta", "-1"}, `gputrain-bench peers: --eta -1: must be a finite number > 0`},
+		{[]string{"peers", "--bin", filepath.Join(bin, "none")}, `gputrain-bench peers: --bin: `},
+		{[]string{"peers", "--bin", bin, "--out", filepath.Join(bin, "no", "B.md")}, `gputrain-bench peers: ` + filepath.Join(bin, "no", "B.md")},
+		{[]string{"curves", "--hidden", "0"}, `gputrain-bench curves: --train-limit must be`},
+		{[]string{"curves", "--peers", "gomlx"}, `gputrain-bench curves: --peers: unknown program "gomlx"`},
+		{[]string{"curves", "--bin", bin, "--plots", filepath.Join(bin, "no")}, `gputrain-bench curves: ` + filepath.Join(bin, "no", "cost-hidden.png")},
+		{[]string{"reproduce", "--jobs", "0"}, `gputrain-bench reproduce: --epochs, --seeds and --jobs need at least one`},
+		{[]string{"reproduce", "stray"}, `gputrain-bench reproduce: unexpected argument "stray"`},
+	} {
+		var stdout, stderr strings.Builder
+		code := run(c.args, &stdout, &stderr)
+		lines := strings.Count(stderr.String(), "\n")
+		if c.args == nil {
+			lines = 1 // the usage, on stderr
+		}
+		if code != 2 || !strings.HasPrefix(stderr.String(), c.want) || lines != 1 || stdout.Len() != 0 {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and one line %q…", c.args, code, stderr.String(), c.want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -11,29 +12,19 @@ import (
 	"github.com/gputrain/gputrain/graph"
 )
 
-// sectionMarkers returns the comments that delimit section name.
-func sectionMarkers(name string) (begin, end string) {
-	return "<!-- bench:" + name + " -->", "<!-- /bench:" + name + " -->"
-}
-
-// replaceSection returns doc with the text between section name's markers
-// replaced by body. A document without the section gets it appended, so a
-// fresh BENCHMARKS.md fills up section by section; a marker without its
-// partner, or out of order, is an error rather than a guess that could
-// swallow hand-written prose.
+// replaceSection returns doc with the text between section name's markers,
+// <!-- bench:NAME --> and <!-- /bench:NAME -->, replaced by body. A
+// document without the section gets it appended, so a fresh BENCHMARKS.md
+// fills up section by section; a marker without its partner, or out of
+// order, is an error rather than a guess that could swallow hand-written
+// prose.
 func replaceSection(doc, name, body string) (string, error) {
-	begin, end := sectionMarkers(name)
+	begin, end := "<!-- bench:"+name+" -->", "<!-- /bench:"+name+" -->"
 	i, j := strings.Index(doc, begin), strings.Index(doc, end)
 	body = strings.Trim(body, "\n")
 	switch {
 	case i < 0 && j < 0:
-		if doc != "" && !strings.HasSuffix(doc, "\n") {
-			doc += "\n"
-		}
-		if doc != "" {
-			doc += "\n"
-		}
-		return doc + begin + "\n" + body + "\n" + end + "\n", nil
+		return strings.TrimLeft(strings.TrimRight(doc, "\n")+"\n\n", "\n") + begin + "\n" + body + "\n" + end + "\n", nil
 	case i < 0 || j < 0:
 		return "", fmt.Errorf("section %q has only one of its markers %s and %s", name, begin, end)
 	case j < i:
@@ -53,11 +44,7 @@ func updateSection(path, name, body string) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	doc := string(old)
-	if doc == "" {
-		doc = "# Benchmarks\n"
-	}
-	doc, err = replaceSection(doc, name, body)
+	doc, err := replaceSection(cmp.Or(string(old), "# Benchmarks\n"), name, body)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
@@ -72,11 +59,7 @@ func table(header []string, align string, rows [][]string) string {
 	var b strings.Builder
 	b.WriteString("| " + strings.Join(header, " | ") + " |\n|")
 	for i := range header {
-		if i < len(align) && align[i] == 'r' {
-			b.WriteString(" ---: |")
-		} else {
-			b.WriteString(" --- |")
-		}
+		b.WriteString(map[bool]string{false: " --- |", true: " ---: |"}[i < len(align) && align[i] == 'r'])
 	}
 	b.WriteString("\n")
 	for _, r := range rows {

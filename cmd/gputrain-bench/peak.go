@@ -5,14 +5,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strconv"
-	"strings"
 	"time"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
-
-	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/graph"
 )
@@ -24,18 +20,18 @@ type peakResult struct {
 	Flops float64 // FLOP/s
 }
 
-// peakSize is the side of the square products: large enough that the
-// product is bound by arithmetic, not by call overhead or memory.
-const peakSize = 1024
-
-// peakK is the inner dimension of the A·B measurement: the largest batch
-// the kernel takes in one pass (cpu's axpyMaxK).
-const peakK = 256
-
-// peakBudget is how long each measurement repeats its product; the best
-// repetition counts, since a peak is what the CPU can do, not what a
-// noisy moment let it.
-const peakBudget = 700 * time.Millisecond
+const (
+	// peakSize is the side of the square products: large enough that the
+	// product is bound by arithmetic, not by call overhead or memory.
+	peakSize = 1024
+	// peakK is the inner dimension of the A·B measurement: the largest
+	// batch the kernel takes in one pass (cpu's axpyMaxK).
+	peakK = 256
+	// peakBudget is how long each measurement repeats its product; the
+	// best repetition counts, since a peak is what the CPU can do, not
+	// what a noisy moment let it.
+	peakBudget = 700 * time.Millisecond
+)
 
 // bestRate calls f (one product of flops FLOPs) repeatedly for about
 // peakBudget and returns the best FLOP/s of a single call.
@@ -45,34 +41,9 @@ func bestRate(flops float64, f func()) float64 {
 	for start := time.Now(); time.Since(start) < peakBudget; {
 		t := time.Now()
 		f()
-		if r := flops / time.Since(t).Seconds(); r > best {
-			best = r
-		}
+		best = max(best, flops/time.Since(t).Seconds())
 	}
 	return best
-}
-
-func randomFloat32s(n int, rng *rand.Rand) []float32 {
-	x := make([]float32, n)
-	for i := range x {
-		x[i] = rng.Float32() - 0.5
-	}
-	return x
-}
-
-// measureGonum times gonum's pure-Go Sgemm, on cores goroutines (gonum
-// splits large products across GOMAXPROCS).
-func measureGonum(n, cores int) float64 {
-	prev := runtime.GOMAXPROCS(cores)
-	defer runtime.GOMAXPROCS(prev)
-	rng := rand.New(rand.NewPCG(1, 2))
-	mk := func() blas32.General {
-		return blas32.General{Rows: n, Cols: n, Stride: n, Data: randomFloat32s(n*n, rng)}
-	}
-	a, b, c := mk(), mk(), mk()
-	return bestRate(2*float64(n)*float64(n)*float64(n), func() {
-		blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, a, b, 0, c)
-	})
 }
 
 // measureGputrain times gputrain's own float32 kernel, the one its CPU
@@ -95,81 +66,63 @@ func measureGputrain(n, k, workers int, transB bool) float64 {
 		Instrs: []graph.Instr{{Op: graph.MatMul, Dst: 2, A: 0, B: 1, TransB: transB, Alpha: 1}},
 		X:      -1, Y: -1, Output: 2, Cost: -1,
 	}
-	if err := p.Validate(); err != nil {
-		panic(err) // the program above is fixed; a failure is a bug here
-	}
 	m := cpu.NewMachine[float32](p, workers)
 	defer m.Close()
 	rng := rand.New(rand.NewPCG(3, 4))
-	copy(m.Buf(0), randomFloat32s(n*k, rng))
-	copy(m.Buf(1), randomFloat32s(n*k, rng))
+	for _, buf := range [][]float32{m.Buf(0), m.Buf(1)} {
+		for i := range buf {
+			buf[i] = rng.Float32() - 0.5
+		}
+	}
 	return bestRate(2*float64(n)*float64(n)*float64(k), m.Run)
 }
+
+// numpyScript prints the best FLOP/s of one n×n float32 product (%[1]d)
+// over about a budget's seconds (%[2]f).
+const numpyScript = `import time
+import numpy as np
+a, b = (np.random.rand(%[1]d, %[1]d).astype(np.float32) for _ in range(2))
+a @ b
+best, start = 0.0, time.perf_counter()
+while time.perf_counter() - start < %[2]f:
+    t = time.perf_counter()
+    a @ b
+    best = max(best, 2.0 * %[1]d**3 / (time.perf_counter() - t))
+print(best)`
 
 // measureNumpy times numpy's float32 product (the BLAS Debian gives it,
 // OpenBLAS when installed), the fastest matrix product on most machines.
 // It returns 0 when numpy is not there.
 func measureNumpy(python string, n, threads int) float64 {
-	script := fmt.Sprintf(`
-import os, time
-import numpy as np
-a = np.random.rand(%[1]d, %[1]d).astype(np.float32)
-b = np.random.rand(%[1]d, %[1]d).astype(np.float32)
-a @ b
-best = 0.0
-start = time.perf_counter()
-while time.perf_counter() - start < %[2]f:
-    t = time.perf_counter()
-    a @ b
-    best = max(best, 2.0 * %[1]d**3 / (time.perf_counter() - t))
-print(best)
-`, n, peakBudget.Seconds())
-	out := commandEnv([]string{"OPENBLAS_NUM_THREADS=" + strconv.Itoa(threads), "OMP_NUM_THREADS=" + strconv.Itoa(threads)},
-		python, "-c", script)
-	v, err := strconv.ParseFloat(out, 64)
-	if err != nil {
-		return 0
-	}
+	th := strconv.Itoa(threads)
+	out := command([]string{"OPENBLAS_NUM_THREADS=" + th, "OMP_NUM_THREADS=" + th}, python, "-c",
+		fmt.Sprintf(numpyScript, n, peakBudget.Seconds()))
+	v, _ := strconv.ParseFloat(out, 64)
 	return v
 }
 
-// measurePeaks runs every measurement on one core and on all of them.
-func measurePeaks(python string, log io.Writer) []peakResult {
-	cores := runtime.NumCPU()
-	var out []peakResult
+// measurePeaks runs every measurement on one core and on all of them
+// (numpy's only when python is not ""), and returns them with the best on
+// all cores.
+func measurePeaks(python string, log io.Writer) (all []peakResult, best peakResult) {
 	add := func(what string, c int, f float64) {
 		if f > 0 {
-			out = append(out, peakResult{what, c, f})
+			all = append(all, peakResult{what, c, f})
 			fmt.Fprintf(log, "  peak: %-45s %d core(s): %6.1f GFLOP/s\n", what, c, f/1e9)
 		}
+		if c == runtime.NumCPU() && f > best.Flops {
+			best = peakResult{what, c, f}
+		}
 	}
-	for _, c := range uniq(1, cores) {
-		add(fmt.Sprintf("gonum blas32.Sgemm %d×%d", peakSize, peakSize), c, measureGonum(peakSize, c))
-		add(fmt.Sprintf("gputrain cpu kernel, A·Bᵀ %d×%d", 2*peakSize, 2*peakSize), c, measureGputrain(2*peakSize, 2*peakSize, c, true))
-		add(fmt.Sprintf("gputrain cpu kernel, A·B %d×%d, k %d", 2*peakSize, 2*peakSize, peakK), c, measureGputrain(2*peakSize, peakK, c, false))
+	const n = peakSize
+	for _, c := range slices.Compact([]int{1, runtime.NumCPU()}) {
+		add(fmt.Sprintf("gputrain cpu kernel, A·Bᵀ %d×%d", 2*n, 2*n), c, measureGputrain(2*n, 2*n, c, true))
+		add(fmt.Sprintf("gputrain cpu kernel, A·B %d×%d, k %d", 2*n, 2*n, peakK), c, measureGputrain(2*n, peakK, c, false))
 		if python != "" {
-			add(fmt.Sprintf("numpy float32 matmul %d×%d (%s)", 4*peakSize, 4*peakSize, blasName()), c, measureNumpy(python, 4*peakSize, c))
+			add(fmt.Sprintf("numpy float32 matmul %d×%d (%s)", 4*n, 4*n, blasName()), c, measureNumpy(python, 4*n, c))
 		}
 	}
-	return out
-}
-
-func uniq(a, b int) []int {
-	if a == b {
-		return []int{a}
-	}
-	return []int{a, b}
-}
-
-// bestPeak is the highest rate measured on the given number of cores.
-func bestPeak(rs []peakResult, cores int) peakResult {
-	var best peakResult
-	for _, r := range rs {
-		if r.Cores == cores && r.Flops > best.Flops {
-			best = r
-		}
-	}
-	return best
+	return all, best
 }
 
 func peaksMarkdown(rs []peakResult) string {
@@ -178,24 +131,4 @@ func peaksMarkdown(rs []peakResult) string {
 		rows = append(rows, []string{r.What, strconv.Itoa(r.Cores), fmt.Sprintf("%.1f", r.Flops/1e9)})
 	}
 	return table([]string{"float32 matrix product", "cores", "GFLOP/s (best call)"}, "lrr", rows)
-}
-
-func runPeak(args []string, stdout, stderr io.Writer) error {
-	fs := cli.NewFlags("gputrain-bench peak")
-	python := fs.String("python", "/usr/bin/python3", "the Python with numpy (\"\" to skip the numpy measurement)")
-	if err := cli.Parse(fs, args, stdout); err != nil {
-		return err
-	}
-	py := *python
-	if py != "" && command(py, "-c", "import numpy; print(1)") != "1" {
-		py = ""
-	}
-	rs := measurePeaks(py, stderr)
-	fmt.Fprint(stdout, peaksMarkdown(rs))
-	return nil
-}
-
-// commandEnv is command with extra environment variables.
-func commandEnv(extra []string, name string, args ...string) string {
-	return strings.TrimSpace(commandWithEnv(extra, name, args...))
 }

@@ -3,47 +3,138 @@ package main
 import (
 	"context"
 	"math"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/gputrain/gputrain/cmd/internal/trainflags"
 	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
 )
 
+// dataDir is the MNIST directory for the tests that train, or "" to skip.
+func dataDir(t *testing.T) string {
+	t.Helper()
+	for _, d := range []string{os.Getenv("GPUTRAIN_DATA"), "../../data/mnist"} {
+		if _, err := os.Stat(filepath.Join(d, "train-images-idx3-ubyte.gz")); d != "" && err == nil {
+			return d
+		}
+	}
+	t.Skip("no MNIST files (run `go run ./cmd/gputrain data` or set GPUTRAIN_DATA)")
+	return ""
+}
+
+// buildPeers builds gputrain and the Go peers into a directory laid out as
+// make bench lays out bin/. GoMLX's module needs the module proxy the first
+// time: where the proxy cannot be reached, its peer is left out (and its
+// tests skip); any other failure to build it, or any failure in CI, fails.
+func buildPeers(t *testing.T) string {
+	t.Helper()
+	bin := t.TempDir()
+	for _, b := range []struct{ out, dir, pkg string }{
+		{"gputrain", ".", "../gputrain"},
+		{"gputrain-tapemachine", ".", "./peers/tapemachine"},
+		{"gputrain-gomlx", "peers/gomlx", "."},
+	} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(bin, b.out), b.pkg)
+		cmd.Dir = b.dir
+		out, err := cmd.CombinedOutput()
+		switch {
+		case err == nil:
+		case b.out == "gputrain-gomlx" && os.Getenv("CI") == "" && unreachable(string(out)):
+			t.Logf("GoMLX peer left out: the module proxy cannot be reached: %s", out)
+		default:
+			t.Fatalf("go build %s: %v\n%s", b.pkg, err, out)
+		}
+	}
+	return bin
+}
+
+// unreachable reports whether the go command failed for want of the
+// network or the module proxy, as it says so.
+func unreachable(out string) bool {
+	for _, s := range []string{"dial tcp", "no such host", "i/o timeout", "network is unreachable", "module lookup disabled", "TLS handshake"} {
+		if strings.Contains(out, s) {
+			return true
+		}
+	}
+	return false
+}
+
 // TestPeersTrainTheSameNetwork holds the benchmark to its claim that every
 // peer trains the same thing: from one initial network, on the same images
-// in file order, each Python peer ends an epoch (with a short last
-// mini-batch) at the parameters gputrain's CPU backend reaches, to float64
-// rounding. A peer whose timing beat gputrain by computing something else
-// would fail here.
+// in file order, each ends an epoch (with a short last mini-batch) at the
+// parameters gputrain's CPU backend reaches: to float64 rounding in
+// float64, and within float32's in float32, where GoMLX is checked on a
+// few thousand images too. A peer whose timing beat gputrain by computing
+// something else would fail here.
 func TestPeersTrainTheSameNetwork(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains")
 	}
-	const python = "/usr/bin/python3"
 	data := dataDir(t)
-	sizes := []int{784, 30, 10}
-	const images, batch, eta, tol = 205, 10, 3.0, 1e-9
-
-	init, err := graph.New(sizes, 7)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	initPath := filepath.Join(dir, "init.json")
-	if err := init.Save(initPath); err != nil {
-		t.Fatal(err)
-	}
-
+	tl := tools{bin: buildPeers(t), python: "/usr/bin/python3", scripts: "peers", data: data}
+	missing := tl.availability()
 	d, err := mnist.Load(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := cpu.Open(train.Config{Sizes: sizes, BatchSize: batch, Eta: eta, Dtype: graph.Float64}, d.Training.Slice(0, images))
+	dir := t.TempDir()
+	init, err := graph.New([]int{784, 30, 10}, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	initPath := filepath.Join(dir, "init.json")
+	if err := init.Save(initPath); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		id, dtype string
+		images    int
+		tol       float64
+	}{
+		{"network.py", "float64", 205, 1e-9}, {"batched-numpy", "float64", 205, 1e-9},
+		{"torch-autograd", "float64", 205, 1e-9}, {"torch-explicit", "float64", 205, 1e-9},
+		{"tapemachine", "float64", 205, 1e-9}, {"gomlx", "float64", 205, 1e-9}, {"gomlx", "float32", 2005, 1e-4},
+	} {
+		p := tl.program(c.id)
+		t.Run(c.id+"-"+c.dtype, func(t *testing.T) {
+			if why := missing[p.needs]; why != "" {
+				t.Skip(why)
+			}
+			a := trainflags.Peer{Flags: trainflags.Book(), Data: data, Init: initPath, Save: filepath.Join(dir, c.id+c.dtype+".json")}
+			a.Epochs, a.Dtype, a.TrainLimit, a.NoShuffle, a.Eval = 1, c.dtype, c.images, true, "none"
+			want := gputrainEpoch(t, a, d.Training.Slice(0, c.images), init)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			argv := p.argv(a)
+			if msg, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput(); err != nil {
+				t.Fatalf("%v: %v\n%s", argv, err, msg)
+			}
+			got, err := graph.Load(a.Save)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := maxRelDiff(got, want); diff > c.tol {
+				t.Errorf("parameters differ from gputrain's by %.3g relative (want ≤ %g)", diff, c.tol)
+			}
+			if diff := maxRelDiff(got, init); diff < 1e-3 {
+				t.Errorf("parameters moved only %.3g from the initial network: the peer did not train", diff)
+			}
+		})
+	}
+}
+
+// gputrainEpoch is the network gputrain's CPU backend reaches after one
+// epoch of a's settings in file order.
+func gputrainEpoch(t *testing.T, a trainflags.Peer, images *mnist.Set, init *graph.Network) *graph.Network {
+	dt, _ := graph.ParseDtype(a.Dtype)
+	b, err := cpu.Open(train.Config{Sizes: init.Sizes, BatchSize: a.BatchSize, Eta: a.Eta, Dtype: dt}, images)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,54 +142,14 @@ func TestPeersTrainTheSameNetwork(t *testing.T) {
 	if err := b.SetNetwork(init.Clone()); err != nil {
 		t.Fatal(err)
 	}
-	order := make([]int32, images)
-	for i := range order {
-		order[i] = int32(i)
-	}
-	if _, err := b.Epoch(context.Background(), order, nil); err != nil {
+	if _, err := b.Epoch(context.Background(), train.NewShuffler(0, false).Order(images.Len()), nil); err != nil {
 		t.Fatal(err)
 	}
 	want, err := b.Network()
 	if err != nil {
 		t.Fatal(err)
 	}
-
-	e := env{python: python, scripts: "peers"}
-	missing := pythonModules(python)
-	ran := 0
-	for _, p := range e.peers() {
-		if p.needs == "" {
-			continue // gputrain itself, its CUDA build, the TapeMachine
-		}
-		t.Run(p.id, func(t *testing.T) {
-			if why := missing[p.needs]; why != "" {
-				t.Skip(why)
-			}
-			out := filepath.Join(dir, p.id+".json")
-			a := trainArgs{Sizes: sizes, Epochs: 1, BatchSize: batch, Eta: eta, Data: data, Seed: 1,
-				TrainLimit: images, Eval: "none", Init: initPath}
-			argv := append(p.argv(a, "float64"), "--no-shuffle", "--save", out)
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			if msg, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput(); err != nil {
-				t.Fatalf("%v: %v\n%s", argv, err, msg)
-			}
-			got, err := graph.Load(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := maxRelDiff(got, want); diff > tol {
-				t.Errorf("parameters differ from gputrain's by %.3g relative (want ≤ %g)", diff, tol)
-			}
-			if diff := maxRelDiff(got, init); diff < 1e-3 {
-				t.Errorf("parameters moved only %.3g from the initial network: the peer did not train", diff)
-			}
-			ran++
-		})
-	}
-	if ran == 0 {
-		t.Skip(python + " has neither numpy nor torch")
-	}
+	return want
 }
 
 // maxRelDiff is the largest |a−b|/max(1,|b|) over every weight and bias.
@@ -114,4 +165,65 @@ func maxRelDiff(a, b *graph.Network) float64 {
 		cmp(a.Biases[l], b.Biases[l])
 	}
 	return worst
+}
+
+// TestOutputStructure runs each command on a small setting, through the
+// real binaries, and checks what it writes: the sections of BENCHMARKS.md
+// with their tables (a row per program and setting), the skipped list and
+// the curves' PNGs.
+func TestOutputStructure(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains")
+	}
+	data := dataDir(t)
+	bin, dir := buildPeers(t), t.TempDir()
+	md := filepath.Join(dir, "B.md")
+	common := []string{"--bin", bin, "--data", data, "--python", filepath.Join(dir, "no-python"), "--out", md}
+	for _, c := range []struct {
+		args []string
+		want []string // in this order
+	}{
+		{[]string{"peers", "--only", "gputrain,tapemachine,network.py", "--epochs", "gputrain=2,tapemachine=1", "--limits", "tapemachine=250",
+			"--train-limit", "500", "--dtypes", "float32,float64", "--rounds", "2", "--retries", "0"},
+			[]string{"<!-- bench:machine -->\n- CPU: ", "- Date: ", "<!-- /bench:machine -->", "<!-- bench:peers -->\nSizes 784,30,10, mini-batch 10, η 3, 500 training images",
+				"ran 2 times, in 2 rounds", "| program | dtype | epochs |", "\n| gputrain CPU | float32 | 2 | ",
+				"\n| Gorgonia TapeMachine (timed on 250 images an epoch, ×2) | float32 | 1 | ", "\n| gputrain CPU | float64 | 2 | ",
+				"\n| Gorgonia TapeMachine (timed on 250 images an epoch, ×2) | float64 | 1 | ", "\nSkipped:\n\n- book's network.py (numpy, per sample): ",
+				"cannot import numpy", "<!-- /bench:peers -->"}},
+		{[]string{"curves", "--hidden", "30,40", "--batches", "10,20", "--train-limit", "300", "--epochs", "1", "--rounds", "1", "--peers", "",
+			"--plots", dir},
+			[]string{"<!-- bench:curves -->\nfloat32, η 3.0, 1 epochs of the first 300 training images per run", "| hidden neurons (batch 10) | GFLOP per epoch | floor s | gputrain CPU s |",
+				"\n| 30 | 5.0 | ", "\n| 40 | ", "| mini-batch size (784,30,10) |", "\n| 10 | 5.0 | ", "\n| 20 | ",
+				"cost-hidden.png", "| float32 matrix product | cores | GFLOP/s (best call) |", "gputrain cpu kernel, A·Bᵀ", "<!-- /bench:curves -->"}},
+		{[]string{"reproduce", "--epochs", "1", "--seeds", "1", "--book=false", "--float64=false"},
+			[]string{"<!-- bench:reproduce -->\n1 epochs", "| sizes | book |", "\n| [784,30,10] | 95.42 %", "\n| [784,100,10] |", "\n| [784,10] |",
+				"Test accuracy (%) per epoch, seed 1:", "| epoch | [784,30,10] gputrain float32 | [784,100,10] gputrain float32 | [784,10] gputrain float32 |",
+				"\n| 0 | ", "<!-- /bench:reproduce -->"}},
+	} {
+		var stdout, stderr strings.Builder
+		if code := run(append(c.args, common...), &stdout, &stderr); code != 0 {
+			t.Fatalf("%v: exit %d\n%s", c.args, code, stderr.String())
+		}
+		b, err := os.ReadFile(md)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := string(b)
+		at := 0
+		for _, w := range c.want {
+			i := strings.Index(doc[at:], w)
+			if i < 0 {
+				t.Fatalf("%s: after offset %d, no %q in\n%s", c.args[0], at, w, doc)
+			}
+			at += i + len(w)
+		}
+		if !strings.Contains(doc, stdout.String()) {
+			t.Errorf("%s: what it printed is not what it wrote", c.args[0])
+		}
+	}
+	for _, png := range []string{"cost-hidden.png", "cost-batch.png"} {
+		if fi, err := os.Stat(filepath.Join(dir, png)); err != nil || fi.Size() < 10000 {
+			t.Errorf("%s: %v", png, err)
+		}
+	}
 }

@@ -1,15 +1,15 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
+	"github.com/gputrain/gputrain/cmd/internal/trainflags"
 )
 
 // experiment is one of the chapter's runs.
@@ -27,210 +27,136 @@ var bookExperiments = []experiment{
 	{cli.IntList{784, 10}, "none given (an exercise: \"What classification accuracy can you achieve?\")"},
 }
 
-// reproRun is one training run of the reproduction.
-type reproRun struct {
-	Exp     int    // index into bookExperiments
-	Program string // "gputrain" or "network.py"
-	Dtype   string
-	Seed    uint64
-	Acc     []float64 // test accuracy per epoch, in [0,1]
-	Err     error
-}
-
-// peakEpoch returns the best accuracy and its epoch.
+// peakEpoch returns the best accuracy and its (first) epoch; -1, -1 for none.
 func peakEpoch(acc []float64) (float64, int) {
-	best, at := -1.0, -1
-	for i, a := range acc {
-		if a > best {
-			best, at = a, i
-		}
+	if len(acc) == 0 {
+		return -1, -1
 	}
-	return best, at
+	at := slices.Index(acc, slices.Max(acc))
+	return acc[at], at
 }
 
 func runReproduce(args []string, stdout, stderr io.Writer) error {
-	var e env
+	b := &bench{rounds: 1, log: stderr}
 	fs := cli.NewFlags("gputrain-bench reproduce")
-	fs.StringVar(&e.gputrain, "gputrain", "bin/gputrain", "the gputrain binary")
-	fs.StringVar(&e.python, "python", "/usr/bin/python3", "the Python with numpy")
-	fs.StringVar(&e.scripts, "scripts", "cmd/gputrain-bench/peers", "directory of the Python peers")
-	data := fs.String("data", "data/mnist", "directory of the MNIST files")
+	b.register(fs)
 	epochs := fs.Int("epochs", 30, "epochs per run")
 	seeds := cli.IntList{1, 2, 3}
 	fs.Var(&seeds, "seeds", "seeds of gputrain's float32 runs (the book took the best of three)")
 	f64 := fs.Bool("float64", true, "also run gputrain in float64 (first seed)")
 	book := fs.Bool("book", true, "also run the book's network.py port (float64, first seed) when numpy is there")
-	jobs := fs.Int("jobs", 2, "runs at a time (accuracy does not depend on timing)")
-	out := fs.String("out", "BENCHMARKS.md", "the markdown file whose reproduce section is rewritten")
+	fs.IntVar(&b.parallel, "jobs", 2, "runs at a time (accuracy does not depend on timing)")
+	fs.StringVar(&b.out, "out", "BENCHMARKS.md", "the markdown file whose reproduce section is rewritten")
 	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
 	}
-	if *epochs < 1 || len(seeds) == 0 || *jobs < 1 {
+	if *epochs < 1 || len(seeds) == 0 || b.parallel < 1 {
 		return cli.Usagef("--epochs, --seeds and --jobs need at least one")
 	}
-	if _, err := os.Stat(e.gputrain); err != nil {
-		return cli.Usagef("--gputrain: %v (make build)", err)
+	if err := b.check(); err != nil {
+		return err
 	}
-	var note []string
-	if *book {
-		if why := pythonModules(e.python)["numpy"]; why != "" {
-			*book = false
-			note = append(note, "The network.py column was skipped: "+why+".")
+	var settings []setting
+	add := func(ex experiment, id, dtype string, seed int) {
+		a := trainflags.Peer{Flags: trainflags.Book(), Data: b.data}
+		a.Sizes, a.Epochs, a.Dtype, a.Seed = ex.Sizes, *epochs, dtype, uint64(seed)
+		s := setting{prog: b.program(id), args: a, label: fmt.Sprintf("%s %s %s seed %d", id, a.Sizes.String(), dtype, seed)}
+		if id != "network.py" {
+			settings = append(settings, s)
+			return
 		}
+		// Per-sample products are too small to split; one BLAS thread
+		// keeps the other core for the run beside it. Slow runs go first,
+		// so that the pool does not end on one long straggler.
+		s.env = append(os.Environ(), "OPENBLAS_NUM_THREADS=1")
+		settings = append([]setting{s}, settings...)
 	}
-	byID := map[string]peer{}
-	for _, p := range e.peers() {
-		byID[p.id] = p
-	}
-
-	var runs []*reproRun
-	for i := range bookExperiments {
+	for _, ex := range bookExperiments {
 		for _, s := range seeds {
-			runs = append(runs, &reproRun{Exp: i, Program: "gputrain", Dtype: "float32", Seed: uint64(s)})
+			add(ex, "gputrain", "float32", s)
 		}
 		if *f64 {
-			runs = append(runs, &reproRun{Exp: i, Program: "gputrain", Dtype: "float64", Seed: uint64(seeds[0])})
+			add(ex, "gputrain", "float64", seeds[0])
 		}
 		if *book {
-			runs = append(runs, &reproRun{Exp: i, Program: "network.py", Dtype: "float64", Seed: uint64(seeds[0])})
+			add(ex, "network.py", "float64", seeds[0])
 		}
 	}
-	// Slow runs first, so that the pool does not end on one long straggler.
-	for i, r := range runs {
-		if r.Program == "network.py" {
-			copy(runs[1:i+1], runs[:i])
-			runs[0] = r
+	results := b.run(settings)
+	note := ""
+	for _, r := range results {
+		if r.err != nil {
+			return r.err
+		} else if r.missing != "" {
+			note = "\nThe network.py column was skipped: " + r.missing + ".\n"
 		}
 	}
-	ctx := context.Background()
-	sem := make(chan struct{}, *jobs)
-	var wg sync.WaitGroup
-	var logMu sync.Mutex
-	for _, r := range runs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			ex := bookExperiments[r.Exp]
-			a := trainArgs{Sizes: ex.Sizes, Epochs: *epochs, BatchSize: 10, Eta: 3, Data: *data, Seed: r.Seed, Eval: "test"}
-			label := fmt.Sprintf("%s %s %s seed %d", r.Program, ex.Sizes.String(), r.Dtype, r.Seed)
-			var env []string
-			if r.Program == "network.py" {
-				// Per-sample products are too small to split; one BLAS
-				// thread keeps the other core for the run beside it.
-				env = append(os.Environ(), "OPENBLAS_NUM_THREADS=1")
-			}
-			res, err := runPeer(ctx, byID[r.Program].argv(a, r.Dtype), env, &lockedWriter{w: stderr, mu: &logMu}, label)
-			r.Err = err
-			for _, ep := range res.Epochs {
-				if ep.Total > 0 {
-					r.Acc = append(r.Acc, float64(ep.Correct)/float64(ep.Total))
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	for _, r := range runs {
-		if r.Err != nil {
-			return r.Err
-		}
-	}
-	body := reproduceMarkdown(runs, seeds, *epochs, note)
-	fmt.Fprint(stdout, body)
-	if *out == "" {
-		return nil
-	}
-	return updateSection(*out, "reproduce", body)
-}
-
-// lockedWriter serialises the progress lines of runs going side by side.
-type lockedWriter struct {
-	w  io.Writer
-	mu *sync.Mutex
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+	body := reproduceMarkdown(results, seeds, *epochs) + note
+	return b.write(stdout, body, "reproduce", body)
 }
 
 func pct(a float64) string { return fmt.Sprintf("%.2f", 100*a) }
 
-func reproduceMarkdown(runs []*reproRun, seeds cli.IntList, epochs int, note []string) string {
+func reproduceMarkdown(runs []result, seeds cli.IntList, epochs int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d epochs, mini-batch 10, η 3.0, the full 50,000 training images, accuracy on the 10,000 test images after every epoch. "+
 		"gputrain runs in float32 with seeds %s (the book reports the best of three runs) and in float64 with seed %d; "+
 		"the book's network.py (its Python 3 port here, float64) with seed %d. Each seed draws its own initial network.\n\n",
 		epochs, seeds.String(), seeds[0], seeds[0])
-	// Summary: the peak of each run against the book.
-	var rows [][]string
-	for i, ex := range bookExperiments {
-		var f32 []string
-		bestOf := -1.0
-		row := []string{"[" + ex.Sizes.String() + "]", ex.Book}
-		var f64, py string = "—", "—"
-		for _, r := range runs {
-			if r.Exp != i || len(r.Acc) == 0 {
-				continue
-			}
-			p, at := peakEpoch(r.Acc)
-			cell := fmt.Sprintf("%s (epoch %d)", pct(p), at)
-			switch {
-			case r.Program == "gputrain" && r.Dtype == "float32":
-				f32 = append(f32, cell)
-				bestOf = max(bestOf, p)
-			case r.Program == "gputrain":
-				f64 = cell
-			default:
-				py = cell
-			}
-		}
-		row = append(row, strings.Join(f32, ", "), pct(bestOf), f64, py)
-		rows = append(rows, row)
-	}
 	b.WriteString("Peak test accuracy (%) of each run, against the book:\n\n")
 	b.WriteString(table([]string{"sizes", "book", "gputrain float32, seeds " + seeds.String(), "best of those", "gputrain float64", "network.py float64"},
-		"llrrrr", rows))
-
+		"llrrrr", peakRows(runs)))
 	// Per epoch: the first seed of every program and dtype.
-	type col struct {
-		name string
-		acc  []float64
-	}
-	var cols []col
-	for i, ex := range bookExperiments {
+	header := []string{"epoch"}
+	var cols [][]float64
+	for _, ex := range bookExperiments {
 		for _, kind := range [][2]string{{"gputrain", "float32"}, {"gputrain", "float64"}, {"network.py", "float64"}} {
 			for _, r := range runs {
-				if r.Exp == i && r.Seed == uint64(seeds[0]) && r.Program == kind[0] && r.Dtype == kind[1] {
-					cols = append(cols, col{fmt.Sprintf("[%s] %s %s", ex.Sizes.String(), r.Program, r.Dtype), r.Acc})
+				if r.ok() && slices.Equal(r.args.Sizes, ex.Sizes) && r.args.Seed == uint64(seeds[0]) && r.prog.id == kind[0] && r.args.Dtype == kind[1] {
+					header = append(header, fmt.Sprintf("[%s] %s %s", ex.Sizes.String(), kind[0], kind[1]))
+					cols = append(cols, r.runs[0].accuracies())
 				}
 			}
 		}
 	}
-	header := []string{"epoch"}
-	align := "r"
-	for _, c := range cols {
-		header = append(header, c.name)
-		align += "r"
-	}
-	rows = nil
-	for ep := 0; ep < epochs; ep++ {
+	var rows [][]string
+	for ep := range epochs {
 		row := []string{strconv.Itoa(ep)}
 		for _, c := range cols {
-			if ep < len(c.acc) {
-				row = append(row, pct(c.acc[ep]))
-			} else {
-				row = append(row, "—")
+			if row = append(row, "—"); ep < len(c) {
+				row[len(row)-1] = pct(c[ep])
 			}
 		}
 		rows = append(rows, row)
 	}
 	fmt.Fprintf(&b, "\nTest accuracy (%%) per epoch, seed %d:\n\n", seeds[0])
-	b.WriteString(table(header, align, rows))
-	for _, n := range note {
-		b.WriteString("\n" + n + "\n")
-	}
+	b.WriteString(table(header, strings.Repeat("r", len(header)), rows))
 	return b.String()
+}
+
+// peakRows is the summary: each run's peak against the book's.
+func peakRows(runs []result) [][]string {
+	var rows [][]string
+	for _, ex := range bookExperiments {
+		var f32 []string
+		bestOf, f64, py := -1.0, "—", "—"
+		for _, r := range runs {
+			if !r.ok() || !slices.Equal(r.args.Sizes, ex.Sizes) {
+				continue
+			}
+			p, at := peakEpoch(r.runs[0].accuracies())
+			cell := fmt.Sprintf("%s (epoch %d)", pct(p), at)
+			switch {
+			case r.prog.id == "gputrain" && r.args.Dtype == "float32":
+				f32 = append(f32, cell)
+				bestOf = max(bestOf, p)
+			case r.prog.id == "gputrain":
+				f64 = cell
+			default:
+				py = cell
+			}
+		}
+		rows = append(rows, []string{"[" + ex.Sizes.String() + "]", ex.Book, strings.Join(f32, ", "), pct(bestOf), f64, py})
+	}
+	return rows
 }
