@@ -282,7 +282,7 @@ func TestSigmoid32(t *testing.T) {
 	xs = append(xs, 0, float32(math.Copysign(0, -1)), 1e-30, -1e-30, 87.9, 88.1, -85.9, -86.1, 1e30, -1e30,
 		float32(math.Inf(1)), float32(math.Inf(-1)), math.MaxFloat32, -math.MaxFloat32)
 	got := make([]float32, len(xs))
-	sigmoid(got, xs)
+	sigmoid(got, xs, nil, 0, 0)
 	for i, x := range xs {
 		want := 1 / (1 + math.Exp(-float64(x)))
 		// Within 2 ulp (relative 2.4e-7) or, in the far tail where σ is
@@ -303,12 +303,12 @@ func TestSigmoid32(t *testing.T) {
 			in[n-1] = float32(math.NaN())
 		}
 		out := make([]float32, n)
-		sigmoid(out, in)
+		sigmoid(out, in, nil, 0, 0)
 		for j := range n {
 			// The same input gives the same bits wherever it sits: in the
 			// kernel's body or in the ragged end.
 			sub := make([]float32, n-j)
-			sigmoid(sub, in[j:])
+			sigmoid(sub, in[j:], nil, 0, 0)
 			for i := range sub {
 				if math.Float32bits(sub[i]) != math.Float32bits(out[j+i]) && !math.IsNaN(float64(sub[i])) {
 					t.Fatalf("σ(%g) is %g at position %d of %d, %g at position %d", in[j+i], out[j+i], j+i, n, sub[i], i)

@@ -5,8 +5,6 @@
 package cpu
 
 import (
-	"math"
-
 	"github.com/gputrain/gputrain/graph"
 )
 
@@ -19,9 +17,18 @@ type Machine[T Float] struct {
 	P     *graph.Program
 	bufs  [][]T
 	pool  *pool
-	owns  bool             // whether Close stops the pool
-	gemms []*gemm[T]       // each MatMul's plan, by instruction; built on first Run
-	sigs  []*sigmoidJob[T] // each large Sigmoid's split over the pool
+	owns  bool      // whether Close stops the pool
+	steps []step[T] // each instruction ready to run; built on first Run
+}
+
+// step is one instruction with its operands resolved: a planned product, a
+// σ split over the pool, or the op's kernel from the op table.
+type step[T Float] struct {
+	gemm        *gemm[T]
+	sig         *sigmoidJob[T]
+	kernel      graph.Kernel[T]
+	d, a, b     []T
+	alpha, beta T
 }
 
 // sigmoidJob splits one large σ over the pool: exp dominates everything
@@ -34,7 +41,7 @@ type sigmoidJob[T Float] struct {
 
 func (s *sigmoidJob[T]) chunk(i int) {
 	lo, hi := split(len(s.d), s.chunks, i, 8)
-	sigmoid(s.d[lo:hi], s.a[lo:hi])
+	sigmoid(s.d[lo:hi], s.a[lo:hi], nil, 0, 0)
 }
 
 // parallelSigmoid is the size above which σ is worth splitting (about 100 µs of exp).
@@ -69,32 +76,51 @@ func newMachine[T Float](p *graph.Program, pl *pool) *Machine[T] {
 // programs for different batch sizes update one set of parameters.
 func (m *Machine[T]) Share(i int, o *Machine[T], j int) {
 	m.bufs[i] = o.bufs[j]
-	m.gemms = nil // plans hold buffer slices
+	m.steps = nil // steps hold buffer slices
 }
 
-// plan builds each matrix product's plan once.
+// plan resolves every instruction once: its operands' memory, each matrix
+// product's plan, each large σ's split, every other op's kernel.
 func (m *Machine[T]) plan() {
 	p := m.P
-	m.gemms = make([]*gemm[T], len(p.Instrs))
-	m.sigs = make([]*sigmoidJob[T], len(p.Instrs))
+	m.steps = make([]step[T], len(p.Instrs))
 	for i, in := range p.Instrs {
-		if in.Op == graph.Sigmoid && m.pool != nil && p.Bufs[in.Dst].Len() >= parallelSigmoid {
-			s := &sigmoidJob[T]{d: m.bufs[in.Dst], a: m.bufs[in.A], chunks: chunksPerWorker * m.pool.size()}
-			s.job = s.chunk
-			m.sigs[i] = s
+		def := in.Op.Def()
+		s := &m.steps[i]
+		s.d, s.a, s.alpha, s.beta = m.bufs[in.Dst], m.bufs[in.A], T(in.Alpha), T(in.Beta)
+		if def.Form.ReadsB() {
+			s.b = m.bufs[in.B]
 		}
-		if in.Op != graph.MatMul {
-			continue
+		switch {
+		case in.Op == graph.MatMul:
+			rows, cols, k := p.MatMulDims(in)
+			g := &gemm[T]{
+				transA: in.TransA, transB: in.TransB, m: rows, n: cols, k: k,
+				alpha: s.alpha, beta: s.beta,
+				a: s.a, lda: p.Bufs[in.A].Cols, b: s.b, ldb: p.Bufs[in.B].Cols, c: s.d, ldc: cols,
+			}
+			g.plan(m.pool)
+			s.gemm = g
+		case in.Op == graph.Sigmoid:
+			// The SIMD σ in float32; split over the pool when large.
+			s.kernel = sigmoid[T]
+			if m.pool != nil && len(s.d) >= parallelSigmoid {
+				s.sig = &sigmoidJob[T]{d: s.d, a: s.a, chunks: chunksPerWorker * m.pool.size()}
+				s.sig.job = s.sig.chunk
+			}
+		default:
+			s.kernel = kernel[T](def)
 		}
-		rows, cols, k := p.MatMulDims(in)
-		g := &gemm[T]{
-			transA: in.TransA, transB: in.TransB, m: rows, n: cols, k: k,
-			alpha: T(in.Alpha), beta: T(in.Beta),
-			a: m.bufs[in.A], lda: p.Bufs[in.A].Cols, b: m.bufs[in.B], ldb: p.Bufs[in.B].Cols, c: m.bufs[in.Dst], ldc: cols,
-		}
-		g.plan(m.pool)
-		m.gemms[i] = g
 	}
+}
+
+// kernel is the op table's kernel in T.
+func kernel[T Float](def *graph.OpDef) graph.Kernel[T] {
+	var k any = def.CPU64
+	if _, ok := any(T(0)).(float32); ok {
+		k = def.CPU32
+	}
+	return k.(graph.Kernel[T])
 }
 
 // Buf returns buffer i's memory.
@@ -110,101 +136,28 @@ func (m *Machine[T]) Close() {
 
 // Run executes the program once: one mini-batch step, or one forward pass.
 func (m *Machine[T]) Run() {
-	if m.gemms == nil {
+	if m.steps == nil {
 		m.plan()
 	}
-	for i, in := range m.P.Instrs {
-		d, a := m.bufs[in.Dst], m.bufs[in.A]
-		switch in.Op {
-		case graph.MatMul:
-			m.gemms[i].run(m.pool)
-		case graph.AddRow:
-			b := m.bufs[in.B]
-			n := len(b)
-			for i := 0; i < len(d); i += n {
-				addVec(d[i:i+n], a[i:i+n], b)
-			}
-		case graph.Add:
-			addVec(d, a, m.bufs[in.B])
-		case graph.Sub:
-			b := m.bufs[in.B][:len(d)]
-			for i := range d {
-				d[i] = a[i] - b[i]
-			}
-		case graph.Mul:
-			b := m.bufs[in.B][:len(d)]
-			for i := range d {
-				d[i] = a[i] * b[i]
-			}
-		case graph.Affine:
-			alpha, beta := T(in.Alpha), T(in.Beta)
-			for i := range d {
-				d[i] = alpha*a[i] + beta
-			}
-		case graph.Sigmoid:
-			if s := m.sigs[i]; s != nil {
-				m.pool.run(s.chunks, s.job)
-			} else {
-				sigmoid(d, a)
-			}
-		case graph.Square:
-			for i := range d {
-				d[i] = a[i] * a[i]
-			}
-		case graph.SumRows:
-			sumRows(d, a, T(in.Alpha), T(in.Beta))
-		case graph.SumAll:
-			var s float64
-			for _, v := range a {
-				s += float64(v)
-			}
-			d[0] = T(s)
-		case graph.Update:
-			alpha := T(in.Alpha)
-			for i := range d {
-				d[i] -= alpha * a[i]
-			}
+	for i := range m.steps {
+		s := &m.steps[i]
+		switch {
+		case s.gemm != nil:
+			s.gemm.run(m.pool)
+		case s.sig != nil:
+			m.pool.run(s.sig.chunks, s.sig.job)
+		default:
+			s.kernel(s.d, s.a, s.b, s.alpha, s.beta)
 		}
 	}
 }
 
-func addVec[T Float](d, a, b []T) {
-	b = b[:len(d)]
-	a = a[:len(d)]
-	for i := range d {
-		d[i] = a[i] + b[i]
-	}
-}
-
-func sigmoid[T Float](d, a []T) {
+// sigmoid is σ with the AVX2 kernel in float32 where there is one; its
+// reference is the op table's.
+func sigmoid[T Float](d, a, _ []T, _, _ T) {
 	if df, ok := any(d).([]float32); ok && hasSIMD {
 		sigmoid32(df, any(a).([]float32))
 		return
 	}
-	sigmoidGo(d, a)
-}
-
-// sigmoidGo is σ through float64's exp: the reference for the kernel, and
-// float64's σ.
-func sigmoidGo[T Float](d, a []T) {
-	a = a[:len(d)]
-	for i := range d {
-		d[i] = T(1 / (1 + math.Exp(-float64(a[i]))))
-	}
-}
-
-// sumRows: d[j] = alpha·Σᵢ a[i,j] + beta·d[j], the bias gradient fused with its update.
-func sumRows[T Float](d, a []T, alpha, beta T) {
-	n := len(d)
-	for j := range d {
-		var s T
-		for i := j; i < len(a); i += n {
-			s += a[i]
-		}
-		if beta == 0 {
-			d[j] = alpha * s
-		} else {
-			d[j] = alpha*s + beta*d[j]
-		}
-	}
+	graph.SigmoidKernel(d, a, nil, 0, 0)
 }

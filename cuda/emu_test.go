@@ -300,22 +300,23 @@ func oneOp(op graph.Op, rows, cols int, alpha, beta float64, dt graph.Dtype) *gr
 		return len(p.Bufs) - 1
 	}
 	in := graph.Instr{Op: op, A: buf("A", rows, cols, graph.Input), Alpha: alpha, Beta: beta}
-	switch op {
-	case graph.AddRow:
+	form := op.Def().Form
+	switch {
+	case form == graph.FormRow:
 		in.B = buf("row", 1, cols, graph.Param)
-	case graph.Add:
+	case op == graph.Add:
 		st := buf("Bstorage", cols, rows, graph.Temp)
 		in.B = buf("B", rows, cols, graph.Temp)
 		p.Bufs[in.B].Alias = st
-	case graph.Sub, graph.Mul:
+	case form == graph.FormBinary:
 		in.B = buf("B", rows, cols, graph.Input)
 	}
-	switch op {
-	case graph.SumRows:
+	switch form {
+	case graph.FormColSums:
 		in.Dst = buf("D", 1, cols, graph.Param)
-	case graph.SumAll:
+	case graph.FormScalar:
 		in.Dst = buf("D", 1, 1, graph.Temp)
-	case graph.Update:
+	case graph.FormUpdate:
 		in.Dst = buf("D", rows, cols, graph.Param)
 	default:
 		in.Dst = buf("D", rows, cols, graph.Temp)
@@ -338,6 +339,15 @@ func TestEmuOps(t *testing.T) {
 		{graph.AddRow, 0, 0}, {graph.Add, 0, 0}, {graph.Sub, 0, 0}, {graph.Mul, 0, 0},
 		{graph.Affine, -0.3, 0.25}, {graph.Sigmoid, 0, 0}, {graph.Square, 0, 0}, {graph.Update, 3, 0},
 		{graph.SumRows, -3, 1}, {graph.SumRows, 0.5, 0}, {graph.SumAll, 0, 0},
+	}
+	covered := map[graph.Op]bool{}
+	for _, o := range ops {
+		covered[o.op] = true
+	}
+	for _, op := range graph.Ops() {
+		if op.Def().CUDA != 0 && !covered[op] {
+			t.Errorf("op %v has a CUDA kernel case but no emulation test here", op)
+		}
 	}
 	shapes := [][2]int{{1, 1}, {1, 7}, {10, 30}, {1, 1013}, {13, 77}, {300, 7}}
 	modes := []struct {

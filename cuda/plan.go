@@ -48,7 +48,7 @@ func planGEMM(p *graph.Program, in graph.Instr) gemmCall {
 // Flops is the product's floating-point operation count, 2·M·N·K.
 func (g gemmCall) Flops() float64 { return 2 * float64(g.M) * float64(g.N) * float64(g.K) }
 
-// Op codes of the op descriptors beyond graph.Op's (which they reuse).
+// Op codes of the op descriptors beyond the op table's (graph.OpDef.CUDA).
 const opEpilogue = 100
 
 // opDesc is one op of a segment: kernels.cu's struct OpDesc. Dst, A and B
@@ -263,12 +263,12 @@ func newNode(p *graph.Program, i int, in graph.Instr, lim limits, onesView map[i
 	}
 	n.small = n.maxElem <= lim.singleMax
 	a := p.Bufs[in.A]
-	switch in.Op {
-	case graph.MatMul:
+	switch in.Op.Def().Form {
+	case graph.FormMatMul:
 		n.class = classGEMM
 		g := planGEMM(p, in)
 		n.gemm = &g
-	case graph.SumRows:
+	case graph.FormColSums:
 		if ones, ok := onesView[a.Rows]; ok && !n.small {
 			n.class = classGEMM
 			g := planGEMM(p, graph.Instr{Op: graph.MatMul, Dst: in.Dst, A: ones, B: in.A, Alpha: in.Alpha, Beta: in.Beta})
@@ -278,12 +278,12 @@ func newNode(p *graph.Program, i int, in graph.Instr, lim limits, onesView map[i
 			// Threads split the rows as well as the columns (gt_seg1).
 			n.class, n.width = classSingle, a.Len()
 		}
-	case graph.SumAll:
+	case graph.FormScalar:
 		// Any length: one block strides through it, so it is always "small".
 		n.class, n.width, n.small = classSingle, a.Len(), true
 	default:
 		n.class, n.width = classElem, p.Bufs[in.Dst].Len()
-		if in.Op == graph.AddRow {
+		if in.Op.Def().Form == graph.FormRow {
 			n.spread = []int{p.Storage(in.B)}
 		}
 	}
@@ -376,17 +376,19 @@ func (s *schedule) desc(n *node) opDesc {
 		return opDesc{Op: opEpilogue, Dst: -1, A: int64(n.in.A), B: -1, N: int64(p.Batch), Cols: int64(s.batchSize)}
 	}
 	in := n.in
-	d := opDesc{Op: int64(in.Op), Dst: int64(in.Dst), A: int64(in.A), B: -1,
+	def := in.Op.Def()
+	d := opDesc{Op: int64(def.CUDA), Dst: int64(in.Dst), A: int64(in.A), B: -1,
 		N: int64(p.Bufs[in.Dst].Len()), Alpha: in.Alpha, Beta: in.Beta}
 	a := p.Bufs[in.A]
-	switch in.Op {
-	case graph.AddRow:
-		d.B, d.Cols = int64(in.B), int64(p.Bufs[in.B].Cols)
-	case graph.Add, graph.Sub, graph.Mul:
+	if def.Form.ReadsB() {
 		d.B = int64(in.B)
-	case graph.SumRows:
+	}
+	switch def.Form {
+	case graph.FormRow:
+		d.Cols = int64(p.Bufs[in.B].Cols)
+	case graph.FormColSums:
 		d.Cols, d.Rows = int64(a.Cols), int64(a.Rows)
-	case graph.SumAll:
+	case graph.FormScalar:
 		d.Rows = int64(a.Len())
 	}
 	return d

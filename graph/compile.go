@@ -2,8 +2,6 @@ package graph
 
 import (
 	"fmt"
-	"reflect"
-	"strings"
 
 	G "gorgonia.org/gorgonia"
 )
@@ -82,13 +80,7 @@ func Lower(gr *Graph, sizes []int, m int, dt Dtype, eta float64) (*Program, erro
 		p.Biases = append(p.Biases, leaf(gr.Biases[l], fmt.Sprintf("b%d", l+1), Param))
 	}
 
-	roots := []*G.Node{gr.Output}
-	if gr.Cost != nil {
-		roots = append(roots, gr.Cost)
-		roots = append(roots, gr.WeightGrads...)
-		roots = append(roots, gr.BiasGrads...)
-	}
-	for _, n := range postorder(gr.G, roots) {
+	for _, n := range postorder(gr.G, gr.roots()) {
 		if _, done := lw.vals[n]; done {
 			continue
 		}
@@ -125,48 +117,6 @@ func Lower(gr *Graph, sizes []int, m int, dt Dtype, eta float64) (*Program, erro
 	return p, nil
 }
 
-// postorder lists the nodes the roots depend on, every node after its children.
-func postorder(g *G.ExprGraph, roots []*G.Node) []*G.Node {
-	var order []*G.Node
-	seen := map[int64]bool{}
-	var visit func(n *G.Node)
-	visit = func(n *G.Node) {
-		if seen[n.ID()] {
-			return
-		}
-		seen[n.ID()] = true
-		for _, c := range children(g, n) {
-			visit(c)
-		}
-		order = append(order, n)
-	}
-	for _, r := range roots {
-		visit(r)
-	}
-	return order
-}
-
-func children(g *G.ExprGraph, n *G.Node) []*G.Node {
-	var cs []*G.Node
-	it := g.From(n.ID())
-	for it.Next() {
-		cs = append(cs, it.Node().(*G.Node))
-	}
-	return cs
-}
-
-// dims2 is a node's shape as rows×cols: scalars 1×1, vectors 1×n.
-func dims2(n *G.Node) (int, int) {
-	s := n.Shape()
-	switch len(s) {
-	case 0:
-		return 1, 1
-	case 1:
-		return 1, s[0]
-	}
-	return s[0], s[1]
-}
-
 func (lw *lowerer) newBuf(name string, rows, cols int, kind BufKind) int {
 	lw.p.Bufs = append(lw.p.Bufs, Buf{Name: name, Rows: rows, Cols: cols, Kind: kind, Alias: -1})
 	return len(lw.p.Bufs) - 1
@@ -184,92 +134,47 @@ func (lw *lowerer) temp(n *G.Node, op Op) int {
 	return lw.newBuf(fmt.Sprintf("%v%d", op, len(lw.p.Bufs)), r, c, Temp)
 }
 
-func (lw *lowerer) lower(g *G.ExprGraph, n *G.Node) (value, error) {
-	op := n.Op()
-	if op == nil {
-		return value{}, fmt.Errorf("unbound input %q", n.Name())
+// reshape views a buffer as rows×cols.
+func (lw *lowerer) reshape(a value, rows, cols int) value {
+	if a.kind != vBuf || a.trans {
+		return a
 	}
-	cs := children(g, n)
-	args := make([]value, len(cs))
-	for i, c := range cs {
-		args[i] = lw.vals[c]
+	src := lw.p.Bufs[a.buf]
+	if rows == src.Rows && cols == src.Cols {
+		return a
 	}
-	typ := reflect.TypeOf(op).String()
-	switch {
-	case len(cs) == 0: // a constant
-		c, ok := constant(n)
-		if !ok {
-			return value{}, fmt.Errorf("constant of unsupported type %T", n.Value())
-		}
-		return value{kind: vConst, c: c}, nil
-	case strings.HasSuffix(typ, ".sizeOp"):
-		axis := int(field(op, "axis").Int())
-		return value{kind: vConst, c: float64(cs[0].Shape()[axis])}, nil
-	case strings.HasSuffix(typ, ".reshapeOp"):
-		a := args[0]
-		if a.kind != vBuf || a.trans {
-			return a, nil
-		}
-		r, c := dims2(n)
-		if r == lw.p.Bufs[a.buf].Rows && c == lw.p.Bufs[a.buf].Cols {
-			return a, nil
-		}
-		b := lw.newBuf(fmt.Sprintf("reshape%d", len(lw.p.Bufs)), r, c, lw.p.Bufs[a.buf].Kind)
-		lw.p.Bufs[b].Alias = a.buf
-		return value{kind: vBuf, buf: b}, nil
-	case strings.HasSuffix(typ, ".transposeOp"):
-		if len(cs[0].Shape()) != 2 {
-			return value{}, fmt.Errorf("transpose of a %d-d tensor", len(cs[0].Shape()))
-		}
-		a := args[0]
-		if a.kind == vBuf {
-			a.trans = !a.trans
-		}
-		return a, nil
-	case strings.HasSuffix(typ, ".repeatOp"):
-		a := args[0]
-		if a.kind == vConst {
-			return a, nil
-		}
-		if eqShape(cs[0], n) {
-			return a, nil
-		}
-		if field(op, "along").Int() == 0 && a.kind == vBuf && !a.trans && lw.p.Bufs[a.buf].Rows == 1 {
-			return value{kind: vRow, buf: a.buf}, nil
-		}
-		return value{}, fmt.Errorf("broadcast %v not supported", op)
-	case strings.HasSuffix(typ, ".linAlgBinOp"):
-		a, b := args[0], args[1]
-		if a.kind != vBuf || b.kind != vBuf || len(cs[0].Shape()) != 2 || len(cs[1].Shape()) != 2 {
-			return value{}, fmt.Errorf("%v: only products of two matrices are supported", op)
-		}
-		dst := lw.temp(n, MatMul)
-		return value{kind: vBuf, buf: lw.emit(Instr{Op: MatMul, Dst: dst, A: a.buf, B: b.buf,
-			TransA: field(op, "transA").Bool() != a.trans, TransB: field(op, "transB").Bool() != b.trans,
-			Alpha: 1})}, nil
-	case strings.HasSuffix(typ, ".sumOp"):
-		a := args[0]
-		if a.kind != vBuf || a.trans {
-			return value{}, fmt.Errorf("sum of a broadcast or transposed value")
-		}
-		along := field(op, "along")
-		in := cs[0].Shape()
-		dst := lw.temp(n, SumRows)
-		if along.Len() == len(in) || len(n.Shape()) == 0 {
-			lw.p.Bufs[dst].Name = fmt.Sprintf("sumall%d", dst)
-			return value{kind: vBuf, buf: lw.emit(Instr{Op: SumAll, Dst: dst, A: a.buf})}, nil
-		}
-		if len(in) == 2 && along.Len() == 1 && along.Index(0).Int() == 0 {
-			lw.p.Bufs[dst].Rows, lw.p.Bufs[dst].Cols = 1, in[1]
-			return value{kind: vBuf, buf: lw.emit(Instr{Op: SumRows, Dst: dst, A: a.buf, Alpha: 1})}, nil
-		}
-		return value{}, fmt.Errorf("%v not supported", op)
-	case strings.HasSuffix(typ, ".elemUnaryOp"):
-		return lw.unary(n, op.String(), args[0])
-	case strings.HasSuffix(typ, ".elemBinOp"):
-		return lw.binary(n, strings.Fields(op.String())[0], args[0], args[1])
+	b := lw.newBuf(fmt.Sprintf("reshape%d", len(lw.p.Bufs)), rows, cols, src.Kind)
+	lw.p.Bufs[b].Alias = a.buf
+	return value{kind: vBuf, buf: b}
+}
+
+// matmul emits op(a)·op(b) into a rows×cols buffer, folding each
+// operand's own transposition into the product's flags.
+func (lw *lowerer) matmul(a, b value, transA, transB bool, rows, cols int) (value, error) {
+	if a.kind != vBuf || b.kind != vBuf {
+		return value{}, fmt.Errorf("matrix product of a constant or broadcast value")
 	}
-	return value{}, fmt.Errorf("op %v (%s) is not supported by the program compiler", op, typ)
+	dst := lw.newBuf(fmt.Sprintf("%v%d", MatMul, len(lw.p.Bufs)), rows, cols, Temp)
+	return value{kind: vBuf, buf: lw.emit(Instr{Op: MatMul, Dst: dst, A: a.buf, B: b.buf,
+		TransA: transA != a.trans, TransB: transB != b.trans, Alpha: 1})}, nil
+}
+
+// sumAll emits the sum of every element of a.
+func (lw *lowerer) sumAll(a value) (value, error) {
+	if a.kind != vBuf || a.trans {
+		return value{}, fmt.Errorf("sum of a broadcast or transposed value")
+	}
+	dst := lw.newBuf(fmt.Sprintf("%v%d", SumAll, len(lw.p.Bufs)), 1, 1, Temp)
+	return value{kind: vBuf, buf: lw.emit(Instr{Op: SumAll, Dst: dst, A: a.buf})}, nil
+}
+
+// sumRows emits the column sums of a, cols of them.
+func (lw *lowerer) sumRows(a value, cols int) (value, error) {
+	if a.kind != vBuf || a.trans {
+		return value{}, fmt.Errorf("sum of a broadcast or transposed value")
+	}
+	dst := lw.newBuf(fmt.Sprintf("%v%d", SumRows, len(lw.p.Bufs)), 1, cols, Temp)
+	return value{kind: vBuf, buf: lw.emit(Instr{Op: SumRows, Dst: dst, A: a.buf, Alpha: 1})}, nil
 }
 
 func (lw *lowerer) unary(n *G.Node, name string, a value) (value, error) {
@@ -493,32 +398,4 @@ func (lw *lowerer) eliminateDead() {
 		}
 	}
 	p.Instrs = kept
-}
-
-func eqShape(a, b *G.Node) bool {
-	ar, ac := dims2(a)
-	br, bc := dims2(b)
-	return ar == br && ac == bc
-}
-
-func constant(n *G.Node) (float64, bool) {
-	switch v := n.Value().Data().(type) {
-	case float64:
-		return v, true
-	case float32:
-		return float64(v), true
-	case int:
-		return float64(v), true
-	}
-	return 0, false
-}
-
-// field reads an unexported field of a Gorgonia op (transA, axis, along),
-// which Gorgonia does not export but its graph carries.
-func field(op G.Op, name string) reflect.Value {
-	v := reflect.ValueOf(op)
-	if v.Kind() == reflect.Pointer {
-		v = v.Elem()
-	}
-	return v.FieldByName(name)
 }

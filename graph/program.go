@@ -64,39 +64,6 @@ type Buf struct {
 // Len is the number of elements.
 func (b Buf) Len() int { return b.Rows * b.Cols }
 
-// Op is an instruction's operation. Every instruction writes Dst; "A", "B"
-// are buffer indices, Alpha and Beta scalars.
-type Op uint8
-
-// The instruction set. The element-wise ops read and write buffers of one shape.
-const (
-	// MatMul: Dst = Alpha·op(A)·op(B) + Beta·Dst, op(X) = Xᵀ when TransA/TransB.
-	MatMul Op = iota
-	// AddRow: Dst[i,j] = A[i,j] + B[0,j] (bias broadcast over the mini-batch).
-	AddRow
-	// Add, Sub, Mul: Dst = A ∘ B element-wise.
-	Add
-	Sub
-	Mul
-	// Affine: Dst = Alpha·A + Beta (scaling, negation, 1−x).
-	Affine
-	// Sigmoid: Dst = 1/(1+exp(−A)).
-	Sigmoid
-	// Square: Dst = A·A.
-	Square
-	// SumRows: Dst[0,j] = Alpha·Σᵢ A[i,j] + Beta·Dst[0,j].
-	SumRows
-	// SumAll: Dst[0,0] = Σ A.
-	SumAll
-	// Update: Dst = Dst − Alpha·A, the SGD step where it was not fused into
-	// the op that computes the gradient.
-	Update
-)
-
-var opNames = [...]string{"matmul", "addrow", "add", "sub", "mul", "affine", "sigmoid", "square", "sumrows", "sumall", "update"}
-
-func (o Op) String() string { return opNames[o] }
-
 // Instr is one step of a program.
 type Instr struct {
 	Op             Op
@@ -131,27 +98,6 @@ func (p *Program) Storage(b int) int {
 	return b
 }
 
-// Reads lists the buffers an instruction reads.
-func (in Instr) Reads() []int {
-	switch in.Op {
-	case MatMul:
-		if in.Beta != 0 {
-			return []int{in.A, in.B, in.Dst}
-		}
-		return []int{in.A, in.B}
-	case AddRow, Add, Sub, Mul:
-		return []int{in.A, in.B}
-	case SumRows:
-		if in.Beta != 0 {
-			return []int{in.A, in.Dst}
-		}
-		return []int{in.A}
-	case Update:
-		return []int{in.A, in.Dst}
-	}
-	return []int{in.A}
-}
-
 // Shape of op(A) for a matmul operand.
 func (p *Program) opShape(b int, trans bool) (rows, cols int) {
 	if trans {
@@ -167,46 +113,17 @@ func (p *Program) MatMulDims(in Instr) (m, n, k int) {
 	return m, n, k
 }
 
-// Validate checks every instruction's operand shapes, so a backend can run
-// a validated program without checking again.
+// Validate checks every instruction's operand shapes against its op's
+// form, so a backend can run a validated program without checking again.
 func (p *Program) Validate() error {
 	for i, in := range p.Instrs {
-		d := p.Bufs[in.Dst]
-		a := p.Bufs[in.A]
-		bad := func(format string, args ...any) error {
-			return fmt.Errorf("instr %d (%v): %s", i, in.Op, fmt.Sprintf(format, args...))
+		for _, b := range append(in.Reads(), in.Dst) {
+			if b < 0 || b >= len(p.Bufs) {
+				return fmt.Errorf("instr %d (%v): buffer %d out of range", i, in.Op, b)
+			}
 		}
-		switch in.Op {
-		case MatMul:
-			m, k := p.opShape(in.A, in.TransA)
-			k2, n := p.opShape(in.B, in.TransB)
-			if k != k2 || d.Rows != m || d.Cols != n {
-				return bad("%dx%d · %dx%d into %dx%d", m, k, k2, n, d.Rows, d.Cols)
-			}
-		case AddRow:
-			b := p.Bufs[in.B]
-			if b.Rows != 1 || b.Cols != a.Cols || d.Rows != a.Rows || d.Cols != a.Cols {
-				return bad("shapes %dx%d + row %dx%d into %dx%d", a.Rows, a.Cols, b.Rows, b.Cols, d.Rows, d.Cols)
-			}
-		case Add, Sub, Mul:
-			b := p.Bufs[in.B]
-			if a.Len() != d.Len() || b.Len() != d.Len() {
-				return bad("lengths %d, %d into %d", a.Len(), b.Len(), d.Len())
-			}
-		case Affine, Sigmoid, Square, Update:
-			if a.Len() != d.Len() {
-				return bad("length %d into %d", a.Len(), d.Len())
-			}
-		case SumRows:
-			if d.Rows != 1 || d.Cols != a.Cols {
-				return bad("column sums of %dx%d into %dx%d", a.Rows, a.Cols, d.Rows, d.Cols)
-			}
-		case SumAll:
-			if d.Len() != 1 {
-				return bad("sum into %d elements", d.Len())
-			}
-		default:
-			return bad("unknown op")
+		if err := p.check(in); err != nil {
+			return fmt.Errorf("instr %d (%v): %w", i, in.Op, err)
 		}
 	}
 	return nil
@@ -221,8 +138,7 @@ func (p *Program) String() string {
 	}
 	for _, in := range p.Instrs {
 		fmt.Fprintf(&s, "  %-8v %s ← %s", in.Op, name(in.Dst), name(in.A))
-		switch in.Op {
-		case MatMul, AddRow, Add, Sub, Mul:
+		if d := in.Op.Def(); d != nil && d.Form.ReadsB() {
 			fmt.Fprintf(&s, ", %s", name(in.B))
 		}
 		if in.TransA || in.TransB {

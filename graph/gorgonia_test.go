@@ -1,0 +1,53 @@
+package graph
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestGorgoniaOpKinds pins the kinds of Gorgonia op that each supported
+// graph produces, the set gorgonia.go's handlers are written for. A
+// Gorgonia upgrade that builds or differentiates these graphs with other
+// ops fails here, naming what appeared and what went away.
+func TestGorgoniaOpKinds(t *testing.T) {
+	forward := []string{"elemBinOp +", "elemUnaryOp sigmoid", "input", "linAlgBinOp", "repeatOp", "reshapeOp", "sizeOp", "transposeOp"}
+	training := append(slices.Clone(forward),
+		"constant", "elemBinOp -", "elemBinOp ⊙", "elemUnaryOp neg", "elemUnaryOp square", "sumOp")
+	slices.Sort(forward)
+	slices.Sort(training)
+	for _, dt := range []Dtype{Float32, Float64} {
+		for _, sizes := range [][]int{{784, 10}, {784, 30, 10}, {784, 5, 7, 10}} {
+			for _, m := range []int{1, 10} {
+				for _, grads := range []bool{false, true} {
+					t.Run(fmt.Sprintf("%v/%v/m=%d/grads=%v", dt, sizes, m, grads), func(t *testing.T) {
+						gr, err := Build(sizes, m, dt, grads)
+						if err != nil {
+							t.Fatal(err)
+						}
+						want := forward
+						if grads {
+							want = training
+						}
+						got := opKinds(gr)
+						if !slices.Equal(got, want) {
+							t.Fatalf("Gorgonia produced op kinds\n  %s\nwhere the compiler is written for\n  %s\nnew: %v; gone: %v: check graph/gorgonia.go's handlers against this Gorgonia version",
+								strings.Join(got, ", "), strings.Join(want, ", "), minus(got, want), minus(want, got))
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+func minus(a, b []string) []string {
+	var d []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			d = append(d, x)
+		}
+	}
+	return d
+}

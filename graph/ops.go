@@ -1,0 +1,272 @@
+package graph
+
+import (
+	"fmt"
+	"math"
+)
+
+// Op is an instruction's operation. Every instruction writes Dst; A and B
+// are buffer indices, Alpha and Beta scalars. What each op means, which
+// operands it reads, how their shapes must agree, its portable CPU kernel
+// and its opcode in cuda/kernels.cu are declared once, in opTable.
+type Op uint8
+
+// The instruction set, in opTable's order.
+const (
+	// MatMul: Dst = Alpha·op(A)·op(B) + Beta·Dst, op(X) = Xᵀ when TransA/TransB.
+	MatMul Op = iota
+	// AddRow: Dst[i,j] = A[i,j] + B[0,j] (bias broadcast over the mini-batch).
+	AddRow
+	// Add, Sub, Mul: Dst = A ∘ B element-wise.
+	Add
+	Sub
+	Mul
+	// Affine: Dst = Alpha·A + Beta (scaling, negation, 1−x).
+	Affine
+	// Sigmoid: Dst = 1/(1+exp(−A)).
+	Sigmoid
+	// Square: Dst = A·A.
+	Square
+	// SumRows: Dst[0,j] = Alpha·Σᵢ A[i,j] + Beta·Dst[0,j].
+	SumRows
+	// SumAll: Dst[0,0] = Σ A.
+	SumAll
+	// Update: Dst = Dst − Alpha·A, the SGD step where it was not fused into
+	// the op that computes the gradient.
+	Update
+
+	numOps // the size of opTable; not an op
+)
+
+// Form is an op's operand rule: which buffers it reads and how their
+// shapes must agree with Dst's. Backends schedule by it as well.
+type Form uint8
+
+// The operand forms.
+const (
+	// FormMatMul: op(A) m×k, op(B) k×n, Dst m×n; reads Dst when Beta ≠ 0.
+	FormMatMul Form = iota
+	// FormRow: A m×n, B 1×n, Dst m×n; element i of Dst reads B[i mod n].
+	FormRow
+	// FormBinary: A, B and Dst of one length, element by element.
+	FormBinary
+	// FormUnary: A and Dst of one length, element by element.
+	FormUnary
+	// FormUpdate: A and Dst of one length; reads Dst too, element by element.
+	FormUpdate
+	// FormColSums: Dst is 1×cols(A); reads Dst when Beta ≠ 0.
+	FormColSums
+	// FormScalar: Dst has one element, a reduction of all of A.
+	FormScalar
+)
+
+// Kernel is an op's CPU implementation over whole buffers: d = op(a, b)
+// with the instruction's scalars. b is nil for an op that reads no B. It
+// is the portable reference a backend may replace with a faster kernel of
+// its own, never with different arithmetic.
+type Kernel[T float32 | float64] func(d, a, b []T, alpha, beta T)
+
+// OpDef is everything about one op. Adding an element-wise op is one entry
+// in opTable plus its case in cuda/kernels.cu (OP_<NAME> = CUDA).
+type OpDef struct {
+	Name string
+	Form Form
+	// CUDA is the op code kernels.cu's segments switch on; 0 for MatMul,
+	// which cuBLAS runs.
+	CUDA int
+	// CPU32 and CPU64 are the kernel in each dtype; nil for MatMul, which
+	// each backend plans as a GEMM.
+	CPU32 Kernel[float32]
+	CPU64 Kernel[float64]
+}
+
+var opTable = [numOps]OpDef{
+	MatMul:  {Name: "matmul", Form: FormMatMul},
+	AddRow:  {Name: "addrow", Form: FormRow, CUDA: 1, CPU32: addRow[float32], CPU64: addRow[float64]},
+	Add:     {Name: "add", Form: FormBinary, CUDA: 2, CPU32: add[float32], CPU64: add[float64]},
+	Sub:     {Name: "sub", Form: FormBinary, CUDA: 3, CPU32: sub[float32], CPU64: sub[float64]},
+	Mul:     {Name: "mul", Form: FormBinary, CUDA: 4, CPU32: mul[float32], CPU64: mul[float64]},
+	Affine:  {Name: "affine", Form: FormUnary, CUDA: 5, CPU32: affine[float32], CPU64: affine[float64]},
+	Sigmoid: {Name: "sigmoid", Form: FormUnary, CUDA: 6, CPU32: SigmoidKernel[float32], CPU64: SigmoidKernel[float64]},
+	Square:  {Name: "square", Form: FormUnary, CUDA: 7, CPU32: square[float32], CPU64: square[float64]},
+	SumRows: {Name: "sumrows", Form: FormColSums, CUDA: 8, CPU32: sumRows[float32], CPU64: sumRows[float64]},
+	SumAll:  {Name: "sumall", Form: FormScalar, CUDA: 9, CPU32: sumAll[float32], CPU64: sumAll[float64]},
+	Update:  {Name: "update", Form: FormUpdate, CUDA: 10, CPU32: update[float32], CPU64: update[float64]},
+}
+
+// Ops lists every op of the instruction set.
+func Ops() []Op {
+	ops := make([]Op, numOps)
+	for i := range ops {
+		ops[i] = Op(i)
+	}
+	return ops
+}
+
+// Def returns the op's definition; an op outside the set has none (nil).
+func (o Op) Def() *OpDef {
+	if o >= numOps {
+		return nil
+	}
+	return &opTable[o]
+}
+
+func (o Op) String() string {
+	if d := o.Def(); d != nil {
+		return d.Name
+	}
+	return fmt.Sprintf("op%d", uint8(o))
+}
+
+// ReadsB reports whether instructions of the op read their B operand.
+func (f Form) ReadsB() bool { return f == FormMatMul || f == FormRow || f == FormBinary }
+
+// Reads lists the buffers an instruction reads.
+func (in Instr) Reads() []int {
+	d := in.Op.Def()
+	if d == nil {
+		return nil
+	}
+	r := []int{in.A}
+	if d.Form.ReadsB() {
+		r = append(r, in.B)
+	}
+	switch d.Form {
+	case FormUpdate:
+		r = append(r, in.Dst)
+	case FormMatMul, FormColSums:
+		if in.Beta != 0 {
+			r = append(r, in.Dst)
+		}
+	}
+	return r
+}
+
+// check reports whether an instruction's operands have the shapes its
+// op's form requires.
+func (p *Program) check(in Instr) error {
+	def := in.Op.Def()
+	if def == nil {
+		return fmt.Errorf("unknown op")
+	}
+	d, a := p.Bufs[in.Dst], p.Bufs[in.A]
+	var b Buf
+	if def.Form.ReadsB() {
+		b = p.Bufs[in.B]
+	}
+	switch def.Form {
+	case FormMatMul:
+		m, k := p.opShape(in.A, in.TransA)
+		k2, n := p.opShape(in.B, in.TransB)
+		if k != k2 || d.Rows != m || d.Cols != n {
+			return fmt.Errorf("%dx%d · %dx%d into %dx%d", m, k, k2, n, d.Rows, d.Cols)
+		}
+	case FormRow:
+		if b.Rows != 1 || b.Cols != a.Cols || d.Rows != a.Rows || d.Cols != a.Cols {
+			return fmt.Errorf("shapes %dx%d + row %dx%d into %dx%d", a.Rows, a.Cols, b.Rows, b.Cols, d.Rows, d.Cols)
+		}
+	case FormBinary:
+		if a.Len() != d.Len() || b.Len() != d.Len() {
+			return fmt.Errorf("lengths %d, %d into %d", a.Len(), b.Len(), d.Len())
+		}
+	case FormUnary, FormUpdate:
+		if a.Len() != d.Len() {
+			return fmt.Errorf("length %d into %d", a.Len(), d.Len())
+		}
+	case FormColSums:
+		if d.Rows != 1 || d.Cols != a.Cols {
+			return fmt.Errorf("column sums of %dx%d into %dx%d", a.Rows, a.Cols, d.Rows, d.Cols)
+		}
+	case FormScalar:
+		if d.Len() != 1 {
+			return fmt.Errorf("sum into %d elements", d.Len())
+		}
+	}
+	return nil
+}
+
+// The portable kernels. Scalars arrive rounded to T, as the CUDA kernels
+// round them, so both backends compute the same products.
+
+func addRow[T float32 | float64](d, a, b []T, _, _ T) {
+	n := len(b)
+	for i := 0; i < len(d); i += n {
+		add(d[i:i+n], a[i:i+n], b, 0, 0)
+	}
+}
+
+func add[T float32 | float64](d, a, b []T, _, _ T) {
+	a, b = a[:len(d)], b[:len(d)]
+	for i := range d {
+		d[i] = a[i] + b[i]
+	}
+}
+
+func sub[T float32 | float64](d, a, b []T, _, _ T) {
+	a, b = a[:len(d)], b[:len(d)]
+	for i := range d {
+		d[i] = a[i] - b[i]
+	}
+}
+
+func mul[T float32 | float64](d, a, b []T, _, _ T) {
+	a, b = a[:len(d)], b[:len(d)]
+	for i := range d {
+		d[i] = a[i] * b[i]
+	}
+}
+
+func affine[T float32 | float64](d, a, _ []T, alpha, beta T) {
+	a = a[:len(d)]
+	for i := range d {
+		d[i] = alpha*a[i] + beta
+	}
+}
+
+// SigmoidKernel is σ through float64's exp: the reference for faster σ
+// kernels (the CPU backend's SIMD one), and float64's σ.
+func SigmoidKernel[T float32 | float64](d, a, _ []T, _, _ T) {
+	a = a[:len(d)]
+	for i := range d {
+		d[i] = T(1 / (1 + math.Exp(-float64(a[i]))))
+	}
+}
+
+func square[T float32 | float64](d, a, _ []T, _, _ T) {
+	a = a[:len(d)]
+	for i := range d {
+		d[i] = a[i] * a[i]
+	}
+}
+
+// sumRows: d[j] = alpha·Σᵢ a[i,j] + beta·d[j], the bias gradient fused with its update.
+func sumRows[T float32 | float64](d, a, _ []T, alpha, beta T) {
+	n := len(d)
+	for j := range d {
+		var s T
+		for i := j; i < len(a); i += n {
+			s += a[i]
+		}
+		if beta == 0 {
+			d[j] = alpha * s
+		} else {
+			d[j] = alpha*s + beta*d[j]
+		}
+	}
+}
+
+// sumAll sums in float64 whatever the dtype: the cost of a mini-batch.
+func sumAll[T float32 | float64](d, a, _ []T, _, _ T) {
+	var s float64
+	for _, v := range a {
+		s += float64(v)
+	}
+	d[0] = T(s)
+}
+
+func update[T float32 | float64](d, a, _ []T, alpha, _ T) {
+	a = a[:len(d)]
+	for i := range d {
+		d[i] -= alpha * a[i]
+	}
+}
