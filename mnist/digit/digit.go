@@ -9,12 +9,23 @@
 //
 //  1. grey levels: luminance, transparent pixels composited over white (or
 //     over black, when white leaves no ink: light strokes on transparency);
-//  2. polarity: the background level is the median of the border pixels;
-//     when the darkest pixel lies farther from it than the lightest, the ink
-//     is dark on light and the image is inverted;
-//  3. levels: the background maps to 0 and the strongest ink to 1;
-//  4. crop: the bounding box of the pixels above InkThreshold, plus a
-//     margin of one output pixel so that the anti-aliased fringe survives;
+//  2. page: when the border is one even level (a drawing, a clean scan,
+//     MNIST's own digits) that level is the background. Otherwise the
+//     image is a photo or a scan of uneven paper, and the background is
+//     estimated and removed the way document-imaging tools do it: the
+//     paper's level under shading and shadows by a wide morphological
+//     closing, ink as the fraction of light it takes away, Otsu's
+//     threshold between ink and paper, specks dropped by connected
+//     components, and stroke contrast evened out (see clean);
+//  3. polarity and levels: on an even page, the background level is the
+//     median of the border pixels, and when the darkest pixel lies farther
+//     from it than the lightest the ink is dark on light and the image is
+//     inverted; the background maps to 0 and the strongest ink to 1;
+//  4. crop: the bounding box of the pixels above InkThreshold (of the
+//     kept components, on a photo), plus a margin of one output pixel so
+//     that the anti-aliased fringe survives; strokes that would come out
+//     thinner than a pixel (a fine pen on a large image) are first widened
+//     to MNIST's typical width (see thicken);
 //  5. scale: the box's longer side becomes 20 pixels, averaging the area
 //     each output pixel covers (exact anti-aliasing) when shrinking,
 //     bilinear interpolation when enlarging;

@@ -244,6 +244,21 @@ var styles = []style{
 		return photo{paper: papers[rng.IntN(len(papers))], ink: inks[rng.IntN(len(inks))], noise: 0.02}.
 			render(strokes(d, ordinaryPen(w, h, rng), rng), w, h, rng)
 	}, "blue, red, green and pencil-grey ink on white, yellow and blue paper"},
+	{"chalk", func(d int, rng *rand.Rand) image.Image {
+		w, h := 200+rng.IntN(100), 200+rng.IntN(100)
+		board := [3]float64{0.15, 0.22, 0.18}
+		return photo{paper: board, ink: [3]float64{0.9, 0.9, 0.85}, light: ramp(w, h, 0.7, rng), noise: 0.04}.
+			render(strokes(d, ordinaryPen(w, h, rng), rng), w, h, rng)
+	}, "light chalk on a dark green board, unevenly lit"},
+	{"dirt", func(d int, rng *rand.Rand) image.Image {
+		w, h := 200+rng.IntN(100), 200+rng.IntN(100)
+		cov := strokes(d, ordinaryPen(w, h, rng), rng)
+		for range 5 + rng.IntN(10) { // specks of dust and pencil, a few pixels across
+			cx, cy := rng.Float64()*float64(w), rng.Float64()*float64(h)
+			segment(cov, w, h, pt{cx, cy}, pt{cx + rng.Float64()*3, cy + rng.Float64()*3}, 1+rng.Float64()*2)
+		}
+		return photo{paper: white3, ink: black3, noise: 0.03}.render(cov, w, h, rng)
+	}, "specks of dirt around the digit"},
 }
 
 // bookRun trains the book's network the way the book's run does: sizes
