@@ -256,7 +256,7 @@ func (c *trainCmd) run(ck *checkpoint, stdout, stderr io.Writer) error {
 			return cli.Usagef("--resume: the checkpoint is at epoch %d of %d already; raise --epochs", opt.Start.Epoch, c.Epochs)
 		}
 	}
-	bar := newProgress(stderr, c.quiet, training.Len())
+	bar := newProgress(stderr, c.quiet, training.Len(), c.Epochs)
 	opt.Progress = bar.update
 	sh := train.NewShuffler(c.Seed, !c.NoShuffle)
 	err = train.Run(ctx, b, training.Len(), sh, opt, func(r train.Result, next train.Position) error {
