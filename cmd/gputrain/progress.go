@@ -77,9 +77,12 @@ func (p *progress) line(epoch, done int) string {
 		epoch+1, p.epochs, strings.Repeat("=", fill), strings.Repeat(" ", width-fill), done, p.total, rate, epochLeft, runLeft)
 }
 
-// duration words seconds as a person reads them: 4.2s, 37s, 2m05s, 1h03m.
+// duration words seconds as a person reads them: 0.14s, 4.2s, 37s,
+// 2m05s, 1h03m.
 func duration(s float64) string {
 	switch {
+	case s < 1:
+		return fmt.Sprintf("%.2fs", s)
 	case s < 10:
 		return fmt.Sprintf("%.1fs", s)
 	case s < 60:

@@ -24,8 +24,8 @@ func TestProgressLine(t *testing.T) {
 		// epoch's rate is unknown until it has moved, the run's is 16,333/s.
 		{3 * time.Second, 1, 0, "Epoch 2/30 [                ] 0/50000 16333 img/s ETA ?, run 1m29s"},
 		{4 * time.Second, 1, 25000, "Epoch 2/30 [========        ] 25000/50000 18500 img/s ETA 1.0s, run 1m17s"},
-		{89 * time.Second, 29, 40000, "Epoch 30/30 [============    ] 40000/50000 16730 img/s ETA ?, run 0.6s"},
-		{90 * time.Second, 29, 50000, "Epoch 30/30 [================] 50000/50000 16656 img/s ETA 0.0s, run 0.0s"},
+		{89 * time.Second, 29, 40000, "Epoch 30/30 [============    ] 40000/50000 16730 img/s ETA ?, run 0.60s"},
+		{90 * time.Second, 29, 50000, "Epoch 30/30 [================] 50000/50000 16656 img/s ETA 0.00s, run 0.00s"},
 	}
 	p := newProgress(io.Discard, false, 50000, 30)
 	for _, s := range steps {
@@ -43,7 +43,7 @@ func TestDuration(t *testing.T) {
 	for _, c := range []struct {
 		s    float64
 		want string
-	}{{0.04, "0.0s"}, {4.25, "4.2s"}, {37.4, "37s"}, {125, "2m05s"}, {3599.6, "60m00s"}, {3780, "1h03m"}} {
+	}{{0.04, "0.04s"}, {0.996, "1.00s"}, {4.25, "4.2s"}, {37.4, "37s"}, {125, "2m05s"}, {3599.6, "60m00s"}, {3780, "1h03m"}} {
 		if got := duration(c.s); got != c.want {
 			t.Errorf("duration(%v) = %q, want %q", c.s, got, c.want)
 		}

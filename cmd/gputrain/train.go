@@ -299,7 +299,7 @@ func (c *trainCmd) run(ck *checkpoint, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	return nil
+	return c.finish(stdout, stderr, results)
 }
 
 func (c *trainCmd) writeCheckpoint(b train.Backend, at train.Position, results []train.Result) error {
