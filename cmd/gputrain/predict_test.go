@@ -34,9 +34,17 @@ func randomModel(t *testing.T) (string, *graph.Network) {
 	return path, net
 }
 
+// trained holds the models trainModel trained without extra flags, by
+// epochs, for the tests that only read them: each is trained once.
+var trained = map[int]struct {
+	model string
+	lines []string
+}{}
+
 // trainModel trains with the CLI for the given epochs on all 50,000
 // training images (about half a second an epoch) and returns the model
-// file, the "Epoch N: C / 10000" lines, and the data.
+// file, the "Epoch N: C / 10000" lines, and the data. Without extra flags
+// the model is trained once and shared: callers must not change the file.
 func trainModel(t *testing.T, epochs int, extra ...string) (string, []string, *mnist.Data) {
 	t.Helper()
 	dir := dataDir(t)
@@ -44,13 +52,30 @@ func trainModel(t *testing.T, epochs int, extra ...string) (string, []string, *m
 	if err != nil {
 		t.Skipf("MNIST not available: %v", err)
 	}
-	model := filepath.Join(t.TempDir(), "model.json")
+	if m, ok := trained[epochs]; ok && len(extra) == 0 {
+		return m.model, m.lines, data
+	}
+	out := t.TempDir()
+	if len(extra) == 0 {
+		out = filepath.Join(sharedDir, fmt.Sprintf("epochs-%d", epochs))
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	model := filepath.Join(out, "model.json")
 	args := append([]string{"train", "--data", dir, "--quiet", "--epochs", strconv.Itoa(epochs), "--save", model}, extra...)
-	code, out, errs := runCLI(args...)
+	code, stdout, errs := runCLI(args...)
 	if code != 0 {
 		t.Fatalf("training: exit %d: %s", code, errs)
 	}
-	return model, strings.Split(strings.TrimSpace(out), "\n"), data
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(extra) == 0 {
+		trained[epochs] = struct {
+			model string
+			lines []string
+		}{model, lines}
+	}
+	return model, lines, data
 }
 
 // forward is the book's feedforward, a ← σ(w·a + b) layer by layer, written

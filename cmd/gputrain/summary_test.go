@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -62,23 +64,23 @@ func TestSummaryCLI(t *testing.T) {
 	common := []string{"train", "--data", data, "--train-limit", "1000", "--sizes", "784,10,10", "--quiet"}
 	ck := filepath.Join(interruptDir, checkpointFile)
 
-	code, out, errs := runCLI(append(common, "--epochs", "2", "--log-format", "json", "--plot", "p.png")...)
+	code, out, errs := runCLI(append(common, "--epochs", "1", "--checkpoint", interruptDir, "--log-format", "json", "--plot", "p.png")...)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	var s struct{ Summary runSummary }
-	if code != 0 || len(lines) != 3 || json.Unmarshal([]byte(lines[2]), &s) != nil || s.Summary.Epochs != 2 || s.Summary.Plot != "p.png" || errs != "" {
+	if code != 0 || len(lines) != 2 || json.Unmarshal([]byte(lines[1]), &s) != nil || errs != "" ||
+		s.Summary.Epochs != 1 || s.Summary.Plot != "p.png" || s.Summary.Checkpoint != ck {
 		t.Fatalf("json: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 
-	for _, save := range []bool{false, true} {
-		if code, _, errs := runCLI(append(common, "--epochs", "1", "--checkpoint", interruptDir)...); code != 0 {
-			t.Fatalf("exit %d: %s", code, errs)
-		}
-		args := []string{"train", "--data", data, "--quiet", "--resume", interruptDir, "--epochs", "2"}
+	// Resumed from it without --save, then with: epochs 1, then 2.
+	for epochs, save := range []bool{false, true} {
+		epochs += 2
+		args := []string{"train", "--data", data, "--quiet", "--resume", interruptDir, "--epochs", strconv.Itoa(epochs)}
 		if save {
 			args = append(args, "--save", "m.json")
 		}
 		code, out, errs := runCLI(args...)
-		if code != 0 || !strings.HasPrefix(out, "Epoch 1: ") || strings.Count(out, "\n") != 1 {
+		if code != 0 || !strings.HasPrefix(out, fmt.Sprintf("Epoch %d: ", epochs-1)) || strings.Count(out, "\n") != 1 {
 			t.Fatalf("resume: exit %d, stdout %q, stderr %q", code, out, errs)
 		}
 		_, statErr := os.Stat(ck)
@@ -92,7 +94,7 @@ func TestSummaryCLI(t *testing.T) {
 		case !save && (statErr != nil || !strings.Contains(errs, "The checkpoint "+ck+" holds the finished run")):
 			t.Errorf("without --save: checkpoint gone (%v), stderr %q", statErr, errs)
 		}
-		if !strings.Contains(errs, "Best: epoch ") || !strings.Contains(errs, "Time: 2 epochs") {
+		if !strings.Contains(errs, "Best: epoch ") || !strings.Contains(errs, fmt.Sprintf("Time: %d epochs", epochs)) {
 			t.Errorf("stderr %q: want the summary", errs)
 		}
 	}
