@@ -208,7 +208,7 @@ func parseFiles(fs *flag.FlagSet, args []string, stdout io.Writer) ([]string, er
 			return nil, cli.PrintHelp(fs, stdout)
 		}
 		if err != nil {
-			return nil, cli.Usagef("%v", err)
+			return nil, cli.Usagef("%v%s", err, cli.Hint(fs, err))
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
