@@ -57,6 +57,7 @@ type trainCmd struct {
 	plot                     string
 	logFormat                string
 	set                      map[string]bool // flags given on the command line
+	evalCosts                map[int]float64 // the evaluation cost by epoch, for --plot
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
@@ -264,7 +265,7 @@ func (c *trainCmd) run(ck *checkpoint, stdout, stderr io.Writer) error {
 		results = append(results, r)
 		printEpoch(stdout, c.logFormat, r)
 		if c.plot != "" {
-			if err := writeTrainingPlot(c.plot, results); err != nil {
+			if err := c.plotEpoch(b, eval, results); err != nil {
 				return err
 			}
 		}
