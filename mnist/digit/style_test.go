@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gputrain/gputrain/cpu"
-	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
 	"github.com/gputrain/gputrain/mnist/digit"
@@ -267,23 +265,11 @@ var styles = []style{
 // default), on the CPU backend. It is 95% accurate on the test set.
 func bookRun(t *testing.T, d *mnist.Data) train.Backend {
 	t.Helper()
-	sizes := []int{784, 30, 10}
-	b, err := cpu.Open(train.Config{Sizes: sizes, BatchSize: 10, Eta: 3, Dtype: graph.Float32}, d.Training)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	net, err := graph.New(sizes, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.SetNetwork(net); err != nil {
-		t.Fatal(err)
-	}
+	b := bookBackend(t, d)
 	start := time.Now()
 	opt := train.Options{Epochs: 30}
 	var last train.Result
-	err = train.Run(context.Background(), b, d.Training.Len(), train.NewShuffler(1, true), opt, func(r train.Result, _ train.Position) error {
+	err := train.Run(context.Background(), b, d.Training.Len(), train.NewShuffler(1, true), opt, func(r train.Result, _ train.Position) error {
 		last = r
 		return nil
 	})
