@@ -204,25 +204,33 @@ func shadow(w, h int, depth float64, rng *rand.Rand) func(x, y float64) float64 
 	}
 }
 
+// written is digit d in an ordinary hand on a page of 200 to 300 pixels a
+// side, photographed as snap says for a page of that size.
+func written(d int, rng *rand.Rand, snap func(w, h int) photo) image.Image {
+	w, h := 200+rng.IntN(100), 200+rng.IntN(100)
+	ph := snap(w, h)
+	return ph.render(strokes(d, ordinaryPen(w, h, rng), rng), w, h, rng)
+}
+
 // styles are the photographs and scans the package is held to: what broke
 // the first preprocessing (sensor noise on grey paper, shading, shadows,
-// thin pens), and JPEG and coloured ink besides.
+// thin pens), and JPEG, coloured ink, chalk and dirt besides.
 var styles = []style{
 	{"clean", func(d int, rng *rand.Rand) image.Image {
-		w, h := 200+rng.IntN(100), 200+rng.IntN(100)
-		return photo{paper: white3, ink: black3}.render(strokes(d, ordinaryPen(w, h, rng), rng), w, h, rng)
+		return written(d, rng, func(w, h int) photo { return photo{paper: white3, ink: black3} })
 	}, "dark ink on white, no noise"},
 	{"noise", func(d int, rng *rand.Rand) image.Image {
-		w, h := 200+rng.IntN(100), 200+rng.IntN(100)
-		return photo{paper: [3]float64{0.7, 0.7, 0.68}, ink: black3, noise: 0.07}.render(strokes(d, ordinaryPen(w, h, rng), rng), w, h, rng)
+		return written(d, rng, func(w, h int) photo { return photo{paper: [3]float64{0.7, 0.7, 0.68}, ink: black3, noise: 0.07} })
 	}, "grey paper, sensor noise of σ = 7% of full scale"},
 	{"gradient", func(d int, rng *rand.Rand) image.Image {
-		w, h := 200+rng.IntN(100), 200+rng.IntN(100)
-		return photo{paper: white3, ink: black3, light: ramp(w, h, 0.35, rng), noise: 0.02}.render(strokes(d, ordinaryPen(w, h, rng), rng), w, h, rng)
+		return written(d, rng, func(w, h int) photo {
+			return photo{paper: white3, ink: black3, light: ramp(w, h, 0.35, rng), noise: 0.02}
+		})
 	}, "light falling from 100% to 35% across the page"},
 	{"shadow", func(d int, rng *rand.Rand) image.Image {
-		w, h := 200+rng.IntN(100), 200+rng.IntN(100)
-		return photo{paper: white3, ink: black3, light: shadow(w, h, 0.5, rng), noise: 0.02}.render(strokes(d, ordinaryPen(w, h, rng), rng), w, h, rng)
+		return written(d, rng, func(w, h int) photo {
+			return photo{paper: white3, ink: black3, light: shadow(w, h, 0.5, rng), noise: 0.02}
+		})
 	}, "a soft-edged shadow halving the light over part of the page, often across the digit"},
 	{"thin pen", func(d int, rng *rand.Rand) image.Image {
 		w, h := 250+rng.IntN(150), 250+rng.IntN(150)
@@ -231,22 +239,22 @@ var styles = []style{
 		return photo{paper: white3, ink: black3, noise: 0.01}.render(strokes(d, p, rng), w, h, rng)
 	}, "3-pixel strokes on digits 90 to 300 pixels tall"},
 	{"jpeg", func(d int, rng *rand.Rand) image.Image {
-		w, h := 200+rng.IntN(100), 200+rng.IntN(100)
-		return photo{paper: [3]float64{0.85, 0.83, 0.8}, ink: black3, light: ramp(w, h, 0.6, rng), noise: 0.04, jpeg: 40 + rng.IntN(40)}.
-			render(strokes(d, ordinaryPen(w, h, rng), rng), w, h, rng)
+		return written(d, rng, func(w, h int) photo {
+			return photo{paper: [3]float64{0.85, 0.83, 0.8}, ink: black3, light: ramp(w, h, 0.6, rng), noise: 0.04, jpeg: 40 + rng.IntN(40)}
+		})
 	}, "a phone's JPEG (quality 40 to 80) of grey paper, shading and noise"},
 	{"coloured ink", func(d int, rng *rand.Rand) image.Image {
-		w, h := 200+rng.IntN(100), 200+rng.IntN(100)
 		inks := [][3]float64{{0.1, 0.15, 0.6}, {0.75, 0.1, 0.1}, {0.1, 0.5, 0.15}, {0.45, 0.45, 0.45}}
 		papers := [][3]float64{white3, {0.98, 0.94, 0.75}, {0.85, 0.9, 0.95}}
-		return photo{paper: papers[rng.IntN(len(papers))], ink: inks[rng.IntN(len(inks))], noise: 0.02}.
-			render(strokes(d, ordinaryPen(w, h, rng), rng), w, h, rng)
+		return written(d, rng, func(w, h int) photo {
+			return photo{paper: papers[rng.IntN(len(papers))], ink: inks[rng.IntN(len(inks))], noise: 0.02}
+		})
 	}, "blue, red, green and pencil-grey ink on white, yellow and blue paper"},
 	{"chalk", func(d int, rng *rand.Rand) image.Image {
-		w, h := 200+rng.IntN(100), 200+rng.IntN(100)
 		board := [3]float64{0.15, 0.22, 0.18}
-		return photo{paper: board, ink: [3]float64{0.9, 0.9, 0.85}, light: ramp(w, h, 0.7, rng), noise: 0.04}.
-			render(strokes(d, ordinaryPen(w, h, rng), rng), w, h, rng)
+		return written(d, rng, func(w, h int) photo {
+			return photo{paper: board, ink: [3]float64{0.9, 0.9, 0.85}, light: ramp(w, h, 0.7, rng), noise: 0.04}
+		})
 	}, "light chalk on a dark green board, unevenly lit"},
 	{"dirt", func(d int, rng *rand.Rand) image.Image {
 		w, h := 200+rng.IntN(100), 200+rng.IntN(100)
