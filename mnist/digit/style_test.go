@@ -294,8 +294,8 @@ func bookRun(t *testing.T, d *mnist.Data) train.Backend {
 
 // TestStyles: digits written and photographed in each style are read
 // correctly, 90% of them or more over the whole set and 80% or more in
-// every style, by a network trained by the book's run. (The first
-// preprocessing, which took the page for even, read 88 of these 210.)
+// every style, by a network trained by the book's run. (269 of the 270
+// are; the first preprocessing, which took every page for even, read 96.)
 // GPUTRAIN_STYLES=DIR writes each image and what the network read to DIR.
 func TestStyles(t *testing.T) {
 	const perDigit = 3 // copies of each digit in each style
