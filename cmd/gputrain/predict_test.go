@@ -436,3 +436,53 @@ func decodePNG(t *testing.T, path string) image.Image {
 	}
 	return img
 }
+
+// TestPredictShow: --show draws what the network read, each pixel a 4×4
+// square, with the original, dark ink on white, to its left.
+func TestPredictShow(t *testing.T) {
+	model, _ := randomModel(t)
+	dir := t.TempDir()
+	three := filepath.Join(dir, "three.png")
+	writePNG(t, three, drawnThree())
+	px, err := digit.Preprocess(drawnThree())
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := filepath.Join(dir, "shown.png")
+	if code, _, errs := runCLI("predict", "--model", model, "--show", shown, three); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	img := decodePNG(t, shown)
+	b := img.Bounds()
+	grey := func(x, y int) uint8 { return color.GrayModel.Convert(img.At(x, y)).(color.Gray).Y }
+	matches := func(ox, oy int) bool {
+		for y := range 28 * 4 {
+			for x := range 28 * 4 {
+				if grey(ox+x, oy+y) != px[(y/4)*28+x/4] {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	for oy := b.Min.Y; oy+28*4 <= b.Max.Y; oy++ {
+		for ox := b.Min.X + 28*4; ox+28*4 <= b.Max.X; ox++ {
+			if !matches(ox, oy) {
+				continue
+			}
+			dark := 0
+			for y := oy; y < oy+28*4; y++ {
+				for x := ox - 28*4 - 8; x < ox-8; x++ {
+					if grey(x, y) < 100 {
+						dark++
+					}
+				}
+			}
+			if dark < 500 {
+				t.Errorf("left of what the network read: %d dark pixels, want the drawn 3", dark)
+			}
+			return
+		}
+	}
+	t.Errorf("%v image: no 112×112 block holds the 28×28 the network read", b)
+}
