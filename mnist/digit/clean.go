@@ -57,13 +57,15 @@ func flatBorder(g []float32, w, h int, bg float32) bool {
 //     dark), which neither shading nor a shadow across the border fools.
 //  3. The paper's own level everywhere, lit or shaded, is estimated by a
 //     morphological closing (opening, for light ink) wide enough to erase
-//     any stroke, at low resolution, then smoothed.
+//     any stroke, at low resolution, the page padded past its edges.
 //  4. Ink strength is the drop from the paper's level, as a fraction of it
 //     for dark ink (light falls on paper and ink alike, so a shadow halves
 //     both), as a difference for light ink.
-//  5. Otsu's threshold splits ink from paper; connected components smaller
-//     than a tenth of the largest are specks, and everything farther than
-//     two pixels from the kept ones is cleared.
+//  5. Otsu's threshold splits ink from paper, above the paper's grain;
+//     connected components smaller than a tenth of the largest are specks,
+//     and everything farther than two pixels from the kept ones is
+//     cleared. Ink must stand out from the grain by inkSNR standard
+//     deviations, or the page is blank (ErrNoInk).
 //  6. Levels: the threshold's lower half maps to 0 and the typical stroke
 //     (the 90th percentile of the kept ink) to 1, so faint and strong
 //     strokes come out alike, as MNIST's are.
@@ -78,22 +80,26 @@ func clean(g []float32, w, h int) (v []float32, nw, nh int, box [4]int, err erro
 	dark := darkInk(g, w, h)
 	paper := background(g, w, h, dark)
 	s := make([]float32, w*h)
-	var peak float32
 	for i, v := range g {
 		p := paper[i]
-		var d float32
 		if dark {
-			d = (p - v) / max(p, 1e-3)
+			s[i] = (p - v) / max(p, 1e-3)
 		} else {
-			d = v - p
+			s[i] = v - p
 		}
-		s[i] = max(d, 0)
+	}
+	grain := noise(s)
+	var peak float32
+	for i, v := range s {
+		s[i] = max(v, 0)
 		peak = max(peak, s[i])
 	}
-	if peak < MinContrast {
+	if peak < MinContrast || peak < inkSNR*grain {
 		return nil, 0, 0, box, ErrNoInk
 	}
-	t := otsu(s, peak)
+	// Otsu's threshold splits a page of grain alone, or grain and one faint
+	// mark, as readily as ink and paper: it must clear the grain too.
+	t := max(otsu(s, peak), 3*grain)
 	mask := make([]bool, w*h)
 	for i, v := range s {
 		mask[i] = v > t
@@ -114,7 +120,7 @@ func clean(g []float32, w, h int) (v []float32, nw, nh int, box [4]int, err erro
 	slices.Sort(core)
 	hi := core[len(core)*9/10]
 	lo := t / 2
-	if hi-lo < MinContrast/2 {
+	if hi-lo < MinContrast/2 || hi < inkSNR*grain {
 		return nil, 0, 0, box, ErrNoInk
 	}
 	near := grow(keep, w, h, 2)
@@ -126,6 +132,33 @@ func clean(g []float32, w, h int) (v []float32, nw, nh int, box [4]int, err erro
 		}
 	}
 	return s, w, h, [4]int{x0, y0, x1, y1}, nil
+}
+
+// inkSNR is how many times the paper's grain (its noise's standard
+// deviation) ink must stand out by: sensor noise peaks at about 4 σ over a
+// page of pixels, and a stroke of ink at many more.
+const inkSNR = 8
+
+// noise estimates the standard deviation of the grain of the ink strengths
+// s, most of which are paper: the median absolute deviation from the
+// median, scaled to σ for normally distributed noise, which the ink, a
+// minority of the pixels, hardly moves.
+func noise(s []float32) float32 {
+	v := slices.Clone(s)
+	slices.Sort(v)
+	med := v[len(v)/2]
+	for i, x := range v {
+		v[i] = abs32(x - med)
+	}
+	slices.Sort(v)
+	return 1.4826 * v[len(v)/2]
+}
+
+func abs32(x float32) float32 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 // darkInk reports whether the ink is darker than the paper: whether the
@@ -154,13 +187,36 @@ func background(g []float32, w, h int, dark bool) []float32 {
 	// the image.
 	c := resample(g, w, h, 0, 0, float64(w)/float64(cw), float64(h)/float64(ch), cw, ch)
 	r := max(1, max(cw, ch)/6) // window 2r+1: a third of the image
+	// The page goes on past the picture's edges: padded with its edge
+	// pixels, a shadow's edge running out of the picture stays where it is
+	// (cut off, the closing would let the light side spread along the edge).
+	pw, ph := cw+2*r, ch+2*r
+	c = pad(c, cw, ch, r)
 	if dark {
-		c = minFilter(maxFilter(c, cw, ch, r), cw, ch, r)
+		c = minFilter(maxFilter(c, pw, ph, r), pw, ph, r)
 	} else {
-		c = maxFilter(minFilter(c, cw, ch, r), cw, ch, r)
+		c = maxFilter(minFilter(c, pw, ph, r), pw, ph, r)
 	}
-	c = boxBlur(c, cw, ch, max(1, r/3))
-	return enlarge(c, cw, ch, w, h)
+	c = boxBlur(c, pw, ph, 1)
+	inner := make([]float32, cw*ch)
+	for y := range ch {
+		copy(inner[y*cw:(y+1)*cw], c[(y+r)*pw+r:])
+	}
+	return enlarge(inner, cw, ch, w, h)
+}
+
+// pad surrounds the w×h image g with r pixels on every side, each a copy
+// of the nearest edge pixel.
+func pad(g []float32, w, h, r int) []float32 {
+	pw := w + 2*r
+	out := make([]float32, pw*(h+2*r))
+	for y := range h + 2*r {
+		sy := min(max(y-r, 0), h-1)
+		for x := range pw {
+			out[y*pw+x] = g[sy*w+min(max(x-r, 0), w-1)]
+		}
+	}
+	return out
 }
 
 // enlarge interpolates the cw×ch image c bilinearly to w×h, holding the
