@@ -35,6 +35,9 @@ type runSummary struct {
 	// RemovedCheckpoint is the interrupt checkpoint this run resumed from
 	// and, finished and saved, removed.
 	RemovedCheckpoint string `json:"removed_checkpoint,omitempty"`
+	// ResumedFrom is the checkpoint this run resumed from when it is still
+	// there and not the run's own last one (--checkpoint named another).
+	ResumedFrom string `json:"resumed_from,omitempty"`
 }
 
 // finish ends a successful run: it removes the interrupt checkpoint the run
@@ -55,6 +58,8 @@ func (c *trainCmd) finish(stdout, stderr io.Writer, results []train.Result) erro
 		}
 		os.Remove(interruptDir) // only if empty: it may hold the user's files too
 		s.RemovedCheckpoint, s.Checkpoint = s.Checkpoint, ""
+	} else if from := filepath.Join(c.resume, checkpointFile); c.resume != "" && from != s.Checkpoint {
+		s.ResumedFrom = from
 	}
 	if c.logFormat == "json" {
 		line, err := json.Marshal(map[string]runSummary{"summary": s})
@@ -113,6 +118,9 @@ func (s runSummary) text() string {
 		fmt.Fprintf(&b, "Removed the interrupt checkpoint %s: the run it saved is finished and saved\n", s.RemovedCheckpoint)
 	} else if strings.HasPrefix(s.Checkpoint, interruptDir+string(filepath.Separator)) && s.Model == "" {
 		fmt.Fprintf(&b, "The checkpoint %s holds the finished run (no --save); delete it when done with it\n", s.Checkpoint)
+	}
+	if s.ResumedFrom != "" {
+		fmt.Fprintf(&b, "The checkpoint %s this run resumed from is still there, at the epoch it resumed from\n", s.ResumedFrom)
 	}
 	return b.String()
 }

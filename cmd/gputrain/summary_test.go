@@ -39,6 +39,13 @@ func TestSummaryText(t *testing.T) {
 				"Time: 2 epochs, 3.0s training, 0.00s evaluating\n" +
 				"Files: checkpoint gputrain-checkpoint/checkpoint.json\n" +
 				"The checkpoint gputrain-checkpoint/checkpoint.json holds the finished run (no --save); delete it when done with it\n"},
+		{"resumed from another checkpoint", noEval, func(s *runSummary) {
+			s.Model, s.Checkpoint, s.ResumedFrom = "m.json", "ck/checkpoint.json", "gputrain-checkpoint/checkpoint.json"
+		},
+			"Last: epoch 1, mean training cost 0.2500 (no evaluation: --eval none)\n" +
+				"Time: 2 epochs, 3.0s training, 0.00s evaluating\n" +
+				"Files: model m.json, checkpoint ck/checkpoint.json\n" +
+				"The checkpoint gputrain-checkpoint/checkpoint.json this run resumed from is still there, at the epoch it resumed from\n"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
