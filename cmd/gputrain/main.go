@@ -108,6 +108,14 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 			return exitRuntime
 		}
 	}
-	fmt.Fprintf(stderr, "gputrain: unknown command %q (want train, predict, eval, show, data or version; see gputrain help)\n", args[0])
+	var names []string
+	for _, c := range commands() {
+		names = append(names, c.name)
+	}
+	hint := ""
+	if c := cli.Closest(args[0], names); c != "" {
+		hint = fmt.Sprintf("did you mean %s? ", c)
+	}
+	fmt.Fprintf(stderr, "gputrain: unknown command %q (%swant train, predict, eval, show, data or version; see gputrain help)\n", args[0], hint)
 	return exitUsage
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -20,4 +21,18 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// TestUnknownCommand: a mistyped command gets the one it is closest to.
+func TestUnknownCommand(t *testing.T) {
+	for _, c := range []struct{ cmd, want string }{
+		{"trian", `gputrain: unknown command "trian" (did you mean train? want train, predict,`},
+		{"versoin", `(did you mean version? want`},
+		{"frobnicate", `gputrain: unknown command "frobnicate" (want train, predict, eval, show, data or version; see gputrain help)`},
+	} {
+		code, _, errs := runCLI(c.cmd)
+		if code != exitUsage || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, c.want) {
+			t.Errorf("%s: exit %d, stderr %q, want %q in it", c.cmd, code, errs, c.want)
+		}
+	}
 }

@@ -46,38 +46,52 @@ func Hint(fs *flag.FlagSet, err error) string {
 	if f := fs.Lookup(strings.ReplaceAll(name, "_", "-")); f != nil {
 		return fmt.Sprintf(" (did you mean --%s?)", f.Name)
 	}
-	best, bestD := "", 3
-	fs.VisitAll(func(f *flag.Flag) {
-		// A typo of a short name is more often another word.
-		if d := editDistance(name, f.Name); d < bestD && d <= len(f.Name)/3 {
-			best, bestD = f.Name, d
-		}
-	})
-	if best != "" {
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	if best := Closest(name, names); best != "" {
 		return fmt.Sprintf(" (did you mean --%s?)", best)
 	}
 	return ""
 }
 
-// editDistance is the Levenshtein distance between a and b.
+// Closest is the one of names that word is most likely a typo of: at most
+// two edits away, and no more than a third of the name (a typo of a short
+// name is more often another word); "" when none is.
+func Closest(word string, names []string) string {
+	best, bestD := "", 3
+	for _, n := range names {
+		if d := editDistance(word, n); d < bestD && d <= len(n)/3 {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the number of edits that turn a into b: inserting,
+// deleting or changing a letter, or swapping two neighbours (the optimal
+// string alignment distance), so that "trian" is one edit from "train".
 func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }
 
 // printDefaults writes fs's flags as flag.PrintDefaults does, with two

@@ -53,3 +53,14 @@ func TestHelpTwoDashes(t *testing.T) {
 		t.Errorf("-h printed\n%q\nwant\n%q", out.String(), want)
 	}
 }
+
+func TestClosest(t *testing.T) {
+	names := []string{"train", "predict", "eval", "show", "data", "version"}
+	for _, c := range []struct{ word, want string }{
+		{"trian", "train"}, {"predcit", "predict"}, {"versoin", "version"}, {"evl", "eval"}, {"fit", ""}, {"shwo", "show"}, {"help", ""}, {"train", "train"},
+	} {
+		if got := Closest(c.word, names); got != c.want {
+			t.Errorf("Closest(%q) = %q, want %q", c.word, got, c.want)
+		}
+	}
+}
