@@ -27,7 +27,7 @@ test: check
 test-short:
 	$(GO) test -short ./...
 
-## check: gofmt and go vet (also for arm64, where cpu/ has no assembly)
+## check: gofmt, go vet (also for arm64, where cpu/ has no assembly), and cpu/'s kernels are what their generator writes
 check:
 	@echo "check: gofmt -l"
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -35,6 +35,8 @@ check:
 	@echo "check: go vet ./..., and GOARCH=arm64 go vet ./cpu/ (the build without assembly)"
 	@$(GO) vet ./...
 	@GOARCH=arm64 $(GO) vet ./cpu/
+	@echo "check: asmgen -check (cpu/'s kernels are what their generator writes)"
+	@cd cpu/internal/asmgen && $(GO) vet . && $(GO) run . -check ../.. # avo, a module of its own (go generate ./cpu/... rewrites them)
 
 ## fuzz: each fuzz target for FUZZTIME (default 10s)
 FUZZTIME ?= 10s

@@ -118,23 +118,6 @@ func sample(s *mnist.Set, i int) (x, y []float64) {
 	return x, y
 }
 
-// maxRelDiff is max|a−b| over a tensor divided by max|b| over it, the
-// largest over all layers.
-func maxRelDiff(a, b *graph.Network) float64 {
-	worst := 0.0
-	for l := range a.Weights {
-		for _, pair := range [][2][]float64{{a.Weights[l], b.Weights[l]}, {a.Biases[l], b.Biases[l]}} {
-			var diff, scale float64
-			for i := range pair[0] {
-				diff = math.Max(diff, math.Abs(pair[0][i]-pair[1][i]))
-				scale = math.Max(scale, math.Abs(pair[1][i]))
-			}
-			worst = math.Max(worst, diff/scale)
-		}
-	}
-	return worst
-}
-
 func TestStepMatchesBook(t *testing.T) {
 	r := newRand(7)
 	cases := []struct {
@@ -187,10 +170,10 @@ func TestStepMatchesBook(t *testing.T) {
 					t.Fatal(err)
 				}
 				got, _ := b.Network()
-				if d := maxRelDiff(got, want); d > tol {
+				if d := got.RelDiff(want); d > tol {
 					t.Errorf("max relative difference from the book's algorithm %g > %g", d, tol)
 				}
-				if maxRelDiff(net, want) < 10*tol {
+				if net.RelDiff(want) < 10*tol {
 					t.Errorf("the parameters barely moved: the test would not see a wrong update")
 				}
 			})

@@ -134,7 +134,7 @@ func (g *gemm[T]) dotForm(r0, r1, c0, c1 int) {
 // axpyForm: C[i,c0:c1] = β·C[i,c0:c1] + Σₜ α·op(A)[i,t]·B[t,c0:c1], rows of B
 // contiguous in n (the weight gradient δᵀ·a fused with its update, and δ·w).
 func (g *gemm[T]) axpyForm(r0, r1, c0, c1 int) {
-	if hasSIMD && c1-c0 >= 8 {
+	if hasSIMD && c1-c0 >= lanes[T]() {
 		g.axpyBlocks(r0, r1, c0, c1)
 		return
 	}
@@ -151,7 +151,7 @@ func (g *gemm[T]) axpyForm(r0, r1, c0, c1 int) {
 		}
 		crow := g.c[i*g.ldc+c0 : i*g.ldc+c1]
 		g.scaleC(crow)
-		axpys(crow, g.beta != 0, coef, g.b[c0:], g.ldb)
+		axpysGo(crow, g.beta != 0, coef, g.b[c0:], g.ldb)
 	}
 }
 

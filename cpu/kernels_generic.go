@@ -12,7 +12,7 @@ const (
 func dotBlockGo[T Float](out *[dotRows * dotCols]T, a []T, i, nr, lda int, b []T, j, nc, ldb, k int) {
 	var col [dotRows]T
 	for c := 0; c < nc; c++ {
-		dots(col[:nr], a[i*lda:], lda, b[(j+c)*ldb:(j+c)*ldb+k])
+		dotsGo(col[:nr], a[i*lda:], lda, b[(j+c)*ldb:(j+c)*ldb+k])
 		for r := 0; r < nr; r++ {
 			out[3*r+c] = col[r]
 		}

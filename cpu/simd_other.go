@@ -6,10 +6,6 @@ const hasSIMD = false
 
 func pixels[T Float](dst []T, src []uint8, lut *[256]T) { pixelsGo(dst, src, lut) }
 
-func dotsSIMD[T Float](out []T, a []T, lda int, b []T) { dotsGo(out, a, lda, b) }
-
-func axpysSIMD[T Float](c []T, add bool, coef []T, b []T, ldb int) { axpysGo(c, add, coef, b, ldb) }
-
 func dotBlockSIMD[T Float](out *[12]T, a []T, i, nr, lda int, b []T, j, nc, ldb, k int) {
 	dotBlockGo(out, a, i, nr, lda, b, j, nc, ldb, k)
 }

@@ -3,13 +3,16 @@
 package cuda
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"unsafe"
 
 	"gorgonia.org/cu"
@@ -35,6 +38,10 @@ const (
 	// workspaceBytes is cuBLAS's workspace: NVIDIA's advice for Hopper,
 	// more than other GPUs use.
 	workspaceBytes = 32 << 20
+	// stagingBytes is the pinned host buffer every copy goes through: the
+	// driver copies pinned memory by DMA, pageable memory through a
+	// staging copy of its own.
+	stagingBytes = 4 << 20
 )
 
 // useGraphs turns CUDA Graphs on; GPUTRAIN_CUDA_GRAPHS=0 turns them off, to
@@ -51,7 +58,8 @@ func Open(cfg train.Config, training *mnist.Set) (train.Backend, error) {
 	if training != nil && len(training.Images) < training.Len()*mnist.Pixels {
 		return nil, fmt.Errorf("cuda: training set has %d labels but %d bytes of images", training.Len(), len(training.Images))
 	}
-	b := &backend{cfg: cfg, training: training, lim: defaultLimits, graphs: useGraphs, machines: map[machineKey]*machine{}}
+	b := &backend{cfg: cfg, training: training, lim: defaultLimits, graphs: useGraphs, warn: os.Stderr,
+		machines: map[machineKey]*machine{}, allocs: map[cu.DevicePtr]int64{}}
 	b.elem = 4
 	if cfg.Dtype == graph.Float64 {
 		b.elem = 8
@@ -82,11 +90,19 @@ type backend struct {
 	lim      limits
 	training *mnist.Set
 
-	ctx    cu.CUContext
-	hasCtx bool
-	stream cu.Stream
-	blas   *blas
-	fn     struct{ seg1, segn, gather, argmax cu.Function }
+	dev     cu.Device
+	ctx     cu.CUContext // the device's primary context, retained
+	hasCtx  bool
+	device  string // what Device says
+	stream  cu.Stream
+	hasStrm bool
+	mod     cu.Module
+	hasMod  bool
+	blas    *blas
+	fn      struct{ seg1, segn, gather, argmax cu.Function }
+	staging unsafe.Pointer         // stagingBytes of pinned host memory
+	allocs  map[cu.DevicePtr]int64 // every live device allocation, freed by release
+	warn    io.Writer              // where a graph capture failure is said, once
 
 	set             deviceSet // the training set
 	eval            deviceSet // the last other set Predict was given
@@ -99,6 +115,7 @@ type backend struct {
 	machines map[machineKey]*machine
 	graphs   bool  // capture steps into CUDA graphs
 	graphErr error // why a capture failed; steps then launch kernel by kernel
+	replays  int   // captured graphs launched, for the tests
 	closed   bool
 }
 
@@ -143,17 +160,34 @@ func (b *backend) init() error {
 		return fmt.Errorf("cuda: opening device 0: %w", describe(err))
 	}
 	name, _ := dev.Name()
-	if b.ctx, err = dev.MakeContext(cu.SchedAuto); err != nil {
-		return fmt.Errorf("cuda: creating a context on %s: %w", name, describe(err))
+	// The primary context is the one the CUDA runtime (and so cuBLAS) uses
+	// too; retaining it rather than creating one leaves nothing pushed on
+	// the thread after Close.
+	if b.ctx, err = dev.RetainPrimaryCtx(); err != nil {
+		return fmt.Errorf("cuda: retaining the primary context of %s: %w", name, describe(err))
 	}
-	b.hasCtx = true
+	b.dev, b.hasCtx = dev, true
+	if err := cu.SetCurrentContext(b.ctx); err != nil {
+		return fmt.Errorf("cuda: making the context of %s current: %w", name, describe(err))
+	}
 	major, _ := dev.Attribute(cu.ComputeCapabilityMajor)
 	minor, _ := dev.Attribute(cu.ComputeCapabilityMinor)
-	mod, err := cu.LoadData(kernelsPTX)
+	b.device = fmt.Sprintf("%s (compute capability %d.%d, CUDA driver %s)", name, major, minor, driverVersion())
+	// The JIT's logs say why the PTX did not compile for this GPU.
+	info, jitErr := &cu.JITInfoLogBuffer{Buffer: make([]byte, 4096)}, &cu.JITErrorLogBuffer{Buffer: make([]byte, 4096)}
+	mod, err := cu.LoadDataEx(kernelsPTX, info, jitErr)
 	if err != nil {
-		return fmt.Errorf("cuda: loading the kernels (kernels.ptx for compute_60, JIT-compiled for %s, compute capability %d.%d): %w",
-			name, major, minor, describe(err))
+		log := strings.TrimSpace(string(jitErr.Buffer[:max(0, bytes.IndexByte(jitErr.Buffer, 0))]))
+		if log == "" {
+			log = strings.TrimSpace(string(info.Buffer[:max(0, bytes.IndexByte(info.Buffer, 0))]))
+		}
+		if log != "" {
+			log = ": JIT log: " + strings.Join(strings.Fields(log), " ")
+		}
+		return fmt.Errorf("cuda: loading the kernels (kernels.ptx for compute_60, JIT-compiled for %s, compute capability %d.%d): %w%s",
+			name, major, minor, describe(err), log)
 	}
+	b.mod, b.hasMod = mod, true
 	for _, k := range []struct {
 		fn   *cu.Function
 		name string
@@ -180,13 +214,18 @@ func (b *backend) init() error {
 	if b.stream, err = cu.MakeStream(cu.NonBlocking); err != nil {
 		return fmt.Errorf("cuda: creating a stream: %w", describe(err))
 	}
+	b.hasStrm = true
+	if b.staging, err = hostAlloc(stagingBytes); err != nil {
+		return fmt.Errorf("cuda: allocating %s of pinned host memory for copies: %w", size(stagingBytes), describe(err))
+	}
 	ws, err := b.alloc(workspaceBytes, "the cuBLAS workspace")
 	if err != nil {
 		return err
 	}
 	if b.blas, err = newBLAS(b.stream, ws, workspaceBytes, b.cfg.Dtype); err != nil {
-		return fmt.Errorf("cuda: creating the cuBLAS handle: %w", err)
+		return err
 	}
+	b.device += fmt.Sprintf(", cuBLAS %s from %s", b.blas.versionString(), b.blas.path)
 	if b.offset, err = b.alloc(8, "the batch offset"); err != nil {
 		return err
 	}
@@ -227,19 +266,41 @@ func (b *backend) init() error {
 	return b.sync("setting up")
 }
 
-// release frees what init made; destroying the context frees all device
-// memory, the module and the stream with it.
+// release frees everything the backend made, in the primary context that
+// other code in the process may share, then releases that context and
+// leaves no context current on the thread.
 func (b *backend) release() error {
-	b.dropGraphs()
-	err := b.blas.close()
-	b.blas = nil
-	if b.hasCtx {
-		if e := b.ctx.Destroy(); e != nil && err == nil {
-			err = fmt.Errorf("cuda: destroying the context: %w", describe(e))
+	var errs []error
+	keep := func(what string, e error) {
+		if e != nil {
+			errs = append(errs, fmt.Errorf("cuda: %s: %w", what, describe(e)))
 		}
+	}
+	b.dropGraphs()
+	keep("destroying the cuBLAS handle", b.blas.close())
+	b.blas = nil
+	for p := range b.allocs {
+		keep("freeing device memory", cu.MemFree(p))
+		delete(b.allocs, p)
+	}
+	if b.staging != nil {
+		keep("freeing pinned host memory", hostFree(b.staging))
+		b.staging = nil
+	}
+	if b.hasMod {
+		keep("unloading the kernels", b.mod.Unload())
+		b.hasMod = false
+	}
+	if b.hasStrm {
+		keep("destroying the stream", b.stream.Destroy())
+		b.hasStrm = false
+	}
+	if b.hasCtx {
+		keep("releasing the primary context", b.dev.ReleasePrimaryCtx())
+		keep("clearing the current context", cu.SetCurrentContext(cu.CUContext{}))
 		b.hasCtx = false
 	}
-	return err
+	return errors.Join(errs...)
 }
 
 // do runs f with the backend's context current on a locked OS thread: CUDA
@@ -266,11 +327,25 @@ func (b *backend) alloc(bytes int64, what string) (cu.DevicePtr, error) {
 	if err != nil {
 		return 0, fmt.Errorf("cuda: allocating %s for %s: %w", size(bytes), what, describe(err))
 	}
+	b.allocs[p] = bytes
 	return p, nil
 }
 
-// grow makes a hold at least bytes, reallocating (and so invalidating the
-// captured steps, which hold its old address) when it does not.
+// free returns an allocation made by alloc; freeing 0 does nothing.
+func (b *backend) free(p cu.DevicePtr, what string) error {
+	if p == 0 {
+		return nil
+	}
+	delete(b.allocs, p)
+	if err := cu.MemFree(p); err != nil {
+		return fmt.Errorf("cuda: freeing %s: %w", what, describe(err))
+	}
+	return nil
+}
+
+// grow makes a hold at least bytes, reallocating when it does not. The
+// captured training steps hold the addresses of the order and the costs:
+// reallocating one of those drops them.
 func (b *backend) grow(a *devArray, bytes int64, what string) error {
 	if a.bytes >= bytes {
 		return nil
@@ -279,11 +354,13 @@ func (b *backend) grow(a *devArray, bytes int64, what string) error {
 		if err := b.sync("freeing " + what); err != nil {
 			return err
 		}
-		if err := cu.MemFree(a.ptr); err != nil {
-			return fmt.Errorf("cuda: freeing %s: %w", what, describe(err))
+		if err := b.free(a.ptr, what); err != nil {
+			return err
 		}
 		*a = devArray{}
-		b.dropGraphs()
+		if a == &b.order || a == &b.costs {
+			b.dropGraphs()
+		}
 	}
 	p, err := b.alloc(bytes, what)
 	if err != nil {
@@ -308,27 +385,43 @@ func (b *backend) zero(p cu.DevicePtr, bytes int64) error {
 	return nil
 }
 
-// toDevice copies bytes of host memory at src; the source is staged before
-// the call returns, so it may be reused at once.
+// toDevice copies bytes of host memory at src through the pinned staging
+// buffer, a chunk at a time; it returns when the copy is done, so src may
+// be reused at once.
 func (b *backend) toDevice(dst cu.DevicePtr, src unsafe.Pointer, bytes int64, what string) error {
-	if bytes == 0 {
-		return nil
-	}
-	if err := cu.MemcpyHtoDAsync(dst, src, bytes, b.stream); err != nil {
-		return fmt.Errorf("cuda: copying %s (%s) to the device: %w", what, size(bytes), describe(err))
+	staging := unsafe.Slice((*byte)(b.staging), stagingBytes)
+	from := unsafe.Slice((*byte)(src), bytes)
+	for done := int64(0); done < bytes; {
+		n := min(bytes-done, stagingBytes)
+		copy(staging, from[done:done+n])
+		if err := cu.MemcpyHtoDAsync(dst+cu.DevicePtr(done), b.staging, n, b.stream); err != nil {
+			return fmt.Errorf("cuda: copying %s (%s) to the device: %w", what, size(bytes), describe(err))
+		}
+		if err := b.sync("copying " + what + " to the device"); err != nil {
+			return err
+		}
+		done += n
 	}
 	return nil
 }
 
-// fromDevice copies to host memory and waits for the copy.
+// fromDevice copies to host memory through the staging buffer and waits
+// for the copy.
 func (b *backend) fromDevice(dst unsafe.Pointer, src cu.DevicePtr, bytes int64, what string) error {
-	if bytes == 0 {
-		return nil
+	staging := unsafe.Slice((*byte)(b.staging), stagingBytes)
+	to := unsafe.Slice((*byte)(dst), bytes)
+	for done := int64(0); done < bytes; {
+		n := min(bytes-done, stagingBytes)
+		if err := cu.MemcpyDtoHAsync(b.staging, src+cu.DevicePtr(done), n, b.stream); err != nil {
+			return fmt.Errorf("cuda: copying %s (%s) from the device: %w", what, size(bytes), describe(err))
+		}
+		if err := b.sync("copying " + what + " from the device"); err != nil {
+			return err
+		}
+		copy(to[done:done+n], staging)
+		done += n
 	}
-	if err := cu.MemcpyDtoHAsync(dst, src, bytes, b.stream); err != nil {
-		return fmt.Errorf("cuda: copying %s (%s) from the device: %w", what, size(bytes), describe(err))
-	}
-	return b.sync("copying " + what + " from the device")
+	return nil
 }
 
 // floatsToDevice copies v to the device in the backend's dtype.
@@ -379,11 +472,8 @@ func (b *backend) upload(s *mnist.Set, what string) (d deviceSet, err error) {
 	d.n = n
 	defer func() {
 		if err != nil {
-			for _, p := range []cu.DevicePtr{d.images, d.labels} {
-				if p != 0 {
-					cu.MemFree(p) // the error being returned says more
-				}
-			}
+			b.free(d.images, what) // the error being returned says more
+			b.free(d.labels, what)
 			d = deviceSet{}
 		}
 	}()
@@ -467,6 +557,12 @@ func (b *backend) machine(m int, training bool) (*machine, error) {
 	if err != nil {
 		return nil, err
 	}
+	done := false
+	defer func() {
+		if !done {
+			b.free(arena, what) // the error being returned says more
+		}
+	}()
 	for i := range s.prog.Bufs {
 		st := s.prog.Storage(i)
 		if pp, ok := params[st]; ok {
@@ -507,6 +603,7 @@ func (b *backend) machine(m int, training bool) (*machine, error) {
 		}
 	}
 	b.machines[key] = mc
+	done = true
 	return mc, nil
 }
 
@@ -597,6 +694,7 @@ func (b *backend) step(mc *machine, k int) error {
 			// Run without graphs from now on: slower, and any real fault
 			// then surfaces from the launch that causes it.
 			b.graphErr = err
+			fmt.Fprintf(b.warn, "gputrain: cuda: capturing a training step into a CUDA graph failed (%v); running kernel by kernel from now on, which is slower\n", err)
 			return b.step(mc, k)
 		}
 		*g = exec
@@ -604,6 +702,7 @@ func (b *backend) step(mc *machine, k int) error {
 	if err := (*g).launch(b.stream); err != nil {
 		return fmt.Errorf("cuda: launching a captured step (batch %d): %w", mc.p.Batch, err)
 	}
+	b.replays++
 	mc.runs += k
 	return nil
 }
@@ -775,11 +874,12 @@ func (b *backend) Predict(s *mnist.Set) ([]uint8, error) {
 		src := b.set
 		if b.training == nil || n != b.training.Len() || &s.Images[0] != &b.training.Images[0] {
 			if b.eval.n < n {
+				if err := b.sync("freeing the last evaluation set"); err != nil {
+					return err
+				}
 				for _, p := range []cu.DevicePtr{b.eval.images, b.eval.labels} {
-					if p != 0 {
-						if err := cu.MemFree(p); err != nil {
-							return fmt.Errorf("cuda: freeing the last evaluation set: %w", describe(err))
-						}
+					if err := b.free(p, "the last evaluation set"); err != nil {
+						return err
 					}
 				}
 				b.eval = deviceSet{}
@@ -821,8 +921,11 @@ func (b *backend) Predict(s *mnist.Set) ([]uint8, error) {
 
 func (b *backend) BatchSize() int { return b.cfg.BatchSize }
 
-// Close waits for the device and frees everything: destroying the context
-// frees its memory, module, stream and graphs.
+// Device names the GPU, its driver and the cuBLAS library in use.
+func (b *backend) Device() string { return b.device }
+
+// Close waits for the device and frees everything it allocated, then
+// releases the primary context.
 func (b *backend) Close() error {
 	if b.closed {
 		return nil

@@ -138,6 +138,7 @@ func BenchmarkSGEMM(b *testing.B) {
 					if err != nil {
 						return err
 					}
+					defer be.free(p, "a benchmark matrix")
 					if err := be.zero(p, int64(n)*4); err != nil {
 						return err
 					}

@@ -5,7 +5,8 @@
 #   1. go vet -tags gpu ./... and the gpu-tagged tests compile (make cuda-vet),
 #   2. the committed PTX matches kernels.cu and ptxas takes it (make ptx-check),
 #   3. go test ./cuda/: kernels emulated on the CPU against the CPU backend,
-#      the cuBLAS call plan against a column-major reference, the scheduler.
+#      the cuBLAS call plan against a column-major reference, the scheduler,
+#   4. shellcheck of the GPU kit's run.sh.
 # Each step prints its duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,11 +35,11 @@ install_toolkit() {
 	fi
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -q
-	apt-get install -y -q --no-install-recommends nvidia-cuda-toolkit g++
+	apt-get install -y -q --no-install-recommends nvidia-cuda-toolkit g++ shellcheck
 }
 
 # CUDA_CI_INSTALL=1 runs the install step even where nvcc exists.
-if [ "${CUDA_CI_INSTALL:-}" = 1 ] || ! command -v nvcc >/dev/null 2>&1; then
+if [ "${CUDA_CI_INSTALL:-}" = 1 ] || ! command -v nvcc >/dev/null 2>&1 || ! command -v shellcheck >/dev/null 2>&1; then
 	step "install nvidia-cuda-toolkit" install_toolkit
 fi
 nvcc --version | grep -i release
@@ -46,3 +47,4 @@ nvcc --version | grep -i release
 step "cuda-vet" make --no-print-directory cuda-vet
 step "ptx-check" make --no-print-directory ptx-check
 step "go test ./cuda/" go test -count=1 ./cuda/
+step "shellcheck the GPU kit's run.sh" shellcheck cuda/kit/run.sh

@@ -18,7 +18,7 @@ ifneq ($(filter-out /usr/include /usr/local/cuda/include,$(CUDA_INCLUDE)),)
 CUDA_CGO_ENV += CGO_CFLAGS="-O2 -g -I$(CUDA_INCLUDE)" CGO_LDFLAGS="-O2 -g -L$(CUDA_PATH)/lib64 -L$(CUDA_PATH)/lib64/stubs"
 endif
 
-.PHONY: cuda cuda-toolkit ptx ptx-check cuda-vet gpu-check gpu-bench docker docker-lint
+.PHONY: cuda cuda-toolkit ptx ptx-check cuda-vet gpu-check gpu-bench gpu-kit docker docker-lint
 
 # cuda-toolkit fails, saying how to get one, when no CUDA headers are found.
 cuda-toolkit:
@@ -35,7 +35,7 @@ cuda-toolkit:
 ## cuda: the CUDA binary, bin/gputrain-cuda (needs the CUDA toolkit; runs only where the NVIDIA driver is)
 cuda: cuda-toolkit
 	$(CUDA_CGO_ENV) $(GO) build -tags gpu -o $(CUDA_BIN)/gputrain-cuda ./cmd/gputrain
-	@echo "built $(CUDA_BIN)/gputrain-cuda (CUDA: cuBLAS + kernels.ptx for compute_60, headers from $(CUDA_INCLUDE)); train with: $(CUDA_BIN)/gputrain-cuda train --device cuda"
+	@echo "built $(CUDA_BIN)/gputrain-cuda (CUDA: kernels.ptx for compute_60, cuBLAS 11.8+ loaded at run time, headers from $(CUDA_INCLUDE)); train with: $(CUDA_BIN)/gputrain-cuda train --device cuda"
 
 ## ptx: regenerate cuda/kernels.ptx from cuda/kernels.cu (nvcc -ptx -arch=compute_60)
 ptx:
@@ -72,3 +72,24 @@ docker-lint:
 	  echo "  Get the static binary from https://github.com/hadolint/hadolint/releases, or run"; \
 	  echo "    docker run --rm -i hadolint/hadolint < docker/cuda.Dockerfile"; \
 	fi
+
+KIT ?= build/gpu-kit
+KIT_MAX_MIB ?= 60
+
+## gpu-kit: build/gpu-kit, the first GPU run prepared: copy it to any x86-64 NVIDIA machine, run build/gpu-kit/run.sh OUTDIR
+gpu-kit: cuda-toolkit
+	rm -rf $(KIT)
+	mkdir -p $(KIT)/mnist $(KIT)/peers $(KIT)/testdata
+	$(CUDA_CGO_ENV) $(GO) build -tags gpu -trimpath -ldflags='-s -w' -o $(KIT)/gputrain-cuda ./cmd/gputrain
+	$(CUDA_CGO_ENV) $(GO) test -tags gpu -c -trimpath -ldflags='-s -w' -o $(KIT)/cuda.test ./cuda/
+	gzip -9 $(KIT)/gputrain-cuda $(KIT)/cuda.test
+	$(GO) run ./cmd/gputrain data --data $(CURDIR)/data/mnist >/dev/null
+	cp data/mnist/*.gz $(KIT)/mnist/
+	cp cmd/gputrain-bench/peers/peerlib.py cmd/gputrain-bench/peers/torch_sgd.py cmd/gputrain-bench/peers/torch_cuda.py $(KIT)/peers/
+	cp cuda/testdata/* $(KIT)/testdata/
+	cp cuda/kit/run.sh cuda/kit/report.py $(KIT)/
+	@size=$$(du -sm $(KIT) | cut -f1); \
+	  if [ $$size -gt $(KIT_MAX_MIB) ]; then echo "gpu-kit: $(KIT) is $$size MiB, over $(KIT_MAX_MIB) MiB"; exit 1; fi; \
+	  echo "built $(KIT) ($$size MiB): copy it to a machine with an NVIDIA GPU and run $(KIT)/run.sh OUTDIR"
+
+-include cuda/standin/standin.mk

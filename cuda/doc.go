@@ -15,9 +15,11 @@
 // enable the non-free component, then apt-get install nvidia-cuda-toolkit),
 // or the container built by docker/cuda.Dockerfile. A build without the tag
 // has the same API: Open fails with ErrNoCUDA and Available is false. A
-// binary built with the tag needs the NVIDIA driver to start at all:
-// gorgonia.org/cu initialises CUDA when the program loads and exits if it
-// cannot.
+// binary built with the tag needs the NVIDIA driver to start at all
+// (gorgonia.org/cu initialises CUDA when the program loads); a check that
+// runs before it says in one line why it cannot. cuBLAS is not linked but
+// loaded when Open first runs, from any CUDA 11.8 or later (cublas.go says
+// where it is looked for), so one binary serves every CUDA install.
 //
 // # Design
 //
@@ -42,5 +44,7 @@
 // and embedded; the driver JIT-compiles them for the GPU at hand. The same
 // source is compiled by the host C++ compiler through emu/cuda_emu.h so the
 // tests run every kernel on the CPU and compare it with the CPU backend,
-// on machines without a GPU. See RUNNING.md for the make targets.
+// on machines without a GPU. The README's "Training on an NVIDIA GPU" lists
+// the make targets, and the GPU kit (make gpu-kit) that runs every GPU
+// check on a machine without Go.
 package cuda

@@ -2,42 +2,20 @@
 
 package cuda
 
-// What gorgonia.org/cu v0.9.6 lacks, bound directly: cuBLAS on a stream of
-// our choosing with our own workspace (cu/blas has no cublasSetStream and
-// takes Go slices, not device pointers), and CUDA Graphs: stream capture,
-// instantiation and launch (cu has graph construction but no capture,
-// instantiate or launch). Device pointers cross into C as integers, so no Go
-// pointer rules are bent.
+// What gorgonia.org/cu v0.9.6 lacks, bound directly: CUDA Graphs (stream
+// capture, instantiation and launch; cu has graph construction only), the
+// driver's error text, and a check of the driver before cu's package init.
+// cuBLAS is loaded at run time (cublas_gpu.go). Device pointers cross into
+// C as integers, so no Go pointer rules are bent.
 
 /*
 #cgo CFLAGS: -I/usr/local/cuda/include
-#cgo LDFLAGS: -L/usr/local/cuda/lib64 -L/usr/local/cuda/lib64/stubs -lcublas -lcuda
+#cgo LDFLAGS: -L/usr/local/cuda/lib64 -L/usr/local/cuda/lib64/stubs -lcuda
+#define _GNU_SOURCE // program_invocation_short_name
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <cuda.h>
-#include <cublas_v2.h>
-
-static cublasStatus_t gtBlasCreate(cublasHandle_t *h, CUstream s, CUdeviceptr ws, size_t wsBytes) {
-	cublasStatus_t st = cublasCreate(h);
-	if (st != CUBLAS_STATUS_SUCCESS) return st;
-	// Host pointer mode: alpha and beta are read at the call, so a captured
-	// graph carries them by value.
-	if ((st = cublasSetPointerMode(*h, CUBLAS_POINTER_MODE_HOST)) != CUBLAS_STATUS_SUCCESS) return st;
-	if ((st = cublasSetStream(*h, (cudaStream_t)s)) != CUBLAS_STATUS_SUCCESS) return st;
-	// A workspace of our own, set after the stream (cublasSetStream resets
-	// it), keeps cuBLAS from allocating while a step is being captured.
-	return cublasSetWorkspace(*h, (void *)ws, wsBytes);
-}
-
-static cublasStatus_t gtSgemm(cublasHandle_t h, int ta, int tb, int m, int n, int k, float alpha,
-	CUdeviceptr a, int lda, CUdeviceptr b, int ldb, float beta, CUdeviceptr c, int ldc) {
-	return cublasSgemm(h, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k,
-		&alpha, (const float *)a, lda, (const float *)b, ldb, &beta, (float *)c, ldc);
-}
-
-static cublasStatus_t gtDgemm(cublasHandle_t h, int ta, int tb, int m, int n, int k, double alpha,
-	CUdeviceptr a, int lda, CUdeviceptr b, int ldb, double beta, CUdeviceptr c, int ldc) {
-	return cublasDgemm(h, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k,
-		&alpha, (const double *)a, lda, (const double *)b, ldb, &beta, (double *)c, ldc);
-}
 
 // Thread-local capture: only this (locked) thread is barred from calls
 // that are unsafe during a capture, and it makes none.
@@ -54,6 +32,13 @@ static CUresult gtCaptureEnd(CUstream s, CUgraphExec *exec) {
 	return r;
 }
 
+// gtCaptureAbort ends a capture that is being abandoned, so the stream
+// leaves capture mode.
+static void gtCaptureAbort(CUstream s) {
+	CUgraph g = 0;
+	if (cuStreamEndCapture(s, &g) == CUDA_SUCCESS && g) cuGraphDestroy(g);
+}
+
 static const char *gtErrorName(CUresult r) {
 	const char *s = 0;
 	if (cuGetErrorName(r, &s) != CUDA_SUCCESS || !s) return "CUDA_ERROR_UNKNOWN";
@@ -65,6 +50,44 @@ static const char *gtErrorString(CUresult r) {
 	if (cuGetErrorString(r, &s) != CUDA_SUCCESS || !s) return "unknown error";
 	return s;
 }
+
+// gtMinDriver is the oldest driver API that JIT-compiles kernels.ptx:
+// PTX ISA 7.8 came with CUDA 11.8 (driver R520).
+enum { gtMinDriver = 11080 };
+
+// gtPreflight runs as the program loads, before Go's package init and so
+// before gorgonia.org/cu's, which exits with a bare "NoDevice" when
+// cuInit fails. It says in one line why this binary cannot run here.
+__attribute__((constructor)) static void gtPreflight(void) {
+	CUresult r = cuInit(0);
+	int v = 0;
+	const char *why = 0;
+	char buf[256];
+	switch (r) {
+	case CUDA_SUCCESS:
+		if (cuDriverGetVersion(&v) == CUDA_SUCCESS && v < gtMinDriver) {
+			snprintf(buf, sizeof buf, "the NVIDIA driver supports CUDA %d.%d; this build needs CUDA 11.8 or later (driver R520+)", v / 1000, v % 1000 / 10);
+			why = buf;
+		}
+		break;
+	case CUDA_ERROR_NO_DEVICE:
+		why = "no CUDA device (cuInit: CUDA_ERROR_NO_DEVICE)";
+		break;
+	case CUDA_ERROR_STUB_LIBRARY:
+		why = "no NVIDIA driver: the libcuda.so.1 found is the toolkit's link stub";
+		break;
+	case CUDA_ERROR_SYSTEM_DRIVER_MISMATCH:
+		why = "the NVIDIA kernel module and its libcuda.so.1 are of different driver versions (cuInit: CUDA_ERROR_SYSTEM_DRIVER_MISMATCH)";
+		break;
+	default:
+		snprintf(buf, sizeof buf, "the CUDA driver does not start (cuInit: %s: %s)", gtErrorName(r), gtErrorString(r));
+		why = buf;
+	}
+	if (!why) return;
+	fprintf(stderr, "%s: %s; this is the CUDA build of gputrain: on a machine without an NVIDIA GPU use the CPU binary (make build: bin/gputrain)\n",
+		program_invocation_short_name, why);
+	exit(1);
+}
 */
 import "C"
 
@@ -74,8 +97,6 @@ import (
 	"unsafe"
 
 	"gorgonia.org/cu"
-
-	"github.com/gputrain/gputrain/graph"
 )
 
 // driverError is a CUDA driver API status.
@@ -102,80 +123,27 @@ func describe(err error) error {
 	return err
 }
 
-// blasError is a cuBLAS status.
-type blasError C.cublasStatus_t
-
-var blasStatus = map[C.cublasStatus_t]string{
-	C.CUBLAS_STATUS_NOT_INITIALIZED:  "not initialized",
-	C.CUBLAS_STATUS_ALLOC_FAILED:     "allocation failed (out of memory)",
-	C.CUBLAS_STATUS_INVALID_VALUE:    "invalid value",
-	C.CUBLAS_STATUS_ARCH_MISMATCH:    "not supported by this GPU's architecture",
-	C.CUBLAS_STATUS_MAPPING_ERROR:    "mapping error",
-	C.CUBLAS_STATUS_EXECUTION_FAILED: "execution failed",
-	C.CUBLAS_STATUS_INTERNAL_ERROR:   "internal error",
-	C.CUBLAS_STATUS_NOT_SUPPORTED:    "not supported",
-	C.CUBLAS_STATUS_LICENSE_ERROR:    "license error",
-}
-
-func (e blasError) Error() string {
-	if s, ok := blasStatus[C.cublasStatus_t(e)]; ok {
-		return "cuBLAS: " + s
-	}
-	return fmt.Sprintf("cuBLAS status %d", int(e))
-}
-
-func blasCheck(st C.cublasStatus_t) error {
-	if st == C.CUBLAS_STATUS_SUCCESS {
-		return nil
-	}
-	return blasError(st)
-}
-
 func cStream(s cu.Stream) C.CUstream { return C.CUstream(unsafe.Pointer(s.C())) }
 
-// blas is a cuBLAS handle bound to one stream and workspace.
-type blas struct {
-	h  C.cublasHandle_t
-	dt graph.Dtype
-}
-
-func newBLAS(s cu.Stream, workspace cu.DevicePtr, bytes int64, dt graph.Dtype) (*blas, error) {
-	b := &blas{dt: dt}
-	if err := blasCheck(C.gtBlasCreate(&b.h, cStream(s), C.CUdeviceptr(workspace), C.size_t(bytes))); err != nil {
-		if b.h != nil {
-			C.cublasDestroy(b.h)
-		}
+// hostAlloc allocates page-locked host memory, which the device copies by
+// DMA and which a captured graph may copy from.
+func hostAlloc(bytes int64) (unsafe.Pointer, error) {
+	var p unsafe.Pointer
+	if err := check(C.cuMemAllocHost(&p, C.size_t(bytes))); err != nil {
 		return nil, err
 	}
-	return b, nil
+	return p, nil
 }
 
-func (b *blas) close() error {
-	if b == nil || b.h == nil {
-		return nil
-	}
-	err := blasCheck(C.cublasDestroy(b.h))
-	b.h = nil
-	return err
-}
+func hostFree(p unsafe.Pointer) error { return check(C.cuMemFreeHost(p)) }
 
-// gemm issues one planned product on the handle's stream; ptr gives each
-// buffer's device address.
-func (b *blas) gemm(g *gemmCall, ptr func(int) cu.DevicePtr) error {
-	ta, tb := C.int(0), C.int(0)
-	if g.TransA {
-		ta = 1
+// driverVersion is the CUDA version the installed driver supports ("13.0").
+func driverVersion() string {
+	var v C.int
+	if C.cuDriverGetVersion(&v) != C.CUDA_SUCCESS {
+		return "unknown"
 	}
-	if g.TransB {
-		tb = 1
-	}
-	a, bb, c := C.CUdeviceptr(ptr(g.First)), C.CUdeviceptr(ptr(g.Second)), C.CUdeviceptr(ptr(g.Dst))
-	if b.dt == graph.Float64 {
-		return blasCheck(C.gtDgemm(b.h, ta, tb, C.int(g.M), C.int(g.N), C.int(g.K), C.double(g.Alpha),
-			a, C.int(g.LdA), bb, C.int(g.LdB), C.double(g.Beta), c, C.int(g.LdC)))
-	}
-	return blasCheck(C.gtSgemm(b.h, ta, tb, C.int(g.M), C.int(g.N), C.int(g.K), C.float(g.Alpha),
-		a, C.int(g.LdA), bb, C.int(g.LdB), C.float(g.Beta), c, C.int(g.LdC)))
+	return fmt.Sprintf("%d.%d", v/1000, v%1000/10)
 }
 
 // execGraph is an instantiated CUDA graph.
@@ -187,8 +155,17 @@ func capture(s cu.Stream, enqueue func() error) (*execGraph, error) {
 	if err := check(C.gtCaptureBegin(cStream(s))); err != nil {
 		return nil, err
 	}
+	// A panic in enqueue must not leave the stream capturing: every later
+	// use of it would fail.
+	ended := false
+	defer func() {
+		if !ended {
+			C.gtCaptureAbort(cStream(s))
+		}
+	}()
 	err := enqueue()
 	g := &execGraph{}
+	ended = true
 	if endErr := check(C.gtCaptureEnd(cStream(s), &g.e)); err == nil {
 		err = endErr
 	}

@@ -12,3 +12,8 @@ const Available = false
 
 // Open fails with ErrNoCUDA: this binary was built without the gpu tag.
 func Open(train.Config, *mnist.Set) (train.Backend, error) { return nil, ErrNoCUDA }
+
+// Describe says what CUDA support this binary has, for --version.
+func Describe() string {
+	return "cuda: not in this build (make cuda builds bin/gputrain-cuda)"
+}

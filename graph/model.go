@@ -1,14 +1,20 @@
 package graph
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/gputrain/gputrain/internal/safefile"
 )
 
 // modelJSON is the file format of the book's network2.py save/load:
@@ -40,14 +46,15 @@ func (n *Network) MarshalJSON() ([]byte, error) {
 	return json.Marshal(m)
 }
 
-// UnmarshalJSON reads network2.py's format and checks every shape.
+// UnmarshalJSON reads network2.py's format and checks every shape. It is
+// strict: one object and nothing after it, numbers only where numbers
+// belong (a null weight is refused, not read as 0).
 func (n *Network) UnmarshalJSON(data []byte) error {
+	if _, err := scanModel(bytes.NewReader(data)); err != nil {
+		return err
+	}
 	var m modelJSON
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&m); err != nil {
-		if bytes.Contains(data, []byte("NaN")) || bytes.Contains(data, []byte("Infinity")) {
-			return fmt.Errorf("holds NaN or Infinity: the model diverged")
-		}
+	if err := json.Unmarshal(data, &m); err != nil {
 		return err
 	}
 	if m.Sizes == nil {
@@ -97,21 +104,155 @@ func (n *Network) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// Load reads a model file written by Save or by network2.py.
-func Load(path string) (*Network, error) {
-	data, err := os.ReadFile(path)
+// maxModelBytesPerParam bounds a model file's size by its parameter
+// count: the longest float64 is 24 characters, and indentation and
+// separators take a few more.
+const maxModelBytesPerParam = 64
+
+// ErrCheckpoint is Load's error for a training checkpoint given as a model.
+var ErrCheckpoint = errors.New("a training checkpoint, not a model file")
+
+// Load reads a model file written by Save or by network2.py. See LoadChecked.
+func Load(path string) (*Network, error) { return LoadChecked(path, nil) }
+
+// LoadChecked reads a model file, refusing anything but a regular file.
+// It first reads the file as a stream of tokens, in little memory, to find
+// its sizes; check (when not nil) may then refuse them, say for the memory
+// they need, and a file larger than its sizes can explain is refused
+// before it is read whole.
+func LoadChecked(path string, check func(sizes []int) error) (*Network, error) {
+	f, st, err := safefile.Open(path, "a model file (JSON)")
 	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err // the path leads the message already
-		}
+		return nil, err
+	}
+	defer f.Close()
+	sizes, err := scanModel(bufio.NewReader(f))
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if check != nil {
+		if err := check(sizes); err != nil {
+			return nil, err
+		}
+	}
+	limit := int64(math.MaxInt64)
+	if l := 1<<20 + maxModelBytesPerParam*ParamCount(sizes); l < 1<<62 {
+		limit = int64(l)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	data, err := safefile.ReadAll(f, path, st.Size(), limit)
+	if err != nil {
+		return nil, err
 	}
 	var n Network
 	if err := n.UnmarshalJSON(data); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &n, nil
+}
+
+// scanModel reads a model's JSON as tokens, keeping none but the sizes,
+// which it returns checked by CheckSizes. It refuses what json.Unmarshal
+// would let through: data after the object, and null where a number or a
+// list belongs. A checkpoint (an object with "model" and "position") is
+// ErrCheckpoint.
+func scanModel(r io.Reader) ([]int, error) {
+	dec := json.NewDecoder(r)
+	dec.UseNumber()
+	if tok, err := dec.Token(); err != nil {
+		return nil, syntaxError(err)
+	} else if tok != json.Delim('{') {
+		return nil, fmt.Errorf("not a JSON object")
+	}
+	var sizes []int
+	keys := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, syntaxError(err)
+		}
+		key, _ := tok.(string)
+		keys[key] = true
+		if key == "sizes" {
+			if sizes, err = scanSizes(dec); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err := skipValue(dec, key); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, syntaxError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("data after the model's JSON object")
+	}
+	if keys["model"] && keys["position"] {
+		return nil, ErrCheckpoint
+	}
+	if !keys["sizes"] {
+		return nil, fmt.Errorf(`missing "sizes"`)
+	}
+	if err := CheckSizes(sizes); err != nil {
+		return nil, err
+	}
+	return sizes, nil
+}
+
+// scanSizes reads the list of layer sizes, each a JSON integer that fits an int.
+func scanSizes(dec *json.Decoder) ([]int, error) {
+	var raw []json.Number
+	if err := dec.Decode(&raw); err != nil {
+		return nil, fmt.Errorf(`"sizes": want a list of integers: %w`, err)
+	}
+	sizes := make([]int, len(raw))
+	for i, v := range raw {
+		k, err := strconv.ParseInt(v.String(), 10, 0)
+		if err != nil {
+			return nil, fmt.Errorf(`"sizes": %s is not a layer size`, v)
+		}
+		sizes[i] = int(k)
+	}
+	return sizes, nil
+}
+
+// skipValue reads the value of key, refusing null anywhere in it.
+func skipValue(dec *json.Decoder, key string) error {
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return syntaxError(err)
+		}
+		switch tok {
+		case nil:
+			return fmt.Errorf("null in %q: want numbers", key)
+		case json.Delim('['), json.Delim('{'):
+			depth++
+		case json.Delim(']'), json.Delim('}'):
+			depth--
+		}
+		if depth == 0 {
+			return nil
+		}
+	}
+}
+
+// syntaxError words a tokenizer's error as json.Unmarshal would: a file
+// cut short is "unexpected EOF".
+func syntaxError(err error) error {
+	var se *json.SyntaxError
+	switch {
+	case err == io.EOF:
+		return io.ErrUnexpectedEOF
+	case errors.As(err, &se) && (strings.Contains(se.Error(), "'N'") || strings.Contains(se.Error(), "'I'")):
+		return fmt.Errorf("holds NaN or Infinity: the model diverged")
+	}
+	return err
 }
 
 // Save writes the network to path atomically: a temporary file in the same
@@ -130,13 +271,24 @@ func (n *Network) Save(path string) error {
 
 // WriteFileAtomic writes path through a temporary file in its directory,
 // syncs and renames it. On any error the temporary file is removed and the
-// previous content of path, if any, is untouched.
+// previous content of path, if any, is untouched. Temporary files of path
+// that a killed write left behind are removed. An existing file keeps its
+// permissions (a new one gets 0644), and a symbolic link keeps pointing
+// where it did: the file it points to is replaced, not the link.
 func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
+	if target, err := filepath.EvalSymlinks(path); err == nil && target != path {
+		path = target
+	}
 	if err := CheckWritable(path); err != nil {
 		return err
 	}
+	perm := fs.FileMode(0o644)
+	if st, err := os.Stat(path); err == nil {
+		perm = st.Mode().Perm()
+	}
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	removeStaleTemps(path)
+	f, err := os.CreateTemp(dir, tempPattern(path))
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -160,10 +312,27 @@ func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
 	if err = f.Close(); err != nil {
 		return err
 	}
-	if err = os.Chmod(f.Name(), 0o644); err != nil {
+	if err = os.Chmod(f.Name(), perm); err != nil {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// tempPattern names WriteFileAtomic's temporary files of path.
+func tempPattern(path string) string { return "." + filepath.Base(path) + ".tmp-*" }
+
+// removeStaleTemps removes the temporary files of earlier writes of path
+// that never reached their rename (the process was killed). Two processes
+// writing one path at once are at odds anyway; checkpoints are locked.
+func removeStaleTemps(path string) {
+	dir := filepath.Dir(path)
+	entries, _ := os.ReadDir(dir)
+	prefix := strings.TrimSuffix(tempPattern(path), "*")
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.HasPrefix(e.Name(), prefix) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // CheckWritable reports, before any work is done, why path could not be
@@ -183,4 +352,27 @@ func CheckWritable(path string) error {
 		return fmt.Errorf("%s: is a directory", path)
 	}
 	return nil
+}
+
+// ProbeWritable is CheckWritable and more: it creates and removes a
+// temporary file next to path, so that a read-only directory, a full
+// quota or a path through a file fails now rather than after hours of
+// training.
+func ProbeWritable(path string) error {
+	if target, err := filepath.EvalSymlinks(path); err == nil {
+		path = target
+	}
+	if err := CheckWritable(path); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), tempPattern(path))
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("%s: cannot write in %s: %w", path, filepath.Dir(path), err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }

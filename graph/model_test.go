@@ -1,12 +1,15 @@
 package graph
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -61,6 +64,14 @@ func TestModelMalformed(t *testing.T) {
 		{"NaN", strings.Replace(ok, `[[1],[2]`, `[[NaN],[2]`, 1), "NaN"},
 		{"string for number", strings.Replace(ok, `[[1],[2]`, `[["x"],[2]`, 1), "cannot unmarshal"},
 		{"other cost", strings.Replace(ok, `QuadraticCost`, `CrossEntropyCost`, 1), "QuadraticCost only"},
+		{"trailing data", ok + ` x`, "data after the model's JSON object"},
+		{"a second object", ok + ok, "data after the model's JSON object"},
+		{"null weight", strings.Replace(ok, `[[1],[2]`, `[[null],[2]`, 1), `null in "weights": want numbers`},
+		{"null bias row", strings.Replace(ok, `"biases":[[[0]]`, `"biases":[null`, 1), `null in "biases"`},
+		{"boolean weight", strings.Replace(ok, `[[1],[2]`, `[[true],[2]`, 1), "cannot unmarshal bool"},
+		{"not an object", `[1,2]`, "not a JSON object"},
+		{"huge size", strings.Replace(ok, `[784,1,10]`, `[784,4611686018427387904000,10]`, 1), "is not a layer size"},
+		{"checkpoint", `{"flags":{},"position":{},"model":` + ok + `}`, "a training checkpoint, not a model file"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -79,6 +90,97 @@ func TestLoadNamesFile(t *testing.T) {
 	_, err := Load(path)
 	if err == nil || !strings.HasPrefix(err.Error(), path+": ") {
 		t.Fatalf("error %v does not start with the file name", err)
+	}
+}
+
+// TestLoadBounded: anything but a regular file is refused before it is
+// read (a FIFO would hang, /dev/zero would fill memory), and so is a file
+// larger than its sizes can explain; the check hook sees the sizes first.
+func TestLoadBounded(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.json")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skip(err)
+	}
+	n, _ := New([]int{784, 2, 10}, 1)
+	good, _ := n.MarshalJSON()
+	padded := filepath.Join(dir, "padded.json")
+	os.WriteFile(padded, append(good, bytes.Repeat([]byte(" "), 2<<20)...), 0o644)
+	model := filepath.Join(dir, "m.json")
+	os.WriteFile(model, good, 0o644)
+	for _, c := range []struct{ path, want string }{
+		{fifo, "is a named pipe (FIFO), want a model file"},
+		{"/dev/zero", "is a device, want a model file"},
+		{dir, "is a directory, want a model file"},
+		{padded, "2.1 MB, more than the 1.2 MB it can be"},
+	} {
+		if _, err := Load(c.path); err == nil || !strings.HasPrefix(err.Error(), c.path+": ") || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Load(%s): %v, want %q", c.path, err, c.want)
+		}
+	}
+	refuse := errors.New("too big")
+	var seen []int
+	if _, err := LoadChecked(model, func(s []int) error { seen = s; return refuse }); err != refuse || len(seen) != 3 || seen[1] != 2 {
+		t.Errorf("LoadChecked: %v, hook saw %v", err, seen)
+	}
+}
+
+// TestWriteFileAtomicKeeps: an existing file keeps its permissions, a
+// symbolic link keeps pointing where it did, and temporary files that a
+// killed write left behind are removed by the next write.
+func TestWriteFileAtomicKeeps(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target.json")
+	os.WriteFile(target, []byte("old"), 0o600)
+	link := filepath.Join(dir, "link.json")
+	if err := os.Symlink("target.json", link); err != nil {
+		t.Skip(err)
+	}
+	stale := filepath.Join(dir, ".target.json.tmp-123")
+	os.WriteFile(stale, []byte("half"), 0o600)
+	other := filepath.Join(dir, ".other.json.tmp-123")
+	os.WriteFile(other, []byte("half"), 0o600)
+	if err := WriteFileAtomic(link, func(w io.Writer) error { _, err := w.Write([]byte("new")); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Lstat(link); err != nil || st.Mode()&fs.ModeSymlink == 0 {
+		t.Fatalf("the link was replaced: %v", err)
+	}
+	if data, _ := os.ReadFile(target); string(data) != "new" {
+		t.Fatalf("the target holds %q", data)
+	}
+	if st, _ := os.Stat(target); st.Mode().Perm() != 0o600 {
+		t.Fatalf("permissions became %v, want 0600", st.Mode().Perm())
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the stale temporary file is still there: %v", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Fatalf("another path's temporary file was removed: %v", err)
+	}
+}
+
+// TestProbeWritable: a read-only directory fails the probe, and a
+// writable one is left as it was.
+func TestProbeWritable(t *testing.T) {
+	dir := t.TempDir()
+	if err := ProbeWritable(filepath.Join(dir, "m.json")); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("the probe left %v", entries)
+	}
+	if err := ProbeWritable(filepath.Join(dir, "no", "m.json")); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("missing directory: %v", err)
+	}
+	ro := filepath.Join(dir, "ro")
+	os.Mkdir(ro, 0o555)
+	if os.Geteuid() == 0 {
+		t.Log("running as root, who writes anywhere: the read-only case is not tested")
+		return
+	}
+	if err := ProbeWritable(filepath.Join(ro, "m.json")); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Fatalf("read-only directory: %v", err)
 	}
 }
 

@@ -46,6 +46,16 @@ func CheckSizes(sizes []int) error {
 	return nil
 }
 
+// ParamCount is the number of weights and biases of a network of sizes,
+// in float64 so that absurd sizes cannot overflow it.
+func ParamCount(sizes []int) float64 {
+	var n float64
+	for l := 1; l < len(sizes); l++ {
+		n += float64(sizes[l]) * float64(sizes[l-1]+1)
+	}
+	return n
+}
+
 // New returns a network initialised as in network.py: every bias, then
 // every weight, drawn from N(0,1) by a PCG source seeded with seed.
 func New(sizes []int, seed uint64) (*Network, error) {
@@ -144,4 +154,23 @@ func sameBits(a, b []float64) bool {
 		}
 	}
 	return true
+}
+
+// RelDiff is how far n is from o, the reference: per weight or bias tensor,
+// max|n−o| over its entries divided by max|o| over them; the largest over all
+// tensors. The networks must have the same sizes. It is the measure the tests
+// compare backends by.
+func (n *Network) RelDiff(o *Network) float64 {
+	worst := 0.0
+	for l := range n.Weights {
+		for _, pair := range [][2][]float64{{n.Weights[l], o.Weights[l]}, {n.Biases[l], o.Biases[l]}} {
+			var diff, scale float64
+			for i := range pair[0] {
+				diff = math.Max(diff, math.Abs(pair[0][i]-pair[1][i]))
+				scale = math.Max(scale, math.Abs(pair[1][i]))
+			}
+			worst = math.Max(worst, diff/scale)
+		}
+	}
+	return worst
 }

@@ -39,20 +39,18 @@ var gomnist = modZip{
 	sum:     "h1:xS51uYfMeRA+pLKKsXaM/UI06LkyRQ1ItZgOvrOgIu8=",
 }
 
-// Ensure fetches what dir lacks (see Fetch), then loads it (see Load).
+// Ensure fetches what dir lacks and loads the canonical files: see
+// EnsureWith.
 func Ensure(dir string, log io.Writer) (*Data, error) {
-	if err := Fetch(dir, log); err != nil {
-		return nil, err
-	}
-	return Load(dir)
+	return EnsureWith(dir, log, Options{})
 }
 
 // Fetch makes sure dir holds the four files of Files, creating dir if need
 // be. A file present under its .gz name must have its canonical SHA-256, or
 // Fetch fails and leaves it alone; one present only un-gzipped, under the
-// name without .gz, is taken as it is. Missing files come from gomnist's
-// module zip: the Go module cache's copy when there is one, else a
-// download from the module proxy (GOPROXY, as the go command reads it; no
+// name without .gz, is EnsureWith's to check. Missing files come from
+// gomnist's module zip: the Go module cache's copy when there is one, else
+// a download from the module proxy (GOPROXY, as the go command reads it; no
 // Go toolchain needed), else "go mod download". The zip must match the
 // module's go.sum hash and each file its SHA-256; a file is renamed into
 // place only then, so dir never holds a half-written file. Fetch prints

@@ -58,7 +58,8 @@ func TestFetchRefusesWrongFile(t *testing.T) {
 }
 
 // TestFetchAcceptsRaw: the four files un-gzipped under the names without
-// .gz are taken as they are, so Fetch has nothing to do, even without go.
+// .gz leave Fetch nothing to do, even without go; handmade ones are taken
+// with Options.NonCanonical, and listed as unverified.
 func TestFetchAcceptsRaw(t *testing.T) {
 	dir := t.TempDir()
 	for i, data := range [][]byte{imageFile(3), labelFile(3), imageFile(2), labelFile(2)} {
@@ -66,11 +67,11 @@ func TestFetchAcceptsRaw(t *testing.T) {
 	}
 	t.Setenv("PATH", t.TempDir())
 	var log bytes.Buffer
-	d, err := Ensure(dir, &log)
+	d, err := EnsureWith(dir, &log, Options{NonCanonical: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if log.Len() != 0 || d.Training.Len() != 3 || d.Test.Len() != 2 {
+	if log.Len() != 0 || d.Training.Len() != 3 || d.Test.Len() != 2 || len(d.Unverified) != 4 {
 		t.Fatalf("logged %q, %d training and %d test images", log.String(), d.Training.Len(), d.Test.Len())
 	}
 }

@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"slices"
+
+	"github.com/gputrain/gputrain/internal/safefile"
 )
 
 // IDX magic numbers: zero, zero, 0x08 (unsigned bytes), then the number of
@@ -25,12 +28,26 @@ const maxCount = 10_000_000
 // ReadImages reads an IDX image file, gzipped or raw. It returns the pixels,
 // n×Pixels bytes row-major, and n.
 func ReadImages(path string) (images []uint8, n int, err error) {
+	return readImages(path, 0)
+}
+
+// readImages is ReadImages refusing a header that claims more than
+// maxBytes of pixels (0: no bound but maxCount) before reading them.
+func readImages(path string, maxBytes int64) ([]uint8, int, error) {
 	f, err := open(path)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer f.Close()
-	return DecodeImages(f, path)
+	r, err := gunzip(f, path)
+	if err != nil {
+		return nil, 0, err
+	}
+	pix, n, err := decodeImages(r, path, maxBytes)
+	if err != nil {
+		return nil, 0, gzipFault(r, path, err)
+	}
+	return pix, n, nil
 }
 
 // ReadLabels reads an IDX label file, gzipped or raw.
@@ -43,16 +60,20 @@ func ReadLabels(path string) ([]uint8, error) {
 	return DecodeLabels(f, path)
 }
 
-// open opens path for reading, refusing a directory up front: Linux opens
-// one happily and only the first read fails, with a less helpful message.
+// open opens path for reading, refusing anything but a regular file up
+// front: a directory opens happily on Linux and fails only at the first
+// read, a FIFO would block the open, a device would be read without end.
 func open(path string) (*os.File, error) {
+	if _, err := safefile.Check(path, "an IDX file"); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			_, err = os.Stat(path)
+			return nil, pathError(path, err)
+		}
+		return nil, err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, pathError(path, err)
-	}
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		f.Close()
-		return nil, fmt.Errorf("%s: is a directory, want an IDX file", path)
 	}
 	return f, nil
 }
@@ -66,14 +87,14 @@ func DecodeImages(r io.Reader, name string) ([]uint8, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	pix, n, err := decodeImages(r, name)
+	pix, n, err := decodeImages(r, name, 0)
 	if err != nil {
 		return nil, 0, gzipFault(r, name, err)
 	}
 	return pix, n, nil
 }
 
-func decodeImages(r io.Reader, name string) ([]uint8, int, error) {
+func decodeImages(r io.Reader, name string, maxBytes int64) ([]uint8, int, error) {
 	var h [4]uint32
 	if err := header(r, name, h[:], imageMagic); err != nil {
 		return nil, 0, err
@@ -85,6 +106,10 @@ func decodeImages(r io.Reader, name string) ([]uint8, int, error) {
 		return nil, 0, fmt.Errorf("%s: header claims %d images, more than %d: corrupt header", name, h[1], maxCount)
 	}
 	n := int(h[1])
+	if maxBytes > 0 && int64(n)*Pixels > maxBytes {
+		return nil, 0, fmt.Errorf("%s: header claims %d images, %d bytes of pixels: more than the %d bytes the memory allows (--max-memory)",
+			name, n, n*Pixels, maxBytes)
+	}
 	pix, err := payload(r, name, n*Pixels, "pixels")
 	if err != nil {
 		return nil, 0, err
@@ -142,6 +167,9 @@ func gunzip(r io.Reader, name string) (io.Reader, error) {
 	return z, nil
 }
 
+// gzipTail is how much of a gzip stream gzipFault reads past a fault.
+const gzipTail = 1 << 20
+
 // gzipFault returns err, the first fault found in the IDX data of r, unless
 // r is a gzip stream that proves corrupt when read to its end: then that is
 // the error, for a flipped bit shows up as nonsense in the data (a header of
@@ -151,8 +179,13 @@ func gzipFault(r io.Reader, name string, err error) error {
 	if !ok {
 		return err
 	}
-	switch _, zerr := io.Copy(io.Discard, z); {
-	case zerr == nil:
+	// The rest is read to find the checksum, but no further than gzipTail:
+	// a stream that goes on past what the header implies is at fault
+	// already, and a gzip bomb must not be inflated to its end.
+	switch k, zerr := io.CopyN(io.Discard, z, gzipTail); {
+	case k == gzipTail:
+		return err
+	case zerr == nil || zerr == io.EOF:
 		return err
 	case errors.Is(zerr, io.ErrUnexpectedEOF):
 		return fmt.Errorf("%s: corrupt gzip: truncated stream, or junk after it: %w", name, zerr)

@@ -54,6 +54,11 @@ type Data struct {
 	Training   *Set // the training file but its last 10,000 images: 50,000
 	Validation *Set // the training file's last 10,000 images
 	Test       *Set // the test file: 10,000 images
+
+	// Unverified lists the files EnsureWith accepted without checking
+	// them against the canonical ones (Options.NonCanonical); Load leaves
+	// it empty, having checked nothing.
+	Unverified []string
 }
 
 // validationSize is how many of the training file's images the book keeps
@@ -68,7 +73,11 @@ const validationSize = 10_000
 // rest the training set: 50,000 and 10,000 for the real file. A training
 // file of 10,000 images or fewer (a handmade one) is all training, with an
 // empty validation set.
-func Load(dir string) (*Data, error) {
+func Load(dir string) (*Data, error) { return load(dir, 0) }
+
+// load is Load refusing an image file whose header claims more than
+// maxBytes of pixels (0: no bound but the header check's).
+func load(dir string, maxBytes int64) (*Data, error) {
 	var sets [2]*Set
 	for i := range sets {
 		imgPath, err := find(dir, Files[2*i].Name)
@@ -79,7 +88,7 @@ func Load(dir string) (*Data, error) {
 		if err != nil {
 			return nil, err
 		}
-		images, n, err := ReadImages(imgPath)
+		images, n, err := readImages(imgPath, maxBytes)
 		if err != nil {
 			return nil, err
 		}

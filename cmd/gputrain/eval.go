@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
+	"github.com/gputrain/gputrain/cmd/internal/memlimit"
 	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/train"
@@ -70,6 +71,8 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	data := fs.String("data", defaultData, "directory of the MNIST files (fetched there when missing)")
 	dtype := fs.String("dtype", "float32", "float32 or float64: the precision to compute in")
 	asJSON := fs.Bool("json", false, "print one JSON object: counts, accuracy and confusion matrix")
+	maxMemory := fs.String("max-memory", "", "refuse a model needing more memory than this (4GiB, 500MB; default: what the machine has available)")
+	anyData := fs.Bool("allow-noncanonical", false, "read MNIST files that are not the canonical ones (a dataset of your own)")
 	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
 	}
@@ -79,19 +82,29 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err := checkSplit(*split); err != nil {
 		return err
 	}
+	if *data == "" {
+		return cli.Usagef("--data is empty: name the folder of the MNIST files")
+	}
 	dt, err := graph.ParseDtype(*dtype)
 	if err != nil {
 		return cli.Usagef("--dtype: %v", err)
 	}
-	net, err := graph.Load(*model)
+	limit, err := memlimit.Get(*maxMemory)
+	if err != nil {
+		return cli.Usagef("%v", err)
+	}
+	net, err := loadModel(*model, limit)
 	if err != nil {
 		return err
 	}
-	d, err := mnist.Ensure(*data, stderr)
+	d, err := mnist.EnsureWith(*data, stderr, dataOptions(*anyData, limit))
 	if err != nil {
 		return err
 	}
 	set := splitSet(d, *split)
+	if set.Len() == 0 {
+		return fmt.Errorf("the %s set of %s has no images: nothing to evaluate", *split, *data)
+	}
 	pred, err := predictSet(net, set, dt)
 	if err != nil {
 		return err

@@ -3,7 +3,7 @@
 //
 //	gputrain train [--sizes 784,30,10] [--epochs 30] [--batch-size 10] [--eta 3.0] [--device cpu|cuda] ...
 //	gputrain predict --model M.json IMAGE...   (--json, --show FILE.png)
-//	gputrain eval --model M.json [--split test|validation]
+//	gputrain eval --model M.json [--split test|validation|training]
 //	gputrain show [--split test] [--n 16] FILE.png
 //	gputrain show --misclassified --model M.json FILE.png
 //	gputrain data [--data DIR]
@@ -35,9 +35,9 @@ Usage:
   gputrain train [flags]   train a network (gputrain train -h for the flags)
   gputrain predict --model M.json [--json] [--show FILE.png] IMAGE...
                            recognise handwritten digits in PNG, JPEG or GIF images
-  gputrain eval --model M.json [--split test|validation]
+  gputrain eval --model M.json [--split test|validation|training]
                            accuracy and confusion matrix of a trained model
-  gputrain show [--split test] [--n 16] FILE.png
+  gputrain show [--split test|validation|training] [--n 16] FILE.png
   gputrain show --misclassified --model M.json FILE.png
                            draw digits (or the ones a model gets wrong) with their labels
   gputrain data [--data DIR]

@@ -72,7 +72,7 @@ func (c *trainCmd) plotEpoch(b train.Backend, eval *mnist.Set, results []train.R
 		}
 		c.evalCosts[results[len(results)-1].Epoch] = cost
 	}
-	return writeTrainingPlot(c.plot, c.plotInfo(), results, c.evalCosts)
+	return writeTrainingPlot(c.Plot, c.plotInfo(), results, c.evalCosts)
 }
 
 // evaluationCost is the book's quadratic cost, the mean of ½‖y−a‖² over

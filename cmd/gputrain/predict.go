@@ -13,8 +13,10 @@ import (
 	"strings"
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
+	"github.com/gputrain/gputrain/cmd/internal/memlimit"
 	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/internal/safefile"
 	"github.com/gputrain/gputrain/mnist/digit"
 )
 
@@ -33,13 +35,18 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if *show != "" && !strings.EqualFold(filepath.Ext(*show), ".png") {
 		return cli.Usagef("--show %s: the output is a PNG image; give a file name ending in .png", *show)
 	}
+	if *show != "" {
+		if err := graph.ProbeWritable(*show); err != nil {
+			return cli.Usagef("--show: %v", err)
+		}
+	}
 	if *model == "" {
 		return cli.Usagef("--model is required: a model file written by gputrain train --save")
 	}
 	if len(files) == 0 {
 		return cli.Usagef("no images given: name one or more PNG, JPEG or GIF files of a handwritten digit")
 	}
-	net, err := graph.Load(*model)
+	net, err := loadModel(*model, memlimit.Machine())
 	if err != nil {
 		return err
 	}
@@ -84,11 +91,18 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	}
 }
 
+// maxImageBytes caps an image file: far more than a photo of a digit needs.
+const maxImageBytes = 64 << 20
+
 // prepareImage reads an image file and prepares it as MNIST's digits were;
 // with thumb, it also returns the image reduced for --show (the original
 // may be a 12-megapixel photo, and --show may be given many).
 func prepareImage(path string, thumb bool) ([]uint8, image.Image, error) {
-	img, err := digit.Decode(path)
+	data, err := safefile.ReadFile(path, "an image file", maxImageBytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	img, err := digit.DecodeBytes(data, path)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/image/math/fixed"
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
+	"github.com/gputrain/gputrain/cmd/internal/memlimit"
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/mnist"
 )
@@ -51,12 +52,14 @@ func runShow(args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlags("gputrain show")
 	data := fs.String("data", defaultData, "directory of the MNIST files (fetched there when missing)")
 	split := fs.String("split", "test", "the images to draw from: "+strings.Join(splits, ", "))
-	n := fs.Int("n", 0, fmt.Sprintf("how many digits to draw (default %d, or %d with --misclassified)", showN, showNMistakes))
-	offset := fs.Int("offset", 0, "start at this image of the split")
+	n := cli.Int(fs, "n", 0, fmt.Sprintf("how many digits to draw (default %d, or %d with --misclassified)", showN, showNMistakes))
+	offset := cli.Int(fs, "offset", 0, "start at this image of the split")
 	model := fs.String("model", "", "a model file: caption each digit with its prediction")
 	mistakes := fs.Bool("misclassified", false, "draw only the digits the --model gets wrong")
-	scale := fs.Int("scale", 3, "pixels per MNIST pixel")
+	scale := cli.Int(fs, "scale", 3, "pixels per MNIST pixel")
 	dtype := fs.String("dtype", "float32", "float32 or float64: the precision the model predicts in")
+	maxMemory := fs.String("max-memory", "", "refuse an image needing more memory than this (4GiB, 500MB; default: what the machine has available)")
+	anyData := fs.Bool("allow-noncanonical", false, "read MNIST files that are not the canonical ones (a dataset of your own)")
 	files, err := parseFiles(fs, args, stdout)
 	if err != nil {
 		return err
@@ -78,6 +81,8 @@ func runShow(args []string, stdout, stderr io.Writer) error {
 		return cli.Usagef("--scale %d: want 1 to %d", *scale, showMaxScale)
 	case *mistakes && *model == "":
 		return cli.Usagef("--misclassified needs --model: the model whose mistakes to draw")
+	case *data == "":
+		return cli.Usagef("--data is empty: name the folder of the MNIST files")
 	}
 	if err := checkSplit(*split); err != nil {
 		return err
@@ -93,18 +98,42 @@ func runShow(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	out := files[0]
+	if err := graph.ProbeWritable(out); err != nil {
+		return cli.Usagef("%v", err)
+	}
+	limit, err := memlimit.Get(*maxMemory)
+	if err != nil {
+		return cli.Usagef("%v", err)
+	}
 
 	var net *graph.Network
+	var sizes []int
 	if *model != "" {
-		if net, err = graph.Load(*model); err != nil {
+		if net, err = loadModel(*model, limit); err != nil {
 			return err
 		}
+		sizes = net.Sizes
 	}
-	d, err := mnist.Ensure(*data, stderr)
+	// The grid's size is known before the data is read: at most the
+	// canonical split's images from --offset on, each caption at most
+	// as wide as the widest one possible.
+	drawn := max(1, min(*n, canonicalSplit[*split]-*offset))
+	widest := fmt.Sprintf("#%d", *offset+drawn)
+	if net != nil && len(widest) < len("pred 0 / true 0") {
+		widest = "pred 0 / true 0"
+	}
+	if err := limit.Check(fmt.Sprintf("--n %d at --scale %d (a grid of %d digits)", *n, *scale, drawn),
+		showEstimate(drawn, *scale, "", widest, sizes)); err != nil {
+		return cli.Usagef("%v", err)
+	}
+	d, err := mnist.EnsureWith(*data, stderr, dataOptions(*anyData, limit))
 	if err != nil {
 		return err
 	}
 	all := splitSet(d, *split)
+	if all.Len() == 0 {
+		return fmt.Errorf("the %s set of %s has no images", *split, *data)
+	}
 	if *offset >= all.Len() {
 		return cli.Usagef("--offset %d: the %s set has %d images", *offset, *split, all.Len())
 	}
@@ -166,19 +195,17 @@ func digitGrid(title string, cells []cell, scale int) *image.RGBA {
 	face := basicfont.Face7x13
 	lineH := face.Metrics().Height.Ceil()
 	tile := 28 * scale
-	cellW := tile
+	widest := ""
 	for _, c := range cells {
-		cellW = max(cellW, font.MeasureString(face, c.label).Ceil(), font.MeasureString(face, c.index).Ceil())
+		for _, s := range []string{c.label, c.index} {
+			if len(s) > len(widest) {
+				widest = s
+			}
+		}
 	}
-	cellW += 2 * showCaptionGap
-	cellH := tile + showCaptionGap + 2*lineH + showCaptionGap
-	cols := int(math.Ceil(math.Sqrt(float64(len(cells)))))
-	rows := (len(cells) + cols - 1) / cols
+	w, h, cols, cellW, cellH := gridSize(title, widest, len(cells), scale)
 	const margin = 8
 	titleH := lineH + margin
-	w := max(2*margin+cols*cellW, 2*margin+font.MeasureString(face, title).Ceil())
-	h := 2*margin + titleH + rows*cellH
-
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	draw.Draw(img, img.Bounds(), image.NewUniform(pageColor), image.Point{}, draw.Src)
 	text(img, face, margin, margin, title, textColor)
@@ -202,6 +229,24 @@ func digitGrid(title string, cells []cell, scale int) *image.RGBA {
 		text(img, face, x+(cellW-font.MeasureString(face, c.index).Ceil())/2, ty+lineH, c.index, indexColor)
 	}
 	return img
+}
+
+// gridSize is the layout of digitGrid: the image's width and height, the
+// number of columns and a cell's size, for n digits at scale whose widest
+// caption is widest (basicfont is fixed-width).
+func gridSize(title, widest string, n, scale int) (w, h, cols, cellW, cellH int) {
+	face := basicfont.Face7x13
+	lineH := face.Metrics().Height.Ceil()
+	tile := 28 * scale
+	cellW = max(tile, font.MeasureString(face, widest).Ceil()) + 2*showCaptionGap
+	cellH = tile + showCaptionGap + 2*lineH + showCaptionGap
+	cols = max(1, int(math.Ceil(math.Sqrt(float64(n)))))
+	rows := (n + cols - 1) / cols
+	const margin = 8
+	titleH := lineH + margin
+	w = max(2*margin+cols*cellW, 2*margin+font.MeasureString(face, title).Ceil())
+	h = 2*margin + titleH + rows*cellH
+	return w, h, cols, cellW, cellH
 }
 
 // text draws s with its top-left corner at (x, y).

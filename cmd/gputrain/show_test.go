@@ -189,8 +189,8 @@ func TestShow(t *testing.T) {
 	}
 	unwritable := filepath.Join(dir, "no-such-dir", "grid.png")
 	code, _, errs = runCLI("show", "--data", dataDir(t), unwritable)
-	if code != exitRuntime || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, unwritable+": ") {
-		t.Errorf("unwritable output: exit %d, %q", code, errs)
+	if code != exitUsage || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, unwritable+": directory ") {
+		t.Errorf("unwritable output: exit %d, %q (checked before any work)", code, errs)
 	}
 	if _, err := os.Stat(none); err == nil {
 		t.Errorf("%s written despite the error", none)

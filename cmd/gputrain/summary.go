@@ -13,10 +13,6 @@ import (
 	"github.com/gputrain/gputrain/graph/train"
 )
 
-// interruptDir is where Ctrl-C saves a checkpoint when --checkpoint is not
-// given (see trainCmd.run).
-const interruptDir = "gputrain-checkpoint"
-
 // runSummary is what a finished run did: its best and last epochs, how
 // long it trained and evaluated, and where its files went.
 type runSummary struct {
@@ -48,20 +44,26 @@ type runSummary struct {
 // {"summary": {...}} on stdout after the epochs' objects.
 func (c *trainCmd) finish(stdout, stderr io.Writer, results []train.Result) error {
 	s := summarize(results)
-	s.Model, s.Plot = c.save, c.plot
-	if c.checkpointDir != "" {
-		s.Checkpoint = filepath.Join(c.checkpointDir, checkpointFile)
+	s.Model, s.Plot = c.Save, c.Plot
+	if c.Checkpoint != "" {
+		s.Checkpoint = filepath.Join(c.Checkpoint, checkpointFile)
 	}
-	if c.resume != "" && filepath.Clean(c.resume) == interruptDir && filepath.Clean(c.checkpointDir) == interruptDir && c.save != "" {
+	// The default folders: gputrain-checkpoint, or gputrain-checkpoint-RUN
+	// when that one held another run's.
+	fromDefault := c.resume != "" && strings.HasPrefix(filepath.Base(c.resumedFrom), defaultCheckpoint)
+	here, _ := filepath.Abs(c.Checkpoint)
+	if fromDefault && here == c.resumedFrom && c.Save != "" {
 		if err := os.Remove(s.Checkpoint); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("removing the finished run's interrupt checkpoint: %w", err)
 		}
-		os.Remove(interruptDir) // only if empty: it may hold the user's files too
+		c.unlock()
+		removeLockFile(c.Checkpoint)
+		os.Remove(c.Checkpoint) // only if empty: it may hold the user's files too
 		s.RemovedCheckpoint, s.Checkpoint = s.Checkpoint, ""
-	} else if from := filepath.Join(c.resume, checkpointFile); c.resume != "" && from != s.Checkpoint {
+	} else if from := filepath.Join(c.resume, checkpointFile); c.resume != "" && here != c.resumedFrom {
 		s.ResumedFrom = from
 	}
-	if c.logFormat == "json" {
+	if c.LogFormat == "json" {
 		line, err := json.Marshal(map[string]runSummary{"summary": s})
 		if err != nil {
 			return err
@@ -116,7 +118,7 @@ func (s runSummary) text() string {
 	fmt.Fprintf(&b, "Files: %s\n", strings.Join(files, ", "))
 	if s.RemovedCheckpoint != "" {
 		fmt.Fprintf(&b, "Removed the interrupt checkpoint %s: the run it saved is finished and saved\n", s.RemovedCheckpoint)
-	} else if strings.HasPrefix(s.Checkpoint, interruptDir+string(filepath.Separator)) && s.Model == "" {
+	} else if strings.HasPrefix(filepath.Base(filepath.Dir(s.Checkpoint)), defaultCheckpoint) && s.Model == "" {
 		fmt.Fprintf(&b, "The checkpoint %s holds the finished run (no --save); delete it when done with it\n", s.Checkpoint)
 	}
 	if s.ResumedFrom != "" {

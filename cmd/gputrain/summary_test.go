@@ -34,7 +34,7 @@ func TestSummaryText(t *testing.T) {
 			"Last: epoch 1, mean training cost 0.2500 (no evaluation: --eval none)\n" +
 				"Time: 2 epochs, 3.0s training, 0.00s evaluating\n" +
 				"Files: none (--save FILE keeps the model)\n"},
-		{"finished in the interrupt checkpoint, unsaved", noEval, func(s *runSummary) { s.Checkpoint = filepath.Join(interruptDir, checkpointFile) },
+		{"finished in the interrupt checkpoint, unsaved", noEval, func(s *runSummary) { s.Checkpoint = filepath.Join(defaultCheckpoint, checkpointFile) },
 			"Last: epoch 1, mean training cost 0.2500 (no evaluation: --eval none)\n" +
 				"Time: 2 epochs, 3.0s training, 0.00s evaluating\n" +
 				"Files: checkpoint gputrain-checkpoint/checkpoint.json\n" +
@@ -69,9 +69,9 @@ func TestSummaryCLI(t *testing.T) {
 	}
 	t.Chdir(t.TempDir())
 	common := []string{"train", "--data", data, "--train-limit", "1000", "--sizes", "784,10,10", "--quiet"}
-	ck := filepath.Join(interruptDir, checkpointFile)
+	ck := filepath.Join(defaultCheckpoint, checkpointFile)
 
-	code, out, errs := runCLI(append(common, "--epochs", "1", "--checkpoint", interruptDir, "--log-format", "json", "--plot", "p.png")...)
+	code, out, errs := runCLI(append(common, "--epochs", "1", "--checkpoint", defaultCheckpoint, "--log-format", "json", "--plot", "p.png")...)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	var s struct{ Summary runSummary }
 	if code != 0 || len(lines) != 2 || json.Unmarshal([]byte(lines[1]), &s) != nil || errs != "" ||
@@ -82,7 +82,7 @@ func TestSummaryCLI(t *testing.T) {
 	// Resumed from it without --save, then with: epochs 1, then 2.
 	for epochs, save := range []bool{false, true} {
 		epochs += 2
-		args := []string{"train", "--data", data, "--quiet", "--resume", interruptDir, "--epochs", strconv.Itoa(epochs)}
+		args := []string{"train", "--data", data, "--quiet", "--resume", defaultCheckpoint, "--epochs", strconv.Itoa(epochs)}
 		if save {
 			args = append(args, "--save", "m.json")
 		}
@@ -95,8 +95,8 @@ func TestSummaryCLI(t *testing.T) {
 		case save && (statErr == nil || !strings.Contains(errs, "Removed the interrupt checkpoint "+ck)):
 			t.Errorf("with --save: checkpoint still there (%v), stderr %q", statErr, errs)
 		case save:
-			if _, err := os.Stat(interruptDir); err == nil {
-				t.Errorf("the empty %s was left behind", interruptDir)
+			if _, err := os.Stat(defaultCheckpoint); err == nil {
+				t.Errorf("the empty %s was left behind", defaultCheckpoint)
 			}
 		case !save && (statErr != nil || !strings.Contains(errs, "The checkpoint "+ck+" holds the finished run")):
 			t.Errorf("without --save: checkpoint gone (%v), stderr %q", statErr, errs)

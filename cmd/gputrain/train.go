@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -15,17 +18,19 @@ import (
 	"syscall"
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
+	"github.com/gputrain/gputrain/cmd/internal/memlimit"
 	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/cuda"
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/train"
+	"github.com/gputrain/gputrain/internal/safefile"
 	"github.com/gputrain/gputrain/mnist"
 )
 
 var errInterrupted = errors.New("interrupted")
 
-// trainFlags are the settings that define a training run; a checkpoint
-// records them so that --resume continues the same run.
+// trainFlags are the settings of a training run; a checkpoint records them
+// so that --resume DIR alone continues the run as it was started.
 type trainFlags struct {
 	Sizes      cli.IntList `json:"sizes"`
 	Epochs     int         `json:"epochs"`
@@ -36,99 +41,247 @@ type trainFlags struct {
 	TrainLimit int         `json:"train_limit"`
 	NoShuffle  bool        `json:"no_shuffle"`
 	Eval       string      `json:"eval"`
+	// Where the run reads and writes, as absolute paths in a checkpoint
+	// (empty in checkpoints older than these fields: the defaults).
+	Data         string `json:"data,omitempty"`
+	NonCanonical bool   `json:"allow_noncanonical,omitempty"`
+	Save         string `json:"save,omitempty"`
+	Plot         string `json:"plot,omitempty"`
+	LogFormat    string `json:"log_format,omitempty"`
+	Checkpoint   string `json:"checkpoint,omitempty"`
+}
+
+// check returns the first invalid setting as the flag's name and what is
+// wrong with its value (" 0: must be at least 1"), for the command line
+// and for a checkpoint's stored flags alike.
+func (f *trainFlags) check(sizesChecked bool) (flag, fault string) {
+	if sizesChecked {
+		if err := graph.CheckSizes(f.Sizes); err != nil {
+			return "sizes", ": " + err.Error()
+		}
+	}
+	switch {
+	case f.Epochs < 1:
+		return "epochs", fmt.Sprintf(" %d: must be at least 1", f.Epochs)
+	case f.BatchSize < 1:
+		return "batch-size", fmt.Sprintf(" %d: must be at least 1", f.BatchSize)
+	case !(f.Eta > 0) || math.IsInf(f.Eta, 0):
+		return "eta", fmt.Sprintf(" %v: must be a finite number > 0", f.Eta)
+	case f.TrainLimit < 0:
+		return "train-limit", fmt.Sprintf(" %d: must be 0 (all) or more", f.TrainLimit)
+	case f.Eval != "test" && f.Eval != "validation" && f.Eval != "none":
+		return "eval", fmt.Sprintf(" %q: want test, validation or none", f.Eval)
+	case f.LogFormat != "text" && f.LogFormat != "json":
+		return "log-format", fmt.Sprintf(" %q: want text or json", f.LogFormat)
+	}
+	if _, err := graph.ParseDtype(f.Dtype); err != nil {
+		return "dtype", ": " + err.Error()
+	}
+	return "", ""
 }
 
 // checkpointFile is the name of the checkpoint inside a --checkpoint directory.
 const checkpointFile = "checkpoint.json"
 
-// checkpoint is everything --resume needs to continue bit for bit.
+// defaultCheckpoint is where an interrupted run without --checkpoint, or
+// one whose --save failed, leaves its checkpoint.
+const defaultCheckpoint = "gputrain-checkpoint"
+
+// checkpoint is everything --resume needs to continue bit for bit. Run
+// comes first in the file, so that another run's checkpoint is told
+// apart by reading its first bytes.
 type checkpoint struct {
+	Run      string         `json:"run"`
 	Flags    trainFlags     `json:"flags"`
 	Position train.Position `json:"position"`
 	Results  []train.Result `json:"results"`
 	Model    *graph.Network `json:"model"`
 }
 
+// canonicalTraining is the size of the canonical training set, which bounds
+// a checkpoint's position before the data is read.
+const canonicalTraining = 50_000
+
+// parseCheckpoint reads and validates a checkpoint: one JSON object and
+// nothing after it, a model that agrees with the stored sizes, valid stored
+// flags, a position inside its epoch and a shuffle state.
+func parseCheckpoint(data []byte) (*checkpoint, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var ck checkpoint
+	if err := dec.Decode(&ck); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("data after the checkpoint's JSON object")
+	}
+	if ck.Model == nil {
+		return nil, fmt.Errorf("no model")
+	}
+	f := &ck.Flags
+	if f.LogFormat == "" {
+		f.LogFormat = "text"
+	}
+	if flag, fault := f.check(true); flag != "" {
+		return nil, fmt.Errorf("its stored --%s%s", flag, fault)
+	}
+	if !slices.Equal(ck.Model.Sizes, f.Sizes) {
+		return nil, fmt.Errorf("its model's sizes %v differ from its stored --sizes %v", ck.Model.Sizes, f.Sizes.String())
+	}
+	p := ck.Position
+	n := canonicalTraining
+	if f.TrainLimit > 0 {
+		n = f.TrainLimit
+	}
+	switch {
+	case p.Epoch < 0 || p.Epoch > f.Epochs:
+		return nil, fmt.Errorf("position: epoch %d is outside the run's %d epochs", p.Epoch, f.Epochs)
+	case p.Done < 0 || p.Done > n || p.Done%f.BatchSize != 0 && p.Done != n:
+		return nil, fmt.Errorf("position: %d images done is not a whole number of mini-batches of %d within the %d images of an epoch",
+			p.Done, f.BatchSize, n)
+	case len(p.Shuffle) == 0:
+		return nil, fmt.Errorf("position: no shuffle state, so the run could not continue as it would have")
+	case len(ck.Results) != p.Epoch:
+		return nil, fmt.Errorf("%d epoch results for a position in epoch %d", len(ck.Results), p.Epoch)
+	}
+	if err := train.NewShuffler(0, true).UnmarshalBinary(p.Shuffle); err != nil {
+		return nil, fmt.Errorf("position: shuffle state: %w", err)
+	}
+	for i, r := range ck.Results {
+		if r.Epoch != i {
+			return nil, fmt.Errorf("results[%d] is for epoch %d", i, r.Epoch)
+		}
+	}
+	return &ck, nil
+}
+
+// newRunID names a run, so that its checkpoints are told apart from
+// another run's.
+func newRunID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// checkpointRun returns the run id of the checkpoint in dir: "" with ok
+// when there is none, and not ok when there is one that names no run.
+// Only the file's first bytes are read.
+func checkpointRun(dir string) (run string, ok bool) {
+	f, _, err := safefile.Open(filepath.Join(dir, checkpointFile), "a checkpoint")
+	if errors.Is(err, os.ErrNotExist) {
+		return "", true
+	}
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	dec := json.NewDecoder(io.LimitReader(f, 4096))
+	var toks [3]json.Token
+	for i := range toks {
+		if toks[i], err = dec.Token(); err != nil {
+			return "", false
+		}
+	}
+	run, _ = toks[2].(string)
+	return run, toks[0] == json.Delim('{') && toks[1] == "run" && run != ""
+}
+
 type trainCmd struct {
 	trainFlags
-	device, data, init, save string
-	checkpointDir, resume    string
-	quiet                    bool
-	plot                     string
-	logFormat                string
-	set                      map[string]bool // flags given on the command line
-	evalCosts                map[int]float64 // the evaluation cost by epoch, for --plot
+	run                  string // the run's id, kept across --resume
+	device, init, resume string
+	maxMemory            string
+	quiet                bool
+	set                  map[string]bool // flags given on the command line
+	stderr               io.Writer
+	lock                 io.Closer // on the checkpoint folder while the run writes it
+	limit                memlimit.Limit
+	resumedFrom          string          // absolute path of --resume
+	evalCosts            map[int]float64 // the evaluation cost by epoch, for --plot
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
-	c := &trainCmd{trainFlags: trainFlags{Sizes: cli.IntList{784, 30, 10}}}
+	c := &trainCmd{trainFlags: trainFlags{Sizes: cli.IntList{784, 30, 10}}, stderr: stderr}
 	fs := cli.NewFlags("gputrain train")
 	fs.Var(&c.Sizes, "sizes", "layer sizes, comma-separated: 784 inputs first, 10 outputs last")
-	fs.IntVar(&c.Epochs, "epochs", 30, "number of epochs")
-	fs.IntVar(&c.BatchSize, "batch-size", 10, "mini-batch size")
+	cli.IntVar(fs, &c.Epochs, "epochs", 30, "number of epochs")
+	cli.IntVar(fs, &c.BatchSize, "batch-size", 10, "mini-batch size (one larger than the training set is taken as all of it)")
 	fs.Float64Var(&c.Eta, "eta", 3.0, "learning rate η")
-	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the initial weights and of the shuffling")
+	cli.Uint64Var(fs, &c.Seed, "seed", 1, "seed of the initial weights and of the shuffling")
 	fs.StringVar(&c.device, "device", "cpu", "cpu or cuda")
 	fs.StringVar(&c.Dtype, "dtype", "float32", "float32 or float64")
-	fs.StringVar(&c.data, "data", defaultData, "directory of the MNIST files (fetched there when missing)")
-	fs.IntVar(&c.TrainLimit, "train-limit", 0, "train on the first N training images only (0: all 50,000)")
+	fs.StringVar(&c.Data, "data", defaultData, "directory of the MNIST files (fetched there when missing)")
+	fs.BoolVar(&c.NonCanonical, "allow-noncanonical", false, "read MNIST files that are not the canonical ones (a dataset of your own)")
+	cli.IntVar(fs, &c.TrainLimit, "train-limit", 0, "train on the first N training images only (0: all 50,000)")
 	fs.BoolVar(&c.NoShuffle, "no-shuffle", false, "take mini-batches in file order")
 	fs.StringVar(&c.init, "init", "", "start from this model file (network2.py JSON) instead of random weights")
-	fs.StringVar(&c.save, "save", "", "write the trained model to this file (network2.py JSON)")
+	fs.StringVar(&c.Save, "save", "", "write the trained model to this file (network2.py JSON)")
 	fs.StringVar(&c.Eval, "eval", "test", "evaluate after each epoch on test, validation or none")
-	fs.StringVar(&c.checkpointDir, "checkpoint", "", "write a checkpoint to this directory after every epoch")
-	fs.StringVar(&c.resume, "resume", "", "continue the run checkpointed in this directory")
+	fs.StringVar(&c.Checkpoint, "checkpoint", "", "write a checkpoint to this directory after every epoch")
+	fs.StringVar(&c.resume, "resume", "", "continue the run checkpointed in this directory, with its settings")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress bar")
-	fs.StringVar(&c.plot, "plot", "", "write a PNG plot of accuracy and cost per epoch to this file")
-	fs.StringVar(&c.logFormat, "log-format", "text", "text (the book's lines) or json (one object per epoch)")
+	fs.StringVar(&c.Plot, "plot", "", "write a PNG plot of accuracy and cost per epoch to this file")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "text (the book's lines) or json (one object per epoch)")
+	fs.StringVar(&c.maxMemory, "max-memory", "", "refuse a run needing more memory than this (4GiB, 500MB; default: what the machine has available)")
 	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
 	}
 	c.set = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { c.set[f.Name] = true })
 
+	limit, err := memlimit.Get(c.maxMemory)
+	if err != nil {
+		return cli.Usagef("%v", err)
+	}
+	c.limit = limit
 	var ck *checkpoint
 	if c.resume != "" {
-		var err error
-		if ck, err = c.loadCheckpoint(); err != nil {
+		if ck, err = c.loadCheckpoint(limit); err != nil {
 			return err
 		}
+	} else {
+		c.run = newRunID()
 	}
 	if err := c.validate(); err != nil {
 		return err
 	}
-	return c.run(ck, stdout, stderr)
+	var net *graph.Network
+	switch {
+	case ck != nil:
+		net = ck.Model
+	case c.init != "":
+		if net, err = loadModel(c.init, limit); err != nil {
+			return err
+		}
+		if c.set["sizes"] && !slices.Equal(c.Sizes, net.Sizes) {
+			return cli.Usagef("--sizes %v differs from %s's sizes %v", c.Sizes.String(), c.init, net.Sizes)
+		}
+		c.Sizes = net.Sizes
+	}
+	if err := c.checkMemory(limit); err != nil {
+		return err
+	}
+	defer c.unlock()
+	if err := c.prepareOutputs(); err != nil {
+		return err
+	}
+	return c.train(ck, net, stdout)
 }
 
-// validate checks the flags that need no files.
+// validate checks the flags that need no files, and that every output
+// can be written, before any work is done.
 func (c *trainCmd) validate() error {
-	if c.set["init"] || c.resume != "" {
-		// sizes may come from the model; checked once it is read
-	} else if err := graph.CheckSizes(c.Sizes); err != nil {
-		return cli.Usagef("--sizes: %v", err)
+	if flag, fault := c.check(!c.set["init"] && c.resume == ""); flag != "" {
+		return cli.Usagef("--%s%s", flag, fault)
 	}
 	switch {
-	case c.Epochs < 1:
-		return cli.Usagef("--epochs %d: must be at least 1", c.Epochs)
-	case c.BatchSize < 1:
-		return cli.Usagef("--batch-size %d: must be at least 1", c.BatchSize)
-	case !(c.Eta > 0) || math.IsInf(c.Eta, 0):
-		return cli.Usagef("--eta %v: must be a finite number > 0", c.Eta)
-	case c.TrainLimit < 0:
-		return cli.Usagef("--train-limit %d: must be 0 (all) or more", c.TrainLimit)
 	case c.device != "cpu" && c.device != "cuda":
 		return cli.Usagef("--device %q: want cpu or cuda", c.device)
-	case c.Eval != "test" && c.Eval != "validation" && c.Eval != "none":
-		return cli.Usagef("--eval %q: want test, validation or none", c.Eval)
-	case c.logFormat != "text" && c.logFormat != "json":
-		return cli.Usagef("--log-format %q: want text or json", c.logFormat)
+	case c.Data == "":
+		return cli.Usagef("--data is empty: name the folder of the MNIST files")
 	}
-	if _, err := graph.ParseDtype(c.Dtype); err != nil {
-		return cli.Usagef("--dtype: %v", err)
-	}
-	for _, f := range []struct{ flag, path string }{{"save", c.save}, {"plot", c.plot}} {
+	for _, f := range []struct{ flag, path string }{{"save", c.Save}, {"plot", c.Plot}} {
 		if f.path != "" {
-			if err := graph.CheckWritable(f.path); err != nil {
+			if err := graph.ProbeWritable(f.path); err != nil {
 				return cli.Usagef("--%s: %v", f.flag, err)
 			}
 		}
@@ -139,20 +292,44 @@ func (c *trainCmd) validate() error {
 	return nil
 }
 
-// loadCheckpoint reads --resume's checkpoint and takes its settings; flags
-// given on the command line must agree with them, except --epochs.
-func (c *trainCmd) loadCheckpoint() (*checkpoint, error) {
+// checkMemory refuses a run whose estimated peak memory exceeds limit.
+func (c *trainCmd) checkMemory(limit memlimit.Limit) error {
+	if err := graph.CheckSizes(c.Sizes); err != nil {
+		return cli.Usagef("--sizes: %v", err)
+	}
+	n := canonicalTraining
+	if c.TrainLimit > 0 {
+		n = min(n, c.TrainLimit)
+	}
+	dt, _ := graph.ParseDtype(c.Dtype)
+	est := trainEstimate(c.Sizes, c.BatchSize, n, dt, c.Eval != "none", c.Save != "" || c.Checkpoint != "")
+	what := fmt.Sprintf("--sizes %s at --batch-size %d in %s", c.Sizes.String(), min(c.BatchSize, n), c.Dtype)
+	if err := limit.Check(what, est); err != nil {
+		return cli.Usagef("%v", err)
+	}
+	return nil
+}
+
+// loadCheckpoint reads --resume's checkpoint and takes its settings. Flags
+// given on the command line may change where the run reads and writes and
+// how long it goes on; those that would make it another run are refused.
+func (c *trainCmd) loadCheckpoint(limit memlimit.Limit) (*checkpoint, error) {
 	path := filepath.Join(c.resume, checkpointFile)
-	data, err := os.ReadFile(path)
+	st, err := safefile.Check(path, "a checkpoint")
 	if err != nil {
 		return nil, cli.Usagef("--resume: %v", err)
 	}
-	var ck checkpoint
-	if err := json.Unmarshal(data, &ck); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	// Reading it takes the file and its parsed numbers: a few times its size.
+	if err := limit.Check("--resume "+c.resume+" ("+safefile.Bytes(st.Size())+")", baseBytes+4*float64(st.Size())); err != nil {
+		return nil, cli.Usagef("%v", err)
 	}
-	if ck.Model == nil {
-		return nil, fmt.Errorf("%s: no model", path)
+	data, err := safefile.ReadFile(path, "a checkpoint", st.Size())
+	if err != nil {
+		return nil, cli.Usagef("--resume: %v", err)
+	}
+	ck, err := parseCheckpoint(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: bad checkpoint: %w", path, err)
 	}
 	f := ck.Flags
 	for _, d := range []struct {
@@ -169,52 +346,126 @@ func (c *trainCmd) loadCheckpoint() (*checkpoint, error) {
 		{"no-shuffle", c.NoShuffle == f.NoShuffle, c.NoShuffle, f.NoShuffle},
 	} {
 		if c.set[d.name] && !d.same {
-			return nil, cli.Usagef("--%s %v differs from the checkpoint's %v in %s", d.name, d.have, d.ckv, c.resume)
+			return nil, cli.Usagef("--%s %v differs from the checkpoint's %v in %s: it would be another run", d.name, d.have, d.ckv, c.resume)
 		}
 	}
 	if c.set["init"] {
 		return nil, cli.Usagef("--init and --resume exclude each other")
 	}
-	epochs, eval := c.Epochs, c.Eval
+	// What may change: the command line wins; else the stored value; else
+	// (an older checkpoint) the default.
+	given := c.trainFlags
 	c.trainFlags = f
+	for _, o := range []struct {
+		flag     string
+		dst, src *string
+	}{
+		{"data", &c.Data, &given.Data}, {"save", &c.Save, &given.Save}, {"plot", &c.Plot, &given.Plot},
+		{"log-format", &c.LogFormat, &given.LogFormat}, {"eval", &c.Eval, &given.Eval},
+	} {
+		if c.set[o.flag] || *o.dst == "" {
+			*o.dst = *o.src
+		}
+	}
 	if c.set["epochs"] {
-		c.Epochs = epochs
+		c.Epochs = given.Epochs
 	}
-	if c.set["eval"] {
-		c.Eval = eval
+	if c.set["allow-noncanonical"] {
+		c.NonCanonical = given.NonCanonical
 	}
-	if c.checkpointDir == "" {
-		c.checkpointDir = c.resume
+	// The run goes on checkpointing where its checkpoint was found, which
+	// may have moved since it was written.
+	c.Checkpoint = given.Checkpoint
+	if c.Checkpoint == "" {
+		c.Checkpoint = c.resume
 	}
-	return &ck, nil
+	c.run = ck.Run
+	if c.run == "" {
+		c.run = newRunID() // a checkpoint from before runs had names
+	}
+	c.resumedFrom, _ = filepath.Abs(c.resume)
+	return ck, nil
 }
 
-func (c *trainCmd) run(ck *checkpoint, stdout, stderr io.Writer) error {
-	var net *graph.Network
+// prepareOutputs makes the --checkpoint folder, locks it and checks that it
+// holds no other run's checkpoint; without --checkpoint it checks that the
+// folder an interrupt would use holds none either.
+func (c *trainCmd) prepareOutputs() error {
+	if c.Checkpoint == "" {
+		if !c.ownsCheckpoint(defaultCheckpoint) {
+			return cli.Usagef("%s/ holds the checkpoint of another run, which an interrupt of this run would overwrite: "+
+				"continue that run with --resume %s, move it away, or name a folder for this run's checkpoints with --checkpoint",
+				defaultCheckpoint, defaultCheckpoint)
+		}
+		return nil
+	}
+	if err := os.MkdirAll(c.Checkpoint, 0o755); err != nil {
+		return cli.Usagef("--checkpoint %s: %v", c.Checkpoint, unwrapPath(err))
+	}
+	if err := c.lockCheckpoint(c.Checkpoint); err != nil {
+		return err
+	}
+	if !c.ownsCheckpoint(c.Checkpoint) {
+		return cli.Usagef("--checkpoint %s: it holds the checkpoint of another run, which this run would overwrite: "+
+			"continue that run with --resume %s, or name another folder with --checkpoint", c.Checkpoint, c.Checkpoint)
+	}
+	if err := graph.ProbeWritable(filepath.Join(c.Checkpoint, checkpointFile)); err != nil {
+		return cli.Usagef("--checkpoint: %v", err)
+	}
+	return nil
+}
+
+// ownsCheckpoint reports whether this run may write dir's checkpoint: there
+// is none, or it is this run's.
+func (c *trainCmd) ownsCheckpoint(dir string) bool {
+	if abs, _ := filepath.Abs(dir); abs == c.resumedFrom {
+		return true
+	}
+	run, ok := checkpointRun(dir)
+	return ok && (run == "" || run == c.run)
+}
+
+func (c *trainCmd) lockCheckpoint(dir string) error {
+	if c.lock != nil {
+		return nil
+	}
+	l, err := lockDir(dir)
+	if errors.Is(err, errLocked) {
+		return cli.Usagef("--checkpoint %s: another gputrain run is writing to this folder", dir)
+	}
+	if err != nil {
+		return cli.Usagef("--checkpoint %s: locking it: %v", dir, unwrapPath(err))
+	}
+	c.lock = l
+	return nil
+}
+
+func (c *trainCmd) unlock() {
+	if c.lock != nil {
+		c.lock.Close()
+		c.lock = nil
+	}
+}
+
+// unwrapPath drops the operation and path of an *fs.PathError, which the
+// message names already.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func (c *trainCmd) train(ck *checkpoint, net *graph.Network, stdout io.Writer) error {
 	var err error
-	switch {
-	case ck != nil:
-		net = ck.Model
-	case c.init != "":
-		if net, err = graph.Load(c.init); err != nil {
-			return err
-		}
-		if c.set["sizes"] && !slices.Equal(c.Sizes, net.Sizes) {
-			return cli.Usagef("--sizes %v differs from %s's sizes %v", c.Sizes.String(), c.init, net.Sizes)
-		}
-		c.Sizes = net.Sizes
-	}
-	if err := graph.CheckSizes(c.Sizes); err != nil {
-		return cli.Usagef("--sizes: %v", err)
-	}
 	if net == nil {
 		if net, err = graph.New(c.Sizes, c.Seed); err != nil {
 			return err
 		}
 	}
 	dt, _ := graph.ParseDtype(c.Dtype)
-
-	data, err := mnist.Ensure(c.data, stderr)
+	data, err := mnist.EnsureWith(c.Data, c.stderr, dataOptions(c.NonCanonical, c.limit))
 	if err != nil {
 		return err
 	}
@@ -225,6 +476,9 @@ func (c *trainCmd) run(ck *checkpoint, stdout, stderr io.Writer) error {
 		}
 		training = training.Slice(0, c.TrainLimit)
 	}
+	if training.Len() == 0 {
+		return fmt.Errorf("--data %s: the training set has no images: nothing to train on", c.Data)
+	}
 	var eval *mnist.Set
 	switch c.Eval {
 	case "test":
@@ -232,78 +486,215 @@ func (c *trainCmd) run(ck *checkpoint, stdout, stderr io.Writer) error {
 	case "validation":
 		eval = data.Validation
 	}
+	if eval != nil && eval.Len() == 0 {
+		return fmt.Errorf("--eval %s: the %s set of %s has no images (--eval none trains without evaluating)", c.Eval, c.Eval, c.Data)
+	}
+	// The book's SGD cuts an epoch into mini-batches of at most the batch
+	// size: a batch size larger than the training set is one mini-batch of
+	// all of it, which is what the clamp below runs.
+	batch := c.BatchSize
+	if batch > training.Len() {
+		batch = training.Len()
+		fmt.Fprintf(c.stderr, "gputrain train: note: --batch-size %d is more than the %d training images: each epoch is one mini-batch of %d\n",
+			c.BatchSize, training.Len(), batch)
+	}
+	if ck != nil {
+		if p := ck.Position; p.Done > training.Len() || p.Done%batch != 0 && p.Done != training.Len() {
+			return fmt.Errorf("%s: bad checkpoint: position: %d images done is not a whole number of mini-batches of %d within the %d training images",
+				filepath.Join(c.resume, checkpointFile), p.Done, batch, training.Len())
+		}
+	}
 
 	open := train.Opener(cpu.Open)
 	if c.device == "cuda" {
 		open = cuda.Open
 	}
-	cfg := train.Config{Sizes: c.Sizes, BatchSize: c.BatchSize, Eta: c.Eta, Dtype: dt}
-	b, err := open(cfg, training)
+	b, err := open(train.Config{Sizes: c.Sizes, BatchSize: batch, Eta: c.Eta, Dtype: dt}, training)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
+	if d, ok := b.(interface{ Device() string }); ok {
+		fmt.Fprintf(c.stderr, "device: %s\n", d.Device())
+	}
 	if err := b.SetNetwork(net); err != nil {
 		return err
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := context.Background(), context.CancelFunc(func() {})
+	if sigs := stopSignals(); len(sigs) > 0 { // none would mean every signal
+		ctx, stop = signal.NotifyContext(ctx, sigs...)
+	}
 	defer stop()
 	opt := train.Options{Epochs: c.Epochs, Eval: eval}
 	var results []train.Result
 	if ck != nil {
 		opt.Start, results = ck.Position, ck.Results
 		if opt.Start.Epoch >= c.Epochs {
-			return cli.Usagef("--resume: the checkpoint is at epoch %d of %d already; raise --epochs", opt.Start.Epoch, c.Epochs)
+			return c.finished(b, opt.Start.Epoch, stdout)
 		}
 	}
-	bar := newProgress(stderr, c.quiet, training.Len(), c.Epochs)
+	bar := newProgress(c.stderr, c.quiet, training.Len(), c.Epochs)
 	opt.Progress = bar.update
 	sh := train.NewShuffler(c.Seed, !c.NoShuffle)
+	last := opt.Start
 	err = train.Run(ctx, b, training.Len(), sh, opt, func(r train.Result, next train.Position) error {
 		bar.clear()
 		results = append(results, r)
-		printEpoch(stdout, c.logFormat, r)
-		if c.plot != "" {
+		last = next
+		printEpoch(stdout, c.LogFormat, r)
+		// A plot or a checkpoint that cannot be written (a full disk)
+		// costs a warning, not the run.
+		if c.Plot != "" {
 			if err := c.plotEpoch(b, eval, results); err != nil {
-				return err
+				c.warn("--plot: %v; training goes on", err)
 			}
 		}
-		if c.checkpointDir != "" {
-			return c.writeCheckpoint(b, next, results)
+		if c.Checkpoint != "" {
+			if err := c.writeCheckpoint(b, c.Checkpoint, next, results); err != nil {
+				c.warn("--checkpoint: %v; training goes on", err)
+			}
 		}
 		return nil
 	})
 	bar.clear()
 	var in *train.Interrupted
 	if errors.As(err, &in) {
-		dir := c.checkpointDir
-		if dir == "" {
-			dir = "gputrain-checkpoint"
-		}
-		c.checkpointDir = dir
-		if werr := c.writeCheckpoint(b, in.At, results); werr != nil {
-			return fmt.Errorf("%v; saving the checkpoint failed: %w", in, werr)
-		}
-		return fmt.Errorf("%w in epoch %d after %d images: checkpoint saved; continue with: gputrain train --resume %s",
-			errInterrupted, in.At.Epoch, in.At.Done, dir)
+		return c.interrupted(b, in, results)
 	}
 	if err != nil {
 		return err
 	}
-	if c.save != "" {
-		final, err := b.Network()
-		if err != nil {
-			return err
-		}
-		if err := final.Save(c.save); err != nil {
-			return err
+	if c.Save != "" {
+		if err := c.save(b); err != nil {
+			return c.keep(b, last, results, fmt.Errorf("--save: %w", err))
 		}
 	}
-	return c.finish(stdout, stderr, results)
+	return c.finish(stdout, c.stderr, results)
 }
 
-func (c *trainCmd) writeCheckpoint(b train.Backend, at train.Position, results []train.Result) error {
+// stopSignals are the signals that checkpoint and stop a run: SIGINT,
+// SIGTERM, and SIGHUP, so that a dropped SSH session does not lose it.
+// One the run was started ignoring (nohup, a background job) stays ignored.
+func stopSignals() []os.Signal {
+	var sigs []os.Signal
+	for _, s := range []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP} {
+		if !signal.Ignored(s) {
+			sigs = append(sigs, s)
+		}
+	}
+	return sigs
+}
+
+// finished handles a checkpoint whose run has no epoch left: it writes the
+// model to --save, or says how to train on.
+func (c *trainCmd) finished(b train.Backend, epoch int, stdout io.Writer) error {
+	if c.Save == "" {
+		return cli.Usagef("--resume: the checkpoint is at epoch %d of %d already; raise --epochs, or give --save to write its model", epoch, c.Epochs)
+	}
+	if err := c.save(b); err != nil {
+		return fmt.Errorf("--save: %w", err)
+	}
+	fmt.Fprintf(stdout, "the run in %s had finished its %d epochs: model written to %s\n", c.resume, epoch, c.Save)
+	return nil
+}
+
+func (c *trainCmd) save(b train.Backend) error {
+	net, err := b.Network()
+	if err != nil {
+		return err
+	}
+	return net.Save(c.Save)
+}
+
+// interrupted saves what an interrupted run has: its checkpoint (in the
+// default folder without --checkpoint), its --save model as it stands and
+// its --plot, and says how to continue.
+func (c *trainCmd) interrupted(b train.Backend, in *train.Interrupted, results []train.Result) error {
+	dir, err := c.fallbackDir()
+	if err == nil {
+		err = c.writeCheckpoint(b, dir, in.At, results)
+	}
+	if err != nil {
+		return fmt.Errorf("%v; saving the checkpoint failed: %w", in, err)
+	}
+	saved := ""
+	if c.Save != "" {
+		if err := c.save(b); err != nil {
+			saved = fmt.Sprintf("; --save failed: %v", err)
+		} else {
+			saved = "; model as it stands saved to " + c.Save
+		}
+	}
+	if c.Plot != "" && len(results) > 0 {
+		if err := writeTrainingPlot(c.Plot, c.plotInfo(), results, c.evalCosts); err != nil {
+			saved += fmt.Sprintf("; --plot failed: %v", err)
+		}
+	}
+	return fmt.Errorf("%w in epoch %d after %d images: checkpoint saved%s; continue with: gputrain train --resume %s",
+		errInterrupted, in.At.Epoch, in.At.Done, saved, dir)
+}
+
+// keep writes the checkpoint of a finished run whose --save failed, so
+// that the trained model is not lost, and says where it is.
+func (c *trainCmd) keep(b train.Backend, at train.Position, results []train.Result, cause error) error {
+	dir, err := c.fallbackDir()
+	if err == nil {
+		err = c.writeCheckpoint(b, dir, at, results)
+	}
+	if err != nil {
+		return fmt.Errorf("%v; keeping the model in a checkpoint failed too: %v", cause, err)
+	}
+	return fmt.Errorf("%v; the trained model is kept in %s: gputrain train --resume %s --save FILE writes it",
+		cause, filepath.Join(dir, checkpointFile), dir)
+}
+
+// fallbackDir is the folder for a checkpoint the run must write: its
+// --checkpoint, else the default folder; or, should another run have
+// taken that since the start, a folder named for this run.
+func (c *trainCmd) fallbackDir() (string, error) {
+	if c.Checkpoint != "" {
+		return c.Checkpoint, nil
+	}
+	var err error
+	for _, dir := range []string{defaultCheckpoint, defaultCheckpoint + "-" + c.run} {
+		if err = os.MkdirAll(dir, 0o755); err != nil {
+			return "", fmt.Errorf("%s: %w", dir, unwrapPath(err))
+		}
+		if err = c.lockCheckpoint(dir); err != nil {
+			continue
+		}
+		if !c.ownsCheckpoint(dir) {
+			c.unlock()
+			err = fmt.Errorf("%s holds another run's checkpoint", dir)
+			continue
+		}
+		c.Checkpoint = dir
+		return dir, nil
+	}
+	return "", err
+}
+
+func (c *trainCmd) warn(format string, args ...any) {
+	fmt.Fprintf(c.stderr, "gputrain train: warning: "+format+"\n", args...)
+}
+
+// stored is the flags as a checkpoint keeps them: paths made absolute, so
+// that --resume finds them from any folder.
+func (c *trainCmd) stored(dir string) trainFlags {
+	f := c.trainFlags
+	for _, p := range []*string{&f.Data, &f.Save, &f.Plot} {
+		if *p != "" {
+			if abs, err := filepath.Abs(*p); err == nil {
+				*p = abs
+			}
+		}
+	}
+	f.Checkpoint, _ = filepath.Abs(dir)
+	return f
+}
+
+func (c *trainCmd) writeCheckpoint(b train.Backend, dir string, at train.Position, results []train.Result) error {
 	net, err := b.Network()
 	if err != nil {
 		return err
@@ -311,14 +702,11 @@ func (c *trainCmd) writeCheckpoint(b train.Backend, at train.Position, results [
 	if err := net.Check(); err != nil {
 		return fmt.Errorf("not checkpointing a diverged network: %w", err)
 	}
-	data, err := json.Marshal(checkpoint{Flags: c.trainFlags, Position: at, Results: results, Model: net})
+	data, err := json.Marshal(checkpoint{Run: c.run, Flags: c.stored(dir), Position: at, Results: results, Model: net})
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(c.checkpointDir, 0o755); err != nil {
-		return err
-	}
-	return graph.WriteFileAtomic(filepath.Join(c.checkpointDir, checkpointFile), func(w io.Writer) error {
+	return graph.WriteFileAtomic(filepath.Join(dir, checkpointFile), func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
 	})

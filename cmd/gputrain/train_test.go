@@ -51,7 +51,7 @@ func TestTrainBadFlags(t *testing.T) {
 		{[]string{"--train-limit", "-5"}, "--train-limit -5"},
 		{[]string{"--bogus"}, "flag provided but not defined: -bogus"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
-		{[]string{"--resume", "/no/such/dir"}, "--resume: open /no/such/dir/checkpoint.json"},
+		{[]string{"--resume", "/no/such/dir"}, "--resume: /no/such/dir/checkpoint.json: no such file or directory"},
 		{[]string{"--device", "cuda"}, "built without CUDA support"},
 		{[]string{"--save", "/no/such/dir/m.json"}, "--save: /no/such/dir/m.json: directory /no/such/dir does not exist"},
 		{[]string{"--plot", "/tmp"}, "--plot: /tmp: is a directory"},

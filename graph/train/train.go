@@ -176,6 +176,9 @@ type Options struct {
 // the next. A step with a non-finite cost ends the run with a *Divergence,
 // a canceled ctx with an *Interrupted; report's error ends it too.
 func Run(ctx context.Context, b Backend, n int, sh *Shuffler, opt Options, report func(Result, Position) error) error {
+	if s := opt.Start; s.Epoch < 0 || s.Done < 0 || s.Done > n {
+		return fmt.Errorf("start position epoch %d after %d images: outside a run of epochs of %d images", s.Epoch, s.Done, n)
+	}
 	if opt.Start.Shuffle != nil {
 		if err := sh.UnmarshalBinary(opt.Start.Shuffle); err != nil {
 			return fmt.Errorf("restoring the shuffle state: %w", err)

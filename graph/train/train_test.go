@@ -145,3 +145,23 @@ func TestRunReports(t *testing.T) {
 		t.Fatalf("error %v, want a divergence in epoch 2", err)
 	}
 }
+
+// TestRunRefusesBadStart: a start position outside the run is an error,
+// not a slice out of range.
+func TestRunRefusesBadStart(t *testing.T) {
+	set := randomSet(3, 20)
+	b, err := cpu.Open(train.Config{Sizes: []int{784, 3, 10}, BatchSize: 10, Eta: 1, Dtype: graph.Float32}, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	net, _ := graph.New([]int{784, 3, 10}, 1)
+	b.SetNetwork(net)
+	for _, start := range []train.Position{{Epoch: 0, Done: 5000}, {Epoch: -1}, {Epoch: 0, Done: -10}} {
+		err := train.Run(context.Background(), b, set.Len(), train.NewShuffler(1, true), train.Options{Epochs: 2, Start: start},
+			func(train.Result, train.Position) error { return nil })
+		if err == nil {
+			t.Errorf("start %+v: no error", start)
+		}
+	}
+}

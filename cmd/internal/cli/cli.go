@@ -89,3 +89,56 @@ func (l *IntList) Set(v string) error {
 	*l = out
 	return nil
 }
+
+// decimal is an integer flag read in base 10 only: the flag package's own
+// reads "010" as octal 8 and "0x10" as 16, which no one typing --epochs
+// means.
+type decimal[T int | uint64] struct{ p *T }
+
+func (d decimal[T]) String() string {
+	if d.p == nil {
+		return "0"
+	}
+	return fmt.Sprint(*d.p)
+}
+
+func (d decimal[T]) Set(v string) error {
+	var err error
+	var x T
+	switch p := any(&x).(type) {
+	case *int:
+		var n int64
+		n, err = strconv.ParseInt(v, 10, 0)
+		*p = int(n)
+	case *uint64:
+		*p, err = strconv.ParseUint(v, 10, 64)
+	}
+	if err != nil {
+		var ne *strconv.NumError
+		if errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange) {
+			return fmt.Errorf("%q is out of range", v)
+		}
+		return fmt.Errorf("%q is not a decimal integer", v)
+	}
+	*d.p = x
+	return nil
+}
+
+// IntVar defines an int flag read in decimal only (see decimal).
+func IntVar(fs *flag.FlagSet, p *int, name string, value int, usage string) {
+	*p = value
+	fs.Var(decimal[int]{p}, name, usage)
+}
+
+// Int defines an int flag read in decimal only.
+func Int(fs *flag.FlagSet, name string, value int, usage string) *int {
+	p := new(int)
+	IntVar(fs, p, name, value, usage)
+	return p
+}
+
+// Uint64Var defines a uint64 flag read in decimal only.
+func Uint64Var(fs *flag.FlagSet, p *uint64, name string, value uint64, usage string) {
+	*p = value
+	fs.Var(decimal[uint64]{p}, name, usage)
+}

@@ -71,3 +71,39 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+// TestDecimal: integer flags are read in base 10 only, "010" being ten and
+// not octal eight; anything else is a usage error naming the value.
+func TestDecimal(t *testing.T) {
+	for _, tc := range []struct {
+		arg  string
+		want int
+		bad  string
+	}{
+		{"010", 10, ""},
+		{"30", 30, ""},
+		{"-5", -5, ""},
+		{"0x10", 0, `"0x10" is not a decimal integer`},
+		{"1e3", 0, `"1e3" is not a decimal integer`},
+		{"99999999999999999999", 0, "out of range"},
+	} {
+		fs := NewFlags("prog")
+		n := Int(fs, "n", 7, "a number")
+		var seed uint64
+		Uint64Var(fs, &seed, "seed", 1, "a seed")
+		err := Parse(fs, []string{"--n", tc.arg, "--seed", "010"}, &bytes.Buffer{})
+		switch {
+		case tc.bad == "" && (err != nil || *n != tc.want || seed != 10):
+			t.Errorf("--n %s: %v, n %d seed %d, want %d and 10", tc.arg, err, *n, seed, tc.want)
+		case tc.bad != "" && (!IsUsage(err) || !strings.Contains(err.Error(), tc.bad)):
+			t.Errorf("--n %s: %v, want a usage error with %q", tc.arg, err, tc.bad)
+		}
+	}
+	fs := NewFlags("prog")
+	Int(fs, "n", 7, "a number")
+	var out bytes.Buffer
+	PrintHelp(fs, &out)
+	if !strings.Contains(out.String(), "(default 7)") {
+		t.Errorf("help %q does not show the default", out.String())
+	}
+}

@@ -1,0 +1,345 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/mmcloughlin/avo/attr"
+	"github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// elem is what a kernel needs to know of its element type: the
+// instructions of its width, whose results then differ in nothing but
+// precision.
+type elem struct {
+	suffix string // of the kernel's name: F32, F64
+	goType string
+	size   int // bytes
+	shift  uint64
+	lanes  int // in a Y register
+
+	mov, xor, fma, bcast func(...Op)
+	hadd                 func(Op, Op, Op)
+}
+
+func f32(c *build.Context) elem {
+	return elem{"F32", "float32", 4, 2, 8, c.VMOVUPS, c.VXORPS, c.VFMADD231PS, c.VBROADCASTSS, c.VHADDPS}
+}
+
+func f64(c *build.Context) elem {
+	return elem{"F64", "float64", 8, 3, 4, c.VMOVUPD, c.VXORPD, c.VFMADD231PD, c.VBROADCASTSD, c.VHADDPD}
+}
+
+var ys = []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15}
+var xs = []VecPhysical{X0, X1, X2, X3, X4, X5, X6, X7, X8, X9, X10, X11, X12, X13, X14, X15}
+
+// kernels builds every function of simd_amd64.s, in the order of the file.
+func kernels(c *build.Context) {
+	for _, e := range []elem{f32(c), f64(c)} {
+		dot4x3(c, e)
+		axpy4(c, e)
+		pixels(c, e)
+	}
+	sigmoidF32(c)
+	prefetch(c)
+}
+
+// text starts a kernel: NOSPLIT (it calls nothing and uses no stack) and
+// noescape (no pointer outlives the call).
+func text(c *build.Context, name, signature string, doc ...string) {
+	c.Function(name)
+	c.Attributes(attr.NOSPLIT)
+	c.SignatureExpr(signature)
+	c.Pragma("noescape")
+	c.Doc(doc...)
+}
+
+// load moves the arguments named in names (separated by spaces) into regs.
+func load(c *build.Context, names string, regs ...Register) {
+	for i, name := range strings.Fields(names) {
+		c.Load(c.Param(name), regs[i])
+	}
+}
+
+// dot4x3 computes twelve dot products: out[3r+c] = aᵣ·b_c over the first
+// k&^(lanes−1) elements, each A and B chunk loaded once for the three or four
+// products it feeds (A·Bᵀ, the forward pass).
+func dot4x3(c *build.Context, e elem) {
+	name := "dot4x3" + e.suffix
+	text(c, name, fmt.Sprintf("func(a0, a1, a2, a3, b0, b1, b2 *%s, k int, out *[12]%[1]s)", e.goType),
+		fmt.Sprintf("%s sets out[3r+c] = aᵣ·b_c over the first k&^%d elements.", name, e.lanes-1))
+	a := []Register{RSI, R8, R9, R10}
+	b := []Register{RDI, R11, R12}
+	load(c, "a0 a1 a2 a3 b0 b1 b2 k out", a[0], a[1], a[2], a[3], b[0], b[1], b[2], RCX, RDX)
+	for _, y := range ys[:12] {
+		e.xor(y, y, y)
+	}
+	c.XORQ(RAX, RAX)
+	c.ANDQ(I8(-int8(e.lanes)), RCX)
+	c.SHLQ(Imm(e.shift), RCX)
+
+	c.Label("loop")
+	c.CMPQ(RAX, RCX)
+	c.JGE(LabelRef("reduce"))
+	for col, r := range b {
+		e.mov(Mem{Base: r, Index: RAX, Scale: 1}, ys[12+col])
+	}
+	for row, r := range a {
+		e.mov(Mem{Base: r, Index: RAX, Scale: 1}, Y15)
+		for col := range b {
+			e.fma(ys[12+col], Y15, ys[3*row+col])
+		}
+	}
+	c.ADDQ(U8(32), RAX)
+	c.JMP(LabelRef("loop"))
+
+	// Each group of four accumulators becomes four sums.
+	c.Label("reduce")
+	for g := 0; g < 3; g++ {
+		acc := ys[4*g : 4*g+4]
+		out := Mem{Base: RDX, Disp: 4 * e.size * g}
+		e.hadd(acc[1], acc[0], acc[0])
+		e.hadd(acc[3], acc[2], acc[2])
+		if e.lanes == 8 {
+			// [a01 b01 a23 b23 | a45 b45 a67 b67], the same for c and d,
+			// summed pairwise, then the halves added.
+			e.hadd(acc[2], acc[0], acc[0])
+			c.VEXTRACTF128(U8(1), acc[0], xs[4*g+1])
+			c.VADDPS(xs[4*g+1], xs[4*g], xs[4*g])
+			c.VMOVUPS(xs[4*g], out)
+		} else {
+			// [a01 b01 | a23 b23] and [c01 d01 | c23 d23]: the halves
+			// paired up across the two registers and added.
+			c.VPERM2F128(U8(0x20), acc[2], acc[0], Y12)
+			c.VPERM2F128(U8(0x31), acc[2], acc[0], Y13)
+			c.VADDPD(Y13, Y12, Y12)
+			c.VMOVUPD(Y12, out)
+		}
+	}
+	c.VZEROUPPER()
+	c.RET()
+}
+
+// axpy4 updates four rows of C at once: cᵣ[x] = (cᵣ[x] if add) +
+// Σₜ coef[4t+r]·b[t*ldb+x] for x < n&^(lanes−1), so that four rows share
+// every load of B (the weight gradient δᵀ·a fused with the SGD step). It
+// takes three registers of each row at a time, then one. A row may repeat:
+// it then stores the same values twice.
+func axpy4(c *build.Context, e elem) {
+	name := "axpy4" + e.suffix
+	text(c, name, fmt.Sprintf("func(c0, c1, c2, c3 *%s, n int, add bool, coef *%[1]s, k int, b *%[1]s, ldb int)", e.goType),
+		fmt.Sprintf("%s: for r < 4, x < n&^%d, cᵣ[x] = (cᵣ[x] if add) + Σₜ coef[4t+r]·b[t*ldb+x].", name, e.lanes-1))
+	rows := []Register{RDI, R8, R9, R10}
+	load(c, "c0 c1 c2 c3 n add coef k b ldb", rows[0], rows[1], rows[2], rows[3], RCX, R12, RSI, R13, R11, RBX)
+	c.SHLQ(Imm(e.shift), RBX)
+	c.Comment("k in bytes of interleaved coefficients, n in bytes covered by whole registers")
+	c.SHLQ(Imm(e.shift+2), R13)
+	c.XORQ(RAX, RAX)
+	c.MOVQ(RCX, RDX)
+	c.ANDQ(I8(-int8(e.lanes)), RDX)
+	c.SHLQ(Imm(e.shift), RDX)
+
+	// One pass over the columns, regs registers a row at a time; accumulator
+	// r·3+j holds register j of row r.
+	pass := func(regs int, label, next string) {
+		acc := func(r, j int) VecPhysical { return ys[3*r+j] }
+		c.Label(label)
+		if regs == 3 { // while three registers' worth, 96 bytes, of columns remain
+			c.MOVQ(RDX, RCX)
+			c.SUBQ(RAX, RCX)
+			c.CMPQ(RCX, U8(96))
+			c.JLT(LabelRef(next))
+		} else {
+			c.CMPQ(RAX, RDX)
+			c.JGE(LabelRef(next))
+		}
+		c.TESTQ(R12, R12)
+		c.JZ(LabelRef(label + "zero"))
+		for r, row := range rows {
+			for j := 0; j < regs; j++ {
+				e.mov(Mem{Base: row, Index: RAX, Scale: 1, Disp: 32 * j}, acc(r, j))
+			}
+		}
+		c.JMP(LabelRef(label + "rows"))
+		c.Label(label + "zero")
+		for r := range rows {
+			for j := 0; j < regs; j++ {
+				e.xor(acc(r, j), acc(r, j), acc(r, j))
+			}
+		}
+		c.Label(label + "rows")
+		c.LEAQ(Mem{Base: R11, Index: RAX, Scale: 1}, R14)
+		c.XORQ(RCX, RCX)
+		c.Label(label + "t")
+		c.CMPQ(RCX, R13)
+		c.JGE(LabelRef(label + "store"))
+		for j := 0; j < regs; j++ {
+			e.mov(Mem{Base: R14, Disp: 32 * j}, ys[12+j])
+		}
+		for r := range rows {
+			e.bcast(Mem{Base: RSI, Index: RCX, Scale: 1, Disp: r * e.size}, Y15)
+			for j := 0; j < regs; j++ {
+				e.fma(ys[12+j], Y15, acc(r, j))
+			}
+		}
+		c.ADDQ(RBX, R14)
+		c.ADDQ(U8(4*e.size), RCX)
+		c.JMP(LabelRef(label + "t"))
+		c.Label(label + "store")
+		for r, row := range rows {
+			for j := 0; j < regs; j++ {
+				e.mov(acc(r, j), Mem{Base: row, Index: RAX, Scale: 1, Disp: 32 * j})
+			}
+		}
+		c.ADDQ(U8(32*regs), RAX)
+		c.JMP(LabelRef(label))
+	}
+	pass(3, "three", "one")
+	pass(1, "one", "done")
+	c.Label("done")
+	c.VZEROUPPER()
+	c.RET()
+}
+
+// constant is a value of e's width in read-only memory, for VBROADCASTS[SD]
+// to load into every lane: one datum a constant rather than a register's
+// worth of copies.
+func constant(c *build.Context, name string, v float64, e elem) Mem {
+	if e.size == 4 {
+		return c.ConstData(name, U32(math.Float32bits(float32(v))))
+	}
+	return c.ConstData(name, U64(math.Float64bits(v)))
+}
+
+// pixels converts bytes to their value over 255, exactly as Go's T(p)/255
+// rounds it: float32 by a true division, float64 without one (VDIVPD is the
+// slowest instruction here): q = p·r with r the rounded 1/255, then one
+// fused correction q + (p − q·255)·r, which rounds correctly (Markstein).
+// The test checks all 256 values.
+func pixels(c *build.Context, e elem) {
+	name := "pixels" + e.suffix
+	text(c, name, fmt.Sprintf("func(dst *%s, src *uint8, n int)", e.goType),
+		fmt.Sprintf("%s sets dst[i] = %s(src[i])/255 for i < n&^%d, bit-identical to Go's division.", name, e.goType, e.lanes-1))
+	load(c, "dst src n", RDI, RSI, RCX)
+	c.ANDQ(I8(-int8(e.lanes)), RCX)
+	e.bcast(constant(c, "c255"+e.suffix, 255, e), Y7)
+	if e.size == 8 {
+		e.bcast(constant(c, "inv255"+e.suffix, 1.0/255, e), Y6)
+	}
+	c.XORQ(RBX, RBX)
+	c.Label("loop")
+	c.CMPQ(RBX, RCX)
+	c.JGE(LabelRef("done"))
+	if e.size == 4 {
+		c.VPMOVZXBD(Mem{Base: RSI, Index: RBX, Scale: 1}, Y0)
+		c.VCVTDQ2PS(Y0, Y0)
+		c.VDIVPS(Y7, Y0, Y0)
+		c.VMOVUPS(Y0, Mem{Base: RDI, Index: RBX, Scale: 4})
+	} else {
+		c.VPMOVZXBD(Mem{Base: RSI, Index: RBX, Scale: 1}, X0)
+		c.VCVTDQ2PD(X0, Y0)
+		c.VMULPD(Y6, Y0, Y1)
+		c.VMOVAPD(Y0, Y2)
+		c.VFNMADD231PD(Y7, Y1, Y2)
+		c.VFMADD231PD(Y6, Y2, Y1)
+		c.VMOVUPD(Y1, Mem{Base: RDI, Index: RBX, Scale: 8})
+	}
+	c.ADDQ(Imm(uint64(e.lanes)), RBX)
+	c.JMP(LabelRef("loop"))
+	c.Label("done")
+	c.VZEROUPPER()
+	c.RET()
+}
+
+// sigmoidF32 is σ in float32, eight lanes. exp(t) = 2ⁿ·eʳ with
+// n = round(t·log₂e) and r = t − n·ln2, ln2 split in a part with few bits
+// (exact in n·ln2hi) and the rest; |r| ≤ ln2/2, where eʳ's Taylor series to
+// r⁷ is within 6e−9 relative (r⁸/8!), a tenth of a float32 ulp.
+func sigmoidF32(c *build.Context) {
+	e := f32(c)
+	text(c, "sigmoidF32", "func(d, a *float32, n int)",
+		"sigmoidF32 sets d[i] = 1/(1+exp(−a[i])) for i < n&^7, to within 2 ulp of",
+		"the float64 formula rounded. exp's argument is clamped to [−86, 88], where",
+		"2ⁿ stays a normal float (σ is then 1 or below 7e−39, as it should be);",
+		"MINPS and MAXPS keep the clamp from hiding a NaN, so a diverged step stays NaN.")
+	load(c, "d a n", RDI, RSI, RCX)
+	c.ANDQ(I8(-8), RCX)
+	// Twelve constants stay in registers; p5 is loaded in the loop, into
+	// the register that then takes r².
+	one := Y15
+	log2e, ln2hi, ln2lo := Y11, Y10, Y9
+	hi, lo, sign := Y14, Y13, Y12
+	p := []VecPhysical{Y8, Y7, Y6, Y5, Y4} // 1/7! … 1/3!
+	const ln2hi32 = 0x1.63p-1              // ln2 to 9 bits: n·ln2hi is exact
+	for _, k := range []struct {
+		name string
+		v    float64
+		r    VecPhysical
+	}{
+		{"sigone", 1, one}, {"siglog2e", math.Log2E, log2e}, {"sigln2hi", ln2hi32, ln2hi},
+		{"sigln2lo", math.Ln2 - ln2hi32, ln2lo}, {"sighi", 88, hi}, {"siglo", -86, lo},
+		{"sigsign", math.Copysign(0, -1), sign},
+		{"sigp0", 1.0 / 5040, p[0]}, {"sigp1", 1.0 / 720, p[1]}, {"sigp2", 1.0 / 120, p[2]},
+		{"sigp3", 1.0 / 24, p[3]}, {"sigp4", 1.0 / 6, p[4]},
+	} {
+		e.bcast(constant(c, k.name, k.v, e), k.r)
+	}
+	p5 := constant(c, "sigp5", 0.5, e)
+	c.XORQ(RBX, RBX)
+
+	t, n, r2, y := Y0, Y1, Y2, Y3
+	c.Label("loop")
+	c.CMPQ(RBX, RCX)
+	c.JGE(LabelRef("done"))
+	c.VMOVUPS(Mem{Base: RSI, Index: RBX, Scale: 4}, t)
+	c.VXORPS(sign, t, t) // t = −x
+	c.VMINPS(t, hi, t)   // min(88, t); a NaN t is kept
+	c.VMAXPS(t, lo, t)   // max(−86, t); likewise
+	c.VMULPS(log2e, t, n)
+	c.VROUNDPS(U8(0), n, n)     // n = round(t·log₂e)
+	c.VFNMADD231PS(ln2hi, n, t) // r = t − n·ln2hi
+	c.VFNMADD231PS(ln2lo, n, t) // r −= n·ln2lo
+	r := t
+	c.VMOVAPS(p[1], y)
+	c.VFMADD231PS(p[0], r, y) // y = p0·r + p1
+	for _, pk := range p[2:] {
+		c.VFMADD213PS(pk, r, y) // y = y·r + pₖ
+	}
+	c.VBROADCASTSS(p5, r2)
+	c.VFMADD213PS(r2, r, y)
+	c.VMULPS(r, r, r2)
+	c.VFMADD213PS(r, r2, y) // y = y·r² + r
+	c.VADDPS(one, y, y)     // eʳ = y + 1
+	c.VCVTPS2DQ(n, n)
+	c.VPSLLD(U8(23), n, n)
+	c.VPADDD(n, y, y) // eᵗ = eʳ·2ⁿ
+	c.VADDPS(one, y, y)
+	c.VDIVPS(y, one, y) // σ = 1/(1 + eᵗ)
+	c.VMOVUPS(y, Mem{Base: RDI, Index: RBX, Scale: 4})
+	c.ADDQ(U8(8), RBX)
+	c.JMP(LabelRef("loop"))
+	c.Label("done")
+	c.VZEROUPPER()
+	c.RET()
+}
+
+// prefetch asks for the cache lines of p[0:n] without waiting for them.
+func prefetch(c *build.Context) {
+	text(c, "prefetch", "func(p *uint8, n int)",
+		"prefetch asks for the cache lines of p[0:n] without waiting for them;",
+		"n must be at least 1.")
+	load(c, "p n", RSI, RCX)
+	c.LEAQ(Mem{Base: RSI, Index: RCX, Scale: 1}, RDX)
+	c.Label("line")
+	c.CMPQ(RSI, RDX)
+	c.JGE(LabelRef("done"))
+	c.PREFETCHT0(Mem{Base: RSI})
+	c.ADDQ(U8(64), RSI)
+	c.JMP(LabelRef("line"))
+	c.Label("done")
+	c.PREFETCHT0(Mem{Base: RDX, Disp: -1})
+	c.RET()
+}

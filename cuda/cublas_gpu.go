@@ -1,0 +1,297 @@
+//go:build gpu
+
+package cuda
+
+// cuBLAS, opened with dlopen when the backend first needs it (see
+// cublas.go for where it is looked for). The headers give the types; no
+// cuBLAS symbol is linked, so `readelf -d bin/gputrain-cuda` lists no
+// libcublas.
+
+/*
+#cgo LDFLAGS: -ldl
+#define _GNU_SOURCE // dladdr
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cuda.h>
+#include <cublas_v2.h>
+
+typedef cublasStatus_t (*gtCreate_t)(cublasHandle_t *);
+typedef cublasStatus_t (*gtDestroy_t)(cublasHandle_t);
+typedef cublasStatus_t (*gtSetStream_t)(cublasHandle_t, cudaStream_t);
+typedef cublasStatus_t (*gtSetWorkspace_t)(cublasHandle_t, void *, size_t);
+typedef cublasStatus_t (*gtSetPointerMode_t)(cublasHandle_t, cublasPointerMode_t);
+typedef cublasStatus_t (*gtGetVersion_t)(cublasHandle_t, int *);
+typedef cublasStatus_t (*gtSgemm_t)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
+	const float *, const float *, int, const float *, int, const float *, float *, int);
+typedef cublasStatus_t (*gtDgemm_t)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
+	const double *, const double *, int, const double *, int, const double *, double *, int);
+
+typedef struct {
+	void *lib;
+	gtCreate_t create;
+	gtDestroy_t destroy;
+	gtSetStream_t setStream;
+	gtSetWorkspace_t setWorkspace;
+	gtSetPointerMode_t setPointerMode;
+	gtGetVersion_t getVersion;
+	gtSgemm_t sgemm;
+	gtDgemm_t dgemm;
+} gtBlasLib;
+
+// gtBlas is the library the backend uses, loaded once.
+gtBlasLib gtBlas;
+
+// gtBlasOpen loads path and binds the entry points, or returns why not
+// (a string owned by the dynamic linker or static, never to be freed).
+// The wheel's and toolkit's libcublas.so.N need libcublasLt.so.N, which
+// their RUNPATH may not find when the folder is not on the search path:
+// load it from the same folder first.
+static const char *gtBlasOpen(gtBlasLib *L, const char *path, const char *ltPath) {
+	if (ltPath) dlopen(ltPath, RTLD_NOW | RTLD_GLOBAL); // best effort: dlopen(path) says what is missing
+	void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!lib) return dlerror();
+#define BIND(field, sym) \
+	if (!(*(void **)&L->field = dlsym(lib, sym))) { dlclose(lib); return "lacks " sym; }
+	BIND(create, "cublasCreate_v2");
+	BIND(destroy, "cublasDestroy_v2");
+	BIND(setStream, "cublasSetStream_v2");
+	BIND(setWorkspace, "cublasSetWorkspace_v2");
+	BIND(setPointerMode, "cublasSetPointerMode_v2");
+	BIND(getVersion, "cublasGetVersion_v2");
+	BIND(sgemm, "cublasSgemm_v2");
+	BIND(dgemm, "cublasDgemm_v2");
+#undef BIND
+	L->lib = lib;
+	return 0;
+}
+
+// gtBlasPath is the file a library was loaded from.
+static const char *gtBlasPath(gtBlasLib *L) {
+	static char buf[4096];
+	Dl_info info;
+	if (!L->lib || !dladdr(*(void **)&L->create, &info) || !info.dli_fname) return "";
+	strncpy(buf, info.dli_fname, sizeof buf - 1);
+	return buf;
+}
+
+// gtBlasVersion asks a library for its version through a handle of its
+// own: cublasGetVersion's number, or minus the status that failed.
+static int gtBlasVersion(gtBlasLib *L) {
+	cublasHandle_t h;
+	int v = 0;
+	cublasStatus_t st = L->create(&h);
+	if (st != CUBLAS_STATUS_SUCCESS) return -(int)st;
+	st = L->getVersion(h, &v);
+	L->destroy(h);
+	return st == CUBLAS_STATUS_SUCCESS ? v : -(int)st;
+}
+
+static void gtBlasClose(gtBlasLib *L) {
+	if (L->lib) dlclose(L->lib);
+	L->lib = 0;
+}
+
+static cublasStatus_t gtBlasCreate(cublasHandle_t *h, CUstream s, CUdeviceptr ws, size_t wsBytes, int *version) {
+	cublasStatus_t st = gtBlas.create(h);
+	if (st != CUBLAS_STATUS_SUCCESS) return st;
+	if ((st = gtBlas.getVersion(*h, version)) != CUBLAS_STATUS_SUCCESS) return st;
+	// Host pointer mode: alpha and beta are read at the call, so a captured
+	// graph carries them by value.
+	if ((st = gtBlas.setPointerMode(*h, CUBLAS_POINTER_MODE_HOST)) != CUBLAS_STATUS_SUCCESS) return st;
+	if ((st = gtBlas.setStream(*h, (cudaStream_t)s)) != CUBLAS_STATUS_SUCCESS) return st;
+	// A workspace of our own, set after the stream (cublasSetStream resets
+	// it), keeps cuBLAS from allocating while a step is being captured.
+	return gtBlas.setWorkspace(*h, (void *)ws, wsBytes);
+}
+
+static cublasStatus_t gtBlasDestroy(cublasHandle_t h) { return gtBlas.destroy(h); }
+
+static cublasStatus_t gtSgemm(cublasHandle_t h, int ta, int tb, int m, int n, int k, float alpha,
+	CUdeviceptr a, int lda, CUdeviceptr b, int ldb, float beta, CUdeviceptr c, int ldc) {
+	return gtBlas.sgemm(h, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k,
+		&alpha, (const float *)a, lda, (const float *)b, ldb, &beta, (float *)c, ldc);
+}
+
+static cublasStatus_t gtDgemm(cublasHandle_t h, int ta, int tb, int m, int n, int k, double alpha,
+	CUdeviceptr a, int lda, CUdeviceptr b, int ldb, double beta, CUdeviceptr c, int ldc) {
+	return gtBlas.dgemm(h, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k,
+		&alpha, (const double *)a, lda, (const double *)b, ldb, &beta, (double *)c, ldc);
+}
+
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"gorgonia.org/cu"
+
+	"github.com/gputrain/gputrain/graph"
+)
+
+// cublasLib is the library the backend uses, found once: dlopen's handle
+// lives as long as the process.
+var cublasLib struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// loadCuBLAS finds and loads cuBLAS on first use.
+func loadCuBLAS() (path string, err error) {
+	cublasLib.once.Do(func() {
+		cublasLib.path, cublasLib.err = findCuBLAS(&C.gtBlas, os.Getenv)
+	})
+	return cublasLib.path, cublasLib.err
+}
+
+// findCuBLAS loads into lib the first of cublasCandidates that loads and
+// has every entry point, and returns the file it came from.
+func findCuBLAS(lib *C.gtBlasLib, getenv func(string) string) (string, error) {
+	var failures []string
+	for _, c := range cublasCandidates(getenv) {
+		var lt *C.char
+		if dir := filepath.Dir(c); dir != "." {
+			ltPath := filepath.Join(dir, strings.Replace(filepath.Base(c), "libcublas", "libcublasLt", 1))
+			if _, err := os.Stat(ltPath); err == nil {
+				lt = C.CString(ltPath)
+			}
+		}
+		cs := C.CString(c)
+		why := C.gtBlasOpen(lib, cs, lt)
+		C.free(unsafe.Pointer(cs))
+		if lt != nil {
+			C.free(unsafe.Pointer(lt))
+		}
+		if why == nil {
+			if p := C.GoString(C.gtBlasPath(lib)); p != "" {
+				return p, nil
+			}
+			return c, nil
+		}
+		// A name that is not there is the common case: say only what was
+		// there but would not load, or what the user named.
+		msg := C.GoString(why)
+		if getenv(envCuBLAS) != "" || !strings.Contains(msg, "cannot open shared object file") {
+			failures = append(failures, c+": "+msg)
+		}
+	}
+	return "", errors.New(cublasMissing(getenv, failures))
+}
+
+// Describe says what CUDA support this binary has, for --version: the
+// first device, the driver and the cuBLAS library it would use.
+func Describe() string {
+	d := "cuda: CUDA driver " + driverVersion()
+	if dev, err := cu.GetDevice(0); err == nil {
+		if name, err := dev.Name(); err == nil {
+			d += ", device 0: " + name
+		}
+	}
+	path, err := loadCuBLAS()
+	if err != nil {
+		return d + "; " + err.Error()
+	}
+	return d + ", cuBLAS " + blasVersion(libVersion(&C.gtBlas)) + " from " + path
+}
+
+// gtBlasLib is a loaded cuBLAS (the tests load libraries of their own).
+type gtBlasLib = C.gtBlasLib
+
+func libVersion(lib *gtBlasLib) int { return int(C.gtBlasVersion(lib)) }
+
+func closeBLASLib(lib *gtBlasLib) { C.gtBlasClose(lib) }
+
+// blas is a cuBLAS handle bound to one stream and workspace.
+type blas struct {
+	h       C.cublasHandle_t
+	dt      graph.Dtype
+	version int // cublasGetVersion's number
+	path    string
+}
+
+func newBLAS(s cu.Stream, workspace cu.DevicePtr, bytes int64, dt graph.Dtype) (*blas, error) {
+	path, err := loadCuBLAS()
+	if err != nil {
+		return nil, err
+	}
+	b := &blas{dt: dt, path: path}
+	var v C.int
+	if err := blasCheck(C.gtBlasCreate(&b.h, C.CUstream(unsafe.Pointer(s.C())), C.CUdeviceptr(workspace), C.size_t(bytes), &v)); err != nil {
+		if b.h != nil {
+			C.gtBlasDestroy(b.h)
+		}
+		return nil, fmt.Errorf("cuda: creating the cuBLAS handle (%s): %w", path, err)
+	}
+	b.version = int(v)
+	return b, nil
+}
+
+// versionString reads cublasGetVersion's major·10000 + minor·100 + patch.
+func (b *blas) versionString() string { return blasVersion(b.version) }
+
+func blasVersion(v int) string { return fmt.Sprintf("%d.%d.%d", v/10000, v/100%100, v%100) }
+
+func (b *blas) close() error {
+	if b == nil || b.h == nil {
+		return nil
+	}
+	err := blasCheck(C.gtBlasDestroy(b.h))
+	b.h = nil
+	return err
+}
+
+// gemm issues one planned product on the handle's stream; ptr gives each
+// buffer's device address.
+func (b *blas) gemm(g *gemmCall, ptr func(int) cu.DevicePtr) error {
+	ta, tb := C.int(0), C.int(0)
+	if g.TransA {
+		ta = 1
+	}
+	if g.TransB {
+		tb = 1
+	}
+	a, bb, c := C.CUdeviceptr(ptr(g.First)), C.CUdeviceptr(ptr(g.Second)), C.CUdeviceptr(ptr(g.Dst))
+	if b.dt == graph.Float64 {
+		return blasCheck(C.gtDgemm(b.h, ta, tb, C.int(g.M), C.int(g.N), C.int(g.K), C.double(g.Alpha),
+			a, C.int(g.LdA), bb, C.int(g.LdB), C.double(g.Beta), c, C.int(g.LdC)))
+	}
+	return blasCheck(C.gtSgemm(b.h, ta, tb, C.int(g.M), C.int(g.N), C.int(g.K), C.float(g.Alpha),
+		a, C.int(g.LdA), bb, C.int(g.LdB), C.float(g.Beta), c, C.int(g.LdC)))
+}
+
+// blasError is a cuBLAS status.
+type blasError C.cublasStatus_t
+
+var blasStatus = map[C.cublasStatus_t]string{
+	C.CUBLAS_STATUS_NOT_INITIALIZED:  "not initialized",
+	C.CUBLAS_STATUS_ALLOC_FAILED:     "allocation failed (out of memory)",
+	C.CUBLAS_STATUS_INVALID_VALUE:    "invalid value",
+	C.CUBLAS_STATUS_ARCH_MISMATCH:    "not supported by this GPU's architecture",
+	C.CUBLAS_STATUS_MAPPING_ERROR:    "mapping error",
+	C.CUBLAS_STATUS_EXECUTION_FAILED: "execution failed",
+	C.CUBLAS_STATUS_INTERNAL_ERROR:   "internal error",
+	C.CUBLAS_STATUS_NOT_SUPPORTED:    "not supported",
+	C.CUBLAS_STATUS_LICENSE_ERROR:    "license error",
+}
+
+func (e blasError) Error() string {
+	if s, ok := blasStatus[C.cublasStatus_t(e)]; ok {
+		return "cuBLAS: " + s
+	}
+	return fmt.Sprintf("cuBLAS status %d", int(e))
+}
+
+func blasCheck(st C.cublasStatus_t) error {
+	if st == C.CUBLAS_STATUS_SUCCESS {
+		return nil
+	}
+	return blasError(st)
+}

@@ -1,0 +1,171 @@
+"""report.py OUTDIR: the GPU kit's report, from what run.sh left in OUTDIR.
+
+Writes OUTDIR/report.md (the tables in BENCHMARKS.md's style, with the
+machine) and OUTDIR/report.json (the same figures). Standard library only.
+"""
+
+import json
+import os
+import re
+import statistics
+import sys
+
+
+def read(out, name):
+    try:
+        with open(os.path.join(out, name)) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def keyvals(text):
+    kv = {}
+    for line in text.splitlines():
+        k, sep, v = line.partition("=")
+        if sep:
+            kv[k.strip()] = v.strip()
+    return kv
+
+
+def tests(text):
+    """Each top-level and subtest result: (name, PASS/FAIL/SKIP, seconds)."""
+    rows = []
+    for m in re.finditer(r"^\s*--- (PASS|FAIL|SKIP): (\S+) \(([\d.]+)s\)", text, re.M):
+        rows.append({"test": m.group(2), "result": m.group(1), "seconds": float(m.group(3))})
+    return rows
+
+
+def benchmarks(text):
+    """Benchmark lines: name, iterations and every metric (value unit pairs)."""
+    rows = []
+    for line in text.splitlines():
+        if not line.startswith("Benchmark"):
+            continue
+        f = line.split()
+        row = {"name": re.sub(r"-\d+$", "", f[0]), "iterations": int(f[1]), "metrics": {}}
+        for v, unit in zip(f[2::2], f[3::2]):
+            try:
+                row["metrics"][unit] = float(v)
+            except ValueError:
+                pass
+        rows.append(row)
+    return rows
+
+
+def epochs(text):
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+    return out
+
+
+def peers(recs):
+    """Per program: the median epoch time over the rounds, leaving out each
+    run's first epoch (set-up: graph capture, cuBLAS warm-up)."""
+    by = {}
+    for r in recs:
+        by.setdefault(r["program"], []).append(r)
+    rows = []
+    for prog, rs in by.items():
+        steady = [r["seconds"] for r in rs if r["epoch"] > 0] or [r["seconds"] for r in rs]
+        first = [r["seconds"] for r in rs if r["epoch"] == 0]
+        best = max((r.get("accuracy", 0) for r in rs), default=0)
+        rows.append({"program": prog, "median_seconds": statistics.median(steady),
+                     "first_epoch_seconds": statistics.median(first) if first else None,
+                     "best_accuracy": best, "epochs_timed": len(steady)})
+    base = next((r["median_seconds"] for r in rows if r["program"] == "gputrain"), None)
+    for r in rows:
+        r["ratio_to_gputrain"] = r["median_seconds"] / base if base else None
+    return rows
+
+
+def main():
+    out = sys.argv[1]
+    status = dict(line.split(None, 1) for line in read(out, "status.txt").splitlines() if line.strip())
+    rep = {
+        "machine": keyvals(read(out, "machine.txt")),
+        "status": status,
+        "tests": tests(read(out, "tests.log")),
+        "benchmarks": benchmarks(read(out, "bench.log")),
+        "train": epochs(read(out, "train.jsonl")),
+        "peers": peers(epochs(read(out, "peers.jsonl"))),
+    }
+    dev = re.search(r"^device: (.*)$", read(out, "train.err"), re.M)
+    rep["machine"]["device_line"] = dev.group(1) if dev else ""
+
+    md = ["# gputrain GPU kit report", ""]
+    m = rep["machine"]
+    md += ["| machine | |", "| --- | --- |"]
+    for k in ("gpu", "driver", "cuda", "device_line", "cublas_dir", "kernel"):
+        if m.get(k):
+            md.append("| %s | %s |" % (k, m[k]))
+    md += ["", "Parts: " + ", ".join("%s %s" % kv for kv in status.items()), ""]
+
+    md += ["## GPU tests", "", "| test | result | seconds |", "| --- | --- | ---: |"]
+    for t in rep["tests"]:
+        md.append("| %s | %s | %.2f |" % (t["test"], t["result"], t["seconds"]))
+    if not rep["tests"]:
+        first = (read(out, "tests.log").strip().splitlines() or ["tests.log is empty"])[0]
+        md.append("| none ran: %s | | |" % first.replace("|", "/"))
+
+    md += ["", "## Benchmarks", "", "| benchmark | s/epoch | µs/step | matmul-GFLOP/s | GFLOP/s |",
+           "| --- | ---: | ---: | ---: | ---: |"]
+
+    def cell(row, unit, fmt):
+        v = row["metrics"].get(unit)
+        return fmt % v if v is not None else ""
+    for b in rep["benchmarks"]:
+        md.append("| %s | %s | %s | %s | %s |" % (b["name"], cell(b, "s/epoch", "%.4f"), cell(b, "µs/step", "%.1f"),
+                                                  cell(b, "matmul-GFLOP/s", "%.0f"), cell(b, "GFLOP/s", "%.0f")))
+    big = next((b for b in rep["benchmarks"] if "784_1024_1024_10" in b["name"]), None)
+    # cuBLAS at the batch-256 step's own shapes, combined as the step runs
+    # them: total work over total time.
+    work = time = 0.0
+    for b in rep["benchmarks"]:
+        dims = re.search(r"SGEMM/\w+-(\d+)x(\d+)x(\d+)$", b["name"])
+        if dims and "256" in dims.groups() and "GFLOP/s" in b["metrics"]:
+            f = 2.0 * int(dims.group(1)) * int(dims.group(2)) * int(dims.group(3))
+            work, time = work + f, time + f / b["metrics"]["GFLOP/s"]
+    if big and time and "matmul-GFLOP/s" in big["metrics"]:
+        sgemm = work / time
+        ratio = big["metrics"]["matmul-GFLOP/s"] / sgemm
+        rep["matmul_to_sgemm"] = ratio
+        md += ["", "[784,1024,1024,10] at batch 256: matmul %.0f GFLOP/s, %.0f%% of cuBLAS SGEMM at the same shapes "
+               "(%.0f GFLOP/s; target ≥ 50%%)." % (big["metrics"]["matmul-GFLOP/s"], 100 * ratio, sgemm)]
+
+    md += ["", "## Training, the book's run (gputrain-cuda train --device cuda)", "",
+           "| epoch | correct | seconds |", "| ---: | ---: | ---: |"]
+    for e in rep["train"]:
+        md.append("| %d | %d / %d | %.3f |" % (e.get("epoch", 0), e.get("correct", 0), e.get("total", 0), e.get("seconds", 0)))
+
+    md += ["", "## Side by side: [784,30,10], batch 10, η 3.0, float32, same initial network", ""]
+    if rep["peers"]:
+        md += ["| program | epoch (s, median, first epoch left out) | first epoch (s) | × gputrain | best accuracy |",
+               "| --- | ---: | ---: | ---: | ---: |"]
+        for p in rep["peers"]:
+            md.append("| %s | %.4f | %s | %s | %.2f%% |" % (
+                p["program"], p["median_seconds"],
+                "%.3f" % p["first_epoch_seconds"] if p["first_epoch_seconds"] is not None else "",
+                "%.1f×" % p["ratio_to_gputrain"] if p["ratio_to_gputrain"] else "", 100 * p["best_accuracy"]))
+        rule = epochs(read(out, "rule.jsonl"))
+        rep["rule"] = rule
+        if rule:
+            md += ["", "Same rule: after 100 steps in file order from the same network, each program's parameters "
+                   "differ from gputrain's by at most " + ", ".join("%s %.1e" % (r["program"], r["max_rel_diff"]) for r in rule)
+                   + " (relative, float32)."]
+    else:
+        md.append("Not run: " + status.get("peers", "no record"))
+    with open(os.path.join(out, "report.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+    with open(os.path.join(out, "report.json"), "w") as f:
+        json.dump(rep, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# check.sh: the CUDA build run end to end on the CPU stand-in for the driver
+# and cuBLAS; make gpu-standin-check runs it after make standin build. From
+# the repository root:
+#   1. MNIST in $GPUTRAIN_DATA (default data/mnist), fetched once;
+#   2. the gpu-tagged tests of ./cuda (bin/standin/cuda.test, built by make
+#      standin) with LD_LIBRARY_PATH=bin/standin, every TestGPU*, with
+#      statement coverage of cuda/*_gpu.go: the run fails under COVER_MIN
+#      percent (default 85);
+#   3. the same but TestGPUAccuracy with GPUTRAIN_STANDIN_ASYNC=1: stream work
+#      deferred to the next synchronisation, as on a GPU;
+#   4. go test ./cuda/standin/: each rule of the stand-in tripped by a wrong
+#      call, the stand-in being the libcuda.so.1 loaded, the binary's imports
+#      covered, and bin/gputrain-cuda train --device cuda on the stand-in
+#      against the CPU build (1,000 images in file order, float64, --save
+#      from the same --init: <= 1e-9 relative);
+#   5. the GPU kit (make gpu-kit) run on the stand-in: its script end to end,
+#      before any GPU sees it (its PyTorch part skips without a CUDA torch).
+# GPUTRAIN_STANDIN_STRICT=1 throughout: memory left allocated when a context
+# is destroyed or the primary context released fails the run (status 3).
+# Each step prints its duration.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export GPUTRAIN_DATA=${GPUTRAIN_DATA:-$PWD/data/mnist}
+standin=$PWD/bin/standin
+
+for f in "$standin/libcuda.so.1" "$standin/libcublas.so.11" "$standin/cuda.test" bin/gputrain bin/gputrain-cuda build/gpu-kit/run.sh; do
+	if [ ! -f "$f" ]; then
+		echo "check.sh: $f is missing: run make standin build gpu-kit first (or make gpu-standin-check)" >&2
+		exit 1
+	fi
+done
+
+step() {
+	local name=$1
+	shift
+	local start=$SECONDS
+	echo "== gpu-standin-check: $name"
+	"$@"
+	echo "== gpu-standin-check: $name: ok ($((SECONDS - start)) s)"
+}
+
+export GPUTRAIN_STANDIN_STRICT=1
+: "${COVER_MIN:=85}"
+cover=$PWD/bin/standin/cover
+
+# gpu_tests SKIP runs the GPU tests but SKIP, with coverage.
+gpu_tests() {
+	# The test binary runs in its package's directory, as go test would.
+	(cd cuda && LD_LIBRARY_PATH=$standin "$standin/cuda.test" -test.count=1 -test.v \
+		-test.run '^TestGPU' -test.skip "$1" -test.coverprofile "$cover.out")
+}
+
+# coverage sums the statements of cuda/*_gpu.go the last run covered.
+coverage() {
+	local pct
+	pct=$(awk -F'[: ,]' 'NR > 1 && $1 ~ /_gpu\.go$/ { n += $(NF-1); if ($NF > 0) c += $(NF-1) }
+		END { if (n) printf "%.1f", 100 * c / n; else print 0 }' "$cover.out")
+	echo "statement coverage of cuda/*_gpu.go on the stand-in: $pct% (want >= $COVER_MIN%)"
+	awk -v p="$pct" -v m="$COVER_MIN" 'BEGIN { exit !(p >= m) }'
+}
+
+gpu_tests_deferred() {
+	GPUTRAIN_STANDIN_ASYNC=1 gpu_tests '^TestGPUAccuracy$'
+}
+
+gpu_kit() {
+	rm -rf bin/standin/kit-out
+	LD_LIBRARY_PATH=$standin build/gpu-kit/run.sh bin/standin/kit-out
+	grep -q '^tests 0$' bin/standin/kit-out/status.txt
+	grep -q '^train 0$' bin/standin/kit-out/status.txt
+}
+
+step "MNIST in $GPUTRAIN_DATA" bin/gputrain data --data "$GPUTRAIN_DATA"
+step "gpu-tagged tests of ./cuda on the stand-in" gpu_tests '^$'
+step "coverage" coverage
+step "the same, stream work deferred (GPUTRAIN_STANDIN_ASYNC=1)" gpu_tests_deferred
+step "go test ./cuda/standin/ (rules, loading, training against the CPU build)" go test -count=1 -v ./cuda/standin/
+step "the GPU kit's run.sh on the stand-in" gpu_kit
+echo "gpu-standin-check: ok"

@@ -1,0 +1,229 @@
+// kernels.cpp: cuda/kernels.cu compiled for the host through
+// cuda/emu/cuda_emu.h, as the stand-in's cuLaunchKernel runs it, with a check
+// per kernel of every address it will touch.
+//
+// The checks read the op descriptors, buffer tables and batch offset the
+// kernels read (device memory is host memory here), and so find a stale
+// buffer table or a freed buffer behind one, not only a bad argument.
+#include "standin.h"
+
+#include "../../emu/cuda_emu.h"
+
+#include "../../kernels.cu"
+
+#include <cstring>
+#include <tuple>
+#include <utility>
+
+namespace {
+
+using standin::checkRange;
+
+// at reads parameter i of a launch.
+template <class T> T at(void *const *args, int i) {
+	T v;
+	std::memcpy(&v, args[i], sizeof v);
+	return v;
+}
+
+CUdeviceptr dp(const void *p) { return (CUdeviceptr)(uintptr_t)p; }
+
+// checkOps checks a segment: its descriptors, its buffer table and each
+// buffer an op reads or writes, over the elements the op touches.
+template <class T>
+CUresult checkSegment(const std::string &call, const OpDesc *ops, long long nops, T *const *bufs, long long *offset,
+		      double *costs, bool epilogueAllowed) {
+	if (nops < 0) {
+		standin::diag(call, "parameter 1 (nops) is %lld, negative", nops);
+		return CUDA_ERROR_ILLEGAL_ADDRESS;
+	}
+	CUresult r = checkRange(call, "parameter 0 (the op descriptors)", dp(ops), nops * sizeof(OpDesc),
+				CUDA_ERROR_ILLEGAL_ADDRESS);
+	if (r != CUDA_SUCCESS)
+		return r;
+	for (long long k = 0; k < nops; k++) {
+		const OpDesc &o = ops[k];
+		auto buf = [&](long long id, long long elems, const char *role) -> CUresult {
+			const std::string what = "op " + std::to_string(k) + " (opcode " + std::to_string(o.op) + ") " + role;
+			if (id < 0) {
+				standin::diag(call, "%s: buffer table index %lld is negative", what.c_str(), id);
+				return CUDA_ERROR_ILLEGAL_ADDRESS;
+			}
+			CUresult r = checkRange(call, what + ": its entry " + std::to_string(id) + " of the buffer table",
+						dp(bufs + id), sizeof(T *), CUDA_ERROR_ILLEGAL_ADDRESS);
+			if (r != CUDA_SUCCESS)
+				return r;
+			if (elems <= 0)
+				return CUDA_SUCCESS;
+			return checkRange(call, what + " (table entry " + std::to_string(id) + ")", dp(bufs[id]),
+					  elems * sizeof(T), CUDA_ERROR_ILLEGAL_ADDRESS);
+		};
+		CUresult r = CUDA_SUCCESS;
+		switch (o.op) {
+		case OP_ADDROW:
+			if ((r = buf(o.dst, o.n, "destination")) || (r = buf(o.a, o.n, "first operand")))
+				return r;
+			if (o.cols <= 0) {
+				standin::diag(call, "op %lld (AddRow): row length %lld", k, o.cols);
+				return CUDA_ERROR_ILLEGAL_ADDRESS;
+			}
+			if ((r = buf(o.b, std::min(o.cols, o.n), "row operand")))
+				return r;
+			break;
+		case OP_ADD:
+		case OP_SUB:
+		case OP_MUL:
+			if ((r = buf(o.dst, o.n, "destination")) || (r = buf(o.a, o.n, "first operand")) ||
+			    (r = buf(o.b, o.n, "second operand")))
+				return r;
+			break;
+		case OP_AFFINE:
+		case OP_SIGMOID:
+		case OP_SQUARE:
+		case OP_UPDATE:
+			if ((r = buf(o.dst, o.n, "destination")) || (r = buf(o.a, o.n, "operand")))
+				return r;
+			break;
+		case OP_SUMROWS:
+			if ((r = buf(o.dst, o.cols, "destination")) || (r = buf(o.a, o.rows * o.cols, "operand")))
+				return r;
+			break;
+		case OP_SUMALL:
+			if ((r = buf(o.dst, 1, "destination")) || (r = buf(o.a, o.rows, "operand")))
+				return r;
+			break;
+		case OP_EPILOGUE: {
+			if (!epilogueAllowed) {
+				standin::diag(call, "op %lld: the epilogue in a kernel that does not run it", k);
+				return CUDA_ERROR_ILLEGAL_ADDRESS;
+			}
+			if ((r = buf(o.a, 1, "cost")) ||
+			    (r = checkRange(call, "parameter 3 (the batch offset)", dp(offset), 8, CUDA_ERROR_ILLEGAL_ADDRESS)))
+				return r;
+			if (o.cols <= 0) {
+				standin::diag(call, "op %lld (epilogue): batch size %lld", k, o.cols);
+				return CUDA_ERROR_ILLEGAL_ADDRESS;
+			}
+			const long long step = *offset / o.cols;
+			if ((r = checkRange(call, "parameter 4 (the step costs), step " + std::to_string(step),
+					    dp(costs + step), 8, CUDA_ERROR_ILLEGAL_ADDRESS)))
+				return r;
+			break;
+		}
+		default:
+			standin::diag(call, "op %lld: unknown opcode %lld", k, o.op);
+			return CUDA_ERROR_ILLEGAL_ADDRESS;
+		}
+	}
+	return CUDA_SUCCESS;
+}
+
+template <class T> CUresult checkSeg1(const std::string &call, void *const *a) {
+	return checkSegment<T>(call, at<const OpDesc *>(a, 0), at<long long>(a, 1), at<T *const *>(a, 2),
+			       at<long long *>(a, 3), at<double *>(a, 4), true);
+}
+
+template <class T> CUresult checkSegn(const std::string &call, void *const *a) {
+	return checkSegment<T>(call, at<const OpDesc *>(a, 0), at<long long>(a, 1), at<T *const *>(a, 2), nullptr,
+			       nullptr, false);
+}
+
+// checkGather follows gt_gather: x and y for m rows, the offset, the order's
+// m entries from the offset, and each image and label they name.
+template <class T> CUresult checkGather(const std::string &call, void *const *a) {
+	T *x = at<T *>(a, 0), *y = at<T *>(a, 1);
+	auto images = at<const unsigned char *>(a, 2), labels = at<const unsigned char *>(a, 3);
+	auto order = at<const int *>(a, 4);
+	auto offset = at<const long long *>(a, 5);
+	const long long base = at<long long>(a, 6), m = at<long long>(a, 7);
+	const CUresult E = CUDA_ERROR_ILLEGAL_ADDRESS;
+	CUresult r;
+	if (m < 0) {
+		standin::diag(call, "parameter 7 (m) is %lld, negative", m);
+		return E;
+	}
+	if ((r = checkRange(call, "parameter 0 (x)", dp(x), m * PIXELS * sizeof(T), E)))
+		return r;
+	if (y && (r = checkRange(call, "parameter 1 (y)", dp(y), m * CLASSES * sizeof(T), E)))
+		return r;
+	if (offset && (r = checkRange(call, "parameter 5 (offset)", dp(offset), 8, E)))
+		return r;
+	const long long off = base + (offset ? *offset : 0);
+	if (order && (r = checkRange(call, "parameter 4 (order) from entry " + std::to_string(off), dp(order + off),
+				     m * sizeof(int), E)))
+		return r;
+	for (long long i = 0; i < m; i++) {
+		const long long img = order ? order[off + i] : off + i;
+		const std::string which = "image " + std::to_string(img) + " (row " + std::to_string(i) + ")";
+		if ((r = checkRange(call, "parameter 2 (images): " + which, dp(images + img * PIXELS), PIXELS, E)))
+			return r;
+		if (y && (r = checkRange(call, "parameter 3 (labels): " + which, dp(labels + img), 1, E)))
+			return r;
+	}
+	return CUDA_SUCCESS;
+}
+
+template <class T> CUresult checkArgmax(const std::string &call, void *const *a) {
+	auto out = at<const T *>(a, 0);
+	const long long m = at<long long>(a, 1);
+	auto pred = at<unsigned char *>(a, 2);
+	const long long base = at<long long>(a, 3);
+	auto labels = at<const unsigned char *>(a, 4);
+	auto correct = at<unsigned long long *>(a, 5);
+	const CUresult E = CUDA_ERROR_ILLEGAL_ADDRESS;
+	CUresult r;
+	if (m < 0) {
+		standin::diag(call, "parameter 1 (m) is %lld, negative", m);
+		return E;
+	}
+	if ((r = checkRange(call, "parameter 0 (out)", dp(out), m * CLASSES * sizeof(T), E)) ||
+	    (r = checkRange(call, "parameter 2 (pred) from entry " + std::to_string(base), dp(pred + base), m, E)))
+		return r;
+	if (labels && correct &&
+	    ((r = checkRange(call, "parameter 4 (labels)", dp(labels + base), m, E)) ||
+	     (r = checkRange(call, "parameter 5 (correct)", dp(correct), 8, E))))
+		return r;
+	return CUDA_SUCCESS;
+}
+
+// kernel describes fn: its parameter sizes from its C++ signature, its
+// check, and a runner that unpacks the arguments and runs the grid, as
+// fibers when the kernel has barriers.
+template <class... P>
+standin::Kernel kernel(const char *name, void (*fn)(P...), bool barriers,
+		       CUresult (*check)(const std::string &, void *const *)) {
+	standin::Kernel k;
+	k.name = name;
+	k.params = {sizeof(P)...};
+	k.check = check;
+	k.run = [fn, barriers](unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+			       void *const *args) {
+		std::tuple<P...> v;
+		std::apply([&](auto &...p) {
+			int i = 0;
+			((std::memcpy(&p, args[i++], sizeof p)), ...);
+		}, v);
+		auto body = [&] { std::apply(fn, v); };
+		if (barriers)
+			emu::launch_fibers(dim3(gx, gy, gz), dim3(bx, by, bz), body);
+		else
+			emu::launch_seq(dim3(gx, gy, gz), dim3(bx, by, bz), body);
+	};
+	return k;
+}
+
+} // namespace
+
+const std::vector<standin::Kernel> &standin::kernels() {
+	static const std::vector<Kernel> all = {
+		kernel("gt_seg1_f32", gt_seg1_f32, true, checkSeg1<float>),
+		kernel("gt_seg1_f64", gt_seg1_f64, true, checkSeg1<double>),
+		kernel("gt_segn_f32", gt_segn_f32, false, checkSegn<float>),
+		kernel("gt_segn_f64", gt_segn_f64, false, checkSegn<double>),
+		kernel("gt_gather_f32", gt_gather_f32, false, checkGather<float>),
+		kernel("gt_gather_f64", gt_gather_f64, false, checkGather<double>),
+		kernel("gt_argmax_f32", gt_argmax_f32, false, checkArgmax<float>),
+		kernel("gt_argmax_f64", gt_argmax_f64, false, checkArgmax<double>),
+	};
+	return all;
+}
