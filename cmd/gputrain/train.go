@@ -300,7 +300,7 @@ func (c *trainCmd) run(ck *checkpoint, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	return c.finish(stdout, stderr, results)
+	return c.finish(stderr, results)
 }
 
 func (c *trainCmd) writeCheckpoint(b train.Backend, at train.Position, results []train.Result) error {
