@@ -39,10 +39,10 @@ type runSummary struct {
 // finish ends a successful run: it removes the interrupt checkpoint the run
 // resumed from when the model is saved elsewhere (without --save, that
 // checkpoint holds the only copy of the trained network, and stays), then
-// writes the summary: text on stderr, beside the progress bar, so that
-// stdout keeps the book's lines alone; with --log-format json, one object
-// {"summary": {...}} on stdout after the epochs' objects.
-func (c *trainCmd) finish(stdout, stderr io.Writer, results []train.Result) error {
+// writes the summary on stderr, beside the progress bar, so that stdout
+// keeps the book's lines (or the epochs' JSON objects) alone: text, or with
+// --log-format json one object {"summary": {...}}.
+func (c *trainCmd) finish(stderr io.Writer, results []train.Result) error {
 	s := summarize(results)
 	s.Model, s.Plot = c.Save, c.Plot
 	if c.Checkpoint != "" {
@@ -68,7 +68,7 @@ func (c *trainCmd) finish(stdout, stderr io.Writer, results []train.Result) erro
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s\n", line)
+		fmt.Fprintf(stderr, "%s\n", line)
 		return nil
 	}
 	fmt.Fprint(stderr, s.text())

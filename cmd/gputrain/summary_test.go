@@ -58,10 +58,10 @@ func TestSummaryText(t *testing.T) {
 	}
 }
 
-// TestSummaryCLI: a run ends with the summary, on stderr in text and as a
-// last object on stdout in JSON; one resumed from the interrupt checkpoint
-// removes it once finished and saved, and keeps it, saying so, when the
-// checkpoint is the only copy of the trained network.
+// TestSummaryCLI: a run ends with the summary on stderr, in text or as one
+// JSON object, stdout keeping the epochs' lines alone; one resumed from the
+// interrupt checkpoint removes it once finished and saved, and keeps it,
+// saying so, when the checkpoint is the only copy of the trained network.
 func TestSummaryCLI(t *testing.T) {
 	data, err := filepath.Abs(dataDir(t))
 	if err != nil {
@@ -71,12 +71,16 @@ func TestSummaryCLI(t *testing.T) {
 	common := []string{"train", "--data", data, "--train-limit", "1000", "--sizes", "784,10,10", "--quiet"}
 	ck := filepath.Join(defaultCheckpoint, checkpointFile)
 
-	code, out, errs := runCLI(append(common, "--epochs", "1", "--checkpoint", defaultCheckpoint, "--log-format", "json", "--plot", "p.png")...)
-	lines := strings.Split(strings.TrimSpace(out), "\n")
+	code, out, errs := runCLI(append(common, "--epochs", "1", "--log-format", "json", "--plot", "p.png")...)
 	var s struct{ Summary runSummary }
-	if code != 0 || len(lines) != 2 || json.Unmarshal([]byte(lines[1]), &s) != nil || errs != "" ||
-		s.Summary.Epochs != 1 || s.Summary.Plot != "p.png" || s.Summary.Checkpoint != ck {
+	if code != 0 || strings.Count(out, "\n") != 1 || strings.Contains(out, "summary") || json.Unmarshal([]byte(errs), &s) != nil ||
+		strings.Count(errs, "\n") != 1 || s.Summary.Epochs != 1 || s.Summary.Plot != "p.png" {
 		t.Fatalf("json: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+
+	code, out, errs = runCLI(append(common, "--epochs", "1", "--checkpoint", defaultCheckpoint)...)
+	if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(errs, "Files: checkpoint "+ck+"\n") {
+		t.Fatalf("checkpoint: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 
 	// Resumed from it without --save, then with: epochs 1, then 2.

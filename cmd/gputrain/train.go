@@ -570,7 +570,7 @@ func (c *trainCmd) train(ck *checkpoint, net *graph.Network, stdout io.Writer) e
 			return c.keep(b, last, results, fmt.Errorf("--save: %w", err))
 		}
 	}
-	return c.finish(stdout, c.stderr, results)
+	return c.finish(c.stderr, results)
 }
 
 // stopSignals are the signals that checkpoint and stop a run: SIGINT,
