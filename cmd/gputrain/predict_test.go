@@ -151,6 +151,19 @@ func drawnThree() *image.Gray {
 	return img
 }
 
+// threeFile writes drawnThree to a PNG file and returns its path and the
+// 784 pixels Preprocess makes of it.
+func threeFile(t *testing.T) (string, []uint8) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "three.png")
+	writePNG(t, path, drawnThree())
+	px, err := digit.Preprocess(drawnThree())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, px
+}
+
 // TestPredictErrors: every fault is one line naming the flag or the file,
 // exit 2 for the command line and 1 for the files; readable images are
 // still predicted when others in the same call are not.
@@ -228,13 +241,7 @@ func byActivation(act []float64) []int {
 // the book's feedforward, whatever the order of flags and files.
 func TestPredictOutput(t *testing.T) {
 	model, net := randomModel(t)
-	dir := t.TempDir()
-	three := filepath.Join(dir, "three.png")
-	writePNG(t, three, drawnThree())
-	px, err := digit.Preprocess(drawnThree())
-	if err != nil {
-		t.Fatal(err)
-	}
+	three, px := threeFile(t)
 	want := forward(net, px)
 	order := byActivation(want)
 	unsure := want[order[0]] < 0.5 || want[order[0]]-want[order[1]] < 0.1
@@ -441,14 +448,8 @@ func decodePNG(t *testing.T, path string) image.Image {
 // square, with the original, dark ink on white, to its left.
 func TestPredictShow(t *testing.T) {
 	model, _ := randomModel(t)
-	dir := t.TempDir()
-	three := filepath.Join(dir, "three.png")
-	writePNG(t, three, drawnThree())
-	px, err := digit.Preprocess(drawnThree())
-	if err != nil {
-		t.Fatal(err)
-	}
-	shown := filepath.Join(dir, "shown.png")
+	three, px := threeFile(t)
+	shown := filepath.Join(t.TempDir(), "shown.png")
 	if code, _, errs := runCLI("predict", "--model", model, "--show", shown, three); code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}

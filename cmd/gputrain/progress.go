@@ -68,6 +68,10 @@ func (p *progress) line(epoch, done int) string {
 	}
 	if el := now.Sub(p.epochStart).Seconds(); el > 0 && done > p.epochBase {
 		epochLeft = duration(float64(p.total-done) * el / float64(done-p.epochBase))
+	} else if rate > 0 {
+		// The epoch has not moved yet since the bar first saw it: the
+		// run's rate stands in.
+		epochLeft = duration(float64(p.total-done) / rate)
 	}
 	// Counted from 1 here, "Epoch 30/30" being the last, where the
 	// book's line that replaces the bar says "Epoch 29".
