@@ -22,15 +22,16 @@ func runVersion(args []string, stdout, stderr io.Writer) error {
 	if !ok {
 		bi = nil
 	}
-	fmt.Fprint(stdout, versionText(bi, cpu.Describe(), cuda.Available))
+	fmt.Fprint(stdout, versionText(bi, cpu.Describe(), cuda.Describe()))
 	return nil
 }
 
 // versionText words the build information: the module version and the
 // commit it was built from (debug.ReadBuildInfo's, which go build records
-// in a git checkout), the Go version and platform, the backends in this
-// build and the dtypes they train in.
-func versionText(bi *debug.BuildInfo, cpuKernels string, withCUDA bool) string {
+// in a git checkout), the Go version and platform, the backends (the CPU's
+// kernels; the CUDA build's device, driver and cuBLAS, or that there is
+// none) and the dtypes they train in.
+func versionText(bi *debug.BuildInfo, cpuKernels, cudaSupport string) string {
 	var b strings.Builder
 	version, path := "unknown", "github.com/gputrain/gputrain"
 	settings := map[string]string{}
@@ -64,9 +65,7 @@ func versionText(bi *debug.BuildInfo, cpuKernels string, withCUDA bool) string {
 	}
 	fmt.Fprintf(&b, "%s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(&b, "backend cpu: %s\n", cpuKernels)
-	if withCUDA {
-		b.WriteString("backend cuda: built in (--device cuda)\n")
-	}
+	fmt.Fprintf(&b, "backend cuda: %s\n", cudaSupport)
 	b.WriteString("dtypes float32, float64\n")
 	return b.String()
 }

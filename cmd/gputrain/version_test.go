@@ -5,6 +5,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/gputrain/gputrain/cuda"
 )
 
 func TestVersionText(t *testing.T) {
@@ -12,7 +14,7 @@ func TestVersionText(t *testing.T) {
 	cases := []struct {
 		name string
 		bi   *debug.BuildInfo
-		cuda bool
+		cuda string
 		want string
 	}{
 		{"git checkout, modified, CUDA build", &debug.BuildInfo{
@@ -21,17 +23,17 @@ func TestVersionText(t *testing.T) {
 				{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: "61d514a0c0ffee"},
 				{Key: "vcs.time", Value: "2026-12-01T15:37:31Z"}, {Key: "vcs.modified", Value: "true"},
 			},
-		}, true, "gputrain (devel) (github.com/gputrain/gputrain)\n" +
+		}, "CUDA driver 13.0, device 0: NVIDIA H200, cuBLAS 13.0.0 from /usr/lib/libcublas.so.13", "gputrain (devel) (github.com/gputrain/gputrain)\n" +
 			"revision 61d514a0c0ffee (committed 2026-12-01T15:37:31Z, with uncommitted changes)\n" +
-			platform + "backend cpu: K\nbackend cuda: built in (--device cuda)\ndtypes float32, float64\n"},
+			platform + "backend cpu: K\nbackend cuda: CUDA driver 13.0, device 0: NVIDIA H200, cuBLAS 13.0.0 from /usr/lib/libcublas.so.13\ndtypes float32, float64\n"},
 		{"go install of a tagged version", &debug.BuildInfo{
 			Main: debug.Module{Path: "github.com/gputrain/gputrain", Version: "v1.2.0"},
-		}, false, "gputrain v1.2.0 (github.com/gputrain/gputrain)\n" +
+		}, "not in this build", "gputrain v1.2.0 (github.com/gputrain/gputrain)\n" +
 			"revision unknown (not built from a git checkout)\n" +
-			platform + "backend cpu: K\ndtypes float32, float64\n"},
-		{"no build information", nil, false, "gputrain unknown (github.com/gputrain/gputrain)\n" +
+			platform + "backend cpu: K\nbackend cuda: not in this build\ndtypes float32, float64\n"},
+		{"no build information", nil, "not in this build", "gputrain unknown (github.com/gputrain/gputrain)\n" +
 			"revision unknown (not built from a git checkout)\n" +
-			platform + "backend cpu: K\ndtypes float32, float64\n"},
+			platform + "backend cpu: K\nbackend cuda: not in this build\ndtypes float32, float64\n"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -50,7 +52,7 @@ func TestVersionCommand(t *testing.T) {
 	if code1 != 0 || code2 != 0 || out1 != out2 {
 		t.Fatalf("--version: exit %d, %q; version: exit %d, %q", code1, out1, code2, out2)
 	}
-	if !strings.Contains(out1, "backend cpu: ") || !strings.Contains(out1, runtime.Version()) {
+	if !strings.Contains(out1, "backend cpu: ") || !strings.Contains(out1, "backend cuda: "+cuda.Describe()+"\n") || !strings.Contains(out1, runtime.Version()) {
 		t.Errorf("version output %q", out1)
 	}
 	if code, _, errs := runCLI("version", "--json"); code != exitUsage || !strings.Contains(errs, "-json") {
