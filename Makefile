@@ -12,9 +12,16 @@ build:
 	$(GO) build -o $(BIN)/gputrain ./cmd/gputrain
 	@echo "built $(BIN)/gputrain (CPU; 'make cuda' for the GPU build)"
 
-## test: every test, the real-data ones included (fetches MNIST into data/mnist once)
+## test: every test, the real-data ones included (fetches MNIST into data/mnist once); under a minute on 2 cores
+# go vet runs once, in check; go test's own vet pass would repeat it. The
+# packages run TEST_P at a time: more than the cores, since several tests
+# wait on g++, python or the network part of the time.
+TEST_P ?= 4
 test: check
-	GPUTRAIN_DATA=$(CURDIR)/data/mnist $(GO) test -count=1 ./...
+	@echo "test: go test -p $(TEST_P) ./... with MNIST in data/mnist (fetched if missing); one line per package"
+	@start=$$(date +%s); \
+	  GPUTRAIN_DATA=$(CURDIR)/data/mnist $(GO) test -count=1 -vet=off -p $(TEST_P) ./...; rc=$$?; \
+	  echo "test: go test took $$(($$(date +%s) - start))s"; exit $$rc
 
 ## test-short: the tests that need no network or data
 test-short:
@@ -22,11 +29,14 @@ test-short:
 
 ## check: gofmt, go vet (also for arm64, where cpu/ has no assembly), and cpu/'s kernels are what their generator writes
 check:
+	@echo "check: gofmt -l"
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
-	GOARCH=arm64 $(GO) vet ./cpu/ # cpu/simd_other.go: the build without assembly
-	cd cpu/internal/asmgen && $(GO) vet . && $(GO) run . -check ../.. # avo, a module of its own (go generate ./cpu/... rewrites them)
+	@echo "check: go vet ./..., and GOARCH=arm64 go vet ./cpu/ (the build without assembly)"
+	@$(GO) vet ./...
+	@GOARCH=arm64 $(GO) vet ./cpu/
+	@echo "check: asmgen -check (cpu/'s kernels are what their generator writes)"
+	@cd cpu/internal/asmgen && $(GO) vet . && $(GO) run . -check ../.. # avo, a module of its own (go generate ./cpu/... rewrites them)
 
 ## fuzz: each fuzz target for FUZZTIME (default 10s)
 FUZZTIME ?= 10s

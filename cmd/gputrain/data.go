@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
@@ -10,12 +12,33 @@ import (
 	"github.com/gputrain/gputrain/mnist"
 )
 
-// defaultData is where the MNIST files are looked for and fetched to.
-const defaultData = "data/mnist"
+// defaultData is where the MNIST files are looked for and fetched to when
+// --data is not given: see defaultDataDir. Every command's --data flag
+// shows it as its default.
+var defaultData = defaultDataDir()
+
+// defaultDataDir is $GPUTRAIN_DATA when set; else ./data/mnist when it
+// exists, where gputrain used to fetch MNIST into the working directory;
+// else gputrain/mnist in the user's cache directory (~/.cache on Linux),
+// one copy for every working directory; else, with no home to hold a
+// cache, ./data/mnist.
+func defaultDataDir() string {
+	if d := os.Getenv("GPUTRAIN_DATA"); d != "" {
+		return d
+	}
+	local := filepath.Join("data", "mnist")
+	if st, err := os.Stat(local); err == nil && st.IsDir() {
+		return local
+	}
+	if cache, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(cache, "gputrain", "mnist")
+	}
+	return local
+}
 
 func runData(args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlags("gputrain data")
-	dir := fs.String("data", defaultData, "directory of the MNIST files (fetched there when missing)")
+	dir := fs.String("data", defaultData, "directory of the MNIST files (fetched there when missing; default: $GPUTRAIN_DATA, else ./data/mnist if it exists, else the user's cache)")
 	anyData := fs.Bool("allow-noncanonical", false, "accept MNIST files that are not the canonical ones (a dataset of your own)")
 	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err

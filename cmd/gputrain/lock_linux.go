@@ -33,3 +33,6 @@ func lockDir(dir string) (io.Closer, error) {
 	}
 	return f, nil
 }
+
+// removeLockFile removes dir's lock file, once the run no longer holds it.
+func removeLockFile(dir string) { os.Remove(filepath.Join(dir, lockFile)) }

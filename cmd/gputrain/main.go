@@ -7,6 +7,7 @@
 //	gputrain show [--split test] [--n 16] FILE.png
 //	gputrain show --misclassified --model M.json FILE.png
 //	gputrain data [--data DIR]
+//	gputrain version
 //
 // Run "gputrain help" or "gputrain train -h" for every flag.
 package main
@@ -41,6 +42,7 @@ Usage:
                            draw digits (or the ones a model gets wrong) with their labels
   gputrain data [--data DIR]
                            fetch and verify the MNIST files
+  gputrain version         (or --version) the build: version, revision, Go, backends
   gputrain help            this text
 `
 
@@ -56,6 +58,7 @@ func commands() []command {
 		{"eval", runEval},
 		{"show", runShow},
 		{"data", runData},
+		{"version", runVersion},
 	}
 }
 
@@ -73,6 +76,9 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 			code = exitRuntime
 		}
 	}()
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		args[0] = "version"
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stdout, usage)
 		if len(args) == 0 {
@@ -102,6 +108,14 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 			return exitRuntime
 		}
 	}
-	fmt.Fprintf(stderr, "gputrain: unknown command %q (want train, predict, eval, show or data; see gputrain help)\n", args[0])
+	var names []string
+	for _, c := range commands() {
+		names = append(names, c.name)
+	}
+	hint := ""
+	if c := cli.Closest(args[0], names); c != "" {
+		hint = fmt.Sprintf("did you mean %s? ", c)
+	}
+	fmt.Fprintf(stderr, "gputrain: unknown command %q (%swant train, predict, eval, show, data or version; see gputrain help)\n", args[0], hint)
 	return exitUsage
 }

@@ -5,7 +5,9 @@ import (
 	"image/color"
 	"io"
 	"math"
+	"runtime"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -13,8 +15,10 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 
+	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/train"
+	"github.com/gputrain/gputrain/mnist"
 )
 
 // The training plot's size: 768×576 pixels at vgimg's 96 dots per inch.
@@ -23,12 +27,100 @@ const (
 	plotHeight = 6 * vg.Inch
 )
 
-// writeTrainingPlot draws accuracy (%) and training cost per epoch as a PNG,
-// one panel above the other, sharing the epoch axis; without evaluation
-// results (--eval none) the cost alone. train calls it after every epoch,
-// so the file is replaced atomically: a viewer never sees half a PNG.
-func writeTrainingPlot(path string, results []train.Result) error {
-	c, err := trainingPlot(results)
+// plotInfo is what the training plot's title says about the run: the
+// settings and the split evaluated.
+type plotInfo struct {
+	sizes     []int
+	eta       float64
+	batchSize int
+	split     string // test, validation or none
+}
+
+func (c *trainCmd) plotInfo() plotInfo {
+	return plotInfo{sizes: c.Sizes, eta: c.Eta, batchSize: c.BatchSize, split: c.Eval}
+}
+
+// title is the plot's first line: "[784, 30, 10], η = 3, mini-batch 10,
+// quadratic cost, evaluated on test".
+func (p plotInfo) title() string {
+	sizes := make([]string, len(p.sizes))
+	for i, n := range p.sizes {
+		sizes[i] = strconv.Itoa(n)
+	}
+	t := fmt.Sprintf("[%s], η = %s, mini-batch %d, quadratic cost", strings.Join(sizes, ", "),
+		strconv.FormatFloat(p.eta, 'g', -1, 64), p.batchSize)
+	if p.split != "" && p.split != "none" {
+		t += ", evaluated on " + p.split
+	}
+	return t
+}
+
+// plotEpoch redraws --plot after an epoch, with the evaluation cost of the
+// network b holds now beside the training cost.
+func (c *trainCmd) plotEpoch(b train.Backend, eval *mnist.Set, results []train.Result) error {
+	if eval != nil {
+		net, err := b.Network()
+		if err != nil {
+			return err
+		}
+		cost, err := evaluationCost(net, eval)
+		if err != nil {
+			return err
+		}
+		if c.evalCosts == nil {
+			c.evalCosts = map[int]float64{}
+		}
+		c.evalCosts[results[len(results)-1].Epoch] = cost
+	}
+	return writeTrainingPlot(c.Plot, c.plotInfo(), results, c.evalCosts)
+}
+
+// evaluationCost is the book's quadratic cost, the mean of ½‖y−a‖² over
+// the images of s, of net's outputs: the forward program compiled for
+// the whole set in float32, on every core. (The backends report the
+// training cost as they train; this is what the same measure says about
+// images the network does not learn from.)
+func evaluationCost(net *graph.Network, s *mnist.Set) (float64, error) {
+	n := s.Len()
+	p, err := graph.CompileForward(net.Sizes, n, graph.Float32)
+	if err != nil {
+		return 0, err
+	}
+	m := cpu.NewMachine[float32](p, runtime.NumCPU())
+	defer m.Close()
+	for l := range p.Weights {
+		w, bias := m.Buf(p.Weights[l]), m.Buf(p.Biases[l])
+		for i, v := range net.Weights[l] {
+			w[i] = float32(v)
+		}
+		for i, v := range net.Biases[l] {
+			bias[i] = float32(v)
+		}
+	}
+	copy(m.Buf(p.X), mnist.Floats[float32](s))
+	m.Run()
+	out := m.Buf(p.Output)
+	var total float64
+	for i, label := range s.Labels {
+		for d := range graph.OutputSize {
+			y := 0.0
+			if d == int(label) {
+				y = 1
+			}
+			e := y - float64(out[i*graph.OutputSize+d])
+			total += e * e / 2
+		}
+	}
+	return total / float64(n), nil
+}
+
+// writeTrainingPlot draws accuracy (%) per epoch above the training cost
+// and, where there is one for the epoch, the evaluation cost, sharing the
+// epoch axis; without evaluation results (--eval none) the cost alone.
+// train calls it after every epoch, so the file is replaced atomically: a
+// viewer never sees half a PNG.
+func writeTrainingPlot(path string, info plotInfo, results []train.Result, evalCosts map[int]float64) error {
+	c, err := trainingPlot(info, results, evalCosts)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
@@ -38,33 +130,60 @@ func writeTrainingPlot(path string, results []train.Result) error {
 	})
 }
 
-func trainingPlot(results []train.Result) (*vgimg.Canvas, error) {
+// The lines' colours: accuracy blue, training cost red, evaluation cost
+// green.
+var (
+	accuracyColor = color.RGBA{R: 30, G: 90, B: 200, A: 255}
+	costColor     = color.RGBA{R: 200, G: 60, B: 30, A: 255}
+	evalCostColor = color.RGBA{R: 30, G: 150, B: 60, A: 255}
+)
+
+func trainingPlot(info plotInfo, results []train.Result, evalCosts map[int]float64) (*vgimg.Canvas, error) {
 	if len(results) == 0 {
 		return nil, fmt.Errorf("no epochs to plot")
 	}
-	var acc, cost plotter.XYs
+	var acc, cost, evalCost plotter.XYs
 	for _, r := range results {
 		cost = append(cost, plotter.XY{X: float64(r.Epoch), Y: r.Cost})
 		if r.Total > 0 {
 			acc = append(acc, plotter.XY{X: float64(r.Epoch), Y: 100 * r.Accuracy()})
 		}
+		if ec, ok := evalCosts[r.Epoch]; ok {
+			evalCost = append(evalCost, plotter.XY{X: float64(r.Epoch), Y: ec})
+		}
 	}
 	first, last := results[0].Epoch, results[len(results)-1].Epoch
 
-	costPlot, err := panel(cost, color.RGBA{R: 200, G: 60, B: 30, A: 255}, first, last)
+	costPlot, err := panel(cost, costColor, first, last)
 	if err != nil {
 		return nil, err
 	}
 	costPlot.X.Label.Text = "epoch"
-	costPlot.Y.Label.Text = "mean training cost"
-	plots := [][]*plot.Plot{{costPlot}}
-	title := fmt.Sprintf("gputrain: training cost after epoch %d: %.4f", last, results[len(results)-1].Cost)
-	if len(acc) > 0 {
-		accPlot, err := panel(acc, color.RGBA{R: 30, G: 90, B: 200, A: 255}, first, last)
+	costPlot.Y.Label.Text = "mean cost ½‖y−a‖²"
+	if len(evalCost) > 0 {
+		line, points, err := linePoints(evalCost, evalCostColor)
 		if err != nil {
 			return nil, err
 		}
-		accPlot.Y.Label.Text = "accuracy (%)"
+		line.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+		costPlot.Add(line, points)
+		trainLine, _, _ := linePoints(cost, costColor)
+		costPlot.Legend.Add("training", trainLine)
+		costPlot.Legend.Add("evaluation ("+info.split+")", line)
+		costPlot.Legend.Top = true
+		// The evaluation cost may lie outside the training cost's range.
+		for _, xy := range evalCost {
+			costPlot.Y.Min, costPlot.Y.Max = min(costPlot.Y.Min, xy.Y), max(costPlot.Y.Max, xy.Y)
+		}
+	}
+	plots := [][]*plot.Plot{{costPlot}}
+	title := info.title() + fmt.Sprintf("\nepoch %d: training cost %.4f", last, results[len(results)-1].Cost)
+	if len(acc) > 0 {
+		accPlot, err := panel(acc, accuracyColor, first, last)
+		if err != nil {
+			return nil, err
+		}
+		accPlot.Y.Label.Text = "accuracy on " + info.split + " (%)"
 		best := results[0]
 		for _, r := range results {
 			if r.Total > 0 && (best.Total == 0 || r.Accuracy() > best.Accuracy()) {
@@ -73,7 +192,7 @@ func trainingPlot(results []train.Result) (*vgimg.Canvas, error) {
 		}
 		end := results[len(results)-1]
 		if end.Total > 0 {
-			title = fmt.Sprintf("gputrain: epoch %d: %d / %d correct (%.2f%%)", end.Epoch, end.Correct, end.Total, 100*end.Accuracy())
+			title = info.title() + fmt.Sprintf("\nepoch %d: %d / %d correct (%.2f%%)", end.Epoch, end.Correct, end.Total, 100*end.Accuracy())
 			if best.Epoch != end.Epoch {
 				title += fmt.Sprintf(", best %.2f%% in epoch %d", 100*best.Accuracy(), best.Epoch)
 			}
@@ -93,18 +212,27 @@ func trainingPlot(results []train.Result) (*vgimg.Canvas, error) {
 	return c, nil
 }
 
-// panel is a line with points over epochs first..last, with whole-epoch ticks.
-func panel(xys plotter.XYs, col color.Color, first, last int) (*plot.Plot, error) {
-	p := plot.New()
+// linePoints is a line through xys with a dot at each point.
+func linePoints(xys plotter.XYs, col color.Color) (*plotter.Line, *plotter.Scatter, error) {
 	line, points, err := plotter.NewLinePoints(xys)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	line.Color = col
 	line.Width = vg.Points(1.5)
 	points.Color = col
 	points.Shape = draw.CircleGlyph{}
 	points.Radius = vg.Points(2.5)
+	return line, points, nil
+}
+
+// panel is a line with points over epochs first..last, with whole-epoch ticks.
+func panel(xys plotter.XYs, col color.Color, first, last int) (*plot.Plot, error) {
+	p := plot.New()
+	line, points, err := linePoints(xys, col)
+	if err != nil {
+		return nil, err
+	}
 	p.Add(plotter.NewGrid(), line, points)
 	// Both panels span the same epochs, so that they line up; a single
 	// epoch gets room on either side instead of a zero-width axis.
@@ -113,6 +241,7 @@ func panel(xys plotter.XYs, col color.Color, first, last int) (*plot.Plot, error
 		p.X.Min, p.X.Max = float64(first), float64(last)
 	}
 	p.X.Tick.Marker = plot.TickerFunc(epochTicks)
+	p.Y.Tick.Marker = labelledTicks{}
 	if p.Y.Min == p.Y.Max {
 		// One value (or several equal ones): a range of ±5% around it, not
 		// a zero-height axis, and no negative costs.
@@ -135,4 +264,18 @@ func epochTicks(lo, hi float64) []plot.Tick {
 		ticks = append(ticks, plot.Tick{Value: v, Label: strconv.Itoa(int(v))})
 	}
 	return ticks
+}
+
+// labelledTicks are gonum's default ticks without the unlabelled minor
+// ones: every tick drawn says its value.
+type labelledTicks struct{}
+
+func (labelledTicks) Ticks(lo, hi float64) []plot.Tick {
+	var out []plot.Tick
+	for _, t := range (plot.DefaultTicks{}).Ticks(lo, hi) {
+		if t.Label != "" {
+			out = append(out, t)
+		}
+	}
+	return out
 }

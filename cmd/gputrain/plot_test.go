@@ -2,6 +2,7 @@ package main
 
 import (
 	"image"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,11 +10,12 @@ import (
 	"testing"
 
 	"github.com/gputrain/gputrain/graph/train"
+	"github.com/gputrain/gputrain/mnist"
 )
 
-// colourPixels counts the pixels close to the accuracy line's blue and
-// the cost line's red.
-func colourPixels(img image.Image) (blue, red int) {
+// colourPixels counts the pixels close to the accuracy line's blue, the
+// training cost's red and the evaluation cost's green.
+func colourPixels(img image.Image) (blue, red, green int) {
 	b := img.Bounds()
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		for x := b.Min.X; x < b.Max.X; x++ {
@@ -24,10 +26,12 @@ func colourPixels(img image.Image) (blue, red int) {
 				blue++
 			case r > 150 && g < 100 && bl < 80:
 				red++
+			case g > 120 && r < 80 && bl < 100:
+				green++
 			}
 		}
 	}
-	return blue, red
+	return blue, red, green
 }
 
 // TestTrainingPlot: the PNG has both panels when there is an accuracy to
@@ -41,32 +45,43 @@ func TestTrainingPlot(t *testing.T) {
 		}
 		return rs
 	}
-	cases := []struct {
-		name     string
-		results  []train.Result
-		accuracy bool
-	}{
-		{"one epoch", results(1, 10000), true},
-		{"ten epochs", results(10, 10000), true},
-		{"sixty epochs", results(60, 10000), true},
-		{"no evaluation", results(5, 0), false},
-		{"resumed", results(8, 10000)[3:], true},
-		{"flat", []train.Result{{Epoch: 0, Correct: 5, Total: 10, Cost: 0.5}, {Epoch: 1, Correct: 5, Total: 10, Cost: 0.5}}, true},
+	evalCosts := func(from, to int) map[int]float64 {
+		m := map[int]float64{}
+		for e := from; e < to; e++ {
+			m[e] = 0.12 / float64(e+1)
+		}
+		return m
 	}
+	cases := []struct {
+		name      string
+		results   []train.Result
+		evalCosts map[int]float64
+		accuracy  bool
+	}{
+		{"one epoch", results(1, 10000), evalCosts(0, 1), true},
+		{"ten epochs", results(10, 10000), evalCosts(0, 10), true},
+		{"sixty epochs", results(60, 10000), evalCosts(0, 60), true},
+		{"no evaluation", results(5, 0), nil, false},
+		{"resumed, evaluation cost since", results(8, 10000)[3:], evalCosts(5, 8), true},
+		{"flat", []train.Result{{Epoch: 0, Correct: 5, Total: 10, Cost: 0.5}, {Epoch: 1, Correct: 5, Total: 10, Cost: 0.5}}, nil, true},
+	}
+	info := plotInfo{sizes: []int{784, 30, 10}, eta: 3, batchSize: 10, split: "test"}
 	dir := t.TempDir()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-")+".png")
-			if err := writeTrainingPlot(path, c.results); err != nil {
+			if err := writeTrainingPlot(path, info, c.results, c.evalCosts); err != nil {
 				t.Fatal(err)
 			}
 			img := decodePNG(t, path)
 			if img.Bounds().Dx() != 768 || img.Bounds().Dy() != 576 {
 				t.Errorf("size %v, want 768×576", img.Bounds().Size())
 			}
-			blue, red := colourPixels(img)
-			if red < 15 || (blue >= 15) != c.accuracy { // one epoch is one dot of about 30 pixels
-				t.Errorf("%d blue (accuracy) and %d red (cost) pixels: want accuracy drawn %v, cost drawn", blue, red, c.accuracy)
+			blue, red, green := colourPixels(img)
+			// one epoch is one dot of about 30 pixels
+			if red < 15 || (blue >= 15) != c.accuracy || (green >= 15) != (c.evalCosts != nil) {
+				t.Errorf("%d blue (accuracy), %d red (training cost), %d green (evaluation cost) pixels: want accuracy drawn %v, evaluation cost drawn %v",
+					blue, red, green, c.accuracy, c.evalCosts != nil)
 			}
 		})
 	}
@@ -78,14 +93,14 @@ func TestTrainingPlot(t *testing.T) {
 	// A failed write leaves the previous plot untouched.
 	path := filepath.Join(dir, "ten-epochs.png")
 	before, _ := os.ReadFile(path)
-	if err := writeTrainingPlot(path, nil); err == nil || !strings.Contains(err.Error(), path) {
+	if err := writeTrainingPlot(path, info, nil, nil); err == nil || !strings.Contains(err.Error(), path) {
 		t.Errorf("no results: %v, want an error naming %s", err, path)
 	}
 	if after, _ := os.ReadFile(path); !slices.Equal(before, after) {
 		t.Error("a failed plot changed the previous file")
 	}
 	missing := filepath.Join(dir, "no-such-dir", "plot.png")
-	if err := writeTrainingPlot(missing, results(2, 100)); err == nil || !strings.Contains(err.Error(), missing) {
+	if err := writeTrainingPlot(missing, info, results(2, 100), nil); err == nil || !strings.Contains(err.Error(), missing) {
 		t.Errorf("unwritable: %v, want an error naming %s", err, missing)
 	}
 }
@@ -118,7 +133,66 @@ func TestTrainPlotFlag(t *testing.T) {
 	plot := filepath.Join(t.TempDir(), "train.png")
 	trainModel(t, 2, "--plot", plot, "--train-limit", "5000")
 	img := decodePNG(t, plot)
-	if blue, red := colourPixels(img); blue < 50 || red < 50 {
-		t.Errorf("%d blue and %d red pixels: want both panels", blue, red)
+	if blue, red, green := colourPixels(img); blue < 50 || red < 50 || green < 50 {
+		t.Errorf("%d blue, %d red and %d green pixels: want both panels and both costs", blue, red, green)
+	}
+}
+
+func TestPlotTitle(t *testing.T) {
+	cases := []struct {
+		info plotInfo
+		want string
+	}{
+		{plotInfo{[]int{784, 30, 10}, 3, 10, "test"}, "[784, 30, 10], η = 3, mini-batch 10, quadratic cost, evaluated on test"},
+		{plotInfo{[]int{784, 100, 30, 10}, 0.5, 100, "validation"}, "[784, 100, 30, 10], η = 0.5, mini-batch 100, quadratic cost, evaluated on validation"},
+		{plotInfo{[]int{784, 10}, 1e-3, 1, "none"}, "[784, 10], η = 0.001, mini-batch 1, quadratic cost"},
+	}
+	for _, c := range cases {
+		if got := c.info.title(); got != c.want {
+			t.Errorf("title %q, want %q", got, c.want)
+		}
+	}
+}
+
+// TestLabelledTicks: every tick on the cost axis has a label.
+func TestLabelledTicks(t *testing.T) {
+	for _, r := range [][2]float64{{0, 0.1}, {0.0071, 0.0423}, {0.5, 0.5001}, {0, 100}} {
+		ticks := labelledTicks{}.Ticks(r[0], r[1])
+		if len(ticks) < 2 {
+			t.Errorf("%v: %d ticks", r, len(ticks))
+		}
+		for _, tk := range ticks {
+			if tk.Label == "" {
+				t.Errorf("%v: tick at %v has no label", r, tk.Value)
+			}
+		}
+	}
+}
+
+// TestEvaluationCost: the cost of the compiled forward pass is the book's
+// ½‖y−a‖² of its feedforward, averaged over the images.
+func TestEvaluationCost(t *testing.T) {
+	_, net := randomModel(t)
+	set := &mnist.Set{Images: make([]uint8, 3*784), Labels: []uint8{7, 0, 3}}
+	for i := range set.Images {
+		set.Images[i] = uint8(i * 31)
+	}
+	var want float64
+	for i, label := range set.Labels {
+		a := forward(net, set.Image(i))
+		for d, v := range a {
+			y := 0.0
+			if d == int(label) {
+				y = 1
+			}
+			want += (y - v) * (y - v) / 2 / 3
+		}
+	}
+	got, err := evaluationCost(net, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(got-want) > 1e-5*want {
+		t.Errorf("evaluation cost %v, the feedforward's %v", got, want)
 	}
 }

@@ -1,13 +1,15 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"image/png"
+	"image"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
@@ -21,9 +23,12 @@ import (
 func runPredict(args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlags("gputrain predict")
 	model := fs.String("model", "", "the model to use, as gputrain train --save writes it (network2.py JSON)")
-	asJSON := fs.Bool("json", false, `print one JSON object per image: {"file","digit","activations"}`)
-	show := fs.String("show", "", "also draw the images as the network reads them (28×28, preprocessed) to this PNG file")
+	asJSON := fs.Bool("json", false, `print one JSON object per image: {"file","digit","activation","top","unsure","activations"}`)
+	show := fs.String("show", "", "also draw each image beside what the network read (28×28, preprocessed), captioned with the prediction, to this PNG file")
 	files, err := parseFiles(fs, args, stdout)
+	if errors.Is(err, cli.ErrHelp) {
+		fmt.Fprint(stdout, predictNote)
+	}
 	if err != nil {
 		return err
 	}
@@ -50,15 +55,17 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	// one bad file in a batch costs only its own line.
 	var good []string
 	var pixels []uint8
+	var thumbs []image.Image
 	var faults []error
 	for _, f := range files {
-		px, err := prepareImage(f)
+		px, thumb, err := prepareImage(f, *show != "")
 		if err != nil {
 			faults = append(faults, err)
 			continue
 		}
 		good = append(good, f)
 		pixels = append(pixels, px...)
+		thumbs = append(thumbs, thumb)
 	}
 	if len(good) > 0 {
 		acts, err := activations(net, pixels)
@@ -69,7 +76,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 			printPrediction(stdout, *asJSON, f, acts[i])
 		}
 		if *show != "" {
-			if err := showPrepared(*show, *model, good, pixels, acts); err != nil {
+			if err := showSideBySide(*show, *model, good, thumbs, pixels, acts); err != nil {
 				return err
 			}
 		}
@@ -84,44 +91,29 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	}
 }
 
-// showPrepared draws the preprocessed images in a grid, each captioned with
-// its prediction, the activation of the predicted digit, and its file name.
-func showPrepared(path, model string, files []string, pixels []uint8, acts [][]float64) error {
-	cells := make([]cell, len(files))
-	for i, f := range files {
-		name := filepath.Base(f)
-		if r := []rune(name); len(r) > 24 {
-			name = string(r[:21]) + "..." // basicfont has ASCII only
-		}
-		d := mostActive(acts[i])
-		cells[i] = cell{
-			pixels: pixels[i*graph.InputSize : (i+1)*graph.InputSize],
-			label:  fmt.Sprintf("pred %d (%.2f)", d, acts[i][d]),
-			index:  name,
-		}
-	}
-	img := digitGrid("as "+filepath.Base(model)+" reads them: 28x28, preprocessed", cells, 4)
-	return graph.WriteFileAtomic(path, func(w io.Writer) error { return png.Encode(w, img) })
-}
-
 // maxImageBytes caps an image file: far more than a photo of a digit needs.
 const maxImageBytes = 64 << 20
 
-// prepareImage reads an image file and prepares it as MNIST's digits were.
-func prepareImage(path string) ([]uint8, error) {
+// prepareImage reads an image file and prepares it as MNIST's digits were;
+// with thumb, it also returns the image reduced for --show (the original
+// may be a 12-megapixel photo, and --show may be given many).
+func prepareImage(path string, thumb bool) ([]uint8, image.Image, error) {
 	data, err := safefile.ReadFile(path, "an image file", maxImageBytes)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	img, err := digit.DecodeBytes(data, path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	px, err := digit.Preprocess(img)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return px, nil
+	if thumb {
+		img = thumbnail(img, showSide)
+	}
+	return px, img, nil
 }
 
 // activations runs the network's compiled forward pass on n images
@@ -154,34 +146,69 @@ func activations(net *graph.Network, pixels []uint8) ([][]float64, error) {
 	return acts, nil
 }
 
-// mostActive is the predicted digit: the index of the largest activation
-// (the first, on a tie, as numpy's argmax in the book).
-func mostActive(a []float64) int {
-	best := 0
-	for i, v := range a {
-		if v > a[best] {
-			best = i
-		}
-	}
-	return best
+// Low confidence: the most active output below unsureBelow, or within
+// unsureMargin of the runner-up.
+const (
+	unsureBelow  = 0.5
+	unsureMargin = 0.1
+)
+
+// predictNote follows predict -h's flags: what the numbers are.
+const predictNote = `
+Each image is printed as "FILE: DIGIT (ACTIVATION)  top: the three most active
+digits", and "unsure: D1 or D2" when the most active output is below 0.5 or
+within 0.1 of the runner-up. The numbers are the network's ten sigmoid output
+activations, each between 0 and 1 on its own: not probabilities, and they need
+not sum to 1. A digit unlike any the network was trained on can leave all ten
+low; that is what "unsure" is for.
+`
+
+// score is one digit and the activation of its output.
+type score struct {
+	Digit      int     `json:"digit"`
+	Activation float64 `json:"activation"`
 }
 
+// ranked returns the outputs strongest first (on a tie the lower digit
+// first, as numpy's argmax in the book picks it), and whether the
+// strongest is too weak or too close to the runner-up to be trusted.
+func ranked(act []float64) ([]score, bool) {
+	s := make([]score, len(act))
+	for i, v := range act {
+		s[i] = score{i, v}
+	}
+	slices.SortStableFunc(s, func(a, b score) int { return cmp.Compare(b.Activation, a.Activation) })
+	unsure := s[0].Activation < unsureBelow || (len(s) > 1 && s[0].Activation-s[1].Activation < unsureMargin)
+	return s, unsure
+}
+
+// printPrediction writes "file: 3 (0.97)  top: 3 0.97, 5 0.02, 8 0.01",
+// with "  unsure: 3 or 5" after it when the network is unsure; or one
+// JSON object.
 func printPrediction(w io.Writer, asJSON bool, file string, act []float64) {
-	d := mostActive(act)
+	s, unsure := ranked(act)
+	top := s[:min(3, len(s))]
 	if asJSON {
 		line, _ := json.Marshal(struct {
 			File        string    `json:"file"`
 			Digit       int       `json:"digit"`
+			Activation  float64   `json:"activation"`
+			Top         []score   `json:"top"`
+			Unsure      bool      `json:"unsure"`
 			Activations []float64 `json:"activations"`
-		}{file, d, act})
+		}{file, s[0].Digit, s[0].Activation, top, unsure, act})
 		fmt.Fprintf(w, "%s\n", line)
 		return
 	}
-	s := make([]string, len(act))
-	for i, v := range act {
-		s[i] = fmt.Sprintf("%.3f", v)
+	parts := make([]string, len(top))
+	for i, t := range top {
+		parts[i] = fmt.Sprintf("%d %.2f", t.Digit, t.Activation)
 	}
-	fmt.Fprintf(w, "%s: %d  [%s]\n", file, d, strings.Join(s, " "))
+	line := fmt.Sprintf("%s: %d (%.2f)  top: %s", file, s[0].Digit, s[0].Activation, strings.Join(parts, ", "))
+	if unsure {
+		line += fmt.Sprintf("  unsure: %d or %d", s[0].Digit, s[1].Digit)
+	}
+	fmt.Fprintln(w, line)
 }
 
 // parseFiles parses flags and file names in any order ("predict a.png
@@ -195,7 +222,7 @@ func parseFiles(fs *flag.FlagSet, args []string, stdout io.Writer) ([]string, er
 			return nil, cli.PrintHelp(fs, stdout)
 		}
 		if err != nil {
-			return nil, cli.Usagef("%v", err)
+			return nil, cli.Usagef("%v%s", err, cli.Hint(fs, err))
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {

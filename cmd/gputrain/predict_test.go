@@ -34,9 +34,17 @@ func randomModel(t *testing.T) (string, *graph.Network) {
 	return path, net
 }
 
+// trained holds the models trainModel trained without extra flags, by
+// epochs, for the tests that only read them: each is trained once.
+var trained = map[int]struct {
+	model string
+	lines []string
+}{}
+
 // trainModel trains with the CLI for the given epochs on all 50,000
 // training images (about half a second an epoch) and returns the model
-// file, the "Epoch N: C / 10000" lines, and the data.
+// file, the "Epoch N: C / 10000" lines, and the data. Without extra flags
+// the model is trained once and shared: callers must not change the file.
 func trainModel(t *testing.T, epochs int, extra ...string) (string, []string, *mnist.Data) {
 	t.Helper()
 	dir := dataDir(t)
@@ -44,13 +52,30 @@ func trainModel(t *testing.T, epochs int, extra ...string) (string, []string, *m
 	if err != nil {
 		t.Skipf("MNIST not available: %v", err)
 	}
-	model := filepath.Join(t.TempDir(), "model.json")
+	if m, ok := trained[epochs]; ok && len(extra) == 0 {
+		return m.model, m.lines, data
+	}
+	out := t.TempDir()
+	if len(extra) == 0 {
+		out = filepath.Join(sharedDir, fmt.Sprintf("epochs-%d", epochs))
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	model := filepath.Join(out, "model.json")
 	args := append([]string{"train", "--data", dir, "--quiet", "--epochs", strconv.Itoa(epochs), "--save", model}, extra...)
-	code, out, errs := runCLI(args...)
+	code, stdout, errs := runCLI(args...)
 	if code != 0 {
 		t.Fatalf("training: exit %d: %s", code, errs)
 	}
-	return model, strings.Split(strings.TrimSpace(out), "\n"), data
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(extra) == 0 {
+		trained[epochs] = struct {
+			model string
+			lines []string
+		}{model, lines}
+	}
+	return model, lines, data
 }
 
 // forward is the book's feedforward, a ← σ(w·a + b) layer by layer, written
@@ -126,6 +151,19 @@ func drawnThree() *image.Gray {
 	return img
 }
 
+// threeFile writes drawnThree to a PNG file and returns its path and the
+// 784 pixels Preprocess makes of it.
+func threeFile(t *testing.T) (string, []uint8) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "three.png")
+	writePNG(t, path, drawnThree())
+	px, err := digit.Preprocess(drawnThree())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, px
+}
+
 // TestPredictErrors: every fault is one line naming the flag or the file,
 // exit 2 for the command line and 1 for the files; readable images are
 // still predicted when others in the same call are not.
@@ -183,25 +221,30 @@ func TestPredictErrors(t *testing.T) {
 	}
 }
 
-// TestPredictOutput: the text line and the JSON object carry the digit and
-// the ten activations of the book's feedforward, whatever the order of
-// flags and files.
-func TestPredictOutput(t *testing.T) {
-	model, net := randomModel(t)
-	dir := t.TempDir()
-	three := filepath.Join(dir, "three.png")
-	writePNG(t, three, drawnThree())
-	px, err := digit.Preprocess(drawnThree())
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := forward(net, px)
-	wantDigit := 0
-	for i, v := range want {
-		if v > want[wantDigit] {
-			wantDigit = i
+// byActivation returns the digits ordered by activation, strongest first,
+// the lower digit first on a tie: written out plainly, as the oracle of
+// predict's ranking.
+func byActivation(act []float64) []int {
+	d := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+	for i := range d {
+		for j := i + 1; j < len(d); j++ {
+			if act[d[j]] > act[d[i]] || (act[d[j]] == act[d[i]] && d[j] < d[i]) {
+				d[i], d[j] = d[j], d[i]
+			}
 		}
 	}
+	return d
+}
+
+// TestPredictOutput: the text line and the JSON object carry the digit,
+// its activation, the three most active digits and the ten activations of
+// the book's feedforward, whatever the order of flags and files.
+func TestPredictOutput(t *testing.T) {
+	model, net := randomModel(t)
+	three, px := threeFile(t)
+	want := forward(net, px)
+	order := byActivation(want)
+	unsure := want[order[0]] < 0.5 || want[order[0]]-want[order[1]] < 0.1
 
 	code, out, errs := runCLI("predict", three, "--model", model, three)
 	if code != 0 {
@@ -211,17 +254,13 @@ func TestPredictOutput(t *testing.T) {
 	if len(lines) != 2 || lines[0] != lines[1] {
 		t.Fatalf("output %q: want the same line twice", out)
 	}
-	var wantLine strings.Builder
-	fmt.Fprintf(&wantLine, "%s: %d  [", three, wantDigit)
-	for i, v := range want {
-		if i > 0 {
-			wantLine.WriteByte(' ')
-		}
-		fmt.Fprintf(&wantLine, "%.3f", v)
+	wantLine := fmt.Sprintf("%s: %d (%.2f)  top: %d %.2f, %d %.2f, %d %.2f", three, order[0], want[order[0]],
+		order[0], want[order[0]], order[1], want[order[1]], order[2], want[order[2]])
+	if unsure {
+		wantLine += fmt.Sprintf("  unsure: %d or %d", order[0], order[1])
 	}
-	wantLine.WriteByte(']')
-	if lines[0] != wantLine.String() {
-		t.Errorf("line\n%q\nwant\n%q", lines[0], wantLine.String())
+	if lines[0] != wantLine {
+		t.Errorf("line\n%q\nwant\n%q", lines[0], wantLine)
 	}
 
 	code, out, errs = runCLI("predict", "--json", "--model", model, "--", three)
@@ -229,20 +268,105 @@ func TestPredictOutput(t *testing.T) {
 		t.Fatalf("--json: exit %d: %s", code, errs)
 	}
 	var got struct {
-		File        string    `json:"file"`
-		Digit       int       `json:"digit"`
+		File       string  `json:"file"`
+		Digit      int     `json:"digit"`
+		Activation float64 `json:"activation"`
+		Top        []struct {
+			Digit      int     `json:"digit"`
+			Activation float64 `json:"activation"`
+		} `json:"top"`
+		Unsure      bool      `json:"unsure"`
 		Activations []float64 `json:"activations"`
 	}
 	if err := json.Unmarshal([]byte(out), &got); err != nil || strings.Count(out, "\n") != 1 {
 		t.Fatalf("--json output %q: %v", out, err)
 	}
-	if got.File != three || got.Digit != wantDigit || len(got.Activations) != 10 {
-		t.Fatalf("--json: %+v, want file %s, digit %d, 10 activations", got, three, wantDigit)
+	if got.File != three || got.Digit != order[0] || got.Unsure != unsure || len(got.Activations) != 10 || len(got.Top) != 3 {
+		t.Fatalf("--json: %+v, want file %s, digit %d, unsure %v, 10 activations, the top 3", got, three, order[0], unsure)
 	}
 	for i, v := range got.Activations {
 		if math.Abs(v-want[i]) > 1e-12 {
 			t.Errorf("activation %d = %v, the feedforward gives %v", i, v, want[i])
 		}
+	}
+	for i, s := range got.Top {
+		if s.Digit != order[i] || s.Activation != got.Activations[order[i]] {
+			t.Errorf("top[%d] = %+v, want digit %d at %v", i, s, order[i], got.Activations[order[i]])
+		}
+	}
+	if got.Activation != got.Activations[order[0]] {
+		t.Errorf("activation %v, want the digit's %v", got.Activation, got.Activations[order[0]])
+	}
+}
+
+// biasModel saves a network whose weights are all zero, so that its ten
+// outputs are σ(b) for the output biases b, whatever the image.
+func biasModel(t *testing.T, outputs [10]float64) string {
+	t.Helper()
+	net, err := graph.New([]int{784, 30, 10}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for l := range net.Weights {
+		clear(net.Weights[l])
+		clear(net.Biases[l])
+	}
+	for i, a := range outputs {
+		net.Biases[1][i] = math.Log(a / (1 - a)) // σ⁻¹
+	}
+	path := filepath.Join(t.TempDir(), "bias.json")
+	if err := net.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestPredictUnsure: a digit is flagged unsure when its activation is
+// under 0.5 or within 0.1 of the runner-up's, and only then.
+func TestPredictUnsure(t *testing.T) {
+	three := filepath.Join(t.TempDir(), "three.png")
+	writePNG(t, three, drawnThree())
+	low := 0.01
+	cases := []struct {
+		name string
+		top  [3]float64 // the activations of 3, 8 and 5; the rest are low
+		want string
+	}{
+		{"confident", [3]float64{0.97, 0.02, 0.012}, "3 (0.97)  top: 3 0.97, 8 0.02, 5 0.01"},
+		{"weak", [3]float64{0.45, 0.02, 0.012}, "3 (0.45)  top: 3 0.45, 8 0.02, 5 0.01  unsure: 3 or 8"},
+		{"barely fires", [3]float64{0.027, 0.02, 0.012}, "3 (0.03)  top: 3 0.03, 8 0.02, 5 0.01  unsure: 3 or 8"},
+		{"close second", [3]float64{0.8, 0.75, 0.012}, "3 (0.80)  top: 3 0.80, 8 0.75, 5 0.01  unsure: 3 or 8"},
+		{"clear second", [3]float64{0.8, 0.69, 0.012}, "3 (0.80)  top: 3 0.80, 8 0.69, 5 0.01"},
+		{"just sure", [3]float64{0.5, 0.01, 0.004}, "3 (0.50)  top: 3 0.50, 8 0.01, 5 0.00"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var outputs [10]float64
+			for i := range outputs {
+				outputs[i] = low / 4
+			}
+			outputs[3], outputs[8], outputs[5] = c.top[0], c.top[1], c.top[2]
+			code, out, errs := runCLI("predict", "--model", biasModel(t, outputs), three)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errs)
+			}
+			if want := three + ": " + c.want + "\n"; out != want {
+				t.Errorf("output\n%q\nwant\n%q", out, want)
+			}
+		})
+	}
+}
+
+// TestPredictHelp: -h says what the numbers are.
+func TestPredictHelp(t *testing.T) {
+	code, out, _ := runCLI("predict", "-h")
+	for _, w := range []string{"-model", "-show", "not probabilities", "unsure"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("predict -h lacks %q:\n%s", w, out)
+		}
+	}
+	if code != 0 {
+		t.Errorf("exit %d", code)
 	}
 }
 
@@ -280,7 +404,7 @@ func TestPredictMNIST(t *testing.T) {
 		if err := dec.Decode(&p); err != nil {
 			t.Fatalf("line %d: %v", i, err)
 		}
-		if p.Digit == mostActive(want[i]) {
+		if p.Digit == byActivation(want[i])[0] {
 			agree++
 		}
 	}
@@ -293,10 +417,10 @@ func TestPredictMNIST(t *testing.T) {
 	writePNG(t, three, drawnThree())
 	shown := filepath.Join(dir, "drawn-3-prepared.png")
 	code, out, errs = runCLI("predict", "--model", model, "--show", shown, three)
-	if code != 0 || !strings.HasPrefix(out, three+": 3  [") {
+	if code != 0 || !strings.HasPrefix(out, three+": 3 (") || strings.Contains(out, "unsure") {
 		t.Errorf("drawn 3: exit %d, output %q, %s", code, out, errs)
 	}
-	if img := decodePNG(t, shown); img.Bounds().Dx() < 28*4 || img.Bounds().Dy() < 28*4 {
+	if img := decodePNG(t, shown); img.Bounds().Dx() < 2*28*4 || img.Bounds().Dy() < 28*4 {
 		t.Errorf("--show wrote a %v image", img.Bounds())
 	}
 	// GPUTRAIN_DOCS=$PWD/docs go test ./cmd/gputrain -run TestPredictMNIST
@@ -318,4 +442,48 @@ func decodePNG(t *testing.T, path string) image.Image {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return img
+}
+
+// TestPredictShow: --show draws what the network read, each pixel a 4×4
+// square, with the original, dark ink on white, to its left.
+func TestPredictShow(t *testing.T) {
+	model, _ := randomModel(t)
+	three, px := threeFile(t)
+	shown := filepath.Join(t.TempDir(), "shown.png")
+	if code, _, errs := runCLI("predict", "--model", model, "--show", shown, three); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	img := decodePNG(t, shown)
+	b := img.Bounds()
+	grey := func(x, y int) uint8 { return color.GrayModel.Convert(img.At(x, y)).(color.Gray).Y }
+	matches := func(ox, oy int) bool {
+		for y := range 28 * 4 {
+			for x := range 28 * 4 {
+				if grey(ox+x, oy+y) != px[(y/4)*28+x/4] {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	for oy := b.Min.Y; oy+28*4 <= b.Max.Y; oy++ {
+		for ox := b.Min.X + 28*4; ox+28*4 <= b.Max.X; ox++ {
+			if !matches(ox, oy) {
+				continue
+			}
+			dark := 0
+			for y := oy; y < oy+28*4; y++ {
+				for x := ox - 28*4 - 8; x < ox-8; x++ {
+					if grey(x, y) < 100 {
+						dark++
+					}
+				}
+			}
+			if dark < 500 {
+				t.Errorf("left of what the network read: %d dark pixels, want the drawn 3", dark)
+			}
+			return
+		}
+	}
+	t.Errorf("%v image: no 112×112 block holds the 28×28 the network read", b)
 }

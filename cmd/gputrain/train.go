@@ -195,7 +195,8 @@ type trainCmd struct {
 	stderr               io.Writer
 	lock                 io.Closer // on the checkpoint folder while the run writes it
 	limit                memlimit.Limit
-	resumedFrom          string // absolute path of --resume
+	resumedFrom          string          // absolute path of --resume
+	evalCosts            map[int]float64 // the evaluation cost by epoch, for --plot
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
@@ -533,7 +534,7 @@ func (c *trainCmd) train(ck *checkpoint, net *graph.Network, stdout io.Writer) e
 			return c.finished(b, opt.Start.Epoch, stdout)
 		}
 	}
-	bar := newProgress(c.stderr, c.quiet, training.Len())
+	bar := newProgress(c.stderr, c.quiet, training.Len(), c.Epochs)
 	opt.Progress = bar.update
 	sh := train.NewShuffler(c.Seed, !c.NoShuffle)
 	last := opt.Start
@@ -545,7 +546,7 @@ func (c *trainCmd) train(ck *checkpoint, net *graph.Network, stdout io.Writer) e
 		// A plot or a checkpoint that cannot be written (a full disk)
 		// costs a warning, not the run.
 		if c.Plot != "" {
-			if err := writeTrainingPlot(c.Plot, results); err != nil {
+			if err := c.plotEpoch(b, eval, results); err != nil {
 				c.warn("--plot: %v; training goes on", err)
 			}
 		}
@@ -569,7 +570,7 @@ func (c *trainCmd) train(ck *checkpoint, net *graph.Network, stdout io.Writer) e
 			return c.keep(b, last, results, fmt.Errorf("--save: %w", err))
 		}
 	}
-	return nil
+	return c.finish(c.stderr, results)
 }
 
 // stopSignals are the signals that checkpoint and stop a run: SIGINT,
@@ -626,7 +627,7 @@ func (c *trainCmd) interrupted(b train.Backend, in *train.Interrupted, results [
 		}
 	}
 	if c.Plot != "" && len(results) > 0 {
-		if err := writeTrainingPlot(c.Plot, results); err != nil {
+		if err := writeTrainingPlot(c.Plot, c.plotInfo(), results, c.evalCosts); err != nil {
 			saved += fmt.Sprintf("; --plot failed: %v", err)
 		}
 	}

@@ -303,6 +303,12 @@ func TestStandinIsLoaded(t *testing.T) {
 	if strings.Contains(traced, "libcublas") {
 		t.Errorf("%s links cuBLAS:\n%s", cudaBin, traced)
 	}
+	// gputrain-cuda version names the cuBLAS it would load: the newest
+	// soname on the search path, the stand-in's.
+	if out, _, diags, status := run(t, nil, cudaBin, "version"); status != 0 || len(diags) != 0 ||
+		!strings.Contains(out, "cuBLAS 13.0.0 from "+filepath.Join(libDir, "libcublas.so.13")+"\n") {
+		t.Errorf("%s version: exit status %d, standin: lines %q, output:\n%s", cudaBin, status, diags, out)
+	}
 	stdout, stderr, _, _ := run(t, nil, cudaBin, "train", "-h")
 	if strings.Contains(stderr, "no version information") {
 		t.Errorf("the dynamic loader warns:\n%s", stderr)

@@ -9,12 +9,23 @@
 //
 //  1. grey levels: luminance, transparent pixels composited over white (or
 //     over black, when white leaves no ink: light strokes on transparency);
-//  2. polarity: the background level is the median of the border pixels;
-//     when the darkest pixel lies farther from it than the lightest, the ink
-//     is dark on light and the image is inverted;
-//  3. levels: the background maps to 0 and the strongest ink to 1;
-//  4. crop: the bounding box of the pixels above InkThreshold, plus a
-//     margin of one output pixel so that the anti-aliased fringe survives;
+//  2. page: when the border is one even level (a drawing, a clean scan,
+//     MNIST's own digits) that level is the background. Otherwise the
+//     image is a photo or a scan of uneven paper, and the background is
+//     estimated and removed the way document-imaging tools do it: the
+//     paper's level under shading and shadows by a wide morphological
+//     closing, ink as the fraction of light it takes away, Otsu's
+//     threshold between ink and paper, specks dropped by connected
+//     components, and stroke contrast evened out (see clean);
+//  3. polarity and levels: on an even page, the background level is the
+//     median of the border pixels, and when the darkest pixel lies farther
+//     from it than the lightest the ink is dark on light and the image is
+//     inverted; the background maps to 0 and the strongest ink to 1;
+//  4. crop: the bounding box of the pixels above InkThreshold (of the
+//     kept components, on a photo), plus a margin of one output pixel so
+//     that the anti-aliased fringe survives; strokes that would come out
+//     thinner than a pixel (a fine pen on a large image) are first widened
+//     to MNIST's typical width (see thicken);
 //  5. scale: the box's longer side becomes 20 pixels, averaging the area
 //     each output pixel covers (exact anti-aliasing) when shrinking,
 //     bilinear interpolation when enlarging;
@@ -98,9 +109,27 @@ func Image(pixels []uint8) *image.Gray {
 }
 
 // prepare runs steps 2 to 6 on the w×h grey levels g (0 black, 1 white),
-// which it overwrites.
+// which it may overwrite.
 func prepare(g []float32, w, h int) ([]uint8, error) {
-	bg := borderMedian(g, w, h)
+	var v []float32
+	var box [4]int
+	var err error
+	if bg := borderMedian(g, w, h); flatBorder(g, w, h, bg) {
+		v, box, err = levels(g, w, h, bg)
+	} else {
+		v, w, h, box, err = clean(g, w, h)
+	}
+	if err != nil {
+		return nil, err
+	}
+	v, w, h, box = thicken(v, w, h, box)
+	return fit(v, w, h, box)
+}
+
+// levels runs steps 2 and 3 on an even background of level bg: polarity,
+// then 0 for the background and 1 for the strongest ink. It returns the
+// ink levels and the box of the pixels above InkThreshold.
+func levels(g []float32, w, h int, bg float32) ([]float32, [4]int, error) {
 	lo, hi := float32(1), float32(0)
 	for _, v := range g {
 		lo, hi = min(lo, v), max(hi, v)
@@ -112,7 +141,7 @@ func prepare(g []float32, w, h int) ([]uint8, error) {
 		peak = bg - lo
 	}
 	if peak < MinContrast {
-		return nil, ErrNoInk
+		return nil, [4]int{}, ErrNoInk
 	}
 	scale := 1 / peak
 	x0, y0, x1, y1 := w, h, -1, -1
@@ -131,9 +160,15 @@ func prepare(g []float32, w, h int) ([]uint8, error) {
 		}
 	}
 	if x1 < 0 {
-		return nil, ErrNoInk // unreachable: the peak pixel is above the threshold
+		return nil, [4]int{}, ErrNoInk // unreachable: the peak pixel is above the threshold
 	}
+	return g, [4]int{x0, y0, x1, y1}, nil
+}
 
+// fit runs steps 5 and 6 on the ink levels g, whose digit lies in box
+// (x0, y0, x1, y1, inclusive): scale it to fit Box pixels, centre its mass.
+func fit(g []float32, w, h int, box [4]int) ([]uint8, error) {
+	x0, y0, x1, y1 := box[0], box[1], box[2], box[3]
 	// The longer side of the ink's box becomes Box pixels; the shorter
 	// keeps the aspect ratio, rounded to whole pixels.
 	bw, bh := x1-x0+1, y1-y0+1

@@ -258,6 +258,11 @@ func TestPreprocessNoInk(t *testing.T) {
 		{"transparent", image.NewNRGBA(image.Rect(0, 0, 50, 50))},
 		{"one pixel", canvas(1, 1, 0)},
 		{"empty", image.NewGray(image.Rect(0, 0, 0, 0))},
+		{"blank page, shaded and grainy", blankPhoto(3, func(w, h int, rng *rand.Rand) func(x, y float64) float64 { return ramp(w, h, 0.4, rng) })},
+		{"blank page, shaded another way", blankPhoto(5, func(w, h int, rng *rand.Rand) func(x, y float64) float64 { return ramp(w, h, 0.3, rng) })},
+		{"blank page under a shadow", blankPhoto(3, func(w, h int, rng *rand.Rand) func(x, y float64) float64 { return shadow(w, h, 0.5, rng) })},
+		{"blank page under another shadow", blankPhoto(5, func(w, h int, rng *rand.Rand) func(x, y float64) float64 { return shadow(w, h, 0.6, rng) })},
+		{"blank page under a third shadow", blankPhoto(7, func(w, h int, rng *rand.Rand) func(x, y float64) float64 { return shadow(w, h, 0.5, rng) })},
 		{"faint mark", func() image.Image {
 			img := canvas(100, 100, 255)
 			rect(img, image.Rect(40, 40, 60, 60), color.Gray{240})
@@ -272,6 +277,14 @@ func TestPreprocessNoInk(t *testing.T) {
 			}
 		})
 	}
+}
+
+// blankPhoto is a photo of an empty page of white paper, lit as light
+// says, with sensor noise; seed draws the light and the noise.
+func blankPhoto(seed uint64, light func(w, h int, rng *rand.Rand) func(x, y float64) float64) image.Image {
+	rng := rand.New(rand.NewPCG(seed, 4))
+	const w, h = 240, 200
+	return photo{paper: white3, ink: black3, light: light(w, h, rng), noise: 0.03}.render(make([]float64, w*h), w, h, rng)
 }
 
 // TestPreprocessSizes: images much smaller or larger than 28×28 work, and a

@@ -49,7 +49,7 @@ func Parse(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 		return PrintHelp(fs, stdout)
 	}
 	if err != nil {
-		return Usagef("%v", err)
+		return Usagef("%v%s", err, Hint(fs, err))
 	}
 	if fs.NArg() > 0 {
 		return Usagef("unexpected argument %q", fs.Arg(0))
@@ -57,12 +57,11 @@ func Parse(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// PrintHelp prints fs's flags to stdout and returns ErrHelp.
+// PrintHelp prints fs's flags to stdout, with two dashes, and returns
+// ErrHelp.
 func PrintHelp(fs *flag.FlagSet, stdout io.Writer) error {
-	fs.SetOutput(stdout)
 	fmt.Fprintf(stdout, "Usage of %s:\n", fs.Name())
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
+	printDefaults(fs, stdout)
 	return ErrHelp
 }
 

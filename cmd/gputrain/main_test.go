@@ -1,0 +1,38 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+)
+
+// sharedDir holds files the package's tests share (trainModel's models);
+// it is removed when they are done.
+var sharedDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gputrain-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	sharedDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// TestUnknownCommand: a mistyped command gets the one it is closest to.
+func TestUnknownCommand(t *testing.T) {
+	for _, c := range []struct{ cmd, want string }{
+		{"trian", `gputrain: unknown command "trian" (did you mean train? want train, predict,`},
+		{"versoin", `(did you mean version? want`},
+		{"frobnicate", `gputrain: unknown command "frobnicate" (want train, predict, eval, show, data or version; see gputrain help)`},
+	} {
+		code, _, errs := runCLI(c.cmd)
+		if code != exitUsage || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, c.want) {
+			t.Errorf("%s: exit %d, stderr %q, want %q in it", c.cmd, code, errs, c.want)
+		}
+	}
+}
