@@ -10,6 +10,7 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/graphtest"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
 )
@@ -208,7 +209,7 @@ func TestProgramMatchesTapeMachine(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := gr.Bind(net, dt, x, y); err != nil {
+				if err := graphtest.Bind(gr, net, dt, x, y); err != nil {
 					t.Fatal(err)
 				}
 				// Read copies values as they are computed: the VM may reuse their memory later.
@@ -222,7 +223,7 @@ func TestProgramMatchesTapeMachine(t *testing.T) {
 				}
 				want := net.Clone()
 				for l := range want.Weights {
-					gw, gb := graph.Float64s(gr.WeightGrads[l].Value()), graph.Float64s(gr.BiasGrads[l].Value())
+					gw, gb := graphtest.Float64s(gr.WeightGrads[l].Value()), graphtest.Float64s(gr.BiasGrads[l].Value())
 					for i := range gw {
 						want.Weights[l][i] -= eta * gw[i]
 					}
@@ -230,8 +231,8 @@ func TestProgramMatchesTapeMachine(t *testing.T) {
 						want.Biases[l][i] -= eta * gb[i]
 					}
 				}
-				wantCost := graph.Float64s(costV)[0]
-				wantOut := graph.Float64s(outV)
+				wantCost := graphtest.Float64s(costV)[0]
+				wantOut := graphtest.Float64s(outV)
 
 				p, err := graph.Compile(sizes, m, dt, eta)
 				if err != nil {

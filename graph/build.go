@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
 )
 
 // Graph is the Gorgonia expression graph of one mini-batch of m samples:
@@ -93,59 +92,4 @@ func scalar(dt Dtype, v float64) any {
 		return v
 	}
 	return float32(v)
-}
-
-// Bind sets the values of X, Y and the parameters from n and the given
-// row-major batch data, for running the graph in Gorgonia's own VM.
-func (gr *Graph) Bind(n *Network, dt Dtype, x, y []float64) error {
-	set := func(node *G.Node, data []float64) error {
-		return G.Let(node, newDense(dt, node.Shape(), data))
-	}
-	if err := set(gr.X, x); err != nil {
-		return err
-	}
-	if gr.Y != nil {
-		if err := set(gr.Y, y); err != nil {
-			return err
-		}
-	}
-	for l := range gr.Weights {
-		if err := set(gr.Weights[l], n.Weights[l]); err != nil {
-			return err
-		}
-		if err := set(gr.Biases[l], n.Biases[l]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func newDense(dt Dtype, shape tensor.Shape, data []float64) *tensor.Dense {
-	if dt == Float64 {
-		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(append([]float64(nil), data...)))
-	}
-	f := make([]float32, len(data))
-	for i, v := range data {
-		f[i] = float32(v)
-	}
-	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(f))
-}
-
-// Float64s returns a node's value as float64s (after a VM has run).
-func Float64s(v G.Value) []float64 {
-	switch d := v.Data().(type) {
-	case []float64:
-		return append([]float64(nil), d...)
-	case []float32:
-		out := make([]float64, len(d))
-		for i, x := range d {
-			out[i] = float64(x)
-		}
-		return out
-	case float64:
-		return []float64{d}
-	case float32:
-		return []float64{float64(d)}
-	}
-	return nil
 }

@@ -4,12 +4,11 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"github.com/gputrain/gputrain/internal/safefile"
 	"io"
 	"io/fs"
 	"os"
 	"strings"
-
-	"github.com/gputrain/gputrain/graph"
 )
 
 // replaceSection returns doc with the text between section name's markers,
@@ -48,7 +47,7 @@ func updateSection(path, name, body string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return graph.WriteFileAtomic(path, func(w io.Writer) error {
+	return safefile.WriteFileAtomic(path, func(w io.Writer) error {
 		_, err := io.WriteString(w, doc)
 		return err
 	})

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"fmt"
+	"github.com/gputrain/gputrain/internal/safefile"
 	"image/color"
 	"io"
 	"strconv"
@@ -12,8 +13,6 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
-
-	"github.com/gputrain/gputrain/graph"
 )
 
 // curveColors: gputrain first, then the peers.
@@ -84,7 +83,7 @@ func writeCurvePlot(path string, c curve, programs []program, tm timings, peak f
 	p.Y.Min, p.Y.Max = lo/2, hi*8
 	cv := vgimg.New(8*vg.Inch, 5.5*vg.Inch)
 	p.Draw(draw.New(cv))
-	return graph.WriteFileAtomic(path, func(w io.Writer) error {
+	return safefile.WriteFileAtomic(path, func(w io.Writer) error {
 		_, err := vgimg.PngCanvas{Canvas: cv}.WriteTo(w)
 		return err
 	})

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/gputrain/gputrain/internal/safefile"
 	"io"
 	"log"
 	"math"
@@ -22,7 +23,6 @@ import (
 	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cmd/internal/rss"
 	"github.com/gputrain/gputrain/cmd/internal/trainflags"
-	"github.com/gputrain/gputrain/graph"
 )
 
 // epochLine is one epoch as a program reports it. Programs may print more
@@ -235,7 +235,7 @@ func (b *bench) check(files ...string) error {
 		return cli.Usagef("--bin: %v (make build)", err)
 	}
 	for _, f := range append(files, b.out) {
-		if err := graph.CheckWritable(f); f != "" && err != nil {
+		if err := safefile.CheckWritable(f); f != "" && err != nil {
 			return cli.Usagef("%v", err)
 		}
 	}

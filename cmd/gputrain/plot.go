@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/gputrain/gputrain/internal/safefile"
 	"image/color"
 	"io"
 	"math"
@@ -124,7 +125,7 @@ func writeTrainingPlot(path string, info plotInfo, results []train.Result, evalC
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return graph.WriteFileAtomic(path, func(w io.Writer) error {
+	return safefile.WriteFileAtomic(path, func(w io.Writer) error {
 		_, err := vgimg.PngCanvas{Canvas: c}.WriteTo(w)
 		return err
 	})

@@ -36,7 +36,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		return cli.Usagef("--show %s: the output is a PNG image; give a file name ending in .png", *show)
 	}
 	if *show != "" {
-		if err := graph.ProbeWritable(*show); err != nil {
+		if err := safefile.ProbeWritable(*show); err != nil {
 			return cli.Usagef("--show: %v", err)
 		}
 	}

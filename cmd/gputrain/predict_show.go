@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/gputrain/gputrain/internal/safefile"
 	"image"
 	"image/color"
 	"image/draw"
@@ -91,5 +92,5 @@ func showSideBySide(path, model string, files []string, thumbs []image.Image, pi
 		text(img, face, cx+(cellW-font.MeasureString(face, captions[i][0]).Ceil())/2, ty, captions[i][0], col)
 		text(img, face, cx+(cellW-font.MeasureString(face, captions[i][1]).Ceil())/2, ty+lineH, captions[i][1], indexColor)
 	}
-	return graph.WriteFileAtomic(path, func(w io.Writer) error { return png.Encode(w, img) })
+	return safefile.WriteFileAtomic(path, func(w io.Writer) error { return png.Encode(w, img) })
 }

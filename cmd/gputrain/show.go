@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/gputrain/gputrain/internal/safefile"
 	"image"
 	"image/color"
 	"image/draw"
@@ -98,7 +99,7 @@ func runShow(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	out := files[0]
-	if err := graph.ProbeWritable(out); err != nil {
+	if err := safefile.ProbeWritable(out); err != nil {
 		return cli.Usagef("%v", err)
 	}
 	limit, err := memlimit.Get(*maxMemory)
@@ -181,7 +182,7 @@ func runShow(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	img := digitGrid(title, cells, *scale)
-	if err := graph.WriteFileAtomic(out, func(w io.Writer) error { return png.Encode(w, img) }); err != nil {
+	if err := safefile.WriteFileAtomic(out, func(w io.Writer) error { return png.Encode(w, img) }); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: %s\n", out, title)

@@ -281,7 +281,7 @@ func (c *trainCmd) validate() error {
 	}
 	for _, f := range []struct{ flag, path string }{{"save", c.Save}, {"plot", c.Plot}} {
 		if f.path != "" {
-			if err := graph.ProbeWritable(f.path); err != nil {
+			if err := safefile.ProbeWritable(f.path); err != nil {
 				return cli.Usagef("--%s: %v", f.flag, err)
 			}
 		}
@@ -409,7 +409,7 @@ func (c *trainCmd) prepareOutputs() error {
 		return cli.Usagef("--checkpoint %s: it holds the checkpoint of another run, which this run would overwrite: "+
 			"continue that run with --resume %s, or name another folder with --checkpoint", c.Checkpoint, c.Checkpoint)
 	}
-	if err := graph.ProbeWritable(filepath.Join(c.Checkpoint, checkpointFile)); err != nil {
+	if err := safefile.ProbeWritable(filepath.Join(c.Checkpoint, checkpointFile)); err != nil {
 		return cli.Usagef("--checkpoint: %v", err)
 	}
 	return nil
@@ -706,7 +706,7 @@ func (c *trainCmd) writeCheckpoint(b train.Backend, dir string, at train.Positio
 	if err != nil {
 		return err
 	}
-	return graph.WriteFileAtomic(filepath.Join(dir, checkpointFile), func(w io.Writer) error {
+	return safefile.WriteFileAtomic(filepath.Join(dir, checkpointFile), func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
 	})

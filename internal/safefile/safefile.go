@@ -1,7 +1,9 @@
 // Package safefile opens and reads the files a user names (data, models,
 // images, checkpoints) with bounds: anything but a regular file is refused
 // before it is opened, so that a FIFO cannot hang a command and /dev/zero
-// cannot fill memory, and a read stops at the size its caller expects.
+// cannot fill memory, and a read stops at the size its caller expects. It
+// writes them whole or not at all (WriteFileAtomic), and says before any
+// work is done why a path could not be written (CheckWritable, ProbeWritable).
 package safefile
 
 import (

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/gputrain/gputrain/internal/safefile"
 	"io"
 	"math"
 	"slices"
@@ -120,7 +121,7 @@ func (p *Peer) Setup(log io.Writer) (net *graph.Network, training, eval *mnist.S
 		return nil, nil, nil, cli.Usagef("--sizes: %v", err)
 	}
 	if p.Save != "" {
-		if err := graph.CheckWritable(p.Save); err != nil {
+		if err := safefile.CheckWritable(p.Save); err != nil {
 			return nil, nil, nil, cli.Usagef("--save: %v", err)
 		}
 	}
