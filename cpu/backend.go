@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
 )
@@ -86,7 +87,7 @@ func (b *backend[T]) machine(m int, training bool) (*Machine[T], error) {
 	return mc, nil
 }
 
-func (b *backend[T]) SetNetwork(n *graph.Network) error {
+func (b *backend[T]) SetNetwork(n *network.Network) error {
 	if err := checkSizes(n, b.cfg.Sizes); err != nil {
 		return err
 	}
@@ -98,9 +99,9 @@ func (b *backend[T]) SetNetwork(n *graph.Network) error {
 	return nil
 }
 
-func (b *backend[T]) Network() (*graph.Network, error) {
+func (b *backend[T]) Network() (*network.Network, error) {
 	p := b.params.P
-	n := &graph.Network{Sizes: append([]int(nil), b.cfg.Sizes...)}
+	n := &network.Network{Sizes: append([]int(nil), b.cfg.Sizes...)}
 	for l := range p.Weights {
 		n.Weights = append(n.Weights, to64(b.params.Buf(p.Weights[l])))
 		n.Biases = append(n.Biases, to64(b.params.Buf(p.Biases[l])))
@@ -168,7 +169,7 @@ func (b *backend[T]) gather(mc *Machine[T], idx []int32, s *mnist.Set) {
 	y := mc.Buf(mc.P.Y)
 	clear(y)
 	for r, i := range idx {
-		y[r*graph.OutputSize+int(s.Labels[i])] = 1
+		y[r*network.OutputSize+int(s.Labels[i])] = 1
 	}
 }
 
@@ -188,7 +189,7 @@ func (b *backend[T]) Predict(s *mnist.Set) ([]uint8, error) {
 		mc.Run()
 		out := mc.Buf(mc.P.Output)
 		for r := 0; r < hi-lo; r++ {
-			pred[lo+r] = uint8(argmax(out[r*graph.OutputSize : (r+1)*graph.OutputSize]))
+			pred[lo+r] = uint8(argmax(out[r*network.OutputSize : (r+1)*network.OutputSize]))
 		}
 	}
 	return pred, nil
@@ -214,7 +215,7 @@ func argmax[T Float](v []T) int {
 	return best
 }
 
-func checkSizes(n *graph.Network, sizes []int) error {
+func checkSizes(n *network.Network, sizes []int) error {
 	if err := n.Check(); err != nil {
 		return err
 	}

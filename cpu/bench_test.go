@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
 )
 
@@ -31,7 +32,7 @@ func BenchmarkEpoch(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer be.Close()
-			net, _ := graph.New(c.sizes, 1)
+			net, _ := network.New(c.sizes, 1)
 			be.SetNetwork(net)
 			sh := train.NewShuffler(1, true)
 			b.ResetTimer()

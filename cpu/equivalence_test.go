@@ -11,6 +11,7 @@ import (
 
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/graphtest"
+	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
 )
@@ -22,7 +23,7 @@ import (
 func sigma(z float64) float64      { return 1 / (1 + math.Exp(-z)) }
 func sigmaPrime(z float64) float64 { return sigma(z) * (1 - sigma(z)) }
 
-func bookBackprop(n *graph.Network, x, y []float64) (nw, nb [][]float64) {
+func bookBackprop(n *network.Network, x, y []float64) (nw, nb [][]float64) {
 	L := n.Layers()
 	as, zs := [][]float64{x}, [][]float64{}
 	a := x
@@ -68,7 +69,7 @@ func bookBackprop(n *graph.Network, x, y []float64) (nw, nb [][]float64) {
 	return nw, nb
 }
 
-func bookUpdateMiniBatch(n *graph.Network, xs, ys [][]float64, eta float64) {
+func bookUpdateMiniBatch(n *network.Network, xs, ys [][]float64, eta float64) {
 	L := n.Layers()
 	sumW, sumB := make([][]float64, L), make([][]float64, L)
 	for l := 0; l < L; l++ {
@@ -141,7 +142,7 @@ func TestStepMatchesBook(t *testing.T) {
 			}
 			t.Run(fmt.Sprintf("%v/m=%d/n=%d/%v", c.sizes, c.batch, c.n, dt), func(t *testing.T) {
 				set := randomSet(r, c.n)
-				net, err := graph.New(c.sizes, r.Uint64())
+				net, err := network.New(c.sizes, r.Uint64())
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -198,7 +199,7 @@ func TestProgramMatchesTapeMachine(t *testing.T) {
 				if dt == graph.Float32 {
 					tol = 1e-5
 				}
-				net, _ := graph.New(sizes, r.Uint64())
+				net, _ := network.New(sizes, r.Uint64())
 				set := randomSet(r, m)
 				var x, y []float64
 				for i := 0; i < m; i++ {

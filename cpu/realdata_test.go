@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
 )
@@ -59,7 +60,7 @@ func TestOneEpochLearns(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer b.Close()
-			net, _ := graph.New(sizes, 1)
+			net, _ := network.New(sizes, 1)
 			b.SetNetwork(net)
 			if _, err := b.Epoch(context.Background(), train.NewShuffler(1, true).Order(c.images), nil); err != nil {
 				t.Fatal(err)
@@ -81,13 +82,13 @@ func TestOneEpochLearns(t *testing.T) {
 func TestDeterministic(t *testing.T) {
 	r := newRand(5)
 	set := randomSet(r, 2000)
-	run := func() *graph.Network {
+	run := func() *network.Network {
 		b, err := Open(train.Config{Sizes: []int{784, 100, 10}, BatchSize: 7, Eta: 3, Dtype: graph.Float32}, set)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer b.Close()
-		net, _ := graph.New([]int{784, 100, 10}, 3)
+		net, _ := network.New([]int{784, 100, 10}, 3)
 		b.SetNetwork(net)
 		sh := train.NewShuffler(3, true)
 		for range 2 {
@@ -117,7 +118,7 @@ func TestDivergence(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		net, _ := graph.New([]int{784, 30, 10}, 1)
+		net, _ := network.New([]int{784, 30, 10}, 1)
 		b.SetNetwork(net)
 		_, err = b.Epoch(context.Background(), train.NewShuffler(1, false).Order(set.Len()), nil)
 		b.Close()
@@ -137,7 +138,7 @@ func TestCanceled(t *testing.T) {
 	set := randomSet(newRand(8), 3000)
 	b, _ := Open(train.Config{Sizes: []int{784, 30, 10}, BatchSize: 10, Eta: 3, Dtype: graph.Float32}, set)
 	defer b.Close()
-	net, _ := graph.New([]int{784, 30, 10}, 1)
+	net, _ := network.New([]int{784, 30, 10}, 1)
 	b.SetNetwork(net)
 	ctx, cancel := context.WithCancel(context.Background())
 	_, err := b.Epoch(ctx, train.NewShuffler(1, true).Order(set.Len()), func(done int) {

@@ -18,6 +18,7 @@ import (
 	"gorgonia.org/cu"
 
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
 )
@@ -715,7 +716,7 @@ func (b *backend) step(mc *machine, k int) error {
 	return nil
 }
 
-func (b *backend) SetNetwork(n *graph.Network) error {
+func (b *backend) SetNetwork(n *network.Network) error {
 	if err := n.Check(); err != nil {
 		return err
 	}
@@ -735,8 +736,8 @@ func (b *backend) SetNetwork(n *graph.Network) error {
 	})
 }
 
-func (b *backend) Network() (*graph.Network, error) {
-	n := &graph.Network{Sizes: slices.Clone(b.cfg.Sizes)}
+func (b *backend) Network() (*network.Network, error) {
+	n := &network.Network{Sizes: slices.Clone(b.cfg.Sizes)}
 	err := b.do("reading the parameters", func() error {
 		for l := range b.weights {
 			in, out := b.cfg.Sizes[l], b.cfg.Sizes[l+1]

@@ -12,6 +12,7 @@ import (
 	"gorgonia.org/cu"
 
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
 )
@@ -61,7 +62,7 @@ func benchEpoch(b *testing.B, sizes []int, bs int) {
 		b.Fatal(err)
 	}
 	defer be.Close()
-	net, _ := graph.New(sizes, 1)
+	net, _ := network.New(sizes, 1)
 	if err := be.SetNetwork(net); err != nil {
 		b.Fatal(err)
 	}

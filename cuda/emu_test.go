@@ -18,6 +18,7 @@ import (
 
 	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
 )
@@ -456,7 +457,7 @@ func TestEmuEpoch(t *testing.T) {
 
 func testEmuEpoch(t *testing.T, r *rand.Rand, sizes []int, bs, n int, dt graph.Dtype, lim limits) {
 	set := randomSet(r, n)
-	net, err := graph.New(sizes, r.Uint64())
+	net, err := network.New(sizes, r.Uint64())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -568,7 +569,7 @@ func TestEmuPredict(t *testing.T) {
 		} {
 			t.Run(fmt.Sprintf("%v/%v/%s", dt, c.sizes, c.limitName), func(t *testing.T) {
 				set := randomSet(r, c.n)
-				net, _ := graph.New(c.sizes, r.Uint64())
+				net, _ := network.New(c.sizes, r.Uint64())
 				s := newScript(dt)
 				s.set(set)
 				s.line("pred", c.n)
@@ -663,8 +664,8 @@ func TestEmuGather(t *testing.T) {
 				y := -1
 				if c.y {
 					y = 1
-					s.line("buf", 1, c.m*graph.OutputSize)
-					s.line("data", 1, slices.Repeat([]float64{7}, c.m*graph.OutputSize))
+					s.line("buf", 1, c.m*network.OutputSize)
+					s.line("data", 1, slices.Repeat([]float64{7}, c.m*network.OutputSize))
 				}
 				grid, block := gatherGeometry(c.m)
 				s.line("gather", grid, block, 0, y, c.withOrder, c.withOrder, c.base, c.m)

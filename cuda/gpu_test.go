@@ -16,6 +16,7 @@ import (
 
 	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
 )
@@ -41,7 +42,7 @@ func mnistData(tb testing.TB) *mnist.Data {
 	return d
 }
 
-func epochOn(t *testing.T, open train.Opener, cfg train.Config, set *mnist.Set, net *graph.Network, order []int32) (*graph.Network, float64, train.Backend) {
+func epochOn(t *testing.T, open train.Opener, cfg train.Config, set *mnist.Set, net *network.Network, order []int32) (*network.Network, float64, train.Backend) {
 	t.Helper()
 	b, err := open(cfg, set)
 	if err != nil {
@@ -102,7 +103,7 @@ func TestGPUMatchesCPU(t *testing.T) {
 		for _, dt := range []graph.Dtype{graph.Float32, graph.Float64} {
 			t.Run(fmt.Sprintf("%v/batch=%d/%v", c.sizes, c.batch, dt), func(t *testing.T) {
 				cfg := train.Config{Sizes: c.sizes, BatchSize: c.batch, Eta: 3, Dtype: dt}
-				net, _ := graph.New(cfg.Sizes, 7)
+				net, _ := network.New(cfg.Sizes, 7)
 				order := fileOrder(set.Len())
 				want, wantCost, cb := epochOn(t, cpu.Open, cfg, set, net, order)
 				got, gotCost, gb := epochOn(t, Open, cfg, set, net, order)
@@ -157,9 +158,9 @@ func TestGPUGraphsMatchLaunches(t *testing.T) {
 		for _, dt := range []graph.Dtype{graph.Float32, graph.Float64} {
 			t.Run(fmt.Sprintf("batch=%d/%v", bs, dt), func(t *testing.T) {
 				cfg := train.Config{Sizes: []int{784, 30, 10}, BatchSize: bs, Eta: 3, Dtype: dt}
-				net, _ := graph.New(cfg.Sizes, 11)
+				net, _ := network.New(cfg.Sizes, 11)
 				type run struct {
-					net   *graph.Network
+					net   *network.Network
 					costs []float64
 					preds [][]uint8
 					b     *backend
@@ -239,7 +240,7 @@ func TestGPUAccuracy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	net, _ := graph.New(cfg.Sizes, 1)
+	net, _ := network.New(cfg.Sizes, 1)
 	if err := b.SetNetwork(net); err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +264,7 @@ func TestGPUDivergence(t *testing.T) {
 	r := rand.New(rand.NewPCG(2, 2))
 	set := randomSet(r, 200)
 	cfg := train.Config{Sizes: []int{784, 30, 10}, BatchSize: 10, Eta: 1e300, Dtype: graph.Float32}
-	net, _ := graph.New(cfg.Sizes, 3)
+	net, _ := network.New(cfg.Sizes, 3)
 	order := train.NewShuffler(4, true).Order(set.Len())
 	var batches []int
 	for _, open := range []train.Opener{cpu.Open, Open} {
@@ -295,7 +296,7 @@ func TestGPUCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	net, _ := graph.New(cfg.Sizes, 1)
+	net, _ := network.New(cfg.Sizes, 1)
 	b.SetNetwork(net)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -311,7 +312,7 @@ func TestGPUCancel(t *testing.T) {
 }
 
 // roundTrip is n as float32 parameters hold it.
-func roundTrip(n *graph.Network) *graph.Network {
+func roundTrip(n *network.Network) *network.Network {
 	c := n.Clone()
 	for l := range c.Weights {
 		for i, v := range c.Weights[l] {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 )
 
 // This file turns a graph.Program into the launches that run it on a GPU:
@@ -410,7 +411,7 @@ func gridFor(n, block int) (grid, threads int) {
 func roundUp(n, m int) int { return (n + m - 1) / m * m }
 
 // gatherGeometry is the launch of gt_gather for m images.
-func gatherGeometry(m int) (grid, block int) { return gridFor(m*graph.InputSize, segnThreads) }
+func gatherGeometry(m int) (grid, block int) { return gridFor(m*network.InputSize, segnThreads) }
 
 // argmaxGeometry is the launch of gt_argmax for m rows.
 func argmaxGeometry(m int) (grid, block int) { return gridFor(m, segnThreads) }

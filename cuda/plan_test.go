@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 )
 
 // colMajorGEMM is BLAS's gemm on column-major matrices, as cuBLAS defines
@@ -281,7 +282,7 @@ func TestGeometry(t *testing.T) {
 			}
 		}
 	}
-	if g, b := gatherGeometry(10); g*b < 10*graph.InputSize {
+	if g, b := gatherGeometry(10); g*b < 10*network.InputSize {
 		t.Errorf("gather of 10 images: %d×%d threads", g, b)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/mnist"
 )
 
@@ -50,7 +51,7 @@ func TestKernelConstants(t *testing.T) {
 		"SEG1_MAX_THREADS": seg1MaxThreads,
 		"SEGN_THREADS":     segnThreads,
 		"PIXELS":           mnist.Pixels,
-		"CLASSES":          graph.OutputSize,
+		"CLASSES":          network.OutputSize,
 	}
 	for _, op := range graph.Ops() {
 		if d := op.Def(); d.CUDA != 0 {

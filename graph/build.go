@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"github.com/gputrain/gputrain/graph/network"
 
 	G "gorgonia.org/gorgonia"
 )
@@ -23,7 +24,7 @@ type Graph struct {
 // Build makes the graph for sizes and batch size m. With grads false it
 // stops at the output (for evaluation): no Y, no cost, no gradients.
 func Build(sizes []int, m int, dt Dtype, grads bool) (*Graph, error) {
-	if err := CheckSizes(sizes); err != nil {
+	if err := network.CheckSizes(sizes); err != nil {
 		return nil, err
 	}
 	if m < 1 {

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"github.com/gputrain/gputrain/graph/network"
 	"math"
 	"strings"
 	"testing"
@@ -105,9 +106,9 @@ func TestForwardProgram(t *testing.T) {
 }
 
 func TestNewLikeTheBook(t *testing.T) {
-	a, _ := New([]int{784, 30, 10}, 7)
-	b, _ := New([]int{784, 30, 10}, 7)
-	c, _ := New([]int{784, 30, 10}, 8)
+	a, _ := network.New([]int{784, 30, 10}, 7)
+	b, _ := network.New([]int{784, 30, 10}, 7)
+	c, _ := network.New([]int{784, 30, 10}, 8)
 	if !a.Equal(b) || a.Equal(c) {
 		t.Fatal("the same seed must give the same network, another seed another")
 	}

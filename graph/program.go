@@ -1,3 +1,8 @@
+// Package graph builds the network of chapter 1 of Nielsen's "Neural
+// Networks and Deep Learning": the Gorgonia
+// expression graph of one mini-batch (forward pass and quadratic cost), the
+// gradients Gorgonia derives from it, and the compiler that turns that graph
+// plus the book's SGD step into a Program that a backend (cpu, cuda) runs.
 package graph
 
 import (

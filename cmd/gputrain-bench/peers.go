@@ -13,6 +13,7 @@ import (
 	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cmd/internal/trainflags"
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 )
 
 // defaultEpochs gives each program, in each round, enough epochs for a
@@ -53,7 +54,7 @@ func runPeers(args []string, stdout, stderr io.Writer) error {
 			return cli.Usagef("--%s: %v", []string{"epochs", "limits", "only"}[i], err)
 		}
 	}
-	if err := graph.CheckSizes(a.Sizes); err != nil {
+	if err := network.CheckSizes(a.Sizes); err != nil {
 		return cli.Usagef("--sizes: %v", err)
 	} else if err := a.Check(); err != nil {
 		return err
@@ -90,7 +91,7 @@ func (b *bench) peers(a trainflags.Peer, settings []setting, section string, std
 	}
 	defer os.RemoveAll(dir)
 	init := filepath.Join(dir, "init.json")
-	net, err := graph.New(a.Sizes, a.Seed)
+	net, err := network.New(a.Sizes, a.Seed)
 	if err == nil {
 		err = net.Save(init)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/gputrain/gputrain/cmd/internal/trainflags"
 	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
 )
@@ -85,7 +86,7 @@ func TestPeersTrainTheSameNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	init, err := graph.New([]int{784, 30, 10}, 7)
+	init, err := network.New([]int{784, 30, 10}, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func TestPeersTrainTheSameNetwork(t *testing.T) {
 			if msg, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput(); err != nil {
 				t.Fatalf("%v: %v\n%s", argv, err, msg)
 			}
-			got, err := graph.Load(a.Save)
+			got, err := network.Load(a.Save)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -132,7 +133,7 @@ func TestPeersTrainTheSameNetwork(t *testing.T) {
 
 // gputrainEpoch is the network gputrain's CPU backend reaches after one
 // epoch of a's settings in file order.
-func gputrainEpoch(t *testing.T, a trainflags.Peer, images *mnist.Set, init *graph.Network) *graph.Network {
+func gputrainEpoch(t *testing.T, a trainflags.Peer, images *mnist.Set, init *network.Network) *network.Network {
 	dt, _ := graph.ParseDtype(a.Dtype)
 	b, err := cpu.Open(train.Config{Sizes: init.Sizes, BatchSize: a.BatchSize, Eta: a.Eta, Dtype: dt}, images)
 	if err != nil {
@@ -153,7 +154,7 @@ func gputrainEpoch(t *testing.T, a trainflags.Peer, images *mnist.Set, init *gra
 }
 
 // maxRelDiff is the largest |a−b|/max(1,|b|) over every weight and bias.
-func maxRelDiff(a, b *graph.Network) float64 {
+func maxRelDiff(a, b *network.Network) float64 {
 	worst := 0.0
 	cmp := func(x, y []float64) {
 		for i := range x {

@@ -10,6 +10,7 @@ import (
 	"github.com/gputrain/gputrain/cmd/internal/memlimit"
 	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
 )
@@ -40,7 +41,7 @@ func splitSet(d *mnist.Data, name string) *mnist.Set {
 // predictSet returns the network's digit for every image of s, computed
 // by the CPU backend in dt, as training's evaluation after each epoch is:
 // so eval's count matches the last "Epoch N: ..." line of the same dtype.
-func predictSet(net *graph.Network, s *mnist.Set, dt graph.Dtype) ([]uint8, error) {
+func predictSet(net *network.Network, s *mnist.Set, dt graph.Dtype) ([]uint8, error) {
 	// The backend compiles a training step too; batch size and η do not
 	// matter for predicting, any valid ones will do.
 	b, err := cpu.Open(train.Config{Sizes: net.Sizes, BatchSize: 1, Eta: 1, Dtype: dt}, s)

@@ -6,6 +6,7 @@ import (
 	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cmd/internal/memlimit"
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/mnist"
 )
 
@@ -40,9 +41,9 @@ func programValues(sizes []int, m int, training bool) float64 {
 	for _, s := range sizes[1 : len(sizes)-1] {
 		hidden += float64(s)
 	}
-	p, mm := graph.ParamCount(sizes), float64(m)
+	p, mm := network.ParamCount(sizes), float64(m)
 	if training {
-		return p + mm*float64(sizes[0]+graph.OutputSize) + mm*(8*hidden+12*out)
+		return p + mm*float64(sizes[0]+network.OutputSize) + mm*(8*hidden+12*out)
 	}
 	return mm*float64(sizes[0]) + 3*mm*(hidden+out)
 }
@@ -60,7 +61,7 @@ func dtypeBytes(dt graph.Dtype) float64 {
 // evaluating when eval, plus the float64 network it starts from.
 func backendBytes(sizes []int, batch, n int, dt graph.Dtype, eval bool) float64 {
 	m := max(1, min(batch, n))
-	p := graph.ParamCount(sizes)
+	p := network.ParamCount(sizes)
 	values := p + programValues(sizes, m, true)
 	if r := n % m; r > 0 {
 		values += programValues(sizes, r, true)
@@ -73,7 +74,7 @@ func backendBytes(sizes []int, batch, n int, dt graph.Dtype, eval bool) float64 
 
 // modelFileBytes is what writing a model (or a checkpoint) takes: a
 // float64 copy of the parameters and their JSON text.
-func modelFileBytes(sizes []int) float64 { return 32 * graph.ParamCount(sizes) }
+func modelFileBytes(sizes []int) float64 { return 32 * network.ParamCount(sizes) }
 
 // trainEstimate is the peak memory of a training run.
 func trainEstimate(sizes []int, batch, n int, dt graph.Dtype, eval, writes bool) float64 {
@@ -95,7 +96,7 @@ func showEstimate(n, scale int, title, widest string, sizes []int) float64 {
 	return est
 }
 
-// checkModelMemory returns a hook for graph.LoadChecked that refuses a
+// checkModelMemory returns a hook for network.LoadChecked that refuses a
 // model whose parameters alone, with a backend to run them, exceed limit.
 func checkModelMemory(path string, limit memlimit.Limit) func([]int) error {
 	return func(sizes []int) error {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
 )
@@ -81,7 +82,7 @@ func (c *trainCmd) plotEpoch(b train.Backend, eval *mnist.Set, results []train.R
 // the whole set in float32, on every core. (The backends report the
 // training cost as they train; this is what the same measure says about
 // images the network does not learn from.)
-func evaluationCost(net *graph.Network, s *mnist.Set) (float64, error) {
+func evaluationCost(net *network.Network, s *mnist.Set) (float64, error) {
 	n := s.Len()
 	p, err := graph.CompileForward(net.Sizes, n, graph.Float32)
 	if err != nil {
@@ -103,12 +104,12 @@ func evaluationCost(net *graph.Network, s *mnist.Set) (float64, error) {
 	out := m.Buf(p.Output)
 	var total float64
 	for i, label := range s.Labels {
-		for d := range graph.OutputSize {
+		for d := range network.OutputSize {
 			y := 0.0
 			if d == int(label) {
 				y = 1
 			}
-			e := y - float64(out[i*graph.OutputSize+d])
+			e := y - float64(out[i*network.OutputSize+d])
 			total += e * e / 2
 		}
 	}

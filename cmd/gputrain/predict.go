@@ -16,6 +16,7 @@ import (
 	"github.com/gputrain/gputrain/cmd/internal/memlimit"
 	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/internal/safefile"
 	"github.com/gputrain/gputrain/mnist/digit"
 )
@@ -121,8 +122,8 @@ func prepareImage(path string, thumb bool) ([]uint8, image.Image, error) {
 // in float64 on one core: for a handful of images, compiling for the
 // backend's batch sizes and threads would cost more than it saves, and the
 // activations printed are the network's exactly.
-func activations(net *graph.Network, pixels []uint8) ([][]float64, error) {
-	n := len(pixels) / graph.InputSize
+func activations(net *network.Network, pixels []uint8) ([][]float64, error) {
+	n := len(pixels) / network.InputSize
 	p, err := graph.CompileForward(net.Sizes, n, graph.Float64)
 	if err != nil {
 		return nil, err
@@ -141,7 +142,7 @@ func activations(net *graph.Network, pixels []uint8) ([][]float64, error) {
 	out := m.Buf(p.Output)
 	acts := make([][]float64, n)
 	for i := range acts {
-		acts[i] = append([]float64(nil), out[i*graph.OutputSize:(i+1)*graph.OutputSize]...)
+		acts[i] = append([]float64(nil), out[i*network.OutputSize:(i+1)*network.OutputSize]...)
 	}
 	return acts, nil
 }

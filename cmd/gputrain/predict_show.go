@@ -15,7 +15,7 @@ import (
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
 
-	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/mnist/digit"
 )
 
@@ -81,7 +81,7 @@ func showSideBySide(path, model string, files []string, thumbs []image.Image, pi
 		at := image.Pt(x+(showSide-tb.Dx())/2, y+(showSide-tb.Dy())/2)
 		draw.Draw(img, image.Rectangle{at, at.Add(tb.Size())}, thumbs[i], tb.Min, draw.Src)
 		read := image.Rect(x+showSide+gap, y, x+2*showSide+gap, y+showSide)
-		px := pixels[i*graph.InputSize : (i+1)*graph.InputSize]
+		px := pixels[i*network.InputSize : (i+1)*network.InputSize]
 		xdraw.NearestNeighbor.Scale(img, read, digit.Image(px), image.Rect(0, 0, 28, 28), draw.Src, nil)
 		col := color.Color(textColor)
 		if unsure[i] {

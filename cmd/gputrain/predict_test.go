@@ -14,16 +14,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/mnist"
 	"github.com/gputrain/gputrain/mnist/digit"
 )
 
 // randomModel saves an untrained network: enough for everything but the
 // accuracy of the predictions, and needs no MNIST.
-func randomModel(t *testing.T) (string, *graph.Network) {
+func randomModel(t *testing.T) (string, *network.Network) {
 	t.Helper()
-	net, err := graph.New([]int{784, 30, 10}, 7)
+	net, err := network.New([]int{784, 30, 10}, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func trainModel(t *testing.T, epochs int, extra ...string) (string, []string, *m
 
 // forward is the book's feedforward, a ← σ(w·a + b) layer by layer, written
 // out plainly: the reference the compiled program is checked against.
-func forward(net *graph.Network, pixels []uint8) []float64 {
+func forward(net *network.Network, pixels []uint8) []float64 {
 	a := make([]float64, len(pixels))
 	for i, p := range pixels {
 		a[i] = float64(p) / 255
@@ -303,7 +303,7 @@ func TestPredictOutput(t *testing.T) {
 // outputs are σ(b) for the output biases b, whatever the image.
 func biasModel(t *testing.T, outputs [10]float64) string {
 	t.Helper()
-	net, err := graph.New([]int{784, 30, 10}, 1)
+	net, err := network.New([]int{784, 30, 10}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +375,7 @@ func TestPredictHelp(t *testing.T) {
 // a "3" drawn with a thick pen is read as a 3.
 func TestPredictMNIST(t *testing.T) {
 	model, _, data := trainModel(t, 3)
-	net, err := graph.Load(model)
+	net, err := network.Load(model)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
 )
@@ -94,7 +94,7 @@ func TestOutputsCheckedFirst(t *testing.T) {
 // images, interrupted 500 images into epoch 1.
 func validCheckpoint(t *testing.T) checkpoint {
 	t.Helper()
-	net, err := graph.New([]int{784, 5, 10}, 1)
+	net, err := network.New([]int{784, 5, 10}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func FuzzParseCheckpoint(f *testing.F) {
 		Position: train.Position{Epoch: 1, Done: 50, Shuffle: []byte("pcg:0123456789abcdef")},
 		Results:  []train.Result{{Epoch: 0}},
 	}
-	ck.Model, _ = graph.New([]int{784, 1, 10}, 1)
+	ck.Model, _ = network.New([]int{784, 1, 10}, 1)
 	good, _ := json.Marshal(ck)
 	f.Add(good)
 	f.Add([]byte(`{"flags":{},"position":{"done":5000},"model":null}`))

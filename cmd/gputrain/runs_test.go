@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 )
 
 // startTrain runs a training command in the background; wait returns its
@@ -77,7 +78,7 @@ func TestHangupKeepsEverything(t *testing.T) {
 	if code != 0 || !strings.HasSuffix(lines[len(lines)-1], "}") || !strings.Contains(lines[len(lines)-1], `"epoch":199,`) {
 		t.Fatalf("--resume alone: exit %d, last line %q, %s", code, lines[len(lines)-1], stderr)
 	}
-	if _, err := graph.Load(model); err != nil {
+	if _, err := network.Load(model); err != nil {
 		t.Fatalf("--resume alone did not write the --save model: %v", err)
 	}
 	if _, err := os.Stat(plot); err != nil {
@@ -104,7 +105,7 @@ func TestPlotFailureIsAWarning(t *testing.T) {
 		!strings.Contains(out.String(), "Epoch 39 complete") {
 		t.Fatalf("stdout %q, stderr %q", out.String(), errb.String())
 	}
-	if _, err := graph.Load(model); err != nil {
+	if _, err := network.Load(model); err != nil {
 		t.Fatalf("--save after a failing --plot: %v", err)
 	}
 }
@@ -136,8 +137,8 @@ func TestSaveFailureKeepsModel(t *testing.T) {
 		"--eval", "none", "--quiet", "--save", straight, "--checkpoint", filepath.Join(dir, "ck2")); code != 0 {
 		t.Fatal(stderr)
 	}
-	a, _ := graph.Load(other)
-	b, _ := graph.Load(straight)
+	a, _ := network.Load(other)
+	b, _ := network.Load(straight)
 	if a == nil || b == nil || !a.Equal(b) {
 		t.Fatal("the model kept after a failed --save differs from a straight run's")
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cmd/internal/memlimit"
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/mnist"
 )
 
@@ -107,7 +108,7 @@ func runShow(args []string, stdout, stderr io.Writer) error {
 		return cli.Usagef("%v", err)
 	}
 
-	var net *graph.Network
+	var net *network.Network
 	var sizes []int
 	if *model != "" {
 		if net, err = loadModel(*model, limit); err != nil {

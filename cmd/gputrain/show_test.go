@@ -11,6 +11,7 @@ import (
 
 	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
 )
 
@@ -122,7 +123,7 @@ func TestShow(t *testing.T) {
 	}
 
 	// Which digits the network gets wrong, from the backend directly.
-	net, err := graph.Load(model)
+	net, err := network.Load(model)
 	if err != nil {
 		t.Fatal(err)
 	}

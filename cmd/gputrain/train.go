@@ -22,6 +22,7 @@ import (
 	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/cuda"
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/internal/safefile"
 	"github.com/gputrain/gputrain/mnist"
@@ -56,7 +57,7 @@ type trainFlags struct {
 // and for a checkpoint's stored flags alike.
 func (f *trainFlags) check(sizesChecked bool) (flag, fault string) {
 	if sizesChecked {
-		if err := graph.CheckSizes(f.Sizes); err != nil {
+		if err := network.CheckSizes(f.Sizes); err != nil {
 			return "sizes", ": " + err.Error()
 		}
 	}
@@ -91,11 +92,11 @@ const defaultCheckpoint = "gputrain-checkpoint"
 // comes first in the file, so that another run's checkpoint is told
 // apart by reading its first bytes.
 type checkpoint struct {
-	Run      string         `json:"run"`
-	Flags    trainFlags     `json:"flags"`
-	Position train.Position `json:"position"`
-	Results  []train.Result `json:"results"`
-	Model    *graph.Network `json:"model"`
+	Run      string           `json:"run"`
+	Flags    trainFlags       `json:"flags"`
+	Position train.Position   `json:"position"`
+	Results  []train.Result   `json:"results"`
+	Model    *network.Network `json:"model"`
 }
 
 // canonicalTraining is the size of the canonical training set, which bounds
@@ -244,7 +245,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err := c.validate(); err != nil {
 		return err
 	}
-	var net *graph.Network
+	var net *network.Network
 	switch {
 	case ck != nil:
 		net = ck.Model
@@ -294,7 +295,7 @@ func (c *trainCmd) validate() error {
 
 // checkMemory refuses a run whose estimated peak memory exceeds limit.
 func (c *trainCmd) checkMemory(limit memlimit.Limit) error {
-	if err := graph.CheckSizes(c.Sizes); err != nil {
+	if err := network.CheckSizes(c.Sizes); err != nil {
 		return cli.Usagef("--sizes: %v", err)
 	}
 	n := canonicalTraining
@@ -457,10 +458,10 @@ func unwrapPath(err error) error {
 	return err
 }
 
-func (c *trainCmd) train(ck *checkpoint, net *graph.Network, stdout io.Writer) error {
+func (c *trainCmd) train(ck *checkpoint, net *network.Network, stdout io.Writer) error {
 	var err error
 	if net == nil {
-		if net, err = graph.New(c.Sizes, c.Seed); err != nil {
+		if net, err = network.New(c.Sizes, c.Seed); err != nil {
 			return err
 		}
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 )
 
 // dataDir is where the CLI tests find MNIST ($GPUTRAIN_DATA or ../../data/mnist).
@@ -100,11 +100,11 @@ func TestTrainSaveInitAndResume(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "Epoch 1: ") {
 		t.Fatalf("resume: exit %d, output %q, %s", code, out, errs)
 	}
-	a, err := graph.Load(straight)
+	a, err := network.Load(straight)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := graph.Load(resumed)
+	b, err := network.Load(resumed)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 )
 
 // TestTrainMatchesCPU runs the unchanged CUDA binary on the stand-in,
@@ -107,9 +107,9 @@ func train(t *testing.T, env []string, bin, data, save string, extra ...string) 
 	return out, stats
 }
 
-func load(t *testing.T, path string) *graph.Network {
+func load(t *testing.T, path string) *network.Network {
 	t.Helper()
-	n, err := graph.Load(path)
+	n, err := network.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}

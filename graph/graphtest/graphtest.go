@@ -5,13 +5,14 @@ package graphtest
 
 import (
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
 // Bind sets the values of gr's X, Y and parameters from n and the given
 // row-major batch data, for running the graph in Gorgonia's own VM.
-func Bind(gr *graph.Graph, n *graph.Network, dt graph.Dtype, x, y []float64) error {
+func Bind(gr *graph.Graph, n *network.Network, dt graph.Dtype, x, y []float64) error {
 	set := func(node *G.Node, data []float64) error {
 		return G.Let(node, newDense(dt, node.Shape(), data))
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/mnist"
 )
 
@@ -25,7 +26,7 @@ type Config struct {
 
 // Check reports the first invalid field.
 func (c Config) Check() error {
-	if err := graph.CheckSizes(c.Sizes); err != nil {
+	if err := network.CheckSizes(c.Sizes); err != nil {
 		return err
 	}
 	if c.BatchSize < 1 {
@@ -41,9 +42,9 @@ func (c Config) Check() error {
 // images are given once, when the backend is opened.
 type Backend interface {
 	// SetNetwork copies parameters to the device.
-	SetNetwork(n *graph.Network) error
+	SetNetwork(n *network.Network) error
 	// Network copies the parameters back.
-	Network() (*graph.Network, error)
+	Network() (*network.Network, error)
 	// Epoch runs one SGD step per BatchSize entries of order (indices into
 	// the training set), the last step taking what is left. It returns the
 	// mean per-image cost ½‖y−a‖² over the epoch, as measured during it.

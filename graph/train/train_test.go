@@ -9,6 +9,7 @@ import (
 
 	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
 )
@@ -60,8 +61,8 @@ func TestShufflerOrders(t *testing.T) {
 func TestResumeIsBitIdentical(t *testing.T) {
 	set := randomSet(1, 1234)
 	cfg := train.Config{Sizes: []int{784, 20, 10}, BatchSize: 10, Eta: 3, Dtype: graph.Float32}
-	start, _ := graph.New(cfg.Sizes, 2)
-	open := func(n *graph.Network) train.Backend {
+	start, _ := network.New(cfg.Sizes, 2)
+	open := func(n *network.Network) train.Backend {
 		b, err := cpu.Open(cfg, set)
 		if err != nil {
 			t.Fatal(err)
@@ -114,7 +115,7 @@ func TestRunReports(t *testing.T) {
 	set := randomSet(2, 300)
 	b, _ := cpu.Open(train.Config{Sizes: []int{784, 10}, BatchSize: 7, Eta: 3, Dtype: graph.Float64}, set)
 	defer b.Close()
-	net, _ := graph.New([]int{784, 10}, 1)
+	net, _ := network.New([]int{784, 10}, 1)
 	b.SetNetwork(net)
 	var got []train.Result
 	err := train.Run(context.Background(), b, set.Len(), train.NewShuffler(1, true), train.Options{Epochs: 2, Eval: set.Slice(0, 100)},
@@ -155,7 +156,7 @@ func TestRunRefusesBadStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	net, _ := graph.New([]int{784, 3, 10}, 1)
+	net, _ := network.New([]int{784, 3, 10}, 1)
 	b.SetNetwork(net)
 	for _, start := range []train.Position{{Epoch: 0, Done: 5000}, {Epoch: -1}, {Epoch: 0, Done: -10}} {
 		err := train.Run(context.Background(), b, set.Len(), train.NewShuffler(1, true), train.Options{Epochs: 2, Start: start},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
 	"github.com/gputrain/gputrain/mnist/digit"
@@ -50,7 +51,7 @@ func bookBackend(t *testing.T, d *mnist.Data) train.Backend {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	net, err := graph.New(sizes, 1)
+	net, err := network.New(sizes, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
 )
@@ -113,11 +114,11 @@ func (p *Peer) Register(fs *flag.FlagSet) {
 // Setup checks the flags and loads what they name: the initial network
 // (--init, or the N(0,1) draw for --seed), the training images and the
 // evaluation set.
-func (p *Peer) Setup(log io.Writer) (net *graph.Network, training, eval *mnist.Set, err error) {
+func (p *Peer) Setup(log io.Writer) (net *network.Network, training, eval *mnist.Set, err error) {
 	if err := p.Check(); err != nil {
 		return nil, nil, nil, err
 	}
-	if err := graph.CheckSizes(p.Sizes); err != nil {
+	if err := network.CheckSizes(p.Sizes); err != nil {
 		return nil, nil, nil, cli.Usagef("--sizes: %v", err)
 	}
 	if p.Save != "" {
@@ -126,13 +127,13 @@ func (p *Peer) Setup(log io.Writer) (net *graph.Network, training, eval *mnist.S
 		}
 	}
 	if p.Init != "" {
-		if net, err = graph.Load(p.Init); err != nil {
+		if net, err = network.Load(p.Init); err != nil {
 			return nil, nil, nil, err
 		}
 		if !slices.Equal(net.Sizes, []int(p.Sizes)) {
 			return nil, nil, nil, cli.Usagef("--sizes %s differs from %s's sizes %v", p.Sizes.String(), p.Init, net.Sizes)
 		}
-	} else if net, err = graph.New(p.Sizes, p.Seed); err != nil {
+	} else if net, err = network.New(p.Sizes, p.Seed); err != nil {
 		return nil, nil, nil, err
 	}
 	d, err := mnist.Ensure(p.Data, log)
@@ -145,7 +146,7 @@ func (p *Peer) Setup(log io.Writer) (net *graph.Network, training, eval *mnist.S
 
 // A Trainer trains as p asks from net, printing a line per epoch to w
 // (Train does both), and returns the network it ends with.
-type Trainer func(p *Peer, net *graph.Network, training, eval *mnist.Set, w io.Writer) (*graph.Network, error)
+type Trainer func(p *Peer, net *network.Network, training, eval *mnist.Set, w io.Writer) (*network.Network, error)
 
 // Main is a peer program: it parses args, loads what they name, trains
 // with train32 or train64 as --dtype says, writes --save, and returns the

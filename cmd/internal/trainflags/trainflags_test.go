@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/mnist"
 )
 
@@ -16,7 +16,7 @@ import (
 func TestMainBadInput(t *testing.T) {
 	dir := t.TempDir()
 	model := filepath.Join(dir, "m.json")
-	n, err := graph.New([]int{784, 20, 10}, 1)
+	n, err := network.New([]int{784, 20, 10}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestMainBadInput(t *testing.T) {
 	} {
 		var stderr strings.Builder
 		trained := false
-		train := func(*Peer, *graph.Network, *mnist.Set, *mnist.Set, io.Writer) (*graph.Network, error) {
+		train := func(*Peer, *network.Network, *mnist.Set, *mnist.Set, io.Writer) (*network.Network, error) {
 			trained = true
 			return nil, nil
 		}
@@ -65,7 +65,7 @@ func TestMain(t *testing.T) {
 		t.Skip("no MNIST files (run `go run ./cmd/gputrain data` or set GPUTRAIN_DATA)")
 	}
 	dir := t.TempDir()
-	init, err := graph.New([]int{784, 20, 10}, 3)
+	init, err := network.New([]int{784, 20, 10}, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,10 +73,10 @@ func TestMain(t *testing.T) {
 	if err := init.Save(initPath); err != nil {
 		t.Fatal(err)
 	}
-	done, _ := graph.New([]int{784, 20, 10}, 4)
+	done, _ := network.New([]int{784, 20, 10}, 4)
 	var dtype string
 	train := func(dt string) Trainer {
-		return func(p *Peer, net *graph.Network, training, eval *mnist.Set, w io.Writer) (*graph.Network, error) {
+		return func(p *Peer, net *network.Network, training, eval *mnist.Set, w io.Writer) (*network.Network, error) {
 			if !net.Equal(init) || training.Len() != 300 || eval.Len() != 10000 {
 				t.Errorf("trainer got a network equal to --init's: %v, %d training images, %d to evaluate", net.Equal(init), training.Len(), eval.Len())
 			}
@@ -94,10 +94,10 @@ func TestMain(t *testing.T) {
 	if stdout.String() != `{"correct":1,"epoch":0,"seconds":0.5,"total":2}`+"\n" {
 		t.Errorf("epoch line %q", stdout.String())
 	}
-	if got, err := graph.Load(save); err != nil || !got.Equal(done) {
+	if got, err := network.Load(save); err != nil || !got.Equal(done) {
 		t.Errorf("--save holds another network (%v)", err)
 	}
-	panicky := func(*Peer, *graph.Network, *mnist.Set, *mnist.Set, io.Writer) (*graph.Network, error) {
+	panicky := func(*Peer, *network.Network, *mnist.Set, *mnist.Set, io.Writer) (*network.Network, error) {
 		panic("shape mismatch")
 	}
 	stderr.Reset()

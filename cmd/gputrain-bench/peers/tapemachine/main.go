@@ -15,6 +15,7 @@ import (
 
 	"github.com/gputrain/gputrain/cmd/internal/trainflags"
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/mnist"
 )
 
@@ -34,7 +35,7 @@ type tapeParams[T float32 | float64] struct {
 	w, b []*tensor.Dense
 }
 
-func newTapeParams[T float32 | float64](n *graph.Network) tapeParams[T] {
+func newTapeParams[T float32 | float64](n *network.Network) tapeParams[T] {
 	var p tapeParams[T]
 	for l := range n.Weights {
 		in, out := n.Sizes[l], n.Sizes[l+1]
@@ -45,8 +46,8 @@ func newTapeParams[T float32 | float64](n *graph.Network) tapeParams[T] {
 }
 
 // network copies the parameters out in gputrain's form.
-func (p tapeParams[T]) network(sizes []int) *graph.Network {
-	n := &graph.Network{Sizes: sizes}
+func (p tapeParams[T]) network(sizes []int) *network.Network {
+	n := &network.Network{Sizes: sizes}
 	for l := range p.w {
 		n.Weights = append(n.Weights, convert[float64](p.w[l].Data().([]T)))
 		n.Biases = append(n.Biases, convert[float64](p.b[l].Data().([]T)))
@@ -101,7 +102,7 @@ func newTapeGraph[T float32 | float64](sizes []int, m int, dt graph.Dtype, train
 
 // load copies the images of idx (and their one-hot labels) into x and y.
 func (s *tapeGraph[T]) load(pix []T, labels []uint8, idx []int32) {
-	const in, out = mnist.Pixels, graph.OutputSize
+	const in, out = mnist.Pixels, network.OutputSize
 	clear(s.y)
 	for i, j := range idx {
 		copy(s.x[i*in:(i+1)*in], pix[int(j)*in:(int(j)+1)*in])
@@ -139,7 +140,7 @@ func (s *tapeGraph[T]) correct(labels []uint8) (int, error) {
 		return 0, err
 	}
 	out := s.gr.Output.Value().Data().([]T)
-	const k = graph.OutputSize
+	const k = network.OutputSize
 	n := 0
 	for i, label := range labels {
 		row := out[i*k : (i+1)*k]
@@ -158,7 +159,7 @@ func (s *tapeGraph[T]) correct(labels []uint8) (int, error) {
 
 // tapeTrain trains as a asks, printing a line per epoch, and returns the
 // network it ends with.
-func tapeTrain[T float32 | float64](a *trainflags.Peer, net *graph.Network, training, eval *mnist.Set, stdout io.Writer) (*graph.Network, error) {
+func tapeTrain[T float32 | float64](a *trainflags.Peer, net *network.Network, training, eval *mnist.Set, stdout io.Writer) (*network.Network, error) {
 	dt, _ := graph.ParseDtype(a.Dtype) // checked by Setup
 	p := newTapeParams[T](net)
 	// A graph per mini-batch size: the book's last mini-batch of an epoch

@@ -1,9 +1,7 @@
-// Package graph defines the network of chapter 1 of Nielsen's "Neural
-// Networks and Deep Learning": its sizes and parameters, the Gorgonia
-// expression graph of one mini-batch (forward pass and quadratic cost), the
-// gradients Gorgonia derives from it, and the compiler that turns that graph
-// plus the book's SGD step into a Program that a backend (cpu, cuda) runs.
-package graph
+// Package network is the network a run trains: its Spec (sizes, and how
+// its layers compute and learn), its parameters in float64, and their file
+// format, network2.py's JSON, read strictly and written atomically.
+package network
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package graph
+package network
 
 import (
 	"bytes"
