@@ -2,10 +2,8 @@ package cpu
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"runtime"
-	"slices"
 
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/network"
@@ -13,13 +11,9 @@ import (
 	"github.com/gputrain/gputrain/mnist"
 )
 
-// evalBatch is the batch size of the forward program used for evaluation:
-// large enough that its products run at full speed, small enough to stay in cache.
-const evalBatch = 500
-
-// Open returns a CPU backend for cfg, holding the training set in
+// Open returns a CPU trainer for cfg, holding the training set in
 // cfg.Dtype. It uses every core GOMAXPROCS allows.
-func Open(cfg train.Config, training *mnist.Set) (train.Backend, error) {
+func Open(cfg train.Config, training *mnist.Set) (train.Trainer, error) {
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
@@ -30,52 +24,59 @@ func Open(cfg train.Config, training *mnist.Set) (train.Backend, error) {
 	return newBackend[float32](cfg, training, workers)
 }
 
+// OpenPredictor returns a CPU backend that predicts with a network of spec
+// in dt: it compiles forward programs only, so the spec's cost and λ do
+// not matter.
+func OpenPredictor(spec network.Spec, dt graph.Dtype) (train.Predictor, error) {
+	if err := spec.Check(); err != nil {
+		return nil, err
+	}
+	cfg := train.Config{Spec: spec, Dtype: dt}
+	workers := runtime.GOMAXPROCS(0)
+	if dt == graph.Float64 {
+		return newBackend[float64](cfg, nil, workers)
+	}
+	return newBackend[float32](cfg, nil, workers)
+}
+
 // backend keeps one machine per batch size (the full one, the short last
 // one, the evaluation ones), all sharing one set of parameters and one pool.
 type backend[T Float] struct {
 	cfg      train.Config
 	pool     *pool
-	machines map[[2]int]*Machine[T] // by {batch size, 1 for training or 0 for forward}
-	params   *Machine[T]            // owner of the parameter memory
-	lut      [256]T                 // p → p/255, for the kernels without SIMD
+	progs    *train.Programs[*Machine[T]]
+	params   *Machine[T] // owner of the parameter memory
+	lut      [256]T      // p → p/255, for the kernels without SIMD
 	training *mnist.Set
 }
 
+// newBackend opens a trainer, or a predictor where cfg has no learning rate.
 func newBackend[T Float](cfg train.Config, training *mnist.Set, workers int) (*backend[T], error) {
-	b := &backend[T]{cfg: cfg, machines: map[[2]int]*Machine[T]{}, training: training}
+	b := &backend[T]{cfg: cfg, training: training}
 	if workers > 1 {
 		b.pool = newPool(workers)
 	}
 	for p := range b.lut {
 		b.lut[p] = T(p) / 255
 	}
-	m, err := b.machine(cfg.BatchSize, true)
+	first, training1 := cfg.BatchSize, true
+	if cfg.Eta == 0 {
+		b.progs = train.NewForwardPrograms(cfg.Spec, cfg.Dtype, b.build)
+		first, training1 = train.EvalBatch, false
+	} else {
+		b.progs = train.NewPrograms(cfg, b.build)
+	}
+	m, err := b.progs.Get(first, training1)
 	if err != nil {
+		b.Close()
 		return nil, err
 	}
 	b.params = m
 	return b, nil
 }
 
-// machine returns the program for batch size m, compiling it on first use.
-func (b *backend[T]) machine(m int, training bool) (*Machine[T], error) {
-	key := [2]int{m, 0}
-	if training {
-		key[1] = 1
-	}
-	if mc, ok := b.machines[key]; ok {
-		return mc, nil
-	}
-	var p *graph.Program
-	var err error
-	if training {
-		p, err = graph.Compile(b.cfg.Sizes, m, b.cfg.Dtype, b.cfg.Eta)
-	} else {
-		p, err = graph.CompileForward(b.cfg.Sizes, m, b.cfg.Dtype)
-	}
-	if err != nil {
-		return nil, err
-	}
+// build makes a program's machine, its parameters those of the first.
+func (b *backend[T]) build(p *graph.Program, _ bool) (*Machine[T], error) {
 	mc := newMachine[T](p, b.pool)
 	if b.params != nil {
 		for l := range p.Weights {
@@ -83,12 +84,11 @@ func (b *backend[T]) machine(m int, training bool) (*Machine[T], error) {
 			mc.Share(p.Biases[l], b.params, b.params.P.Biases[l])
 		}
 	}
-	b.machines[key] = mc
 	return mc, nil
 }
 
 func (b *backend[T]) SetNetwork(n *network.Network) error {
-	if err := checkSizes(n, b.cfg.Sizes); err != nil {
+	if err := train.CheckNetwork(n, b.cfg.Spec); err != nil {
 		return err
 	}
 	p := b.params.P
@@ -101,16 +101,13 @@ func (b *backend[T]) SetNetwork(n *network.Network) error {
 
 func (b *backend[T]) Network() (*network.Network, error) {
 	p := b.params.P
-	n := &network.Network{Sizes: append([]int(nil), b.cfg.Sizes...)}
+	n := &network.Network{Spec: b.cfg.Spec.Norm()}
 	for l := range p.Weights {
 		n.Weights = append(n.Weights, to64(b.params.Buf(p.Weights[l])))
 		n.Biases = append(n.Biases, to64(b.params.Buf(p.Biases[l])))
 	}
 	return n, nil
 }
-
-// progressEvery is how many steps pass between progress calls.
-const progressEvery = 100
 
 func (b *backend[T]) Epoch(ctx context.Context, order []int32, progress func(int)) (float64, error) {
 	var total float64
@@ -119,11 +116,11 @@ func (b *backend[T]) Epoch(ctx context.Context, order []int32, progress func(int
 		if ctx.Err() != nil {
 			return 0, &train.Canceled{Done: i}
 		}
-		if progress != nil && i > 0 && batch%progressEvery == 0 {
+		if progress != nil && i > 0 && batch%train.ProgressEvery == 0 {
 			progress(i)
 		}
 		idx := order[i:min(i+bs, len(order))]
-		mc, err := b.machine(len(idx), true)
+		mc, err := b.progs.Get(len(idx), true)
 		if err != nil {
 			return 0, err
 		}
@@ -139,10 +136,8 @@ func (b *backend[T]) Epoch(ctx context.Context, order []int32, progress func(int
 	// A parameter can overflow without the cost showing it yet.
 	p := b.params.P
 	for _, w := range append(append([]int{}, p.Weights...), p.Biases...) {
-		for _, v := range b.params.Buf(w) {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return 0, &train.Divergence{Batch: (len(order) - 1) / bs, Cost: float64(v)}
-			}
+		if v, bad := train.NonFinite(b.params.Buf(w)); bad {
+			return 0, &train.Divergence{Batch: (len(order) - 1) / bs, Cost: float64(v)}
 		}
 	}
 	if progress != nil {
@@ -175,10 +170,10 @@ func (b *backend[T]) gather(mc *Machine[T], idx []int32, s *mnist.Set) {
 
 func (b *backend[T]) Predict(s *mnist.Set) ([]uint8, error) {
 	pred := make([]uint8, s.Len())
-	idx := make([]int32, evalBatch)
-	for lo := 0; lo < s.Len(); lo += evalBatch {
-		hi := min(lo+evalBatch, s.Len())
-		mc, err := b.machine(hi-lo, false)
+	idx := make([]int32, train.EvalBatch)
+	for lo := 0; lo < s.Len(); lo += train.EvalBatch {
+		hi := min(lo+train.EvalBatch, s.Len())
+		mc, err := b.progs.Get(hi-lo, false)
 		if err != nil {
 			return nil, err
 		}
@@ -213,16 +208,6 @@ func argmax[T Float](v []T) int {
 		}
 	}
 	return best
-}
-
-func checkSizes(n *network.Network, sizes []int) error {
-	if err := n.Check(); err != nil {
-		return err
-	}
-	if !slices.Equal(n.Sizes, sizes) {
-		return fmt.Errorf("network sizes %v do not match --sizes %v", n.Sizes, sizes)
-	}
-	return nil
 }
 
 func toT[T Float](dst []T, src []float64) {

@@ -27,7 +27,7 @@ func BenchmarkEpoch(b *testing.B) {
 		{[]int{784, 1000, 10}, 100, graph.Float32},
 	} {
 		b.Run(fmt.Sprintf("sizes=%v/batch=%d/%v", c.sizes, c.batch, c.dt), func(b *testing.B) {
-			be, err := Open(train.Config{Sizes: c.sizes, BatchSize: c.batch, Eta: 3, Dtype: c.dt}, set)
+			be, err := Open(train.Config{Spec: network.Book(c.sizes), BatchSize: c.batch, Eta: 3, Dtype: c.dt}, set)
 			if err != nil {
 				b.Fatal(err)
 			}

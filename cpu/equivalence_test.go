@@ -160,7 +160,7 @@ func TestStepMatchesBook(t *testing.T) {
 					bookUpdateMiniBatch(want, xs, ys, 3.0)
 				}
 
-				b, err := Open(train.Config{Sizes: c.sizes, BatchSize: c.batch, Eta: 3.0, Dtype: dt}, set)
+				b, err := Open(train.Config{Spec: network.Book(c.sizes), BatchSize: c.batch, Eta: 3.0, Dtype: dt}, set)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -206,7 +206,7 @@ func TestProgramMatchesTapeMachine(t *testing.T) {
 					xi, yi := sample(set, i)
 					x, y = append(x, xi...), append(y, yi...)
 				}
-				gr, err := graph.Build(sizes, m, dt, true)
+				gr, err := graph.Build(network.Book(sizes), m, dt, true)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -235,7 +235,7 @@ func TestProgramMatchesTapeMachine(t *testing.T) {
 				wantCost := graphtest.Float64s(costV)[0]
 				wantOut := graphtest.Float64s(outV)
 
-				p, err := graph.Compile(sizes, m, dt, eta)
+				p, err := graph.Compile(network.Book(sizes), m, dt, eta)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -55,7 +55,7 @@ func TestOneEpochLearns(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%d/%v", c.images, c.dt), func(t *testing.T) {
 			sizes := []int{784, 30, 10}
-			b, err := Open(train.Config{Sizes: sizes, BatchSize: 10, Eta: 3, Dtype: c.dt}, d.Training.Slice(0, c.images))
+			b, err := Open(train.Config{Spec: network.Book(sizes), BatchSize: 10, Eta: 3, Dtype: c.dt}, d.Training.Slice(0, c.images))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -83,7 +83,7 @@ func TestDeterministic(t *testing.T) {
 	r := newRand(5)
 	set := randomSet(r, 2000)
 	run := func() *network.Network {
-		b, err := Open(train.Config{Sizes: []int{784, 100, 10}, BatchSize: 7, Eta: 3, Dtype: graph.Float32}, set)
+		b, err := Open(train.Config{Spec: network.Book([]int{784, 100, 10}), BatchSize: 7, Eta: 3, Dtype: graph.Float32}, set)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,7 +114,7 @@ func TestDivergence(t *testing.T) {
 		dt  graph.Dtype
 		eta float64
 	}{{graph.Float32, 1e39}} {
-		b, err := Open(train.Config{Sizes: []int{784, 30, 10}, BatchSize: 10, Eta: c.eta, Dtype: c.dt}, set)
+		b, err := Open(train.Config{Spec: network.Book([]int{784, 30, 10}), BatchSize: 10, Eta: c.eta, Dtype: c.dt}, set)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,7 +136,7 @@ func TestDivergence(t *testing.T) {
 // how far it got, in whole mini-batches.
 func TestCanceled(t *testing.T) {
 	set := randomSet(newRand(8), 3000)
-	b, _ := Open(train.Config{Sizes: []int{784, 30, 10}, BatchSize: 10, Eta: 3, Dtype: graph.Float32}, set)
+	b, _ := Open(train.Config{Spec: network.Book([]int{784, 30, 10}), BatchSize: 10, Eta: 3, Dtype: graph.Float32}, set)
 	defer b.Close()
 	net, _ := network.New([]int{784, 30, 10}, 1)
 	b.SetNetwork(net)

@@ -11,7 +11,6 @@ import (
 	"math"
 	"os"
 	"runtime"
-	"slices"
 	"strings"
 	"unsafe"
 
@@ -27,14 +26,8 @@ import (
 const Available = true
 
 const (
-	// evalBatch is the batch of the forward program Predict runs, as the
-	// CPU backend's.
-	evalBatch = 500
-	// progressEvery is how many steps pass between checks of the context
-	// and calls of progress.
-	progressEvery = 100
 	// stepsPerGraph is how many steps one replay of the multi-step graph
-	// runs; it divides progressEvery so replays never straddle a check.
+	// runs; it divides train.ProgressEvery so replays never straddle a check.
 	stepsPerGraph = 20
 	// workspaceBytes is cuBLAS's workspace: NVIDIA's advice for Hopper,
 	// more than other GPUs use.
@@ -52,7 +45,7 @@ var useGraphs = os.Getenv("GPUTRAIN_CUDA_GRAPHS") != "0"
 // Open returns a backend on the first CUDA device (CUDA_VISIBLE_DEVICES
 // picks another) for cfg: it uploads the training set once, as bytes, and
 // compiles and allocates the training program.
-func Open(cfg train.Config, training *mnist.Set) (train.Backend, error) {
+func Open(cfg train.Config, training *mnist.Set) (train.Trainer, error) {
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
@@ -60,7 +53,8 @@ func Open(cfg train.Config, training *mnist.Set) (train.Backend, error) {
 		return nil, fmt.Errorf("cuda: training set has %d labels but %d bytes of images", training.Len(), len(training.Images))
 	}
 	b := &backend{cfg: cfg, training: training, lim: defaultLimits, graphs: useGraphs, warn: os.Stderr,
-		machines: map[machineKey]*machine{}, allocs: map[cu.DevicePtr]int64{}}
+		allocs: map[cu.DevicePtr]int64{}}
+	b.progs = train.NewPrograms(cfg, b.build)
 	b.elem = 4
 	if cfg.Dtype == graph.Float64 {
 		b.elem = 8
@@ -113,7 +107,7 @@ type backend struct {
 	costs           devArray     // float64 per step of the epoch
 	pred            devArray     // byte per predicted image
 
-	machines map[machineKey]*machine
+	progs    *train.Programs[*machine]
 	graphs   bool  // capture steps into CUDA graphs
 	graphErr error // why a capture failed; steps then launch kernel by kernel
 	replays  int   // captured graphs launched, for the tests
@@ -128,11 +122,6 @@ type deviceSet struct {
 type devArray struct {
 	ptr   cu.DevicePtr
 	bytes int64
-}
-
-type machineKey struct {
-	m        int
-	training bool
 }
 
 // machine is one compiled program on the device: its buffers in one
@@ -261,7 +250,7 @@ func (b *backend) init() error {
 		}
 		b.weights, b.biases = append(b.weights, w), append(b.biases, bias)
 	}
-	if _, err := b.machine(b.cfg.BatchSize, true); err != nil {
+	if _, err := b.progs.Get(b.cfg.BatchSize, true); err != nil {
 		return err
 	}
 	return b.sync("setting up")
@@ -372,11 +361,11 @@ func (b *backend) grow(a *devArray, bytes int64, what string) error {
 }
 
 func (b *backend) dropGraphs() {
-	for _, mc := range b.machines {
+	b.progs.Each(func(mc *machine) {
 		mc.exec1.destroy()
 		mc.execK.destroy()
 		mc.exec1, mc.execK = nil, nil
-	}
+	})
 }
 
 func (b *backend) zero(p cu.DevicePtr, bytes int64) error {
@@ -495,24 +484,12 @@ func (b *backend) upload(s *mnist.Set, what string) (d deviceSet, err error) {
 	return d, nil
 }
 
-// machine returns the program for batch size m, compiling, planning and
-// allocating it on first use.
-func (b *backend) machine(m int, training bool) (*machine, error) {
-	key := machineKey{m, training}
-	if mc, ok := b.machines[key]; ok {
-		return mc, nil
-	}
-	var p *graph.Program
-	var err error
-	bs := 0
+// build plans a compiled program for the device and allocates it, once
+// per batch size and kind (b.progs keeps it).
+func (b *backend) build(p *graph.Program, training bool) (*machine, error) {
+	m, bs := p.Batch, 0
 	if training {
-		p, err = graph.Compile(b.cfg.Sizes, m, b.cfg.Dtype, b.cfg.Eta)
 		bs = b.cfg.BatchSize
-	} else {
-		p, err = graph.CompileForward(b.cfg.Sizes, m, b.cfg.Dtype)
-	}
-	if err != nil {
-		return nil, err
 	}
 	s, err := newSchedule(p, b.lim, bs)
 	if err != nil {
@@ -603,7 +580,6 @@ func (b *backend) machine(m int, training bool) (*machine, error) {
 			return nil, err
 		}
 	}
-	b.machines[key] = mc
 	done = true
 	return mc, nil
 }
@@ -717,11 +693,8 @@ func (b *backend) step(mc *machine, k int) error {
 }
 
 func (b *backend) SetNetwork(n *network.Network) error {
-	if err := n.Check(); err != nil {
+	if err := train.CheckNetwork(n, b.cfg.Spec); err != nil {
 		return err
-	}
-	if !slices.Equal(n.Sizes, b.cfg.Sizes) {
-		return fmt.Errorf("network sizes %v do not match --sizes %v", n.Sizes, b.cfg.Sizes)
 	}
 	return b.do("setting the parameters", func() error {
 		for l := range b.weights {
@@ -737,7 +710,7 @@ func (b *backend) SetNetwork(n *network.Network) error {
 }
 
 func (b *backend) Network() (*network.Network, error) {
-	n := &network.Network{Sizes: slices.Clone(b.cfg.Sizes)}
+	n := &network.Network{Spec: b.cfg.Spec.Norm()}
 	err := b.do("reading the parameters", func() error {
 		for l := range b.weights {
 			in, out := b.cfg.Sizes[l], b.cfg.Sizes[l+1]
@@ -802,7 +775,7 @@ func (b *backend) epoch(ctx context.Context, order []int32, progress func(done i
 		return 0, err
 	}
 	for i, batch := 0, 0; i < len(order); {
-		if batch%progressEvery == 0 {
+		if batch%train.ProgressEvery == 0 {
 			if ctx.Err() != nil {
 				if err := b.sync("stopping the epoch"); err != nil {
 					return 0, err
@@ -814,12 +787,12 @@ func (b *backend) epoch(ctx context.Context, order []int32, progress func(done i
 			}
 		}
 		m := min(bs, len(order)-i)
-		mc, err := b.machine(m, true)
+		mc, err := b.progs.Get(m, true)
 		if err != nil {
 			return 0, err
 		}
 		k := 1
-		if (len(order)-i)/bs >= stepsPerGraph && batch%progressEvery+stepsPerGraph <= progressEvery {
+		if (len(order)-i)/bs >= stepsPerGraph && batch%train.ProgressEvery+stepsPerGraph <= train.ProgressEvery {
 			k = stepsPerGraph
 		}
 		if err := b.step(mc, k); err != nil {
@@ -854,10 +827,8 @@ func (b *backend) epoch(ctx context.Context, order []int32, progress func(done i
 			if err != nil {
 				return 0, err
 			}
-			for _, x := range v {
-				if math.IsNaN(x) || math.IsInf(x, 0) {
-					return 0, &train.Divergence{Batch: steps - 1, Cost: x}
-				}
+			if x, bad := train.NonFinite(v); bad {
+				return 0, &train.Divergence{Batch: steps - 1, Cost: x}
 			}
 		}
 	}
@@ -867,7 +838,7 @@ func (b *backend) epoch(ctx context.Context, order []int32, progress func(done i
 	return total / float64(len(order)), nil
 }
 
-// Predict runs the forward program in chunks of evalBatch on the device,
+// Predict runs the forward program in chunks of train.EvalBatch on the device,
 // takes each row's most active output there, and copies back one byte per
 // image.
 func (b *backend) Predict(s *mnist.Set) ([]uint8, error) {
@@ -905,9 +876,9 @@ func (b *backend) Predict(s *mnist.Set) ([]uint8, error) {
 		if err := b.grow(&b.pred, int64(n), "the predictions"); err != nil {
 			return err
 		}
-		for lo := 0; lo < n; lo += evalBatch {
-			m := min(evalBatch, n-lo)
-			mc, err := b.machine(m, false)
+		for lo := 0; lo < n; lo += train.EvalBatch {
+			m := min(train.EvalBatch, n-lo)
+			mc, err := b.progs.Get(m, false)
 			if err != nil {
 				return err
 			}

@@ -34,7 +34,7 @@ func benchSet(b *testing.B) *mnist.Set {
 // in one epoch over n images.
 func matmulFlops(sizes []int, bs, n int) float64 {
 	per := func(m int) float64 {
-		p, err := graph.Compile(sizes, m, graph.Float32, 3)
+		p, err := graph.Compile(network.Book(sizes), m, graph.Float32, 3)
 		if err != nil {
 			panic(err)
 		}
@@ -56,7 +56,7 @@ func matmulFlops(sizes []int, bs, n int) float64 {
 
 func benchEpoch(b *testing.B, sizes []int, bs int) {
 	set := benchSet(b)
-	cfg := train.Config{Sizes: sizes, BatchSize: bs, Eta: 3, Dtype: graph.Float32}
+	cfg := train.Config{Spec: network.Book(sizes), BatchSize: bs, Eta: 3, Dtype: graph.Float32}
 	be, err := Open(cfg, set)
 	if err != nil {
 		b.Fatal(err)
@@ -104,7 +104,7 @@ func BenchmarkEpoch784_1024_1024_10(b *testing.B) { benchEpoch(b, []int{784, 102
 // and workspace the backend uses: 1024³, and the products of a batch-256
 // step of [784,1024,1024,10].
 func BenchmarkSGEMM(b *testing.B) {
-	cfg := train.Config{Sizes: []int{784, 10}, BatchSize: 1, Eta: 1, Dtype: graph.Float32}
+	cfg := train.Config{Spec: network.Book([]int{784, 10}), BatchSize: 1, Eta: 1, Dtype: graph.Float32}
 	tb, err := Open(cfg, nil)
 	if err != nil {
 		b.Fatal(err)

@@ -465,7 +465,7 @@ func testEmuEpoch(t *testing.T, r *rand.Rand, sizes []int, bs, n int, dt graph.D
 	for i, j := range r.Perm(n) {
 		order[i] = int32(j)
 	}
-	cfg := train.Config{Sizes: sizes, BatchSize: bs, Eta: 3, Dtype: dt}
+	cfg := train.Config{Spec: network.Book(sizes), BatchSize: bs, Eta: 3, Dtype: dt}
 	ref, err := cpu.Open(cfg, set)
 	if err != nil {
 		t.Fatal(err)
@@ -490,7 +490,7 @@ func testEmuEpoch(t *testing.T, r *rand.Rand, sizes []int, bs, n int, dt graph.D
 	s.line("offset", 0)
 	steps := (n + bs - 1) / bs
 	s.line("costs", steps)
-	full, err := graph.Compile(sizes, bs, dt, 3)
+	full, err := graph.Compile(network.Book(sizes), bs, dt, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -510,7 +510,7 @@ func testEmuEpoch(t *testing.T, r *rand.Rand, sizes []int, bs, n int, dt graph.D
 		s.launches(fullS)
 	}
 	if rest := n % bs; rest > 0 {
-		short, err := graph.Compile(sizes, rest, dt, 3)
+		short, err := graph.Compile(network.Book(sizes), rest, dt, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -578,7 +578,7 @@ func TestEmuPredict(t *testing.T) {
 				table := 0
 				for lo := 0; lo < c.n; lo += c.chunk {
 					m := min(c.chunk, c.n-lo)
-					p, err := graph.CompileForward(c.sizes, m, dt)
+					p, err := graph.CompileForward(network.Book(c.sizes), m, dt)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -620,7 +620,7 @@ func TestEmuPredict(t *testing.T) {
 				got := s.run(t)
 				// The dumps come back by buffer id, the same in every chunk's
 				// program: the last chunk's is what remains to compare.
-				p, _ := graph.CompileForward(c.sizes, c.n-(c.n-1)/c.chunk*c.chunk, dt)
+				p, _ := graph.CompileForward(network.Book(c.sizes), c.n-(c.n-1)/c.chunk*c.chunk, dt)
 				near(t, "last chunk's output", got.bufs[p.Output], outs[len(outs)-1], tolerance(dt, 1e-5, 1e-13))
 				correct := 0
 				for i, g := range got.pred {

@@ -42,7 +42,7 @@ func mnistData(tb testing.TB) *mnist.Data {
 	return d
 }
 
-func epochOn(t *testing.T, open train.Opener, cfg train.Config, set *mnist.Set, net *network.Network, order []int32) (*network.Network, float64, train.Backend) {
+func epochOn(t *testing.T, open train.Opener, cfg train.Config, set *mnist.Set, net *network.Network, order []int32) (*network.Network, float64, train.Trainer) {
 	t.Helper()
 	b, err := open(cfg, set)
 	if err != nil {
@@ -102,7 +102,7 @@ func TestGPUMatchesCPU(t *testing.T) {
 		set := firstImages(data, r, c.images)
 		for _, dt := range []graph.Dtype{graph.Float32, graph.Float64} {
 			t.Run(fmt.Sprintf("%v/batch=%d/%v", c.sizes, c.batch, dt), func(t *testing.T) {
-				cfg := train.Config{Sizes: c.sizes, BatchSize: c.batch, Eta: 3, Dtype: dt}
+				cfg := train.Config{Spec: network.Book(c.sizes), BatchSize: c.batch, Eta: 3, Dtype: dt}
 				net, _ := network.New(cfg.Sizes, 7)
 				order := fileOrder(set.Len())
 				want, wantCost, cb := epochOn(t, cpu.Open, cfg, set, net, order)
@@ -157,7 +157,7 @@ func TestGPUGraphsMatchLaunches(t *testing.T) {
 	for _, bs := range []int{10, 1000} {
 		for _, dt := range []graph.Dtype{graph.Float32, graph.Float64} {
 			t.Run(fmt.Sprintf("batch=%d/%v", bs, dt), func(t *testing.T) {
-				cfg := train.Config{Sizes: []int{784, 30, 10}, BatchSize: bs, Eta: 3, Dtype: dt}
+				cfg := train.Config{Spec: network.Book([]int{784, 30, 10}), BatchSize: bs, Eta: 3, Dtype: dt}
 				net, _ := network.New(cfg.Sizes, 11)
 				type run struct {
 					net   *network.Network
@@ -234,7 +234,7 @@ func TestGPUAccuracy(t *testing.T) {
 	if data == nil {
 		t.Skip("needs MNIST: set GPUTRAIN_DATA or allow the fetch")
 	}
-	cfg := train.Config{Sizes: []int{784, 30, 10}, BatchSize: 10, Eta: 3, Dtype: graph.Float32}
+	cfg := train.Config{Spec: network.Book([]int{784, 30, 10}), BatchSize: 10, Eta: 3, Dtype: graph.Float32}
 	b, err := Open(cfg, data.Training)
 	if err != nil {
 		t.Fatal(err)
@@ -263,7 +263,7 @@ func TestGPUAccuracy(t *testing.T) {
 func TestGPUDivergence(t *testing.T) {
 	r := rand.New(rand.NewPCG(2, 2))
 	set := randomSet(r, 200)
-	cfg := train.Config{Sizes: []int{784, 30, 10}, BatchSize: 10, Eta: 1e300, Dtype: graph.Float32}
+	cfg := train.Config{Spec: network.Book([]int{784, 30, 10}), BatchSize: 10, Eta: 1e300, Dtype: graph.Float32}
 	net, _ := network.New(cfg.Sizes, 3)
 	order := train.NewShuffler(4, true).Order(set.Len())
 	var batches []int
@@ -290,7 +290,7 @@ func TestGPUDivergence(t *testing.T) {
 func TestGPUCancel(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
 	set := randomSet(r, 100)
-	cfg := train.Config{Sizes: []int{784, 30, 10}, BatchSize: 10, Eta: 3, Dtype: graph.Float32}
+	cfg := train.Config{Spec: network.Book([]int{784, 30, 10}), BatchSize: 10, Eta: 3, Dtype: graph.Float32}
 	b, err := Open(cfg, set)
 	if err != nil {
 		t.Fatal(err)
@@ -331,7 +331,7 @@ func TestGPUOutOfMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocates until the device refuses")
 	}
-	cfg := train.Config{Sizes: []int{784, 46000, 46000, 10}, BatchSize: 46000, Eta: 3, Dtype: graph.Float32}
+	cfg := train.Config{Spec: network.Book([]int{784, 46000, 46000, 10}), BatchSize: 46000, Eta: 3, Dtype: graph.Float32}
 	b, err := Open(cfg, randomSet(rand.New(rand.NewPCG(4, 4)), 10))
 	if err == nil {
 		b.Close()

@@ -11,7 +11,7 @@ import (
 const Available = false
 
 // Open fails with ErrNoCUDA: this binary was built without the gpu tag.
-func Open(train.Config, *mnist.Set) (train.Backend, error) { return nil, ErrNoCUDA }
+func Open(train.Config, *mnist.Set) (train.Trainer, error) { return nil, ErrNoCUDA }
 
 // Describe says what CUDA support this binary has, for --version.
 func Describe() string {

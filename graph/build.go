@@ -21,12 +21,13 @@ type Graph struct {
 	BiasGrads       []*G.Node
 }
 
-// Build makes the graph for sizes and batch size m. With grads false it
+// Build makes the graph for spec and batch size m. With grads false it
 // stops at the output (for evaluation): no Y, no cost, no gradients.
-func Build(sizes []int, m int, dt Dtype, grads bool) (*Graph, error) {
-	if err := network.CheckSizes(sizes); err != nil {
+func Build(spec network.Spec, m int, dt Dtype, grads bool) (*Graph, error) {
+	if err := supported(spec, grads); err != nil {
 		return nil, err
 	}
+	sizes := spec.Sizes
 	if m < 1 {
 		return nil, fmt.Errorf("batch size %d: must be at least 1", m)
 	}
@@ -93,4 +94,27 @@ func scalar(dt Dtype, v float64) any {
 		return v
 	}
 	return float32(v)
+}
+
+// supported reports what of spec the compiler cannot build yet, in one
+// line a backend passes on rather than computing something else. A
+// forward graph does not depend on the cost or λ.
+func supported(spec network.Spec, grads bool) error {
+	if err := spec.Check(); err != nil {
+		return err
+	}
+	s := spec.Norm()
+	if s.Activation != network.Sigmoid {
+		return fmt.Errorf("activation %s: not supported by this version's compiler (sigmoid only)", s.Activation)
+	}
+	if s.Output() != network.SigmoidOutput {
+		return fmt.Errorf("%s output layer: not supported by this version's compiler (sigmoid only)", s.Output())
+	}
+	if grads && s.Cost != network.Quadratic {
+		return fmt.Errorf("cost %s: not supported by this version's compiler (quadratic only)", s.Cost)
+	}
+	if grads && s.Lambda != 0 {
+		return fmt.Errorf("lambda %g: L2 regularisation is not supported by this version's compiler", s.Lambda)
+	}
+	return nil
 }

@@ -2,32 +2,33 @@ package graph
 
 import (
 	"fmt"
+	"github.com/gputrain/gputrain/graph/network"
 
 	G "gorgonia.org/gorgonia"
 )
 
-// Compile builds the graph of a training step for sizes and batch size m,
+// Compile builds the graph of a training step for spec and batch size m,
 // differentiates it with Gorgonia and compiles it with the book's update
 // w ← w − η·∂C/∂w (C being the mean cost over the mini-batch, so this is
 // the book's w − (η/m)·Σₓ∂Cₓ/∂w).
-func Compile(sizes []int, m int, dt Dtype, eta float64) (*Program, error) {
+func Compile(spec network.Spec, m int, dt Dtype, eta float64) (*Program, error) {
 	if !(eta > 0) {
 		return nil, fmt.Errorf("eta %v: must be > 0", eta)
 	}
-	gr, err := Build(sizes, m, dt, true)
+	gr, err := Build(spec, m, dt, true)
 	if err != nil {
 		return nil, err
 	}
-	return Lower(gr, sizes, m, dt, eta)
+	return Lower(gr, spec, m, dt, eta)
 }
 
 // CompileForward compiles the forward pass alone, for evaluation.
-func CompileForward(sizes []int, m int, dt Dtype) (*Program, error) {
-	gr, err := Build(sizes, m, dt, false)
+func CompileForward(spec network.Spec, m int, dt Dtype) (*Program, error) {
+	gr, err := Build(spec, m, dt, false)
 	if err != nil {
 		return nil, err
 	}
-	return Lower(gr, sizes, m, dt, 0)
+	return Lower(gr, spec, m, dt, 0)
 }
 
 // value is what a graph node lowers to: a buffer (possibly viewed
@@ -61,8 +62,8 @@ type lowerer struct {
 // already computed, appends the SGD update (when eta > 0), fuses each
 // update into the product or sum that computes its gradient where that is
 // the gradient's only use, and drops every instruction nothing needs.
-func Lower(gr *Graph, sizes []int, m int, dt Dtype, eta float64) (*Program, error) {
-	p := &Program{Sizes: append([]int(nil), sizes...), Batch: m, Dtype: dt, Eta: eta, Y: -1, Cost: -1}
+func Lower(gr *Graph, spec network.Spec, m int, dt Dtype, eta float64) (*Program, error) {
+	p := &Program{Spec: spec.Norm(), Batch: m, Dtype: dt, Eta: eta, Y: -1, Cost: -1}
 	lw := &lowerer{p: p, vals: map[*G.Node]value{}, producer: map[int]int{}, sigmoid: map[int]int{}}
 
 	leaf := func(n *G.Node, name string, kind BufKind) int {

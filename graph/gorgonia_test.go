@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"github.com/gputrain/gputrain/graph/network"
 	"slices"
 	"strings"
 	"testing"
@@ -22,7 +23,7 @@ func TestGorgoniaOpKinds(t *testing.T) {
 			for _, m := range []int{1, 10} {
 				for _, grads := range []bool{false, true} {
 					t.Run(fmt.Sprintf("%v/%v/m=%d/grads=%v", dt, sizes, m, grads), func(t *testing.T) {
-						gr, err := Build(sizes, m, dt, grads)
+						gr, err := Build(network.Book(sizes), m, dt, grads)
 						if err != nil {
 							t.Fatal(err)
 						}

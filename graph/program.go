@@ -7,6 +7,7 @@ package graph
 
 import (
 	"fmt"
+	"github.com/gputrain/gputrain/graph/network"
 	"strings"
 
 	"gorgonia.org/tensor"
@@ -81,7 +82,7 @@ type Instr struct {
 // size: a fixed list of instructions over a fixed set of buffers, so a
 // backend allocates everything once and reuses it every step.
 type Program struct {
-	Sizes []int
+	Spec  network.Spec // normalised
 	Batch int
 	Dtype Dtype
 	Eta   float64 // the learning rate folded into the update; 0 in a forward program
@@ -137,7 +138,7 @@ func (p *Program) Validate() error {
 // String lists the program, one instruction a line, for debugging and docs.
 func (p *Program) String() string {
 	var s strings.Builder
-	fmt.Fprintf(&s, "program sizes=%v batch=%d dtype=%v eta=%g\n", p.Sizes, p.Batch, p.Dtype, p.Eta)
+	fmt.Fprintf(&s, "program %v batch=%d dtype=%v eta=%g\n", p.Spec, p.Batch, p.Dtype, p.Eta)
 	name := func(b int) string {
 		return fmt.Sprintf("%s[%dx%d]", p.Bufs[b].Name, p.Bufs[b].Rows, p.Bufs[b].Cols)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 )
 
 // peakResult is one measured float32 matrix-product throughput.
@@ -57,7 +58,7 @@ func measureGputrain(n, k, workers int, transB bool) float64 {
 		bRows, bCols = n, k
 	}
 	p := &graph.Program{
-		Sizes: []int{n, n}, Batch: n, Dtype: graph.Float32,
+		Spec: network.Spec{Sizes: []int{n, n}}, Batch: n, Dtype: graph.Float32,
 		Bufs: []graph.Buf{
 			{Name: "A", Rows: n, Cols: k, Kind: graph.Param, Alias: -1},
 			{Name: "B", Rows: bRows, Cols: bCols, Kind: graph.Param, Alias: -1},

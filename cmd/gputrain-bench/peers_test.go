@@ -135,7 +135,7 @@ func TestPeersTrainTheSameNetwork(t *testing.T) {
 // epoch of a's settings in file order.
 func gputrainEpoch(t *testing.T, a trainflags.Peer, images *mnist.Set, init *network.Network) *network.Network {
 	dt, _ := graph.ParseDtype(a.Dtype)
-	b, err := cpu.Open(train.Config{Sizes: init.Sizes, BatchSize: a.BatchSize, Eta: a.Eta, Dtype: dt}, images)
+	b, err := cpu.Open(train.Config{Spec: init.Spec, BatchSize: a.BatchSize, Eta: a.Eta, Dtype: dt}, images)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/network"
-	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
 )
 
@@ -42,9 +41,7 @@ func splitSet(d *mnist.Data, name string) *mnist.Set {
 // by the CPU backend in dt, as training's evaluation after each epoch is:
 // so eval's count matches the last "Epoch N: ..." line of the same dtype.
 func predictSet(net *network.Network, s *mnist.Set, dt graph.Dtype) ([]uint8, error) {
-	// The backend compiles a training step too; batch size and η do not
-	// matter for predicting, any valid ones will do.
-	b, err := cpu.Open(train.Config{Sizes: net.Sizes, BatchSize: 1, Eta: 1, Dtype: dt}, s)
+	b, err := cpu.OpenPredictor(net.Spec, dt)
 	if err != nil {
 		return nil, err
 	}

@@ -59,7 +59,7 @@ func (p plotInfo) title() string {
 
 // plotEpoch redraws --plot after an epoch, with the evaluation cost of the
 // network b holds now beside the training cost.
-func (c *trainCmd) plotEpoch(b train.Backend, eval *mnist.Set, results []train.Result) error {
+func (c *trainCmd) plotEpoch(b train.Trainer, eval *mnist.Set, results []train.Result) error {
 	if eval != nil {
 		net, err := b.Network()
 		if err != nil {
@@ -84,7 +84,7 @@ func (c *trainCmd) plotEpoch(b train.Backend, eval *mnist.Set, results []train.R
 // images the network does not learn from.)
 func evaluationCost(net *network.Network, s *mnist.Set) (float64, error) {
 	n := s.Len()
-	p, err := graph.CompileForward(net.Sizes, n, graph.Float32)
+	p, err := graph.CompileForward(net.Spec, n, graph.Float32)
 	if err != nil {
 		return 0, err
 	}

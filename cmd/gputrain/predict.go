@@ -124,7 +124,7 @@ func prepareImage(path string, thumb bool) ([]uint8, image.Image, error) {
 // activations printed are the network's exactly.
 func activations(net *network.Network, pixels []uint8) ([][]float64, error) {
 	n := len(pixels) / network.InputSize
-	p, err := graph.CompileForward(net.Sizes, n, graph.Float64)
+	p, err := graph.CompileForward(net.Spec, n, graph.Float64)
 	if err != nil {
 		return nil, err
 	}

@@ -127,7 +127,7 @@ func TestShow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := cpu.Open(train.Config{Sizes: net.Sizes, BatchSize: 10, Eta: 3, Dtype: graph.Float32}, data.Test)
+	b, err := cpu.Open(train.Config{Spec: net.Spec, BatchSize: 10, Eta: 3, Dtype: graph.Float32}, data.Test)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -510,7 +510,7 @@ func (c *trainCmd) train(ck *checkpoint, net *network.Network, stdout io.Writer)
 	if c.device == "cuda" {
 		open = cuda.Open
 	}
-	b, err := open(train.Config{Sizes: c.Sizes, BatchSize: batch, Eta: c.Eta, Dtype: dt}, training)
+	b, err := open(train.Config{Spec: network.Book(c.Sizes), BatchSize: batch, Eta: c.Eta, Dtype: dt}, training)
 	if err != nil {
 		return err
 	}
@@ -589,7 +589,7 @@ func stopSignals() []os.Signal {
 
 // finished handles a checkpoint whose run has no epoch left: it writes the
 // model to --save, or says how to train on.
-func (c *trainCmd) finished(b train.Backend, epoch int, stdout io.Writer) error {
+func (c *trainCmd) finished(b train.Trainer, epoch int, stdout io.Writer) error {
 	if c.Save == "" {
 		return cli.Usagef("--resume: the checkpoint is at epoch %d of %d already; raise --epochs, or give --save to write its model", epoch, c.Epochs)
 	}
@@ -600,7 +600,7 @@ func (c *trainCmd) finished(b train.Backend, epoch int, stdout io.Writer) error 
 	return nil
 }
 
-func (c *trainCmd) save(b train.Backend) error {
+func (c *trainCmd) save(b train.Trainer) error {
 	net, err := b.Network()
 	if err != nil {
 		return err
@@ -611,7 +611,7 @@ func (c *trainCmd) save(b train.Backend) error {
 // interrupted saves what an interrupted run has: its checkpoint (in the
 // default folder without --checkpoint), its --save model as it stands and
 // its --plot, and says how to continue.
-func (c *trainCmd) interrupted(b train.Backend, in *train.Interrupted, results []train.Result) error {
+func (c *trainCmd) interrupted(b train.Trainer, in *train.Interrupted, results []train.Result) error {
 	dir, err := c.fallbackDir()
 	if err == nil {
 		err = c.writeCheckpoint(b, dir, in.At, results)
@@ -638,7 +638,7 @@ func (c *trainCmd) interrupted(b train.Backend, in *train.Interrupted, results [
 
 // keep writes the checkpoint of a finished run whose --save failed, so
 // that the trained model is not lost, and says where it is.
-func (c *trainCmd) keep(b train.Backend, at train.Position, results []train.Result, cause error) error {
+func (c *trainCmd) keep(b train.Trainer, at train.Position, results []train.Result, cause error) error {
 	dir, err := c.fallbackDir()
 	if err == nil {
 		err = c.writeCheckpoint(b, dir, at, results)
@@ -695,7 +695,7 @@ func (c *trainCmd) stored(dir string) trainFlags {
 	return f
 }
 
-func (c *trainCmd) writeCheckpoint(b train.Backend, dir string, at train.Position, results []train.Result) error {
+func (c *trainCmd) writeCheckpoint(b train.Trainer, dir string, at train.Position, results []train.Result) error {
 	net, err := b.Network()
 	if err != nil {
 		return err

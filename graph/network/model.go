@@ -16,19 +16,57 @@ import (
 
 // modelJSON is the file format of the book's network2.py save/load:
 // weights as out×in nested lists, biases as out×1 column vectors.
+// What network2 cannot express goes in fields of its own, which
+// network2.load ignores: the hidden layers' activation, a softmax output
+// layer (whose cost is the log-likelihood, written as CrossEntropyCost so
+// that network2 loads it), and λ.
 type modelJSON struct {
-	Sizes   []int         `json:"sizes"`
-	Weights [][][]float64 `json:"weights"`
-	Biases  [][][]float64 `json:"biases"`
-	Cost    string        `json:"cost"`
+	Sizes      []int         `json:"sizes"`
+	Weights    [][][]float64 `json:"weights"`
+	Biases     [][][]float64 `json:"biases"`
+	Cost       string        `json:"cost"`
+	Activation Activation    `json:"activation,omitempty"`
+	Output     Output        `json:"output,omitempty"`
+	Lambda     float64       `json:"lambda,omitempty"`
 }
 
-// CostName is the cost recorded in model files, as network2.py names it.
-const CostName = "QuadraticCost"
+// costNames are the costs as network2.py's model files name them.
+var costNames = map[Cost]string{Quadratic: "QuadraticCost", CrossEntropy: "CrossEntropyCost", LogLikelihood: "CrossEntropyCost"}
+
+// fileSpec is the spec a model file's fields describe.
+func fileSpec(m *modelJSON) (Spec, error) {
+	s := Spec{Sizes: m.Sizes, Activation: m.Activation, Lambda: m.Lambda}
+	switch m.Cost {
+	case "", costNames[Quadratic]:
+		s.Cost = Quadratic
+	case costNames[CrossEntropy]:
+		s.Cost = CrossEntropy
+	default:
+		return Spec{}, fmt.Errorf("cost %q: want QuadraticCost or CrossEntropyCost, as network2.py writes them", m.Cost)
+	}
+	switch m.Output {
+	case "", SigmoidOutput:
+	case Softmax:
+		if s.Cost != CrossEntropy {
+			return Spec{}, fmt.Errorf(`output "softmax" goes with cost "CrossEntropyCost" (the log-likelihood), not %q`, m.Cost)
+		}
+		s.Cost = LogLikelihood
+	default:
+		return Spec{}, fmt.Errorf("output %q: want %q or %q", m.Output, SigmoidOutput, Softmax)
+	}
+	return s.Norm(), s.Check()
+}
 
 // MarshalJSON writes the network in network2.py's format.
 func (n *Network) MarshalJSON() ([]byte, error) {
-	m := modelJSON{Sizes: n.Sizes, Cost: CostName}
+	spec := n.Spec.Norm()
+	m := modelJSON{Sizes: n.Sizes, Cost: costNames[spec.Cost], Lambda: spec.Lambda}
+	if spec.Activation != Sigmoid {
+		m.Activation = spec.Activation
+	}
+	if spec.Output() != SigmoidOutput {
+		m.Output = spec.Output()
+	}
 	for l := 0; l < n.Layers(); l++ {
 		in, out := n.Sizes[l], n.Sizes[l+1]
 		w := make([][]float64, out)
@@ -60,17 +98,15 @@ func (n *Network) UnmarshalJSON(data []byte) error {
 	if m.Weights == nil || m.Biases == nil {
 		return fmt.Errorf(`missing "weights" or "biases"`)
 	}
-	if m.Cost != "" && m.Cost != CostName {
-		return fmt.Errorf("cost %q: gputrain trains with %s only", m.Cost, CostName)
-	}
-	if err := CheckSizes(m.Sizes); err != nil {
+	spec, err := fileSpec(&m)
+	if err != nil {
 		return err
 	}
 	L := len(m.Sizes) - 1
 	if len(m.Weights) != L || len(m.Biases) != L {
 		return fmt.Errorf("sizes %v need %d weight and bias layers, have %d and %d", m.Sizes, L, len(m.Weights), len(m.Biases))
 	}
-	out := Network{Sizes: m.Sizes}
+	out := Network{Spec: spec}
 	for l := 0; l < L; l++ {
 		in, rows := m.Sizes[l], m.Sizes[l+1]
 		if len(m.Weights[l]) != rows {

@@ -39,6 +39,65 @@ func TestModelRoundTrip(t *testing.T) {
 	}
 }
 
+// TestModelSpec: every spec survives a save and load; the cost is written
+// with network2.py's names, what network2 cannot express in fields of its
+// own, and a file network2.py wrote with either cost loads.
+func TestModelSpec(t *testing.T) {
+	sizes := []int{784, 3, 10}
+	cases := []struct {
+		spec              Spec
+		cost              string
+		activation, outer any
+	}{
+		{Spec{Sizes: sizes}, "QuadraticCost", nil, nil},
+		{Spec{Sizes: sizes, Cost: CrossEntropy, Lambda: 5}, "CrossEntropyCost", nil, nil},
+		{Spec{Sizes: sizes, Cost: LogLikelihood, Activation: ReLU}, "CrossEntropyCost", "relu", "softmax"},
+		{Spec{Sizes: sizes, Activation: Tanh}, "QuadraticCost", "tanh", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.spec.String(), func(t *testing.T) {
+			n, err := NewSpec(c.spec, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := n.MarshalJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var raw map[string]any
+			if err := json.Unmarshal(data, &raw); err != nil {
+				t.Fatal(err)
+			}
+			if raw["cost"] != c.cost || raw["activation"] != c.activation || raw["output"] != c.outer {
+				t.Errorf("cost %v, activation %v, output %v; want %v, %v, %v", raw["cost"], raw["activation"], raw["output"], c.cost, c.activation, c.outer)
+			}
+			var back Network
+			if err := back.UnmarshalJSON(data); err != nil {
+				t.Fatal(err)
+			}
+			if !back.Equal(n) || back.Cost != c.spec.Norm().Cost || back.Lambda != c.spec.Lambda {
+				t.Fatalf("read back as %v, want %v", back.Spec, n.Spec)
+			}
+		})
+	}
+	// network2.py's save: sizes, weights, biases and cost, nothing else.
+	for _, cost := range []string{"QuadraticCost", "CrossEntropyCost"} {
+		n, _ := New(sizes, 1)
+		data, _ := n.MarshalJSON()
+		var raw map[string]any
+		json.Unmarshal(data, &raw)
+		raw["cost"] = cost
+		data, _ = json.Marshal(raw)
+		var back Network
+		if err := back.UnmarshalJSON(data); err != nil {
+			t.Fatalf("network2.py's %s file: %v", cost, err)
+		}
+		if !back.Equal(n) {
+			t.Fatalf("network2.py's %s file reads as another network", cost)
+		}
+	}
+}
+
 func TestModelMalformed(t *testing.T) {
 	ok := `{"sizes":[784,1,10],"weights":[[W784],[[1],[2],[3],[4],[5],[6],[7],[8],[9],[10]]],"biases":[[[0]],[[0],[0],[0],[0],[0],[0],[0],[0],[0],[0]]],"cost":"QuadraticCost"}`
 	row := "[" + strings.TrimSuffix(strings.Repeat("0.5,", 784), ",") + "]"
@@ -61,7 +120,11 @@ func TestModelMalformed(t *testing.T) {
 		{"bias not a column", strings.Replace(ok, `"biases":[[[0]]`, `"biases":[[[0,0]]`, 1), "biases[0][0]: want 1 column"},
 		{"NaN", strings.Replace(ok, `[[1],[2]`, `[[NaN],[2]`, 1), "NaN"},
 		{"string for number", strings.Replace(ok, `[[1],[2]`, `[["x"],[2]`, 1), "cannot unmarshal"},
-		{"other cost", strings.Replace(ok, `QuadraticCost`, `CrossEntropyCost`, 1), "QuadraticCost only"},
+		{"unknown cost", strings.Replace(ok, `QuadraticCost`, `LogCost`, 1), `cost "LogCost": want QuadraticCost or CrossEntropyCost`},
+		{"unknown activation", strings.Replace(ok, `"cost"`, `"activation":"swish","cost"`, 1), `activation "swish": want one of`},
+		{"softmax with quadratic", strings.Replace(ok, `"cost"`, `"output":"softmax","cost"`, 1), `output "softmax" goes with cost "CrossEntropyCost"`},
+		{"unknown output", strings.Replace(ok, `"cost"`, `"output":"linear","cost"`, 1), `output "linear": want`},
+		{"negative lambda", strings.Replace(ok, `"cost"`, `"lambda":-1,"cost"`, 1), "lambda -1: must be"},
 		{"trailing data", ok + ` x`, "data after the model's JSON object"},
 		{"a second object", ok + ok, "data after the model's JSON object"},
 		{"null weight", strings.Replace(ok, `[[1],[2]`, `[[null],[2]`, 1), `null in "weights": want numbers`},

@@ -15,11 +15,11 @@ const (
 	OutputSize = 10
 )
 
-// Network holds the parameters in the book's layout: Weights[l] is a
+// Network is a Spec and its parameters, in the book's layout: Weights[l] is a
 // row-major out×in matrix (sizes[l+1]×sizes[l]), Biases[l] has sizes[l+1]
 // entries. Parameters are kept in float64; backends convert to their dtype.
 type Network struct {
-	Sizes   []int
+	Spec
 	Weights [][]float64
 	Biases  [][]float64
 }
@@ -57,11 +57,17 @@ func ParamCount(sizes []int) float64 {
 // New returns a network initialised as in network.py: every bias, then
 // every weight, drawn from N(0,1) by a PCG source seeded with seed.
 func New(sizes []int, seed uint64) (*Network, error) {
-	if err := CheckSizes(sizes); err != nil {
+	return NewSpec(Book(sizes), seed)
+}
+
+// NewSpec is New for a network of any spec.
+func NewSpec(spec Spec, seed uint64) (*Network, error) {
+	if err := spec.Check(); err != nil {
 		return nil, err
 	}
+	sizes := spec.Sizes
 	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
-	n := &Network{Sizes: append([]int(nil), sizes...)}
+	n := &Network{Spec: spec.Norm()}
 	for l := 1; l < len(sizes); l++ {
 		b := make([]float64, sizes[l])
 		for i := range b {
@@ -84,7 +90,7 @@ func (n *Network) Layers() int { return len(n.Sizes) - 1 }
 
 // Clone returns a deep copy.
 func (n *Network) Clone() *Network {
-	c := &Network{Sizes: append([]int(nil), n.Sizes...)}
+	c := &Network{Spec: n.Spec.Norm()}
 	for l := range n.Weights {
 		c.Weights = append(c.Weights, append([]float64(nil), n.Weights[l]...))
 		c.Biases = append(c.Biases, append([]float64(nil), n.Biases[l]...))
@@ -95,7 +101,7 @@ func (n *Network) Clone() *Network {
 // Check reports whether the parameter shapes agree with Sizes and every
 // value is finite.
 func (n *Network) Check() error {
-	if err := CheckSizes(n.Sizes); err != nil {
+	if err := n.Spec.Check(); err != nil {
 		return err
 	}
 	if len(n.Weights) != n.Layers() || len(n.Biases) != n.Layers() {
@@ -124,15 +130,11 @@ func (n *Network) Check() error {
 	return nil
 }
 
-// Equal reports whether two networks have the same sizes and bit-identical parameters.
+// Equal reports whether two networks compute alike (Spec.SameNetwork)
+// with bit-identical parameters.
 func (n *Network) Equal(o *Network) bool {
-	if len(n.Sizes) != len(o.Sizes) {
+	if !n.SameNetwork(o.Spec) || len(n.Weights) != len(o.Weights) {
 		return false
-	}
-	for i := range n.Sizes {
-		if n.Sizes[i] != o.Sizes[i] {
-			return false
-		}
 	}
 	for l := range n.Weights {
 		if !sameBits(n.Weights[l], o.Weights[l]) || !sameBits(n.Biases[l], o.Biases[l]) {

@@ -6,9 +6,9 @@ import (
 )
 
 func TestRelDiff(t *testing.T) {
-	ref := &Network{Sizes: []int{2, 1}, Weights: [][]float64{{2, -4}}, Biases: [][]float64{{0.5}}}
+	ref := &Network{Spec: Spec{Sizes: []int{2, 1}}, Weights: [][]float64{{2, -4}}, Biases: [][]float64{{0.5}}}
 	with := func(w0, w1, b float64) *Network {
-		return &Network{Sizes: []int{2, 1}, Weights: [][]float64{{w0, w1}}, Biases: [][]float64{{b}}}
+		return &Network{Spec: Spec{Sizes: []int{2, 1}}, Weights: [][]float64{{w0, w1}}, Biases: [][]float64{{b}}}
 	}
 	for _, c := range []struct {
 		name string

@@ -18,7 +18,7 @@ import (
 
 // Config is what a backend compiles its programs for.
 type Config struct {
-	Sizes     []int
+	network.Spec
 	BatchSize int
 	Eta       float64
 	Dtype     graph.Dtype
@@ -26,7 +26,7 @@ type Config struct {
 
 // Check reports the first invalid field.
 func (c Config) Check() error {
-	if err := network.CheckSizes(c.Sizes); err != nil {
+	if err := c.Spec.Check(); err != nil {
 		return err
 	}
 	if c.BatchSize < 1 {
@@ -38,29 +38,38 @@ func (c Config) Check() error {
 	return nil
 }
 
-// Backend trains and evaluates one network on one device. The training
-// images are given once, when the backend is opened.
-type Backend interface {
-	// SetNetwork copies parameters to the device.
+// Predictor computes one network's predictions on one device. It
+// compiles forward programs only: the cost and the training settings of
+// the network's Spec do not matter to it.
+type Predictor interface {
+	// SetNetwork copies parameters to the device; the network must compute
+	// what the backend was opened for (CheckNetwork).
 	SetNetwork(n *network.Network) error
-	// Network copies the parameters back.
-	Network() (*network.Network, error)
-	// Epoch runs one SGD step per BatchSize entries of order (indices into
-	// the training set), the last step taking what is left. It returns the
-	// mean per-image cost ½‖y−a‖² over the epoch, as measured during it.
-	// progress, when not nil, is called from time to time with the number of
-	// images done. A canceled ctx stops it between steps with a *Canceled.
-	Epoch(ctx context.Context, order []int32, progress func(done int)) (cost float64, err error)
 	// Predict returns the most active output (the predicted digit) for every image of s.
 	Predict(s *mnist.Set) ([]uint8, error)
-	// BatchSize is the mini-batch size the backend was opened with.
-	BatchSize() int
 	// Close frees the device's resources.
 	Close() error
 }
 
-// Opener opens a backend for a configuration and training set.
-type Opener func(cfg Config, training *mnist.Set) (Backend, error)
+// Trainer trains and evaluates one network on one device. The training
+// images are given once, when it is opened.
+type Trainer interface {
+	Predictor
+	// Network copies the parameters back.
+	Network() (*network.Network, error)
+	// Epoch runs one SGD step per BatchSize entries of order (indices into
+	// the training set), the last step taking what is left. It returns the
+	// mean per-image cost over the epoch, as measured during it.
+	// progress, when not nil, is called every ProgressEvery steps with the
+	// number of images done, and at the end. A canceled ctx stops it
+	// between steps with a *Canceled.
+	Epoch(ctx context.Context, order []int32, progress func(done int)) (cost float64, err error)
+	// BatchSize is the mini-batch size the trainer was opened with.
+	BatchSize() int
+}
+
+// Opener opens a trainer for a configuration and training set.
+type Opener func(cfg Config, training *mnist.Set) (Trainer, error)
 
 // Divergence is the error of a step whose cost is not finite.
 type Divergence struct {
@@ -128,7 +137,7 @@ func (s *Shuffler) MarshalBinary() ([]byte, error) { return s.pcg.MarshalBinary(
 func (s *Shuffler) UnmarshalBinary(b []byte) error { return s.pcg.UnmarshalBinary(b) }
 
 // Evaluate counts the images of s whose predicted digit equals the label.
-func Evaluate(b Backend, s *mnist.Set) (int, error) {
+func Evaluate(b Predictor, s *mnist.Set) (int, error) {
 	pred, err := b.Predict(s)
 	if err != nil {
 		return 0, err
@@ -176,7 +185,7 @@ type Options struct {
 // and calls report after each epoch with the result and the position of
 // the next. A step with a non-finite cost ends the run with a *Divergence,
 // a canceled ctx with an *Interrupted; report's error ends it too.
-func Run(ctx context.Context, b Backend, n int, sh *Shuffler, opt Options, report func(Result, Position) error) error {
+func Run(ctx context.Context, b Trainer, n int, sh *Shuffler, opt Options, report func(Result, Position) error) error {
 	if s := opt.Start; s.Epoch < 0 || s.Done < 0 || s.Done > n {
 		return fmt.Errorf("start position epoch %d after %d images: outside a run of epochs of %d images", s.Epoch, s.Done, n)
 	}

@@ -3,8 +3,10 @@ package train_test
 import (
 	"context"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gputrain/gputrain/cpu"
@@ -60,9 +62,9 @@ func TestShufflerOrders(t *testing.T) {
 // one that ran straight through.
 func TestResumeIsBitIdentical(t *testing.T) {
 	set := randomSet(1, 1234)
-	cfg := train.Config{Sizes: []int{784, 20, 10}, BatchSize: 10, Eta: 3, Dtype: graph.Float32}
+	cfg := train.Config{Spec: network.Book([]int{784, 20, 10}), BatchSize: 10, Eta: 3, Dtype: graph.Float32}
 	start, _ := network.New(cfg.Sizes, 2)
-	open := func(n *network.Network) train.Backend {
+	open := func(n *network.Network) train.Trainer {
 		b, err := cpu.Open(cfg, set)
 		if err != nil {
 			t.Fatal(err)
@@ -113,7 +115,7 @@ func TestResumeIsBitIdentical(t *testing.T) {
 // TestRunReports checks the per-epoch results and the divergence hand-off.
 func TestRunReports(t *testing.T) {
 	set := randomSet(2, 300)
-	b, _ := cpu.Open(train.Config{Sizes: []int{784, 10}, BatchSize: 7, Eta: 3, Dtype: graph.Float64}, set)
+	b, _ := cpu.Open(train.Config{Spec: network.Book([]int{784, 10}), BatchSize: 7, Eta: 3, Dtype: graph.Float64}, set)
 	defer b.Close()
 	net, _ := network.New([]int{784, 10}, 1)
 	b.SetNetwork(net)
@@ -137,7 +139,7 @@ func TestRunReports(t *testing.T) {
 		t.Fatalf("epoch 1 reported %d correct, evaluating again gives %d", got[1].Correct, correct)
 	}
 
-	bad, _ := cpu.Open(train.Config{Sizes: []int{784, 10}, BatchSize: 7, Eta: 1e39, Dtype: graph.Float32}, set)
+	bad, _ := cpu.Open(train.Config{Spec: network.Book([]int{784, 10}), BatchSize: 7, Eta: 1e39, Dtype: graph.Float32}, set)
 	defer bad.Close()
 	bad.SetNetwork(net)
 	err = train.Run(context.Background(), bad, set.Len(), train.NewShuffler(1, true), train.Options{Epochs: 3, Start: train.Position{Epoch: 2}}, func(train.Result, train.Position) error { return nil })
@@ -151,7 +153,7 @@ func TestRunReports(t *testing.T) {
 // not a slice out of range.
 func TestRunRefusesBadStart(t *testing.T) {
 	set := randomSet(3, 20)
-	b, err := cpu.Open(train.Config{Sizes: []int{784, 3, 10}, BatchSize: 10, Eta: 1, Dtype: graph.Float32}, set)
+	b, err := cpu.Open(train.Config{Spec: network.Book([]int{784, 3, 10}), BatchSize: 10, Eta: 1, Dtype: graph.Float32}, set)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,5 +166,40 @@ func TestRunRefusesBadStart(t *testing.T) {
 		if err == nil {
 			t.Errorf("start %+v: no error", start)
 		}
+	}
+}
+
+// TestCheckNetwork: a network fits a backend when it computes what the
+// backend was opened for; its cost and λ may differ, its sizes, hidden
+// activation and output layer may not.
+func TestCheckNetwork(t *testing.T) {
+	sizes := []int{784, 3, 10}
+	open := network.Spec{Sizes: sizes, Cost: network.CrossEntropy, Lambda: 5}
+	cases := []struct {
+		spec network.Spec
+		want string // "" when it fits
+	}{
+		{network.Spec{Sizes: sizes}, ""},
+		{network.Spec{Sizes: sizes, Cost: network.CrossEntropy}, ""},
+		{network.Spec{Sizes: []int{784, 4, 10}}, "does not match"},
+		{network.Spec{Sizes: sizes, Activation: network.Tanh}, "does not match"},
+		{network.Spec{Sizes: sizes, Cost: network.LogLikelihood}, "does not match"}, // a softmax output layer
+	}
+	for _, c := range cases {
+		t.Run(c.spec.String(), func(t *testing.T) {
+			n, err := network.NewSpec(c.spec, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = train.CheckNetwork(n, open)
+			if (err == nil) != (c.want == "") || err != nil && !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("CheckNetwork: %v, want %q", err, c.want)
+			}
+		})
+	}
+	bad, _ := network.New(sizes, 1)
+	bad.Weights[0][0] = math.NaN()
+	if err := train.CheckNetwork(bad, open); err == nil {
+		t.Fatal("a network holding NaN fits")
 	}
 }

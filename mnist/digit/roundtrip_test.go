@@ -43,10 +43,10 @@ func mnistData(t *testing.T) *mnist.Data {
 // bookBackend opens a CPU backend on the 50,000 training images with the
 // book's settings, [784, 30, 10] at mini-batches of 10 and η = 3, holding
 // the initial network of seed 1 (gputrain train's default).
-func bookBackend(t *testing.T, d *mnist.Data) train.Backend {
+func bookBackend(t *testing.T, d *mnist.Data) train.Trainer {
 	t.Helper()
 	sizes := []int{784, 30, 10}
-	b, err := cpu.Open(train.Config{Sizes: sizes, BatchSize: 10, Eta: 3, Dtype: graph.Float32}, d.Training)
+	b, err := cpu.Open(train.Config{Spec: network.Book(sizes), BatchSize: 10, Eta: 3, Dtype: graph.Float32}, d.Training)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func bookBackend(t *testing.T, d *mnist.Data) train.Backend {
 // the 50,000 training images: about 93% accurate, in under a second. (One
 // trained on 10,000 is 84% accurate on the first 100 test digits, and its
 // many near-ties flip at the slightest blur.)
-func trained(t *testing.T, d *mnist.Data) train.Backend {
+func trained(t *testing.T, d *mnist.Data) train.Trainer {
 	t.Helper()
 	b := bookBackend(t, d)
 	order := make([]int32, d.Training.Len())

@@ -278,7 +278,7 @@ var styles = []style{
 // [784, 30, 10], mini-batches of 10 drawn in a shuffled order, η = 3, for
 // 30 epochs over the 50,000 training images (seed 1, as gputrain train's
 // default), on the CPU backend. It is 95% accurate on the test set.
-func bookRun(t *testing.T, d *mnist.Data) train.Backend {
+func bookRun(t *testing.T, d *mnist.Data) train.Trainer {
 	t.Helper()
 	b := bookBackend(t, d)
 	start := time.Now()

@@ -139,7 +139,7 @@ func batch[T float32 | float64](pix []T, labels []uint8, idx []int32) (x, y *ten
 
 // network reads the trained variables back in gputrain's form.
 func network[T float32 | float64](ctx *context.Context, sizes []int) (*network.Network, error) {
-	n := &network.Network{Sizes: sizes}
+	n := &network.Network{Spec: network.Book(sizes)}
 	for l := 0; l+1 < len(sizes); l++ {
 		lc := ctx.In(layerScope(l))
 		for _, v := range []struct {

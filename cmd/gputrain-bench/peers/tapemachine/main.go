@@ -47,7 +47,7 @@ func newTapeParams[T float32 | float64](n *network.Network) tapeParams[T] {
 
 // network copies the parameters out in gputrain's form.
 func (p tapeParams[T]) network(sizes []int) *network.Network {
-	n := &network.Network{Sizes: sizes}
+	n := &network.Network{Spec: network.Book(sizes)}
 	for l := range p.w {
 		n.Weights = append(n.Weights, convert[float64](p.w[l].Data().([]T)))
 		n.Biases = append(n.Biases, convert[float64](p.b[l].Data().([]T)))
@@ -75,7 +75,7 @@ type tapeGraph[T float32 | float64] struct {
 // newTapeGraph builds the graph for m images, with gradients when
 // training, and binds p to it.
 func newTapeGraph[T float32 | float64](sizes []int, m int, dt graph.Dtype, training bool, p tapeParams[T]) (*tapeGraph[T], error) {
-	gr, err := graph.Build(sizes, m, dt, training)
+	gr, err := graph.Build(network.Book(sizes), m, dt, training)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,109 @@
+package train
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
+)
+
+// What every backend does alike, kept here so that each does it the same.
+
+const (
+	// EvalBatch is the batch size of the forward programs Predict runs:
+	// large enough that their products run at full speed, small enough to
+	// stay in cache.
+	EvalBatch = 500
+	// ProgressEvery is how many steps pass between an epoch's checks of
+	// its context and calls of progress.
+	ProgressEvery = 100
+)
+
+// CheckNetwork reports why n cannot be set on a backend opened for spec:
+// an invalid network, or one that computes something else (other sizes,
+// activation or output layer). Its cost and λ may differ: they shape
+// training, and the backend trains with its own.
+func CheckNetwork(n *network.Network, spec network.Spec) error {
+	if err := n.Check(); err != nil {
+		return err
+	}
+	if !n.SameNetwork(spec) {
+		return fmt.Errorf("network %v does not match the %v the backend was opened for", n.Spec, spec)
+	}
+	return nil
+}
+
+// NonFinite returns the first NaN or infinite value of v.
+func NonFinite[T float32 | float64](v []T) (T, bool) {
+	for _, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return x, true
+		}
+	}
+	return 0, false
+}
+
+// Programs keeps one compiled program, as a backend's machine M, per batch
+// size and kind: the full batch, an epoch's short last one, evaluation's.
+// Building one (compiling, allocating) happens on first use only; a step
+// costs a map look-up.
+type Programs[M any] struct {
+	spec    network.Spec
+	dt      graph.Dtype
+	eta     float64 // 0: forward programs only (a predictor)
+	build   func(p *graph.Program, training bool) (M, error)
+	byBatch map[programKey]M
+}
+
+type programKey struct {
+	m        int
+	training bool
+}
+
+// NewPrograms compiles programs for cfg's spec, dtype and learning rate
+// and makes each into a machine with build.
+func NewPrograms[M any](cfg Config, build func(p *graph.Program, training bool) (M, error)) *Programs[M] {
+	return &Programs[M]{spec: cfg.Spec, dt: cfg.Dtype, eta: cfg.Eta, build: build, byBatch: map[programKey]M{}}
+}
+
+// NewForwardPrograms is NewPrograms for a predictor: forward programs only.
+func NewForwardPrograms[M any](spec network.Spec, dt graph.Dtype, build func(p *graph.Program, training bool) (M, error)) *Programs[M] {
+	return &Programs[M]{spec: spec, dt: dt, build: build, byBatch: map[programKey]M{}}
+}
+
+// Get returns the machine of the training (or forward) program for batch
+// size m, compiling and building it on first use.
+func (ps *Programs[M]) Get(m int, training bool) (M, error) {
+	key := programKey{m, training}
+	if mc, ok := ps.byBatch[key]; ok {
+		return mc, nil
+	}
+	var zero M
+	var p *graph.Program
+	var err error
+	switch {
+	case training && ps.eta == 0:
+		return zero, fmt.Errorf("internal error: a backend opened for prediction asked for a training program")
+	case training:
+		p, err = graph.Compile(ps.spec, m, ps.dt, ps.eta)
+	default:
+		p, err = graph.CompileForward(ps.spec, m, ps.dt)
+	}
+	if err != nil {
+		return zero, err
+	}
+	mc, err := ps.build(p, training)
+	if err != nil {
+		return zero, err
+	}
+	ps.byBatch[key] = mc
+	return mc, nil
+}
+
+// Each calls f with every machine built so far.
+func (ps *Programs[M]) Each(f func(M)) {
+	for _, mc := range ps.byBatch {
+		f(mc)
+	}
+}
