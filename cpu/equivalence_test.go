@@ -16,14 +16,16 @@ import (
 	"github.com/gputrain/gputrain/mnist"
 )
 
-// The book's algorithm, written out plainly from network.py: per-sample
-// backpropagation, gradients summed over the mini-batch, then
-// w ← w − (η/m)·Σ nabla_w. Column vectors become slices.
+// The book's algorithm, written out plainly from network.py and
+// network2.py: per-sample backpropagation, gradients summed over the
+// mini-batch, then network2's w ← (1 − ηλ/n)·w − (η/m)·Σ nabla_w and
+// b ← b − (η/m)·Σ nabla_b. Column vectors become slices.
 
 func sigma(z float64) float64      { return 1 / (1 + math.Exp(-z)) }
 func sigmaPrime(z float64) float64 { return sigma(z) * (1 - sigma(z)) }
 
 func bookBackprop(n *network.Network, x, y []float64) (nw, nb [][]float64) {
+	cost := n.Spec.Norm().Cost
 	L := n.Layers()
 	as, zs := [][]float64{x}, [][]float64{}
 	a := x
@@ -42,8 +44,15 @@ func bookBackprop(n *network.Network, x, y []float64) (nw, nb [][]float64) {
 	}
 	nw, nb = make([][]float64, L), make([][]float64, L)
 	delta := make([]float64, len(a))
-	for j := range delta { // cost_derivative(a, y) * σ'(z)
-		delta[j] = (a[j] - y[j]) * sigmaPrime(zs[L-1][j])
+	for j := range delta {
+		switch cost {
+		case network.Quadratic: // QuadraticCost.delta: (a−y)·σ'(z)
+			delta[j] = (a[j] - y[j]) * sigmaPrime(zs[L-1][j])
+		case network.CrossEntropy: // CrossEntropyCost.delta: a−y
+			delta[j] = a[j] - y[j]
+		default:
+			panic("the oracle has no cost " + cost)
+		}
 	}
 	for l := L - 1; l >= 0; l-- {
 		in := n.Sizes[l]
@@ -69,7 +78,21 @@ func bookBackprop(n *network.Network, x, y []float64) (nw, nb [][]float64) {
 	return nw, nb
 }
 
+// l2 is where network2's update puts λ and n: the weight decay 1 − ηλ/n.
+// The tests also run it misplaced (n taken as the batch size, the biases
+// decayed too) to show they would catch such a mistake.
+type l2 struct {
+	lambda      float64
+	n           int
+	nIsBatch    bool // the mistake: m for n
+	decayBiases bool // the mistake: biases regularised
+}
+
 func bookUpdateMiniBatch(n *network.Network, xs, ys [][]float64, eta float64) {
+	network2UpdateMiniBatch(n, xs, ys, eta, l2{})
+}
+
+func network2UpdateMiniBatch(n *network.Network, xs, ys [][]float64, eta float64, reg l2) {
 	L := n.Layers()
 	sumW, sumB := make([][]float64, L), make([][]float64, L)
 	for l := 0; l < L; l++ {
@@ -88,12 +111,24 @@ func bookUpdateMiniBatch(n *network.Network, xs, ys [][]float64, eta float64) {
 		}
 	}
 	m := float64(len(xs))
+	decay := 1.0
+	if reg.lambda != 0 {
+		nn := float64(reg.n)
+		if reg.nIsBatch {
+			nn = m
+		}
+		decay = 1 - eta*reg.lambda/nn
+	}
+	bDecay := 1.0
+	if reg.decayBiases {
+		bDecay = decay
+	}
 	for l := 0; l < L; l++ {
 		for k := range sumW[l] {
-			n.Weights[l][k] -= eta / m * sumW[l][k]
+			n.Weights[l][k] = decay*n.Weights[l][k] - eta/m*sumW[l][k]
 		}
 		for k := range sumB[l] {
-			n.Biases[l][k] -= eta / m * sumB[l][k]
+			n.Biases[l][k] = bDecay*n.Biases[l][k] - eta/m*sumB[l][k]
 		}
 	}
 }
@@ -183,6 +218,93 @@ func TestStepMatchesBook(t *testing.T) {
 	}
 }
 
+// TestStepMatchesNetwork2: for each cost, with and without L2, one epoch
+// of compiled steps (full batches and a short last one) ends where
+// network2.py's update_mini_batch, written plainly above, ends from the
+// same network in file order. With λ or n misplaced in the oracle the
+// compiled step must differ from it: the comparison would see the mistake.
+func TestStepMatchesNetwork2(t *testing.T) {
+	r := newRand(11)
+	nets := []struct {
+		sizes []int
+		batch int
+		n     int
+	}{
+		{[]int{784, 30, 10}, 10, 35},
+		{[]int{784, 10}, 4, 9},
+		{[]int{784, 17, 9, 10}, 6, 20},
+	}
+	const eta = 0.5
+	for _, cost := range []network.Cost{network.Quadratic, network.CrossEntropy} {
+		for _, lambda := range []float64{0, 5} {
+			for _, c := range nets {
+				for _, dt := range []graph.Dtype{graph.Float64, graph.Float32} {
+					tol := 1e-9
+					if dt == graph.Float32 {
+						tol = 1e-4
+					}
+					spec := network.Spec{Sizes: c.sizes, Cost: cost, Lambda: lambda}
+					t.Run(fmt.Sprintf("%v/m=%d/n=%d/%v", spec, c.batch, c.n, dt), func(t *testing.T) {
+						set := randomSet(r, c.n)
+						net, err := network.NewSpec(spec, r.Uint64())
+						if err != nil {
+							t.Fatal(err)
+						}
+						oracle := func(reg l2) *network.Network {
+							want := net.Clone()
+							for lo := 0; lo < c.n; lo += c.batch {
+								var xs, ys [][]float64
+								for i := lo; i < min(lo+c.batch, c.n); i++ {
+									x, y := sample(set, i)
+									xs, ys = append(xs, x), append(ys, y)
+								}
+								network2UpdateMiniBatch(want, xs, ys, eta, reg)
+							}
+							return want
+						}
+						want := oracle(l2{lambda: lambda, n: c.n})
+
+						b, err := Open(train.Config{Spec: spec, TrainSize: c.n, BatchSize: c.batch, Eta: eta, Dtype: dt}, set)
+						if err != nil {
+							t.Fatal(err)
+						}
+						defer b.Close()
+						if err := b.SetNetwork(net); err != nil {
+							t.Fatal(err)
+						}
+						order := make([]int32, c.n)
+						for i := range order {
+							order[i] = int32(i)
+						}
+						if _, err := b.Epoch(context.Background(), order, nil); err != nil {
+							t.Fatal(err)
+						}
+						got, _ := b.Network()
+						if d := got.RelDiff(want); d > tol {
+							t.Errorf("max relative difference from network2's update %g > %g", d, tol)
+						}
+						if net.RelDiff(want) < 10*tol {
+							t.Errorf("the parameters barely moved: the test would not see a wrong update")
+						}
+						if lambda == 0 {
+							return
+						}
+						for what, reg := range map[string]l2{
+							"n taken as the batch size": {lambda: lambda, n: c.n, nIsBatch: true},
+							"the biases regularised":    {lambda: lambda, n: c.n, decayBiases: true},
+							"no L2 at all":              {},
+						} {
+							if d := got.RelDiff(oracle(reg)); d <= 10*tol {
+								t.Errorf("with %s the oracle is within %g of the compiled step: the test cannot tell", what, d)
+							}
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
 // TestProgramMatchesTapeMachine runs the same Gorgonia graph in Gorgonia's
 // own VM and compares output, cost and gradients (as the updated
 // parameters w − η·∂C/∂w) with one compiled step.
@@ -235,7 +357,7 @@ func TestProgramMatchesTapeMachine(t *testing.T) {
 				wantCost := graphtest.Float64s(costV)[0]
 				wantOut := graphtest.Float64s(outV)
 
-				p, err := graph.Compile(network.Book(sizes), m, dt, eta)
+				p, err := graph.Compile(network.Book(sizes), m, dt, graph.Step{Eta: eta})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -228,7 +228,7 @@ func TestStepAllocatesNothing(t *testing.T) {
 }
 
 func checkNoAllocs[T Float](t *testing.T, dt graph.Dtype) {
-	p, err := graph.Compile(network.Book([]int{784, 30, 10}), 10, dt, 3)
+	p, err := graph.Compile(network.Book([]int{784, 30, 10}), 10, dt, graph.Step{Eta: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +243,7 @@ func checkNoAllocs[T Float](t *testing.T, dt graph.Dtype) {
 // TestWorkersDoNotChangeResults: splitting products and σ over cores
 // changes no bit of the result, at a size where every instruction splits.
 func TestWorkersDoNotChangeResults(t *testing.T) {
-	p, err := graph.Compile(network.Book([]int{784, 1000, 10}), 40, graph.Float32, 3)
+	p, err := graph.Compile(network.Book([]int{784, 1000, 10}), 40, graph.Float32, graph.Step{Eta: 3})
 	if err != nil {
 		t.Fatal(err)
 	}

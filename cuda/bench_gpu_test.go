@@ -34,7 +34,7 @@ func benchSet(b *testing.B) *mnist.Set {
 // in one epoch over n images.
 func matmulFlops(sizes []int, bs, n int) float64 {
 	per := func(m int) float64 {
-		p, err := graph.Compile(network.Book(sizes), m, graph.Float32, 3)
+		p, err := graph.Compile(network.Book(sizes), m, graph.Float32, graph.Step{Eta: 3})
 		if err != nil {
 			panic(err)
 		}

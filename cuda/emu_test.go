@@ -338,7 +338,7 @@ func TestEmuOps(t *testing.T) {
 		alpha, beta float64
 	}{
 		{graph.AddRow, 0, 0}, {graph.Add, 0, 0}, {graph.Sub, 0, 0}, {graph.Mul, 0, 0},
-		{graph.Affine, -0.3, 0.25}, {graph.Sigmoid, 0, 0}, {graph.Square, 0, 0}, {graph.Update, 3, 0},
+		{graph.Affine, -0.3, 0.25}, {graph.Sigmoid, 0, 0}, {graph.Square, 0, 0}, {graph.Update, 3, 1}, {graph.Update, 3, 0.9985}, {graph.XEnt, 0, 0},
 		{graph.SumRows, -3, 1}, {graph.SumRows, 0.5, 0}, {graph.SumAll, 0, 0},
 	}
 	covered := map[graph.Op]bool{}
@@ -490,7 +490,7 @@ func testEmuEpoch(t *testing.T, r *rand.Rand, sizes []int, bs, n int, dt graph.D
 	s.line("offset", 0)
 	steps := (n + bs - 1) / bs
 	s.line("costs", steps)
-	full, err := graph.Compile(network.Book(sizes), bs, dt, 3)
+	full, err := graph.Compile(network.Book(sizes), bs, dt, graph.Step{Eta: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -510,7 +510,7 @@ func testEmuEpoch(t *testing.T, r *rand.Rand, sizes []int, bs, n int, dt graph.D
 		s.launches(fullS)
 	}
 	if rest := n % bs; rest > 0 {
-		short, err := graph.Compile(network.Book(sizes), rest, dt, 3)
+		short, err := graph.Compile(network.Book(sizes), rest, dt, graph.Step{Eta: 3})
 		if err != nil {
 			t.Fatal(err)
 		}

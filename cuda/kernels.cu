@@ -37,6 +37,7 @@
 #define OP_SUMROWS 8
 #define OP_SUMALL 9
 #define OP_UPDATE 10
+#define OP_XENT 11
 // The end of a training step: record the step's cost and advance the
 // batch offset for the next step (see gt_seg1).
 #define OP_EPILOGUE 100
@@ -49,6 +50,8 @@
 // OpDesc is one op of a segment, as plan.go's encodeOps lays it out: nine
 // 8-byte fields, 72 bytes. dst, a and b index the segment's buffer table.
 //   element-wise ops: n = elements of dst; cols = row length of AddRow's b
+//   UPDATE:  dst[i] = beta·dst[i] − alpha·a[i] (beta: the L2 weight decay, or 1)
+//   XENT:    dst[i] = max(z,0) − y·z + ln(1 + e^−|z|), z = a[i], y = b[i]
 //   SUMROWS: dst[j] = alpha·Σ_r a[r·cols+j] + beta·dst[j], j < cols, r < rows
 //   SUMALL:  dst[0] = Σ a[i], i < rows
 //   EPILOGUE: a = the cost buffer, n = images in this step, cols = the batch size
@@ -96,8 +99,14 @@ __device__ __forceinline__ void elem(const OpDesc &o, T *const *bufs, int i) {
 		d[i] = a[i] * a[i];
 		break;
 	case OP_UPDATE:
-		d[i] = d[i] - (T)o.alpha * a[i];
+		d[i] = (T)o.beta * d[i] - (T)o.alpha * a[i];
 		break;
+	case OP_XENT: {
+		// In double, as the CPU backend computes it.
+		const double z = (double)a[i], y = (double)bufs[o.b][i];
+		d[i] = (T)(fmax(z, 0.0) - y * z + log1p(exp(-fabs(z))));
+		break;
+	}
 	}
 }
 

@@ -133,7 +133,7 @@ func TestPlanGEMM(t *testing.T) {
 // number the performance target hangs on, and checks every plan of the
 // programs the backend uses keeps the order of dependent instructions.
 func TestScheduleBookNetwork(t *testing.T) {
-	p, err := graph.Compile(network.Book([]int{784, 30, 10}), 10, graph.Float32, 3)
+	p, err := graph.Compile(network.Book([]int{784, 30, 10}), 10, graph.Float32, graph.Step{Eta: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestScheduleOrder(t *testing.T) {
 				var p *graph.Program
 				var err error
 				if train {
-					p, err = graph.Compile(network.Book(c.sizes), c.m, graph.Float32, 3)
+					p, err = graph.Compile(network.Book(c.sizes), c.m, graph.Float32, graph.Step{Eta: 3})
 				} else {
 					p, err = graph.CompileForward(network.Book(c.sizes), c.m, graph.Float32)
 				}

@@ -11,12 +11,21 @@ import (
 // X (m×784) and Y (m×10) in, activations and the quadratic cost out, and
 // the gradient of the cost with respect to every weight and bias, derived
 // by Gorgonia's symbolic differentiation.
+//
+// The quadratic cost is a node of the graph, differentiated by Gorgonia.
+// The cross-entropy cost is not: as network2.py's CrossEntropyCost.delta
+// does, the graph starts backpropagation from the output error
+// δ = (a − y)/m at z of the last layer, which Gorgonia cannot derive in
+// that form (it differentiates ln σ through softplus), and the compiler
+// computes the cost's value from z itself (Lower).
 type Graph struct {
+	Spec            network.Spec // normalised
 	G               *G.ExprGraph
-	X, Y            *G.Node
+	X, Y            *G.Node // Y is nil in a forward graph
 	Weights, Biases []*G.Node
+	Logits          *G.Node // z of the last layer, m×10
 	Output          *G.Node // σ(z) of the last layer, m×10
-	Cost            *G.Node // (1/2m)·Σ‖y−a‖²
+	Cost            *G.Node // (1/2m)·Σ‖y−a‖² for the quadratic cost; nil otherwise
 	WeightGrads     []*G.Node
 	BiasGrads       []*G.Node
 }
@@ -33,7 +42,7 @@ func Build(spec network.Spec, m int, dt Dtype, grads bool) (*Graph, error) {
 	}
 	g := G.NewGraph()
 	t := dt.Tensor()
-	gr := &Graph{G: g}
+	gr := &Graph{G: g, Spec: spec.Norm()}
 	gr.X = G.NewMatrix(g, t, G.WithShape(m, sizes[0]), G.WithName("X"))
 	a := gr.X
 	for l := 1; l < len(sizes); l++ {
@@ -53,6 +62,7 @@ func Build(spec network.Spec, m int, dt Dtype, grads bool) (*Graph, error) {
 		if z, err = G.BroadcastAdd(z, b, nil, []byte{0}); err != nil {
 			return nil, err
 		}
+		gr.Logits = z
 		if a, err = G.Sigmoid(z); err != nil {
 			return nil, err
 		}
@@ -62,6 +72,25 @@ func Build(spec network.Spec, m int, dt Dtype, grads bool) (*Graph, error) {
 		return gr, nil
 	}
 	gr.Y = G.NewMatrix(g, t, G.WithShape(m, sizes[len(sizes)-1]), G.WithName("Y"))
+	wrt := append(append([]*G.Node{}, gr.Weights...), gr.Biases...)
+	L := len(sizes) - 1
+	if gr.Spec.Cost == network.CrossEntropy {
+		// δ = (a − y)/m: the mean cost's error at z, network2's delta.
+		d, err := G.Sub(a, gr.Y)
+		if err != nil {
+			return nil, err
+		}
+		delta, err := G.HadamardProd(d, G.NewConstant(scalar(dt, 1/float64(m)), G.WithName("1/m")))
+		if err != nil {
+			return nil, err
+		}
+		gs, err := G.Backpropagate(G.Nodes{gr.Logits}, G.Nodes{delta}, wrt)
+		if err != nil {
+			return nil, fmt.Errorf("backpropagating the output error: %w", err)
+		}
+		gr.WeightGrads, gr.BiasGrads = gs[:L], gs[L:]
+		return gr, nil
+	}
 	// C = (1/2m)·Σ‖y−a‖²: the mean over the mini-batch of the book's Cₓ = ½‖y−a‖².
 	d, err := G.Sub(gr.Y, a)
 	if err != nil {
@@ -79,12 +108,10 @@ func Build(spec network.Spec, m int, dt Dtype, grads bool) (*Graph, error) {
 	if gr.Cost, err = G.HadamardProd(s, half); err != nil {
 		return nil, err
 	}
-	wrt := append(append([]*G.Node{}, gr.Weights...), gr.Biases...)
 	gs, err := G.Grad(gr.Cost, wrt...)
 	if err != nil {
 		return nil, fmt.Errorf("differentiating the cost: %w", err)
 	}
-	L := len(sizes) - 1
 	gr.WeightGrads, gr.BiasGrads = gs[:L], gs[L:]
 	return gr, nil
 }
@@ -110,11 +137,8 @@ func supported(spec network.Spec, grads bool) error {
 	if s.Output() != network.SigmoidOutput {
 		return fmt.Errorf("%s output layer: not supported by this version's compiler (sigmoid only)", s.Output())
 	}
-	if grads && s.Cost != network.Quadratic {
-		return fmt.Errorf("cost %s: not supported by this version's compiler (quadratic only)", s.Cost)
-	}
-	if grads && s.Lambda != 0 {
-		return fmt.Errorf("lambda %g: L2 regularisation is not supported by this version's compiler", s.Lambda)
+	if grads && s.Cost != network.Quadratic && s.Cost != network.CrossEntropy {
+		return fmt.Errorf("cost %s: not supported by this version's compiler (quadratic or cross-entropy)", s.Cost)
 	}
 	return nil
 }

@@ -7,19 +7,37 @@ import (
 	G "gorgonia.org/gorgonia"
 )
 
+// Step is the SGD step a training program folds in: network2.py's
+// w ← (1 − ηλ/n)·w − η·∂C/∂w, C being the mean cost over the mini-batch
+// (so this is the book's w − (η/m)·Σₓ∂Cₓ/∂w), λ the spec's, n the size of
+// the training set; biases are not regularised.
+type Step struct {
+	Eta float64
+	N   int // training-set size; needed when λ > 0
+}
+
+// decay is the factor (1 − ηλ/n) the weights are scaled by each step.
+func (s Step) decay(lambda float64) float64 {
+	if lambda == 0 {
+		return 1
+	}
+	return 1 - s.Eta*lambda/float64(s.N)
+}
+
 // Compile builds the graph of a training step for spec and batch size m,
-// differentiates it with Gorgonia and compiles it with the book's update
-// w ← w − η·∂C/∂w (C being the mean cost over the mini-batch, so this is
-// the book's w − (η/m)·Σₓ∂Cₓ/∂w).
-func Compile(spec network.Spec, m int, dt Dtype, eta float64) (*Program, error) {
-	if !(eta > 0) {
-		return nil, fmt.Errorf("eta %v: must be > 0", eta)
+// differentiates it with Gorgonia and compiles it with the SGD step.
+func Compile(spec network.Spec, m int, dt Dtype, step Step) (*Program, error) {
+	if !(step.Eta > 0) {
+		return nil, fmt.Errorf("eta %v: must be > 0", step.Eta)
+	}
+	if spec.Lambda != 0 && step.N < 1 {
+		return nil, fmt.Errorf("lambda %v: the L2 step needs the training-set size, have %d", spec.Lambda, step.N)
 	}
 	gr, err := Build(spec, m, dt, true)
 	if err != nil {
 		return nil, err
 	}
-	return Lower(gr, spec, m, dt, eta)
+	return Lower(gr, m, dt, step)
 }
 
 // CompileForward compiles the forward pass alone, for evaluation.
@@ -28,7 +46,7 @@ func CompileForward(spec network.Spec, m int, dt Dtype) (*Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Lower(gr, spec, m, dt, 0)
+	return Lower(gr, m, dt, Step{})
 }
 
 // value is what a graph node lowers to: a buffer (possibly viewed
@@ -62,8 +80,8 @@ type lowerer struct {
 // already computed, appends the SGD update (when eta > 0), fuses each
 // update into the product or sum that computes its gradient where that is
 // the gradient's only use, and drops every instruction nothing needs.
-func Lower(gr *Graph, spec network.Spec, m int, dt Dtype, eta float64) (*Program, error) {
-	p := &Program{Spec: spec.Norm(), Batch: m, Dtype: dt, Eta: eta, Y: -1, Cost: -1}
+func Lower(gr *Graph, m int, dt Dtype, step Step) (*Program, error) {
+	p := &Program{Spec: gr.Spec, Batch: m, Dtype: dt, Eta: step.Eta, Y: -1, Cost: -1}
 	lw := &lowerer{p: p, vals: map[*G.Node]value{}, producer: map[int]int{}, sigmoid: map[int]int{}}
 
 	leaf := func(n *G.Node, name string, kind BufKind) int {
@@ -97,15 +115,16 @@ func Lower(gr *Graph, spec network.Spec, m int, dt Dtype, eta float64) (*Program
 		return nil, err
 	}
 	p.Output = out
-	if gr.Cost != nil {
-		if p.Cost, err = lw.materialize(lw.vals[gr.Cost]); err != nil {
+	if gr.Y != nil {
+		if p.Cost, err = lw.cost(gr); err != nil {
 			return nil, err
 		}
+		decay := step.decay(gr.Spec.Lambda)
 		for l := range gr.Weights {
-			if err := lw.update(p.Weights[l], lw.vals[gr.WeightGrads[l]]); err != nil {
+			if err := lw.update(p.Weights[l], lw.vals[gr.WeightGrads[l]], decay); err != nil {
 				return nil, fmt.Errorf("weights %d: %w", l+1, err)
 			}
-			if err := lw.update(p.Biases[l], lw.vals[gr.BiasGrads[l]]); err != nil {
+			if err := lw.update(p.Biases[l], lw.vals[gr.BiasGrads[l]], 1); err != nil {
 				return nil, fmt.Errorf("biases %d: %w", l+1, err)
 			}
 		}
@@ -288,9 +307,9 @@ func (lw *lowerer) materialize(v value) (int, error) {
 	return v.buf, nil
 }
 
-// update appends param ← param − η·grad. A gradient that Gorgonia leaves
+// update appends param ← decay·param − η·grad. A gradient that Gorgonia leaves
 // transposed (∂C/∂w = (aᵀ·δ)ᵀ) is computed transposed instead: (AB)ᵀ = BᵀAᵀ.
-func (lw *lowerer) update(param int, g value) error {
+func (lw *lowerer) update(param int, g value, decay float64) error {
 	if g.kind == vBuf && g.trans {
 		q, ok := lw.producer[g.buf]
 		if !ok || lw.p.Instrs[q].Op != MatMul || lw.readers(g.buf) != 0 {
@@ -305,8 +324,25 @@ func (lw *lowerer) update(param int, g value) error {
 	if g.kind != vBuf {
 		return fmt.Errorf("gradient is a constant or broadcast value")
 	}
-	lw.p.Instrs = append(lw.p.Instrs, Instr{Op: Update, Dst: param, A: g.buf, Alpha: lw.p.Eta})
+	lw.p.Instrs = append(lw.p.Instrs, Instr{Op: Update, Dst: param, A: g.buf, Alpha: lw.p.Eta, Beta: decay})
 	return nil
+}
+
+// cost appends the instructions of the mini-batch's mean cost where the
+// graph has no node for it (the cross-entropy), and returns its buffer.
+func (lw *lowerer) cost(gr *Graph) (int, error) {
+	if gr.Cost != nil {
+		return lw.materialize(lw.vals[gr.Cost])
+	}
+	z, err := lw.materialize(lw.vals[gr.Logits])
+	if err != nil {
+		return 0, err
+	}
+	y := lw.p.Y
+	rows, cols := lw.p.Bufs[z].Rows, lw.p.Bufs[z].Cols
+	per := lw.emit(Instr{Op: XEnt, Dst: lw.newBuf(fmt.Sprintf("xent%d", len(lw.p.Bufs)), rows, cols, Temp), A: z, B: y})
+	sum := lw.emit(Instr{Op: SumAll, Dst: lw.newBuf(fmt.Sprintf("sumall%d", len(lw.p.Bufs)), 1, 1, Temp), A: per})
+	return lw.emit(Instr{Op: Affine, Dst: lw.newBuf(fmt.Sprintf("cost%d", len(lw.p.Bufs)), 1, 1, Temp), A: sum, Alpha: 1 / float64(lw.p.Batch)}), nil
 }
 
 // readers counts the instructions that read buffer b's storage.
@@ -322,7 +358,7 @@ func (lw *lowerer) readers(b int) int {
 	return n
 }
 
-// fuseUpdates turns "g = A·B; … ; w −= η·g" into "w = −η·A·B + w" (and the
+// fuseUpdates turns "g = A·B; … ; w ← d·w − η·g" into "w = −η·A·B + d·w" (and the
 // same for a bias's column sum) where g has no other reader, so the
 // gradient is never stored and the weights are read and written once. The
 // fused instruction takes the update's place, after every read of w.
@@ -346,7 +382,7 @@ func (lw *lowerer) fuseUpdates() {
 		if lw.writtenBetween(in.Reads(), q, i) {
 			continue
 		}
-		in.Dst, in.Alpha, in.Beta = u.Dst, -u.Alpha*in.Alpha, 1
+		in.Dst, in.Alpha, in.Beta = u.Dst, -u.Alpha*in.Alpha, u.Beta
 		p.Instrs[i] = in
 		dead[q] = true
 	}

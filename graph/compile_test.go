@@ -18,7 +18,7 @@ func TestCompiledProgramShape(t *testing.T) {
 	for _, sizes := range [][]int{{784, 10}, {784, 30, 10}, {784, 100, 10}, {784, 17, 9, 10}, {784, 5, 5, 5, 10}} {
 		for _, m := range []int{1, 3, 10} {
 			t.Run(fmt.Sprintf("%v/m=%d", sizes, m), func(t *testing.T) {
-				p, err := Compile(network.Book(sizes), m, Float32, 3)
+				p, err := Compile(network.Book(sizes), m, Float32, Step{Eta: 3})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -80,7 +80,7 @@ func TestCompileRejects(t *testing.T) {
 		{[]int{784}, 10, 3, "at least an input and an output"},
 	}
 	for _, c := range cases {
-		_, err := Compile(network.Book(c.sizes), c.m, Float64, c.eta)
+		_, err := Compile(network.Book(c.sizes), c.m, Float64, Step{Eta: c.eta})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Compile(%v, %d, %v): %v, want an error containing %q", c.sizes, c.m, c.eta, err, c.want)
 		}

@@ -169,9 +169,9 @@ func (gr *Graph) roots() []*G.Node {
 	roots := []*G.Node{gr.Output}
 	if gr.Cost != nil {
 		roots = append(roots, gr.Cost)
-		roots = append(roots, gr.WeightGrads...)
-		roots = append(roots, gr.BiasGrads...)
 	}
+	roots = append(roots, gr.WeightGrads...)
+	roots = append(roots, gr.BiasGrads...)
 	return roots
 }
 

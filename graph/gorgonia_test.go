@@ -16,19 +16,34 @@ func TestGorgoniaOpKinds(t *testing.T) {
 	forward := []string{"elemBinOp +", "elemUnaryOp sigmoid", "input", "linAlgBinOp", "repeatOp", "reshapeOp", "sizeOp", "transposeOp"}
 	training := append(slices.Clone(forward),
 		"constant", "elemBinOp -", "elemBinOp ⊙", "elemUnaryOp neg", "elemUnaryOp square", "sumOp")
-	slices.Sort(forward)
-	slices.Sort(training)
+	// The cross-entropy graph starts from δ = (a−y)/m: no square, and no
+	// σ' (σ(z)·σ(−z), a neg) without a hidden layer.
+	xent := minus(training, []string{"elemUnaryOp square"})
+	xentShallow := minus(xent, []string{"elemUnaryOp neg"})
+	for _, k := range [][]string{forward, training, xent, xentShallow} {
+		slices.Sort(k)
+	}
 	for _, dt := range []Dtype{Float32, Float64} {
 		for _, sizes := range [][]int{{784, 10}, {784, 30, 10}, {784, 5, 7, 10}} {
 			for _, m := range []int{1, 10} {
-				for _, grads := range []bool{false, true} {
-					t.Run(fmt.Sprintf("%v/%v/m=%d/grads=%v", dt, sizes, m, grads), func(t *testing.T) {
-						gr, err := Build(network.Book(sizes), m, dt, grads)
+				for _, c := range []struct {
+					cost  network.Cost
+					grads bool
+				}{{network.Quadratic, false}, {network.Quadratic, true}, {network.CrossEntropy, true}} {
+					grads := c.grads
+					spec := network.Spec{Sizes: sizes, Cost: c.cost}
+					t.Run(fmt.Sprintf("%v/%v/m=%d/grads=%v", dt, spec, m, grads), func(t *testing.T) {
+						gr, err := Build(spec, m, dt, grads)
 						if err != nil {
 							t.Fatal(err)
 						}
 						want := forward
-						if grads {
+						switch {
+						case grads && c.cost == network.CrossEntropy && len(sizes) == 2:
+							want = xentShallow
+						case grads && c.cost == network.CrossEntropy:
+							want = xent
+						case grads:
 							want = training
 						}
 						got := opKinds(gr)

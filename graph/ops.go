@@ -31,9 +31,14 @@ const (
 	SumRows
 	// SumAll: Dst[0,0] = Σ A.
 	SumAll
-	// Update: Dst = Dst − Alpha·A, the SGD step where it was not fused into
-	// the op that computes the gradient.
+	// Update: Dst = Beta·Dst − Alpha·A, the SGD step (Beta the L2 weight
+	// decay 1 − ηλ/n, or 1) where it was not fused into the op that
+	// computes the gradient.
 	Update
+	// XEnt: Dst = max(A,0) − B·A + ln(1 + exp(−|A|)), the cross-entropy
+	// −[y·ln σ(z) + (1−y)·ln(1−σ(z))] of logits A = z and targets B = y,
+	// in a form that stays finite where σ(z) rounds to 0 or 1.
+	XEnt
 
 	numOps // the size of opTable; not an op
 )
@@ -92,6 +97,7 @@ var opTable = [numOps]OpDef{
 	SumRows: {Name: "sumrows", Form: FormColSums, CUDA: 8, CPU32: sumRows[float32], CPU64: sumRows[float64]},
 	SumAll:  {Name: "sumall", Form: FormScalar, CUDA: 9, CPU32: sumAll[float32], CPU64: sumAll[float64]},
 	Update:  {Name: "update", Form: FormUpdate, CUDA: 10, CPU32: update[float32], CPU64: update[float64]},
+	XEnt:    {Name: "xent", Form: FormBinary, CUDA: 11, CPU32: xent[float32], CPU64: xent[float64]},
 }
 
 // Ops lists every op of the instruction set.
@@ -264,9 +270,24 @@ func sumAll[T float32 | float64](d, a, _ []T, _, _ T) {
 	d[0] = T(s)
 }
 
-func update[T float32 | float64](d, a, _ []T, alpha, _ T) {
+func update[T float32 | float64](d, a, _ []T, alpha, beta T) {
 	a = a[:len(d)]
+	if beta == 1 {
+		for i := range d {
+			d[i] -= alpha * a[i]
+		}
+		return
+	}
 	for i := range d {
-		d[i] -= alpha * a[i]
+		d[i] = beta*d[i] - alpha*a[i]
+	}
+}
+
+// xent is computed in float64 whatever the dtype, as σ is.
+func xent[T float32 | float64](d, a, b []T, _, _ T) {
+	a, b = a[:len(d)], b[:len(d)]
+	for i := range d {
+		z, y := float64(a[i]), float64(b[i])
+		d[i] = T(max(z, 0) - y*z + math.Log1p(math.Exp(-math.Abs(z))))
 	}
 }

@@ -51,7 +51,7 @@ func NonFinite[T float32 | float64](v []T) (T, bool) {
 type Programs[M any] struct {
 	spec    network.Spec
 	dt      graph.Dtype
-	eta     float64 // 0: forward programs only (a predictor)
+	step    graph.Step // Eta 0: forward programs only (a predictor)
 	build   func(p *graph.Program, training bool) (M, error)
 	byBatch map[programKey]M
 }
@@ -64,7 +64,7 @@ type programKey struct {
 // NewPrograms compiles programs for cfg's spec, dtype and learning rate
 // and makes each into a machine with build.
 func NewPrograms[M any](cfg Config, build func(p *graph.Program, training bool) (M, error)) *Programs[M] {
-	return &Programs[M]{spec: cfg.Spec, dt: cfg.Dtype, eta: cfg.Eta, build: build, byBatch: map[programKey]M{}}
+	return &Programs[M]{spec: cfg.Spec, dt: cfg.Dtype, step: graph.Step{Eta: cfg.Eta, N: cfg.TrainSize}, build: build, byBatch: map[programKey]M{}}
 }
 
 // NewForwardPrograms is NewPrograms for a predictor: forward programs only.
@@ -83,10 +83,10 @@ func (ps *Programs[M]) Get(m int, training bool) (M, error) {
 	var p *graph.Program
 	var err error
 	switch {
-	case training && ps.eta == 0:
+	case training && ps.step.Eta == 0:
 		return zero, fmt.Errorf("internal error: a backend opened for prediction asked for a training program")
 	case training:
-		p, err = graph.Compile(ps.spec, m, ps.dt, ps.eta)
+		p, err = graph.Compile(ps.spec, m, ps.dt, ps.step)
 	default:
 		p, err = graph.CompileForward(ps.spec, m, ps.dt)
 	}

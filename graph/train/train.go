@@ -19,6 +19,9 @@ import (
 // Config is what a backend compiles its programs for.
 type Config struct {
 	network.Spec
+	// TrainSize is n of the L2 step, the size of the training set (after
+	// --train-limit); needed when the spec's λ > 0.
+	TrainSize int
 	BatchSize int
 	Eta       float64
 	Dtype     graph.Dtype
@@ -28,6 +31,9 @@ type Config struct {
 func (c Config) Check() error {
 	if err := c.Spec.Check(); err != nil {
 		return err
+	}
+	if c.Lambda != 0 && c.TrainSize < 1 {
+		return fmt.Errorf("lambda %v: the L2 step needs the training-set size, have %d", c.Lambda, c.TrainSize)
 	}
 	if c.BatchSize < 1 {
 		return fmt.Errorf("batch size %d: must be at least 1", c.BatchSize)
