@@ -246,7 +246,7 @@ func TestStepMatchesNetwork2(t *testing.T) {
 					spec := network.Spec{Sizes: c.sizes, Cost: cost, Lambda: lambda}
 					t.Run(fmt.Sprintf("%v/m=%d/n=%d/%v", spec, c.batch, c.n, dt), func(t *testing.T) {
 						set := randomSet(r, c.n)
-						net, err := network.NewSpec(spec, r.Uint64())
+						net, err := network.NewSpec(spec, r.Uint64(), network.Large)
 						if err != nil {
 							t.Fatal(err)
 						}

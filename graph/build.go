@@ -33,7 +33,7 @@ type Graph struct {
 // Build makes the graph for spec and batch size m. With grads false it
 // stops at the output (for evaluation): no Y, no cost, no gradients.
 func Build(spec network.Spec, m int, dt Dtype, grads bool) (*Graph, error) {
-	if err := supported(spec, grads); err != nil {
+	if err := Supported(spec, grads); err != nil {
 		return nil, err
 	}
 	sizes := spec.Sizes
@@ -123,10 +123,11 @@ func scalar(dt Dtype, v float64) any {
 	return float32(v)
 }
 
-// supported reports what of spec the compiler cannot build yet, in one
-// line a backend passes on rather than computing something else. A
-// forward graph does not depend on the cost or λ.
-func supported(spec network.Spec, grads bool) error {
+// Supported reports what of spec the compiler cannot build yet, in one
+// line a backend passes on rather than computing something else, and the
+// command line says before any work is done. A forward graph does not
+// depend on the cost or λ.
+func Supported(spec network.Spec, grads bool) error {
 	if err := spec.Check(); err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
@@ -42,6 +43,10 @@ type trainFlags struct {
 	TrainLimit int         `json:"train_limit"`
 	NoShuffle  bool        `json:"no_shuffle"`
 	Eval       string      `json:"eval"`
+	// Chapter 3's settings; empty or 0 (the defaults) in older checkpoints.
+	Cost       string  `json:"cost,omitempty"`
+	Lambda     float64 `json:"lambda,omitempty"`
+	WeightInit string  `json:"weight_init,omitempty"`
 	// Where the run reads and writes, as absolute paths in a checkpoint
 	// (empty in checkpoints older than these fields: the defaults).
 	Data         string `json:"data,omitempty"`
@@ -74,11 +79,37 @@ func (f *trainFlags) check(sizesChecked bool) (flag, fault string) {
 		return "eval", fmt.Sprintf(" %q: want test, validation or none", f.Eval)
 	case f.LogFormat != "text" && f.LogFormat != "json":
 		return "log-format", fmt.Sprintf(" %q: want text or json", f.LogFormat)
+	case f.Cost != "" && !slices.Contains(network.Costs, network.Cost(f.Cost)):
+		return "cost", fmt.Sprintf(" %q: want %s", f.Cost, strings.Join(costNames(), ", "))
+	case !(f.Lambda >= 0) || math.IsInf(f.Lambda, 0):
+		return "lambda", fmt.Sprintf(" %v: must be a finite number ≥ 0", f.Lambda)
+	case f.WeightInit != "" && f.WeightInit != string(network.Large) && f.WeightInit != string(network.Scaled):
+		return "weight-init", fmt.Sprintf(" %q: want %s or %s", f.WeightInit, network.Large, network.Scaled)
+	}
+	// What the compiler can train, the sizes aside (checked above, or
+	// taken from --init or the checkpoint).
+	s := f.spec()
+	s.Sizes = []int{network.InputSize, network.OutputSize}
+	if err := graph.Supported(s, true); err != nil {
+		return "cost", " " + f.Cost + ": " + err.Error()
 	}
 	if _, err := graph.ParseDtype(f.Dtype); err != nil {
 		return "dtype", ": " + err.Error()
 	}
 	return "", ""
+}
+
+// spec is the network the flags describe.
+func (f *trainFlags) spec() network.Spec {
+	return network.Spec{Sizes: f.Sizes, Cost: network.Cost(f.Cost), Lambda: f.Lambda}.Norm()
+}
+
+func costNames() []string {
+	var names []string
+	for _, c := range network.Costs {
+		names = append(names, string(c))
+	}
+	return names
 }
 
 // checkpointFile is the name of the checkpoint inside a --checkpoint directory.
@@ -207,6 +238,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	cli.IntVar(fs, &c.Epochs, "epochs", 30, "number of epochs")
 	cli.IntVar(fs, &c.BatchSize, "batch-size", 10, "mini-batch size (one larger than the training set is taken as all of it)")
 	fs.Float64Var(&c.Eta, "eta", 3.0, "learning rate η")
+	fs.StringVar(&c.Cost, "cost", "quadratic", "the cost to minimise: "+strings.Join(costNames(), ", "))
+	fs.Float64Var(&c.Lambda, "lambda", 0, "L2 regularisation λ (network2's weight decay 1 − ηλ/n, n the training images)")
+	fs.StringVar(&c.WeightInit, "weight-init", "large", "initial weights: large (N(0,1)) or scaled (N(0,1/n_in), network2's default)")
 	cli.Uint64Var(fs, &c.Seed, "seed", 1, "seed of the initial weights and of the shuffling")
 	fs.StringVar(&c.device, "device", "cpu", "cpu or cuda")
 	fs.StringVar(&c.Dtype, "dtype", "float32", "float32 or float64")
@@ -345,6 +379,9 @@ func (c *trainCmd) loadCheckpoint(limit memlimit.Limit) (*checkpoint, error) {
 		{"dtype", c.Dtype == f.Dtype, c.Dtype, f.Dtype},
 		{"train-limit", c.TrainLimit == f.TrainLimit, c.TrainLimit, f.TrainLimit},
 		{"no-shuffle", c.NoShuffle == f.NoShuffle, c.NoShuffle, f.NoShuffle},
+		{"cost", c.spec().Cost == f.spec().Cost, c.Cost, f.spec().Cost},
+		{"lambda", c.Lambda == f.Lambda, c.Lambda, f.Lambda},
+		{"weight-init", c.WeightInit == f.WeightInit || f.WeightInit == "" && c.WeightInit == string(network.Large), c.WeightInit, f.WeightInit},
 	} {
 		if c.set[d.name] && !d.same {
 			return nil, cli.Usagef("--%s %v differs from the checkpoint's %v in %s: it would be another run", d.name, d.have, d.ckv, c.resume)
@@ -461,7 +498,11 @@ func unwrapPath(err error) error {
 func (c *trainCmd) train(ck *checkpoint, net *network.Network, stdout io.Writer) error {
 	var err error
 	if net == nil {
-		if net, err = network.New(c.Sizes, c.Seed); err != nil {
+		init := network.WeightInit(c.WeightInit)
+		if init == "" {
+			init = network.Large
+		}
+		if net, err = network.NewSpec(c.spec(), c.Seed, init); err != nil {
 			return err
 		}
 	}
@@ -510,7 +551,7 @@ func (c *trainCmd) train(ck *checkpoint, net *network.Network, stdout io.Writer)
 	if c.device == "cuda" {
 		open = cuda.Open
 	}
-	b, err := open(train.Config{Spec: network.Book(c.Sizes), BatchSize: batch, Eta: c.Eta, Dtype: dt}, training)
+	b, err := open(train.Config{Spec: c.spec(), TrainSize: training.Len(), BatchSize: batch, Eta: c.Eta, Dtype: dt}, training)
 	if err != nil {
 		return err
 	}

@@ -49,6 +49,11 @@ func TestTrainBadFlags(t *testing.T) {
 		{[]string{"--eval", "train"}, `--eval "train"`},
 		{[]string{"--log-format", "xml"}, `--log-format "xml"`},
 		{[]string{"--train-limit", "-5"}, "--train-limit -5"},
+		{[]string{"--cost", "hinge"}, `--cost "hinge": want quadratic, cross-entropy, log-likelihood`},
+		{[]string{"--cost", "log-likelihood"}, "--cost log-likelihood: softmax output layer: not supported"},
+		{[]string{"--lambda", "-0.1"}, "--lambda -0.1: must be a finite number ≥ 0"},
+		{[]string{"--lambda", "Inf"}, "--lambda +Inf"},
+		{[]string{"--weight-init", "small"}, `--weight-init "small": want large or scaled`},
 		{[]string{"--bogus"}, "flag provided but not defined: -bogus"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 		{[]string{"--resume", "/no/such/dir"}, "--resume: /no/such/dir/checkpoint.json: no such file or directory"},
@@ -140,5 +145,38 @@ func TestDataErrors(t *testing.T) {
 	code, _, errs := runCLI("train", "--data", dir)
 	if code != exitRuntime || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "train-images-idx3-ubyte.gz: is a directory") {
 		t.Fatalf("exit %d, %q", code, errs)
+	}
+}
+
+// TestTrainChapter3: --cost cross-entropy --lambda --weight-init scaled
+// train and save a model whose file names network2's CrossEntropyCost; the
+// run's checkpoint keeps the settings, and resuming with another cost is
+// refused as another run.
+func TestTrainChapter3(t *testing.T) {
+	dir := t.TempDir()
+	model, ck := filepath.Join(dir, "m.json"), filepath.Join(dir, "ck")
+	code, out, errs := runCLI("train", "--data", dataDir(t), "--quiet", "--epochs", "2", "--train-limit", "2000",
+		"--sizes", "784,30,10", "--eta", "0.5", "--cost", "cross-entropy", "--lambda", "5", "--weight-init", "scaled",
+		"--save", model, "--checkpoint", ck)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if !strings.Contains(out, "Epoch 1: ") {
+		t.Fatalf("stdout %q", out)
+	}
+	net, err := network.Load(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if net.Cost != network.CrossEntropy || net.Lambda != 5 {
+		t.Fatalf("the saved model's spec is %v", net.Spec)
+	}
+	data, _ := os.ReadFile(model)
+	if !bytes.Contains(data, []byte(`"cost":"CrossEntropyCost"`)) {
+		t.Fatalf("the model file does not name network2's CrossEntropyCost")
+	}
+	code, _, errs = runCLI("train", "--resume", ck, "--cost", "quadratic", "--epochs", "3")
+	if code != exitUsage || !strings.Contains(errs, "--cost quadratic differs from the checkpoint's cross-entropy") {
+		t.Fatalf("resume with another cost: exit %d: %s", code, errs)
 	}
 }

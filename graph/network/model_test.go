@@ -56,7 +56,7 @@ func TestModelSpec(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.spec.String(), func(t *testing.T) {
-			n, err := NewSpec(c.spec, 3)
+			n, err := NewSpec(c.spec, 3, Large)
 			if err != nil {
 				t.Fatal(err)
 			}

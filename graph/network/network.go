@@ -57,13 +57,30 @@ func ParamCount(sizes []int) float64 {
 // New returns a network initialised as in network.py: every bias, then
 // every weight, drawn from N(0,1) by a PCG source seeded with seed.
 func New(sizes []int, seed uint64) (*Network, error) {
-	return NewSpec(Book(sizes), seed)
+	return NewSpec(Book(sizes), seed, Large)
 }
 
-// NewSpec is New for a network of any spec.
-func NewSpec(spec Spec, seed uint64) (*Network, error) {
+// WeightInit is how a new network's weights are drawn.
+type WeightInit string
+
+// The initialisations of chapters 1 and 3.
+const (
+	// Large is chapter 1's: every weight and bias N(0,1).
+	Large WeightInit = "large"
+	// Scaled is network2.py's default_weight_initializer: weights
+	// N(0, 1/n_in), n_in the neuron's inputs; biases N(0,1).
+	Scaled WeightInit = "scaled"
+)
+
+// NewSpec is New for a network of any spec and initialisation. Both draw
+// the same numbers in the same order for a seed; Scaled divides each
+// weight by √n_in.
+func NewSpec(spec Spec, seed uint64, init WeightInit) (*Network, error) {
 	if err := spec.Check(); err != nil {
 		return nil, err
+	}
+	if init != Large && init != Scaled {
+		return nil, fmt.Errorf("weight initialisation %q: want %s or %s", init, Large, Scaled)
 	}
 	sizes := spec.Sizes
 	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
@@ -77,8 +94,12 @@ func NewSpec(spec Spec, seed uint64) (*Network, error) {
 	}
 	for l := 1; l < len(sizes); l++ {
 		w := make([]float64, sizes[l]*sizes[l-1])
+		div := 1.0 // network2: np.random.randn(y, x)/np.sqrt(x)
+		if init == Scaled {
+			div = math.Sqrt(float64(sizes[l-1]))
+		}
 		for i := range w {
-			w[i] = rng.NormFloat64()
+			w[i] = rng.NormFloat64() / div
 		}
 		n.Weights = append(n.Weights, w)
 	}

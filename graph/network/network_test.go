@@ -27,3 +27,34 @@ func TestRelDiff(t *testing.T) {
 		}
 	}
 }
+
+// TestScaledInit: network2's default_weight_initializer draws what chapter
+// 1's does, each weight divided by √n_in, the biases unchanged; the
+// weights' spread is then about 1/√n_in.
+func TestScaledInit(t *testing.T) {
+	spec := Spec{Sizes: []int{784, 100, 10}}
+	large, _ := NewSpec(spec, 5, Large)
+	scaled, err := NewSpec(spec, 5, Scaled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for l := range large.Weights {
+		in := float64(spec.Sizes[l])
+		var ss float64
+		for i, w := range scaled.Weights[l] {
+			if want := large.Weights[l][i] / math.Sqrt(in); w != want {
+				t.Fatalf("weights[%d][%d] = %v, want %v", l, i, w, want)
+			}
+			ss += w * w
+		}
+		if sd := math.Sqrt(ss / float64(len(scaled.Weights[l]))); math.Abs(sd*math.Sqrt(in)-1) > 0.05 {
+			t.Errorf("layer %d: weights' spread %v, want about 1/√%v", l, sd, in)
+		}
+		if !sameBits(scaled.Biases[l], large.Biases[l]) {
+			t.Errorf("layer %d: the biases differ", l)
+		}
+	}
+	if _, err := NewSpec(spec, 5, "small"); err == nil {
+		t.Error("an unknown initialisation was accepted")
+	}
+}

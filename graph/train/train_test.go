@@ -187,7 +187,7 @@ func TestCheckNetwork(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.spec.String(), func(t *testing.T) {
-			n, err := network.NewSpec(c.spec, 1)
+			n, err := network.NewSpec(c.spec, 1, network.Large)
 			if err != nil {
 				t.Fatal(err)
 			}
