@@ -190,12 +190,22 @@ func (g *gemm[T]) opA(i, t int) T {
 	return g.a[i*g.lda+t]
 }
 
-// scaleC applies a β other than 0 or 1 before the products are added.
+// scaleC applies a β other than 0 or 1 before the products are added:
+// the L2 weight decay of a fused update. The SIMD kernel does it as
+// c += (β−1)·c, its B row being C's own (each element is read before it
+// is written), at the speed of the products it precedes.
 func (g *gemm[T]) scaleC(crow []T) {
-	if g.beta != 0 && g.beta != 1 {
-		for x := range crow {
-			crow[x] *= g.beta
-		}
+	if g.beta == 0 || g.beta == 1 {
+		return
+	}
+	if hasSIMD && len(crow) >= lanes[T]() {
+		d := g.beta - 1
+		coef := [4]T{d, d, d, d}
+		axpyRowsSIMD(crow, 1, len(crow), len(crow), true, coef[:], 1, crow, len(crow))
+		return
+	}
+	for x := range crow {
+		crow[x] *= g.beta
 	}
 }
 

@@ -176,9 +176,13 @@ func median(xs []float64) float64 {
 type setting struct {
 	prog  program
 	args  trainflags.Peer
+	extra []string // flags beyond the shared ones (gputrain's chapter-3 settings)
 	label string
 	env   []string // the process's environment; nil: this one's
 }
+
+// argv is the setting's command line.
+func (s setting) argv() []string { return slices.Concat(s.prog.argv(s.args), s.extra) }
 
 // result is what a setting's processes produced: a run per round, until
 // one failed with err; missing says why its program cannot run here.
@@ -275,10 +279,10 @@ func (b *bench) run(settings []setting) []result {
 					}
 					// Rerun while other processes took too much of the
 					// CPU, keeping the least disturbed run.
-					res, err := runProcess(r.prog.argv(r.args), r.env, logf, label)
+					res, err := runProcess(r.argv(), r.env, logf, label)
 					for k := 0; err == nil && k < b.retries && res.Others > b.maxOthers; k++ {
 						logf("  %s: other processes used %.0f%% of the CPU during the run; running it again", label, 100*res.Others)
-						if again, err := runProcess(r.prog.argv(r.args), r.env, logf, label); err == nil && again.Others < res.Others {
+						if again, err := runProcess(r.argv(), r.env, logf, label); err == nil && again.Others < res.Others {
 							res = again
 						}
 					}

@@ -47,6 +47,7 @@ type trainFlags struct {
 	Cost       string  `json:"cost,omitempty"`
 	Lambda     float64 `json:"lambda,omitempty"`
 	WeightInit string  `json:"weight_init,omitempty"`
+	EarlyStop  int     `json:"early_stop,omitempty"`
 	// Where the run reads and writes, as absolute paths in a checkpoint
 	// (empty in checkpoints older than these fields: the defaults).
 	Data         string `json:"data,omitempty"`
@@ -83,6 +84,10 @@ func (f *trainFlags) check(sizesChecked bool) (flag, fault string) {
 		return "cost", fmt.Sprintf(" %q: want %s", f.Cost, strings.Join(costNames(), ", "))
 	case !(f.Lambda >= 0) || math.IsInf(f.Lambda, 0):
 		return "lambda", fmt.Sprintf(" %v: must be a finite number ≥ 0", f.Lambda)
+	case f.EarlyStop < 0:
+		return "early-stop", fmt.Sprintf(" %d: must be 0 (never) or more", f.EarlyStop)
+	case f.EarlyStop > 0 && f.Eval == "none":
+		return "early-stop", fmt.Sprintf(" %d: stops on the evaluation accuracy, and --eval is none", f.EarlyStop)
 	case f.WeightInit != "" && f.WeightInit != string(network.Large) && f.WeightInit != string(network.Scaled):
 		return "weight-init", fmt.Sprintf(" %q: want %s or %s", f.WeightInit, network.Large, network.Scaled)
 	}
@@ -241,6 +246,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.Cost, "cost", "quadratic", "the cost to minimise: "+strings.Join(costNames(), ", "))
 	fs.Float64Var(&c.Lambda, "lambda", 0, "L2 regularisation λ (network2's weight decay 1 − ηλ/n, n the training images)")
 	fs.StringVar(&c.WeightInit, "weight-init", "large", "initial weights: large (N(0,1)) or scaled (N(0,1/n_in), network2's default)")
+	cli.IntVar(fs, &c.EarlyStop, "early-stop", 0, "stop when the evaluation accuracy has not improved for N epochs (network2's early_stopping_n; 0: never)")
 	cli.Uint64Var(fs, &c.Seed, "seed", 1, "seed of the initial weights and of the shuffling")
 	fs.StringVar(&c.device, "device", "cpu", "cpu or cuda")
 	fs.StringVar(&c.Dtype, "dtype", "float32", "float32 or float64")
@@ -381,6 +387,7 @@ func (c *trainCmd) loadCheckpoint(limit memlimit.Limit) (*checkpoint, error) {
 		{"no-shuffle", c.NoShuffle == f.NoShuffle, c.NoShuffle, f.NoShuffle},
 		{"cost", c.spec().Cost == f.spec().Cost, c.Cost, f.spec().Cost},
 		{"lambda", c.Lambda == f.Lambda, c.Lambda, f.Lambda},
+		{"early-stop", c.EarlyStop == f.EarlyStop, c.EarlyStop, f.EarlyStop},
 		{"weight-init", c.WeightInit == f.WeightInit || f.WeightInit == "" && c.WeightInit == string(network.Large), c.WeightInit, f.WeightInit},
 	} {
 		if c.set[d.name] && !d.same {
@@ -597,9 +604,16 @@ func (c *trainCmd) train(ck *checkpoint, net *network.Network, stdout io.Writer)
 				c.warn("--checkpoint: %v; training goes on", err)
 			}
 		}
+		if train.Stalled(results, c.EarlyStop) {
+			return errEarlyStop
+		}
 		return nil
 	})
 	bar.clear()
+	if err == errEarlyStop {
+		fmt.Fprintf(c.stderr, "gputrain train: early stop: the %s accuracy has not improved for %d epochs (--early-stop %d)\n", c.Eval, c.EarlyStop, c.EarlyStop)
+		err = nil
+	}
 	var in *train.Interrupted
 	if errors.As(err, &in) {
 		return c.interrupted(b, in, results)
@@ -614,6 +628,9 @@ func (c *trainCmd) train(ck *checkpoint, net *network.Network, stdout io.Writer)
 	}
 	return c.finish(c.stderr, results)
 }
+
+// errEarlyStop ends a run whose accuracy has stalled (--early-stop).
+var errEarlyStop = errors.New("early stop")
 
 // stopSignals are the signals that checkpoint and stop a run: SIGINT,
 // SIGTERM, and SIGHUP, so that a dropped SSH session does not lose it.

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,6 +56,8 @@ func TestTrainBadFlags(t *testing.T) {
 		{[]string{"--lambda", "-0.1"}, "--lambda -0.1: must be a finite number ≥ 0"},
 		{[]string{"--lambda", "Inf"}, "--lambda +Inf"},
 		{[]string{"--weight-init", "small"}, `--weight-init "small": want large or scaled`},
+		{[]string{"--early-stop", "-1"}, "--early-stop -1: must be 0 (never) or more"},
+		{[]string{"--early-stop", "2", "--eval", "none"}, "--early-stop 2: stops on the evaluation accuracy, and --eval is none"},
 		{[]string{"--bogus"}, "flag provided but not defined: -bogus"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 		{[]string{"--resume", "/no/such/dir"}, "--resume: /no/such/dir/checkpoint.json: no such file or directory"},
@@ -178,5 +182,43 @@ func TestTrainChapter3(t *testing.T) {
 	code, _, errs = runCLI("train", "--resume", ck, "--cost", "quadratic", "--epochs", "3")
 	if code != exitUsage || !strings.Contains(errs, "--cost quadratic differs from the checkpoint's cross-entropy") {
 		t.Fatalf("resume with another cost: exit %d: %s", code, errs)
+	}
+}
+
+// TestEarlyStop: with --early-stop 1 a run ends after the first epoch that
+// does not beat every earlier one, as network2's early_stopping_n does,
+// says so, and saves its model.
+func TestEarlyStop(t *testing.T) {
+	model := filepath.Join(t.TempDir(), "m.json")
+	// η 100 makes a 200-image run wander: an epoch soon fails to improve.
+	code, out, errs := runCLI("train", "--data", dataDir(t), "--quiet", "--epochs", "30", "--train-limit", "200",
+		"--eta", "100", "--early-stop", "1", "--eval", "validation", "--save", model)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var correct []int
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var e, c, n int
+		if _, err := fmt.Sscanf(line, "Epoch %d: %d / %d", &e, &c, &n); err == nil {
+			correct = append(correct, c)
+		}
+	}
+	if len(correct) < 2 || len(correct) == 30 {
+		t.Fatalf("%d epochs ran: %q", len(correct), out)
+	}
+	// Every epoch but the last beat all before it; the last did not.
+	for i := 1; i < len(correct)-1; i++ {
+		if correct[i] <= slices.Max(correct[:i]) {
+			t.Fatalf("epoch %d did not improve (%v) yet the run went on", i, correct)
+		}
+	}
+	if last := correct[len(correct)-1]; last > slices.Max(correct[:len(correct)-1]) {
+		t.Fatalf("the last epoch improved (%v) yet the run stopped", correct)
+	}
+	if !strings.Contains(errs, "early stop: the validation accuracy has not improved for 1 epochs") {
+		t.Fatalf("stderr %q", errs)
+	}
+	if _, err := os.Stat(model); err != nil {
+		t.Fatalf("no model saved: %v", err)
 	}
 }

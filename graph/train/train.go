@@ -247,3 +247,23 @@ func Run(ctx context.Context, b Trainer, n int, sh *Shuffler, opt Options, repor
 	}
 	return nil
 }
+
+// Stalled reports whether the evaluation accuracy of results has not
+// improved for the last n epochs: network2.py's early_stopping_n, for
+// which an epoch improves when it counts more correct images than every
+// earlier one. It reads the whole history, so a resumed run stops where
+// the original would have.
+func Stalled(results []Result, n int) bool {
+	if n < 1 {
+		return false
+	}
+	best, since := -1, 0
+	for _, r := range results {
+		if r.Correct > best {
+			best, since = r.Correct, 0
+		} else {
+			since++
+		}
+	}
+	return since >= n
+}

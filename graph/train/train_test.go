@@ -203,3 +203,32 @@ func TestCheckNetwork(t *testing.T) {
 		t.Fatal("a network holding NaN fits")
 	}
 }
+
+func TestStalled(t *testing.T) {
+	res := func(correct ...int) []train.Result {
+		var r []train.Result
+		for i, c := range correct {
+			r = append(r, train.Result{Epoch: i, Correct: c, Total: 100})
+		}
+		return r
+	}
+	cases := []struct {
+		results []train.Result
+		n       int
+		want    bool
+	}{
+		{res(), 1, false},
+		{res(50), 1, false},
+		{res(50, 50), 1, true}, // equal is no improvement
+		{res(50, 60), 1, false},
+		{res(50, 60, 55, 58), 2, true},
+		{res(50, 60, 55, 61), 2, false},
+		{res(50, 60, 55, 58), 3, false},
+		{res(50, 60, 55, 58), 0, false}, // 0: never stop
+	}
+	for _, c := range cases {
+		if got := train.Stalled(c.results, c.n); got != c.want {
+			t.Errorf("Stalled(%v, %d) = %v, want %v", c.results, c.n, got, c.want)
+		}
+	}
+}
