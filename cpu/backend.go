@@ -150,13 +150,15 @@ func (b *backend[T]) Epoch(ctx context.Context, order []int32, progress func(int
 }
 
 // gather copies the images (and one-hot labels) of idx into the program's X and Y.
-func (b *backend[T]) gather(mc *Machine[T], idx []int32, s *mnist.Set) {
+func (b *backend[T]) gather(mc *Machine[T], idx []int32, s *mnist.Set) { gather(mc, idx, s, &b.lut) }
+
+func gather[T Float](mc *Machine[T], idx []int32, s *mnist.Set, lut *[256]T) {
 	x := mc.Buf(mc.P.X)
 	const n = mnist.Pixels
 	for r, i := range idx {
 		// Converting each batch from bytes costs less than keeping a float
 		// copy of the images: 4× less memory and memory traffic.
-		pixels(x[r*n:(r+1)*n], s.Images[int(i)*n:(int(i)+1)*n], &b.lut)
+		pixels(x[r*n:(r+1)*n], s.Images[int(i)*n:(int(i)+1)*n], lut)
 	}
 	if mc.P.Y < 0 {
 		return

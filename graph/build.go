@@ -33,7 +33,13 @@ type Graph struct {
 // Build makes the graph for spec and batch size m. With grads false it
 // stops at the output (for evaluation): no Y, no cost, no gradients.
 func Build(spec network.Spec, m int, dt Dtype, grads bool) (*Graph, error) {
-	if err := Supported(spec, grads); err != nil {
+	return build(spec, m, dt, grads, grads)
+}
+
+// build makes the graph with Y and the cost when cost is set, and their
+// gradients when grads is too.
+func build(spec network.Spec, m int, dt Dtype, cost, grads bool) (*Graph, error) {
+	if err := Supported(spec, cost); err != nil {
 		return nil, err
 	}
 	sizes := spec.Sizes
@@ -68,13 +74,16 @@ func Build(spec network.Spec, m int, dt Dtype, grads bool) (*Graph, error) {
 		}
 	}
 	gr.Output = a
-	if !grads {
+	if !cost {
 		return gr, nil
 	}
 	gr.Y = G.NewMatrix(g, t, G.WithShape(m, sizes[len(sizes)-1]), G.WithName("Y"))
 	wrt := append(append([]*G.Node{}, gr.Weights...), gr.Biases...)
 	L := len(sizes) - 1
 	if gr.Spec.Cost == network.CrossEntropy {
+		if !grads {
+			return gr, nil // the compiler computes the cost from z
+		}
 		// δ = (a − y)/m: the mean cost's error at z, network2's delta.
 		d, err := G.Sub(a, gr.Y)
 		if err != nil {
@@ -107,6 +116,9 @@ func Build(spec network.Spec, m int, dt Dtype, grads bool) (*Graph, error) {
 	half := G.NewConstant(scalar(dt, 1/(2*float64(m))), G.WithName("1/2m"))
 	if gr.Cost, err = G.HadamardProd(s, half); err != nil {
 		return nil, err
+	}
+	if !grads {
+		return gr, nil
 	}
 	gs, err := G.Grad(gr.Cost, wrt...)
 	if err != nil {

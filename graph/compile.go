@@ -49,6 +49,16 @@ func CompileForward(spec network.Spec, m int, dt Dtype) (*Program, error) {
 	return Lower(gr, m, dt, Step{})
 }
 
+// CompileMonitor compiles the forward pass and the mean cost over a batch
+// of m, without any update: what network2.py's monitors measure.
+func CompileMonitor(spec network.Spec, m int, dt Dtype) (*Program, error) {
+	gr, err := build(spec, m, dt, true, false)
+	if err != nil {
+		return nil, err
+	}
+	return Lower(gr, m, dt, Step{})
+}
+
 // value is what a graph node lowers to: a buffer (possibly viewed
 // transposed), a scalar constant broadcast to the node's shape, or a row
 // vector broadcast down the rows.
@@ -120,7 +130,7 @@ func Lower(gr *Graph, m int, dt Dtype, step Step) (*Program, error) {
 			return nil, err
 		}
 		decay := step.decay(gr.Spec.Lambda)
-		for l := range gr.Weights {
+		for l := range gr.WeightGrads {
 			if err := lw.update(p.Weights[l], lw.vals[gr.WeightGrads[l]], decay); err != nil {
 				return nil, fmt.Errorf("weights %d: %w", l+1, err)
 			}
@@ -128,7 +138,9 @@ func Lower(gr *Graph, m int, dt Dtype, step Step) (*Program, error) {
 				return nil, fmt.Errorf("biases %d: %w", l+1, err)
 			}
 		}
-		lw.fuseUpdates()
+		if len(gr.WeightGrads) > 0 {
+			lw.fuseUpdates()
+		}
 	}
 	lw.eliminateDead()
 	if err := p.Validate(); err != nil {

@@ -6,7 +6,6 @@ import (
 	"image/color"
 	"io"
 	"math"
-	"runtime"
 	"strconv"
 	"strings"
 
@@ -36,10 +35,23 @@ type plotInfo struct {
 	eta       float64
 	batchSize int
 	split     string // test, validation or none
+	cost      string // the cost and λ, "quadratic cost" when empty
 }
 
 func (c *trainCmd) plotInfo() plotInfo {
-	return plotInfo{sizes: c.Sizes, eta: c.Eta, batchSize: c.BatchSize, split: c.Eval}
+	spec := c.spec()
+	cost := string(spec.Cost) + " cost"
+	if spec.Lambda != 0 {
+		cost += fmt.Sprintf(", λ = %g", spec.Lambda)
+	}
+	return plotInfo{sizes: c.Sizes, eta: c.Eta, batchSize: c.BatchSize, split: c.Eval, cost: cost}
+}
+
+func (p plotInfo) costName() string {
+	if p.cost == "" {
+		return "quadratic cost"
+	}
+	return p.cost
 }
 
 // title is the plot's first line: "[784, 30, 10], η = 3, mini-batch 10,
@@ -49,8 +61,8 @@ func (p plotInfo) title() string {
 	for i, n := range p.sizes {
 		sizes[i] = strconv.Itoa(n)
 	}
-	t := fmt.Sprintf("[%s], η = %s, mini-batch %d, quadratic cost", strings.Join(sizes, ", "),
-		strconv.FormatFloat(p.eta, 'g', -1, 64), p.batchSize)
+	t := fmt.Sprintf("[%s], η = %s, mini-batch %d, %s", strings.Join(sizes, ", "),
+		strconv.FormatFloat(p.eta, 'g', -1, 64), p.batchSize, p.costName())
 	if p.split != "" && p.split != "none" {
 		t += ", evaluated on " + p.split
 	}
@@ -61,59 +73,35 @@ func (p plotInfo) title() string {
 // network b holds now beside the training cost.
 func (c *trainCmd) plotEpoch(b train.Trainer, eval *mnist.Set, results []train.Result) error {
 	if eval != nil {
-		net, err := b.Network()
-		if err != nil {
-			return err
-		}
-		cost, err := evaluationCost(net, eval)
-		if err != nil {
-			return err
+		last := results[len(results)-1]
+		cost := 0.0
+		if last.Monitors != nil {
+			cost = last.Monitors.EvalCost
+		} else {
+			net, err := b.Network()
+			if err != nil {
+				return err
+			}
+			if cost, err = evaluationCost(net, eval); err != nil {
+				return err
+			}
 		}
 		if c.evalCosts == nil {
 			c.evalCosts = map[int]float64{}
 		}
-		c.evalCosts[results[len(results)-1].Epoch] = cost
+		c.evalCosts[last.Epoch] = cost
 	}
 	return writeTrainingPlot(c.Plot, c.plotInfo(), results, c.evalCosts)
 }
 
-// evaluationCost is the book's quadratic cost, the mean of ½‖y−a‖² over
-// the images of s, of net's outputs: the forward program compiled for
-// the whole set in float32, on every core. (The backends report the
-// training cost as they train; this is what the same measure says about
-// images the network does not learn from.)
+// evaluationCost is the network's total cost over the images of s, as
+// network2.py's monitor computes it (its own cost, quadratic or
+// cross-entropy, plus the L2 term): measured in float32 on every core.
+// (The backends report the training cost as they train; this is what the
+// same measure says about images the network does not learn from.)
 func evaluationCost(net *network.Network, s *mnist.Set) (float64, error) {
-	n := s.Len()
-	p, err := graph.CompileForward(net.Spec, n, graph.Float32)
-	if err != nil {
-		return 0, err
-	}
-	m := cpu.NewMachine[float32](p, runtime.NumCPU())
-	defer m.Close()
-	for l := range p.Weights {
-		w, bias := m.Buf(p.Weights[l]), m.Buf(p.Biases[l])
-		for i, v := range net.Weights[l] {
-			w[i] = float32(v)
-		}
-		for i, v := range net.Biases[l] {
-			bias[i] = float32(v)
-		}
-	}
-	copy(m.Buf(p.X), mnist.Floats[float32](s))
-	m.Run()
-	out := m.Buf(p.Output)
-	var total float64
-	for i, label := range s.Labels {
-		for d := range network.OutputSize {
-			y := 0.0
-			if d == int(label) {
-				y = 1
-			}
-			e := y - float64(out[i*network.OutputSize+d])
-			total += e * e / 2
-		}
-	}
-	return total / float64(n), nil
+	cost, _, err := cpu.Monitor(net, s, graph.Float32)
+	return cost, err
 }
 
 // writeTrainingPlot draws accuracy (%) per epoch above the training cost
@@ -144,9 +132,14 @@ func trainingPlot(info plotInfo, results []train.Result, evalCosts map[int]float
 	if len(results) == 0 {
 		return nil, fmt.Errorf("no epochs to plot")
 	}
-	var acc, cost, evalCost plotter.XYs
+	var acc, trainAcc, cost, evalCost plotter.XYs
 	for _, r := range results {
 		cost = append(cost, plotter.XY{X: float64(r.Epoch), Y: r.Cost})
+		if m := r.Monitors; m != nil {
+			// --monitor: the training set's total cost after the epoch, and its accuracy.
+			cost[len(cost)-1].Y = m.TrainingCost
+			trainAcc = append(trainAcc, plotter.XY{X: float64(r.Epoch), Y: 100 * float64(m.TrainingCorrect) / float64(m.TrainingTotal)})
+		}
 		if r.Total > 0 {
 			acc = append(acc, plotter.XY{X: float64(r.Epoch), Y: 100 * r.Accuracy()})
 		}
@@ -161,7 +154,7 @@ func trainingPlot(info plotInfo, results []train.Result, evalCosts map[int]float
 		return nil, err
 	}
 	costPlot.X.Label.Text = "epoch"
-	costPlot.Y.Label.Text = "mean cost ½‖y−a‖²"
+	costPlot.Y.Label.Text = "mean " + info.costName()
 	if len(evalCost) > 0 {
 		line, points, err := linePoints(evalCost, evalCostColor)
 		if err != nil {
@@ -186,6 +179,22 @@ func trainingPlot(info plotInfo, results []train.Result, evalCosts map[int]float
 			return nil, err
 		}
 		accPlot.Y.Label.Text = "accuracy on " + info.split + " (%)"
+		if len(trainAcc) > 0 {
+			line, points, err := linePoints(trainAcc, costColor)
+			if err != nil {
+				return nil, err
+			}
+			line.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+			accPlot.Add(line, points)
+			evalLine, _, _ := linePoints(acc, accuracyColor)
+			accPlot.Legend.Add("evaluation ("+info.split+")", evalLine)
+			accPlot.Legend.Add("training", line)
+			accPlot.Legend.Top, accPlot.Legend.Left = false, false
+			accPlot.Y.Label.Text = "accuracy (%)"
+			for _, xy := range trainAcc {
+				accPlot.Y.Min, accPlot.Y.Max = min(accPlot.Y.Min, xy.Y), max(accPlot.Y.Max, xy.Y)
+			}
+		}
 		best := results[0]
 		for _, r := range results {
 			if r.Total > 0 && (best.Total == 0 || r.Accuracy() > best.Accuracy()) {

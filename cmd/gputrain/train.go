@@ -48,6 +48,7 @@ type trainFlags struct {
 	Lambda     float64 `json:"lambda,omitempty"`
 	WeightInit string  `json:"weight_init,omitempty"`
 	EarlyStop  int     `json:"early_stop,omitempty"`
+	Monitor    bool    `json:"monitor,omitempty"`
 	// Where the run reads and writes, as absolute paths in a checkpoint
 	// (empty in checkpoints older than these fields: the defaults).
 	Data         string `json:"data,omitempty"`
@@ -246,6 +247,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.Cost, "cost", "quadratic", "the cost to minimise: "+strings.Join(costNames(), ", "))
 	fs.Float64Var(&c.Lambda, "lambda", 0, "L2 regularisation λ (network2's weight decay 1 − ηλ/n, n the training images)")
 	fs.StringVar(&c.WeightInit, "weight-init", "large", "initial weights: large (N(0,1)) or scaled (N(0,1/n_in), network2's default)")
+	fs.BoolVar(&c.Monitor, "monitor", false, "after each epoch measure network2's four monitors (cost and accuracy on the training and evaluation sets) and print them after the book's line")
 	cli.IntVar(fs, &c.EarlyStop, "early-stop", 0, "stop when the evaluation accuracy has not improved for N epochs (network2's early_stopping_n; 0: never)")
 	cli.Uint64Var(fs, &c.Seed, "seed", 1, "seed of the initial weights and of the shuffling")
 	fs.StringVar(&c.device, "device", "cpu", "cpu or cuda")
@@ -418,6 +420,9 @@ func (c *trainCmd) loadCheckpoint(limit memlimit.Limit) (*checkpoint, error) {
 	if c.set["allow-noncanonical"] {
 		c.NonCanonical = given.NonCanonical
 	}
+	if c.set["monitor"] {
+		c.Monitor = given.Monitor
+	}
 	// The run goes on checkpointing where its checkpoint was found, which
 	// may have moved since it was written.
 	c.Checkpoint = given.Checkpoint
@@ -589,6 +594,11 @@ func (c *trainCmd) train(ck *checkpoint, net *network.Network, stdout io.Writer)
 	last := opt.Start
 	err = train.Run(ctx, b, training.Len(), sh, opt, func(r train.Result, next train.Position) error {
 		bar.clear()
+		if c.Monitor {
+			if err := c.monitor(b, training, eval, dt, &r); err != nil {
+				return err
+			}
+		}
 		results = append(results, r)
 		last = next
 		printEpoch(stdout, c.LogFormat, r)
@@ -771,15 +781,44 @@ func (c *trainCmd) writeCheckpoint(b train.Trainer, dir string, at train.Positio
 	})
 }
 
+// monitor measures network2's four monitors of the network b holds now.
+func (c *trainCmd) monitor(b train.Trainer, training, eval *mnist.Set, dt graph.Dtype, r *train.Result) error {
+	net, err := b.Network()
+	if err != nil {
+		return err
+	}
+	m := &train.Monitors{TrainingTotal: training.Len()}
+	if m.TrainingCost, m.TrainingCorrect, err = cpu.Monitor(net, training, dt); err != nil {
+		return err
+	}
+	if eval != nil {
+		if m.EvalCost, _, err = cpu.Monitor(net, eval, dt); err != nil {
+			return err
+		}
+	}
+	r.Monitors = m
+	return nil
+}
+
 // printEpoch writes the book's line, "Epoch 0: 9059 / 10000", and the
 // epoch's training time; or one JSON object.
 func printEpoch(w io.Writer, format string, r train.Result) {
+	m := r.Monitors
 	if format == "json" {
-		line, _ := json.Marshal(map[string]any{
+		fields := map[string]any{
 			"epoch": r.Epoch, "correct": r.Correct, "total": r.Total, "accuracy": r.Accuracy(),
 			"cost": r.Cost, "seconds": r.Seconds, "eval_seconds": r.EvalSecs,
 			"peak_rss_mb": float64(peakRSS()) / (1 << 20),
-		})
+		}
+		if m != nil {
+			fields["training_cost"] = m.TrainingCost
+			fields["training_accuracy"] = float64(m.TrainingCorrect) / float64(m.TrainingTotal)
+			if r.Total > 0 {
+				fields["evaluation_cost"] = m.EvalCost
+				fields["evaluation_accuracy"] = r.Accuracy()
+			}
+		}
+		line, _ := json.Marshal(fields)
 		fmt.Fprintf(w, "%s\n", line)
 		return
 	}
@@ -787,5 +826,11 @@ func printEpoch(w io.Writer, format string, r train.Result) {
 		fmt.Fprintf(w, "Epoch %d: %d / %d (%.2fs)\n", r.Epoch, r.Correct, r.Total, r.Seconds)
 	} else {
 		fmt.Fprintf(w, "Epoch %d complete (%.2fs)\n", r.Epoch, r.Seconds)
+	}
+	if m != nil { // network2.py's lines
+		fmt.Fprintf(w, "Cost on training data: %v\nAccuracy on training data: %d / %d\n", m.TrainingCost, m.TrainingCorrect, m.TrainingTotal)
+		if r.Total > 0 {
+			fmt.Fprintf(w, "Cost on evaluation data: %v\nAccuracy on evaluation data: %d / %d\n", m.EvalCost, r.Correct, r.Total)
+		}
 	}
 }

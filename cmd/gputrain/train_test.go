@@ -2,14 +2,19 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/gputrain/gputrain/cpu"
+	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/network"
+	"github.com/gputrain/gputrain/mnist"
 )
 
 // dataDir is where the CLI tests find MNIST ($GPUTRAIN_DATA or ../../data/mnist).
@@ -220,5 +225,55 @@ func TestEarlyStop(t *testing.T) {
 	}
 	if _, err := os.Stat(model); err != nil {
 		t.Fatalf("no model saved: %v", err)
+	}
+}
+
+// TestMonitor: --monitor adds network2's four monitors to each epoch's
+// JSON line and, in text, network2's four lines after the book's; the
+// last epoch's are what the saved model measures (cpu.Monitor, checked
+// against network2's total_cost in package cpu).
+func TestMonitor(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "m.json")
+	base := []string{"train", "--data", dataDir(t), "--quiet", "--epochs", "2", "--train-limit", "1000", "--eta", "0.5",
+		"--cost", "cross-entropy", "--lambda", "2", "--eval", "validation", "--monitor", "--save", model}
+	code, out, errs := runCLI(append(base, "--log-format", "json")...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var last map[string]float64
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil {
+		t.Fatal(err)
+	}
+	data, err := mnist.Ensure(dataDir(t), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := network.Load(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []struct {
+		cost, acc string
+		set       *mnist.Set
+	}{{"training_cost", "training_accuracy", data.Training.Slice(0, 1000)}, {"evaluation_cost", "evaluation_accuracy", data.Validation}} {
+		cost, correct, err := cpu.Monitor(net, m.set, graph.Float32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(last[m.cost]-cost) > 1e-6*cost || last[m.acc] != float64(correct)/float64(m.set.Len()) {
+			t.Errorf("%s %v, %s %v; the saved model measures %v and %d / %d", m.cost, last[m.cost], m.acc, last[m.acc], cost, correct, m.set.Len())
+		}
+	}
+	code, out, errs = runCLI(base...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{"Epoch 1: ", "Cost on training data: ", "Accuracy on training data: ", " / 1000\n",
+		"Cost on evaluation data: ", "Accuracy on evaluation data: ", " / 10000\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text output lacks %q:\n%s", want, out)
+		}
 	}
 }

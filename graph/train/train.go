@@ -95,6 +95,19 @@ type Result struct {
 	Cost     float64 // mean training cost over the epoch
 	Seconds  float64 // training time of the epoch, evaluation excluded
 	EvalSecs float64
+	// Monitors are network2.py's monitors measured after the epoch, when
+	// the run asks for them; nil otherwise.
+	Monitors *Monitors `json:",omitempty"`
+}
+
+// Monitors are network2.py's four monitors of an epoch: total cost (the
+// network's cost plus the L2 term) and accuracy on the training set and
+// on the evaluation set (whose accuracy is the Result's).
+type Monitors struct {
+	TrainingCost    float64
+	TrainingCorrect int
+	TrainingTotal   int
+	EvalCost        float64 // 0 without an evaluation set
 }
 
 // Accuracy is Correct/Total, or 0 without an evaluation set.
