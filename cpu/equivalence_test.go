@@ -24,6 +24,22 @@ import (
 func sigma(z float64) float64      { return 1 / (1 + math.Exp(-z)) }
 func sigmaPrime(z float64) float64 { return sigma(z) * (1 - sigma(z)) }
 
+// hidden is chapter 3's hidden neuron and its derivative; ReLU's at 0 is
+// taken as 1, as Gorgonia's Rectify (z ≥ 0)·z has it.
+func hidden(act network.Activation, z float64) (a, prime float64) {
+	switch act {
+	case network.Tanh:
+		t := math.Tanh(z)
+		return t, 1 - t*t
+	case network.ReLU:
+		if z >= 0 {
+			return z, 1
+		}
+		return 0, 0
+	}
+	return sigma(z), sigmaPrime(z)
+}
+
 func bookBackprop(n *network.Network, x, y []float64) (nw, nb [][]float64) {
 	cost := n.Spec.Norm().Cost
 	L := n.Layers()
@@ -39,6 +55,9 @@ func bookBackprop(n *network.Network, x, y []float64) (nw, nb [][]float64) {
 				s += n.Weights[l][j*in+k] * a[k]
 			}
 			z[j], next[j] = s, sigma(s)
+			if l < L-1 {
+				next[j], _ = hidden(n.Spec.Norm().Activation, s)
+			}
 		}
 		zs, as, a = append(zs, z), append(as, next), next
 	}
@@ -70,7 +89,8 @@ func bookBackprop(n *network.Network, x, y []float64) (nw, nb [][]float64) {
 				for j := range delta {
 					s += n.Weights[l][j*in+k] * delta[j]
 				}
-				prev[k] = s * sigmaPrime(zs[l-1][k])
+				_, prime := hidden(n.Spec.Norm().Activation, zs[l-1][k])
+				prev[k] = s * prime
 			}
 			delta = prev
 		}
@@ -218,7 +238,8 @@ func TestStepMatchesBook(t *testing.T) {
 	}
 }
 
-// TestStepMatchesNetwork2: for each cost, with and without L2, one epoch
+// TestStepMatchesNetwork2: for each hidden activation and cost, with and
+// without L2, one epoch
 // of compiled steps (full batches and a short last one) ends where
 // network2.py's update_mini_batch, written plainly above, ends from the
 // same network in file order. With λ or n misplaced in the oracle the
@@ -235,70 +256,81 @@ func TestStepMatchesNetwork2(t *testing.T) {
 		{[]int{784, 17, 9, 10}, 6, 20},
 	}
 	const eta = 0.5
-	for _, cost := range []network.Cost{network.Quadratic, network.CrossEntropy} {
-		for _, lambda := range []float64{0, 5} {
-			for _, c := range nets {
-				for _, dt := range []graph.Dtype{graph.Float64, graph.Float32} {
-					tol := 1e-9
-					if dt == graph.Float32 {
-						tol = 1e-4
-					}
-					spec := network.Spec{Sizes: c.sizes, Cost: cost, Lambda: lambda}
-					t.Run(fmt.Sprintf("%v/m=%d/n=%d/%v", spec, c.batch, c.n, dt), func(t *testing.T) {
-						set := randomSet(r, c.n)
-						net, err := network.NewSpec(spec, r.Uint64(), network.Large)
-						if err != nil {
-							t.Fatal(err)
+	for _, act := range network.Activations {
+		for _, cost := range []network.Cost{network.Quadratic, network.CrossEntropy} {
+			for _, lambda := range []float64{0, 5} {
+				for _, c := range nets {
+					for _, dt := range []graph.Dtype{graph.Float64, graph.Float32} {
+						tol := 1e-9
+						if dt == graph.Float32 {
+							tol = 1e-4
 						}
-						oracle := func(reg l2) *network.Network {
-							want := net.Clone()
-							for lo := 0; lo < c.n; lo += c.batch {
-								var xs, ys [][]float64
-								for i := lo; i < min(lo+c.batch, c.n); i++ {
-									x, y := sample(set, i)
-									xs, ys = append(xs, x), append(ys, y)
+						if dt == graph.Float32 && act == network.ReLU && cost == network.Quadratic {
+							// Unbounded hidden outputs from N(0,1) weights saturate the
+							// output layer (|z| > 17), where float32's σ(z)·(1−σ(z)) keeps
+							// few significant digits: float32 then disagrees with float64
+							// well beyond 1e-4 in the quadratic cost's δ (chapter 3's
+							// reason for the cross-entropy). These nets are held to
+							// network2 in float64 only (1e-9).
+							continue
+						}
+						spec := network.Spec{Sizes: c.sizes, Activation: act, Cost: cost, Lambda: lambda}
+						t.Run(fmt.Sprintf("%v/m=%d/n=%d/%v", spec, c.batch, c.n, dt), func(t *testing.T) {
+							set := randomSet(r, c.n)
+							net, err := network.NewSpec(spec, r.Uint64(), network.Large)
+							if err != nil {
+								t.Fatal(err)
+							}
+							oracle := func(reg l2) *network.Network {
+								want := net.Clone()
+								for lo := 0; lo < c.n; lo += c.batch {
+									var xs, ys [][]float64
+									for i := lo; i < min(lo+c.batch, c.n); i++ {
+										x, y := sample(set, i)
+										xs, ys = append(xs, x), append(ys, y)
+									}
+									network2UpdateMiniBatch(want, xs, ys, eta, reg)
 								}
-								network2UpdateMiniBatch(want, xs, ys, eta, reg)
+								return want
 							}
-							return want
-						}
-						want := oracle(l2{lambda: lambda, n: c.n})
+							want := oracle(l2{lambda: lambda, n: c.n})
 
-						b, err := Open(train.Config{Spec: spec, TrainSize: c.n, BatchSize: c.batch, Eta: eta, Dtype: dt}, set)
-						if err != nil {
-							t.Fatal(err)
-						}
-						defer b.Close()
-						if err := b.SetNetwork(net); err != nil {
-							t.Fatal(err)
-						}
-						order := make([]int32, c.n)
-						for i := range order {
-							order[i] = int32(i)
-						}
-						if _, err := b.Epoch(context.Background(), order, nil); err != nil {
-							t.Fatal(err)
-						}
-						got, _ := b.Network()
-						if d := got.RelDiff(want); d > tol {
-							t.Errorf("max relative difference from network2's update %g > %g", d, tol)
-						}
-						if net.RelDiff(want) < 10*tol {
-							t.Errorf("the parameters barely moved: the test would not see a wrong update")
-						}
-						if lambda == 0 {
-							return
-						}
-						for what, reg := range map[string]l2{
-							"n taken as the batch size": {lambda: lambda, n: c.n, nIsBatch: true},
-							"the biases regularised":    {lambda: lambda, n: c.n, decayBiases: true},
-							"no L2 at all":              {},
-						} {
-							if d := got.RelDiff(oracle(reg)); d <= 10*tol {
-								t.Errorf("with %s the oracle is within %g of the compiled step: the test cannot tell", what, d)
+							b, err := Open(train.Config{Spec: spec, TrainSize: c.n, BatchSize: c.batch, Eta: eta, Dtype: dt}, set)
+							if err != nil {
+								t.Fatal(err)
 							}
-						}
-					})
+							defer b.Close()
+							if err := b.SetNetwork(net); err != nil {
+								t.Fatal(err)
+							}
+							order := make([]int32, c.n)
+							for i := range order {
+								order[i] = int32(i)
+							}
+							if _, err := b.Epoch(context.Background(), order, nil); err != nil {
+								t.Fatal(err)
+							}
+							got, _ := b.Network()
+							if d := got.RelDiff(want); d > tol {
+								t.Errorf("max relative difference from network2's update %g > %g", d, tol)
+							}
+							if net.RelDiff(want) < 10*tol {
+								t.Errorf("the parameters barely moved: the test would not see a wrong update")
+							}
+							if lambda == 0 {
+								return
+							}
+							for what, reg := range map[string]l2{
+								"n taken as the batch size": {lambda: lambda, n: c.n, nIsBatch: true},
+								"the biases regularised":    {lambda: lambda, n: c.n, decayBiases: true},
+								"no L2 at all":              {},
+							} {
+								if d := got.RelDiff(oracle(reg)); d <= 10*tol {
+									t.Errorf("with %s the oracle is within %g of the compiled step: the test cannot tell", what, d)
+								}
+							}
+						})
+					}
 				}
 			}
 		}

@@ -166,8 +166,11 @@ func (g *gemm[T]) axpyBlocks(r0, r1, c0, c1 int) {
 	var coef [4 * axpyMaxK]T
 	for i := r0; i < r1; i += 4 {
 		nr := min(4, r1-i)
-		for r := 0; r < nr; r++ {
-			g.scaleC(g.c[(i+r)*g.ldc+c0 : (i+r)*g.ldc+c1])
+		// A β other than 0 or 1 (the L2 weight decay) scales C in the
+		// kernel's first pass, as it loads C: no pass of its own.
+		var beta *T
+		if g.beta != 0 && g.beta != 1 {
+			beta = &g.beta
 		}
 		for t0 := 0; t0 < g.k; t0 += axpyMaxK {
 			kk := min(axpyMaxK, g.k-t0)
@@ -177,7 +180,8 @@ func (g *gemm[T]) axpyBlocks(r0, r1, c0, c1 int) {
 				}
 			}
 			add := g.beta != 0 || t0 > 0
-			axpyRowsSIMD(g.c[i*g.ldc+c0:], nr, g.ldc, c1-c0, add, coef[:4*kk], kk, g.b[t0*g.ldb+c0:], g.ldb)
+			axpyRowsSIMD(g.c[i*g.ldc+c0:], nr, g.ldc, c1-c0, add, beta, coef[:4*kk], kk, g.b[t0*g.ldb+c0:], g.ldb)
+			beta = nil
 		}
 	}
 }
@@ -190,22 +194,12 @@ func (g *gemm[T]) opA(i, t int) T {
 	return g.a[i*g.lda+t]
 }
 
-// scaleC applies a β other than 0 or 1 before the products are added:
-// the L2 weight decay of a fused update. The SIMD kernel does it as
-// c += (β−1)·c, its B row being C's own (each element is read before it
-// is written), at the speed of the products it precedes.
+// scaleC applies a β other than 0 or 1 before the products are added.
 func (g *gemm[T]) scaleC(crow []T) {
-	if g.beta == 0 || g.beta == 1 {
-		return
-	}
-	if hasSIMD && len(crow) >= lanes[T]() {
-		d := g.beta - 1
-		coef := [4]T{d, d, d, d}
-		axpyRowsSIMD(crow, 1, len(crow), len(crow), true, coef[:], 1, crow, len(crow))
-		return
-	}
-	for x := range crow {
-		crow[x] *= g.beta
+	if g.beta != 0 && g.beta != 1 {
+		for x := range crow {
+			crow[x] *= g.beta
+		}
 	}
 }
 

@@ -164,7 +164,15 @@ func checkBlockKernels[T Float](t *testing.T, r *rand.Rand, tol float64) {
 	for n := 1; n <= 70; n++ {
 		for _, kk := range []int{1, 3, 10} {
 			for nr := 1; nr <= 4; nr++ {
-				for _, add := range []bool{false, true} {
+				for _, mode := range []struct {
+					add   bool
+					decay T // β; 0 for none (nil)
+				}{{false, 0}, {true, 0}, {true, 0.99}} {
+					add := mode.add
+					var beta *T
+					if mode.decay != 0 {
+						beta = &mode.decay
+					}
 					const ldc = 75
 					coef := conv[T](randSlice(r, 4*kk))
 					for x := 0; x < kk; x++ { // spare rows repeat the last one, as axpyBlocks fills them
@@ -175,10 +183,15 @@ func checkBlockKernels[T Float](t *testing.T, r *rand.Rand, tol float64) {
 					b := conv[T](randSlice(r, kk*(n+2)))
 					c0 := conv[T](randSlice(r, 4*ldc))
 					got := append([]T(nil), c0...)
-					axpyRowsSIMD(got, nr, ldc, n, add, coef, kk, b, n+2)
+					axpyRowsSIMD(got, nr, ldc, n, add, beta, coef, kk, b, n+2)
 					for row := 0; row < 4; row++ {
 						want := append([]T(nil), c0[row*ldc:(row+1)*ldc]...)
 						if row < nr {
+							if beta != nil {
+								for x := range want[:n] {
+									want[x] *= *beta
+								}
+							}
 							rc := make([]T, kk)
 							for x := range rc {
 								rc[x] = coef[4*x+row]
@@ -187,8 +200,8 @@ func checkBlockKernels[T Float](t *testing.T, r *rand.Rand, tol float64) {
 						}
 						for x := range want {
 							if d := math.Abs(float64(got[row*ldc+x] - want[x])); d > tol*float64(kk) {
-								t.Fatalf("axpyRows %T n=%d k=%d rows=%d add=%v: c[%d][%d] = %v, want %v",
-									got[0], n, kk, nr, add, row, x, got[row*ldc+x], want[x])
+								t.Fatalf("axpyRows %T n=%d k=%d rows=%d add=%v β=%v: c[%d][%d] = %v, want %v",
+									got[0], n, kk, nr, add, mode.decay, row, x, got[row*ldc+x], want[x])
 							}
 						}
 					}

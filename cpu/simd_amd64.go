@@ -62,8 +62,9 @@ func dotBlockSIMD[T Float](out *[12]T, a []T, i, nr, lda int, b []T, j, nc, ldb,
 }
 
 // axpyRowsSIMD updates nr ≤ 4 rows of C (row stride ldc, n columns) at once:
-// row r gets Σₜ coef[4t+r]·b[t·ldb:]; coef holds k interleaved quadruples.
-func axpyRowsSIMD[T Float](c []T, nr, ldc, n int, add bool, coef []T, k int, b []T, ldb int) {
+// row r gets Σₜ coef[4t+r]·b[t·ldb:], added to β times itself when add (β
+// = *beta, or 1 where beta is nil); coef holds k interleaved quadruples.
+func axpyRowsSIMD[T Float](c []T, nr, ldc, n int, add bool, beta *T, coef []T, k int, b []T, ldb int) {
 	var rows [4]*T
 	for r := range rows {
 		rows[r] = &c[min(r, nr-1)*ldc : min(r, nr-1)*ldc+n][0]
@@ -73,16 +74,27 @@ func axpyRowsSIMD[T Float](c []T, nr, ldc, n int, add bool, coef []T, k int, b [
 	switch cf := any(coef).(type) {
 	case []float32:
 		p := func(x *T) *float32 { return any(x).(*float32) }
-		axpy4F32(p(rows[0]), p(rows[1]), p(rows[2]), p(rows[3]), n, add, &cf[0], k, p(&b[0]), ldb)
+		var bp *float32
+		if beta != nil {
+			bp = p(beta)
+		}
+		axpy4F32(p(rows[0]), p(rows[1]), p(rows[2]), p(rows[3]), n, add, bp, &cf[0], k, p(&b[0]), ldb)
 	case []float64:
 		p := func(x *T) *float64 { return any(x).(*float64) }
-		axpy4F64(p(rows[0]), p(rows[1]), p(rows[2]), p(rows[3]), n, add, &cf[0], k, p(&b[0]), ldb)
+		var bp *float64
+		if beta != nil {
+			bp = p(beta)
+		}
+		axpy4F64(p(rows[0]), p(rows[1]), p(rows[2]), p(rows[3]), n, add, bp, &cf[0], k, p(&b[0]), ldb)
 	}
 	for x := n &^ (lanes[T]() - 1); x < n; x++ {
 		for r := 0; r < nr; r++ {
 			s := T(0)
 			if add {
 				s = c[r*ldc+x]
+				if beta != nil {
+					s *= *beta
+				}
 			}
 			for t := 0; t < k; t++ {
 				s += coef[4*t+r] * b[t*ldb+x]

@@ -77,19 +77,20 @@ reduce:
 	VZEROUPPER
 	RET
 
-// func axpy4F32(c0 *float32, c1 *float32, c2 *float32, c3 *float32, n int, add bool, coef *float32, k int, b *float32, ldb int)
+// func axpy4F32(c0 *float32, c1 *float32, c2 *float32, c3 *float32, n int, add bool, beta *float32, coef *float32, k int, b *float32, ldb int)
 // Requires: AVX, FMA3
-TEXT ·axpy4F32(SB), NOSPLIT, $0-80
+TEXT ·axpy4F32(SB), NOSPLIT, $0-88
 	MOVQ    c0+0(FP), DI
 	MOVQ    c1+8(FP), R8
 	MOVQ    c2+16(FP), R9
 	MOVQ    c3+24(FP), R10
 	MOVQ    n+32(FP), CX
 	MOVBQZX add+40(FP), R12
-	MOVQ    coef+48(FP), SI
-	MOVQ    k+56(FP), R13
-	MOVQ    b+64(FP), R11
-	MOVQ    ldb+72(FP), BX
+	MOVQ    beta+48(FP), R15
+	MOVQ    coef+56(FP), SI
+	MOVQ    k+64(FP), R13
+	MOVQ    b+72(FP), R11
+	MOVQ    ldb+80(FP), BX
 	SHLQ    $0x02, BX
 
 	// k in bytes of interleaved coefficients, n in bytes covered by whole registers
@@ -100,25 +101,40 @@ TEXT ·axpy4F32(SB), NOSPLIT, $0-80
 	SHLQ $0x02, DX
 
 three:
-	MOVQ    DX, CX
-	SUBQ    AX, CX
-	CMPQ    CX, $0x60
-	JLT     one
-	TESTQ   R12, R12
-	JZ      threezero
-	VMOVUPS (DI)(AX*1), Y0
-	VMOVUPS 32(DI)(AX*1), Y1
-	VMOVUPS 64(DI)(AX*1), Y2
-	VMOVUPS (R8)(AX*1), Y3
-	VMOVUPS 32(R8)(AX*1), Y4
-	VMOVUPS 64(R8)(AX*1), Y5
-	VMOVUPS (R9)(AX*1), Y6
-	VMOVUPS 32(R9)(AX*1), Y7
-	VMOVUPS 64(R9)(AX*1), Y8
-	VMOVUPS (R10)(AX*1), Y9
-	VMOVUPS 32(R10)(AX*1), Y10
-	VMOVUPS 64(R10)(AX*1), Y11
-	JMP     threerows
+	MOVQ         DX, CX
+	SUBQ         AX, CX
+	CMPQ         CX, $0x60
+	JLT          one
+	TESTQ        R12, R12
+	JZ           threezero
+	VMOVUPS      (DI)(AX*1), Y0
+	VMOVUPS      32(DI)(AX*1), Y1
+	VMOVUPS      64(DI)(AX*1), Y2
+	VMOVUPS      (R8)(AX*1), Y3
+	VMOVUPS      32(R8)(AX*1), Y4
+	VMOVUPS      64(R8)(AX*1), Y5
+	VMOVUPS      (R9)(AX*1), Y6
+	VMOVUPS      32(R9)(AX*1), Y7
+	VMOVUPS      64(R9)(AX*1), Y8
+	VMOVUPS      (R10)(AX*1), Y9
+	VMOVUPS      32(R10)(AX*1), Y10
+	VMOVUPS      64(R10)(AX*1), Y11
+	TESTQ        R15, R15
+	JZ           threerows
+	VBROADCASTSS (R15), Y15
+	VMULPS       Y15, Y0, Y0
+	VMULPS       Y15, Y1, Y1
+	VMULPS       Y15, Y2, Y2
+	VMULPS       Y15, Y3, Y3
+	VMULPS       Y15, Y4, Y4
+	VMULPS       Y15, Y5, Y5
+	VMULPS       Y15, Y6, Y6
+	VMULPS       Y15, Y7, Y7
+	VMULPS       Y15, Y8, Y8
+	VMULPS       Y15, Y9, Y9
+	VMULPS       Y15, Y10, Y10
+	VMULPS       Y15, Y11, Y11
+	JMP          threerows
 
 threezero:
 	VXORPS Y0, Y0, Y0
@@ -181,15 +197,22 @@ threestore:
 	JMP     three
 
 one:
-	CMPQ    AX, DX
-	JGE     done
-	TESTQ   R12, R12
-	JZ      onezero
-	VMOVUPS (DI)(AX*1), Y0
-	VMOVUPS (R8)(AX*1), Y3
-	VMOVUPS (R9)(AX*1), Y6
-	VMOVUPS (R10)(AX*1), Y9
-	JMP     onerows
+	CMPQ         AX, DX
+	JGE          done
+	TESTQ        R12, R12
+	JZ           onezero
+	VMOVUPS      (DI)(AX*1), Y0
+	VMOVUPS      (R8)(AX*1), Y3
+	VMOVUPS      (R9)(AX*1), Y6
+	VMOVUPS      (R10)(AX*1), Y9
+	TESTQ        R15, R15
+	JZ           onerows
+	VBROADCASTSS (R15), Y15
+	VMULPS       Y15, Y0, Y0
+	VMULPS       Y15, Y3, Y3
+	VMULPS       Y15, Y6, Y6
+	VMULPS       Y15, Y9, Y9
+	JMP          onerows
 
 onezero:
 	VXORPS Y0, Y0, Y0
@@ -331,19 +354,20 @@ reduce:
 	VZEROUPPER
 	RET
 
-// func axpy4F64(c0 *float64, c1 *float64, c2 *float64, c3 *float64, n int, add bool, coef *float64, k int, b *float64, ldb int)
+// func axpy4F64(c0 *float64, c1 *float64, c2 *float64, c3 *float64, n int, add bool, beta *float64, coef *float64, k int, b *float64, ldb int)
 // Requires: AVX, FMA3
-TEXT ·axpy4F64(SB), NOSPLIT, $0-80
+TEXT ·axpy4F64(SB), NOSPLIT, $0-88
 	MOVQ    c0+0(FP), DI
 	MOVQ    c1+8(FP), R8
 	MOVQ    c2+16(FP), R9
 	MOVQ    c3+24(FP), R10
 	MOVQ    n+32(FP), CX
 	MOVBQZX add+40(FP), R12
-	MOVQ    coef+48(FP), SI
-	MOVQ    k+56(FP), R13
-	MOVQ    b+64(FP), R11
-	MOVQ    ldb+72(FP), BX
+	MOVQ    beta+48(FP), R15
+	MOVQ    coef+56(FP), SI
+	MOVQ    k+64(FP), R13
+	MOVQ    b+72(FP), R11
+	MOVQ    ldb+80(FP), BX
 	SHLQ    $0x03, BX
 
 	// k in bytes of interleaved coefficients, n in bytes covered by whole registers
@@ -354,25 +378,40 @@ TEXT ·axpy4F64(SB), NOSPLIT, $0-80
 	SHLQ $0x03, DX
 
 three:
-	MOVQ    DX, CX
-	SUBQ    AX, CX
-	CMPQ    CX, $0x60
-	JLT     one
-	TESTQ   R12, R12
-	JZ      threezero
-	VMOVUPD (DI)(AX*1), Y0
-	VMOVUPD 32(DI)(AX*1), Y1
-	VMOVUPD 64(DI)(AX*1), Y2
-	VMOVUPD (R8)(AX*1), Y3
-	VMOVUPD 32(R8)(AX*1), Y4
-	VMOVUPD 64(R8)(AX*1), Y5
-	VMOVUPD (R9)(AX*1), Y6
-	VMOVUPD 32(R9)(AX*1), Y7
-	VMOVUPD 64(R9)(AX*1), Y8
-	VMOVUPD (R10)(AX*1), Y9
-	VMOVUPD 32(R10)(AX*1), Y10
-	VMOVUPD 64(R10)(AX*1), Y11
-	JMP     threerows
+	MOVQ         DX, CX
+	SUBQ         AX, CX
+	CMPQ         CX, $0x60
+	JLT          one
+	TESTQ        R12, R12
+	JZ           threezero
+	VMOVUPD      (DI)(AX*1), Y0
+	VMOVUPD      32(DI)(AX*1), Y1
+	VMOVUPD      64(DI)(AX*1), Y2
+	VMOVUPD      (R8)(AX*1), Y3
+	VMOVUPD      32(R8)(AX*1), Y4
+	VMOVUPD      64(R8)(AX*1), Y5
+	VMOVUPD      (R9)(AX*1), Y6
+	VMOVUPD      32(R9)(AX*1), Y7
+	VMOVUPD      64(R9)(AX*1), Y8
+	VMOVUPD      (R10)(AX*1), Y9
+	VMOVUPD      32(R10)(AX*1), Y10
+	VMOVUPD      64(R10)(AX*1), Y11
+	TESTQ        R15, R15
+	JZ           threerows
+	VBROADCASTSD (R15), Y15
+	VMULPD       Y15, Y0, Y0
+	VMULPD       Y15, Y1, Y1
+	VMULPD       Y15, Y2, Y2
+	VMULPD       Y15, Y3, Y3
+	VMULPD       Y15, Y4, Y4
+	VMULPD       Y15, Y5, Y5
+	VMULPD       Y15, Y6, Y6
+	VMULPD       Y15, Y7, Y7
+	VMULPD       Y15, Y8, Y8
+	VMULPD       Y15, Y9, Y9
+	VMULPD       Y15, Y10, Y10
+	VMULPD       Y15, Y11, Y11
+	JMP          threerows
 
 threezero:
 	VXORPD Y0, Y0, Y0
@@ -435,15 +474,22 @@ threestore:
 	JMP     three
 
 one:
-	CMPQ    AX, DX
-	JGE     done
-	TESTQ   R12, R12
-	JZ      onezero
-	VMOVUPD (DI)(AX*1), Y0
-	VMOVUPD (R8)(AX*1), Y3
-	VMOVUPD (R9)(AX*1), Y6
-	VMOVUPD (R10)(AX*1), Y9
-	JMP     onerows
+	CMPQ         AX, DX
+	JGE          done
+	TESTQ        R12, R12
+	JZ           onezero
+	VMOVUPD      (DI)(AX*1), Y0
+	VMOVUPD      (R8)(AX*1), Y3
+	VMOVUPD      (R9)(AX*1), Y6
+	VMOVUPD      (R10)(AX*1), Y9
+	TESTQ        R15, R15
+	JZ           onerows
+	VBROADCASTSD (R15), Y15
+	VMULPD       Y15, Y0, Y0
+	VMULPD       Y15, Y3, Y3
+	VMULPD       Y15, Y6, Y6
+	VMULPD       Y15, Y9, Y9
+	JMP          onerows
 
 onezero:
 	VXORPD Y0, Y0, Y0

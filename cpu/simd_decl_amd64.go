@@ -7,10 +7,10 @@ package cpu
 //go:noescape
 func dot4x3F32(a0 *float32, a1 *float32, a2 *float32, a3 *float32, b0 *float32, b1 *float32, b2 *float32, k int, out *[12]float32)
 
-// axpy4F32: for r < 4, x < n&^7, cᵣ[x] = (cᵣ[x] if add) + Σₜ coef[4t+r]·b[t*ldb+x].
+// axpy4F32: for r < 4, x < n&^7, cᵣ[x] = (β·cᵣ[x] if add; β = *beta, 1 if nil) + Σₜ coef[4t+r]·b[t*ldb+x].
 //
 //go:noescape
-func axpy4F32(c0 *float32, c1 *float32, c2 *float32, c3 *float32, n int, add bool, coef *float32, k int, b *float32, ldb int)
+func axpy4F32(c0 *float32, c1 *float32, c2 *float32, c3 *float32, n int, add bool, beta *float32, coef *float32, k int, b *float32, ldb int)
 
 // pixelsF32 sets dst[i] = float32(src[i])/255 for i < n&^7, bit-identical to Go's division.
 //
@@ -22,10 +22,10 @@ func pixelsF32(dst *float32, src *uint8, n int)
 //go:noescape
 func dot4x3F64(a0 *float64, a1 *float64, a2 *float64, a3 *float64, b0 *float64, b1 *float64, b2 *float64, k int, out *[12]float64)
 
-// axpy4F64: for r < 4, x < n&^3, cᵣ[x] = (cᵣ[x] if add) + Σₜ coef[4t+r]·b[t*ldb+x].
+// axpy4F64: for r < 4, x < n&^3, cᵣ[x] = (β·cᵣ[x] if add; β = *beta, 1 if nil) + Σₜ coef[4t+r]·b[t*ldb+x].
 //
 //go:noescape
-func axpy4F64(c0 *float64, c1 *float64, c2 *float64, c3 *float64, n int, add bool, coef *float64, k int, b *float64, ldb int)
+func axpy4F64(c0 *float64, c1 *float64, c2 *float64, c3 *float64, n int, add bool, beta *float64, coef *float64, k int, b *float64, ldb int)
 
 // pixelsF64 sets dst[i] = float64(src[i])/255 for i < n&^3, bit-identical to Go's division.
 //

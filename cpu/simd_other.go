@@ -12,7 +12,7 @@ func dotBlockSIMD[T Float](out *[12]T, a []T, i, nr, lda int, b []T, j, nc, ldb,
 	dotBlockGo(out, a, i, nr, lda, b, j, nc, ldb, k)
 }
 
-func axpyRowsSIMD[T Float](c []T, nr, ldc, n int, add bool, coef []T, k int, b []T, ldb int) {
+func axpyRowsSIMD[T Float](c []T, nr, ldc, n int, add bool, beta *T, coef []T, k int, b []T, ldb int) {
 	panic("axpyRowsSIMD needs amd64") // never called: hasSIMD is false
 }
 

@@ -338,7 +338,7 @@ func TestEmuOps(t *testing.T) {
 		alpha, beta float64
 	}{
 		{graph.AddRow, 0, 0}, {graph.Add, 0, 0}, {graph.Sub, 0, 0}, {graph.Mul, 0, 0},
-		{graph.Affine, -0.3, 0.25}, {graph.Sigmoid, 0, 0}, {graph.Square, 0, 0}, {graph.Update, 3, 1}, {graph.Update, 3, 0.9985}, {graph.XEnt, 0, 0},
+		{graph.Affine, -0.3, 0.25}, {graph.Sigmoid, 0, 0}, {graph.Square, 0, 0}, {graph.Update, 3, 1}, {graph.Update, 3, 0.9985}, {graph.XEnt, 0, 0}, {graph.Tanh, 0, 0}, {graph.Gate, 0, 0}, {graph.Gate, 0, 0.5},
 		{graph.SumRows, -3, 1}, {graph.SumRows, 0.5, 0}, {graph.SumAll, 0, 0},
 	}
 	covered := map[graph.Op]bool{}

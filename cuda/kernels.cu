@@ -38,6 +38,8 @@
 #define OP_SUMALL 9
 #define OP_UPDATE 10
 #define OP_XENT 11
+#define OP_TANH 12
+#define OP_GATE 13
 // The end of a training step: record the step's cost and advance the
 // batch offset for the next step (see gt_seg1).
 #define OP_EPILOGUE 100
@@ -51,7 +53,8 @@
 // 8-byte fields, 72 bytes. dst, a and b index the segment's buffer table.
 //   element-wise ops: n = elements of dst; cols = row length of AddRow's b
 //   UPDATE:  dst[i] = beta·dst[i] − alpha·a[i] (beta: the L2 weight decay, or 1)
-//   XENT:    dst[i] = max(z,0) − y·z + ln(1 + e^−|z|), z = a[i], y = b[i]
+//   TANH:    dst[i] = tanh(a[i]); GATE: dst[i] = a[i] ≥ beta ? 1 : 0 (ReLU's gate)
+//   XENT:    dst[i] = max(z,0) − y·z + ln(1 + e^−|z|), z = a[i], y = b[i] (as the CPU: log, not log1p)
 //   SUMROWS: dst[j] = alpha·Σ_r a[r·cols+j] + beta·dst[j], j < cols, r < rows
 //   SUMALL:  dst[0] = Σ a[i], i < rows
 //   EPILOGUE: a = the cost buffer, n = images in this step, cols = the batch size
@@ -104,9 +107,15 @@ __device__ __forceinline__ void elem(const OpDesc &o, T *const *bufs, int i) {
 	case OP_XENT: {
 		// In double, as the CPU backend computes it.
 		const double z = (double)a[i], y = (double)bufs[o.b][i];
-		d[i] = (T)(fmax(z, 0.0) - y * z + log1p(exp(-fabs(z))));
+		d[i] = (T)(fmax(z, 0.0) - y * z + log(1.0 + exp(-fabs(z))));
 		break;
 	}
+	case OP_TANH:
+		d[i] = (T)tanh((double)a[i]); // in double, as the CPU backend computes it
+		break;
+	case OP_GATE:
+		d[i] = a[i] >= (T)o.beta ? (T)1 : (T)0;
+		break;
 	}
 }
 

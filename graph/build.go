@@ -69,7 +69,16 @@ func build(spec network.Spec, m int, dt Dtype, cost, grads bool) (*Graph, error)
 			return nil, err
 		}
 		gr.Logits = z
-		if a, err = G.Sigmoid(z); err != nil {
+		act := G.Sigmoid // the output layer's, and chapter 1's hidden neurons
+		if l < len(sizes)-1 {
+			switch gr.Spec.Activation {
+			case network.Tanh:
+				act = G.Tanh
+			case network.ReLU:
+				act = G.Rectify
+			}
+		}
+		if a, err = act(z); err != nil {
 			return nil, err
 		}
 	}
@@ -144,9 +153,6 @@ func Supported(spec network.Spec, grads bool) error {
 		return err
 	}
 	s := spec.Norm()
-	if s.Activation != network.Sigmoid {
-		return fmt.Errorf("activation %s: not supported by this version's compiler (sigmoid only)", s.Activation)
-	}
 	if s.Output() != network.SigmoidOutput {
 		return fmt.Errorf("%s output layer: not supported by this version's compiler (sigmoid only)", s.Output())
 	}

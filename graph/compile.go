@@ -225,6 +225,8 @@ func (lw *lowerer) unary(n *G.Node, name string, a value) (value, error) {
 	switch name {
 	case "neg":
 		return lw.affine(n, a.buf, -1, 0), nil
+	case "tanh":
+		return value{kind: vBuf, buf: lw.emit(Instr{Op: Tanh, Dst: lw.temp(n, Tanh), A: a.buf})}, nil
 	case "square":
 		return value{kind: vBuf, buf: lw.emit(Instr{Op: Square, Dst: lw.temp(n, Square), A: a.buf})}, nil
 	case "sigmoid":
@@ -265,6 +267,8 @@ func (lw *lowerer) binary(n *G.Node, sym string, a, b value) (value, error) {
 		}
 	case a.kind == vBuf && b.kind == vConst:
 		switch sym {
+		case ">=": // a comparison returning 1 or 0 in the operands' type (ReLU's gate)
+			return value{kind: vBuf, buf: lw.emit(Instr{Op: Gate, Dst: lw.temp(n, Gate), A: a.buf, Beta: b.c})}, nil
 		case "+":
 			return lw.affine(n, a.buf, 1, b.c), nil
 		case "-":

@@ -67,3 +67,43 @@ func minus(a, b []string) []string {
 	}
 	return d
 }
+
+// TestGorgoniaOpKindsActivations pins the kinds of op that chapter 3's
+// hidden activations add: tanh's own op (Gorgonia differentiates it as
+// 1 − y⊙y), and Rectify's comparison z >= 0, which it multiplies by z and
+// differentiates through.
+func TestGorgoniaOpKindsActivations(t *testing.T) {
+	common := []string{"elemBinOp +", "elemUnaryOp sigmoid", "input", "linAlgBinOp", "repeatOp", "reshapeOp", "sizeOp", "transposeOp"}
+	train := []string{"constant", "elemBinOp -", "elemBinOp ⊙", "sumOp"}
+	cases := []struct {
+		act   network.Activation
+		cost  network.Cost
+		grads bool
+		extra []string
+	}{
+		{network.Tanh, network.Quadratic, false, []string{"elemUnaryOp tanh"}},
+		{network.Tanh, network.Quadratic, true, append([]string{"elemUnaryOp tanh", "elemUnaryOp neg", "elemUnaryOp square"}, train...)},
+		{network.Tanh, network.CrossEntropy, true, append([]string{"elemUnaryOp tanh"}, train...)},
+		{network.ReLU, network.Quadratic, false, []string{"constant", "elemBinOp >=", "elemBinOp ⊙"}},
+		{network.ReLU, network.Quadratic, true, append([]string{"elemBinOp >=", "elemUnaryOp neg", "elemUnaryOp square"}, train...)},
+		{network.ReLU, network.CrossEntropy, true, append([]string{"elemBinOp >="}, train...)},
+	}
+	for _, c := range cases {
+		for _, dt := range []Dtype{Float32, Float64} {
+			spec := network.Spec{Sizes: []int{784, 30, 10}, Activation: c.act, Cost: c.cost}
+			t.Run(fmt.Sprintf("%v/%v/grads=%v", dt, spec, c.grads), func(t *testing.T) {
+				gr, err := Build(spec, 10, dt, c.grads)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := slices.Concat(common, c.extra)
+				slices.Sort(want)
+				want = slices.Compact(want)
+				if got := opKinds(gr); !slices.Equal(got, want) {
+					t.Fatalf("Gorgonia produced op kinds\n  %s\nwhere the compiler is written for\n  %s\nnew: %v; gone: %v: check graph/gorgonia.go's handlers against this Gorgonia version",
+						strings.Join(got, ", "), strings.Join(want, ", "), minus(got, want), minus(want, got))
+				}
+			})
+		}
+	}
+}

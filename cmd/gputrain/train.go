@@ -44,6 +44,7 @@ type trainFlags struct {
 	NoShuffle  bool        `json:"no_shuffle"`
 	Eval       string      `json:"eval"`
 	// Chapter 3's settings; empty or 0 (the defaults) in older checkpoints.
+	Activation string  `json:"activation,omitempty"`
 	Cost       string  `json:"cost,omitempty"`
 	Lambda     float64 `json:"lambda,omitempty"`
 	WeightInit string  `json:"weight_init,omitempty"`
@@ -81,6 +82,8 @@ func (f *trainFlags) check(sizesChecked bool) (flag, fault string) {
 		return "eval", fmt.Sprintf(" %q: want test, validation or none", f.Eval)
 	case f.LogFormat != "text" && f.LogFormat != "json":
 		return "log-format", fmt.Sprintf(" %q: want text or json", f.LogFormat)
+	case f.Activation != "" && !slices.Contains(network.Activations, network.Activation(f.Activation)):
+		return "activation", fmt.Sprintf(" %q: want sigmoid, tanh or relu", f.Activation)
 	case f.Cost != "" && !slices.Contains(network.Costs, network.Cost(f.Cost)):
 		return "cost", fmt.Sprintf(" %q: want %s", f.Cost, strings.Join(costNames(), ", "))
 	case !(f.Lambda >= 0) || math.IsInf(f.Lambda, 0):
@@ -107,7 +110,7 @@ func (f *trainFlags) check(sizesChecked bool) (flag, fault string) {
 
 // spec is the network the flags describe.
 func (f *trainFlags) spec() network.Spec {
-	return network.Spec{Sizes: f.Sizes, Cost: network.Cost(f.Cost), Lambda: f.Lambda}.Norm()
+	return network.Spec{Sizes: f.Sizes, Activation: network.Activation(f.Activation), Cost: network.Cost(f.Cost), Lambda: f.Lambda}.Norm()
 }
 
 func costNames() []string {
@@ -244,6 +247,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	cli.IntVar(fs, &c.Epochs, "epochs", 30, "number of epochs")
 	cli.IntVar(fs, &c.BatchSize, "batch-size", 10, "mini-batch size (one larger than the training set is taken as all of it)")
 	fs.Float64Var(&c.Eta, "eta", 3.0, "learning rate η")
+	fs.StringVar(&c.Activation, "activation", "sigmoid", "the hidden layers' neurons: sigmoid, tanh or relu (the output layer stays sigmoid)")
 	fs.StringVar(&c.Cost, "cost", "quadratic", "the cost to minimise: "+strings.Join(costNames(), ", "))
 	fs.Float64Var(&c.Lambda, "lambda", 0, "L2 regularisation λ (network2's weight decay 1 − ηλ/n, n the training images)")
 	fs.StringVar(&c.WeightInit, "weight-init", "large", "initial weights: large (N(0,1)) or scaled (N(0,1/n_in), network2's default)")
@@ -299,6 +303,11 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			return cli.Usagef("--sizes %v differs from %s's sizes %v", c.Sizes.String(), c.init, net.Sizes)
 		}
 		c.Sizes = net.Sizes
+		// The model's neurons, unless the command line names them (and
+		// then they must agree: the backend refuses another network).
+		if !c.set["activation"] {
+			c.Activation = string(net.Spec.Norm().Activation)
+		}
 	}
 	if err := c.checkMemory(limit); err != nil {
 		return err
@@ -387,6 +396,7 @@ func (c *trainCmd) loadCheckpoint(limit memlimit.Limit) (*checkpoint, error) {
 		{"dtype", c.Dtype == f.Dtype, c.Dtype, f.Dtype},
 		{"train-limit", c.TrainLimit == f.TrainLimit, c.TrainLimit, f.TrainLimit},
 		{"no-shuffle", c.NoShuffle == f.NoShuffle, c.NoShuffle, f.NoShuffle},
+		{"activation", c.spec().Activation == f.spec().Activation, c.Activation, f.spec().Activation},
 		{"cost", c.spec().Cost == f.spec().Cost, c.Cost, f.spec().Cost},
 		{"lambda", c.Lambda == f.Lambda, c.Lambda, f.Lambda},
 		{"early-stop", c.EarlyStop == f.EarlyStop, c.EarlyStop, f.EarlyStop},

@@ -56,6 +56,7 @@ func TestTrainBadFlags(t *testing.T) {
 		{[]string{"--eval", "train"}, `--eval "train"`},
 		{[]string{"--log-format", "xml"}, `--log-format "xml"`},
 		{[]string{"--train-limit", "-5"}, "--train-limit -5"},
+		{[]string{"--activation", "softsign"}, `--activation "softsign": want sigmoid, tanh or relu`},
 		{[]string{"--cost", "hinge"}, `--cost "hinge": want quadratic, cross-entropy, log-likelihood`},
 		{[]string{"--cost", "log-likelihood"}, "--cost log-likelihood: softmax output layer: not supported"},
 		{[]string{"--lambda", "-0.1"}, "--lambda -0.1: must be a finite number ≥ 0"},
@@ -154,6 +155,40 @@ func TestDataErrors(t *testing.T) {
 	code, _, errs := runCLI("train", "--data", dir)
 	if code != exitRuntime || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "train-images-idx3-ubyte.gz: is a directory") {
 		t.Fatalf("exit %d, %q", code, errs)
+	}
+}
+
+// TestActivations: --activation tanh and relu train and save a model that
+// names its neurons in network2's file, and predict, eval and --init read
+// it back as the same network (eval counts what the last epoch counted).
+func TestActivations(t *testing.T) {
+	for _, act := range []string{"tanh", "relu"} {
+		t.Run(act, func(t *testing.T) {
+			dir := t.TempDir()
+			model := filepath.Join(dir, "m.json")
+			code, out, errs := runCLI("train", "--data", dataDir(t), "--quiet", "--epochs", "1", "--train-limit", "2000",
+				"--eta", "0.1", "--cost", "cross-entropy", "--weight-init", "scaled", "--activation", act, "--eval", "validation", "--save", model)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errs)
+			}
+			net, err := network.Load(model)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(net.Activation) != act {
+				t.Fatalf("the model's activation is %q", net.Activation)
+			}
+			var correct, total int
+			fmt.Sscanf(out, "Epoch 0: %d / %d", &correct, &total)
+			code, evalOut, errs := runCLI("eval", "--data", dataDir(t), "--model", model, "--split", "validation")
+			if code != 0 || !strings.Contains(evalOut, fmt.Sprintf("%d / %d", correct, total)) {
+				t.Fatalf("eval: exit %d: %s%s; training's last epoch counted %d / %d", code, evalOut, errs, correct, total)
+			}
+			code, _, errs = runCLI("train", "--data", dataDir(t), "--quiet", "--epochs", "1", "--train-limit", "100", "--eval", "none", "--init", model)
+			if code != 0 {
+				t.Fatalf("train --init: exit %d: %s", code, errs)
+			}
+		})
 	}
 }
 

@@ -21,16 +21,16 @@ type elem struct {
 	shift  uint64
 	lanes  int // in a Y register
 
-	mov, xor, fma, bcast func(...Op)
-	hadd                 func(Op, Op, Op)
+	mov, xor, fma, bcast, mul func(...Op)
+	hadd                      func(Op, Op, Op)
 }
 
 func f32(c *build.Context) elem {
-	return elem{"F32", "float32", 4, 2, 8, c.VMOVUPS, c.VXORPS, c.VFMADD231PS, c.VBROADCASTSS, c.VHADDPS}
+	return elem{"F32", "float32", 4, 2, 8, c.VMOVUPS, c.VXORPS, c.VFMADD231PS, c.VBROADCASTSS, c.VMULPS, c.VHADDPS}
 }
 
 func f64(c *build.Context) elem {
-	return elem{"F64", "float64", 8, 3, 4, c.VMOVUPD, c.VXORPD, c.VFMADD231PD, c.VBROADCASTSD, c.VHADDPD}
+	return elem{"F64", "float64", 8, 3, 4, c.VMOVUPD, c.VXORPD, c.VFMADD231PD, c.VBROADCASTSD, c.VMULPD, c.VHADDPD}
 }
 
 var ys = []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15}
@@ -123,17 +123,18 @@ func dot4x3(c *build.Context, e elem) {
 	c.RET()
 }
 
-// axpy4 updates four rows of C at once: cᵣ[x] = (cᵣ[x] if add) +
+// axpy4 updates four rows of C at once: cᵣ[x] = (β·cᵣ[x] if add) +
 // Σₜ coef[4t+r]·b[t*ldb+x] for x < n&^(lanes−1), so that four rows share
-// every load of B (the weight gradient δᵀ·a fused with the SGD step). It
-// takes three registers of each row at a time, then one. A row may repeat:
-// it then stores the same values twice.
+// every load of B (the weight gradient δᵀ·a fused with the SGD step, β the
+// L2 weight decay, taken as 1 where beta is nil). It takes three registers
+// of each row at a time, then one. A row may repeat: it then stores the
+// same values twice.
 func axpy4(c *build.Context, e elem) {
 	name := "axpy4" + e.suffix
-	text(c, name, fmt.Sprintf("func(c0, c1, c2, c3 *%s, n int, add bool, coef *%[1]s, k int, b *%[1]s, ldb int)", e.goType),
-		fmt.Sprintf("%s: for r < 4, x < n&^%d, cᵣ[x] = (cᵣ[x] if add) + Σₜ coef[4t+r]·b[t*ldb+x].", name, e.lanes-1))
+	text(c, name, fmt.Sprintf("func(c0, c1, c2, c3 *%s, n int, add bool, beta *%[1]s, coef *%[1]s, k int, b *%[1]s, ldb int)", e.goType),
+		fmt.Sprintf("%s: for r < 4, x < n&^%d, cᵣ[x] = (β·cᵣ[x] if add; β = *beta, 1 if nil) + Σₜ coef[4t+r]·b[t*ldb+x].", name, e.lanes-1))
 	rows := []Register{RDI, R8, R9, R10}
-	load(c, "c0 c1 c2 c3 n add coef k b ldb", rows[0], rows[1], rows[2], rows[3], RCX, R12, RSI, R13, R11, RBX)
+	load(c, "c0 c1 c2 c3 n add beta coef k b ldb", rows[0], rows[1], rows[2], rows[3], RCX, R12, R15, RSI, R13, R11, RBX)
 	c.SHLQ(Imm(e.shift), RBX)
 	c.Comment("k in bytes of interleaved coefficients, n in bytes covered by whole registers")
 	c.SHLQ(Imm(e.shift+2), R13)
@@ -161,6 +162,14 @@ func axpy4(c *build.Context, e elem) {
 		for r, row := range rows {
 			for j := 0; j < regs; j++ {
 				e.mov(Mem{Base: row, Index: RAX, Scale: 1, Disp: 32 * j}, acc(r, j))
+			}
+		}
+		c.TESTQ(R15, R15)
+		c.JZ(LabelRef(label + "rows"))
+		e.bcast(Mem{Base: R15}, Y15)
+		for r := range rows {
+			for j := 0; j < regs; j++ {
+				e.mul(Y15, acc(r, j), acc(r, j))
 			}
 		}
 		c.JMP(LabelRef(label + "rows"))
