@@ -6,7 +6,6 @@ require (
 	golang.org/x/image v0.25.0
 	golang.org/x/mod v0.21.0
 	golang.org/x/sys v0.30.0
-	gonum.org/v1/gonum v0.16.0
 	gonum.org/v1/plot v0.15.2
 	gorgonia.org/cu v0.9.6
 	gorgonia.org/gorgonia v0.9.18
@@ -36,6 +35,7 @@ require (
 	go4.org/unsafe/assume-no-moving-gc v0.0.0-20231121144256-b99613f794b6 // indirect
 	golang.org/x/text v0.23.0 // indirect
 	golang.org/x/xerrors v0.0.0-20200804184101-5ec99f83aff1 // indirect
+	gonum.org/v1/gonum v0.16.0 // indirect
 	google.golang.org/protobuf v1.28.0 // indirect
 	gorgonia.org/dawson v1.2.0 // indirect
 	gorgonia.org/vecf32 v0.9.0 // indirect

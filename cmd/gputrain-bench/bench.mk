@@ -46,7 +46,7 @@ bench: bench-build bench-data bench-deps bench-cuda
 curves: bench-build bench-data bench-deps
 	$(BIN)/gputrain-bench curves $(BENCH_COMMON) $(CURVES_FLAGS)
 
-## reproduce: the chapter's runs ([784,30,10], [784,100,10], [784,10]; 30 epochs) beside the book's figures, into BENCHMARKS.md
+## reproduce: chapter 1's runs ([784,30,10], [784,100,10], [784,10]) and chapter 3's three (cross-entropy, L2), 30 epochs each, beside the book's figures, into BENCHMARKS.md
 reproduce: bench-build bench-data
 	$(BIN)/gputrain-bench reproduce $(BENCH_COMMON) $(REPRODUCE_FLAGS)
 

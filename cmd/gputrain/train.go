@@ -20,6 +20,8 @@ import (
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cmd/internal/memlimit"
+	"github.com/gputrain/gputrain/cmd/internal/rss"
+	"github.com/gputrain/gputrain/cmd/internal/trainflags"
 	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/cuda"
 	"github.com/gputrain/gputrain/graph"
@@ -34,16 +36,11 @@ var errInterrupted = errors.New("interrupted")
 // trainFlags are the settings of a training run; a checkpoint records them
 // so that --resume DIR alone continues the run as it was started.
 type trainFlags struct {
-	Sizes      cli.IntList `json:"sizes"`
-	Epochs     int         `json:"epochs"`
-	BatchSize  int         `json:"batch_size"`
-	Eta        float64     `json:"eta"`
-	Seed       uint64      `json:"seed"`
-	Dtype      string      `json:"dtype"`
-	TrainLimit int         `json:"train_limit"`
-	NoShuffle  bool        `json:"no_shuffle"`
-	Eval       string      `json:"eval"`
-	// Chapter 3's settings; empty or 0 (the defaults) in older checkpoints.
+	// The flags every program that trains the book's network takes (the
+	// benchmark's Go peers too); their JSON names are inline here.
+	trainflags.Flags
+	// Chapter 3's settings, gputrain's own; empty or 0 (the defaults) in
+	// older checkpoints.
 	Activation string  `json:"activation,omitempty"`
 	Cost       string  `json:"cost,omitempty"`
 	Lambda     float64 `json:"lambda,omitempty"`
@@ -69,19 +66,10 @@ func (f *trainFlags) check(sizesChecked bool) (flag, fault string) {
 			return "sizes", ": " + err.Error()
 		}
 	}
+	if flag, fault := f.Flags.Fault(); flag != "" {
+		return flag, fault
+	}
 	switch {
-	case f.Epochs < 1:
-		return "epochs", fmt.Sprintf(" %d: must be at least 1", f.Epochs)
-	case f.BatchSize < 1:
-		return "batch-size", fmt.Sprintf(" %d: must be at least 1", f.BatchSize)
-	case !(f.Eta > 0) || math.IsInf(f.Eta, 0):
-		return "eta", fmt.Sprintf(" %v: must be a finite number > 0", f.Eta)
-	case f.TrainLimit < 0:
-		return "train-limit", fmt.Sprintf(" %d: must be 0 (all) or more", f.TrainLimit)
-	case f.Eval != "test" && f.Eval != "validation" && f.Eval != "none":
-		return "eval", fmt.Sprintf(" %q: want test, validation or none", f.Eval)
-	case f.LogFormat != "text" && f.LogFormat != "json":
-		return "log-format", fmt.Sprintf(" %q: want text or json", f.LogFormat)
 	case f.Activation != "" && !slices.Contains(network.Activations, network.Activation(f.Activation)):
 		return "activation", fmt.Sprintf(" %q: want sigmoid, tanh or relu", f.Activation)
 	case f.Cost != "" && !slices.Contains(network.Costs, network.Cost(f.Cost)):
@@ -102,8 +90,8 @@ func (f *trainFlags) check(sizesChecked bool) (flag, fault string) {
 	if err := graph.Supported(s, true); err != nil {
 		return "cost", " " + f.Cost + ": " + err.Error()
 	}
-	if _, err := graph.ParseDtype(f.Dtype); err != nil {
-		return "dtype", ": " + err.Error()
+	if f.LogFormat != "text" && f.LogFormat != "json" {
+		return "log-format", fmt.Sprintf(" %q: want text or json", f.LogFormat)
 	}
 	return "", ""
 }
@@ -241,28 +229,20 @@ type trainCmd struct {
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
-	c := &trainCmd{trainFlags: trainFlags{Sizes: cli.IntList{784, 30, 10}}, stderr: stderr}
+	c := &trainCmd{trainFlags: trainFlags{Flags: trainflags.Book()}, stderr: stderr}
 	fs := cli.NewFlags("gputrain train")
-	fs.Var(&c.Sizes, "sizes", "layer sizes, comma-separated: 784 inputs first, 10 outputs last")
-	cli.IntVar(fs, &c.Epochs, "epochs", 30, "number of epochs")
-	cli.IntVar(fs, &c.BatchSize, "batch-size", 10, "mini-batch size (one larger than the training set is taken as all of it)")
-	fs.Float64Var(&c.Eta, "eta", 3.0, "learning rate η")
+	c.Flags.Register(fs)
 	fs.StringVar(&c.Activation, "activation", "sigmoid", "the hidden layers' neurons: sigmoid, tanh or relu (the output layer stays sigmoid)")
 	fs.StringVar(&c.Cost, "cost", "quadratic", "the cost to minimise: "+strings.Join(costNames(), ", "))
 	fs.Float64Var(&c.Lambda, "lambda", 0, "L2 regularisation λ (network2's weight decay 1 − ηλ/n, n the training images)")
 	fs.StringVar(&c.WeightInit, "weight-init", "large", "initial weights: large (N(0,1)) or scaled (N(0,1/n_in), network2's default)")
 	fs.BoolVar(&c.Monitor, "monitor", false, "after each epoch measure network2's four monitors (cost and accuracy on the training and evaluation sets) and print them after the book's line")
 	cli.IntVar(fs, &c.EarlyStop, "early-stop", 0, "stop when the evaluation accuracy has not improved for N epochs (network2's early_stopping_n; 0: never)")
-	cli.Uint64Var(fs, &c.Seed, "seed", 1, "seed of the initial weights and of the shuffling")
 	fs.StringVar(&c.device, "device", "cpu", "cpu or cuda")
-	fs.StringVar(&c.Dtype, "dtype", "float32", "float32 or float64")
 	fs.StringVar(&c.Data, "data", defaultData, "directory of the MNIST files (fetched there when missing)")
 	fs.BoolVar(&c.NonCanonical, "allow-noncanonical", false, "read MNIST files that are not the canonical ones (a dataset of your own)")
-	cli.IntVar(fs, &c.TrainLimit, "train-limit", 0, "train on the first N training images only (0: all 50,000)")
-	fs.BoolVar(&c.NoShuffle, "no-shuffle", false, "take mini-batches in file order")
 	fs.StringVar(&c.init, "init", "", "start from this model file (network2.py JSON) instead of random weights")
 	fs.StringVar(&c.Save, "save", "", "write the trained model to this file (network2.py JSON)")
-	fs.StringVar(&c.Eval, "eval", "test", "evaluate after each epoch on test, validation or none")
 	fs.StringVar(&c.Checkpoint, "checkpoint", "", "write a checkpoint to this directory after every epoch")
 	fs.StringVar(&c.resume, "resume", "", "continue the run checkpointed in this directory, with its settings")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress bar")
@@ -533,22 +513,12 @@ func (c *trainCmd) train(ck *checkpoint, net *network.Network, stdout io.Writer)
 	if err != nil {
 		return err
 	}
-	training := data.Training
-	if c.TrainLimit > 0 {
-		if c.TrainLimit > training.Len() {
-			return cli.Usagef("--train-limit %d: the training set has %d images", c.TrainLimit, training.Len())
-		}
-		training = training.Slice(0, c.TrainLimit)
+	training, eval, err := c.Sets(data)
+	if err != nil {
+		return err
 	}
 	if training.Len() == 0 {
 		return fmt.Errorf("--data %s: the training set has no images: nothing to train on", c.Data)
-	}
-	var eval *mnist.Set
-	switch c.Eval {
-	case "test":
-		eval = data.Test
-	case "validation":
-		eval = data.Validation
 	}
 	if eval != nil && eval.Len() == 0 {
 		return fmt.Errorf("--eval %s: the %s set of %s has no images (--eval none trains without evaluating)", c.Eval, c.Eval, c.Data)
@@ -818,7 +788,7 @@ func printEpoch(w io.Writer, format string, r train.Result) {
 		fields := map[string]any{
 			"epoch": r.Epoch, "correct": r.Correct, "total": r.Total, "accuracy": r.Accuracy(),
 			"cost": r.Cost, "seconds": r.Seconds, "eval_seconds": r.EvalSecs,
-			"peak_rss_mb": float64(peakRSS()) / (1 << 20),
+			"peak_rss_mb": float64(rss.Self()) / (1 << 20),
 		}
 		if m != nil {
 			fields["training_cost"] = m.TrainingCost

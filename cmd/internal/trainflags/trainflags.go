@@ -43,36 +43,47 @@ func Book() Flags {
 	return Flags{Sizes: cli.IntList{784, 30, 10}, Epochs: 30, BatchSize: 10, Eta: 3, Seed: 1, Dtype: "float32", Eval: "test"}
 }
 
-// Register adds the flags to fs with f's values as their defaults.
+// Register adds the flags to fs with f's values as their defaults;
+// integers are read in decimal only ("010" is ten, not octal eight).
 func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.Var(&f.Sizes, "sizes", "layer sizes, comma-separated: 784 inputs first, 10 outputs last")
-	fs.IntVar(&f.Epochs, "epochs", f.Epochs, "number of epochs")
-	fs.IntVar(&f.BatchSize, "batch-size", f.BatchSize, "mini-batch size")
+	cli.IntVar(fs, &f.Epochs, "epochs", f.Epochs, "number of epochs")
+	cli.IntVar(fs, &f.BatchSize, "batch-size", f.BatchSize, "mini-batch size (one larger than the training set is taken as all of it)")
 	fs.Float64Var(&f.Eta, "eta", f.Eta, "learning rate η")
-	fs.Uint64Var(&f.Seed, "seed", f.Seed, "seed of the initial weights and of the shuffling")
+	cli.Uint64Var(fs, &f.Seed, "seed", f.Seed, "seed of the initial weights and of the shuffling")
 	fs.StringVar(&f.Dtype, "dtype", f.Dtype, "float32 or float64")
-	fs.IntVar(&f.TrainLimit, "train-limit", f.TrainLimit, "train on the first N training images only (0: all 50,000)")
+	cli.IntVar(fs, &f.TrainLimit, "train-limit", f.TrainLimit, "train on the first N training images only (0: all 50,000)")
 	fs.BoolVar(&f.NoShuffle, "no-shuffle", f.NoShuffle, "take mini-batches in file order")
 	fs.StringVar(&f.Eval, "eval", f.Eval, "evaluate after each epoch on test, validation or none")
 }
 
-// Check checks every flag but --sizes, which a model file may supply; the
-// error is a usage error naming the flag.
-func (f *Flags) Check() error {
+// Fault returns the first invalid flag but --sizes (which a model file may
+// supply) as its name and what is wrong with its value (" 0: must be at
+// least 1"), so that a caller can word it for the command line or for a
+// checkpoint's stored flags.
+func (f *Flags) Fault() (flag, fault string) {
 	switch {
 	case f.Epochs < 1:
-		return cli.Usagef("--epochs %d: must be at least 1", f.Epochs)
+		return "epochs", fmt.Sprintf(" %d: must be at least 1", f.Epochs)
 	case f.BatchSize < 1:
-		return cli.Usagef("--batch-size %d: must be at least 1", f.BatchSize)
+		return "batch-size", fmt.Sprintf(" %d: must be at least 1", f.BatchSize)
 	case !(f.Eta > 0) || math.IsInf(f.Eta, 0):
-		return cli.Usagef("--eta %v: must be a finite number > 0", f.Eta)
+		return "eta", fmt.Sprintf(" %v: must be a finite number > 0", f.Eta)
 	case f.TrainLimit < 0:
-		return cli.Usagef("--train-limit %d: must be 0 (all) or more", f.TrainLimit)
+		return "train-limit", fmt.Sprintf(" %d: must be 0 (all) or more", f.TrainLimit)
 	case f.Eval != "test" && f.Eval != "validation" && f.Eval != "none":
-		return cli.Usagef("--eval %q: want test, validation or none", f.Eval)
+		return "eval", fmt.Sprintf(" %q: want test, validation or none", f.Eval)
 	}
 	if _, err := graph.ParseDtype(f.Dtype); err != nil {
-		return cli.Usagef("--dtype: %v", err)
+		return "dtype", ": " + err.Error()
+	}
+	return "", ""
+}
+
+// Check is Fault as a usage error naming the flag.
+func (f *Flags) Check() error {
+	if flag, fault := f.Fault(); flag != "" {
+		return cli.Usagef("--%s%s", flag, fault)
 	}
 	return nil
 }

@@ -36,7 +36,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 
 	"github.com/gputrain/gputrain/cmd/internal/trainflags"
-	"github.com/gputrain/gputrain/graph/network"
+	gnet "github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/mnist"
 )
 
@@ -46,7 +46,7 @@ func main() {
 
 // fit trains as p asks, from --init's network or GoMLX's own N(0,1)
 // draw, and returns the network it ends with.
-func fit[T float32 | float64](p *trainflags.Peer, net *network.Network, training, eval *mnist.Set, stdout io.Writer) (*network.Network, error) {
+func fit[T float32 | float64](p *trainflags.Peer, net *gnet.Network, training, eval *mnist.Set, stdout io.Writer) (*gnet.Network, error) {
 	backend, err := backends.NewWithConfig("go")
 	if err != nil {
 		return nil, err
@@ -128,7 +128,7 @@ func quadraticCost(labels, predictions []*Node) *Node {
 
 // batch gathers the images of idx and their one-hot labels.
 func batch[T float32 | float64](pix []T, labels []uint8, idx []int32) (x, y *tensors.Tensor) {
-	const in, out = mnist.Pixels, network.OutputSize
+	const in, out = mnist.Pixels, gnet.OutputSize
 	xs, ys := make([]T, len(idx)*in), make([]T, len(idx)*out)
 	for i, j := range idx {
 		copy(xs[i*in:(i+1)*in], pix[int(j)*in:(int(j)+1)*in])
@@ -138,8 +138,8 @@ func batch[T float32 | float64](pix []T, labels []uint8, idx []int32) (x, y *ten
 }
 
 // network reads the trained variables back in gputrain's form.
-func network[T float32 | float64](ctx *context.Context, sizes []int) (*network.Network, error) {
-	n := &network.Network{Spec: network.Book(sizes)}
+func network[T float32 | float64](ctx *context.Context, sizes []int) (*gnet.Network, error) {
+	n := &gnet.Network{Spec: gnet.Book(sizes)}
 	for l := 0; l+1 < len(sizes); l++ {
 		lc := ctx.In(layerScope(l))
 		for _, v := range []struct {
