@@ -59,6 +59,15 @@ func bookBackprop(n *network.Network, x, y []float64) (nw, nb [][]float64) {
 				next[j], _ = hidden(n.Spec.Norm().Activation, s)
 			}
 		}
+		if l == L-1 && cost == network.LogLikelihood { // chapter 3's softmax layer
+			var sum float64
+			for j := range z {
+				sum += math.Exp(z[j])
+			}
+			for j := range z {
+				next[j] = math.Exp(z[j]) / sum
+			}
+		}
 		zs, as, a = append(zs, z), append(as, next), next
 	}
 	nw, nb = make([][]float64, L), make([][]float64, L)
@@ -67,7 +76,7 @@ func bookBackprop(n *network.Network, x, y []float64) (nw, nb [][]float64) {
 		switch cost {
 		case network.Quadratic: // QuadraticCost.delta: (a−y)·σ'(z)
 			delta[j] = (a[j] - y[j]) * sigmaPrime(zs[L-1][j])
-		case network.CrossEntropy: // CrossEntropyCost.delta: a−y
+		case network.CrossEntropy, network.LogLikelihood: // CrossEntropyCost.delta, and softmax's: a−y
 			delta[j] = a[j] - y[j]
 		default:
 			panic("the oracle has no cost " + cost)
@@ -257,7 +266,7 @@ func TestStepMatchesNetwork2(t *testing.T) {
 	}
 	const eta = 0.5
 	for _, act := range network.Activations {
-		for _, cost := range []network.Cost{network.Quadratic, network.CrossEntropy} {
+		for _, cost := range network.Costs {
 			for _, lambda := range []float64{0, 5} {
 				for _, c := range nets {
 					for _, dt := range []graph.Dtype{graph.Float64, graph.Float32} {

@@ -22,12 +22,22 @@ func network2TotalCost(net *network.Network, s *mnist.Set) (float64, int) {
 		for l := range net.Weights {
 			in, out := net.Sizes[l], net.Sizes[l+1]
 			next := make([]float64, out)
+			var sum float64
 			for j := range next {
 				z := net.Biases[l][j]
 				for k := range in {
 					z += net.Weights[l][j*in+k] * a[k]
 				}
 				next[j] = sigma(z)
+				if l == len(net.Weights)-1 && net.Spec.Output() == network.Softmax {
+					next[j] = math.Exp(z)
+					sum += next[j]
+				}
+			}
+			for j := range next {
+				if sum > 0 {
+					next[j] /= sum
+				}
 			}
 			a = next
 		}
@@ -36,6 +46,10 @@ func network2TotalCost(net *network.Network, s *mnist.Set) (float64, int) {
 			switch net.Spec.Norm().Cost {
 			case network.Quadratic:
 				cost += 0.5 * (a[j] - y[j]) * (a[j] - y[j]) / float64(s.Len())
+			case network.LogLikelihood: // chapter 3's −ln a_y
+				if y[j] == 1 {
+					cost -= math.Log(a[j]) / float64(s.Len())
+				}
 			case network.CrossEntropy:
 				t := 0.0
 				if y[j] != 0 {
@@ -74,6 +88,7 @@ func TestMonitorMatchesNetwork2(t *testing.T) {
 		{Sizes: []int{784, 30, 10}, Cost: network.CrossEntropy},
 		{Sizes: []int{784, 7, 10}, Cost: network.CrossEntropy, Lambda: 5},
 		{Sizes: []int{784, 10}, Lambda: 0.1},
+		{Sizes: []int{784, 12, 10}, Cost: network.LogLikelihood, Lambda: 1},
 	} {
 		for _, dt := range []graph.Dtype{graph.Float64, graph.Float32} {
 			t.Run(fmt.Sprintf("%v/%v", spec, dt), func(t *testing.T) {

@@ -309,8 +309,11 @@ func oneOp(op graph.Op, rows, cols int, alpha, beta float64, dt graph.Dtype) *gr
 		st := buf("Bstorage", cols, rows, graph.Temp)
 		in.B = buf("B", rows, cols, graph.Temp)
 		p.Bufs[in.B].Alias = st
-	case form == graph.FormBinary:
+	case form == graph.FormBinary || form == graph.FormRowsBinary:
 		in.B = buf("B", rows, cols, graph.Input)
+	}
+	if form == graph.FormRows || form == graph.FormRowsBinary {
+		in.Alpha = float64(cols) // the row length
 	}
 	switch form {
 	case graph.FormColSums:
@@ -338,7 +341,7 @@ func TestEmuOps(t *testing.T) {
 		alpha, beta float64
 	}{
 		{graph.AddRow, 0, 0}, {graph.Add, 0, 0}, {graph.Sub, 0, 0}, {graph.Mul, 0, 0},
-		{graph.Affine, -0.3, 0.25}, {graph.Sigmoid, 0, 0}, {graph.Square, 0, 0}, {graph.Update, 3, 1}, {graph.Update, 3, 0.9985}, {graph.XEnt, 0, 0}, {graph.Tanh, 0, 0}, {graph.Gate, 0, 0}, {graph.Gate, 0, 0.5},
+		{graph.Affine, -0.3, 0.25}, {graph.Sigmoid, 0, 0}, {graph.Square, 0, 0}, {graph.Update, 3, 1}, {graph.Update, 3, 0.9985}, {graph.XEnt, 0, 0}, {graph.Tanh, 0, 0}, {graph.Gate, 0, 0}, {graph.Gate, 0, 0.5}, {graph.Softmax, 0, 0}, {graph.NLL, 0, 0},
 		{graph.SumRows, -3, 1}, {graph.SumRows, 0.5, 0}, {graph.SumAll, 0, 0},
 	}
 	covered := map[graph.Op]bool{}

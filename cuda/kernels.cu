@@ -40,6 +40,8 @@
 #define OP_XENT 11
 #define OP_TANH 12
 #define OP_GATE 13
+#define OP_SOFTMAX 14
+#define OP_NLL 15
 // The end of a training step: record the step's cost and advance the
 // batch offset for the next step (see gt_seg1).
 #define OP_EPILOGUE 100
@@ -53,6 +55,8 @@
 // 8-byte fields, 72 bytes. dst, a and b index the segment's buffer table.
 //   element-wise ops: n = elements of dst; cols = row length of AddRow's b
 //   UPDATE:  dst[i] = beta·dst[i] − alpha·a[i] (beta: the L2 weight decay, or 1)
+//   SOFTMAX: each row of dst (rows × cols) = the softmax of that row of a; NLL: dst[i] =
+//            b[i]·(ln Σ_row exp a − a[i]) (one block only: a thread a row)
 //   TANH:    dst[i] = tanh(a[i]); GATE: dst[i] = a[i] ≥ beta ? 1 : 0 (ReLU's gate)
 //   XENT:    dst[i] = max(z,0) − y·z + ln(1 + e^−|z|), z = a[i], y = b[i] (as the CPU: log, not log1p)
 //   SUMROWS: dst[j] = alpha·Σ_r a[r·cols+j] + beta·dst[j], j < cols, r < rows
@@ -183,6 +187,32 @@ __device__ void seg1(const OpDesc *ops, long long nops, T *const *bufs, long lon
 			}
 			if (tid == 0)
 				bufs[o.dst][0] = (T)red[0];
+			break;
+		}
+		case OP_SOFTMAX:
+		case OP_NLL: {
+			// A thread a row, in double as the CPU backend computes it.
+			T *d = bufs[o.dst];
+			const T *a = bufs[o.a];
+			const int cols = (int)o.cols, rows = (int)o.rows;
+			for (int r = tid; r < rows; r += nt) {
+				const T *z = a + (long long)r * cols;
+				double hi = (double)z[0];
+				for (int j = 1; j < cols; j++)
+					hi = fmax(hi, (double)z[j]);
+				double sum = 0;
+				for (int j = 0; j < cols; j++)
+					sum += exp((double)z[j] - hi);
+				if (o.op == OP_SOFTMAX) {
+					for (int j = 0; j < cols; j++)
+						d[r * cols + j] = (T)(exp((double)z[j] - hi) / sum);
+				} else {
+					const T *y = bufs[o.b] + (long long)r * cols;
+					const double lse = hi + log(sum);
+					for (int j = 0; j < cols; j++)
+						d[r * cols + j] = (T)((double)y[j] * (lse - (double)z[j]));
+				}
+			}
 			break;
 		}
 		case OP_EPILOGUE:

@@ -282,6 +282,10 @@ func newNode(p *graph.Program, i int, in graph.Instr, lim limits, onesView map[i
 	case graph.FormScalar:
 		// Any length: one block strides through it, so it is always "small".
 		n.class, n.width, n.small = classSingle, a.Len(), true
+	case graph.FormRows, graph.FormRowsBinary:
+		// A thread a row, reading it whole: one block strides through the
+		// rows, which are few (a batch) and short (ten digits).
+		n.class, n.width, n.small = classSingle, a.Rows, true
 	default:
 		n.class, n.width = classElem, p.Bufs[in.Dst].Len()
 		if in.Op.Def().Form == graph.FormRow {
@@ -391,6 +395,8 @@ func (s *schedule) desc(n *node) opDesc {
 		d.Cols, d.Rows = int64(a.Cols), int64(a.Rows)
 	case graph.FormScalar:
 		d.Rows = int64(a.Len())
+	case graph.FormRows, graph.FormRowsBinary:
+		d.Cols, d.Rows = int64(a.Cols), int64(a.Rows)
 	}
 	return d
 }

@@ -39,7 +39,7 @@ func Build(spec network.Spec, m int, dt Dtype, grads bool) (*Graph, error) {
 // build makes the graph with Y and the cost when cost is set, and their
 // gradients when grads is too.
 func build(spec network.Spec, m int, dt Dtype, cost, grads bool) (*Graph, error) {
-	if err := Supported(spec, cost); err != nil {
+	if err := spec.Check(); err != nil {
 		return nil, err
 	}
 	sizes := spec.Sizes
@@ -70,6 +70,9 @@ func build(spec network.Spec, m int, dt Dtype, cost, grads bool) (*Graph, error)
 		}
 		gr.Logits = z
 		act := G.Sigmoid // the output layer's, and chapter 1's hidden neurons
+		if l == len(sizes)-1 && gr.Spec.Output() == network.Softmax {
+			act = func(z *G.Node) (*G.Node, error) { return G.SoftMax(z) }
+		}
 		if l < len(sizes)-1 {
 			switch gr.Spec.Activation {
 			case network.Tanh:
@@ -89,11 +92,12 @@ func build(spec network.Spec, m int, dt Dtype, cost, grads bool) (*Graph, error)
 	gr.Y = G.NewMatrix(g, t, G.WithShape(m, sizes[len(sizes)-1]), G.WithName("Y"))
 	wrt := append(append([]*G.Node{}, gr.Weights...), gr.Biases...)
 	L := len(sizes) - 1
-	if gr.Spec.Cost == network.CrossEntropy {
+	if gr.Spec.Cost == network.CrossEntropy || gr.Spec.Cost == network.LogLikelihood {
 		if !grads {
 			return gr, nil // the compiler computes the cost from z
 		}
-		// δ = (a − y)/m: the mean cost's error at z, network2's delta.
+		// δ = (a − y)/m: the mean cost's error at z, network2's delta (and
+		// the softmax layer's with the log-likelihood, chapter 3).
 		d, err := G.Sub(a, gr.Y)
 		if err != nil {
 			return nil, err
@@ -142,22 +146,4 @@ func scalar(dt Dtype, v float64) any {
 		return v
 	}
 	return float32(v)
-}
-
-// Supported reports what of spec the compiler cannot build yet, in one
-// line a backend passes on rather than computing something else, and the
-// command line says before any work is done. A forward graph does not
-// depend on the cost or λ.
-func Supported(spec network.Spec, grads bool) error {
-	if err := spec.Check(); err != nil {
-		return err
-	}
-	s := spec.Norm()
-	if s.Output() != network.SigmoidOutput {
-		return fmt.Errorf("%s output layer: not supported by this version's compiler (sigmoid only)", s.Output())
-	}
-	if grads && s.Cost != network.Quadratic && s.Cost != network.CrossEntropy {
-		return fmt.Errorf("cost %s: not supported by this version's compiler (quadratic or cross-entropy)", s.Cost)
-	}
-	return nil
 }

@@ -302,6 +302,15 @@ func (lw *lowerer) binary(n *G.Node, sym string, a, b value) (value, error) {
 	return value{}, fmt.Errorf("element-wise %s of these operands is not supported", sym)
 }
 
+// softmax emits the row-wise softmax of a.
+func (lw *lowerer) softmax(n *G.Node, a value) (value, error) {
+	if a.kind != vBuf || a.trans {
+		return value{}, fmt.Errorf("softmax of a broadcast or transposed value")
+	}
+	cols := lw.p.Bufs[a.buf].Cols
+	return value{kind: vBuf, buf: lw.emit(Instr{Op: Softmax, Dst: lw.temp(n, Softmax), A: a.buf, Alpha: float64(cols)})}, nil
+}
+
 // affine emits Alpha·src + Beta, composed with src's own affine producer so
 // chains like neg(0.125·(2·d)) become one instruction.
 func (lw *lowerer) affine(n *G.Node, src int, alpha, beta float64) value {
@@ -356,7 +365,12 @@ func (lw *lowerer) cost(gr *Graph) (int, error) {
 	}
 	y := lw.p.Y
 	rows, cols := lw.p.Bufs[z].Rows, lw.p.Bufs[z].Cols
-	per := lw.emit(Instr{Op: XEnt, Dst: lw.newBuf(fmt.Sprintf("xent%d", len(lw.p.Bufs)), rows, cols, Temp), A: z, B: y})
+	in := Instr{Op: XEnt, A: z, B: y}
+	if gr.Spec.Cost == network.LogLikelihood {
+		in = Instr{Op: NLL, A: z, B: y, Alpha: float64(cols)}
+	}
+	in.Dst = lw.newBuf(fmt.Sprintf("%v%d", in.Op, len(lw.p.Bufs)), rows, cols, Temp)
+	per := lw.emit(in)
 	sum := lw.emit(Instr{Op: SumAll, Dst: lw.newBuf(fmt.Sprintf("sumall%d", len(lw.p.Bufs)), 1, 1, Temp), A: per})
 	return lw.emit(Instr{Op: Affine, Dst: lw.newBuf(fmt.Sprintf("cost%d", len(lw.p.Bufs)), 1, 1, Temp), A: sum, Alpha: 1 / float64(lw.p.Batch)}), nil
 }

@@ -84,6 +84,16 @@ var handlers = map[string]handler{
 		}
 		return value{}, fmt.Errorf("%v not supported", op)
 	},
+	"softmaxOp": func(lw *lowerer, n *G.Node, op G.Op, cs []*G.Node, args []value) (value, error) {
+		axis, err := intField(op, "axis")
+		if err != nil {
+			return value{}, err
+		}
+		if len(cs[0].Shape()) != 2 || axis != -1 && axis != 1 {
+			return value{}, fmt.Errorf("softmax along axis %d of a %d-d tensor: rows of a matrix only", axis, len(cs[0].Shape()))
+		}
+		return lw.softmax(n, args[0])
+	},
 	"elemUnaryOp": func(lw *lowerer, n *G.Node, op G.Op, cs []*G.Node, args []value) (value, error) {
 		return lw.unary(n, op.String(), args[0])
 	},

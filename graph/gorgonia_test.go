@@ -69,7 +69,7 @@ func minus(a, b []string) []string {
 }
 
 // TestGorgoniaOpKindsActivations pins the kinds of op that chapter 3's
-// hidden activations add: tanh's own op (Gorgonia differentiates it as
+// hidden activations and softmax layer add: tanh's own op (Gorgonia differentiates it as
 // 1 − y⊙y), and Rectify's comparison z >= 0, which it multiplies by z and
 // differentiates through.
 func TestGorgoniaOpKindsActivations(t *testing.T) {
@@ -87,6 +87,10 @@ func TestGorgoniaOpKindsActivations(t *testing.T) {
 		{network.ReLU, network.Quadratic, false, []string{"constant", "elemBinOp >=", "elemBinOp ⊙"}},
 		{network.ReLU, network.Quadratic, true, append([]string{"elemBinOp >=", "elemUnaryOp neg", "elemUnaryOp square"}, train...)},
 		{network.ReLU, network.CrossEntropy, true, append([]string{"elemBinOp >="}, train...)},
+		// The softmax output layer with the log-likelihood: Gorgonia's
+		// softmax forward; backpropagation starts below it, at z.
+		{network.Sigmoid, network.LogLikelihood, false, []string{"softmaxOp"}},
+		{network.Sigmoid, network.LogLikelihood, true, append([]string{"softmaxOp", "elemUnaryOp neg"}, train...)},
 	}
 	for _, c := range cases {
 		for _, dt := range []Dtype{Float32, Float64} {

@@ -44,6 +44,13 @@ const (
 	// Gate: Dst = 1 where A ≥ Beta, else 0: ReLU's gate, as Gorgonia's
 	// Rectify builds max(z,0) = (z ≥ 0)·z and differentiates through it.
 	Gate
+	// Softmax: each row of Dst = exp(row of A − its max) / Σ of those: chapter
+	// 3's softmax output layer. Alpha holds the row length.
+	Softmax
+	// NLL: Dst[i,j] = B[i,j]·(ln Σₖ exp A[i,k] − A[i,j]), the log-likelihood
+	// −ln softmax(z)_y of logits A = z and one-hot targets B = y, summed
+	// over a row; finite for any z. Alpha holds the row length.
+	NLL
 
 	numOps // the size of opTable; not an op
 )
@@ -68,6 +75,11 @@ const (
 	FormColSums
 	// FormScalar: Dst has one element, a reduction of all of A.
 	FormScalar
+	// FormRows: A and Dst of one shape; a row of Dst reads its row of A
+	// (and of B in FormRowsBinary) whole. The CPU kernel takes the row
+	// length from the instruction's Alpha.
+	FormRows
+	FormRowsBinary
 )
 
 // Kernel is an op's CPU implementation over whole buffers: d = op(a, b)
@@ -105,6 +117,8 @@ var opTable = [numOps]OpDef{
 	XEnt:    {Name: "xent", Form: FormBinary, CUDA: 11, CPU32: xent[float32], CPU64: xent[float64]},
 	Tanh:    {Name: "tanh", Form: FormUnary, CUDA: 12, CPU32: tanh[float32], CPU64: tanh[float64]},
 	Gate:    {Name: "gate", Form: FormUnary, CUDA: 13, CPU32: gate[float32], CPU64: gate[float64]},
+	Softmax: {Name: "softmax", Form: FormRows, CUDA: 14, CPU32: softmax[float32], CPU64: softmax[float64]},
+	NLL:     {Name: "nll", Form: FormRowsBinary, CUDA: 15, CPU32: nll[float32], CPU64: nll[float64]},
 }
 
 // Ops lists every op of the instruction set.
@@ -132,7 +146,9 @@ func (o Op) String() string {
 }
 
 // ReadsB reports whether instructions of the op read their B operand.
-func (f Form) ReadsB() bool { return f == FormMatMul || f == FormRow || f == FormBinary }
+func (f Form) ReadsB() bool {
+	return f == FormMatMul || f == FormRow || f == FormBinary || f == FormRowsBinary
+}
 
 // Reads lists the buffers an instruction reads.
 func (in Instr) Reads() []int {
@@ -193,6 +209,10 @@ func (p *Program) check(in Instr) error {
 	case FormScalar:
 		if d.Len() != 1 {
 			return fmt.Errorf("sum into %d elements", d.Len())
+		}
+	case FormRows, FormRowsBinary:
+		if d.Rows != a.Rows || d.Cols != a.Cols || def.Form == FormRowsBinary && (b.Rows != a.Rows || b.Cols != a.Cols) || in.Alpha != float64(a.Cols) {
+			return fmt.Errorf("rows of %dx%d into %dx%d with row length %v", a.Rows, a.Cols, d.Rows, d.Cols, in.Alpha)
 		}
 	}
 	return nil
@@ -316,6 +336,45 @@ func gate[T float32 | float64](d, a, _ []T, _, beta T) {
 			d[i] = 1
 		} else {
 			d[i] = 0
+		}
+	}
+}
+
+// softmax is computed in float64 whatever the dtype, as σ is.
+func softmax[T float32 | float64](d, a, _ []T, cols, _ T) {
+	n := int(cols)
+	for r := 0; r+n <= len(d); r += n {
+		row, out := a[r:r+n], d[r:r+n]
+		hi := float64(row[0])
+		for _, v := range row {
+			hi = max(hi, float64(v))
+		}
+		var sum float64
+		for _, v := range row {
+			sum += math.Exp(float64(v) - hi)
+		}
+		for j, v := range row {
+			out[j] = T(math.Exp(float64(v)-hi) / sum)
+		}
+	}
+}
+
+// nll is computed in float64 whatever the dtype.
+func nll[T float32 | float64](d, a, b []T, cols, _ T) {
+	n := int(cols)
+	for r := 0; r+n <= len(d); r += n {
+		row := a[r : r+n]
+		hi := float64(row[0])
+		for _, v := range row {
+			hi = max(hi, float64(v))
+		}
+		var sum float64
+		for _, v := range row {
+			sum += math.Exp(float64(v) - hi)
+		}
+		lse := hi + math.Log(sum)
+		for j, v := range row {
+			d[r+j] = T(float64(b[r+j]) * (lse - float64(v)))
 		}
 	}
 }

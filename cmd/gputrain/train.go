@@ -83,13 +83,6 @@ func (f *trainFlags) check(sizesChecked bool) (flag, fault string) {
 	case f.WeightInit != "" && f.WeightInit != string(network.Large) && f.WeightInit != string(network.Scaled):
 		return "weight-init", fmt.Sprintf(" %q: want %s or %s", f.WeightInit, network.Large, network.Scaled)
 	}
-	// What the compiler can train, the sizes aside (checked above, or
-	// taken from --init or the checkpoint).
-	s := f.spec()
-	s.Sizes = []int{network.InputSize, network.OutputSize}
-	if err := graph.Supported(s, true); err != nil {
-		return "cost", " " + f.Cost + ": " + err.Error()
-	}
 	if f.LogFormat != "text" && f.LogFormat != "json" {
 		return "log-format", fmt.Sprintf(" %q: want text or json", f.LogFormat)
 	}

@@ -58,7 +58,6 @@ func TestTrainBadFlags(t *testing.T) {
 		{[]string{"--train-limit", "-5"}, "--train-limit -5"},
 		{[]string{"--activation", "softsign"}, `--activation "softsign": want sigmoid, tanh or relu`},
 		{[]string{"--cost", "hinge"}, `--cost "hinge": want quadratic, cross-entropy, log-likelihood`},
-		{[]string{"--cost", "log-likelihood"}, "--cost log-likelihood: softmax output layer: not supported"},
 		{[]string{"--lambda", "-0.1"}, "--lambda -0.1: must be a finite number ≥ 0"},
 		{[]string{"--lambda", "Inf"}, "--lambda +Inf"},
 		{[]string{"--weight-init", "small"}, `--weight-init "small": want large or scaled`},
@@ -189,6 +188,34 @@ func TestActivations(t *testing.T) {
 				t.Fatalf("train --init: exit %d: %s", code, errs)
 			}
 		})
+	}
+}
+
+// TestLogLikelihood: --cost log-likelihood trains chapter 3's softmax
+// output layer; its model file says "output": "softmax" beside network2's
+// CrossEntropyCost, reads back as the same network, and eval counts what
+// the last epoch counted.
+func TestLogLikelihood(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "m.json")
+	code, out, errs := runCLI("train", "--data", dataDir(t), "--quiet", "--epochs", "1", "--train-limit", "2000",
+		"--eta", "0.1", "--cost", "log-likelihood", "--weight-init", "scaled", "--eval", "validation", "--save", model)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	data, _ := os.ReadFile(model)
+	if !bytes.Contains(data, []byte(`"output":"softmax"`)) || !bytes.Contains(data, []byte(`"cost":"CrossEntropyCost"`)) {
+		t.Fatalf("the model file does not say softmax with network2's CrossEntropyCost")
+	}
+	net, err := network.Load(model)
+	if err != nil || net.Cost != network.LogLikelihood {
+		t.Fatalf("read back: %v, spec %v", err, net.Spec)
+	}
+	var correct, total int
+	fmt.Sscanf(out, "Epoch 0: %d / %d", &correct, &total)
+	code, evalOut, errs := runCLI("eval", "--data", dataDir(t), "--model", model, "--split", "validation")
+	if code != 0 || !strings.Contains(evalOut, fmt.Sprintf("%d / %d", correct, total)) || correct < 7000 {
+		t.Fatalf("eval: exit %d: %s%s; training's last epoch counted %d / %d", code, evalOut, errs, correct, total)
 	}
 }
 
