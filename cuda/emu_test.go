@@ -309,10 +309,10 @@ func oneOp(op graph.Op, rows, cols int, alpha, beta float64, dt graph.Dtype) *gr
 		st := buf("Bstorage", cols, rows, graph.Temp)
 		in.B = buf("B", rows, cols, graph.Temp)
 		p.Bufs[in.B].Alias = st
-	case form == graph.FormBinary || form == graph.FormRowsBinary:
+	case form == graph.FormBinary || form == graph.FormRowCosts:
 		in.B = buf("B", rows, cols, graph.Input)
 	}
-	if form == graph.FormRows || form == graph.FormRowsBinary {
+	if form == graph.FormRows {
 		in.Alpha = float64(cols) // the row length
 	}
 	switch form {
@@ -320,6 +320,8 @@ func oneOp(op graph.Op, rows, cols int, alpha, beta float64, dt graph.Dtype) *gr
 		in.Dst = buf("D", 1, cols, graph.Param)
 	case graph.FormScalar:
 		in.Dst = buf("D", 1, 1, graph.Temp)
+	case graph.FormRowCosts:
+		in.Dst = buf("D", rows, 1, graph.Temp)
 	case graph.FormUpdate:
 		in.Dst = buf("D", rows, cols, graph.Param)
 	default:

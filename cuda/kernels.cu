@@ -55,10 +55,10 @@
 // 8-byte fields, 72 bytes. dst, a and b index the segment's buffer table.
 //   element-wise ops: n = elements of dst; cols = row length of AddRow's b
 //   UPDATE:  dst[i] = beta·dst[i] − alpha·a[i] (beta: the L2 weight decay, or 1)
-//   SOFTMAX: each row of dst (rows × cols) = the softmax of that row of a; NLL: dst[i] =
-//            b[i]·(ln Σ_row exp a − a[i]) (one block only: a thread a row)
+//   SOFTMAX: each row of dst (rows × cols) = the softmax of that row of a; XENT and NLL:
+//            dst[r] = a sample's cross-entropy / log-likelihood over row r of a (z) and b (y)
+//            (the three in one block only: a thread a row)
 //   TANH:    dst[i] = tanh(a[i]); GATE: dst[i] = a[i] ≥ beta ? 1 : 0 (ReLU's gate)
-//   XENT:    dst[i] = max(z,0) − y·z + ln(1 + e^−|z|), z = a[i], y = b[i] (as the CPU: log, not log1p)
 //   SUMROWS: dst[j] = alpha·Σ_r a[r·cols+j] + beta·dst[j], j < cols, r < rows
 //   SUMALL:  dst[0] = Σ a[i], i < rows
 //   EPILOGUE: a = the cost buffer, n = images in this step, cols = the batch size
@@ -108,12 +108,6 @@ __device__ __forceinline__ void elem(const OpDesc &o, T *const *bufs, int i) {
 	case OP_UPDATE:
 		d[i] = (T)o.beta * d[i] - (T)o.alpha * a[i];
 		break;
-	case OP_XENT: {
-		// In double, as the CPU backend computes it.
-		const double z = (double)a[i], y = (double)bufs[o.b][i];
-		d[i] = (T)(fmax(z, 0.0) - y * z + log(1.0 + exp(-fabs(z))));
-		break;
-	}
 	case OP_TANH:
 		d[i] = (T)tanh((double)a[i]); // in double, as the CPU backend computes it
 		break;
@@ -189,6 +183,7 @@ __device__ void seg1(const OpDesc *ops, long long nops, T *const *bufs, long lon
 				bufs[o.dst][0] = (T)red[0];
 			break;
 		}
+		case OP_XENT:
 		case OP_SOFTMAX:
 		case OP_NLL: {
 			// A thread a row, in double as the CPU backend computes it.
@@ -197,6 +192,18 @@ __device__ void seg1(const OpDesc *ops, long long nops, T *const *bufs, long lon
 			const int cols = (int)o.cols, rows = (int)o.rows;
 			for (int r = tid; r < rows; r += nt) {
 				const T *z = a + (long long)r * cols;
+				const T *y = o.op == OP_SOFTMAX ? z : bufs[o.b] + (long long)r * cols;
+				if (o.op == OP_XENT) {
+					// Σ ln(1 + e^−|z|) as the log of the product, as the CPU.
+					double s = 0, p = 1;
+					for (int j = 0; j < cols; j++) {
+						const double zj = (double)z[j];
+						s += fmax(zj, 0.0) - (double)y[j] * zj;
+						p *= 1.0 + exp(-fabs(zj));
+					}
+					d[r] = (T)(s + log(p));
+					continue;
+				}
 				double hi = (double)z[0];
 				for (int j = 1; j < cols; j++)
 					hi = fmax(hi, (double)z[j]);
@@ -207,10 +214,11 @@ __device__ void seg1(const OpDesc *ops, long long nops, T *const *bufs, long lon
 					for (int j = 0; j < cols; j++)
 						d[r * cols + j] = (T)(exp((double)z[j] - hi) / sum);
 				} else {
-					const T *y = bufs[o.b] + (long long)r * cols;
 					const double lse = hi + log(sum);
+					double c = 0;
 					for (int j = 0; j < cols; j++)
-						d[r * cols + j] = (T)((double)y[j] * (lse - (double)z[j]));
+						c += (double)y[j] * (lse - (double)z[j]);
+					d[r] = (T)c;
 				}
 			}
 			break;

@@ -282,7 +282,7 @@ func newNode(p *graph.Program, i int, in graph.Instr, lim limits, onesView map[i
 	case graph.FormScalar:
 		// Any length: one block strides through it, so it is always "small".
 		n.class, n.width, n.small = classSingle, a.Len(), true
-	case graph.FormRows, graph.FormRowsBinary:
+	case graph.FormRows, graph.FormRowCosts:
 		// A thread a row, reading it whole: one block strides through the
 		// rows, which are few (a batch) and short (ten digits).
 		n.class, n.width, n.small = classSingle, a.Rows, true
@@ -395,7 +395,7 @@ func (s *schedule) desc(n *node) opDesc {
 		d.Cols, d.Rows = int64(a.Cols), int64(a.Rows)
 	case graph.FormScalar:
 		d.Rows = int64(a.Len())
-	case graph.FormRows, graph.FormRowsBinary:
+	case graph.FormRows, graph.FormRowCosts:
 		d.Cols, d.Rows = int64(a.Cols), int64(a.Rows)
 	}
 	return d

@@ -364,12 +364,12 @@ func (lw *lowerer) cost(gr *Graph) (int, error) {
 		return 0, err
 	}
 	y := lw.p.Y
-	rows, cols := lw.p.Bufs[z].Rows, lw.p.Bufs[z].Cols
+	rows := lw.p.Bufs[z].Rows
 	in := Instr{Op: XEnt, A: z, B: y}
 	if gr.Spec.Cost == network.LogLikelihood {
-		in = Instr{Op: NLL, A: z, B: y, Alpha: float64(cols)}
+		in.Op = NLL
 	}
-	in.Dst = lw.newBuf(fmt.Sprintf("%v%d", in.Op, len(lw.p.Bufs)), rows, cols, Temp)
+	in.Dst = lw.newBuf(fmt.Sprintf("%v%d", in.Op, len(lw.p.Bufs)), rows, 1, Temp) // a sample's cost a row
 	per := lw.emit(in)
 	sum := lw.emit(Instr{Op: SumAll, Dst: lw.newBuf(fmt.Sprintf("sumall%d", len(lw.p.Bufs)), 1, 1, Temp), A: per})
 	return lw.emit(Instr{Op: Affine, Dst: lw.newBuf(fmt.Sprintf("cost%d", len(lw.p.Bufs)), 1, 1, Temp), A: sum, Alpha: 1 / float64(lw.p.Batch)}), nil

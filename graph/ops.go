@@ -35,9 +35,10 @@ const (
 	// decay 1 − ηλ/n, or 1) where it was not fused into the op that
 	// computes the gradient.
 	Update
-	// XEnt: Dst = max(A,0) − B·A + ln(1 + exp(−|A|)), the cross-entropy
-	// −[y·ln σ(z) + (1−y)·ln(1−σ(z))] of logits A = z and targets B = y,
-	// in a form that stays finite where σ(z) rounds to 0 or 1.
+	// XEnt: Dst[i] = Σⱼ max(z,0) − y·z + ln(1 + exp(−|z|)) over row i of
+	// logits A = z and targets B = y: the cross-entropy
+	// −Σⱼ[y·ln σ(z) + (1−y)·ln(1−σ(z))] of a sample, in a form that stays
+	// finite where σ(z) rounds to 0 or 1.
 	XEnt
 	// Tanh: Dst = tanh(A), chapter 3's alternative hidden neuron.
 	Tanh
@@ -47,9 +48,9 @@ const (
 	// Softmax: each row of Dst = exp(row of A − its max) / Σ of those: chapter
 	// 3's softmax output layer. Alpha holds the row length.
 	Softmax
-	// NLL: Dst[i,j] = B[i,j]·(ln Σₖ exp A[i,k] − A[i,j]), the log-likelihood
-	// −ln softmax(z)_y of logits A = z and one-hot targets B = y, summed
-	// over a row; finite for any z. Alpha holds the row length.
+	// NLL: Dst[i] = Σⱼ y·(ln Σₖ exp z[k] − z[j]) over row i of logits
+	// A = z and one-hot targets B = y: the log-likelihood −ln softmax(z)_y
+	// of a sample, finite for any z.
 	NLL
 
 	numOps // the size of opTable; not an op
@@ -76,10 +77,12 @@ const (
 	// FormScalar: Dst has one element, a reduction of all of A.
 	FormScalar
 	// FormRows: A and Dst of one shape; a row of Dst reads its row of A
-	// (and of B in FormRowsBinary) whole. The CPU kernel takes the row
-	// length from the instruction's Alpha.
+	// whole. The CPU kernel takes the row length from the instruction's
+	// Alpha.
 	FormRows
-	FormRowsBinary
+	// FormRowCosts: A and B of one shape, Dst a column: Dst[i] is a
+	// reduction of row i of A and B (a sample's cost).
+	FormRowCosts
 )
 
 // Kernel is an op's CPU implementation over whole buffers: d = op(a, b)
@@ -114,11 +117,11 @@ var opTable = [numOps]OpDef{
 	SumRows: {Name: "sumrows", Form: FormColSums, CUDA: 8, CPU32: sumRows[float32], CPU64: sumRows[float64]},
 	SumAll:  {Name: "sumall", Form: FormScalar, CUDA: 9, CPU32: sumAll[float32], CPU64: sumAll[float64]},
 	Update:  {Name: "update", Form: FormUpdate, CUDA: 10, CPU32: update[float32], CPU64: update[float64]},
-	XEnt:    {Name: "xent", Form: FormBinary, CUDA: 11, CPU32: xent[float32], CPU64: xent[float64]},
+	XEnt:    {Name: "xent", Form: FormRowCosts, CUDA: 11, CPU32: xent[float32], CPU64: xent[float64]},
 	Tanh:    {Name: "tanh", Form: FormUnary, CUDA: 12, CPU32: tanh[float32], CPU64: tanh[float64]},
 	Gate:    {Name: "gate", Form: FormUnary, CUDA: 13, CPU32: gate[float32], CPU64: gate[float64]},
 	Softmax: {Name: "softmax", Form: FormRows, CUDA: 14, CPU32: softmax[float32], CPU64: softmax[float64]},
-	NLL:     {Name: "nll", Form: FormRowsBinary, CUDA: 15, CPU32: nll[float32], CPU64: nll[float64]},
+	NLL:     {Name: "nll", Form: FormRowCosts, CUDA: 15, CPU32: nll[float32], CPU64: nll[float64]},
 }
 
 // Ops lists every op of the instruction set.
@@ -147,7 +150,7 @@ func (o Op) String() string {
 
 // ReadsB reports whether instructions of the op read their B operand.
 func (f Form) ReadsB() bool {
-	return f == FormMatMul || f == FormRow || f == FormBinary || f == FormRowsBinary
+	return f == FormMatMul || f == FormRow || f == FormBinary || f == FormRowCosts
 }
 
 // Reads lists the buffers an instruction reads.
@@ -210,9 +213,13 @@ func (p *Program) check(in Instr) error {
 		if d.Len() != 1 {
 			return fmt.Errorf("sum into %d elements", d.Len())
 		}
-	case FormRows, FormRowsBinary:
-		if d.Rows != a.Rows || d.Cols != a.Cols || def.Form == FormRowsBinary && (b.Rows != a.Rows || b.Cols != a.Cols) || in.Alpha != float64(a.Cols) {
+	case FormRows:
+		if d.Rows != a.Rows || d.Cols != a.Cols || in.Alpha != float64(a.Cols) {
 			return fmt.Errorf("rows of %dx%d into %dx%d with row length %v", a.Rows, a.Cols, d.Rows, d.Cols, in.Alpha)
+		}
+	case FormRowCosts:
+		if b.Rows != a.Rows || b.Cols != a.Cols || d.Rows != a.Rows || d.Cols != 1 {
+			return fmt.Errorf("rows of %dx%d and %dx%d into %dx%d", a.Rows, a.Cols, b.Rows, b.Cols, d.Rows, d.Cols)
 		}
 	}
 	return nil
@@ -310,14 +317,24 @@ func update[T float32 | float64](d, a, _ []T, alpha, beta T) {
 	}
 }
 
-// xent is computed in float64 whatever the dtype, as σ is. ln(1+x), x ≤ 1,
-// rather than log1p(x): an absolute error under 2.3e-16, which a cost
-// summed over a batch does not see, at half the time.
+// xent is computed in float64 whatever the dtype, as σ is. A row's
+// Σ ln(1 + e^−|z|) is the log of the product of its terms, each in (1, 2]:
+// one log a sample, not one an output.
 func xent[T float32 | float64](d, a, b []T, _, _ T) {
-	a, b = a[:len(d)], b[:len(d)]
-	for i := range d {
-		z, y := float64(a[i]), float64(b[i])
-		d[i] = T(max(z, 0) - y*z + math.Log(1+math.Exp(-math.Abs(z))))
+	cols := len(a) / len(d)
+	for r := range d {
+		var s float64
+		p := 1.0
+		for j := r * cols; j < (r+1)*cols; j++ {
+			z, y := float64(a[j]), float64(b[j])
+			s -= y * z
+			if z > 0 {
+				s += z
+				z = -z
+			}
+			p *= 1 + math.Exp(z) // z ≤ 0 here: e^−|z|
+		}
+		d[r] = T(s + math.Log(p))
 	}
 }
 
@@ -360,10 +377,10 @@ func softmax[T float32 | float64](d, a, _ []T, cols, _ T) {
 }
 
 // nll is computed in float64 whatever the dtype.
-func nll[T float32 | float64](d, a, b []T, cols, _ T) {
-	n := int(cols)
-	for r := 0; r+n <= len(d); r += n {
-		row := a[r : r+n]
+func nll[T float32 | float64](d, a, b []T, _, _ T) {
+	cols := len(a) / len(d)
+	for r := range d {
+		row, y := a[r*cols:(r+1)*cols], b[r*cols:(r+1)*cols]
 		hi := float64(row[0])
 		for _, v := range row {
 			hi = max(hi, float64(v))
@@ -373,8 +390,10 @@ func nll[T float32 | float64](d, a, b []T, cols, _ T) {
 			sum += math.Exp(float64(v) - hi)
 		}
 		lse := hi + math.Log(sum)
+		var c float64
 		for j, v := range row {
-			d[r+j] = T(float64(b[r+j]) * (lse - float64(v)))
+			c += float64(y[j]) * (lse - float64(v))
 		}
+		d[r] = T(c)
 	}
 }
