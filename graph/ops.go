@@ -362,14 +362,7 @@ func softmax[T float32 | float64](d, a, _ []T, cols, _ T) {
 	n := int(cols)
 	for r := 0; r+n <= len(d); r += n {
 		row, out := a[r:r+n], d[r:r+n]
-		hi := float64(row[0])
-		for _, v := range row {
-			hi = max(hi, float64(v))
-		}
-		var sum float64
-		for _, v := range row {
-			sum += math.Exp(float64(v) - hi)
-		}
+		hi, sum := expSum(row)
 		for j, v := range row {
 			out[j] = T(math.Exp(float64(v)-hi) / sum)
 		}
@@ -381,14 +374,7 @@ func nll[T float32 | float64](d, a, b []T, _, _ T) {
 	cols := len(a) / len(d)
 	for r := range d {
 		row, y := a[r*cols:(r+1)*cols], b[r*cols:(r+1)*cols]
-		hi := float64(row[0])
-		for _, v := range row {
-			hi = max(hi, float64(v))
-		}
-		var sum float64
-		for _, v := range row {
-			sum += math.Exp(float64(v) - hi)
-		}
+		hi, sum := expSum(row)
 		lse := hi + math.Log(sum)
 		var c float64
 		for j, v := range row {
@@ -396,4 +382,19 @@ func nll[T float32 | float64](d, a, b []T, _, _ T) {
 		}
 		d[r] = T(c)
 	}
+}
+
+// expSum returns a row's largest value and Σ exp(v − it), which cannot
+// overflow: softmax's denominator and ln Σ exp, less the largest.
+func expSum[T float32 | float64](row []T) (hi, sum float64) {
+	hi = float64(row[0])
+	for _, v := range row {
+		if float64(v) > hi {
+			hi = float64(v)
+		}
+	}
+	for _, v := range row {
+		sum += math.Exp(float64(v) - hi)
+	}
+	return hi, sum
 }
