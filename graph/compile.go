@@ -209,27 +209,48 @@ func (lw *lowerer) sumRows(a value, cols int) (value, error) {
 	return value{kind: vBuf, buf: lw.emit(Instr{Op: SumRows, Dst: dst, A: a.buf, Alpha: 1})}, nil
 }
 
-func (lw *lowerer) unary(n *G.Node, name string, a value) (value, error) {
+// fn is an element-wise function of the graph in the compiler's own
+// terms; gorgonia.go translates Gorgonia's op names into them.
+type fn uint8
+
+// The element-wise functions the compiler lowers: unary, then binary.
+const (
+	fnNeg fn = iota
+	fnSquare
+	fnSigmoid
+	fnTanh
+	fnAdd
+	fnSub
+	fnMul
+	fnDiv
+	fnGte // a comparison returning 1 or 0 in its operands' type
+)
+
+var fnNames = [...]string{"neg", "square", "sigmoid", "tanh", "+", "-", "⊙", "÷", ">="}
+
+func (f fn) String() string { return fnNames[f] }
+
+func (lw *lowerer) unary(n *G.Node, f fn, a value) (value, error) {
 	if a.kind == vConst {
-		switch name {
-		case "neg":
+		switch f {
+		case fnNeg:
 			return value{kind: vConst, c: -a.c}, nil
-		case "square":
+		case fnSquare:
 			return value{kind: vConst, c: a.c * a.c}, nil
 		}
-		return value{}, fmt.Errorf("%s of a constant", name)
+		return value{}, fmt.Errorf("%v of a constant", f)
 	}
 	if a.kind != vBuf || a.trans {
-		return value{}, fmt.Errorf("%s of a broadcast or transposed value", name)
+		return value{}, fmt.Errorf("%v of a broadcast or transposed value", f)
 	}
-	switch name {
-	case "neg":
+	switch f {
+	case fnNeg:
 		return lw.affine(n, a.buf, -1, 0), nil
-	case "tanh":
+	case fnTanh:
 		return value{kind: vBuf, buf: lw.emit(Instr{Op: Tanh, Dst: lw.temp(n, Tanh), A: a.buf})}, nil
-	case "square":
+	case fnSquare:
 		return value{kind: vBuf, buf: lw.emit(Instr{Op: Square, Dst: lw.temp(n, Square), A: a.buf})}, nil
-	case "sigmoid":
+	case fnSigmoid:
 		// Gorgonia differentiates σ as σ(z)·σ(−z); σ(−z) = 1−σ(z) saves an exp per element.
 		if q, ok := lw.producer[a.buf]; ok {
 			in := lw.p.Instrs[q]
@@ -246,60 +267,60 @@ func (lw *lowerer) unary(n *G.Node, name string, a value) (value, error) {
 		lw.sigmoid[a.buf] = dst
 		return value{kind: vBuf, buf: dst}, nil
 	}
-	return value{}, fmt.Errorf("unary op %s is not supported", name)
+	return value{}, fmt.Errorf("unary op %v is not supported", f)
 }
 
-func (lw *lowerer) binary(n *G.Node, sym string, a, b value) (value, error) {
+func (lw *lowerer) binary(n *G.Node, f fn, a, b value) (value, error) {
 	if a.trans || b.trans {
-		return value{}, fmt.Errorf("element-wise %s of a transposed value", sym)
+		return value{}, fmt.Errorf("element-wise %v of a transposed value", f)
 	}
 	switch {
 	case a.kind == vConst && b.kind == vConst:
-		switch sym {
-		case "+":
+		switch f {
+		case fnAdd:
 			return value{kind: vConst, c: a.c + b.c}, nil
-		case "-":
+		case fnSub:
 			return value{kind: vConst, c: a.c - b.c}, nil
-		case "⊙":
+		case fnMul:
 			return value{kind: vConst, c: a.c * b.c}, nil
-		case "÷":
+		case fnDiv:
 			return value{kind: vConst, c: a.c / b.c}, nil
 		}
 	case a.kind == vBuf && b.kind == vConst:
-		switch sym {
-		case ">=": // a comparison returning 1 or 0 in the operands' type (ReLU's gate)
+		switch f {
+		case fnGte: // a comparison returning 1 or 0 in the operands' type (ReLU's gate)
 			return value{kind: vBuf, buf: lw.emit(Instr{Op: Gate, Dst: lw.temp(n, Gate), A: a.buf, Beta: b.c})}, nil
-		case "+":
+		case fnAdd:
 			return lw.affine(n, a.buf, 1, b.c), nil
-		case "-":
+		case fnSub:
 			return lw.affine(n, a.buf, 1, -b.c), nil
-		case "⊙":
+		case fnMul:
 			return lw.affine(n, a.buf, b.c, 0), nil
-		case "÷":
+		case fnDiv:
 			return lw.affine(n, a.buf, 1/b.c, 0), nil
 		}
 	case a.kind == vConst && b.kind == vBuf:
-		switch sym {
-		case "+":
+		switch f {
+		case fnAdd:
 			return lw.affine(n, b.buf, 1, a.c), nil
-		case "-":
+		case fnSub:
 			return lw.affine(n, b.buf, -1, a.c), nil
-		case "⊙":
+		case fnMul:
 			return lw.affine(n, b.buf, a.c, 0), nil
 		}
-	case sym == "+" && (a.kind == vRow) != (b.kind == vRow) && a.kind != vConst && b.kind != vConst:
+	case f == fnAdd && (a.kind == vRow) != (b.kind == vRow) && a.kind != vConst && b.kind != vConst:
 		if a.kind == vRow {
 			a, b = b, a
 		}
 		dst := lw.temp(n, AddRow)
 		return value{kind: vBuf, buf: lw.emit(Instr{Op: AddRow, Dst: dst, A: a.buf, B: b.buf})}, nil
 	case a.kind == vBuf && b.kind == vBuf:
-		op, ok := map[string]Op{"+": Add, "-": Sub, "⊙": Mul}[sym]
+		op, ok := map[fn]Op{fnAdd: Add, fnSub: Sub, fnMul: Mul}[f]
 		if ok {
 			return value{kind: vBuf, buf: lw.emit(Instr{Op: op, Dst: lw.temp(n, op), A: a.buf, B: b.buf})}, nil
 		}
 	}
-	return value{}, fmt.Errorf("element-wise %s of these operands is not supported", sym)
+	return value{}, fmt.Errorf("element-wise %v of these operands is not supported", f)
 }
 
 // softmax emits the row-wise softmax of a.

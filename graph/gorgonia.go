@@ -95,12 +95,27 @@ var handlers = map[string]handler{
 		return lw.softmax(n, args[0])
 	},
 	"elemUnaryOp": func(lw *lowerer, n *G.Node, op G.Op, cs []*G.Node, args []value) (value, error) {
-		return lw.unary(n, op.String(), args[0])
+		f, ok := unaryFns[op.String()]
+		if !ok {
+			return value{}, fmt.Errorf("unary op %s is not supported", op)
+		}
+		return lw.unary(n, f, args[0])
 	},
 	"elemBinOp": func(lw *lowerer, n *G.Node, op G.Op, cs []*G.Node, args []value) (value, error) {
-		return lw.binary(n, binSymbol(op), args[0], args[1])
+		f, ok := binaryFns[binSymbol(op)]
+		if !ok {
+			return value{}, fmt.Errorf("element-wise %s is not supported", binSymbol(op))
+		}
+		return lw.binary(n, f, args[0], args[1])
 	},
 }
+
+// unaryFns and binaryFns name Gorgonia's element-wise ops (their String,
+// or its first word) in the compiler's terms.
+var (
+	unaryFns  = map[string]fn{"neg": fnNeg, "square": fnSquare, "sigmoid": fnSigmoid, "tanh": fnTanh}
+	binaryFns = map[string]fn{"+": fnAdd, "-": fnSub, "⊙": fnMul, "÷": fnDiv, ">=": fnGte}
+)
 
 // opKind names the kind of a Gorgonia op: its Go type, and for the
 // element-wise ops the function it applies ("elemUnaryOp sigmoid").
