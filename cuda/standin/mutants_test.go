@@ -97,7 +97,7 @@ func TestRulesCatchMutants(t *testing.T) {
 			}
 			var caught []string
 			for _, c := range ruleCases {
-				out, _, diags, status := runWith(t, dir, c.env, prog, c.name, ptx)
+				out, _, diags, status := runWith(t, dir, c.environ(), prog, c.name, ptx)
 				if len(c.problems(out, diags, status)) > 0 {
 					caught = append(caught, c.name+strings.Join(c.env, ","))
 				}
