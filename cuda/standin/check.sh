@@ -6,7 +6,9 @@
 #   2. the gpu-tagged tests of ./cuda (bin/standin/cuda.test, built by make
 #      standin) with LD_LIBRARY_PATH=bin/standin, every TestGPU*, with
 #      statement coverage of cuda/*_gpu.go: the run fails under COVER_MIN
-#      percent (default 85);
+#      percent (default 85); TestGPUFaults fails each driver and cuBLAS call
+#      of a training run in turn (GPUTRAIN_STANDIN_FAIL), which covers the
+#      error paths;
 #   3. the same but TestGPUAccuracy with GPUTRAIN_STANDIN_ASYNC=1: stream work
 #      deferred to the next synchronisation, as on a GPU;
 #   4. go test ./cuda/standin/: each rule of the stand-in tripped by a wrong
