@@ -15,6 +15,7 @@ import (
 
 	"gorgonia.org/cu"
 
+	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
@@ -202,4 +203,168 @@ func TestGPUFaults(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestGPUMisuse: what the backend answers to calls it cannot serve, each
+// with one error naming the fault and nothing allocated or changed, and to
+// the edge cases it must serve (an empty order or set, a backend without a
+// training set, progress past 100 steps).
+func TestGPUMisuse(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 2))
+	set, eval := randomSet(r, 1010), randomSet(r, 40)
+	cfg := train.Config{Sizes: []int{784, 30, 10}, BatchSize: 10, Eta: 3, Dtype: graph.Float32}
+	net, _ := graph.New(cfg.Sizes, 9)
+	short := &mnist.Set{Images: make([]uint8, 100), Labels: make([]uint8, 3)}
+
+	t.Run("Open", func(t *testing.T) {
+		for _, c := range []struct {
+			name string
+			cfg  train.Config
+			set  *mnist.Set
+			want string
+		}{
+			{"images-short", cfg, short, "cuda: training set has 3 labels but 100 bytes of images"},
+			{"batch-size", train.Config{Sizes: cfg.Sizes, BatchSize: 0, Eta: 3, Dtype: graph.Float32}, set, "batch"},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				b, err := Open(c.cfg, c.set)
+				if err == nil {
+					b.Close()
+					t.Fatalf("Open succeeded, want an error containing %q", c.want)
+				}
+				if !strings.Contains(err.Error(), c.want) {
+					t.Errorf("Open: %v, want an error containing %q", err, c.want)
+				}
+			})
+		}
+	})
+
+	b, err := Open(cfg, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.SetNetwork(net); err != nil {
+		t.Fatal(err)
+	}
+	start := roundTrip(net)
+	ragged := net.Clone()
+	ragged.Biases[1] = ragged.Biases[1][:9]
+	other, _ := graph.New([]int{784, 20, 10}, 1)
+	for _, c := range []struct {
+		name string
+		call func() error
+		want string
+	}{
+		{"order-out-of-range", func() error {
+			_, err := b.Epoch(context.Background(), []int32{0, 1010, 2}, nil)
+			return err
+		}, "cuda: order[1] = 1010 is not an image of the 1010-image training set"},
+		{"order-negative", func() error {
+			_, err := b.Epoch(context.Background(), []int32{-1}, nil)
+			return err
+		}, "cuda: order[0] = -1 is not an image"},
+		{"network-sizes", func() error { return b.SetNetwork(other) }, "network sizes [784 20 10] do not match --sizes [784 30 10]"},
+		{"network-ragged", func() error { return b.SetNetwork(ragged) }, "biases[1]: want 10 values, have 9"},
+		{"predict-images-short", func() error {
+			_, err := b.Predict(short)
+			return err
+		}, "cuda: Predict: 3 labels but 100 bytes of images"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.call()
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%v, want an error containing %q", err, c.want)
+			}
+			if got, err := b.Network(); err != nil || !got.Equal(start) {
+				t.Errorf("the refused call changed the parameters (%v)", err)
+			}
+		})
+	}
+
+	t.Run("empty", func(t *testing.T) {
+		if cost, err := b.Epoch(context.Background(), nil, nil); err != nil || cost != 0 {
+			t.Errorf("an epoch of no images: cost %v, %v; want 0, nil", cost, err)
+		}
+		if p, err := b.Predict(&mnist.Set{}); err != nil || len(p) != 0 {
+			t.Errorf("predicting no images: %v, %v", p, err)
+		}
+		if got, err := b.Network(); err != nil || !got.Equal(start) {
+			t.Errorf("an empty epoch changed the parameters (%v)", err)
+		}
+	})
+
+	t.Run("progress", func(t *testing.T) {
+		// 101 steps: progress after the first 100, and at the end.
+		var done []int
+		if _, err := b.Epoch(context.Background(), fileOrder(set.Len()), func(n int) { done = append(done, n) }); err != nil {
+			t.Fatal(err)
+		}
+		if want := []int{1000, 1010}; !slices.Equal(done, want) {
+			t.Errorf("progress reported %v, want %v", done, want)
+		}
+	})
+
+	t.Run("no-training-set", func(t *testing.T) {
+		fwd, err := Open(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fwd.Close()
+		if _, err := fwd.Epoch(context.Background(), []int32{0}, nil); err == nil ||
+			!strings.Contains(err.Error(), "cuda: Epoch: the backend was opened without a training set") {
+			t.Errorf("Epoch without a training set: %v", err)
+		}
+		if err := fwd.SetNetwork(net); err != nil {
+			t.Fatal(err)
+		}
+		got, err := fwd.Predict(eval)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cb, err := cpu.Open(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cb.Close()
+		if err := cb.SetNetwork(net); err != nil {
+			t.Fatal(err)
+		}
+		want, err := cb.Predict(eval)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := countDiffer(got, want); n > 0 {
+			t.Errorf("%d of %d predictions differ from the CPU backend's", n, len(got))
+		}
+	})
+
+	t.Run("closed", func(t *testing.T) {
+		closed, err := Open(cfg, set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := closed.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := closed.Close(); err != nil {
+			t.Errorf("a second Close: %v", err)
+		}
+		for what, call := range map[string]func() error{
+			"setting the parameters": func() error { return closed.SetNetwork(net) },
+			"reading the parameters": func() error { _, err := closed.Network(); return err },
+			"training an epoch":      func() error { _, err := closed.Epoch(context.Background(), []int32{0}, nil); return err },
+			"predicting":             func() error { _, err := closed.Predict(eval); return err },
+		} {
+			if err := call(); err == nil || err.Error() != "cuda: "+what+": the backend is closed" {
+				t.Errorf("%s after Close: %v", what, err)
+			}
+		}
+	})
+
+	t.Run("BatchSize", func(t *testing.T) {
+		if b.BatchSize() != cfg.BatchSize {
+			t.Errorf("BatchSize() = %d, want %d", b.BatchSize(), cfg.BatchSize)
+		}
+	})
 }
