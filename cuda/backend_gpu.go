@@ -180,7 +180,7 @@ func (b *backend) init() error {
 		}
 	}
 	major, minor := cc[0], cc[1]
-	version, err := driverVersion()
+	version, err := cudaVersion()
 	if err != nil {
 		return fmt.Errorf("cuda: querying the CUDA version of the driver: %w", describe(err))
 	}

@@ -189,11 +189,7 @@ func findCuBLAS(lib *C.gtBlasLib, getenv func(string) string) (string, error) {
 // Describe says what CUDA support this binary has, for --version: the
 // first device, the driver and the cuBLAS library it would use.
 func Describe() string {
-	v, err := driverVersion()
-	if err != nil {
-		v = "unknown (" + err.Error() + ")"
-	}
-	d := "cuda: CUDA driver " + v
+	d := "cuda: CUDA driver " + driverVersion()
 	if dev, err := cu.GetDevice(0); err == nil {
 		if name, err := dev.Name(); err == nil {
 			d += ", device 0: " + name

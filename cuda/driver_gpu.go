@@ -146,7 +146,16 @@ func hostAlloc(bytes int64) (unsafe.Pointer, error) {
 func hostFree(p unsafe.Pointer) error { return check(C.cuMemFreeHost(p)) }
 
 // driverVersion is the CUDA version the installed driver supports ("13.0").
-func driverVersion() (string, error) {
+func driverVersion() string {
+	v, err := cudaVersion()
+	if err != nil {
+		return "unknown"
+	}
+	return v
+}
+
+// cudaVersion is driverVersion, or why the driver did not say.
+func cudaVersion() (string, error) {
 	var v C.int
 	if err := check(C.cuDriverGetVersion(&v)); err != nil {
 		return "", err
