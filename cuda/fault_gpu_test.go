@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -160,13 +161,10 @@ func TestGPUFaults(t *testing.T) {
 					if got.err != nil || got.closeErr != nil || !got.net.Equal(clean.net) || !slices.Equal(got.pred, clean.pred) {
 						t.Errorf("a run without a fault (%d calls) differs from the first: %v; Close: %v", k-1, got.err, got.closeErr)
 					}
-					names := slices.Sorted(func(yield func(string) bool) {
-						for c := range calls {
-							if !yield(fmt.Sprintf("%s %d", c, calls[c])) {
-								return
-							}
-						}
-					})
+					var names []string
+					for _, c := range slices.Sorted(maps.Keys(calls)) {
+						names = append(names, fmt.Sprintf("%s %d", c, calls[c]))
+					}
 					t.Logf("%d calls failed in turn: %d ended in an error, %d in a failed capture and kernel-by-kernel launches; calls failed: %s",
 						k-1, errs, fellBack, strings.Join(names, ", "))
 					break
