@@ -149,7 +149,10 @@ func (b *backend) init() error {
 	if err != nil {
 		return fmt.Errorf("cuda: opening device 0: %w", describe(err))
 	}
-	name, _ := dev.Name()
+	name, err := dev.Name()
+	if err != nil {
+		return fmt.Errorf("cuda: reading the name of device 0: %w", describe(err))
+	}
 	// The primary context is the one the CUDA runtime (and so cuBLAS) uses
 	// too; retaining it rather than creating one leaves nothing pushed on
 	// the thread after Close.
@@ -160,9 +163,18 @@ func (b *backend) init() error {
 	if err := cu.SetCurrentContext(b.ctx); err != nil {
 		return fmt.Errorf("cuda: making the context of %s current: %w", name, describe(err))
 	}
-	major, _ := dev.Attribute(cu.ComputeCapabilityMajor)
-	minor, _ := dev.Attribute(cu.ComputeCapabilityMinor)
-	b.device = fmt.Sprintf("%s (compute capability %d.%d, CUDA driver %s)", name, major, minor, driverVersion())
+	var cc [2]int
+	for i, a := range []cu.DeviceAttribute{cu.ComputeCapabilityMajor, cu.ComputeCapabilityMinor} {
+		if cc[i], err = dev.Attribute(a); err != nil {
+			return fmt.Errorf("cuda: querying the compute capability of %s: %w", name, describe(err))
+		}
+	}
+	major, minor := cc[0], cc[1]
+	version, err := cudaVersion()
+	if err != nil {
+		return fmt.Errorf("cuda: querying the CUDA version of the driver: %w", describe(err))
+	}
+	b.device = fmt.Sprintf("%s (compute capability %d.%d, CUDA driver %s)", name, major, minor, version)
 	// The JIT's logs say why the PTX did not compile for this GPU.
 	info, jitErr := &cu.JITInfoLogBuffer{Buffer: make([]byte, 4096)}, &cu.JITErrorLogBuffer{Buffer: make([]byte, 4096)}
 	mod, err := cu.LoadDataEx(kernelsPTX, info, jitErr)
@@ -266,7 +278,7 @@ func (b *backend) release() error {
 			errs = append(errs, fmt.Errorf("cuda: %s: %w", what, describe(e)))
 		}
 	}
-	b.dropGraphs()
+	keep("destroying the captured steps", b.dropGraphs())
 	keep("destroying the cuBLAS handle", b.blas.close())
 	b.blas = nil
 	for p := range b.allocs {
@@ -349,7 +361,9 @@ func (b *backend) grow(a *devArray, bytes int64, what string) error {
 		}
 		*a = devArray{}
 		if a == &b.order || a == &b.costs {
-			b.dropGraphs()
+			if err := b.dropGraphs(); err != nil {
+				return fmt.Errorf("cuda: destroying the captured steps: %w", describe(err))
+			}
 		}
 	}
 	p, err := b.alloc(bytes, what)
@@ -360,12 +374,15 @@ func (b *backend) grow(a *devArray, bytes int64, what string) error {
 	return nil
 }
 
-func (b *backend) dropGraphs() {
+// dropGraphs destroys every captured step, all of them even when one
+// fails.
+func (b *backend) dropGraphs() error {
+	var errs []error
 	b.progs.Each(func(mc *machine) {
-		mc.exec1.destroy()
-		mc.execK.destroy()
+		errs = append(errs, mc.exec1.destroy(), mc.execK.destroy())
 		mc.exec1, mc.execK = nil, nil
 	})
+	return errors.Join(errs...)
 }
 
 func (b *backend) zero(p cu.DevicePtr, bytes int64) error {

@@ -23,20 +23,28 @@ static CUresult gtCaptureBegin(CUstream s) {
 	return cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
 }
 
+// gtCaptureAbort ends a capture that is being abandoned, if the stream is
+// still capturing, so that it leaves capture mode.
+static void gtCaptureAbort(CUstream s) {
+	CUstreamCaptureStatus st;
+	if (cuStreamIsCapturing(s, &st) == CUDA_SUCCESS && st == CU_STREAM_CAPTURE_STATUS_NONE) return;
+	CUgraph g = 0;
+	if (cuStreamEndCapture(s, &g) == CUDA_SUCCESS && g) cuGraphDestroy(g);
+}
+
+// gtCaptureEnd ends the capture and instantiates its graph. However it
+// fails, the stream leaves capture mode: one left capturing refuses every
+// later synchronisation, allocation and free.
 static CUresult gtCaptureEnd(CUstream s, CUgraphExec *exec) {
 	CUgraph g;
 	CUresult r = cuStreamEndCapture(s, &g);
-	if (r != CUDA_SUCCESS) return r;
+	if (r != CUDA_SUCCESS) {
+		gtCaptureAbort(s);
+		return r;
+	}
 	r = cuGraphInstantiateWithFlags(exec, g, 0);
-	cuGraphDestroy(g);
-	return r;
-}
-
-// gtCaptureAbort ends a capture that is being abandoned, so the stream
-// leaves capture mode.
-static void gtCaptureAbort(CUstream s) {
-	CUgraph g = 0;
-	if (cuStreamEndCapture(s, &g) == CUDA_SUCCESS && g) cuGraphDestroy(g);
+	CUresult d = cuGraphDestroy(g);
+	return r != CUDA_SUCCESS ? r : d;
 }
 
 static const char *gtErrorName(CUresult r) {
@@ -139,11 +147,20 @@ func hostFree(p unsafe.Pointer) error { return check(C.cuMemFreeHost(p)) }
 
 // driverVersion is the CUDA version the installed driver supports ("13.0").
 func driverVersion() string {
-	var v C.int
-	if C.cuDriverGetVersion(&v) != C.CUDA_SUCCESS {
+	v, err := cudaVersion()
+	if err != nil {
 		return "unknown"
 	}
-	return fmt.Sprintf("%d.%d", v/1000, v%1000/10)
+	return v
+}
+
+// cudaVersion is driverVersion, or why the driver did not say.
+func cudaVersion() (string, error) {
+	var v C.int
+	if err := check(C.cuDriverGetVersion(&v)); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d.%d", v/1000, v%1000/10), nil
 }
 
 // execGraph is an instantiated CUDA graph.
@@ -180,9 +197,11 @@ func capture(s cu.Stream, enqueue func() error) (*execGraph, error) {
 
 func (g *execGraph) launch(s cu.Stream) error { return check(C.cuGraphLaunch(g.e, cStream(s))) }
 
-func (g *execGraph) destroy() {
-	if g != nil && g.e != nil {
-		C.cuGraphExecDestroy(g.e)
-		g.e = nil
+func (g *execGraph) destroy() error {
+	if g == nil || g.e == nil {
+		return nil
 	}
+	err := check(C.cuGraphExecDestroy(g.e))
+	g.e = nil
+	return err
 }

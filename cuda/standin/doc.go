@@ -11,4 +11,11 @@
 // train with bin/gputrain-cuda on it against the CPU build. They skip, saying
 // so, until make standin has run. make gpu-standin-check runs them with the
 // gpu-tagged tests of ./cuda on the stand-in.
+//
+// GPUTRAIN_STANDIN_FAIL=TAG:K makes the K-th driver or cuBLAS call, counted
+// from when the variable last changed value, fail once instead of doing its
+// work, with an error the documentation gives for that call (the table is
+// in src/standin.h); GPUTRAIN_STANDIN_FAIL_REPORT=PATH gets "TAG K CALL"
+// appended when it fires. The rule case "fault" shows it; TestGPUFaults in
+// ./cuda fails every call of a training run with it in turn.
 package standin

@@ -34,6 +34,8 @@ var mutants = []mutant{
 	{"each kernel's addresses checked", "driver.cpp", "if (CUresult r = k->check(c, args.data()))", "if (CUresult r = CUDA_SUCCESS)"},
 	{"captured work recorded, not run", "driver.cpp", "\t\tst->jobs.push_back(std::move(job));\n\t\treturn CUDA_SUCCESS;",
 		"\t\treturn job.run(job.call);"},
+	{"GPUTRAIN_STANDIN_FAIL fails the K-th call", "driver.cpp", "if (f.k == 0 || ++f.calls != f.k)", "if (true)"},
+	{"a free refused by an injected fault is no leak", "driver.cpp", "\t\tif (!it->second.abandoned) {", "\t\tif (true) {"},
 	{"deferred work (GPUTRAIN_STANDIN_ASYNC=1)", "driver.cpp", "\tif (S().async) {\n\t\t// Deferred", "\tif (false) {\n\t\t// Deferred"},
 }
 
@@ -95,7 +97,7 @@ func TestRulesCatchMutants(t *testing.T) {
 			}
 			var caught []string
 			for _, c := range ruleCases {
-				out, _, diags, status := runWith(t, dir, c.env, prog, c.name, ptx)
+				out, _, diags, status := runWith(t, dir, c.environ(), prog, c.name, ptx)
 				if len(c.problems(out, diags, status)) > 0 {
 					caught = append(caught, c.name+strings.Join(c.env, ","))
 				}

@@ -211,11 +211,33 @@ var ruleCases = []ruleCase{
 		out: []string{"same 1", "release1 CUDA_SUCCESS", "after first release", "release2 CUDA_SUCCESS", "use CUDA_ERROR_CONTEXT_IS_DESTROYED"},
 		diags: []string{`^standin: cuDevicePrimaryCtxRelease_v2: context 1 leaked 1 device allocations \(100 bytes`,
 			`^standin: cuMemAlloc_v2: the current context \(1\) was destroyed$`}},
+	{name: "fault", env: []string{"GPUTRAIN_STANDIN_FAIL=t:5", "GPUTRAIN_STANDIN_FAIL_REPORT=/dev/stdout", "GPUTRAIN_STANDIN_STRICT=1"},
+		out: []string{"alloc4 CUDA_SUCCESS", "t 5 cuMemAlloc_v2", "alloc5 CUDA_ERROR_OUT_OF_MEMORY", "alloc6 CUDA_SUCCESS",
+			"memset1 CUDA_SUCCESS", "u 2 cuMemsetD8_v2", "memset2 CUDA_ERROR_INVALID_VALUE",
+			"v 1 cuMemFree_v2", "free1 CUDA_ERROR_INVALID_VALUE", "free2 CUDA_SUCCESS",
+			"create1 CUBLAS_STATUS_SUCCESS", "w 2 cublasSetStream_v2", "stream2 CUBLAS_STATUS_NOT_INITIALIZED",
+			"alloc CUDA_SUCCESS", "free CUDA_SUCCESS", "destroy CUDA_SUCCESS"},
+		diags: []string{`^standin: cuMemAlloc_v2: GPUTRAIN_STANDIN_FAIL=t:5: call 5 fails, as injected$`,
+			`^standin: cuMemsetD8_v2: GPUTRAIN_STANDIN_FAIL=u:2: call 2 fails, as injected$`,
+			`^standin: cuMemFree_v2: GPUTRAIN_STANDIN_FAIL=v:1: call 1 fails, as injected$`,
+			`^standin: cublasSetStream_v2: GPUTRAIN_STANDIN_FAIL=w:2: call 2 fails, as injected$`,
+			`^standin: GPUTRAIN_STANDIN_FAIL: "x:0": want TAG:K, K a positive integer \(the K-th call fails\); no fault injected$`}},
 	{name: "no-device", env: []string{"GPUTRAIN_STANDIN_DEVICES=0"},
 		out: []string{"init CUDA_ERROR_NO_DEVICE"}},
 	{name: "unsupported",
 		out:   []string{"pitch CUDA_ERROR_NOT_SUPPORTED"},
 		diags: []string{`^standin: cuMemAllocPitch_v2: not implemented by the stand-in: CUDA_ERROR_NOT_SUPPORTED$`}},
+}
+
+// environ is c's environment for the stand-in: every setting of it cleared
+// (make gpu-standin-check exports GPUTRAIN_STANDIN_STRICT=1, which would
+// end the leak cases early), then c's own.
+func (c ruleCase) environ() []string {
+	var env []string
+	for _, v := range []string{"MEM", "DEVICES", "DRIVER_VERSION", "STRICT", "STATS", "ASYNC", "FAIL", "FAIL_REPORT"} {
+		env = append(env, "GPUTRAIN_STANDIN_"+v+"=")
+	}
+	return append(env, c.env...)
 }
 
 // problems lists how a run of c differs from what c wants.
@@ -254,7 +276,7 @@ func TestRules(t *testing.T) {
 	ptx := filepath.Join(root, "cuda", "kernels.ptx")
 	for _, c := range ruleCases {
 		t.Run(c.name+strings.Join(c.env, ","), func(t *testing.T) {
-			out, _, diags, status := run(t, c.env, prog, c.name, ptx)
+			out, _, diags, status := run(t, c.environ(), prog, c.name, ptx)
 			for _, p := range c.problems(out, diags, status) {
 				t.Error(p)
 			}

@@ -12,6 +12,8 @@
 // would make cuBLAS allocate during the capture, so it is refused and the
 // capture invalidated. The product is a plain column-major triple loop, so
 // its rounding is not cuBLAS's.
+// Each entry point counts towards GPUTRAIN_STANDIN_FAIL's injected fault
+// (standin::injected).
 #include "standin.h"
 
 #include <cublas_v2.h>
@@ -67,6 +69,8 @@ template <class T>
 cublasStatus_t gemm(const char *call, cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
 		    int k, const T *alpha, const T *A, int lda, const T *B, int ldb, const T *beta, T *C, int ldc) {
 	LOCK;
+	if (standin::injected(call))
+		return CUBLAS_STATUS_EXECUTION_FAILED;
 	if (cublasStatus_t st = live(call, h))
 		return st;
 	for (cublasOperation_t op : {ta, tb})
@@ -160,6 +164,8 @@ cublasStatus_t gemm(const char *call, cublasHandle_t h, cublasOperation_t ta, cu
 extern "C" {
 
 cublasStatus_t cublasCreate_v2(cublasHandle_t *h) {
+	if (standin::injected("cublasCreate_v2"))
+		return CUBLAS_STATUS_ALLOC_FAILED;
 	LOCK;
 	if (!h)
 		return CUBLAS_STATUS_INVALID_VALUE;
@@ -174,6 +180,8 @@ cublasStatus_t cublasCreate_v2(cublasHandle_t *h) {
 }
 
 cublasStatus_t cublasDestroy_v2(cublasHandle_t h) {
+	if (standin::injected("cublasDestroy_v2"))
+		return CUBLAS_STATUS_NOT_INITIALIZED;
 	LOCK;
 	if (cublasStatus_t st = live("cublasDestroy_v2", h))
 		return st;
@@ -183,6 +191,8 @@ cublasStatus_t cublasDestroy_v2(cublasHandle_t h) {
 }
 
 cublasStatus_t cublasSetStream_v2(cublasHandle_t h, cudaStream_t s) {
+	if (standin::injected("cublasSetStream_v2"))
+		return CUBLAS_STATUS_NOT_INITIALIZED;
 	LOCK;
 	if (cublasStatus_t st = live("cublasSetStream_v2", h))
 		return st;
@@ -196,6 +206,8 @@ cublasStatus_t cublasSetStream_v2(cublasHandle_t h, cudaStream_t s) {
 }
 
 cublasStatus_t cublasSetWorkspace_v2(cublasHandle_t h, void *ws, size_t bytes) {
+	if (standin::injected("cublasSetWorkspace_v2"))
+		return CUBLAS_STATUS_NOT_INITIALIZED;
 	LOCK;
 	if (cublasStatus_t st = live("cublasSetWorkspace_v2", h))
 		return st;
@@ -213,6 +225,8 @@ cublasStatus_t cublasSetWorkspace_v2(cublasHandle_t h, void *ws, size_t bytes) {
 }
 
 cublasStatus_t cublasSetPointerMode_v2(cublasHandle_t h, cublasPointerMode_t mode) {
+	if (standin::injected("cublasSetPointerMode_v2"))
+		return CUBLAS_STATUS_NOT_INITIALIZED;
 	LOCK;
 	if (cublasStatus_t st = live("cublasSetPointerMode_v2", h))
 		return st;
@@ -223,6 +237,8 @@ cublasStatus_t cublasSetPointerMode_v2(cublasHandle_t h, cublasPointerMode_t mod
 }
 
 cublasStatus_t cublasGetVersion_v2(cublasHandle_t, int *v) {
+	if (standin::injected("cublasGetVersion_v2"))
+		return CUBLAS_STATUS_NOT_INITIALIZED;
 	if (!v)
 		return CUBLAS_STATUS_INVALID_VALUE;
 	*v = STANDIN_CUBLAS_VERSION;

@@ -34,12 +34,17 @@
 // synchronous copy or memset for the null and blocking streams, a free), as
 // a GPU may, so that host code reading a copy's pinned destination too early,
 // or rewriting a pinned source before the copy ran, sees the difference.
+// GPUTRAIN_STANDIN_FAIL=TAG:K makes the K-th driver or cuBLAS call fail
+// once (standin::injected, in standin.h, has the rule and the errors), so
+// that a test can fail each call a program makes in turn;
+// GPUTRAIN_STANDIN_FAIL_REPORT=PATH says to which call it fell.
 #include "standin.h"
 
 #include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <cerrno>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -108,6 +113,9 @@ struct Alloc {
 	size_t size;
 	Ctx *ctx;
 	std::string by; // the call that made or freed it
+	// abandoned: an injected fault refused its free (GPUTRAIN_STANDIN_FAIL),
+	// so its context's destruction frees it without calling it a leak.
+	bool abandoned = false;
 };
 
 enum Kind { kCtx = 1, kModule, kFunc, kStream, kGraph, kExec };
@@ -307,6 +315,28 @@ bool isPinned(const void *p, size_t n) {
 	return it != S().pinned.end() && (uint64_t)(uintptr_t)p + n <= it->first + it->second.size;
 }
 
+// Fault is GPUTRAIN_STANDIN_FAIL=TAG:K as last seen, and how many calls
+// have been counted since it took that value.
+struct Fault {
+	std::string value; // "" while unset
+	std::string tag;
+	long k = 0; // 0: no fault (unset, empty or not TAG:K)
+	long calls = 0;
+	std::string fired; // the call it fell on, once it has
+};
+
+Fault &F() {
+	static Fault *f = new Fault;
+	return *f;
+}
+
+// faultNote says which call the current GPUTRAIN_STANDIN_FAIL fell on, if
+// one did, for the leak report.
+std::string faultNote() {
+	const Fault &f = F();
+	return f.fired.empty() ? "" : " (after GPUTRAIN_STANDIN_FAIL=" + f.value + " failed " + f.fired + ")";
+}
+
 // teardown frees what a context still holds, reporting it as leaked, and
 // retires its streams, modules and graphs.
 void teardown(Ctx *c, const char *call) {
@@ -319,10 +349,12 @@ void teardown(Ctx *c, const char *call) {
 			++it;
 			continue;
 		}
-		if (first.empty())
-			first = hex(it->first) + " (" + std::to_string(it->second.size) + " bytes)";
-		n++;
-		bytes += it->second.size;
+		if (!it->second.abandoned) {
+			if (first.empty())
+				first = hex(it->first) + " (" + std::to_string(it->second.size) + " bytes)";
+			n++;
+			bytes += it->second.size;
+		}
 		s.used -= it->second.size;
 		s.freed[it->first] = {it->second.size, c, call};
 		poisonAndQuarantine((void *)it->first, it->second.size);
@@ -333,7 +365,7 @@ void teardown(Ctx *c, const char *call) {
 			++it;
 			continue;
 		}
-		pinned++;
+		pinned += !it->second.abandoned;
 		free((void *)it->first);
 		it = s.pinned.erase(it);
 	}
@@ -354,8 +386,8 @@ void teardown(Ctx *c, const char *call) {
 	if (n || pinned) {
 		standin::diag(call,
 			      "context %d leaked %zu device allocations (%zu bytes; first %s) and %zu pinned host "
-			      "allocations: freed with the context",
-			      c->id, n, bytes, first.c_str(), pinned);
+			      "allocations: freed with the context%s",
+			      c->id, n, bytes, first.c_str(), pinned, faultNote().c_str());
 		if (s.strict) {
 			standin::diag(call, "GPUTRAIN_STANDIN_STRICT=1: exiting with status 3 on the leak");
 			fflush(stderr);
@@ -509,6 +541,9 @@ CUresult loadModule(const char *call, CUmodule *module, const void *image, unsig
 		fillLog(n, opts, vals, CU_JIT_INFO_LOG_BUFFER, CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES, "");
 		return r;
 	};
+	if (standin::injected(call))
+		return fail(CUDA_ERROR_INVALID_PTX, std::string("GPUTRAIN_STANDIN_FAIL=") + getenv("GPUTRAIN_STANDIN_FAIL") +
+							    ": an injected fault (the PTX was not read)");
 	const std::string ptx((const char *)image);
 	auto *m = new Module;
 	m->ctx = c;
@@ -545,6 +580,8 @@ CUresult loadModule(const char *call, CUmodule *module, const void *image, unsig
 }
 
 CUresult primaryRelease(const char *call, CUdevice d) {
+	if (standin::injected(call))
+		return CUDA_ERROR_INVALID_CONTEXT;
 	LOCK;
 	if (CUresult r = needDevice(call, d))
 		return r;
@@ -580,6 +617,8 @@ CUresult hostSide(const char *call, const void *p, size_t n, CUstream s, const c
 }
 
 CUresult asyncCopy(const char *call, void *dst, const void *src, size_t n, CUstream s, bool toDevice) {
+	if (standin::injected(call))
+		return CUDA_ERROR_INVALID_VALUE;
 	LOCK;
 	if (CUresult r = needCtx(call))
 		return r;
@@ -610,6 +649,8 @@ CUresult asyncCopy(const char *call, void *dst, const void *src, size_t n, CUstr
 }
 
 CUresult syncCopy(const char *call, void *dst, const void *src, size_t n, bool toDevice) {
+	if (standin::injected(call))
+		return CUDA_ERROR_INVALID_VALUE;
 	LOCK;
 	if (CUresult r = needCtx(call))
 		return r;
@@ -629,6 +670,8 @@ CUresult syncCopy(const char *call, void *dst, const void *src, size_t n, bool t
 }
 
 CUresult hostAlloc(const char *call, void **pp, size_t bytes) {
+	if (standin::injected(call))
+		return CUDA_ERROR_OUT_OF_MEMORY;
 	LOCK;
 	Ctx *c;
 	if (CUresult r = needCtx(call, &c))
@@ -648,6 +691,8 @@ CUresult hostAlloc(const char *call, void **pp, size_t bytes) {
 }
 
 CUresult instantiate(const char *call, CUgraphExec *out, CUgraph g) {
+	if (standin::injected(call))
+		return CUDA_ERROR_OUT_OF_MEMORY;
 	LOCK;
 	if (CUresult r = needCtx(call))
 		return r;
@@ -665,6 +710,8 @@ CUresult instantiate(const char *call, CUgraphExec *out, CUgraph g) {
 
 // destroyGraph retires a graph or an executable graph (kind).
 CUresult destroyGraph(const char *call, const void *h, Kind kind) {
+	if (standin::injected(call))
+		return CUDA_ERROR_INVALID_VALUE;
 	LOCK;
 	Graph *x = handle<Graph>(h, kind);
 	if (!x || !x->alive) {
@@ -916,6 +963,40 @@ CUresult standin::prohibitedInCapture(const std::string &call, const std::string
 	return r;
 }
 
+bool standin::injected(const char *call) {
+	LOCK;
+	Fault &f = F();
+	const char *v = getenv("GPUTRAIN_STANDIN_FAIL");
+	const std::string value = v ? v : "";
+	if (value != f.value) {
+		f = Fault{};
+		f.value = value;
+		const size_t colon = value.rfind(':');
+		const char *digits = colon == std::string::npos ? "" : value.c_str() + colon + 1;
+		char *end = nullptr;
+		const long k = strtol(digits, &end, 10);
+		if (!value.empty() && (colon == std::string::npos || !*digits || *end || k < 1))
+			diag("GPUTRAIN_STANDIN_FAIL", "\"%s\": want TAG:K, K a positive integer (the K-th call fails); no fault injected",
+			     value.c_str());
+		else if (!value.empty())
+			f.tag = value.substr(0, colon), f.k = k;
+	}
+	if (f.k == 0 || ++f.calls != f.k)
+		return false;
+	f.fired = call;
+	diag(call, "GPUTRAIN_STANDIN_FAIL=%s: call %ld fails, as injected", value.c_str(), f.k);
+	if (const char *path = getenv("GPUTRAIN_STANDIN_FAIL_REPORT"); path && *path) {
+		FILE *r = fopen(path, "a");
+		if (!r)
+			diag(call, "GPUTRAIN_STANDIN_FAIL_REPORT=%s: %s", path, strerror(errno));
+		else {
+			fprintf(r, "%s %ld %s\n", f.tag.c_str(), f.k, call);
+			fclose(r);
+		}
+	}
+	return true;
+}
+
 extern "C" {
 
 // standin_unsupported answers every driver call the stand-in does not
@@ -926,6 +1007,8 @@ __attribute__((visibility("default"))) CUresult standin_unsupported(const char *
 }
 
 CUresult cuInit(unsigned int flags) {
+	if (standin::injected("cuInit"))
+		return CUDA_ERROR_INVALID_VALUE;
 	LOCK;
 	if (flags != 0) {
 		standin::diag("cuInit", "flags %u, must be 0", flags);
@@ -938,6 +1021,8 @@ CUresult cuInit(unsigned int flags) {
 }
 
 CUresult cuDriverGetVersion(int *v) {
+	if (standin::injected("cuDriverGetVersion"))
+		return CUDA_ERROR_INVALID_VALUE;
 	if (!v)
 		return CUDA_ERROR_INVALID_VALUE;
 	*v = S().driverVersion;
@@ -945,6 +1030,8 @@ CUresult cuDriverGetVersion(int *v) {
 }
 
 CUresult cuDeviceGetCount(int *n) {
+	if (standin::injected("cuDeviceGetCount"))
+		return CUDA_ERROR_INVALID_VALUE;
 	LOCK;
 	if (CUresult r = needInit("cuDeviceGetCount"))
 		return r;
@@ -955,6 +1042,8 @@ CUresult cuDeviceGetCount(int *n) {
 }
 
 CUresult cuDeviceGet(CUdevice *d, int ordinal) {
+	if (standin::injected("cuDeviceGet"))
+		return CUDA_ERROR_INVALID_VALUE;
 	LOCK;
 	if (CUresult r = needDevice("cuDeviceGet", ordinal))
 		return r;
@@ -965,6 +1054,8 @@ CUresult cuDeviceGet(CUdevice *d, int ordinal) {
 }
 
 CUresult cuDeviceGetName(char *name, int len, CUdevice d) {
+	if (standin::injected("cuDeviceGetName"))
+		return CUDA_ERROR_INVALID_VALUE;
 	LOCK;
 	if (CUresult r = needDevice("cuDeviceGetName", d))
 		return r;
@@ -975,6 +1066,8 @@ CUresult cuDeviceGetName(char *name, int len, CUdevice d) {
 }
 
 CUresult cuDeviceGetAttribute(int *v, CUdevice_attribute a, CUdevice d) {
+	if (standin::injected("cuDeviceGetAttribute"))
+		return CUDA_ERROR_INVALID_VALUE;
 	LOCK;
 	if (CUresult r = needDevice("cuDeviceGetAttribute", d))
 		return r;
@@ -1033,6 +1126,8 @@ CUresult cuDeviceGetAttribute(int *v, CUdevice_attribute a, CUdevice d) {
 }
 
 CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice d) {
+	if (standin::injected("cuDeviceTotalMem_v2"))
+		return CUDA_ERROR_INVALID_VALUE;
 	LOCK;
 	if (CUresult r = needDevice("cuDeviceTotalMem_v2", d))
 		return r;
@@ -1043,6 +1138,8 @@ CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice d) {
 }
 
 CUresult cuDevicePrimaryCtxRetain(CUcontext *c, CUdevice d) {
+	if (standin::injected("cuDevicePrimaryCtxRetain"))
+		return CUDA_ERROR_INVALID_CONTEXT;
 	LOCK;
 	if (CUresult r = needDevice("cuDevicePrimaryCtxRetain", d))
 		return r;
@@ -1064,6 +1161,8 @@ CUresult cuDevicePrimaryCtxRelease_v2(CUdevice d) { return primaryRelease("cuDev
 CUresult cuDevicePrimaryCtxRelease(CUdevice d) { return primaryRelease("cuDevicePrimaryCtxRelease", d); }
 
 CUresult cuCtxCreate_v2(CUcontext *c, unsigned int flags, CUdevice d) {
+	if (standin::injected("cuCtxCreate_v2"))
+		return CUDA_ERROR_INVALID_CONTEXT;
 	LOCK;
 	if (CUresult r = needDevice("cuCtxCreate_v2", d))
 		return r;
@@ -1079,6 +1178,8 @@ CUresult cuCtxCreate_v2(CUcontext *c, unsigned int flags, CUdevice d) {
 }
 
 CUresult cuCtxDestroy_v2(CUcontext c) {
+	if (standin::injected("cuCtxDestroy_v2"))
+		return CUDA_ERROR_INVALID_CONTEXT;
 	LOCK;
 	if (CUresult r = needInit("cuCtxDestroy_v2"))
 		return r;
@@ -1097,6 +1198,8 @@ CUresult cuCtxDestroy_v2(CUcontext c) {
 }
 
 CUresult cuCtxSetCurrent(CUcontext c) {
+	if (standin::injected("cuCtxSetCurrent"))
+		return CUDA_ERROR_INVALID_CONTEXT;
 	LOCK;
 	if (CUresult r = needInit("cuCtxSetCurrent"))
 		return r;
@@ -1116,6 +1219,8 @@ CUresult cuCtxSetCurrent(CUcontext c) {
 }
 
 CUresult cuCtxGetCurrent(CUcontext *c) {
+	if (standin::injected("cuCtxGetCurrent"))
+		return CUDA_ERROR_INVALID_CONTEXT;
 	LOCK;
 	if (CUresult r = needInit("cuCtxGetCurrent"))
 		return r;
@@ -1126,6 +1231,8 @@ CUresult cuCtxGetCurrent(CUcontext *c) {
 }
 
 CUresult cuCtxPushCurrent_v2(CUcontext c) {
+	if (standin::injected("cuCtxPushCurrent_v2"))
+		return CUDA_ERROR_INVALID_CONTEXT;
 	LOCK;
 	if (CUresult r = needInit("cuCtxPushCurrent_v2"))
 		return r;
@@ -1137,6 +1244,8 @@ CUresult cuCtxPushCurrent_v2(CUcontext c) {
 }
 
 CUresult cuCtxPopCurrent_v2(CUcontext *c) {
+	if (standin::injected("cuCtxPopCurrent_v2"))
+		return CUDA_ERROR_INVALID_CONTEXT;
 	LOCK;
 	if (CUresult r = needInit("cuCtxPopCurrent_v2"))
 		return r;
@@ -1151,6 +1260,8 @@ CUresult cuCtxPopCurrent_v2(CUcontext *c) {
 }
 
 CUresult cuCtxSynchronize(void) {
+	if (standin::injected("cuCtxSynchronize"))
+		return CUDA_ERROR_LAUNCH_FAILED;
 	LOCK;
 	Ctx *c;
 	if (CUresult r = needCtx("cuCtxSynchronize", &c))
@@ -1171,6 +1282,8 @@ CUresult cuModuleLoadDataEx(CUmodule *m, const void *image, unsigned int n, CUji
 }
 
 CUresult cuModuleUnload(CUmodule m) {
+	if (standin::injected("cuModuleUnload"))
+		return CUDA_ERROR_INVALID_VALUE;
 	LOCK;
 	if (CUresult r = needCtx("cuModuleUnload"))
 		return r;
@@ -1186,6 +1299,8 @@ CUresult cuModuleUnload(CUmodule m) {
 }
 
 CUresult cuModuleGetFunction(CUfunction *f, CUmodule m, const char *name) {
+	if (standin::injected("cuModuleGetFunction"))
+		return CUDA_ERROR_NOT_FOUND;
 	LOCK;
 	if (CUresult r = needCtx("cuModuleGetFunction"))
 		return r;
@@ -1211,6 +1326,8 @@ CUresult cuModuleGetFunction(CUfunction *f, CUmodule m, const char *name) {
 }
 
 CUresult cuFuncGetAttribute(int *v, CUfunction_attribute a, CUfunction f) {
+	if (standin::injected("cuFuncGetAttribute"))
+		return CUDA_ERROR_INVALID_VALUE;
 	LOCK;
 	if (CUresult r = needCtx("cuFuncGetAttribute"))
 		return r;
@@ -1244,6 +1361,8 @@ CUresult cuFuncGetAttribute(int *v, CUfunction_attribute a, CUfunction f) {
 
 CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
 			unsigned shared, CUstream s, void **params, void **extra) {
+	if (standin::injected("cuLaunchKernel"))
+		return CUDA_ERROR_LAUNCH_FAILED;
 	LOCK;
 	const char *api = "cuLaunchKernel";
 	if (CUresult r = needCtx(api))
@@ -1331,6 +1450,8 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 }
 
 CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes) {
+	if (standin::injected("cuMemAlloc_v2"))
+		return CUDA_ERROR_OUT_OF_MEMORY;
 	LOCK;
 	const char *call = "cuMemAlloc_v2";
 	Ctx *c;
@@ -1364,6 +1485,11 @@ CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes) {
 CUresult cuMemFree_v2(CUdeviceptr p) {
 	LOCK;
 	const char *call = "cuMemFree_v2";
+	if (standin::injected(call)) {
+		if (auto it = S().live.find(p); it != S().live.end())
+			it->second.abandoned = true;
+		return CUDA_ERROR_INVALID_VALUE;
+	}
 	if (CUresult r = needCtx(call))
 		return r;
 	if (CUresult r = standin::prohibitedInCapture(call, "a free"))
@@ -1394,6 +1520,8 @@ CUresult cuMemFree_v2(CUdeviceptr p) {
 }
 
 CUresult cuMemGetInfo_v2(size_t *free, size_t *total) {
+	if (standin::injected("cuMemGetInfo_v2"))
+		return CUDA_ERROR_INVALID_VALUE;
 	LOCK;
 	if (CUresult r = needCtx("cuMemGetInfo_v2"))
 		return r;
@@ -1405,6 +1533,8 @@ CUresult cuMemGetInfo_v2(size_t *free, size_t *total) {
 }
 
 CUresult cuMemsetD8_v2(CUdeviceptr p, unsigned char v, size_t n) {
+	if (standin::injected("cuMemsetD8_v2"))
+		return CUDA_ERROR_INVALID_VALUE;
 	LOCK;
 	const char *call = "cuMemsetD8_v2";
 	if (CUresult r = needCtx(call))
@@ -1420,6 +1550,8 @@ CUresult cuMemsetD8_v2(CUdeviceptr p, unsigned char v, size_t n) {
 }
 
 CUresult cuMemsetD8Async(CUdeviceptr p, unsigned char v, size_t n, CUstream s) {
+	if (standin::injected("cuMemsetD8Async"))
+		return CUDA_ERROR_INVALID_VALUE;
 	LOCK;
 	const char *call = "cuMemsetD8Async";
 	if (CUresult r = needCtx(call))
@@ -1465,6 +1597,11 @@ CUresult cuMemHostAlloc(void **pp, size_t bytes, unsigned int flags) {
 CUresult cuMemFreeHost(void *p) {
 	LOCK;
 	const char *call = "cuMemFreeHost";
+	if (standin::injected(call)) {
+		if (auto it = S().pinned.find((uint64_t)(uintptr_t)p); it != S().pinned.end())
+			it->second.abandoned = true;
+		return CUDA_ERROR_INVALID_VALUE;
+	}
 	if (CUresult r = needCtx(call))
 		return r;
 	if (CUresult r = standin::prohibitedInCapture(call, "freeing pinned host memory"))
@@ -1483,6 +1620,8 @@ CUresult cuMemFreeHost(void *p) {
 }
 
 CUresult cuStreamCreate(CUstream *s, unsigned int flags) {
+	if (standin::injected("cuStreamCreate"))
+		return CUDA_ERROR_OUT_OF_MEMORY;
 	LOCK;
 	Ctx *c;
 	if (CUresult r = needCtx("cuStreamCreate", &c))
@@ -1499,6 +1638,8 @@ CUresult cuStreamCreate(CUstream *s, unsigned int flags) {
 }
 
 CUresult cuStreamDestroy_v2(CUstream s) {
+	if (standin::injected("cuStreamDestroy_v2"))
+		return CUDA_ERROR_INVALID_VALUE;
 	LOCK;
 	const char *call = "cuStreamDestroy_v2";
 	if (CUresult r = needCtx(call))
@@ -1518,6 +1659,8 @@ CUresult cuStreamDestroy_v2(CUstream s) {
 }
 
 CUresult cuStreamSynchronize(CUstream s) {
+	if (standin::injected("cuStreamSynchronize"))
+		return CUDA_ERROR_LAUNCH_FAILED;
 	LOCK;
 	const char *call = "cuStreamSynchronize";
 	if (CUresult r = needCtx(call))
@@ -1535,6 +1678,8 @@ CUresult cuStreamSynchronize(CUstream s) {
 }
 
 CUresult cuStreamBeginCapture_v2(CUstream s, CUstreamCaptureMode mode) {
+	if (standin::injected("cuStreamBeginCapture_v2"))
+		return CUDA_ERROR_INVALID_VALUE;
 	LOCK;
 	const char *call = "cuStreamBeginCapture_v2";
 	if (CUresult r = needCtx(call))
@@ -1561,6 +1706,8 @@ CUresult cuStreamBeginCapture_v2(CUstream s, CUstreamCaptureMode mode) {
 }
 
 CUresult cuStreamEndCapture(CUstream s, CUgraph *g) {
+	if (standin::injected("cuStreamEndCapture"))
+		return CUDA_ERROR_INVALID_VALUE;
 	LOCK;
 	const char *call = "cuStreamEndCapture";
 	if (CUresult r = needCtx(call))
@@ -1594,6 +1741,8 @@ CUresult cuStreamEndCapture(CUstream s, CUgraph *g) {
 }
 
 CUresult cuStreamIsCapturing(CUstream s, CUstreamCaptureStatus *status) {
+	if (standin::injected("cuStreamIsCapturing"))
+		return CUDA_ERROR_INVALID_VALUE;
 	LOCK;
 	const char *call = "cuStreamIsCapturing";
 	if (CUresult r = needCtx(call))
@@ -1626,6 +1775,8 @@ CUresult cuGraphInstantiate_v2(CUgraphExec *e, CUgraph g, CUgraphNode *errNode, 
 }
 
 CUresult cuGraphLaunch(CUgraphExec e, CUstream s) {
+	if (standin::injected("cuGraphLaunch"))
+		return CUDA_ERROR_LAUNCH_FAILED;
 	LOCK;
 	const char *call = "cuGraphLaunch";
 	if (CUresult r = needCtx(call))

@@ -76,6 +76,43 @@ bool capturing(CUstream s);
 // CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, as the driver does.
 CUresult prohibitedInCapture(const std::string &call, const std::string &what);
 
+// injected reports whether the fault GPUTRAIN_STANDIN_FAIL=TAG:K sets falls
+// on this call, which must then return its error without doing its work.
+// Every driver and cuBLAS entry point the stand-in implements asks once, on
+// entry, with its own name (helpers shared by entry points ask for them), so
+// the K-th API call the program makes, counted from when the variable last
+// changed value (it is read on every call), fails, once per value. The
+// stand-in's calls to itself are not counted, nor cuGetErrorName and
+// cuGetErrorString, which never fail, nor the generated stubs. When it fires
+// it prints one "standin: CALL: ..." line and, with
+// GPUTRAIN_STANDIN_FAIL_REPORT=PATH, appends "TAG K CALL" to PATH. A value
+// that is not TAG:K (K >= 1) is said once and injects nothing. The error
+// returned, one the documentation gives for the call:
+//
+//   allocations and creations: cuMemAlloc_v2, cuMemAllocHost_v2,
+//     cuMemHostAlloc, cuStreamCreate, cuGraphInstantiate*  CUDA_ERROR_OUT_OF_MEMORY
+//   launches and synchronisation: cuLaunchKernel, cuGraphLaunch,
+//     cuStreamSynchronize, cuCtxSynchronize (an earlier
+//     launch's failure, as the driver reports it)          CUDA_ERROR_LAUNCH_FAILED
+//   contexts: cuDevicePrimaryCtxRetain/Release, cuCtxCreate,
+//     cuCtxDestroy, cuCtxSet/GetCurrent, cuCtxPush/PopCurrent CUDA_ERROR_INVALID_CONTEXT
+//   cuModuleLoadData, cuModuleLoadDataEx (the JIT error log
+//     says the fault was injected)                         CUDA_ERROR_INVALID_PTX
+//   cuModuleGetFunction                                    CUDA_ERROR_NOT_FOUND
+//   every other driver call: cuInit, device and function
+//     queries, copies, memsets, frees, destroys, unloads,
+//     capture begin, end and status                        CUDA_ERROR_INVALID_VALUE
+//   cublasCreate_v2                                        CUBLAS_STATUS_ALLOC_FAILED
+//   cublasSgemm_v2, cublasDgemm_v2                         CUBLAS_STATUS_EXECUTION_FAILED
+//   cublasDestroy_v2, cublasSetStream_v2,
+//     cublasSetWorkspace_v2, cublasSetPointerMode_v2,
+//     cublasGetVersion_v2                                  CUBLAS_STATUS_NOT_INITIALIZED
+//
+// A free refused this way (cuMemFree_v2, cuMemFreeHost) leaves the memory
+// allocated, as a failed free does; its context's destruction frees it
+// without reporting it as a leak, since the program could not have freed it.
+bool injected(const char *call);
+
 // A kernel of kernels.cu, as kernels.cpp compiles it for the host.
 struct Kernel {
 	const char *name;

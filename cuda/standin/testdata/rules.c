@@ -467,6 +467,29 @@ int main(int argc, char **argv) {
 		printf("after first release\n");
 		R("release2", cuDevicePrimaryCtxRelease(0));
 		R("use", cuMemAlloc(&p, 100));
+	} else if (!strcmp(c, "fault")) {
+		// GPUTRAIN_STANDIN_FAIL=t:5, GPUTRAIN_STANDIN_FAIL_REPORT=/dev/stdout and
+		// GPUTRAIN_STANDIN_STRICT=1 in the environment. The report's lines
+		// ("TAG K CALL") come before the failed call's own.
+		setup(); // calls 1 to 3: cuInit, cuDeviceGet, cuCtxCreate_v2
+		CUdeviceptr p, q, r;
+		R("alloc4", cuMemAlloc(&p, 64));
+		R("alloc5", cuMemAlloc(&q, 64));
+		R("alloc6", cuMemAlloc(&q, 64)); // once per value
+		setenv("GPUTRAIN_STANDIN_FAIL", "u:2", 1); // the count starts again
+		R("memset1", cuMemsetD8(p, 0, 64));
+		R("memset2", cuMemsetD8(p, 0, 64));
+		setenv("GPUTRAIN_STANDIN_FAIL", "v:1", 1);
+		R("free1", cuMemFree(p)); // p stays allocated: not a leak at the end
+		R("free2", cuMemFree(q));
+		setenv("GPUTRAIN_STANDIN_FAIL", "w:2", 1);
+		cublasHandle_t h;
+		B("create1", cublasCreate(&h));
+		B("stream2", cublasSetStream(h, NULL));
+		setenv("GPUTRAIN_STANDIN_FAIL", "x:0", 1); // not a fault: said once
+		R("alloc", cuMemAlloc(&r, 64));
+		R("free", cuMemFree(r));
+		R("destroy", cuCtxDestroy(ctx));
 	} else if (!strcmp(c, "no-device")) {
 		R("init", cuInit(0)); // GPUTRAIN_STANDIN_DEVICES=0 in the environment
 	} else if (!strcmp(c, "unsupported")) {
