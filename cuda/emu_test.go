@@ -430,15 +430,20 @@ func TestEmuEpoch(t *testing.T) {
 	harness(t)
 	r := rand.New(rand.NewPCG(5, 6))
 	cases := []struct {
-		sizes []int
+		spec  network.Spec
 		batch int
 		n     int
 	}{
-		{[]int{784, 30, 10}, 10, 23},
-		{[]int{784, 7, 10}, 1, 3},
-		{[]int{784, 17, 9, 10}, 6, 15},
-		{[]int{784, 100, 10}, 16, 32},
-		{[]int{784, 10}, 4, 9},
+		{network.Book([]int{784, 30, 10}), 10, 23},
+		{network.Book([]int{784, 7, 10}), 1, 3},
+		{network.Book([]int{784, 17, 9, 10}), 6, 15},
+		{network.Book([]int{784, 100, 10}), 16, 32},
+		{network.Book([]int{784, 10}), 4, 9},
+		// Chapter 3: the cross-entropy with L2, tanh with the softmax
+		// layer, ReLU (each op of the chapter in a whole epoch).
+		{network.Spec{Sizes: []int{784, 30, 10}, Cost: network.CrossEntropy, Lambda: 5}, 10, 23},
+		{network.Spec{Sizes: []int{784, 17, 9, 10}, Activation: network.Tanh, Cost: network.LogLikelihood, Lambda: 1}, 6, 15},
+		{network.Spec{Sizes: []int{784, 12, 10}, Activation: network.ReLU, Cost: network.CrossEntropy}, 4, 9},
 	}
 	lims := []struct {
 		name string
@@ -452,17 +457,17 @@ func TestEmuEpoch(t *testing.T) {
 	for _, c := range cases {
 		for _, dt := range []graph.Dtype{graph.Float32, graph.Float64} {
 			for _, l := range lims {
-				t.Run(fmt.Sprintf("%v/batch=%d/n=%d/%v/%s", c.sizes, c.batch, c.n, dt, l.name), func(t *testing.T) {
-					testEmuEpoch(t, r, c.sizes, c.batch, c.n, dt, l.lim)
+				t.Run(fmt.Sprintf("%v/batch=%d/n=%d/%v/%s", c.spec, c.batch, c.n, dt, l.name), func(t *testing.T) {
+					testEmuEpoch(t, r, c.spec, c.batch, c.n, dt, l.lim)
 				})
 			}
 		}
 	}
 }
 
-func testEmuEpoch(t *testing.T, r *rand.Rand, sizes []int, bs, n int, dt graph.Dtype, lim limits) {
+func testEmuEpoch(t *testing.T, r *rand.Rand, spec network.Spec, bs, n int, dt graph.Dtype, lim limits) {
 	set := randomSet(r, n)
-	net, err := network.New(sizes, r.Uint64())
+	net, err := network.NewSpec(spec, r.Uint64(), network.Scaled)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -470,7 +475,11 @@ func testEmuEpoch(t *testing.T, r *rand.Rand, sizes []int, bs, n int, dt graph.D
 	for i, j := range r.Perm(n) {
 		order[i] = int32(j)
 	}
-	cfg := train.Config{Spec: network.Book(sizes), BatchSize: bs, Eta: 3, Dtype: dt}
+	step := graph.Step{Eta: 3, N: n}
+	if spec.Norm().Cost != network.Quadratic {
+		step.Eta = 0.5 // chapter 3's
+	}
+	cfg := train.Config{Spec: spec, TrainSize: n, BatchSize: bs, Eta: step.Eta, Dtype: dt}
 	ref, err := cpu.Open(cfg, set)
 	if err != nil {
 		t.Fatal(err)
@@ -495,7 +504,7 @@ func testEmuEpoch(t *testing.T, r *rand.Rand, sizes []int, bs, n int, dt graph.D
 	s.line("offset", 0)
 	steps := (n + bs - 1) / bs
 	s.line("costs", steps)
-	full, err := graph.Compile(network.Book(sizes), bs, dt, graph.Step{Eta: 3})
+	full, err := graph.Compile(spec, bs, dt, step)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -515,7 +524,7 @@ func testEmuEpoch(t *testing.T, r *rand.Rand, sizes []int, bs, n int, dt graph.D
 		s.launches(fullS)
 	}
 	if rest := n % bs; rest > 0 {
-		short, err := graph.Compile(network.Book(sizes), rest, dt, graph.Step{Eta: 3})
+		short, err := graph.Compile(spec, rest, dt, step)
 		if err != nil {
 			t.Fatal(err)
 		}
