@@ -109,7 +109,7 @@ func (b *backend[T]) Network() (*network.Network, error) {
 	return n, nil
 }
 
-func (b *backend[T]) Epoch(ctx context.Context, order []int32, progress func(int)) (float64, error) {
+func (b *backend[T]) Epoch(ctx context.Context, order []int32, progress func(int, float64)) (float64, error) {
 	var total float64
 	bs := b.cfg.BatchSize
 	for i, batch := 0, 0; i < len(order); i, batch = i+bs, batch+1 {
@@ -117,7 +117,7 @@ func (b *backend[T]) Epoch(ctx context.Context, order []int32, progress func(int
 			return 0, &train.Canceled{Done: i}
 		}
 		if progress != nil && i > 0 && batch%train.ProgressEvery == 0 {
-			progress(i)
+			progress(i, total/float64(i))
 		}
 		idx := order[i:min(i+bs, len(order))]
 		mc, err := b.progs.Get(len(idx), true)
@@ -140,11 +140,11 @@ func (b *backend[T]) Epoch(ctx context.Context, order []int32, progress func(int
 			return 0, &train.Divergence{Batch: (len(order) - 1) / bs, Cost: float64(v)}
 		}
 	}
-	if progress != nil {
-		progress(len(order))
-	}
 	if len(order) == 0 {
 		return 0, nil
+	}
+	if progress != nil {
+		progress(len(order), total/float64(len(order)))
 	}
 	return total / float64(len(order)), nil
 }

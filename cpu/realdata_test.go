@@ -141,7 +141,7 @@ func TestCanceled(t *testing.T) {
 	net, _ := network.New([]int{784, 30, 10}, 1)
 	b.SetNetwork(net)
 	ctx, cancel := context.WithCancel(context.Background())
-	_, err := b.Epoch(ctx, train.NewShuffler(1, true).Order(set.Len()), func(done int) {
+	_, err := b.Epoch(ctx, train.NewShuffler(1, true).Order(set.Len()), func(done int, _ float64) {
 		if done >= 1000 {
 			cancel()
 		}
@@ -149,5 +149,41 @@ func TestCanceled(t *testing.T) {
 	var c *train.Canceled
 	if !errors.As(err, &c) || c.Done <= 0 || c.Done >= set.Len() || c.Done%10 != 0 {
 		t.Fatalf("error %v, want a *train.Canceled part-way, at a batch boundary", err)
+	}
+}
+
+// TestProgressCost: the mean cost progress reports after k images is the
+// cost of an epoch of those k images alone, from the same network: the
+// same steps, so the same mean (in file order, whole mini-batches).
+func TestProgressCost(t *testing.T) {
+	set := randomSet(newRand(9), 2005)
+	cfg := train.Config{Spec: network.Book([]int{784, 30, 10}), BatchSize: 10, Eta: 3, Dtype: graph.Float64}
+	net, _ := network.New([]int{784, 30, 10}, 2)
+	order := make([]int32, set.Len())
+	for i := range order {
+		order[i] = int32(i)
+	}
+	epoch := func(order []int32) (float64, map[int]float64) {
+		b, err := Open(cfg, set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		b.SetNetwork(net)
+		seen := map[int]float64{}
+		cost, err := b.Epoch(context.Background(), order, func(done int, c float64) { seen[done] = c })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cost, seen
+	}
+	full, seen := epoch(order)
+	if len(seen) != 3 || seen[set.Len()] != full {
+		t.Fatalf("progress saw %v; want 1000, 2000 and the epoch's own cost %v at %d", seen, full, set.Len())
+	}
+	for _, k := range []int{1000, 2000} {
+		if want, _ := epoch(order[:k]); math.Abs(seen[k]-want) > 1e-12*want {
+			t.Errorf("after %d images progress said %v; an epoch of those images alone costs %v", k, seen[k], want)
+		}
 	}
 }

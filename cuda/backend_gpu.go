@@ -755,7 +755,7 @@ func (b *backend) Network() (*network.Network, error) {
 // for a *train.Divergence with its batch number; then it checks the
 // parameters themselves for NaN and Inf. A diverged epoch runs to
 // its end on the device; its parameters are garbage either way.
-func (b *backend) Epoch(ctx context.Context, order []int32, progress func(done int)) (float64, error) {
+func (b *backend) Epoch(ctx context.Context, order []int32, progress func(done int, cost float64)) (float64, error) {
 	var cost float64
 	err := b.do("training an epoch", func() error {
 		var err error
@@ -765,7 +765,7 @@ func (b *backend) Epoch(ctx context.Context, order []int32, progress func(done i
 	return cost, err
 }
 
-func (b *backend) epoch(ctx context.Context, order []int32, progress func(done int)) (float64, error) {
+func (b *backend) epoch(ctx context.Context, order []int32, progress func(done int, cost float64)) (float64, error) {
 	if b.training == nil {
 		return 0, errors.New("cuda: Epoch: the backend was opened without a training set")
 	}
@@ -800,7 +800,13 @@ func (b *backend) epoch(ctx context.Context, order []int32, progress func(done i
 				return 0, &train.Canceled{Done: i}
 			}
 			if progress != nil && i > 0 {
-				progress(i)
+				// The costs so far, read back only for a caller that
+				// asks: a copy and a wait every ProgressEvery steps.
+				cost, err := b.meanCost(batch, i)
+				if err != nil {
+					return 0, err
+				}
+				progress(i, cost)
 			}
 		}
 		m := min(bs, len(order)-i)
@@ -850,9 +856,23 @@ func (b *backend) epoch(ctx context.Context, order []int32, progress func(done i
 		}
 	}
 	if progress != nil {
-		progress(len(order))
+		progress(len(order), total/float64(len(order)))
 	}
 	return total / float64(len(order)), nil
+}
+
+// meanCost is the mean per-image cost of an epoch's first steps, which
+// trained images images in full batches.
+func (b *backend) meanCost(steps, images int) (float64, error) {
+	costs := make([]float64, steps)
+	if err := b.fromDevice(unsafe.Pointer(&costs[0]), b.costs.ptr, int64(steps)*8, "the step costs so far"); err != nil {
+		return 0, err
+	}
+	var sum float64
+	for _, c := range costs {
+		sum += c
+	}
+	return sum * float64(b.cfg.BatchSize) / float64(images), nil
 }
 
 // Predict runs the forward program in chunks of train.EvalBatch on the device,

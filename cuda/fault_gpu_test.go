@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -294,13 +295,35 @@ func TestGPUMisuse(t *testing.T) {
 	})
 
 	t.Run("progress", func(t *testing.T) {
-		// 101 steps: progress after the first 100, and at the end.
-		var done []int
-		if _, err := b.Epoch(context.Background(), fileOrder(set.Len()), func(n int) { done = append(done, n) }); err != nil {
+		// 101 steps: progress after the first 100, and at the end, with
+		// the mean cost so far, as the CPU backend reports them.
+		type report struct {
+			done int
+			cost float64
+		}
+		epoch := func(tb train.Trainer) []report {
+			var got []report
+			if err := tb.SetNetwork(net); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tb.Epoch(context.Background(), fileOrder(set.Len()), func(n int, c float64) { got = append(got, report{n, c}) }); err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		ref, err := cpu.Open(cfg, set)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if want := []int{1000, 1010}; !slices.Equal(done, want) {
-			t.Errorf("progress reported %v, want %v", done, want)
+		defer ref.Close()
+		got, want := epoch(b), epoch(ref)
+		if len(got) != 2 || len(want) != 2 || got[0].done != 1000 || got[1].done != 1010 {
+			t.Fatalf("progress reported %v, the CPU backend %v; want after 1000 and 1010 images", got, want)
+		}
+		for i := range got {
+			if d := math.Abs(got[i].cost-want[i].cost) / want[i].cost; !(d <= 1e-4) {
+				t.Errorf("mean cost after %d images %v, CPU %v", got[i].done, got[i].cost, want[i].cost)
+			}
 		}
 	})
 

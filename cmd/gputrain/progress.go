@@ -3,13 +3,14 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"time"
 )
 
 // progress draws one line on a terminal: the epoch out of the run's, a
-// bar, images done, images per second, and the time left in the epoch
+// bar, images done, their mean cost so far, and the time left in the epoch
 // (ETA) and in the whole run (as Keras shows it). It draws nothing on a pipe or
 // with --quiet, so logs hold the epoch lines alone.
 type progress struct {
@@ -40,16 +41,17 @@ func newProgress(w io.Writer, quiet bool, total, epochs int) *progress {
 	return &progress{w: w, on: on, total: total, epochs: epochs, now: time.Now, epoch: -1}
 }
 
-func (p *progress) update(epoch, done int) {
+func (p *progress) update(epoch, done int, cost float64) {
 	if !p.on {
 		return
 	}
-	fmt.Fprintf(p.w, "\r%s ", p.line(epoch, done))
+	fmt.Fprintf(p.w, "\r%s ", p.line(epoch, done, cost))
 	p.shown = true
 }
 
-// line is the bar's text after done images of epoch epoch.
-func (p *progress) line(epoch, done int) string {
+// line is the bar's text after done images of epoch epoch, whose mean
+// cost is cost (NaN: not known yet).
+func (p *progress) line(epoch, done int, cost float64) string {
 	now := p.now()
 	inRun := epoch*p.total + done // images since epoch 0
 	if !p.started {
@@ -77,8 +79,12 @@ func (p *progress) line(epoch, done int) string {
 	// book's line that replaces the bar says "Epoch 29".
 	const width = 16 // the line fits 80 columns: a longer one would wrap, and \r not reach its start
 	fill := min(width, width*done/max(1, p.total))
-	return fmt.Sprintf("Epoch %d/%d [%s%s] %d/%d %.0f img/s ETA %s, run %s",
-		epoch+1, p.epochs, strings.Repeat("=", fill), strings.Repeat(" ", width-fill), done, p.total, rate, epochLeft, runLeft)
+	c := "?"
+	if !math.IsNaN(cost) {
+		c = fmt.Sprintf("%.4f", cost)
+	}
+	return fmt.Sprintf("Epoch %d/%d [%s%s] %d/%d cost %s ETA %s, run %s",
+		epoch+1, p.epochs, strings.Repeat("=", fill), strings.Repeat(" ", width-fill), done, p.total, c, epochLeft, runLeft)
 }
 
 // duration words seconds as a person reads them: 0.14s, 4.2s, 37s,

@@ -562,7 +562,11 @@ func (c *trainCmd) train(ck *checkpoint, net *network.Network, stdout io.Writer)
 		}
 	}
 	bar := newProgress(c.stderr, c.quiet, training.Len(), c.Epochs)
-	opt.Progress = bar.update
+	if bar.on {
+		// Only for a bar someone sees: the CUDA backend reads the costs
+		// back for it.
+		opt.Progress = bar.update
+	}
 	sh := train.NewShuffler(c.Seed, !c.NoShuffle)
 	last := opt.Start
 	err = train.Run(ctx, b, training.Len(), sh, opt, func(r train.Result, next train.Position) error {

@@ -67,9 +67,9 @@ type Trainer interface {
 	// the training set), the last step taking what is left. It returns the
 	// mean per-image cost over the epoch, as measured during it.
 	// progress, when not nil, is called every ProgressEvery steps with the
-	// number of images done, and at the end. A canceled ctx stops it
-	// between steps with a *Canceled.
-	Epoch(ctx context.Context, order []int32, progress func(done int)) (cost float64, err error)
+	// number of images done and their mean cost so far, and at the end. A
+	// canceled ctx stops it between steps with a *Canceled.
+	Epoch(ctx context.Context, order []int32, progress func(done int, cost float64)) (cost float64, err error)
 	// BatchSize is the mini-batch size the trainer was opened with.
 	BatchSize() int
 }
@@ -194,10 +194,12 @@ func (i *Interrupted) Error() string {
 
 // Options control a run of several epochs.
 type Options struct {
-	Epochs   int        // the run ends before epoch Epochs
-	Start    Position   // where to begin; the zero Position with a fresh shuffler starts at epoch 0
-	Eval     *mnist.Set // evaluated after each epoch; nil for none
-	Progress func(epoch, done int)
+	Epochs int        // the run ends before epoch Epochs
+	Start  Position   // where to begin; the zero Position with a fresh shuffler starts at epoch 0
+	Eval   *mnist.Set // evaluated after each epoch; nil for none
+	// Progress, when not nil, is told the images done in the epoch and
+	// their mean cost from time to time.
+	Progress func(epoch, done int, cost float64)
 }
 
 // Run trains from opt.Start until epoch opt.Epochs over n training images
@@ -222,9 +224,9 @@ func Run(ctx context.Context, b Trainer, n int, sh *Shuffler, opt Options, repor
 		}
 		sh.Reorder(all)
 		order := all[skip:]
-		var progress func(int)
+		var progress func(int, float64)
 		if opt.Progress != nil {
-			progress = func(done int) { opt.Progress(e, skip+done) }
+			progress = func(done int, cost float64) { opt.Progress(e, skip+done, cost) }
 		}
 		start := time.Now()
 		cost, err := b.Epoch(ctx, order, progress)

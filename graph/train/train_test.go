@@ -86,7 +86,7 @@ func TestResumeIsBitIdentical(t *testing.T) {
 	first := open(start)
 	defer first.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	opt := train.Options{Epochs: 3, Progress: func(epoch, done int) {
+	opt := train.Options{Epochs: 3, Progress: func(epoch, done int, _ float64) {
 		if epoch == 1 && done >= 500 {
 			cancel()
 		}
