@@ -186,7 +186,7 @@ func (b *backend[T]) Predict(s *mnist.Set) ([]uint8, error) {
 		mc.Run()
 		out := mc.Buf(mc.P.Output)
 		for r := 0; r < hi-lo; r++ {
-			pred[lo+r] = uint8(argmax(out[r*network.OutputSize : (r+1)*network.OutputSize]))
+			pred[lo+r] = uint8(network.Digit(out[r*network.OutputSize : (r+1)*network.OutputSize]))
 		}
 	}
 	return pred, nil
@@ -200,16 +200,6 @@ func (b *backend[T]) Close() error {
 		b.pool = nil
 	}
 	return nil
-}
-
-func argmax[T Float](v []T) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 func toT[T Float](dst []T, src []float64) {

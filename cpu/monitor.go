@@ -80,7 +80,7 @@ func monitor[T Float](net *network.Network, s *mnist.Set, workers int) (float64,
 		total += float64(mc.Buf(mc.P.Cost)[0]) * float64(m)
 		out := mc.Buf(mc.P.Output)
 		for r := range m {
-			if argmax(out[r*network.OutputSize:(r+1)*network.OutputSize]) == int(s.Labels[lo+r]) {
+			if network.Digit(out[r*network.OutputSize:(r+1)*network.OutputSize]) == int(s.Labels[lo+r]) {
 				correct++
 			}
 		}

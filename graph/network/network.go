@@ -7,13 +7,27 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+
+	"github.com/gputrain/gputrain/mnist"
 )
 
 // InputSize and OutputSize are fixed by MNIST: 28×28 pixels in, ten digits out.
 const (
-	InputSize  = 784
+	InputSize  = mnist.Pixels
 	OutputSize = 10
 )
+
+// Digit is the digit a network's outputs name: the most active output, the
+// first of equals on a tie, as numpy's argmax in the book's evaluate.
+func Digit[T float32 | float64](out []T) int {
+	best := 0
+	for i, x := range out {
+		if x > out[best] {
+			best = i
+		}
+	}
+	return best
+}
 
 // Network is a Spec and its parameters, in the book's layout: Weights[l] is a
 // row-major out×in matrix (sizes[l+1]×sizes[l]), Biases[l] has sizes[l+1]

@@ -58,3 +58,28 @@ func TestScaledInit(t *testing.T) {
 		t.Error("an unknown initialisation was accepted")
 	}
 }
+
+// TestDigit: the most active output, the first of equals as numpy's argmax
+// picks it (the book's evaluate), in both dtypes.
+func TestDigit(t *testing.T) {
+	for _, c := range []struct {
+		out  []float64
+		want int
+	}{
+		{[]float64{0.1, 0.9, 0.2}, 1},
+		{[]float64{0.5, 0.2, 0.5}, 0},
+		{[]float64{0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 9},
+		{[]float64{0.3}, 0},
+	} {
+		if got := Digit(c.out); got != c.want {
+			t.Errorf("Digit(%v) = %d, want %d", c.out, got, c.want)
+		}
+		f := make([]float32, len(c.out))
+		for i, v := range c.out {
+			f[i] = float32(v)
+		}
+		if got := Digit(f); got != c.want {
+			t.Errorf("Digit(float32 %v) = %d, want %d", f, got, c.want)
+		}
+	}
+}

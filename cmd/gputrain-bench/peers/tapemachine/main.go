@@ -143,14 +143,7 @@ func (s *tapeGraph[T]) correct(labels []uint8) (int, error) {
 	const k = network.OutputSize
 	n := 0
 	for i, label := range labels {
-		row := out[i*k : (i+1)*k]
-		best := 0
-		for j, v := range row {
-			if v > row[best] {
-				best = j
-			}
-		}
-		if best == int(label) {
+		if network.Digit(out[i*k:(i+1)*k]) == int(label) {
 			n++
 		}
 	}
