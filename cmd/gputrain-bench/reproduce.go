@@ -12,40 +12,34 @@ import (
 	"github.com/gputrain/gputrain/cmd/internal/trainflags"
 )
 
-// experiment is one of the chapter's runs.
+// experiment is one of the book's runs: 30 epochs at batch 10, η Eta,
+// with gputrain's Flags beyond the shared ones (chapter 3's settings).
+// Book is what the book reports; Target, when not 0, the best epoch the
+// issue set for gputrain.
 type experiment struct {
-	Sizes cli.IntList
-	Book  string // what the book reports for it
+	Chapter int
+	Sizes   cli.IntList
+	Eta     float64
+	Flags   []string
+	Book    string
+	Target  float64
 }
 
-// bookExperiments are the chapter's runs at 30 epochs, batch 10, η 3.0.
-// The book quotes the peak of the best of three runs for the first two;
-// the third is an exercise whose answer the book does not give.
-var bookExperiments = []experiment{
-	{cli.IntList{784, 30, 10}, "95.42 % (peak, epoch 28, best of three runs)"},
-	{cli.IntList{784, 100, 10}, "96.59 % (best of three runs)"},
-	{cli.IntList{784, 10}, "none given (an exercise: \"What classification accuracy can you achieve?\")"},
+// experiments are the chapter's runs. For chapter 1 the book quotes the peak
+// of the best of three runs for the first two; the third is an exercise
+// whose answer the book does not give.
+var experiments = []experiment{
+	{1, cli.IntList{784, 30, 10}, 3, nil, "95.42 % (peak, epoch 28, best of three runs)", 0},
+	{1, cli.IntList{784, 100, 10}, 3, nil, "96.59 % (best of three runs)", 0},
+	{1, cli.IntList{784, 10}, 3, nil, "none given (an exercise: \"What classification accuracy can you achieve?\")", 0},
+	{3, cli.IntList{784, 30, 10}, 0.5, []string{"--cost", "cross-entropy"}, "95.49 %", 0.952},
+	{3, cli.IntList{784, 100, 10}, 0.5, []string{"--cost", "cross-entropy"}, "96.82 %", 0.965},
+	{3, cli.IntList{784, 100, 10}, 0.5, []string{"--cost", "cross-entropy", "--lambda", "5", "--weight-init", "scaled"}, "about 98 %", 0.978},
 }
 
-// chapter3 is one of chapter 3's headline runs: 30 epochs, batch 10,
-// gputrain's flags beyond the shared ones, the book's figure and the
-// target the issue set for gputrain's best epoch.
-type chapter3 struct {
-	Sizes  cli.IntList
-	Eta    float64
-	Flags  []string
-	Book   string
-	Target float64
-}
-
-var chapter3Runs = []chapter3{
-	{cli.IntList{784, 30, 10}, 0.5, []string{"--cost", "cross-entropy"}, "95.49 %", 0.952},
-	{cli.IntList{784, 100, 10}, 0.5, []string{"--cost", "cross-entropy"}, "96.82 %", 0.965},
-	{cli.IntList{784, 100, 10}, 0.5, []string{"--cost", "cross-entropy", "--lambda", "5", "--weight-init", "scaled"}, "about 98 %", 0.978},
-}
-
-func (c chapter3) label() string {
-	return fmt.Sprintf("[%s] η %g %s", c.Sizes.String(), c.Eta, strings.Join(c.Flags, " "))
+// ran reports whether r is a completed run of ex.
+func (ex experiment) ran(r result) bool {
+	return r.ok() && slices.Equal(r.args.Sizes, ex.Sizes) && r.args.Eta == ex.Eta && slices.Equal(r.extra, ex.Flags)
 }
 
 // peakEpoch returns the best accuracy and its (first) epoch; -1, -1 for none.
@@ -61,69 +55,28 @@ func runReproduce(args []string, stdout, stderr io.Writer) error {
 	b := &bench{rounds: 1, log: stderr}
 	fs := cli.NewFlags("gputrain-bench reproduce")
 	b.register(fs)
-	epochs := fs.Int("epochs", 30, "epochs per run")
-	seeds := cli.IntList{1, 2, 3}
-	fs.Var(&seeds, "seeds", "seeds of gputrain's float32 runs (the book took the best of three)")
-	f64 := fs.Bool("float64", true, "also run gputrain in float64 (first seed)")
-	book := fs.Bool("book", true, "also run the book's network.py port (float64, first seed) when numpy is there")
+	o := reproduceOpts{seeds: cli.IntList{1, 2, 3}, chapters: cli.IntList{1, 3}}
+	fs.IntVar(&o.epochs, "epochs", 30, "epochs per run")
+	fs.Var(&o.seeds, "seeds", "seeds of gputrain's float32 runs (the book took the best of three)")
+	fs.BoolVar(&o.f64, "float64", true, "also run gputrain in float64 (first seed)")
+	fs.BoolVar(&o.book, "book", true, "also run the book's network.py port (float64, first seed) when numpy is there")
 	fs.IntVar(&b.parallel, "jobs", 2, "runs at a time (accuracy does not depend on timing)")
 	fs.StringVar(&b.out, "out", "BENCHMARKS.md", "the markdown file whose reproduce sections are rewritten")
-	chapters := cli.IntList{1, 3}
-	fs.Var(&chapters, "chapters", "the book's chapters whose runs to make: 1 (network.py), 3 (network2.py, gputrain float32 only)")
+	fs.Var(&o.chapters, "chapters", "the book's chapters whose runs to make: 1 (network.py), 3 (network2.py, gputrain float32 only)")
 	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
 	}
-	if *epochs < 1 || len(seeds) == 0 || b.parallel < 1 {
+	ch1, ch3 := slices.Contains(o.chapters, 1), slices.Contains(o.chapters, 3)
+	switch {
+	case o.epochs < 1 || len(o.seeds) == 0 || b.parallel < 1:
 		return cli.Usagef("--epochs, --seeds and --jobs need at least one")
+	case !ch1 && !ch3:
+		return cli.Usagef("--chapters %s: want 1, 3 or both", o.chapters.String())
 	}
 	if err := b.check(); err != nil {
 		return err
 	}
-	var settings []setting
-	add := func(ex experiment, id, dtype string, seed int) {
-		a := trainflags.Peer{Flags: trainflags.Book(), Data: b.data}
-		a.Sizes, a.Epochs, a.Dtype, a.Seed = ex.Sizes, *epochs, dtype, uint64(seed)
-		s := setting{prog: b.program(id), args: a, label: fmt.Sprintf("%s %s %s seed %d", id, a.Sizes.String(), dtype, seed)}
-		if id != "network.py" {
-			settings = append(settings, s)
-			return
-		}
-		// Per-sample products are too small to split; one BLAS thread
-		// keeps the other core for the run beside it. Slow runs go first,
-		// so that the pool does not end on one long straggler.
-		s.env = append(os.Environ(), "OPENBLAS_NUM_THREADS=1")
-		settings = append([]setting{s}, settings...)
-	}
-	ch1, ch3 := slices.Contains(chapters, 1), slices.Contains(chapters, 3)
-	if !ch1 && !ch3 {
-		return cli.Usagef("--chapters %s: want 1, 3 or both", chapters.String())
-	}
-	for _, ex := range chapter3Runs {
-		if !ch3 {
-			break
-		}
-		for _, seed := range seeds {
-			a := trainflags.Peer{Flags: trainflags.Book(), Data: b.data}
-			a.Sizes, a.Epochs, a.Eta, a.Seed = ex.Sizes, *epochs, ex.Eta, uint64(seed)
-			settings = append(settings, setting{prog: b.program("gputrain"), args: a, extra: ex.Flags,
-				label: fmt.Sprintf("gputrain %s seed %d", ex.label(), seed)})
-		}
-	}
-	for _, ex := range bookExperiments {
-		if !ch1 {
-			break
-		}
-		for _, s := range seeds {
-			add(ex, "gputrain", "float32", s)
-		}
-		if *f64 {
-			add(ex, "gputrain", "float64", seeds[0])
-		}
-		if *book {
-			add(ex, "network.py", "float64", seeds[0])
-		}
-	}
-	results := b.run(settings)
+	results := b.run(o.settings(b))
 	note := ""
 	for _, r := range results {
 		if r.err != nil {
@@ -135,14 +88,57 @@ func runReproduce(args []string, stdout, stderr io.Writer) error {
 	var sections []string
 	var all string
 	if ch1 {
-		body := reproduceMarkdown(results, seeds, *epochs) + note
+		body := reproduceMarkdown(results, o.seeds, o.epochs) + note
 		sections, all = append(sections, "reproduce", body), all+body
 	}
 	if ch3 {
-		body := chapter3Markdown(results, seeds, *epochs)
+		body := chapter3Markdown(results, o.seeds, o.epochs)
 		sections, all = append(sections, "reproduce-ch3", body), all+body
 	}
 	return b.write(stdout, all, sections...)
+}
+
+// reproduceOpts are reproduce's own flags.
+type reproduceOpts struct {
+	epochs          int
+	seeds, chapters cli.IntList
+	f64, book       bool
+}
+
+// settings are the runs of the chosen chapters: gputrain in float32 for
+// every seed, and for chapter 1 gputrain in float64 and network.py for the
+// first. network.py's runs go first, so that the pool does not end on one
+// long straggler, with one BLAS thread each: per-sample products are too
+// small to split, and the other core runs the run beside it.
+func (o reproduceOpts) settings(b *bench) []setting {
+	var slow, fast []setting
+	add := func(ex experiment, id, dtype string, seed int) {
+		a := trainflags.Peer{Flags: trainflags.Book(), Data: b.data}
+		a.Sizes, a.Epochs, a.Eta, a.Dtype, a.Seed = ex.Sizes, o.epochs, ex.Eta, dtype, uint64(seed)
+		s := setting{prog: b.program(id), args: a, extra: ex.Flags,
+			label: fmt.Sprintf("%s [%s] η %g %s %s seed %d", id, a.Sizes.String(), ex.Eta, strings.Join(ex.Flags, " "), dtype, seed)}
+		if id == "network.py" {
+			s.env = append(os.Environ(), "OPENBLAS_NUM_THREADS=1")
+			slow = append(slow, s)
+		} else {
+			fast = append(fast, s)
+		}
+	}
+	for _, ex := range experiments {
+		if !slices.Contains(o.chapters, ex.Chapter) {
+			continue
+		}
+		for _, seed := range o.seeds {
+			add(ex, "gputrain", "float32", seed)
+		}
+		if ex.Chapter == 1 && o.f64 {
+			add(ex, "gputrain", "float64", o.seeds[0])
+		}
+		if ex.Chapter == 1 && o.book {
+			add(ex, "network.py", "float64", o.seeds[0])
+		}
+	}
+	return append(slow, fast...)
 }
 
 // chapter3Markdown is the chapter-3 table: each run's best epoch on the
@@ -153,11 +149,14 @@ func chapter3Markdown(runs []result, seeds cli.IntList, epochs int) string {
 		"accuracy on the 10,000 test images after every epoch; gputrain float32, seeds %s. The target is the issue's for the best epoch.\n\n",
 		epochs, seeds.String())
 	var rows [][]string
-	for _, ex := range chapter3Runs {
+	for _, ex := range experiments {
+		if ex.Chapter != 3 {
+			continue
+		}
 		var cells []string
 		best := -1.0
 		for _, r := range runs {
-			if !r.ok() || !slices.Equal(r.args.Sizes, ex.Sizes) || r.args.Eta != ex.Eta || !slices.Equal(r.extra, ex.Flags) {
+			if !ex.ran(r) {
 				continue
 			}
 			p, at := peakEpoch(r.runs[0].accuracies())
@@ -189,10 +188,13 @@ func reproduceMarkdown(runs []result, seeds cli.IntList, epochs int) string {
 	// Per epoch: the first seed of every program and dtype.
 	header := []string{"epoch"}
 	var cols [][]float64
-	for _, ex := range bookExperiments {
+	for _, ex := range experiments {
+		if ex.Chapter != 1 {
+			continue
+		}
 		for _, kind := range [][2]string{{"gputrain", "float32"}, {"gputrain", "float64"}, {"network.py", "float64"}} {
 			for _, r := range runs {
-				if r.ok() && r.extra == nil && slices.Equal(r.args.Sizes, ex.Sizes) && r.args.Seed == uint64(seeds[0]) && r.prog.id == kind[0] && r.args.Dtype == kind[1] {
+				if ex.ran(r) && r.args.Seed == uint64(seeds[0]) && r.prog.id == kind[0] && r.args.Dtype == kind[1] {
 					header = append(header, fmt.Sprintf("[%s] %s %s", ex.Sizes.String(), kind[0], kind[1]))
 					cols = append(cols, r.runs[0].accuracies())
 				}
@@ -217,11 +219,14 @@ func reproduceMarkdown(runs []result, seeds cli.IntList, epochs int) string {
 // peakRows is the summary: each run's peak against the book's.
 func peakRows(runs []result) [][]string {
 	var rows [][]string
-	for _, ex := range bookExperiments {
+	for _, ex := range experiments {
+		if ex.Chapter != 1 {
+			continue
+		}
 		var f32 []string
 		bestOf, f64, py := -1.0, "—", "—"
 		for _, r := range runs {
-			if !r.ok() || r.extra != nil || !slices.Equal(r.args.Sizes, ex.Sizes) {
+			if !ex.ran(r) {
 				continue
 			}
 			p, at := peakEpoch(r.runs[0].accuracies())
