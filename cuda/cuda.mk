@@ -52,7 +52,7 @@ cuda-vet: cuda-toolkit
 	$(CUDA_CGO_ENV) $(GO) test -tags gpu -c -o /dev/null ./cuda/
 	@echo "cuda-vet: ok: go vet -tags gpu ./... and the gpu-tagged tests of ./cuda/ compile"
 
-## gpu-check: the GPU tests (CUDA vs CPU after an epoch, accuracy, divergence); needs a GPU
+## gpu-check: the GPU tests (CUDA vs CPU over 100 steps, graph replays vs launches, accuracy, cuBLAS lookup, divergence, out of memory); needs a GPU
 gpu-check: cuda-toolkit
 	GPUTRAIN_DATA=$${GPUTRAIN_DATA:-$(CURDIR)/data/mnist} $(CUDA_CGO_ENV) $(GO) test -count=1 -tags gpu -run GPU -v ./cuda/
 
