@@ -92,7 +92,7 @@ __attribute__((constructor)) static void gtPreflight(void) {
 		why = buf;
 	}
 	if (!why) return;
-	fprintf(stderr, "%s: %s; this is the CUDA build of gputrain: on a machine without an NVIDIA GPU use the CPU binary (make build: bin/gputrain)\n",
+	fprintf(stderr, "%s: %s; this is the CUDA build of gputrain: where it cannot run, use the CPU binary (make build: bin/gputrain)\n",
 		program_invocation_short_name, why);
 	exit(1);
 }

@@ -377,3 +377,30 @@ func TestStubsCoverImports(t *testing.T) {
 		t.Errorf("%s imports no cu* symbol: not a CUDA build?", cudaBin)
 	}
 }
+
+// TestCUDABinaryPreflight: bin/gputrain-cuda where the driver cannot run
+// it says why in one line, naming the CPU binary, and exits 1, before
+// gorgonia.org/cu's package init would print its bare "NoDevice".
+func TestCUDABinaryPreflight(t *testing.T) {
+	needStandin(t)
+	cudaBin := filepath.Join(root, "bin", "gputrain-cuda")
+	if _, err := os.Stat(cudaBin); err != nil {
+		t.Skipf("%s not built (make cuda)", cudaBin)
+	}
+	for _, c := range []struct {
+		env  string
+		want string
+	}{
+		{"GPUTRAIN_STANDIN_DEVICES=0", "gputrain-cuda: no CUDA device (cuInit: CUDA_ERROR_NO_DEVICE)"},
+		{"GPUTRAIN_STANDIN_DRIVER_VERSION=11070", "gputrain-cuda: the NVIDIA driver supports CUDA 11.7; this build needs CUDA 11.8 or later (driver R520+)"},
+	} {
+		t.Run(c.env, func(t *testing.T) {
+			stdout, stderr, _, status := run(t, []string{c.env}, cudaBin, "train", "-h")
+			lines := strings.Split(strings.TrimSpace(stderr), "\n")
+			if status != 1 || stdout != "" || len(lines) != 1 || !strings.HasPrefix(lines[0], c.want) ||
+				!strings.Contains(lines[0], "use the CPU binary") {
+				t.Errorf("exit status %d, stdout %q, stderr %q; want status 1 and one line %q…", status, stdout, stderr, c.want)
+			}
+		})
+	}
+}
