@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -149,26 +150,11 @@ func chapter3Markdown(runs []result, seeds cli.IntList, epochs int) string {
 		"accuracy on the 10,000 test images after every epoch; gputrain float32, seeds %s. The target is the issue's for the best epoch.\n\n",
 		epochs, seeds.String())
 	var rows [][]string
-	for _, ex := range experiments {
-		if ex.Chapter != 3 {
-			continue
-		}
-		var cells []string
-		best := -1.0
-		for _, r := range runs {
-			if !ex.ran(r) {
-				continue
-			}
-			p, at := peakEpoch(r.runs[0].accuracies())
-			cells = append(cells, fmt.Sprintf("%s (epoch %d)", pct(p), at))
-			best = max(best, p)
-		}
-		met := "no"
-		if best >= ex.Target {
-			met = "yes"
-		}
+	for _, ex := range chapter(3) {
+		cells, best := ex.peaks(runs)
+		met := map[bool]string{true: "yes", false: "no"}[best >= ex.Target]
 		rows = append(rows, []string{"gputrain train --sizes " + ex.Sizes.String() + fmt.Sprintf(" --eta %g ", ex.Eta) + strings.Join(ex.Flags, " "),
-			ex.Book, strings.Join(cells, ", "), pct(best), "≥ " + pct(ex.Target), met})
+			ex.Book, strings.Join(cells["gputrain float32"], ", "), pct(best), "≥ " + pct(ex.Target), met})
 	}
 	b.WriteString(table([]string{"run", "book", "gputrain float32, best epoch per seed", "best of those", "target", "met"}, "llrrrl", rows))
 	return b.String()
@@ -183,15 +169,18 @@ func reproduceMarkdown(runs []result, seeds cli.IntList, epochs int) string {
 		"the book's network.py (its Python 3 port here, float64) with seed %d. Each seed draws its own initial network.\n\n",
 		epochs, seeds.String(), seeds[0], seeds[0])
 	b.WriteString("Peak test accuracy (%) of each run, against the book:\n\n")
+	var peaks [][]string
+	for _, ex := range chapter(1) {
+		cells, best := ex.peaks(runs)
+		peaks = append(peaks, []string{"[" + ex.Sizes.String() + "]", ex.Book, strings.Join(cells["gputrain float32"], ", "), pct(best),
+			cmp.Or(strings.Join(cells["gputrain float64"], ", "), "—"), cmp.Or(strings.Join(cells["network.py float64"], ", "), "—")})
+	}
 	b.WriteString(table([]string{"sizes", "book", "gputrain float32, seeds " + seeds.String(), "best of those", "gputrain float64", "network.py float64"},
-		"llrrrr", peakRows(runs)))
+		"llrrrr", peaks))
 	// Per epoch: the first seed of every program and dtype.
 	header := []string{"epoch"}
 	var cols [][]float64
-	for _, ex := range experiments {
-		if ex.Chapter != 1 {
-			continue
-		}
+	for _, ex := range chapter(1) {
 		for _, kind := range [][2]string{{"gputrain", "float32"}, {"gputrain", "float64"}, {"network.py", "float64"}} {
 			for _, r := range runs {
 				if ex.ran(r) && r.args.Seed == uint64(seeds[0]) && r.prog.id == kind[0] && r.args.Dtype == kind[1] {
@@ -216,32 +205,25 @@ func reproduceMarkdown(runs []result, seeds cli.IntList, epochs int) string {
 	return b.String()
 }
 
-// peakRows is the summary: each run's peak against the book's.
-func peakRows(runs []result) [][]string {
-	var rows [][]string
-	for _, ex := range experiments {
-		if ex.Chapter != 1 {
-			continue
-		}
-		var f32 []string
-		bestOf, f64, py := -1.0, "—", "—"
-		for _, r := range runs {
-			if !ex.ran(r) {
-				continue
-			}
+// peaks is the peak test accuracy and its epoch of each completed run of
+// ex, by program and dtype ("gputrain float32"), and the best of
+// gputrain's float32 peaks (-1 for none).
+func (ex experiment) peaks(runs []result) (cells map[string][]string, best float64) {
+	cells, best = map[string][]string{}, -1
+	for _, r := range runs {
+		if ex.ran(r) {
 			p, at := peakEpoch(r.runs[0].accuracies())
-			cell := fmt.Sprintf("%s (epoch %d)", pct(p), at)
-			switch {
-			case r.prog.id == "gputrain" && r.args.Dtype == "float32":
-				f32 = append(f32, cell)
-				bestOf = max(bestOf, p)
-			case r.prog.id == "gputrain":
-				f64 = cell
-			default:
-				py = cell
+			kind := r.prog.id + " " + r.args.Dtype
+			cells[kind] = append(cells[kind], fmt.Sprintf("%s (epoch %d)", pct(p), at))
+			if kind == "gputrain float32" {
+				best = max(best, p)
 			}
 		}
-		rows = append(rows, []string{"[" + ex.Sizes.String() + "]", ex.Book, strings.Join(f32, ", "), pct(bestOf), f64, py})
 	}
-	return rows
+	return cells, best
+}
+
+// chapter is the experiments of the book's chapter n.
+func chapter(n int) []experiment {
+	return slices.DeleteFunc(slices.Clone(experiments), func(ex experiment) bool { return ex.Chapter != n })
 }

@@ -181,9 +181,6 @@ type setting struct {
 	env   []string // the process's environment; nil: this one's
 }
 
-// argv is the setting's command line.
-func (s setting) argv() []string { return slices.Concat(s.prog.argv(s.args), s.extra) }
-
 // result is what a setting's processes produced: a run per round, until
 // one failed with err; missing says why its program cannot run here.
 type result struct {
@@ -279,10 +276,11 @@ func (b *bench) run(settings []setting) []result {
 					}
 					// Rerun while other processes took too much of the
 					// CPU, keeping the least disturbed run.
-					res, err := runProcess(r.argv(), r.env, logf, label)
+					argv := slices.Concat(r.prog.argv(r.args), r.extra)
+					res, err := runProcess(argv, r.env, logf, label)
 					for k := 0; err == nil && k < b.retries && res.Others > b.maxOthers; k++ {
 						logf("  %s: other processes used %.0f%% of the CPU during the run; running it again", label, 100*res.Others)
-						if again, err := runProcess(r.argv(), r.env, logf, label); err == nil && again.Others < res.Others {
+						if again, err := runProcess(argv, r.env, logf, label); err == nil && again.Others < res.Others {
 							res = again
 						}
 					}
