@@ -85,14 +85,13 @@ func runCurves(args []string, stdout, stderr io.Writer) error {
 	c := curvesRun{}
 	hiddens, batches := cli.IntList{30, 100, 300, 1000}, cli.IntList{1, 10, 100, 1000}
 	fs := cli.NewFlags("gputrain-bench curves")
-	b.register(fs)
+	b.register(fs, "the markdown file whose curves section is rewritten")
 	b.timingFlags(fs, " at each point, every point and program")
 	fs.IntVar(&c.limit, "train-limit", 10000, "images trained on per epoch; times are scaled to 50,000")
 	fs.IntVar(&c.epochs, "epochs", 3, "epochs per run (the median counts)")
 	fs.Var(&hiddens, "hidden", "hidden sizes of the first curve (batch 10)")
 	fs.Var(&batches, "batches", "batch sizes of the second curve (hidden 30)")
 	peerIDs := fs.String("peers", "batched-numpy,torch-explicit,torch-autograd", "peers measured beside gputrain")
-	fs.StringVar(&b.out, "out", "BENCHMARKS.md", "the markdown file whose curves section is rewritten")
 	fs.StringVar(&c.plots, "plots", "docs", "directory of cost-hidden.png and cost-batch.png")
 	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
@@ -197,9 +196,8 @@ func (c *curvesRun) markdown(tm timings, rounds int) string {
 				tm.orDash("gputrain", pt, func(s float64) string { return fmt.Sprintf("%.1f", 1e6*s/steps) }))
 			rows = append(rows, row)
 		}
-		fmt.Fprintf(&b, "Seconds per 50,000-image epoch against %s:\n\n", cv.Title)
-		b.WriteString(table(header, strings.Repeat("r", len(header)), rows))
-		b.WriteString("\n")
+		fmt.Fprintf(&b, "Seconds per 50,000-image epoch against %s:\n\n%s\n", cv.Title,
+			table(header, strings.Repeat("r", len(header)), rows))
 	}
 	if c.worstOthers >= 0 {
 		fmt.Fprintf(&b, "Other processes took at most %s of the CPU during any of these runs.\n\n", fmtShare(c.worstOthers))
@@ -208,14 +206,12 @@ func (c *curvesRun) markdown(tm timings, rounds int) string {
 		d := filepath.ToSlash(c.plots)
 		fmt.Fprintf(&b, "![seconds per epoch against hidden size](%s/cost-hidden.png)\n![seconds per epoch against batch size](%s/cost-batch.png)\n\n", d, d)
 	}
-	b.WriteString("Measured peak of this CPU (best single call of a large float32 product):\n\n")
 	var rows [][]string
 	for _, r := range c.peaks {
 		rows = append(rows, []string{r.What, strconv.Itoa(r.Cores), fmt.Sprintf("%.1f", r.Flops/1e9)})
 	}
-	b.WriteString(table([]string{"float32 matrix product", "cores", "GFLOP/s (best call)"}, "lrr", rows))
-	b.WriteString(c.skipped)
-	return b.String()
+	return b.String() + "Measured peak of this CPU (best single call of a large float32 product):\n\n" +
+		table([]string{"float32 matrix product", "cores", "GFLOP/s (best call)"}, "lrr", rows) + c.skipped
 }
 
 // orDash formats a program's time at a point, or a dash where there is none.

@@ -210,7 +210,7 @@ func measureNumpy(python string, n, threads int) float64 {
 }
 
 // measurePeaks runs every measurement on one core and on all of them
-// (numpy's only when python is not ""), and returns them with the best on
+// (numpy's only where python imports it), and returns them with the best on
 // all cores.
 func measurePeaks(python string, log io.Writer) (all []peakResult, best peakResult) {
 	add := func(what string, c int, f float64) {
@@ -226,9 +226,7 @@ func measurePeaks(python string, log io.Writer) (all []peakResult, best peakResu
 	for _, c := range slices.Compact([]int{1, runtime.NumCPU()}) {
 		add(fmt.Sprintf("gputrain cpu kernel, A·Bᵀ %d×%d", 2*n, 2*n), c, measureGputrain(2*n, 2*n, c, true))
 		add(fmt.Sprintf("gputrain cpu kernel, A·B %d×%d, k %d", 2*n, 2*n, peakK), c, measureGputrain(2*n, peakK, c, false))
-		if python != "" {
-			add(fmt.Sprintf("numpy float32 matmul %d×%d (%s)", 4*n, 4*n, blasName()), c, measureNumpy(python, 4*n, c))
-		}
+		add(fmt.Sprintf("numpy float32 matmul %d×%d (%s)", 4*n, 4*n, blasName()), c, measureNumpy(python, 4*n, c))
 	}
 	return all, best
 }

@@ -30,7 +30,7 @@ func runPeers(args []string, stdout, stderr io.Writer) error {
 	b := &bench{parallel: 1, log: stderr}
 	a := trainflags.Peer{Flags: trainflags.Book()}
 	fs := cli.NewFlags("gputrain-bench peers")
-	b.register(fs)
+	b.register(fs, "the markdown file whose machine section and --section are rewritten")
 	b.timingFlags(fs, "")
 	fs.Var(&a.Sizes, "sizes", "layer sizes")
 	fs.IntVar(&a.BatchSize, "batch-size", 10, "mini-batch size")
@@ -41,7 +41,6 @@ func runPeers(args []string, stdout, stderr io.Writer) error {
 	limitSpec := fs.String("limits", "", "programs timed on fewer images, their times scaled to the others', id=N comma-separated")
 	only := fs.String("only", "", "run only these programs (comma-separated ids)")
 	dtypes := fs.String("dtypes", "float32,float64", "dtypes to run")
-	fs.StringVar(&b.out, "out", "BENCHMARKS.md", "the markdown file whose machine section and --section are rewritten")
 	section := fs.String("section", "peers", "the section of --out that the table replaces (<!-- bench:NAME -->)")
 	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
@@ -91,11 +90,9 @@ func (b *bench) peers(a trainflags.Peer, settings []setting, section string, std
 	}
 	defer os.RemoveAll(dir)
 	init := filepath.Join(dir, "init.json")
-	net, err := network.New(a.Sizes, a.Seed)
-	if err == nil {
-		err = net.Save(init)
-	}
-	if err != nil {
+	if net, err := network.New(a.Sizes, a.Seed); err != nil {
+		return err
+	} else if err := net.Save(init); err != nil {
 		return err
 	}
 	for i := range settings {

@@ -55,14 +55,13 @@ func peakEpoch(acc []float64) (float64, int) {
 func runReproduce(args []string, stdout, stderr io.Writer) error {
 	b := &bench{rounds: 1, log: stderr}
 	fs := cli.NewFlags("gputrain-bench reproduce")
-	b.register(fs)
+	b.register(fs, "the markdown file whose reproduce sections are rewritten")
 	o := reproduceOpts{seeds: cli.IntList{1, 2, 3}, chapters: cli.IntList{1, 3}}
 	fs.IntVar(&o.epochs, "epochs", 30, "epochs per run")
 	fs.Var(&o.seeds, "seeds", "seeds of gputrain's float32 runs (the book took the best of three)")
 	fs.BoolVar(&o.f64, "float64", true, "also run gputrain in float64 (first seed)")
 	fs.BoolVar(&o.book, "book", true, "also run the book's network.py port (float64, first seed) when numpy is there")
 	fs.IntVar(&b.parallel, "jobs", 2, "runs at a time (accuracy does not depend on timing)")
-	fs.StringVar(&b.out, "out", "BENCHMARKS.md", "the markdown file whose reproduce sections are rewritten")
 	fs.Var(&o.chapters, "chapters", "the book's chapters whose runs to make: 1 (network.py), 3 (network2.py, gputrain float32 only)")
 	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
@@ -145,10 +144,6 @@ func (o reproduceOpts) settings(b *bench) []setting {
 // chapter3Markdown is the chapter-3 table: each run's best epoch on the
 // test set per seed, the best of them, the book's figure and the target.
 func chapter3Markdown(runs []result, seeds cli.IntList, epochs int) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Chapter 3's runs (network2.py's settings): %d epochs, mini-batch 10, the full 50,000 training images, "+
-		"accuracy on the 10,000 test images after every epoch; gputrain float32, seeds %s. The target is the issue's for the best epoch.\n\n",
-		epochs, seeds.String())
 	var rows [][]string
 	for _, ex := range chapter(3) {
 		cells, best := ex.peaks(runs)
@@ -156,27 +151,21 @@ func chapter3Markdown(runs []result, seeds cli.IntList, epochs int) string {
 		rows = append(rows, []string{"gputrain train --sizes " + ex.Sizes.String() + fmt.Sprintf(" --eta %g ", ex.Eta) + strings.Join(ex.Flags, " "),
 			ex.Book, strings.Join(cells["gputrain float32"], ", "), pct(best), "≥ " + pct(ex.Target), met})
 	}
-	b.WriteString(table([]string{"run", "book", "gputrain float32, best epoch per seed", "best of those", "target", "met"}, "llrrrl", rows))
-	return b.String()
+	return fmt.Sprintf("Chapter 3's runs (network2.py's settings): %d epochs, mini-batch 10, the full 50,000 training images, "+
+		"accuracy on the 10,000 test images after every epoch; gputrain float32, seeds %s. The target is the issue's for the best epoch.\n\n",
+		epochs, seeds.String()) +
+		table([]string{"run", "book", "gputrain float32, best epoch per seed", "best of those", "target", "met"}, "llrrrl", rows)
 }
 
 func pct(a float64) string { return fmt.Sprintf("%.2f", 100*a) }
 
 func reproduceMarkdown(runs []result, seeds cli.IntList, epochs int) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d epochs, mini-batch 10, η 3.0, the full 50,000 training images, accuracy on the 10,000 test images after every epoch. "+
-		"gputrain runs in float32 with seeds %s (the book reports the best of three runs) and in float64 with seed %d; "+
-		"the book's network.py (its Python 3 port here, float64) with seed %d. Each seed draws its own initial network.\n\n",
-		epochs, seeds.String(), seeds[0], seeds[0])
-	b.WriteString("Peak test accuracy (%) of each run, against the book:\n\n")
 	var peaks [][]string
 	for _, ex := range chapter(1) {
 		cells, best := ex.peaks(runs)
 		peaks = append(peaks, []string{"[" + ex.Sizes.String() + "]", ex.Book, strings.Join(cells["gputrain float32"], ", "), pct(best),
 			cmp.Or(strings.Join(cells["gputrain float64"], ", "), "—"), cmp.Or(strings.Join(cells["network.py float64"], ", "), "—")})
 	}
-	b.WriteString(table([]string{"sizes", "book", "gputrain float32, seeds " + seeds.String(), "best of those", "gputrain float64", "network.py float64"},
-		"llrrrr", peaks))
 	// Per epoch: the first seed of every program and dtype.
 	header := []string{"epoch"}
 	var cols [][]float64
@@ -200,9 +189,14 @@ func reproduceMarkdown(runs []result, seeds cli.IntList, epochs int) string {
 		}
 		rows = append(rows, row)
 	}
-	fmt.Fprintf(&b, "\nTest accuracy (%%) per epoch, seed %d:\n\n", seeds[0])
-	b.WriteString(table(header, strings.Repeat("r", len(header)), rows))
-	return b.String()
+	return fmt.Sprintf("%d epochs, mini-batch 10, η 3.0, the full 50,000 training images, accuracy on the 10,000 test images after every epoch. "+
+		"gputrain runs in float32 with seeds %s (the book reports the best of three runs) and in float64 with seed %d; "+
+		"the book's network.py (its Python 3 port here, float64) with seed %d. Each seed draws its own initial network.\n\n",
+		epochs, seeds.String(), seeds[0], seeds[0]) +
+		"Peak test accuracy (%) of each run, against the book:\n\n" +
+		table([]string{"sizes", "book", "gputrain float32, seeds " + seeds.String(), "best of those", "gputrain float64", "network.py float64"},
+			"llrrrr", peaks) +
+		fmt.Sprintf("\nTest accuracy (%%) per epoch, seed %d:\n\n", seeds[0]) + table(header, strings.Repeat("r", len(header)), rows)
 }
 
 // peaks is the peak test accuracy and its epoch of each completed run of
