@@ -202,8 +202,7 @@ func (c *curvesRun) markdown(tm timings, rounds int) string {
 	if c.worstOthers >= 0 {
 		fmt.Fprintf(&b, "Other processes took at most %s of the CPU during any of these runs.\n\n", fmtShare(c.worstOthers))
 	}
-	if c.plots != "" {
-		d := filepath.ToSlash(c.plots)
+	if d := filepath.ToSlash(c.plots); d != "" {
 		fmt.Fprintf(&b, "![seconds per epoch against hidden size](%s/cost-hidden.png)\n![seconds per epoch against batch size](%s/cost-batch.png)\n\n", d, d)
 	}
 	var rows [][]string

@@ -116,9 +116,7 @@ func command(extra []string, name string, args ...string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
-	if extra != nil {
-		cmd.Env = append(os.Environ(), extra...)
-	}
+	cmd.Env = append(os.Environ(), extra...)
 	out, err := cmd.Output()
 	if err != nil {
 		return "" // what a failed probe printed is no answer

@@ -58,7 +58,19 @@ func runPeers(args []string, stdout, stderr io.Writer) error {
 	} else if err := a.Check(); err != nil {
 		return err
 	}
-	a.Data = b.data
+	// Every program starts from the same parameters: gputrain's N(0,1)
+	// draw, saved in network2.py's format, which all of them read.
+	dir, err := os.MkdirTemp("", "gputrain-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	a.Data, a.Init = b.data, filepath.Join(dir, "init.json")
+	if net, err := network.New(a.Sizes, a.Seed); err != nil {
+		return err
+	} else if err := net.Save(a.Init); err != nil {
+		return err
+	}
 	var settings []setting
 	for _, dt := range strings.Split(*dtypes, ",") {
 		if _, err := graph.ParseDtype(dt); err != nil {
@@ -78,26 +90,10 @@ func runPeers(args []string, stdout, stderr io.Writer) error {
 	return b.peers(a, settings, *section, stdout)
 }
 
-// peers runs the settings from one initial network and writes the table.
+// peers runs the settings (each from the initial network a.Init) and writes the table.
 func (b *bench) peers(a trainflags.Peer, settings []setting, section string, stdout io.Writer) error {
 	m := describeMachine(b.python)
 	fmt.Fprintf(b.log, "machine:\n%s", m)
-	// Every program starts from the same parameters: gputrain's N(0,1)
-	// draw, saved in network2.py's format, which all of them read.
-	dir, err := os.MkdirTemp("", "gputrain-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	init := filepath.Join(dir, "init.json")
-	if net, err := network.New(a.Sizes, a.Seed); err != nil {
-		return err
-	} else if err := net.Save(init); err != nil {
-		return err
-	}
-	for i := range settings {
-		settings[i].args.Init = init
-	}
 	results := b.run(settings)
 	var rows [][]string
 	for _, r := range results {

@@ -27,9 +27,7 @@ type program struct {
 func (p program) argv(a trainflags.Peer) []string { return slices.Concat(p.cmd, flagArgs(a)) }
 
 // tools are where the programs are found; every command takes their flags.
-type tools struct {
-	bin, cudaBin, python, scripts, data string
-}
+type tools struct{ bin, cudaBin, python, scripts, data string }
 
 // cuda is the CUDA build of gputrain.
 func (t tools) cuda() string { return cmp.Or(t.cudaBin, filepath.Join(t.bin, "gputrain-cuda")) }

@@ -390,13 +390,12 @@ func updateSection(path, name, body string) error {
 
 // table renders a markdown table; align holds one of 'l' or 'r' per column.
 func table(header []string, align string, rows [][]string) string {
-	var b strings.Builder
-	b.WriteString("| " + strings.Join(header, " | ") + " |\n|")
+	sep := make([]string, len(header))
 	for i := range header {
-		b.WriteString(map[bool]string{false: " --- |", true: " ---: |"}[i < len(align) && align[i] == 'r'])
+		sep[i] = map[bool]string{false: "---", true: "---:"}[i < len(align) && align[i] == 'r']
 	}
-	b.WriteString("\n")
-	for _, r := range rows {
+	var b strings.Builder
+	for _, r := range slices.Concat([][]string{header, sep}, rows) {
 		b.WriteString("| " + strings.Join(r, " | ") + " |\n")
 	}
 	return b.String()
