@@ -154,9 +154,8 @@ func (c *curvesRun) measure(b *bench) timings {
 		}
 	}
 	results := b.run(settings)
-	c.skipped = skippedList(results)
 	tm := timings{}
-	c.worstOthers = -1
+	c.skipped, c.worstOthers = skippedList(results), -1
 	for _, r := range results {
 		if r.ok() {
 			tm[timing{r.prog.id, curvePoint{r.args.Sizes[1], r.args.BatchSize}}], _ = r.perEpoch(fullEpoch)

@@ -159,6 +159,8 @@ func chapter3Markdown(runs []result, seeds cli.IntList, epochs int) string {
 
 func pct(a float64) string { return fmt.Sprintf("%.2f", 100*a) }
 
+// reproduceMarkdown is chapter 1's tables: each run's peak against the book's,
+// then the accuracy per epoch of the first seed of every program and dtype.
 func reproduceMarkdown(runs []result, seeds cli.IntList, epochs int) string {
 	var peaks [][]string
 	for _, ex := range chapter(1) {
@@ -166,14 +168,13 @@ func reproduceMarkdown(runs []result, seeds cli.IntList, epochs int) string {
 		peaks = append(peaks, []string{"[" + ex.Sizes.String() + "]", ex.Book, strings.Join(cells["gputrain float32"], ", "), pct(best),
 			cmp.Or(strings.Join(cells["gputrain float64"], ", "), "—"), cmp.Or(strings.Join(cells["network.py float64"], ", "), "—")})
 	}
-	// Per epoch: the first seed of every program and dtype.
 	header := []string{"epoch"}
 	var cols [][]float64
 	for _, ex := range chapter(1) {
-		for _, kind := range [][2]string{{"gputrain", "float32"}, {"gputrain", "float64"}, {"network.py", "float64"}} {
+		for _, kind := range []string{"gputrain float32", "gputrain float64", "network.py float64"} {
 			for _, r := range runs {
-				if ex.ran(r) && r.args.Seed == uint64(seeds[0]) && r.prog.id == kind[0] && r.args.Dtype == kind[1] {
-					header = append(header, fmt.Sprintf("[%s] %s %s", ex.Sizes.String(), kind[0], kind[1]))
+				if ex.ran(r) && r.args.Seed == uint64(seeds[0]) && r.prog.id+" "+r.args.Dtype == kind {
+					header = append(header, fmt.Sprintf("[%s] %s", ex.Sizes.String(), kind))
 					cols = append(cols, r.runs[0].accuracies())
 				}
 			}
