@@ -30,7 +30,7 @@ func runPeers(args []string, stdout, stderr io.Writer) error {
 	b := &bench{parallel: 1, log: stderr}
 	a := trainflags.Peer{Flags: trainflags.Book()}
 	fs := cli.NewFlags("gputrain-bench peers")
-	b.register(fs)
+	b.register(fs, "the markdown file whose machine section and --section are rewritten")
 	b.timingFlags(fs, "")
 	fs.Var(&a.Sizes, "sizes", "layer sizes")
 	fs.IntVar(&a.BatchSize, "batch-size", 10, "mini-batch size")
@@ -41,7 +41,6 @@ func runPeers(args []string, stdout, stderr io.Writer) error {
 	limitSpec := fs.String("limits", "", "programs timed on fewer images, their times scaled to the others', id=N comma-separated")
 	only := fs.String("only", "", "run only these programs (comma-separated ids)")
 	dtypes := fs.String("dtypes", "float32,float64", "dtypes to run")
-	fs.StringVar(&b.out, "out", "BENCHMARKS.md", "the markdown file whose machine section and --section are rewritten")
 	section := fs.String("section", "peers", "the section of --out that the table replaces (<!-- bench:NAME -->)")
 	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
@@ -59,7 +58,19 @@ func runPeers(args []string, stdout, stderr io.Writer) error {
 	} else if err := a.Check(); err != nil {
 		return err
 	}
-	a.Data = b.data
+	// Every program starts from the same parameters: gputrain's N(0,1)
+	// draw, saved in network2.py's format, which all of them read.
+	dir, err := os.MkdirTemp("", "gputrain-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	a.Data, a.Init = b.data, filepath.Join(dir, "init.json")
+	if net, err := network.New(a.Sizes, a.Seed); err != nil {
+		return err
+	} else if err := net.Save(a.Init); err != nil {
+		return err
+	}
 	var settings []setting
 	for _, dt := range strings.Split(*dtypes, ",") {
 		if _, err := graph.ParseDtype(dt); err != nil {
@@ -79,28 +90,10 @@ func runPeers(args []string, stdout, stderr io.Writer) error {
 	return b.peers(a, settings, *section, stdout)
 }
 
-// peers runs the settings from one initial network and writes the table.
+// peers runs the settings (each from the initial network a.Init) and writes the table.
 func (b *bench) peers(a trainflags.Peer, settings []setting, section string, stdout io.Writer) error {
 	m := describeMachine(b.python)
 	fmt.Fprintf(b.log, "machine:\n%s", m)
-	// Every program starts from the same parameters: gputrain's N(0,1)
-	// draw, saved in network2.py's format, which all of them read.
-	dir, err := os.MkdirTemp("", "gputrain-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	init := filepath.Join(dir, "init.json")
-	net, err := network.New(a.Sizes, a.Seed)
-	if err == nil {
-		err = net.Save(init)
-	}
-	if err != nil {
-		return err
-	}
-	for i := range settings {
-		settings[i].args.Init = init
-	}
 	results := b.run(settings)
 	var rows [][]string
 	for _, r := range results {

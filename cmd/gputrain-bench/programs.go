@@ -27,17 +27,7 @@ type program struct {
 func (p program) argv(a trainflags.Peer) []string { return slices.Concat(p.cmd, flagArgs(a)) }
 
 // tools are where the programs are found; every command takes their flags.
-type tools struct {
-	bin, cudaBin, python, scripts, data string
-}
-
-func (t *tools) register(fs *flag.FlagSet) {
-	fs.StringVar(&t.bin, "bin", "bin", "directory of gputrain and the Go peers (gputrain-tapemachine, gputrain-gomlx)")
-	fs.StringVar(&t.cudaBin, "cuda-bin", "", "a CUDA build of gputrain (default: gputrain-cuda in --bin)")
-	fs.StringVar(&t.python, "python", "/usr/bin/python3", "the Python with numpy and torch")
-	fs.StringVar(&t.scripts, "scripts", "cmd/gputrain-bench/peers", "directory of the Python peers")
-	fs.StringVar(&t.data, "data", "data/mnist", "directory of the MNIST files")
-}
+type tools struct{ bin, cudaBin, python, scripts, data string }
 
 // cuda is the CUDA build of gputrain.
 func (t tools) cuda() string { return cmp.Or(t.cudaBin, filepath.Join(t.bin, "gputrain-cuda")) }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -54,14 +55,13 @@ func peakEpoch(acc []float64) (float64, int) {
 func runReproduce(args []string, stdout, stderr io.Writer) error {
 	b := &bench{rounds: 1, log: stderr}
 	fs := cli.NewFlags("gputrain-bench reproduce")
-	b.register(fs)
+	b.register(fs, "the markdown file whose reproduce sections are rewritten")
 	o := reproduceOpts{seeds: cli.IntList{1, 2, 3}, chapters: cli.IntList{1, 3}}
 	fs.IntVar(&o.epochs, "epochs", 30, "epochs per run")
 	fs.Var(&o.seeds, "seeds", "seeds of gputrain's float32 runs (the book took the best of three)")
 	fs.BoolVar(&o.f64, "float64", true, "also run gputrain in float64 (first seed)")
 	fs.BoolVar(&o.book, "book", true, "also run the book's network.py port (float64, first seed) when numpy is there")
 	fs.IntVar(&b.parallel, "jobs", 2, "runs at a time (accuracy does not depend on timing)")
-	fs.StringVar(&b.out, "out", "BENCHMARKS.md", "the markdown file whose reproduce sections are rewritten")
 	fs.Var(&o.chapters, "chapters", "the book's chapters whose runs to make: 1 (network.py), 3 (network2.py, gputrain float32 only)")
 	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
@@ -144,58 +144,37 @@ func (o reproduceOpts) settings(b *bench) []setting {
 // chapter3Markdown is the chapter-3 table: each run's best epoch on the
 // test set per seed, the best of them, the book's figure and the target.
 func chapter3Markdown(runs []result, seeds cli.IntList, epochs int) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Chapter 3's runs (network2.py's settings): %d epochs, mini-batch 10, the full 50,000 training images, "+
-		"accuracy on the 10,000 test images after every epoch; gputrain float32, seeds %s. The target is the issue's for the best epoch.\n\n",
-		epochs, seeds.String())
 	var rows [][]string
-	for _, ex := range experiments {
-		if ex.Chapter != 3 {
-			continue
-		}
-		var cells []string
-		best := -1.0
-		for _, r := range runs {
-			if !ex.ran(r) {
-				continue
-			}
-			p, at := peakEpoch(r.runs[0].accuracies())
-			cells = append(cells, fmt.Sprintf("%s (epoch %d)", pct(p), at))
-			best = max(best, p)
-		}
-		met := "no"
-		if best >= ex.Target {
-			met = "yes"
-		}
+	for _, ex := range chapter(3) {
+		cells, best := ex.peaks(runs)
+		met := map[bool]string{true: "yes", false: "no"}[best >= ex.Target]
 		rows = append(rows, []string{"gputrain train --sizes " + ex.Sizes.String() + fmt.Sprintf(" --eta %g ", ex.Eta) + strings.Join(ex.Flags, " "),
-			ex.Book, strings.Join(cells, ", "), pct(best), "≥ " + pct(ex.Target), met})
+			ex.Book, strings.Join(cells["gputrain float32"], ", "), pct(best), "≥ " + pct(ex.Target), met})
 	}
-	b.WriteString(table([]string{"run", "book", "gputrain float32, best epoch per seed", "best of those", "target", "met"}, "llrrrl", rows))
-	return b.String()
+	return fmt.Sprintf("Chapter 3's runs (network2.py's settings): %d epochs, mini-batch 10, the full 50,000 training images, "+
+		"accuracy on the 10,000 test images after every epoch; gputrain float32, seeds %s. The target is the issue's for the best epoch.\n\n",
+		epochs, seeds.String()) +
+		table([]string{"run", "book", "gputrain float32, best epoch per seed", "best of those", "target", "met"}, "llrrrl", rows)
 }
 
 func pct(a float64) string { return fmt.Sprintf("%.2f", 100*a) }
 
+// reproduceMarkdown is chapter 1's tables: each run's peak against the book's,
+// then the accuracy per epoch of the first seed of every program and dtype.
 func reproduceMarkdown(runs []result, seeds cli.IntList, epochs int) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d epochs, mini-batch 10, η 3.0, the full 50,000 training images, accuracy on the 10,000 test images after every epoch. "+
-		"gputrain runs in float32 with seeds %s (the book reports the best of three runs) and in float64 with seed %d; "+
-		"the book's network.py (its Python 3 port here, float64) with seed %d. Each seed draws its own initial network.\n\n",
-		epochs, seeds.String(), seeds[0], seeds[0])
-	b.WriteString("Peak test accuracy (%) of each run, against the book:\n\n")
-	b.WriteString(table([]string{"sizes", "book", "gputrain float32, seeds " + seeds.String(), "best of those", "gputrain float64", "network.py float64"},
-		"llrrrr", peakRows(runs)))
-	// Per epoch: the first seed of every program and dtype.
+	var peaks [][]string
+	for _, ex := range chapter(1) {
+		cells, best := ex.peaks(runs)
+		peaks = append(peaks, []string{"[" + ex.Sizes.String() + "]", ex.Book, strings.Join(cells["gputrain float32"], ", "), pct(best),
+			cmp.Or(strings.Join(cells["gputrain float64"], ", "), "—"), cmp.Or(strings.Join(cells["network.py float64"], ", "), "—")})
+	}
 	header := []string{"epoch"}
 	var cols [][]float64
-	for _, ex := range experiments {
-		if ex.Chapter != 1 {
-			continue
-		}
-		for _, kind := range [][2]string{{"gputrain", "float32"}, {"gputrain", "float64"}, {"network.py", "float64"}} {
+	for _, ex := range chapter(1) {
+		for _, kind := range []string{"gputrain float32", "gputrain float64", "network.py float64"} {
 			for _, r := range runs {
-				if ex.ran(r) && r.args.Seed == uint64(seeds[0]) && r.prog.id == kind[0] && r.args.Dtype == kind[1] {
-					header = append(header, fmt.Sprintf("[%s] %s %s", ex.Sizes.String(), kind[0], kind[1]))
+				if ex.ran(r) && r.args.Seed == uint64(seeds[0]) && r.prog.id+" "+r.args.Dtype == kind {
+					header = append(header, fmt.Sprintf("[%s] %s", ex.Sizes.String(), kind))
 					cols = append(cols, r.runs[0].accuracies())
 				}
 			}
@@ -211,37 +190,35 @@ func reproduceMarkdown(runs []result, seeds cli.IntList, epochs int) string {
 		}
 		rows = append(rows, row)
 	}
-	fmt.Fprintf(&b, "\nTest accuracy (%%) per epoch, seed %d:\n\n", seeds[0])
-	b.WriteString(table(header, strings.Repeat("r", len(header)), rows))
-	return b.String()
+	return fmt.Sprintf("%d epochs, mini-batch 10, η 3.0, the full 50,000 training images, accuracy on the 10,000 test images after every epoch. "+
+		"gputrain runs in float32 with seeds %s (the book reports the best of three runs) and in float64 with seed %d; "+
+		"the book's network.py (its Python 3 port here, float64) with seed %d. Each seed draws its own initial network.\n\n",
+		epochs, seeds.String(), seeds[0], seeds[0]) +
+		"Peak test accuracy (%) of each run, against the book:\n\n" +
+		table([]string{"sizes", "book", "gputrain float32, seeds " + seeds.String(), "best of those", "gputrain float64", "network.py float64"},
+			"llrrrr", peaks) +
+		fmt.Sprintf("\nTest accuracy (%%) per epoch, seed %d:\n\n", seeds[0]) + table(header, strings.Repeat("r", len(header)), rows)
 }
 
-// peakRows is the summary: each run's peak against the book's.
-func peakRows(runs []result) [][]string {
-	var rows [][]string
-	for _, ex := range experiments {
-		if ex.Chapter != 1 {
-			continue
-		}
-		var f32 []string
-		bestOf, f64, py := -1.0, "—", "—"
-		for _, r := range runs {
-			if !ex.ran(r) {
-				continue
-			}
+// peaks is the peak test accuracy and its epoch of each completed run of
+// ex, by program and dtype ("gputrain float32"), and the best of
+// gputrain's float32 peaks (-1 for none).
+func (ex experiment) peaks(runs []result) (cells map[string][]string, best float64) {
+	cells, best = map[string][]string{}, -1
+	for _, r := range runs {
+		if ex.ran(r) {
 			p, at := peakEpoch(r.runs[0].accuracies())
-			cell := fmt.Sprintf("%s (epoch %d)", pct(p), at)
-			switch {
-			case r.prog.id == "gputrain" && r.args.Dtype == "float32":
-				f32 = append(f32, cell)
-				bestOf = max(bestOf, p)
-			case r.prog.id == "gputrain":
-				f64 = cell
-			default:
-				py = cell
+			kind := r.prog.id + " " + r.args.Dtype
+			cells[kind] = append(cells[kind], fmt.Sprintf("%s (epoch %d)", pct(p), at))
+			if kind == "gputrain float32" {
+				best = max(best, p)
 			}
 		}
-		rows = append(rows, []string{"[" + ex.Sizes.String() + "]", ex.Book, strings.Join(f32, ", "), pct(bestOf), f64, py})
 	}
-	return rows
+	return cells, best
+}
+
+// chapter is the experiments of the book's chapter n.
+func chapter(n int) []experiment {
+	return slices.DeleteFunc(slices.Clone(experiments), func(ex experiment) bool { return ex.Chapter != n })
 }

@@ -5,9 +5,9 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
-	"github.com/gputrain/gputrain/internal/safefile"
 	"io"
 	"log"
 	"math"
@@ -23,6 +23,7 @@ import (
 	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cmd/internal/rss"
 	"github.com/gputrain/gputrain/cmd/internal/trainflags"
+	"github.com/gputrain/gputrain/internal/safefile"
 )
 
 // epochLine is one epoch as a program reports it. Programs may print more
@@ -95,10 +96,9 @@ func (r runResult) accuracies() []float64 {
 // process's peak RSS. A program that fails or reports no epoch is an error
 // that quotes the end of its stderr.
 func runProcess(argv, env []string, logf func(string, ...any), label string) (runResult, error) {
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = env
 	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env, cmd.Stderr = env, &stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return runResult{}, err
@@ -181,9 +181,6 @@ type setting struct {
 	env   []string // the process's environment; nil: this one's
 }
 
-// argv is the setting's command line.
-func (s setting) argv() []string { return slices.Concat(s.prog.argv(s.args), s.extra) }
-
 // result is what a setting's processes produced: a run per round, until
 // one failed with err; missing says why its program cannot run here.
 type result struct {
@@ -253,6 +250,17 @@ func (b *bench) timingFlags(fs *flag.FlagSet, what string) {
 	fs.IntVar(&b.retries, "retries", 2, "reruns at most per program")
 }
 
+// register adds the flags every command takes: the tools' and --out, the
+// markdown file, with out its usage (which sections the command rewrites).
+func (b *bench) register(fs *flag.FlagSet, out string) {
+	fs.StringVar(&b.out, "out", "BENCHMARKS.md", out)
+	fs.StringVar(&b.bin, "bin", "bin", "directory of gputrain and the Go peers (gputrain-tapemachine, gputrain-gomlx)")
+	fs.StringVar(&b.cudaBin, "cuda-bin", "", "a CUDA build of gputrain (default: gputrain-cuda in --bin)")
+	fs.StringVar(&b.python, "python", "/usr/bin/python3", "the Python with numpy and torch")
+	fs.StringVar(&b.scripts, "scripts", "cmd/gputrain-bench/peers", "directory of the Python peers")
+	fs.StringVar(&b.data, "data", "data/mnist", "directory of the MNIST files")
+}
+
 // run runs the settings: every one once a round, in turn with the
 // others, so that a slow spell of this shared machine falls on all of
 // them rather than on whichever ran through it. A setting whose program
@@ -279,10 +287,11 @@ func (b *bench) run(settings []setting) []result {
 					}
 					// Rerun while other processes took too much of the
 					// CPU, keeping the least disturbed run.
-					res, err := runProcess(r.argv(), r.env, logf, label)
+					argv := slices.Concat(r.prog.argv(r.args), r.extra)
+					res, err := runProcess(argv, r.env, logf, label)
 					for k := 0; err == nil && k < b.retries && res.Others > b.maxOthers; k++ {
 						logf("  %s: other processes used %.0f%% of the CPU during the run; running it again", label, 100*res.Others)
-						if again, err := runProcess(r.argv(), r.env, logf, label); err == nil && again.Others < res.Others {
+						if again, err := runProcess(argv, r.env, logf, label); err == nil && again.Others < res.Others {
 							res = again
 						}
 					}
@@ -335,4 +344,59 @@ func (b *bench) write(stdout io.Writer, body string, sections ...string) error {
 		}
 	}
 	return nil
+}
+
+// replaceSection returns doc with the text between section name's markers,
+// <!-- bench:NAME --> and <!-- /bench:NAME -->, replaced by body. A
+// document without the section gets it appended, so a fresh BENCHMARKS.md
+// fills up section by section; a marker without its partner, or out of
+// order, is an error rather than a guess that could swallow hand-written
+// prose.
+func replaceSection(doc, name, body string) (string, error) {
+	begin, end := "<!-- bench:"+name+" -->", "<!-- /bench:"+name+" -->"
+	i, j := strings.Index(doc, begin), strings.Index(doc, end)
+	body = strings.Trim(body, "\n")
+	switch {
+	case i < 0 && j < 0:
+		return strings.TrimLeft(strings.TrimRight(doc, "\n")+"\n\n", "\n") + begin + "\n" + body + "\n" + end + "\n", nil
+	case i < 0 || j < 0:
+		return "", fmt.Errorf("section %q has only one of its markers %s and %s", name, begin, end)
+	case j < i:
+		return "", fmt.Errorf("section %q: %s comes before %s", name, end, begin)
+	case strings.Count(doc, begin) > 1 || strings.Count(doc, end) > 1:
+		return "", fmt.Errorf("section %q: its markers appear more than once", name)
+	}
+	return doc[:i+len(begin)] + "\n" + body + "\n" + doc[j:], nil
+}
+
+// updateSection rewrites one section of the markdown file at path,
+// creating the file if it does not exist. The write goes through a
+// temporary file and a rename so that an interrupted run leaves the old
+// file whole.
+func updateSection(path, name, body string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	doc, err := replaceSection(cmp.Or(string(old), "# Benchmarks\n"), name, body)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return safefile.WriteFileAtomic(path, func(w io.Writer) error {
+		_, err := io.WriteString(w, doc)
+		return err
+	})
+}
+
+// table renders a markdown table; align holds one of 'l' or 'r' per column.
+func table(header []string, align string, rows [][]string) string {
+	sep := make([]string, len(header))
+	for i := range header {
+		sep[i] = map[bool]string{false: "---", true: "---:"}[i < len(align) && align[i] == 'r']
+	}
+	var b strings.Builder
+	for _, r := range slices.Concat([][]string{header, sep}, rows) {
+		b.WriteString("| " + strings.Join(r, " | ") + " |\n")
+	}
+	return b.String()
 }
