@@ -131,11 +131,67 @@ func TestPeersTrainTheSameNetwork(t *testing.T) {
 	}
 }
 
+// TestNumpyPeerIsNetwork2 holds the numpy peer's chapter 3 (network2.py's
+// cross-entropy cost, L2 step and scaled initialisation) to gputrain's
+// CPU backend the same way: one epoch in file order from one scaled
+// initial network, λ large enough against n = 205 images that a decay
+// taken per sample, per batch with the wrong n, or applied to the biases
+// would move the parameters far past float64 rounding.
+func TestNumpyPeerIsNetwork2(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains")
+	}
+	data := dataDir(t)
+	tl := tools{bin: t.TempDir(), python: "/usr/bin/python3", scripts: "peers", data: data}
+	p := tl.program("batched-numpy")
+	if why := tl.availability()[p.needs]; why != "" {
+		t.Skip(why)
+	}
+	d, err := mnist.Load(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	spec := network.Spec{Sizes: []int{784, 30, 10}, Cost: network.CrossEntropy, Lambda: 5}
+	init, err := network.NewSpec(spec, 7, network.Scaled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	initPath := filepath.Join(dir, "init.json")
+	if err := init.Save(initPath); err != nil {
+		t.Fatal(err)
+	}
+	a := trainflags.Peer{Flags: trainflags.Book(), Data: data, Init: initPath, Save: filepath.Join(dir, "numpy.json")}
+	a.Epochs, a.Dtype, a.Eta, a.TrainLimit, a.NoShuffle, a.Eval = 1, "float64", 0.5, 205, true, "none"
+	want := gputrainEpoch(t, a, d.Training.Slice(0, a.TrainLimit), init)
+	argv := append(p.argv(a), "--cost", "cross-entropy", "--lambda", "5")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if msg, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %v\n%s", argv, err, msg)
+	}
+	got, err := network.Load(a.Save)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Cost != network.CrossEntropy {
+		t.Errorf("the peer saved a %s model, want cross-entropy", got.Cost)
+	}
+	if diff := maxRelDiff(got, want); diff > 1e-9 {
+		t.Errorf("parameters differ from gputrain's by %.3g relative (want ≤ 1e-9)", diff)
+	}
+	plain := init.Clone()
+	plain.Spec.Lambda = 0
+	if diff := maxRelDiff(want, gputrainEpoch(t, a, d.Training.Slice(0, a.TrainLimit), plain)); diff < 1e-4 {
+		t.Errorf("λ 5 moved the parameters only %.3g from λ 0's: the check cannot tell the L2 step", diff)
+	}
+}
+
 // gputrainEpoch is the network gputrain's CPU backend reaches after one
-// epoch of a's settings in file order.
+// epoch of a's settings in file order, with init's cost and λ.
 func gputrainEpoch(t *testing.T, a trainflags.Peer, images *mnist.Set, init *network.Network) *network.Network {
 	dt, _ := graph.ParseDtype(a.Dtype)
-	b, err := cpu.Open(train.Config{Spec: init.Spec, BatchSize: a.BatchSize, Eta: a.Eta, Dtype: dt}, images)
+	b, err := cpu.Open(train.Config{Spec: init.Spec, TrainSize: images.Len(), BatchSize: a.BatchSize, Eta: a.Eta, Dtype: dt}, images)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,13 +110,14 @@ def load_model(path, sizes):
     return weights, biases
 
 
-def save_model(path, sizes, weights, biases):
+def save_model(path, sizes, weights, biases, cost="QuadraticCost"):
     """Write weights (out×in) and biases (out values) as network2.py JSON,
-    the format --init reads, through a temporary file and a rename."""
+    the format --init reads, through a temporary file and a rename; cost
+    is network2's name of the cost trained with."""
     model = {"sizes": sizes,
              "weights": [np.asarray(w, dtype=np.float64).tolist() for w in weights],
              "biases": [np.asarray(b, dtype=np.float64).reshape(-1, 1).tolist() for b in biases],
-             "cost": "QuadraticCost"}
+             "cost": cost}
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(model, f)
