@@ -2,10 +2,21 @@ package graph
 
 import (
 	"fmt"
-	"github.com/gputrain/gputrain/graph/network"
 
+	"github.com/gputrain/gputrain/graph/network"
 	G "gorgonia.org/gorgonia"
 )
+
+// hidden is each hidden-layer activation as Gorgonia builds it. Adding an
+// activation is its name in network.Activations and its entry here; where
+// Gorgonia builds it from an element-wise op the instruction set lacks,
+// that op's entry in opTable (naming the Gorgonia op) and its case in
+// cuda/kernels.cu. The compiler needs no change.
+var hidden = map[network.Activation]func(*G.Node) (*G.Node, error){
+	network.Sigmoid: G.Sigmoid,
+	network.Tanh:    G.Tanh,
+	network.ReLU:    G.Rectify,
+}
 
 // Graph is the Gorgonia expression graph of one mini-batch of m samples:
 // X (m×784) and Y (m×10) in, activations and the quadratic cost out, and
@@ -69,16 +80,13 @@ func build(spec network.Spec, m int, dt Dtype, cost, grads bool) (*Graph, error)
 			return nil, err
 		}
 		gr.Logits = z
-		act := G.Sigmoid // the output layer's, and chapter 1's hidden neurons
+		act := G.Sigmoid // the output layer's
 		if l == len(sizes)-1 && gr.Spec.Output() == network.Softmax {
 			act = func(z *G.Node) (*G.Node, error) { return G.SoftMax(z) }
 		}
 		if l < len(sizes)-1 {
-			switch gr.Spec.Activation {
-			case network.Tanh:
-				act = G.Tanh
-			case network.ReLU:
-				act = G.Rectify
+			if act = hidden[gr.Spec.Activation]; act == nil {
+				return nil, fmt.Errorf("activation %q has no Gorgonia function", gr.Spec.Activation)
 			}
 		}
 		if a, err = act(z); err != nil {

@@ -218,15 +218,13 @@ const (
 	fnNeg fn = iota
 	fnSquare
 	fnSigmoid
-	fnTanh
 	fnAdd
 	fnSub
 	fnMul
 	fnDiv
-	fnGte // a comparison returning 1 or 0 in its operands' type
 )
 
-var fnNames = [...]string{"neg", "square", "sigmoid", "tanh", "+", "-", "⊙", "÷", ">="}
+var fnNames = [...]string{"neg", "square", "sigmoid", "+", "-", "⊙", "÷"}
 
 func (f fn) String() string { return fnNames[f] }
 
@@ -246,8 +244,6 @@ func (lw *lowerer) unary(n *G.Node, f fn, a value) (value, error) {
 	switch f {
 	case fnNeg:
 		return lw.affine(n, a.buf, -1, 0), nil
-	case fnTanh:
-		return value{kind: vBuf, buf: lw.emit(Instr{Op: Tanh, Dst: lw.temp(n, Tanh), A: a.buf})}, nil
 	case fnSquare:
 		return value{kind: vBuf, buf: lw.emit(Instr{Op: Square, Dst: lw.temp(n, Square), A: a.buf})}, nil
 	case fnSigmoid:
@@ -270,6 +266,15 @@ func (lw *lowerer) unary(n *G.Node, f fn, a value) (value, error) {
 	return value{}, fmt.Errorf("unary op %v is not supported", f)
 }
 
+// direct emits op, a FormUnary op that computes a Gorgonia element-wise
+// op as it stands (OpDef.Gorgonia), of a with the scalar beta.
+func (lw *lowerer) direct(n *G.Node, op Op, a value, beta float64) (value, error) {
+	if a.kind != vBuf || a.trans {
+		return value{}, fmt.Errorf("%v of a constant, broadcast or transposed value", op)
+	}
+	return value{kind: vBuf, buf: lw.emit(Instr{Op: op, Dst: lw.temp(n, op), A: a.buf, Beta: beta})}, nil
+}
+
 func (lw *lowerer) binary(n *G.Node, f fn, a, b value) (value, error) {
 	if a.trans || b.trans {
 		return value{}, fmt.Errorf("element-wise %v of a transposed value", f)
@@ -288,8 +293,6 @@ func (lw *lowerer) binary(n *G.Node, f fn, a, b value) (value, error) {
 		}
 	case a.kind == vBuf && b.kind == vConst:
 		switch f {
-		case fnGte: // a comparison returning 1 or 0 in the operands' type (ReLU's gate)
-			return value{kind: vBuf, buf: lw.emit(Instr{Op: Gate, Dst: lw.temp(n, Gate), A: a.buf, Beta: b.c})}, nil
 		case fnAdd:
 			return lw.affine(n, a.buf, 1, b.c), nil
 		case fnSub:

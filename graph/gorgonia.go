@@ -95,26 +95,34 @@ var handlers = map[string]handler{
 		return lw.softmax(n, args[0])
 	},
 	"elemUnaryOp": func(lw *lowerer, n *G.Node, op G.Op, cs []*G.Node, args []value) (value, error) {
-		f, ok := unaryFns[op.String()]
-		if !ok {
-			return value{}, fmt.Errorf("unary op %s is not supported", op)
+		if f, ok := unaryFns[op.String()]; ok {
+			return lw.unary(n, f, args[0])
 		}
-		return lw.unary(n, f, args[0])
+		if o, ok := gorgoniaOp(op.String()); ok {
+			return lw.direct(n, o, args[0], 0)
+		}
+		return value{}, fmt.Errorf("unary op %s is not supported", op)
 	},
 	"elemBinOp": func(lw *lowerer, n *G.Node, op G.Op, cs []*G.Node, args []value) (value, error) {
-		f, ok := binaryFns[binSymbol(op)]
-		if !ok {
-			return value{}, fmt.Errorf("element-wise %s is not supported", binSymbol(op))
+		sym := binSymbol(op)
+		if f, ok := binaryFns[sym]; ok {
+			return lw.binary(n, f, args[0], args[1])
 		}
-		return lw.binary(n, f, args[0], args[1])
+		if o, ok := gorgoniaOp(sym); ok && args[1].kind == vConst {
+			return lw.direct(n, o, args[0], args[1].c)
+		}
+		return value{}, fmt.Errorf("element-wise %s of these operands is not supported", sym)
 	},
 }
 
-// unaryFns and binaryFns name Gorgonia's element-wise ops (their String,
-// or its first word) in the compiler's terms.
+// unaryFns and binaryFns name the Gorgonia element-wise ops (their String,
+// or its first word) that the compiler lowers with algebra of its own
+// (constant folding, affine forms, σ′ from σ). Any other one that an op
+// of the instruction set computes directly is found in opTable (its
+// Gorgonia field).
 var (
-	unaryFns  = map[string]fn{"neg": fnNeg, "square": fnSquare, "sigmoid": fnSigmoid, "tanh": fnTanh}
-	binaryFns = map[string]fn{"+": fnAdd, "-": fnSub, "⊙": fnMul, "÷": fnDiv, ">=": fnGte}
+	unaryFns  = map[string]fn{"neg": fnNeg, "square": fnSquare, "sigmoid": fnSigmoid}
+	binaryFns = map[string]fn{"+": fnAdd, "-": fnSub, "⊙": fnMul, "÷": fnDiv}
 )
 
 // opKind names the kind of a Gorgonia op: its Go type, and for the

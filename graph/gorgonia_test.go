@@ -111,3 +111,41 @@ func TestGorgoniaOpKindsActivations(t *testing.T) {
 		}
 	}
 }
+
+// TestActivationsAndDirectOps checks the two tables that adding an
+// activation touches: every activation a network may name has a Gorgonia
+// function, and every op that lowers a Gorgonia op directly is an
+// element-wise unary instruction, the only one for that Gorgonia op, and
+// not one the compiler lowers by its own algebra (which would hide it).
+func TestActivationsAndDirectOps(t *testing.T) {
+	for _, a := range network.Activations {
+		if hidden[a] == nil {
+			t.Errorf("activation %s has no entry in hidden", a)
+		}
+	}
+	seen := map[string]Op{}
+	for _, o := range Ops() {
+		name := o.Def().Gorgonia
+		if name == "" {
+			continue
+		}
+		if o.Def().Form != FormUnary {
+			t.Errorf("%v lowers Gorgonia's %s but is not FormUnary", o, name)
+		}
+		if prev, ok := seen[name]; ok {
+			t.Errorf("%v and %v both lower Gorgonia's %s", prev, o, name)
+		}
+		seen[name] = o
+		if _, ok := unaryFns[name]; ok {
+			t.Errorf("%v lowers Gorgonia's %s, which unaryFns takes first", o, name)
+		}
+		if _, ok := binaryFns[name]; ok {
+			t.Errorf("%v lowers Gorgonia's %s, which binaryFns takes first", o, name)
+		}
+	}
+	for _, want := range []Op{Tanh, Gate} {
+		if got, ok := gorgoniaOp(want.Def().Gorgonia); !ok || got != want {
+			t.Errorf("gorgoniaOp(%q) = %v, %v; want %v", want.Def().Gorgonia, got, ok, want)
+		}
+	}
+}

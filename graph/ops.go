@@ -103,6 +103,13 @@ type OpDef struct {
 	// each backend plans as a GEMM.
 	CPU32 Kernel[float32]
 	CPU64 Kernel[float64]
+	// Gorgonia, for a FormUnary op, names the Gorgonia element-wise op it
+	// computes as one instruction, so that the compiler lowers that op
+	// with no case of its own: a unary op's name ("tanh"), or the symbol
+	// of a binary op whose second operand is a constant, which the
+	// instruction takes as Beta (">="). Empty for the ops the compiler
+	// emits itself.
+	Gorgonia string
 }
 
 var opTable = [numOps]OpDef{
@@ -118,10 +125,21 @@ var opTable = [numOps]OpDef{
 	SumAll:  {Name: "sumall", Form: FormScalar, CUDA: 9, CPU32: sumAll[float32], CPU64: sumAll[float64]},
 	Update:  {Name: "update", Form: FormUpdate, CUDA: 10, CPU32: update[float32], CPU64: update[float64]},
 	XEnt:    {Name: "xent", Form: FormRowCosts, CUDA: 11, CPU32: xent[float32], CPU64: xent[float64]},
-	Tanh:    {Name: "tanh", Form: FormUnary, CUDA: 12, CPU32: tanh[float32], CPU64: tanh[float64]},
-	Gate:    {Name: "gate", Form: FormUnary, CUDA: 13, CPU32: gate[float32], CPU64: gate[float64]},
+	Tanh:    {Name: "tanh", Form: FormUnary, CUDA: 12, CPU32: tanh[float32], CPU64: tanh[float64], Gorgonia: "tanh"},
+	Gate:    {Name: "gate", Form: FormUnary, CUDA: 13, CPU32: gate[float32], CPU64: gate[float64], Gorgonia: ">="},
 	Softmax: {Name: "softmax", Form: FormRows, CUDA: 14, CPU32: softmax[float32], CPU64: softmax[float64]},
 	NLL:     {Name: "nll", Form: FormRowCosts, CUDA: 15, CPU32: nll[float32], CPU64: nll[float64]},
+}
+
+// gorgoniaOp is the op whose table entry names the Gorgonia element-wise
+// op name (see OpDef.Gorgonia).
+func gorgoniaOp(name string) (Op, bool) {
+	for o, d := range opTable {
+		if d.Gorgonia != "" && d.Gorgonia == name {
+			return Op(o), true
+		}
+	}
+	return 0, false
 }
 
 // Ops lists every op of the instruction set.

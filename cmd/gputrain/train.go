@@ -71,9 +71,9 @@ func (f *trainFlags) check(sizesChecked bool) (flag, fault string) {
 	}
 	switch {
 	case f.Activation != "" && !slices.Contains(network.Activations, network.Activation(f.Activation)):
-		return "activation", fmt.Sprintf(" %q: want sigmoid, tanh or relu", f.Activation)
+		return "activation", fmt.Sprintf(" %q: want %s", f.Activation, oneOf(network.Activations))
 	case f.Cost != "" && !slices.Contains(network.Costs, network.Cost(f.Cost)):
-		return "cost", fmt.Sprintf(" %q: want %s", f.Cost, strings.Join(costNames(), ", "))
+		return "cost", fmt.Sprintf(" %q: want %s", f.Cost, oneOf(network.Costs))
 	case !(f.Lambda >= 0) || math.IsInf(f.Lambda, 0):
 		return "lambda", fmt.Sprintf(" %v: must be a finite number ≥ 0", f.Lambda)
 	case f.EarlyStop < 0:
@@ -94,12 +94,16 @@ func (f *trainFlags) spec() network.Spec {
 	return network.Spec{Sizes: f.Sizes, Activation: network.Activation(f.Activation), Cost: network.Cost(f.Cost), Lambda: f.Lambda}.Norm()
 }
 
-func costNames() []string {
-	var names []string
-	for _, c := range network.Costs {
-		names = append(names, string(c))
+// oneOf lists names as a sentence does: "a, b or c".
+func oneOf[T ~string](names []T) string {
+	s := make([]string, len(names))
+	for i, n := range names {
+		s[i] = string(n)
 	}
-	return names
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 
 // checkpointFile is the name of the checkpoint inside a --checkpoint directory.
@@ -225,8 +229,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	c := &trainCmd{trainFlags: trainFlags{Flags: trainflags.Book()}, stderr: stderr}
 	fs := cli.NewFlags("gputrain train")
 	c.Flags.Register(fs)
-	fs.StringVar(&c.Activation, "activation", "sigmoid", "the hidden layers' neurons: sigmoid, tanh or relu (the output layer stays sigmoid)")
-	fs.StringVar(&c.Cost, "cost", "quadratic", "the cost to minimise: "+strings.Join(costNames(), ", "))
+	fs.StringVar(&c.Activation, "activation", "sigmoid", "the hidden layers' neurons: "+oneOf(network.Activations)+" (the output layer stays sigmoid, or softmax with the log-likelihood)")
+	fs.StringVar(&c.Cost, "cost", "quadratic", "the cost to minimise: "+oneOf(network.Costs))
 	fs.Float64Var(&c.Lambda, "lambda", 0, "L2 regularisation λ (network2's weight decay 1 − ηλ/n, n the training images)")
 	fs.StringVar(&c.WeightInit, "weight-init", "large", "initial weights: large (N(0,1)) or scaled (N(0,1/n_in), network2's default)")
 	fs.BoolVar(&c.Monitor, "monitor", false, "after each epoch measure network2's four monitors (cost and accuracy on the training and evaluation sets) and print them after the book's line")

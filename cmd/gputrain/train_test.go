@@ -57,7 +57,7 @@ func TestTrainBadFlags(t *testing.T) {
 		{[]string{"--log-format", "xml"}, `--log-format "xml"`},
 		{[]string{"--train-limit", "-5"}, "--train-limit -5"},
 		{[]string{"--activation", "softsign"}, `--activation "softsign": want sigmoid, tanh or relu`},
-		{[]string{"--cost", "hinge"}, `--cost "hinge": want quadratic, cross-entropy, log-likelihood`},
+		{[]string{"--cost", "hinge"}, `--cost "hinge": want quadratic, cross-entropy or log-likelihood`},
 		{[]string{"--lambda", "-0.1"}, "--lambda -0.1: must be a finite number ≥ 0"},
 		{[]string{"--lambda", "Inf"}, "--lambda +Inf"},
 		{[]string{"--weight-init", "small"}, `--weight-init "small": want large or scaled`},
