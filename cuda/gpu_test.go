@@ -89,21 +89,32 @@ func firstImages(data *mnist.Data, r *rand.Rand, n int) *mnist.Set {
 func TestGPUMatchesCPU(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 1))
 	data := mnistData(t)
+	ch3 := func(sizes []int, act network.Activation, cost network.Cost, lambda float64) network.Spec {
+		return network.Spec{Sizes: sizes, Activation: act, Cost: cost, Lambda: lambda}.Norm()
+	}
 	cases := []struct {
-		sizes  []int
+		spec   network.Spec
+		init   network.WeightInit
+		eta    float64
 		batch  int
 		images int
 	}{
-		{[]int{784, 30, 10}, 10, 1000},      // 100 steps, the book's shape
-		{[]int{784, 30, 10}, 1000, 3003},    // 4 steps, biases summed by a ones-vector GEMM, a short last batch
-		{[]int{784, 100, 30, 10}, 32, 1600}, // 50 steps, two hidden layers
+		{network.Book([]int{784, 30, 10}), network.Large, 3, 10, 1000},      // 100 steps, the book's shape
+		{network.Book([]int{784, 30, 10}), network.Large, 3, 1000, 3003},    // 4 steps, biases summed by a ones-vector GEMM, a short last batch
+		{network.Book([]int{784, 100, 30, 10}), network.Large, 3, 32, 1600}, // 50 steps, two hidden layers
+		// Chapter 3: its headline run (cross-entropy, L2 decay fused into
+		// the update, scaled init), softmax with the log-likelihood under
+		// tanh, and ReLU's gate; short last batches.
+		{ch3([]int{784, 100, 10}, network.Sigmoid, network.CrossEntropy, 5), network.Scaled, 0.5, 10, 995},
+		{ch3([]int{784, 30, 10}, network.Tanh, network.LogLikelihood, 1), network.Scaled, 0.1, 32, 1000},
+		{ch3([]int{784, 30, 10}, network.ReLU, network.CrossEntropy, 0), network.Scaled, 0.1, 10, 1005},
 	}
 	for _, c := range cases {
 		set := firstImages(data, r, c.images)
 		for _, dt := range []graph.Dtype{graph.Float32, graph.Float64} {
-			t.Run(fmt.Sprintf("%v/batch=%d/%v", c.sizes, c.batch, dt), func(t *testing.T) {
-				cfg := train.Config{Spec: network.Book(c.sizes), BatchSize: c.batch, Eta: 3, Dtype: dt}
-				net, _ := network.New(cfg.Sizes, 7)
+			t.Run(fmt.Sprintf("%v/batch=%d/%v", c.spec, c.batch, dt), func(t *testing.T) {
+				cfg := train.Config{Spec: c.spec, TrainSize: set.Len(), BatchSize: c.batch, Eta: c.eta, Dtype: dt}
+				net, _ := network.NewSpec(cfg.Spec, 7, c.init)
 				order := fileOrder(set.Len())
 				want, wantCost, cb := epochOn(t, cpu.Open, cfg, set, net, order)
 				got, gotCost, gb := epochOn(t, Open, cfg, set, net, order)

@@ -32,7 +32,7 @@ CUdeviceptr dp(const void *p) { return (CUdeviceptr)(uintptr_t)p; }
 // buffer an op reads or writes, over the elements the op touches.
 template <class T>
 CUresult checkSegment(const std::string &call, const OpDesc *ops, long long nops, T *const *bufs, long long *offset,
-		      double *costs, bool epilogueAllowed) {
+		      double *costs, bool oneBlock) {
 	if (nops < 0) {
 		standin::diag(call, "parameter 1 (nops) is %lld, negative", nops);
 		return CUDA_ERROR_ILLEGAL_ADDRESS;
@@ -81,7 +81,27 @@ CUresult checkSegment(const std::string &call, const OpDesc *ops, long long nops
 		case OP_SIGMOID:
 		case OP_SQUARE:
 		case OP_UPDATE:
+		case OP_TANH:
+		case OP_GATE:
 			if ((r = buf(o.dst, o.n, "destination")) || (r = buf(o.a, o.n, "operand")))
+				return r;
+			break;
+		case OP_XENT:
+		case OP_SOFTMAX:
+		case OP_NLL:
+			// A thread a row over every row: kernels.cu runs them in the
+			// one-block kernel only, where no other block repeats them.
+			if (!oneBlock) {
+				standin::diag(call, "op %lld (opcode %lld): a row op in a kernel of many blocks", k, o.op);
+				return CUDA_ERROR_ILLEGAL_ADDRESS;
+			}
+			if (o.rows <= 0 || o.cols <= 0) {
+				standin::diag(call, "op %lld (opcode %lld): %lld rows of %lld", k, o.op, o.rows, o.cols);
+				return CUDA_ERROR_ILLEGAL_ADDRESS;
+			}
+			if ((r = buf(o.dst, o.op == OP_SOFTMAX ? o.rows * o.cols : o.rows, "destination")) ||
+			    (r = buf(o.a, o.rows * o.cols, "operand")) ||
+			    (o.op != OP_SOFTMAX && (r = buf(o.b, o.rows * o.cols, "targets"))))
 				return r;
 			break;
 		case OP_SUMROWS:
@@ -93,7 +113,7 @@ CUresult checkSegment(const std::string &call, const OpDesc *ops, long long nops
 				return r;
 			break;
 		case OP_EPILOGUE: {
-			if (!epilogueAllowed) {
+			if (!oneBlock) {
 				standin::diag(call, "op %lld: the epilogue in a kernel that does not run it", k);
 				return CUDA_ERROR_ILLEGAL_ADDRESS;
 			}
