@@ -165,11 +165,20 @@ func TestGPUGraphsMatchLaunches(t *testing.T) {
 	set := randomSet(r, 1093)
 	big, small := randomSet(r, 1500), randomSet(r, 700)
 	long := append(fileOrder(set.Len()), train.NewShuffler(5, true).Order(set.Len())...)
-	for _, bs := range []int{10, 1000} {
+	book := network.Book([]int{784, 30, 10})
+	// Chapter 3's step adds the cross-entropy's per-sample cost in the
+	// one-block kernel and the L2 decay in the fused update.
+	xentL2 := network.Spec{Sizes: []int{784, 30, 10}, Cost: network.CrossEntropy, Lambda: 5}.Norm()
+	for _, c := range []struct {
+		spec network.Spec
+		init network.WeightInit
+		bs   int
+		eta  float64
+	}{{book, network.Large, 10, 3}, {book, network.Large, 1000, 3}, {xentL2, network.Scaled, 10, 0.5}} {
 		for _, dt := range []graph.Dtype{graph.Float32, graph.Float64} {
-			t.Run(fmt.Sprintf("batch=%d/%v", bs, dt), func(t *testing.T) {
-				cfg := train.Config{Spec: network.Book([]int{784, 30, 10}), BatchSize: bs, Eta: 3, Dtype: dt}
-				net, _ := network.New(cfg.Sizes, 11)
+			t.Run(fmt.Sprintf("%v/batch=%d/%v", c.spec, c.bs, dt), func(t *testing.T) {
+				cfg := train.Config{Spec: c.spec, TrainSize: set.Len(), BatchSize: c.bs, Eta: c.eta, Dtype: dt}
+				net, _ := network.NewSpec(cfg.Spec, 11, c.init)
 				type run struct {
 					net   *network.Network
 					costs []float64
