@@ -27,7 +27,7 @@ test: check
 test-short:
 	$(GO) test -short ./...
 
-## check: gofmt, go vet (also for arm64, where cpu/ has no assembly), and cpu/'s kernels are what their generator writes
+## check: gofmt, go vet (also for arm64, where cpu/ has no assembly), cpu/'s kernels are what their generator writes, go.mod and go.sum tidy in all three modules
 check:
 	@echo "check: gofmt -l"
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -37,6 +37,10 @@ check:
 	@GOARCH=arm64 $(GO) vet ./cpu/
 	@echo "check: asmgen -check (cpu/'s kernels are what their generator writes)"
 	@cd cpu/internal/asmgen && $(GO) vet . && $(GO) run . -check ../.. # avo, a module of its own (go generate ./cpu/... rewrites them)
+	@echo "check: go mod tidy -diff in ., cpu/internal/asmgen and cmd/gputrain-bench/peers/gomlx (the two side modules require gputrain, so its new dependencies go into their go.sum too)"
+	@for m in . cpu/internal/asmgen cmd/gputrain-bench/peers/gomlx; do \
+	  (cd $$m && $(GO) mod tidy -diff) || { echo "check: $$m: go.mod or go.sum is not tidy: run go mod tidy there"; exit 1; }; \
+	done
 
 ## fuzz: each fuzz target for FUZZTIME (default 10s)
 FUZZTIME ?= 10s
