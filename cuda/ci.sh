@@ -6,7 +6,7 @@
 #   2. the committed PTX matches kernels.cu and ptxas takes it (make ptx-check),
 #   3. go test ./cuda/: kernels emulated on the CPU against the CPU backend,
 #      the cuBLAS call plan against a column-major reference, the scheduler,
-#   4. shellcheck of the GPU kit's run.sh.
+#   4. shellcheck of the GPU kit's run.sh and the project's other scripts.
 # Each step prints its duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,4 +47,4 @@ nvcc --version | grep -i release
 step "cuda-vet" make --no-print-directory cuda-vet
 step "ptx-check" make --no-print-directory ptx-check
 step "go test ./cuda/" go test -count=1 ./cuda/
-step "shellcheck the GPU kit's run.sh" shellcheck cuda/kit/run.sh
+step "shellcheck the GPU kit's run.sh and the other scripts" shellcheck cuda/kit/run.sh cuda/ci.sh cuda/check-ptx.sh cuda/standin/check.sh .ci/run

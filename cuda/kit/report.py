@@ -94,6 +94,7 @@ def main():
         "tests": tests(read(out, "tests.log")),
         "benchmarks": benchmarks(read(out, "bench.log")),
         "train": epochs(read(out, "train.jsonl")),
+        "train_ch3": epochs(read(out, "train-ch3.jsonl")),
         "peers": peers(epochs(read(out, "peers.jsonl"))),
     }
     dev = re.search(r"^device: (.*)$", read(out, "train.err"), re.M)
@@ -139,10 +140,11 @@ def main():
         md += ["", "[784,1024,1024,10] at batch 256: matmul %.0f GFLOP/s, %.0f%% of cuBLAS SGEMM at the same shapes "
                "(%.0f GFLOP/s; target ≥ 50%%)." % (big["metrics"]["matmul-GFLOP/s"], 100 * ratio, sgemm)]
 
-    md += ["", "## Training, the book's run (gputrain-cuda train --device cuda)", "",
-           "| epoch | correct | seconds |", "| ---: | ---: | ---: |"]
-    for e in rep["train"]:
-        md.append("| %d | %d / %d | %.3f |" % (e.get("epoch", 0), e.get("correct", 0), e.get("total", 0), e.get("seconds", 0)))
+    for key, title in (("train", "the book's run (gputrain-cuda train --device cuda)"),
+                       ("train_ch3", "chapter 3's run (--sizes 784,100,10 --eta 0.5 --cost cross-entropy --lambda 5 --weight-init scaled)")):
+        md += ["", "## Training, " + title, "", "| epoch | correct | seconds |", "| ---: | ---: | ---: |"]
+        for e in rep[key]:
+            md.append("| %d | %d / %d | %.3f |" % (e.get("epoch", 0), e.get("correct", 0), e.get("total", 0), e.get("seconds", 0)))
 
     md += ["", "## Side by side: [784,30,10], batch 10, η 3.0, float32, same initial network", ""]
     if rep["peers"]:

@@ -7,6 +7,8 @@
 #   2. the GPU benchmarks: the book's epoch, [784,1024,1024,10] at batch 256
 #      with its matmul GFLOP/s, and cuBLAS SGEMM at the same shapes,
 #   3. gputrain-cuda train --device cuda for 3 epochs of the book's run,
+#      then of chapter 3's headline run (cross-entropy, λ 5, scaled init,
+#      [784,100,10] at η 0.5),
 #   4. where python3 has torch with CUDA: PyTorch on the GPU at the book's
 #      settings from the same initial network, taking turns with gputrain,
 #      two rounds (autograd, explicit backprop, explicit backprop replayed
@@ -97,6 +99,11 @@ log "3/4 gputrain-cuda train --device cuda, $EPOCHS epochs of the book's run"
 	>"$out/train.jsonl" 2>"$out/train.err"
 status train $?
 cat "$out/train.err" "$out/train.jsonl" | tee -a "$out/run.log"
+log "3/4 gputrain-cuda train --device cuda, $EPOCHS epochs of chapter 3's run (cross-entropy, λ 5, scaled init)"
+"$work/gputrain-cuda" train --device cuda --epochs "$EPOCHS" --train-limit "$TRAIN_LIMIT" --data "$kit/mnist" --log-format json --quiet \
+	--sizes 784,100,10 --eta 0.5 --cost cross-entropy --lambda 5 --weight-init scaled >"$out/train-ch3.jsonl" 2>"$out/train-ch3.err"
+status train-ch3 $?
+cat "$out/train-ch3.err" "$out/train-ch3.jsonl" | tee -a "$out/run.log"
 
 log "4/4 side by side with PyTorch on the GPU"
 if command -v python3 >/dev/null 2>&1 && python3 -c 'import numpy, torch; assert torch.cuda.is_available()' 2>/dev/null; then
