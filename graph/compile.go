@@ -245,7 +245,7 @@ func (lw *lowerer) unary(n *G.Node, f fn, a value) (value, error) {
 	case fnNeg:
 		return lw.affine(n, a.buf, -1, 0), nil
 	case fnSquare:
-		return value{kind: vBuf, buf: lw.emit(Instr{Op: Square, Dst: lw.temp(n, Square), A: a.buf})}, nil
+		return lw.direct(n, Square, a, 0)
 	case fnSigmoid:
 		// Gorgonia differentiates σ as σ(z)·σ(−z); σ(−z) = 1−σ(z) saves an exp per element.
 		if q, ok := lw.producer[a.buf]; ok {
@@ -266,8 +266,8 @@ func (lw *lowerer) unary(n *G.Node, f fn, a value) (value, error) {
 	return value{}, fmt.Errorf("unary op %v is not supported", f)
 }
 
-// direct emits op, a FormUnary op that computes a Gorgonia element-wise
-// op as it stands (OpDef.Gorgonia), of a with the scalar beta.
+// direct emits op, a FormUnary op, of a with the scalar beta: a Gorgonia
+// element-wise op computed as it stands (OpDef.Gorgonia, or Square).
 func (lw *lowerer) direct(n *G.Node, op Op, a value, beta float64) (value, error) {
 	if a.kind != vBuf || a.trans {
 		return value{}, fmt.Errorf("%v of a constant, broadcast or transposed value", op)

@@ -111,16 +111,7 @@ func TestPeersTrainTheSameNetwork(t *testing.T) {
 			a := trainflags.Peer{Flags: trainflags.Book(), Data: data, Init: initPath, Save: filepath.Join(dir, c.id+c.dtype+".json")}
 			a.Epochs, a.Dtype, a.TrainLimit, a.NoShuffle, a.Eval = 1, c.dtype, c.images, true, "none"
 			want := gputrainEpoch(t, a, d.Training.Slice(0, c.images), init)
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			argv := p.argv(a)
-			if msg, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput(); err != nil {
-				t.Fatalf("%v: %v\n%s", argv, err, msg)
-			}
-			got, err := network.Load(a.Save)
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := peerNetwork(t, p.argv(a), a.Save)
 			if diff := maxRelDiff(got, want); diff > c.tol {
 				t.Errorf("parameters differ from gputrain's by %.3g relative (want ≤ %g)", diff, c.tol)
 			}
@@ -164,16 +155,7 @@ func TestNumpyPeerIsNetwork2(t *testing.T) {
 	a := trainflags.Peer{Flags: trainflags.Book(), Data: data, Init: initPath, Save: filepath.Join(dir, "numpy.json")}
 	a.Epochs, a.Dtype, a.Eta, a.TrainLimit, a.NoShuffle, a.Eval = 1, "float64", 0.5, 205, true, "none"
 	want := gputrainEpoch(t, a, d.Training.Slice(0, a.TrainLimit), init)
-	argv := append(p.argv(a), "--cost", "cross-entropy", "--lambda", "5")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if msg, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput(); err != nil {
-		t.Fatalf("%v: %v\n%s", argv, err, msg)
-	}
-	got, err := network.Load(a.Save)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := peerNetwork(t, append(p.argv(a), "--cost", "cross-entropy", "--lambda", "5"), a.Save)
 	if got.Cost != network.CrossEntropy {
 		t.Errorf("the peer saved a %s model, want cross-entropy", got.Cost)
 	}
@@ -185,6 +167,21 @@ func TestNumpyPeerIsNetwork2(t *testing.T) {
 	if diff := maxRelDiff(want, gputrainEpoch(t, a, d.Training.Slice(0, a.TrainLimit), plain)); diff < 1e-4 {
 		t.Errorf("λ 5 moved the parameters only %.3g from λ 0's: the check cannot tell the L2 step", diff)
 	}
+}
+
+// peerNetwork runs a peer's command line and loads the model it saved.
+func peerNetwork(t *testing.T, argv []string, save string) *network.Network {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if msg, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %v\n%s", argv, err, msg)
+	}
+	n, err := network.Load(save)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // gputrainEpoch is the network gputrain's CPU backend reaches after one

@@ -107,10 +107,11 @@ type reproduceOpts struct {
 
 // settings are the runs of the chosen chapters: gputrain in float32 for
 // every seed, and for the first gputrain in float64 and the book's
-// algorithm in float64: network.py for chapter 1, network2.py's in batched
-// numpy for chapter 3. network.py's runs go first, so that the pool does not end on one
-// long straggler, with one BLAS thread each: per-sample products are too
-// small to split, and the other core runs the run beside it.
+// algorithm in float64: network.py for chapter 1, network2.py's in
+// batched numpy for chapter 3. network.py's runs go first, so that the
+// pool does not end on one long straggler, with one BLAS thread each:
+// per-sample products are too small to split, and the other core runs
+// the run beside it.
 func (o reproduceOpts) settings(b *bench) []setting {
 	var slow, fast []setting
 	add := func(ex experiment, id, dtype string, seed int) {
