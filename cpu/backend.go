@@ -156,6 +156,10 @@ func gather[T Float](mc *Machine[T], idx []int32, s *mnist.Set, lut *[256]T) {
 	x := mc.Buf(mc.P.X)
 	const n = mnist.Pixels
 	for r, i := range idx {
+		if s.Float32 != nil { // the book's pickle: its values as they are
+			floatPixels(x[r*n:(r+1)*n], s.Float32[int(i)*n:(int(i)+1)*n])
+			continue
+		}
 		// Converting each batch from bytes costs less than keeping a float
 		// copy of the images: 4× less memory and memory traffic.
 		pixels(x[r*n:(r+1)*n], s.Images[int(i)*n:(int(i)+1)*n], lut)

@@ -108,6 +108,9 @@ func axpyRowsSIMD[T Float](c []T, nr, ldc, n int, add bool, beta *T, coef []T, k
 // the next mini-batch's gather, a random walk over 39 MB of pixels, finds
 // them there instead of stalling on memory while the CPU is idle.
 func prefetchImages(images []uint8, idx []int32) {
+	if images == nil {
+		return // a set of float pixels (the book's pickle)
+	}
 	const n = mnist.Pixels
 	for _, i := range idx {
 		prefetch(&images[int(i)*n : (int(i)+1)*n][0], n)

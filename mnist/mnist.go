@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,10 +20,13 @@ import (
 // Rows, Cols and Pixels are the geometry of one MNIST image.
 const Rows, Cols, Pixels = 28, 28, 28 * 28
 
-// Set is n images and their labels.
+// Set is n images and their labels. The pixels are in Images, bytes as
+// the IDX files hold them; or, for a set read from the book's pickle files
+// (LoadPickle), in Float32 as that file holds them, with Images nil.
 type Set struct {
-	Images []uint8 // n×Pixels, row-major, 0 (background) to 255 (ink)
-	Labels []uint8 // n, each 0..9
+	Images  []uint8   // n×Pixels, row-major, 0 (background) to 255 (ink)
+	Float32 []float32 // n×Pixels, row-major, in [0, 1]: the pickle's values
+	Labels  []uint8   // n, each 0..9
 }
 
 // Len returns the number of images in s.
@@ -31,17 +35,36 @@ func (s *Set) Len() int { return len(s.Labels) }
 // Slice returns images lo..hi-1 of s. It shares memory with s, but its
 // capacity ends at hi so that appending to it cannot overwrite image hi.
 func (s *Set) Slice(lo, hi int) *Set {
+	if s.Float32 != nil {
+		return &Set{Float32: s.Float32[lo*Pixels : hi*Pixels : hi*Pixels], Labels: s.Labels[lo:hi:hi]}
+	}
 	return &Set{Images: s.Images[lo*Pixels : hi*Pixels : hi*Pixels], Labels: s.Labels[lo:hi:hi]}
 }
 
-// Image returns the Pixels bytes of image i, row-major, sharing memory with s.
+// Image returns the Pixels bytes of image i, row-major, sharing memory with
+// s; for a set of Float32 pixels, a copy rounded to bytes (to look at).
 func (s *Set) Image(i int) []uint8 {
+	if s.Float32 != nil {
+		out := make([]uint8, Pixels)
+		for j, v := range s.Float32[i*Pixels : (i+1)*Pixels] {
+			out[j] = uint8(math.Round(float64(v) * 255))
+		}
+		return out
+	}
 	return s.Images[i*Pixels : (i+1)*Pixels : (i+1)*Pixels]
 }
 
 // Floats returns the pixels of s as p/255 in [0,1], row-major n×Pixels,
-// computed in T so that float32 values are the nearest float32 to p/255.
+// computed in T so that float32 values are the nearest float32 to p/255;
+// or a set's Float32 pixels as they are.
 func Floats[T float32 | float64](s *Set) []T {
+	if s.Float32 != nil {
+		out := make([]T, len(s.Float32))
+		for i, v := range s.Float32 {
+			out[i] = T(v)
+		}
+		return out
+	}
 	out := make([]T, len(s.Images))
 	for i, p := range s.Images {
 		out[i] = T(p) / 255
@@ -59,6 +82,9 @@ type Data struct {
 	// them against the canonical ones (Options.NonCanonical); Load leaves
 	// it empty, having checked nothing.
 	Unverified []string
+	// Pickle is the book's pickle file the data was read from (LoadPickle),
+	// with its own split and pixels; "" for the IDX files.
+	Pickle string
 }
 
 // validationSize is how many of the training file's images the book keeps

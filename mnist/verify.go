@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -44,9 +45,20 @@ type Options struct {
 // only under its raw name against the canonical file's size and SHA-256,
 // and loads the four (see Load). A raw file that differs is refused unless
 // opt.NonCanonical; then it is listed in Data.Unverified.
+//
+// dir may also be one of the book's pickle files (PickleFiles), or a
+// folder that holds mnist.pkl.gz and none of the IDX files: then that
+// pickle is read (LoadPickle), nothing is fetched, and Data.Pickle names it.
 func EnsureWith(dir string, log io.Writer, opt Options) (*Data, error) {
+	if pkl := pickleIn(dir); pkl != "" {
+		d, err := LoadPickle(pkl, opt.MaxBytes)
+		if err == nil && log != nil && pkl != dir {
+			fmt.Fprintf(log, "reading the book's %s (no IDX files in %s)\n", pkl, dir)
+		}
+		return d, err
+	}
 	if err := Fetch(dir, log); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w; or, with the book's file at hand, --data mnist.pkl.gz reads it", err)
 	}
 	var unverified []string
 	for _, f := range Files {
@@ -68,6 +80,35 @@ func EnsureWith(dir string, log io.Writer, opt Options) (*Data, error) {
 	}
 	d.Unverified = unverified
 	return d, nil
+}
+
+// pickleIn returns the pickle to read for dir: dir itself when it is a
+// file that is not a folder, dir/mnist.pkl.gz when dir has that and no IDX
+// file, else "".
+func pickleIn(dir string) string {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return ""
+	}
+	if !st.IsDir() {
+		return dir
+	}
+	for _, f := range Files {
+		for _, name := range []string{f.Name, strings.TrimSuffix(f.Name, ".gz")} {
+			if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+				return ""
+			}
+		}
+	}
+	if pkl := filepath.Join(dir, PickleFiles[0]); fileExists(pkl) {
+		return pkl
+	}
+	return ""
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // checkRaw reports whether the file at path is the canonical raw file of

@@ -38,7 +38,7 @@ func defaultDataDir() string {
 
 func runData(args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlags("gputrain data")
-	dir := fs.String("data", defaultData, "directory of the MNIST files (fetched there when missing; default: $GPUTRAIN_DATA, else ./data/mnist if it exists, else the user's cache)")
+	dir := fs.String("data", defaultData, "directory of the MNIST files (fetched there when missing), or the book's mnist.pkl.gz (default: $GPUTRAIN_DATA, else ./data/mnist if it exists, else the user's cache)")
 	anyData := fs.Bool("allow-noncanonical", false, "accept MNIST files that are not the canonical ones (a dataset of your own)")
 	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
@@ -51,7 +51,9 @@ func runData(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	verified := "checksums verified"
-	if len(d.Unverified) > 0 {
+	if d.Pickle != "" {
+		verified = "the book's pickle " + d.Pickle + ", its own split and pixels"
+	} else if len(d.Unverified) > 0 {
 		verified = fmt.Sprintf("%d of %d files NOT verified: %s differ from the canonical MNIST files (taken with --allow-noncanonical)",
 			len(d.Unverified), len(mnist.Files), strings.Join(d.Unverified, ", "))
 	}

@@ -66,7 +66,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlags("gputrain eval")
 	model := fs.String("model", "", "the model to evaluate, as gputrain train --save writes it")
 	split := fs.String("split", "test", "the images to evaluate on: "+strings.Join(splits, ", "))
-	data := fs.String("data", defaultData, "directory of the MNIST files (fetched there when missing)")
+	data := fs.String("data", defaultData, "directory of the MNIST files (fetched there when missing), or the book's mnist.pkl.gz")
 	dtype := fs.String("dtype", "float32", "float32 or float64: the precision to compute in")
 	asJSON := fs.Bool("json", false, "print one JSON object: counts, accuracy and confusion matrix")
 	maxMemory := fs.String("max-memory", "", "refuse a model needing more memory than this (4GiB, 500MB; default: what the machine has available)")

@@ -52,7 +52,7 @@ type cell struct {
 
 func runShow(args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlags("gputrain show")
-	data := fs.String("data", defaultData, "directory of the MNIST files (fetched there when missing)")
+	data := fs.String("data", defaultData, "directory of the MNIST files (fetched there when missing), or the book's mnist.pkl.gz")
 	split := fs.String("split", "test", "the images to draw from: "+strings.Join(splits, ", "))
 	n := cli.Int(fs, "n", 0, fmt.Sprintf("how many digits to draw (default %d, or %d with --misclassified)", showN, showNMistakes))
 	offset := cli.Int(fs, "offset", 0, "start at this image of the split")

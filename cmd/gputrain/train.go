@@ -124,9 +124,12 @@ type checkpoint struct {
 	Model    *network.Network `json:"model"`
 }
 
-// canonicalTraining is the size of the canonical training set, which bounds
-// a checkpoint's position before the data is read.
+// canonicalTraining is the size of the canonical training set.
 const canonicalTraining = 50_000
+
+// maxTraining, the training set of chapter 6's mnist_expanded.pkl.gz,
+// bounds a checkpoint's position before the data is read.
+const maxTraining = 250_000
 
 // parseCheckpoint reads and validates a checkpoint: one JSON object and
 // nothing after it, a model that agrees with the stored sizes, valid stored
@@ -154,14 +157,16 @@ func parseCheckpoint(data []byte) (*checkpoint, error) {
 		return nil, fmt.Errorf("its model's sizes %v differ from its stored --sizes %v", ck.Model.Sizes, f.Sizes.String())
 	}
 	p := ck.Position
-	n := canonicalTraining
+	// Without --train-limit the epoch's size is the data's, checked once
+	// it is read (the book's pickles hold up to maxTraining).
+	n, whole := maxTraining, p.Done%f.BatchSize == 0 || p.Done <= maxTraining
 	if f.TrainLimit > 0 {
-		n = f.TrainLimit
+		n, whole = f.TrainLimit, p.Done%f.BatchSize == 0 || p.Done == f.TrainLimit
 	}
 	switch {
 	case p.Epoch < 0 || p.Epoch > f.Epochs:
 		return nil, fmt.Errorf("position: epoch %d is outside the run's %d epochs", p.Epoch, f.Epochs)
-	case p.Done < 0 || p.Done > n || p.Done%f.BatchSize != 0 && p.Done != n:
+	case p.Done < 0 || p.Done > n || !whole:
 		return nil, fmt.Errorf("position: %d images done is not a whole number of mini-batches of %d within the %d images of an epoch",
 			p.Done, f.BatchSize, n)
 	case len(p.Shuffle) == 0:
@@ -236,7 +241,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&c.Monitor, "monitor", false, "after each epoch measure network2's four monitors (cost and accuracy on the training and evaluation sets) and print them after the book's line")
 	cli.IntVar(fs, &c.EarlyStop, "early-stop", 0, "stop when the evaluation accuracy has not improved for N epochs (network2's early_stopping_n; 0: never)")
 	fs.StringVar(&c.device, "device", "cpu", "cpu or cuda")
-	fs.StringVar(&c.Data, "data", defaultData, "directory of the MNIST files (fetched there when missing)")
+	fs.StringVar(&c.Data, "data", defaultData, "directory of the MNIST files (fetched there when missing), or the book's mnist.pkl.gz")
 	fs.BoolVar(&c.NonCanonical, "allow-noncanonical", false, "read MNIST files that are not the canonical ones (a dataset of your own)")
 	fs.StringVar(&c.init, "init", "", "start from this model file (network2.py JSON) instead of random weights")
 	fs.StringVar(&c.Save, "save", "", "write the trained model to this file (network2.py JSON)")
@@ -509,6 +514,9 @@ func (c *trainCmd) train(ck *checkpoint, net *network.Network, stdout io.Writer)
 	data, err := mnist.EnsureWith(c.Data, c.stderr, dataOptions(c.NonCanonical, c.limit))
 	if err != nil {
 		return err
+	}
+	if data.Pickle != "" && c.device == "cuda" {
+		return cli.Usagef("--device cuda reads the IDX files only, not the pixels of %s: train on it with --device cpu", data.Pickle)
 	}
 	training, eval, err := c.Sets(data)
 	if err != nil {

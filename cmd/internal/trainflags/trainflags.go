@@ -117,7 +117,7 @@ type Peer struct {
 // Register adds the peer's flags to fs.
 func (p *Peer) Register(fs *flag.FlagSet) {
 	p.Flags.Register(fs)
-	fs.StringVar(&p.Data, "data", p.Data, "directory of the MNIST files (fetched there when missing)")
+	fs.StringVar(&p.Data, "data", p.Data, "directory of the MNIST files (fetched there when missing), or the book's mnist.pkl.gz")
 	fs.StringVar(&p.Init, "init", p.Init, "start from this model (network2.py JSON) instead of random weights")
 	fs.StringVar(&p.Save, "save", p.Save, "write the trained model here (network2.py JSON)")
 }
