@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -284,5 +287,74 @@ func TestOutputStructure(t *testing.T) {
 		if fi, err := os.Stat(filepath.Join(dir, png)); err != nil || fi.Size() < 10000 {
 			t.Errorf("%s: %v", png, err)
 		}
+	}
+}
+
+// TestNetworkPyOnTheBookPickle: network.py, reading the book's
+// mnist.pkl.gz as mnist_loader does (numpy's own unpickling), and gputrain,
+// reading it with its own reader, end epoch 0 at the same parameters (to
+// float64 rounding) and with the same line: the same count of the test
+// set. It needs python3 with numpy.
+func TestNetworkPyOnTheBookPickle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains")
+	}
+	const python = "/usr/bin/python3"
+	if err := exec.Command(python, "-c", "import numpy").Run(); err != nil {
+		t.Skipf("no python3 with numpy: %v", err)
+	}
+	pkl := filepath.Join("..", "..", "mnist", "testdata", "mnist-small.pkl.gz")
+	d, err := mnist.LoadPickle(pkl, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	init, err := network.New([]int{784, 30, 10}, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	initPath := filepath.Join(dir, "init.json")
+	if err := init.Save(initPath); err != nil {
+		t.Fatal(err)
+	}
+	a := trainflags.Peer{Flags: trainflags.Book(), Data: pkl, Init: initPath, Save: filepath.Join(dir, "peer.json")}
+	a.Epochs, a.Dtype, a.NoShuffle = 1, "float64", true
+	argv := slices.Concat([]string{python, "peers/network.py"}, flagArgs(a))
+	out, err := exec.Command(argv[0], argv[1:]...).Output()
+	if err != nil {
+		t.Fatalf("%v: %v", argv, err)
+	}
+	var line struct{ Epoch, Correct, Total int }
+	if err := json.Unmarshal(bytes.SplitN(out, []byte("\n"), 2)[0], &line); err != nil {
+		t.Fatalf("network.py's first line %q: %v", out, err)
+	}
+	got, err := network.Load(a.Save)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := gputrainEpoch(t, a, d.Training, init)
+	if diff := maxRelDiff(got, want); diff > 1e-9 {
+		t.Errorf("parameters differ from gputrain's by %.3g relative (want ≤ 1e-9)", diff)
+	}
+	b, err := cpu.Open(train.Config{Spec: want.Spec, TrainSize: d.Training.Len(), BatchSize: 10, Eta: 3, Dtype: graph.Float64}, d.Training)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.SetNetwork(want); err != nil {
+		t.Fatal(err)
+	}
+	pred, err := b.Predict(d.Test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	correct := 0
+	for i, p := range pred {
+		if p == d.Test.Labels[i] {
+			correct++
+		}
+	}
+	if line.Epoch != 0 || line.Correct != correct || line.Total != d.Test.Len() {
+		t.Errorf("network.py's epoch 0: %d / %d, gputrain's: %d / %d", line.Correct, line.Total, correct, d.Test.Len())
 	}
 }

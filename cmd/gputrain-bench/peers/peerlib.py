@@ -66,7 +66,15 @@ def load(data_dir, dtype):
     """Return (train_x, train_y, valid_x, valid_y, test_x, test_y).
 
     Images are n×784 arrays of p/255 in ``dtype``; labels are uint8 digits.
+    ``data_dir`` may also be the book's mnist.pkl.gz, read as mnist_loader
+    reads it: its own split, its float32 pixels as they are (widened
+    exactly in float64).
     """
+    if data_dir.endswith(".pkl.gz"):
+        import pickle
+        with gzip.open(data_dir, "rb") as f:
+            (tr_x, tr_y), (va_x, va_y), (te_x, te_y) = pickle.load(f, encoding="latin1")
+        return (tr_x.astype(dtype), tr_y, va_x.astype(dtype), va_y, te_x.astype(dtype), te_y)
     def images(name):
         return _read_idx(os.path.join(data_dir, name), 16).reshape(-1, 784)
 
