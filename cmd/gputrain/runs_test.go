@@ -14,6 +14,7 @@ import (
 
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/network"
+	"github.com/gputrain/gputrain/internal/safefile"
 )
 
 // startTrain runs a training command in the background; wait returns its
@@ -123,8 +124,22 @@ func TestSaveFailureKeepsModel(t *testing.T) {
 	waitFor(t, out, "Epoch 0 complete")
 	os.Mkdir(model, 0o755) // --save cannot replace a directory
 	if code := wait(); code != exitRuntime || strings.Count(errb.String(), "\n") != 1 ||
-		!strings.Contains(errb.String(), "--save: "+model+": is a directory; the trained model is kept in gputrain-checkpoint/checkpoint.json: gputrain train --resume gputrain-checkpoint --save FILE writes it") {
+		!strings.Contains(errb.String(), "--save: "+model+": is a directory; the trained model is kept in "+filepath.Join(dir, defaultCheckpoint, checkpointFile)+": gputrain train --resume "+filepath.Join(dir, defaultCheckpoint)+" --save FILE writes it") {
 		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+	// The kept model blocks no new run: one whose --save fails too keeps
+	// its model in a folder of its own beside it.
+	model2 := filepath.Join(dir, "m2.json")
+	safefile.SetWriteFault(func(path string) error {
+		if path == model2 {
+			return syscall.ENOSPC
+		}
+		return nil
+	})
+	code, _, stderr := runCLI("train", "--data", data, "--sizes", "784,10,10", "--train-limit", "100", "--epochs", "1", "--eval", "none", "--quiet", "--save", model2)
+	safefile.SetWriteFault(nil)
+	if want := "the trained model is kept in " + filepath.Join(dir, defaultCheckpoint+"-"); code != exitRuntime || !strings.Contains(stderr, want) {
+		t.Fatalf("a second run beside the kept model: exit %d, %q, want %q", code, stderr, want)
 	}
 	other := filepath.Join(dir, "other.json")
 	code, stdout, stderr := runCLI("train", "--resume", "gputrain-checkpoint", "--save", other)
@@ -163,9 +178,18 @@ func TestNoCheckpointOverwritten(t *testing.T) {
 	runBad(t, []badCase{
 		{"another run's --checkpoint", append(common, "--checkpoint", ck), exitUsage,
 			"--checkpoint " + ck + ": it holds the checkpoint of another run, which this run would overwrite: continue that run with --resume " + ck + ", or name another folder with --checkpoint"},
-		{"another run's default folder", common, exitUsage,
-			"gputrain-checkpoint/ holds the checkpoint of another run, which an interrupt of this run would overwrite: continue that run with --resume gputrain-checkpoint, move it away, or name a folder for this run's checkpoints with --checkpoint"},
 	})
+	// Another run's checkpoint in the default folder blocks nothing: an
+	// interrupt of this run would go to a folder named for it.
+	if code, _, errs := runCLI(append(common, "--epochs", "1")...); code != 0 {
+		t.Fatalf("a run beside another's default checkpoint: %s", errs)
+	}
+	// A checkpoint.json gputrain cannot resume is not offered to --resume.
+	foreign := filepath.Join(dir, "foreign")
+	os.Mkdir(foreign, 0o755)
+	os.WriteFile(filepath.Join(foreign, checkpointFile), []byte(`{"run": "x"}`), 0o644)
+	runBad(t, []badCase{{"a foreign checkpoint.json", append(common, "--checkpoint", foreign), exitUsage,
+		"--checkpoint " + foreign + ": it holds checkpoint.json, which this run would overwrite and which is no checkpoint gputrain can resume (no model): move it away, or name another folder with --checkpoint"}})
 	if code, stdout, errs := runCLI("train", "--resume", ck, "--epochs", "2", "--quiet"); code != 0 || !strings.Contains(stdout, "Epoch 1 complete") {
 		t.Fatalf("resuming its own checkpoint: exit %d, %q", code, errs)
 	}

@@ -34,6 +34,9 @@ type runSummary struct {
 	// ResumedFrom is the checkpoint this run resumed from when it is still
 	// there and not the run's own last one (--checkpoint named another).
 	ResumedFrom string `json:"resumed_from,omitempty"`
+	// NotWritten are the --plot and --checkpoint files every write of which
+	// failed in this run (a full disk): they are not listed in Files.
+	NotWritten []string `json:"not_written,omitempty"`
 }
 
 // finish ends a successful run: it removes the interrupt checkpoint the run
@@ -44,22 +47,32 @@ type runSummary struct {
 // --log-format json one object {"summary": {...}}.
 func (c *trainCmd) finish(stderr io.Writer, results []train.Result) error {
 	s := summarize(results)
-	s.Model, s.Plot = c.Save, c.Plot
+	s.Model = c.Save
+	var notPlot, notCheckpoint string
+	if c.Plot != "" {
+		s.Plot, notPlot = c.plotWrites.describe(c.Plot)
+	}
 	if c.Checkpoint != "" {
-		s.Checkpoint = filepath.Join(c.Checkpoint, checkpointFile)
+		s.Checkpoint, notCheckpoint = c.checkpointWrites.describe(filepath.Join(c.Checkpoint, checkpointFile))
+	}
+	for _, p := range []string{notPlot, notCheckpoint} {
+		if p != "" {
+			s.NotWritten = append(s.NotWritten, p)
+		}
 	}
 	// The default folders: gputrain-checkpoint, or gputrain-checkpoint-RUN
 	// when that one held another run's.
 	fromDefault := c.resume != "" && strings.HasPrefix(filepath.Base(c.resumedFrom), defaultCheckpoint)
 	here, _ := filepath.Abs(c.Checkpoint)
 	if fromDefault && here == c.resumedFrom && c.Save != "" {
-		if err := os.Remove(s.Checkpoint); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		ck := filepath.Join(c.Checkpoint, checkpointFile)
+		if err := os.Remove(ck); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("removing the finished run's interrupt checkpoint: %w", err)
 		}
 		c.unlock()
 		removeLockFile(c.Checkpoint)
 		os.Remove(c.Checkpoint) // only if empty: it may hold the user's files too
-		s.RemovedCheckpoint, s.Checkpoint = s.Checkpoint, ""
+		s.RemovedCheckpoint, s.Checkpoint, s.NotWritten = ck, "", nil
 	} else if from := filepath.Join(c.resume, checkpointFile); c.resume != "" && here != c.resumedFrom {
 		s.ResumedFrom = from
 	}
@@ -116,6 +129,9 @@ func (s runSummary) text() string {
 		files = append(files, "none (--save FILE keeps the model)")
 	}
 	fmt.Fprintf(&b, "Files: %s\n", strings.Join(files, ", "))
+	if len(s.NotWritten) > 0 {
+		fmt.Fprintf(&b, "Not written (see the warnings above): %s\n", strings.Join(s.NotWritten, ", "))
+	}
 	if s.RemovedCheckpoint != "" {
 		fmt.Fprintf(&b, "Removed the interrupt checkpoint %s: the run it saved is finished and saved\n", s.RemovedCheckpoint)
 	} else if strings.HasPrefix(filepath.Base(filepath.Dir(s.Checkpoint)), defaultCheckpoint) && s.Model == "" {

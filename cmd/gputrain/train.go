@@ -228,6 +228,10 @@ type trainCmd struct {
 	limit                memlimit.Limit
 	resumedFrom          string          // absolute path of --resume
 	evalCosts            map[int]float64 // the evaluation cost by epoch, for --plot
+	saveLock             io.Closer       // on --save's lock file while the run may write it
+	// Whether each epoch's --plot and --checkpoint were written, for the
+	// summary's Files line.
+	plotWrites, checkpointWrites writes
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
@@ -295,6 +299,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer c.unlock()
+	defer c.unlockSave()
 	if err := c.prepareOutputs(); err != nil {
 		return err
 	}
@@ -433,12 +438,13 @@ func (c *trainCmd) loadCheckpoint(limit memlimit.Limit) (*checkpoint, error) {
 // holds no other run's checkpoint; without --checkpoint it checks that the
 // folder an interrupt would use holds none either.
 func (c *trainCmd) prepareOutputs() error {
+	if err := c.lockSave(); err != nil {
+		return err
+	}
 	if c.Checkpoint == "" {
-		if !c.ownsCheckpoint(defaultCheckpoint) {
-			return cli.Usagef("%s/ holds the checkpoint of another run, which an interrupt of this run would overwrite: "+
-				"continue that run with --resume %s, move it away, or name a folder for this run's checkpoints with --checkpoint",
-				defaultCheckpoint, defaultCheckpoint)
-		}
+		// An interrupt writes to gputrain-checkpoint/, or to a folder named
+		// for this run when that one holds another's (fallbackDirs): an old
+		// checkpoint there never blocks a new run.
 		return nil
 	}
 	if err := os.MkdirAll(c.Checkpoint, 0o755); err != nil {
@@ -448,8 +454,7 @@ func (c *trainCmd) prepareOutputs() error {
 		return err
 	}
 	if !c.ownsCheckpoint(c.Checkpoint) {
-		return cli.Usagef("--checkpoint %s: it holds the checkpoint of another run, which this run would overwrite: "+
-			"continue that run with --resume %s, or name another folder with --checkpoint", c.Checkpoint, c.Checkpoint)
+		return c.foreignCheckpoint()
 	}
 	if err := safefile.ProbeWritable(filepath.Join(c.Checkpoint, checkpointFile)); err != nil {
 		return cli.Usagef("--checkpoint: %v", err)
@@ -473,7 +478,11 @@ func (c *trainCmd) lockCheckpoint(dir string) error {
 	}
 	l, err := lockDir(dir)
 	if errors.Is(err, errLocked) {
-		return cli.Usagef("--checkpoint %s: another gputrain run is writing to this folder", dir)
+		flag := "--checkpoint"
+		if abs, _ := filepath.Abs(dir); abs == c.resumedFrom {
+			flag = "--resume"
+		}
+		return cli.Usagef("%s %s: another gputrain run is writing to this folder", flag, dir)
 	}
 	if err != nil {
 		return cli.Usagef("--checkpoint %s: locking it: %v", dir, unwrapPath(err))
@@ -594,12 +603,16 @@ func (c *trainCmd) train(ck *checkpoint, net *network.Network, stdout io.Writer)
 		// A plot or a checkpoint that cannot be written (a full disk)
 		// costs a warning, not the run.
 		if c.Plot != "" {
-			if err := c.plotEpoch(b, eval, results); err != nil {
+			err := c.plotEpoch(b, eval, results)
+			c.plotWrites.record(r.Epoch, err)
+			if err != nil {
 				c.warn("--plot: %v; training goes on", err)
 			}
 		}
 		if c.Checkpoint != "" {
-			if err := c.writeCheckpoint(b, c.Checkpoint, next, results); err != nil {
+			err := c.writeCheckpoint(b, c.Checkpoint, next, results)
+			c.checkpointWrites.record(r.Epoch, err)
+			if err != nil {
 				c.warn("--checkpoint: %v; training goes on", err)
 			}
 		}
@@ -663,74 +676,6 @@ func (c *trainCmd) save(b train.Trainer) error {
 		return err
 	}
 	return net.Save(c.Save)
-}
-
-// interrupted saves what an interrupted run has: its checkpoint (in the
-// default folder without --checkpoint), its --save model as it stands and
-// its --plot, and says how to continue.
-func (c *trainCmd) interrupted(b train.Trainer, in *train.Interrupted, results []train.Result) error {
-	dir, err := c.fallbackDir()
-	if err == nil {
-		err = c.writeCheckpoint(b, dir, in.At, results)
-	}
-	if err != nil {
-		return fmt.Errorf("%v; saving the checkpoint failed: %w", in, err)
-	}
-	saved := ""
-	if c.Save != "" {
-		if err := c.save(b); err != nil {
-			saved = fmt.Sprintf("; --save failed: %v", err)
-		} else {
-			saved = "; model as it stands saved to " + c.Save
-		}
-	}
-	if c.Plot != "" && len(results) > 0 {
-		if err := writeTrainingPlot(c.Plot, c.plotInfo(), results, c.evalCosts); err != nil {
-			saved += fmt.Sprintf("; --plot failed: %v", err)
-		}
-	}
-	return fmt.Errorf("%w in epoch %d after %d images: checkpoint saved%s; continue with: gputrain train --resume %s",
-		errInterrupted, in.At.Epoch, in.At.Done, saved, dir)
-}
-
-// keep writes the checkpoint of a finished run whose --save failed, so
-// that the trained model is not lost, and says where it is.
-func (c *trainCmd) keep(b train.Trainer, at train.Position, results []train.Result, cause error) error {
-	dir, err := c.fallbackDir()
-	if err == nil {
-		err = c.writeCheckpoint(b, dir, at, results)
-	}
-	if err != nil {
-		return fmt.Errorf("%v; keeping the model in a checkpoint failed too: %v", cause, err)
-	}
-	return fmt.Errorf("%v; the trained model is kept in %s: gputrain train --resume %s --save FILE writes it",
-		cause, filepath.Join(dir, checkpointFile), dir)
-}
-
-// fallbackDir is the folder for a checkpoint the run must write: its
-// --checkpoint, else the default folder; or, should another run have
-// taken that since the start, a folder named for this run.
-func (c *trainCmd) fallbackDir() (string, error) {
-	if c.Checkpoint != "" {
-		return c.Checkpoint, nil
-	}
-	var err error
-	for _, dir := range []string{defaultCheckpoint, defaultCheckpoint + "-" + c.run} {
-		if err = os.MkdirAll(dir, 0o755); err != nil {
-			return "", fmt.Errorf("%s: %w", dir, unwrapPath(err))
-		}
-		if err = c.lockCheckpoint(dir); err != nil {
-			continue
-		}
-		if !c.ownsCheckpoint(dir) {
-			c.unlock()
-			err = fmt.Errorf("%s holds another run's checkpoint", dir)
-			continue
-		}
-		c.Checkpoint = dir
-		return dir, nil
-	}
-	return "", err
 }
 
 func (c *trainCmd) warn(format string, args ...any) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 )
 
 // The writing half of the package: files written whole or not at all.
@@ -46,7 +47,13 @@ func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
 			err = fmt.Errorf("%s: %w (the previous file, if any, is unchanged)", path, err)
 		}
 	}()
-	if err = write(f); err != nil {
+	var w io.Writer = f
+	if fault := writeFault.Load(); fault != nil {
+		if ferr := (*fault)(path); ferr != nil {
+			w = failingWriter{ferr}
+		}
+	}
+	if err = write(w); err != nil {
 		return err
 	}
 	if err = f.Sync(); err != nil {
@@ -60,6 +67,27 @@ func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
 	}
 	return os.Rename(f.Name(), path)
 }
+
+// writeFault, when set (SetWriteFault), says which writes fail as a full
+// disk fails them.
+var writeFault atomic.Pointer[func(path string) error]
+
+// SetWriteFault makes WriteFileAtomic's writes of every path for which
+// fault returns an error fail with that error, after the temporary file is
+// created, as the writes of a full disk do (syscall.ENOSPC); nil restores
+// real writes. It exists for tests of what a program does when its disk
+// fills up mid-run, which CI cannot arrange without root.
+func SetWriteFault(fault func(path string) error) {
+	if fault == nil {
+		writeFault.Store(nil)
+		return
+	}
+	writeFault.Store(&fault)
+}
+
+type failingWriter struct{ err error }
+
+func (f failingWriter) Write([]byte) (int, error) { return 0, f.err }
 
 // tempPattern names WriteFileAtomic's temporary files of path.
 func tempPattern(path string) string { return "." + filepath.Base(path) + ".tmp-*" }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -90,5 +91,33 @@ func TestWriteFileAtomicKeepsOldFile(t *testing.T) {
 	}
 	if err := WriteFileAtomic(filepath.Join(dir, "no", "such", "dir", "m.json"), func(io.Writer) error { return nil }); err == nil {
 		t.Fatal("writing into a missing directory succeeded")
+	}
+}
+
+// TestWriteFault: a write that SetWriteFault fails, as a full disk fails
+// it, leaves the previous file and no temporary file; other paths write.
+func TestWriteFault(t *testing.T) {
+	dir := t.TempDir()
+	full, other := filepath.Join(dir, "full.json"), filepath.Join(dir, "other.json")
+	os.WriteFile(full, []byte("old"), 0o644)
+	SetWriteFault(func(path string) error {
+		if path == full {
+			return syscall.ENOSPC
+		}
+		return nil
+	})
+	defer SetWriteFault(nil)
+	write := func(w io.Writer) error { _, err := w.Write([]byte("new")); return err }
+	if err := WriteFileAtomic(full, write); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("got %v, want ENOSPC", err)
+	}
+	if data, _ := os.ReadFile(full); string(data) != "old" {
+		t.Errorf("the previous file holds %q", data)
+	}
+	if err := WriteFileAtomic(other, write); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Errorf("%d files in the folder, want 2 (no temporary file left)", len(entries))
 	}
 }

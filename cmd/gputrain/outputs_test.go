@@ -1,0 +1,123 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+
+	"github.com/gputrain/gputrain/graph/network"
+	"github.com/gputrain/gputrain/internal/safefile"
+)
+
+// These tests train on the small mnist.pkl.gz (bookPickle): no MNIST
+// download, a run in well under a second. A full disk is
+// safefile.SetWriteFault failing every write under a folder with ENOSPC,
+// after the temporary file is made, as a full disk fails them; a small
+// tmpfs would need root, which CI does not have.
+
+// fullDisk fails every WriteFileAtomic under dir (and of the paths in
+// also) with ENOSPC until the test ends.
+func fullDisk(t *testing.T, dir string, also ...string) {
+	safefile.SetWriteFault(func(path string) error {
+		path, _ = filepath.Abs(path) // the working directory's are relative
+		if strings.HasPrefix(path, dir+string(filepath.Separator)) || slices.Contains(also, path) {
+			return syscall.ENOSPC
+		}
+		return nil
+	})
+	t.Cleanup(func() { safefile.SetWriteFault(nil) })
+}
+
+
+// TestSaveOwnedByLiveRun: a second run whose --save a live run will write
+// is refused at the start, naming the file; the first run's model is
+// written; once it has ended, the file is free again.
+func TestSaveOwnedByLiveRun(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	model := filepath.Join(dir, "model.json")
+	out, errb, wait := startTrain(t, "--data", bookPickle, "--epochs", "30", "--eval", "none", "--quiet", "--save", model, "--seed", "1")
+	waitFor(t, out, "Epoch 0 complete")
+	runBad(t, []badCase{{"the same --save", []string{"train", "--data", bookPickle, "--epochs", "1", "--quiet", "--save", model, "--seed", "2"}, exitUsage,
+		"--save " + model + ": another gputrain run, still running, will write its model to this file: name another file with --save"}})
+	if code := wait(); code != 0 {
+		t.Fatalf("the first run: exit %d, %s", code, errb.String())
+	}
+	if _, err := network.Load(model); err != nil {
+		t.Fatalf("the first run's model: %v", err)
+	}
+	if code, _, stderr := runCLI("train", "--data", bookPickle, "--epochs", "1", "--quiet", "--save", model); code != 0 {
+		t.Fatalf("--save after the first run ended: %s", stderr)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("%d files left in the folder, want the model alone (no lock file)", len(entries))
+	}
+}
+
+// TestFullDiskKeepsModel: with --checkpoint, --save and the working
+// directory on a full disk, the trained model goes to the user's cache
+// directory, the message names it by its absolute path, and --resume
+// writes it.
+func TestFullDiskKeepsModel(t *testing.T) {
+	dir, cache := t.TempDir(), t.TempDir()
+	t.Chdir(dir)
+	t.Setenv("XDG_CACHE_HOME", cache)
+	t.Setenv("HOME", cache)
+	fullDisk(t, dir)
+	code, _, stderr := runCLI("train", "--data", bookPickle, "--epochs", "2", "--quiet",
+		"--checkpoint", filepath.Join(dir, "ck"), "--save", filepath.Join(dir, "m.json"))
+	kept := filepath.Join(cache, "gputrain", defaultCheckpoint+"-")
+	if code != exitRuntime || !strings.Contains(stderr, "m.json: no space left on device") || !strings.Contains(stderr, "the trained model is kept in "+kept) {
+		t.Fatalf("exit %d, stderr %q, want the model kept under %s", code, stderr, kept)
+	}
+	safefile.SetWriteFault(nil)
+	i := strings.Index(stderr, "--resume ")
+	resume := strings.Fields(stderr[i+len("--resume "):])[0]
+	if !filepath.IsAbs(resume) {
+		t.Errorf("--resume %s: not an absolute path", resume)
+	}
+	out := filepath.Join(t.TempDir(), "m.json")
+	if code, stdout, stderr := runCLI("train", "--resume", resume, "--save", out); code != 0 || !strings.Contains(stdout, "had finished its 2 epochs") {
+		t.Fatalf("writing the kept model: exit %d, %q, %q", code, stdout, stderr)
+	}
+}
+
+// TestFilesListsWritten: the summary's Files line names only files this
+// run wrote: a --plot and --checkpoint on a full disk are not listed but
+// named as not written, and a plot whose later writes failed says which
+// epoch it holds.
+func TestFilesListsWritten(t *testing.T) {
+	dir := t.TempDir()
+	full := filepath.Join(dir, "full")
+	os.Mkdir(full, 0o755)
+	model, plot, ck := filepath.Join(dir, "m.json"), filepath.Join(full, "p.png"), filepath.Join(full, "ck")
+	fullDisk(t, full)
+	code, _, stderr := runCLI("train", "--data", bookPickle, "--epochs", "2", "--quiet", "--save", model, "--plot", plot, "--checkpoint", ck)
+	if code != 0 || !strings.Contains(stderr, "Files: model "+model+"\n") ||
+		!strings.Contains(stderr, "Not written (see the warnings above): "+plot+", "+filepath.Join(ck, checkpointFile)+"\n") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	for _, p := range []string{plot, filepath.Join(ck, checkpointFile)} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s exists", p)
+		}
+	}
+
+	// The disk fills after the first epoch's plot.
+	plot2 := filepath.Join(dir, "p2.png")
+	var n atomic.Int32
+	safefile.SetWriteFault(func(path string) error {
+		if path == plot2 && n.Add(1) > 1 {
+			return syscall.ENOSPC
+		}
+		return nil
+	})
+	code, _, stderr = runCLI("train", "--data", bookPickle, "--epochs", "3", "--quiet", "--plot", plot2, "--checkpoint", filepath.Join(dir, "ck2"))
+	if code != 0 || !strings.Contains(stderr, "Files: plot "+plot2+" (as of epoch 0: later writes failed), checkpoint "+filepath.Join(dir, "ck2", checkpointFile)+"\n") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
