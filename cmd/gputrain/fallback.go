@@ -208,4 +208,3 @@ func (c *trainCmd) keep(b train.Trainer, at train.Position, results []train.Resu
 	return fmt.Errorf("%v; the trained model is kept in %s: gputrain train --resume %s --save FILE writes it",
 		cause, filepath.Join(abs, checkpointFile), abs)
 }
-

@@ -32,7 +32,6 @@ func fullDisk(t *testing.T, dir string, also ...string) {
 	t.Cleanup(func() { safefile.SetWriteFault(nil) })
 }
 
-
 // TestSaveOwnedByLiveRun: a second run whose --save a live run will write
 // is refused at the start, naming the file; the first run's model is
 // written; once it has ended, the file is free again.
