@@ -7,9 +7,18 @@ BIN     := bin
 
 all: build
 
-## build: the CPU binary, bin/gputrain (pure Go, no cgo)
+# The git revision, given to the linker: go build's own VCS stamping is
+# off where GOFLAGS holds -buildvcs=false (go env -w), and does not see a
+# git worktree; `gputrain version` prints these when it has no stamp of
+# its own. Empty outside a git checkout.
+VCS_LDFLAGS = $(shell git rev-parse --verify -q HEAD >/dev/null 2>&1 && \
+  echo "-X main.vcsRevision=$$(git rev-parse HEAD)" \
+       "-X main.vcsTime=$$(TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ)" \
+       "-X main.vcsModified=$$(test -z "$$(git status --porcelain --untracked-files=no 2>/dev/null)" && echo false || echo true)")
+
+## build: the CPU binary, bin/gputrain (pure Go, no cgo), with the git revision `gputrain version` prints
 build:
-	$(GO) build -o $(BIN)/gputrain ./cmd/gputrain
+	$(GO) build -ldflags '$(VCS_LDFLAGS)' -o $(BIN)/gputrain ./cmd/gputrain
 	@echo "built $(BIN)/gputrain (CPU; 'make cuda' for the GPU build)"
 
 ## test: every test, the real-data ones included (fetches MNIST into data/mnist once); under a minute on 2 cores

@@ -35,7 +35,7 @@ cuda-toolkit:
 
 ## cuda: the CUDA binary, bin/gputrain-cuda (needs the CUDA toolkit; runs only where the NVIDIA driver is)
 cuda: cuda-toolkit
-	$(CUDA_CGO_ENV) $(GO) build -tags gpu -o $(CUDA_BIN)/gputrain-cuda ./cmd/gputrain
+	$(CUDA_CGO_ENV) $(GO) build -ldflags '$(VCS_LDFLAGS)' -tags gpu -o $(CUDA_BIN)/gputrain-cuda ./cmd/gputrain
 	@echo "built $(CUDA_BIN)/gputrain-cuda (CUDA: kernels.ptx for compute_60, cuBLAS 11.8+ loaded at run time, headers from $(CUDA_INCLUDE)); train with: $(CUDA_BIN)/gputrain-cuda train --device cuda"
 
 ## ptx: regenerate cuda/kernels.ptx from cuda/kernels.cu (nvcc -ptx -arch=compute_60)

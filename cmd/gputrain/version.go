@@ -12,6 +12,10 @@ import (
 	"github.com/gputrain/gputrain/cuda"
 )
 
+// The git revision as make build gives it to the linker (-X), for a build
+// that go build did not stamp (GOFLAGS=-buildvcs=false, a git worktree).
+var vcsRevision, vcsTime, vcsModified string
+
 // runVersion prints what this binary is: gputrain version, or --version.
 func runVersion(args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlags("gputrain version")
@@ -45,6 +49,9 @@ func versionText(bi *debug.BuildInfo, cpuKernels, cudaSupport string) string {
 		for _, s := range bi.Settings {
 			settings[s.Key] = s.Value
 		}
+	}
+	if settings["vcs.revision"] == "" && vcsRevision != "" {
+		settings["vcs.revision"], settings["vcs.time"], settings["vcs.modified"] = vcsRevision, vcsTime, vcsModified
 	}
 	fmt.Fprintf(&b, "gputrain %s (%s)\n", version, path)
 	if rev := settings["vcs.revision"]; rev != "" {

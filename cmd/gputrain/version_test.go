@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -57,5 +60,35 @@ func TestVersionCommand(t *testing.T) {
 	}
 	if code, _, errs := runCLI("version", "--json"); code != exitUsage || !strings.Contains(errs, "-json") {
 		t.Errorf("version --json: exit %d, %q", code, errs)
+	}
+}
+
+// TestMakeBuildNamesRevision: `make build` in a git checkout embeds the
+// revision even where GOFLAGS turns VCS stamping off (go env -w
+// GOFLAGS=-buildvcs=false, as on some machines).
+func TestMakeBuildNamesRevision(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	root := filepath.Join("..", "..")
+	head, err := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Skipf("not a git checkout, or no git: %v", err)
+	}
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("no make")
+	}
+	bin := t.TempDir()
+	cmd := exec.Command("make", "-C", root, "build", "BIN="+bin)
+	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(filepath.Join(bin, "gputrain"), "version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "revision " + strings.TrimSpace(string(head)); !strings.Contains(string(out), want) {
+		t.Errorf("gputrain version says %q, want %q", out, want)
 	}
 }
