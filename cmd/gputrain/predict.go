@@ -59,7 +59,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	var thumbs []image.Image
 	var faults []error
 	for _, f := range files {
-		px, thumb, err := prepareImage(f, *show != "")
+		px, thumb, err := prepareImage(f, *show != "", stderr)
 		if err != nil {
 			faults = append(faults, err)
 			continue
@@ -97,8 +97,9 @@ const maxImageBytes = 64 << 20
 
 // prepareImage reads an image file and prepares it as MNIST's digits were;
 // with thumb, it also returns the image reduced for --show (the original
-// may be a 12-megapixel photo, and --show may be given many).
-func prepareImage(path string, thumb bool) ([]uint8, image.Image, error) {
+// may be a 12-megapixel photo, and --show may be given many). An animated
+// GIF, read from its first frame, gets a note on stderr saying so.
+func prepareImage(path string, thumb bool, stderr io.Writer) ([]uint8, image.Image, error) {
 	data, err := safefile.ReadFile(path, "an image file", maxImageBytes)
 	if err != nil {
 		return nil, nil, err
@@ -106,6 +107,9 @@ func prepareImage(path string, thumb bool) ([]uint8, image.Image, error) {
 	img, err := digit.DecodeBytes(data, path)
 	if err != nil {
 		return nil, nil, err
+	}
+	if digit.GIFFrames(data) > 1 {
+		fmt.Fprintf(stderr, "gputrain predict: note: %s is an animated GIF: its first frame is read\n", path)
 	}
 	px, err := digit.Preprocess(img)
 	if err != nil {

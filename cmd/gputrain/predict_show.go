@@ -25,17 +25,34 @@ import (
 const showSide = 28 * 4
 
 // thumbnail scales img to fit a side×side square, keeping its aspect
-// ratio, on a white ground (which is what a transparent drawing is
-// preprocessed over).
+// ratio. An image with transparency goes on a checkerboard of mid greys,
+// which both white and black strokes stand out on (white strokes on a
+// transparent canvas would vanish on white); an opaque one covers its
+// ground anyway.
 func thumbnail(img image.Image, side int) image.Image {
 	b := img.Bounds()
 	f := float64(side) / float64(max(b.Dx(), b.Dy()))
 	w, h := max(1, int(math.Round(float64(b.Dx())*f))), max(1, int(math.Round(float64(b.Dy())*f)))
 	dst := image.NewRGBA(image.Rect(0, 0, w, h))
 	draw.Draw(dst, dst.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
+	if o, ok := img.(interface{ Opaque() bool }); !ok || !o.Opaque() {
+		const sq = 8
+		for y := 0; y < h; y += sq {
+			for x := 0; x < w; x += sq {
+				c := checkerLight
+				if (x/sq+y/sq)%2 == 1 {
+					c = checkerDark
+				}
+				draw.Draw(dst, image.Rect(x, y, x+sq, y+sq).Intersect(dst.Bounds()), image.NewUniform(c), image.Point{}, draw.Src)
+			}
+		}
+	}
 	xdraw.CatmullRom.Scale(dst, dst.Bounds(), img, b, draw.Over, nil)
 	return dst
 }
+
+// The checkerboard a transparent image is shown on.
+var checkerLight, checkerDark = color.Gray{Y: 0x99}, color.Gray{Y: 0x66}
 
 // showSideBySide draws, for each image, the original beside what the
 // network read, captioned with the prediction and its activation ("unsure:
