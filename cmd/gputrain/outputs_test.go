@@ -120,3 +120,22 @@ func TestFilesListsWritten(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestResumeLockedSaysResume: --resume of a checkpoint folder another
+// process holds names --resume, the flag the user gave, not --checkpoint.
+func TestResumeLockedSaysResume(t *testing.T) {
+	ck := filepath.Join(t.TempDir(), "ck")
+	if code, _, stderr := runCLI("train", "--data", bookPickle, "--epochs", "1", "--quiet", "--checkpoint", ck); code != 0 {
+		t.Fatal(stderr)
+	}
+	f, err := os.OpenFile(filepath.Join(ck, lockFile), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	runBad(t, []badCase{{"a locked --resume", []string{"train", "--resume", ck, "--epochs", "2"}, exitUsage,
+		"--resume " + ck + ": another gputrain run is writing to this folder"}})
+}

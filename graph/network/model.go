@@ -90,7 +90,7 @@ func (n *Network) UnmarshalJSON(data []byte) error {
 	}
 	var m modelJSON
 	if err := json.Unmarshal(data, &m); err != nil {
-		return err
+		return shapeError(err)
 	}
 	if m.Sizes == nil {
 		return fmt.Errorf(`missing "sizes"`)
@@ -135,6 +135,30 @@ func (n *Network) UnmarshalJSON(data []byte) error {
 	}
 	*n = out
 	return nil
+}
+
+// shapes are the nesting network2.py writes each field in.
+var shapes = map[string]string{
+	"sizes":   "a list of layer sizes, [784, 30, 10]",
+	"weights": "a list per layer of rows of numbers, [[[w, ...], ...], ...]",
+	"biases":  "a list per layer of one-number rows, [[[b], [b], ...], ...] (flat lists of biases are not network2.py's format)",
+	"lambda":  "a number",
+}
+
+// shapeError words json's type error ("cannot unmarshal number into Go
+// struct field modelJSON.biases of type []float64") for the person who
+// wrote the file: the field, what it holds and the shape it needs.
+func shapeError(err error) error {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	field, _, _ := strings.Cut(te.Field, ".")
+	want, ok := shapes[field]
+	if !ok {
+		want = "a string"
+	}
+	return fmt.Errorf("%q holds a %s where it needs %s", field, te.Value, want)
 }
 
 // maxModelBytesPerParam bounds a model file's size by its parameter
