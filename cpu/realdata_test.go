@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/gputrain/gputrain/graph"
@@ -15,14 +13,9 @@ import (
 	"github.com/gputrain/gputrain/mnist"
 )
 
-// dataDir is where tests and benchmarks find MNIST: $GPUTRAIN_DATA or
-// ../data/mnist, fetched there when missing.
-func dataDir() string {
-	if dir := os.Getenv("GPUTRAIN_DATA"); dir != "" {
-		return dir
-	}
-	return filepath.Join("..", "data", "mnist")
-}
+// dataDir is where tests and benchmarks find MNIST, fetched there when
+// missing: mnist.SharedDir ($GPUTRAIN_DATA or the user's cache).
+func dataDir() string { return mnist.SharedDir() }
 
 // realData loads MNIST; under -short the test is skipped instead.
 func realData(t testing.TB) *mnist.Data {

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -26,14 +24,11 @@ import (
 // ./cuda/). A binary built with -tags gpu exits at start-up, saying why,
 // on a machine without the NVIDIA driver, so they cannot even skip there.
 
-// mnistData loads real MNIST from $GPUTRAIN_DATA or ../data/mnist,
-// fetching it if missing; nil (and a log line) when that fails.
+// mnistData loads real MNIST from mnist.SharedDir ($GPUTRAIN_DATA or the
+// user's cache), fetching it if missing; nil (and a log line) when that fails.
 func mnistData(tb testing.TB) *mnist.Data {
 	tb.Helper()
-	dir := os.Getenv("GPUTRAIN_DATA")
-	if dir == "" {
-		dir = filepath.Join("..", "data", "mnist")
-	}
+	dir := mnist.SharedDir()
 	d, err := mnist.Ensure(dir, nil)
 	if err != nil {
 		tb.Logf("no MNIST in %s: %v", dir, err)

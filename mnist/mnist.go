@@ -168,3 +168,18 @@ func pathError(path string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", path, err)
 }
+
+// SharedDir is the MNIST folder every checkout and working directory can
+// share: $GPUTRAIN_DATA when set, else gputrain/mnist in the user's cache
+// directory (~/.cache on Linux), else gputrain-mnist in the temporary
+// directory. The tests read (and fetch) MNIST there, so that they leave
+// nothing in the checkout.
+func SharedDir() string {
+	if d := os.Getenv("GPUTRAIN_DATA"); d != "" {
+		return d
+	}
+	if cache, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(cache, "gputrain", "mnist")
+	}
+	return filepath.Join(os.TempDir(), "gputrain-mnist")
+}

@@ -24,13 +24,16 @@ import (
 // dataDir is the MNIST directory for the tests that train, or "" to skip.
 func dataDir(t *testing.T) string {
 	t.Helper()
-	for _, d := range []string{os.Getenv("GPUTRAIN_DATA"), "../../data/mnist"} {
-		if _, err := os.Stat(filepath.Join(d, "train-images-idx3-ubyte.gz")); d != "" && err == nil {
-			return d
-		}
+	if d := mnist.SharedDir(); fileExists(filepath.Join(d, "train-images-idx3-ubyte.gz")) {
+		return d
 	}
 	t.Skip("no MNIST files (run `go run ./cmd/gputrain data` or set GPUTRAIN_DATA)")
 	return ""
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // buildPeers builds gputrain and the Go peers into a directory laid out as

@@ -17,16 +17,14 @@ import (
 	"github.com/gputrain/gputrain/mnist"
 )
 
-// dataDir is where the CLI tests find MNIST ($GPUTRAIN_DATA or ../../data/mnist).
+// dataDir is where the CLI tests find MNIST (mnist.SharedDir: $GPUTRAIN_DATA
+// or the user's cache, never the checkout).
 func dataDir(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("needs MNIST; skipped under -short")
 	}
-	if d := os.Getenv("GPUTRAIN_DATA"); d != "" {
-		return d
-	}
-	return filepath.Join("..", "..", "data", "mnist")
+	return mnist.SharedDir()
 }
 
 func runCLI(args ...string) (code int, stdout, stderr string) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gputrain/gputrain/graph/network"
+	"github.com/gputrain/gputrain/mnist"
 )
 
 // TestTrainMatchesCPU runs the unchanged CUDA binary on the stand-in,
@@ -30,10 +31,7 @@ func TestTrainMatchesCPU(t *testing.T) {
 			t.Skipf("%s not built (make build cuda)", b)
 		}
 	}
-	data := os.Getenv("GPUTRAIN_DATA")
-	if data == "" {
-		data = filepath.Join(root, "data", "mnist")
-	}
+	data := mnist.SharedDir()
 	if _, err := os.Stat(filepath.Join(data, "train-images-idx3-ubyte.gz")); err != nil {
 		t.Skipf("no MNIST in %s: set GPUTRAIN_DATA, or run bin/gputrain data", data)
 	}

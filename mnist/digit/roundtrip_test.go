@@ -22,18 +22,14 @@ import (
 	"github.com/gputrain/gputrain/mnist/digit"
 )
 
-// mnistData loads MNIST from $GPUTRAIN_DATA or the repository's
-// data/mnist, skipping the test under -short or when it is not there.
+// mnistData loads MNIST from mnist.SharedDir ($GPUTRAIN_DATA or the
+// user's cache), skipping the test under -short or when it is not there.
 func mnistData(t *testing.T) *mnist.Data {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("needs MNIST; skipped under -short")
 	}
-	dir := os.Getenv("GPUTRAIN_DATA")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "data", "mnist")
-	}
-	d, err := mnist.Ensure(dir, io.Discard)
+	d, err := mnist.Ensure(mnist.SharedDir(), io.Discard)
 	if err != nil {
 		t.Skipf("MNIST not available: %v", err)
 	}

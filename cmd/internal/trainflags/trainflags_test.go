@@ -57,10 +57,7 @@ func TestMainBadInput(t *testing.T) {
 // images, the set --eval names and the dtype's trainer; --save writes what
 // it returns; a trainer's panic is one line and exit 1.
 func TestMain(t *testing.T) {
-	data := os.Getenv("GPUTRAIN_DATA")
-	if data == "" {
-		data = "../../../data/mnist"
-	}
+	data := mnist.SharedDir()
 	if _, err := os.Stat(filepath.Join(data, "t10k-labels-idx1-ubyte.gz")); err != nil {
 		t.Skip("no MNIST files (run `go run ./cmd/gputrain data` or set GPUTRAIN_DATA)")
 	}
