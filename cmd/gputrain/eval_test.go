@@ -12,6 +12,7 @@ import (
 // TestEvalErrors: bad command lines are exit 2, unreadable models exit 1,
 // each one line naming the flag or the file, all before MNIST is read.
 func TestEvalErrors(t *testing.T) {
+	t.Parallel()
 	model, _ := randomModel(t)
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.json")
@@ -54,6 +55,7 @@ func TestEvalErrors(t *testing.T) {
 // TestEval: eval counts what training's last epoch line counted, and its
 // confusion matrix adds up to the labels of the split.
 func TestEval(t *testing.T) {
+	t.Parallel()
 	model, epochs, data := trainModel(t, 1)
 	var correct, total int
 	if _, err := fmt.Sscanf(epochs[len(epochs)-1], "Epoch 0: %d / %d", &correct, &total); err != nil {

@@ -16,6 +16,7 @@ import (
 // predicts what the same parameters saved with QuadraticCost predict: the
 // cost does not matter for prediction.
 func TestNetwork2CrossEntropyModel(t *testing.T) {
+	t.Parallel()
 	quadratic, net := randomModel(t)
 	data, err := net.MarshalJSON()
 	if err != nil {

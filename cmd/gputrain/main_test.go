@@ -25,6 +25,7 @@ func TestMain(m *testing.M) {
 
 // TestUnknownCommand: a mistyped command gets the one it is closest to.
 func TestUnknownCommand(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ cmd, want string }{
 		{"trian", `gputrain: unknown command "trian" (did you mean train? want train, predict,`},
 		{"versoin", `(did you mean version? want`},

@@ -9,7 +9,6 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/internal/safefile"
 )
 
@@ -32,28 +31,51 @@ func fullDisk(t *testing.T, dir string, also ...string) {
 	t.Cleanup(func() { safefile.SetWriteFault(nil) })
 }
 
-// TestSaveOwnedByLiveRun: a second run whose --save a live run will write
-// is refused at the start, naming the file; the first run's model is
-// written; once it has ended, the file is free again.
+// TestSaveOwnedByLiveRun: a run whose --save another live run will write
+// is refused at the start, naming the file; a run holds its --save's lock
+// for as long as it runs, and leaves no lock file behind. The live run
+// is this test holding the flock a run takes (a run's epochs here take
+// milliseconds, too few to race another against).
 func TestSaveOwnedByLiveRun(t *testing.T) {
 	dir := t.TempDir()
-	t.Chdir(dir)
 	model := filepath.Join(dir, "model.json")
-	out, errb, wait := startTrain(t, "--data", bookPickle, "--epochs", "30", "--eval", "none", "--quiet", "--save", model, "--seed", "1")
-	waitFor(t, out, "Epoch 0 complete")
-	runBad(t, []badCase{{"the same --save", []string{"train", "--data", bookPickle, "--epochs", "1", "--quiet", "--save", model, "--seed", "2"}, exitUsage,
+	f, err := os.OpenFile(saveLockPath(model), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	runBad(t, []badCase{{"the same --save", []string{"train", "--data", bookPickle, "--epochs", "1", "--quiet", "--save", model}, exitUsage,
 		"--save " + model + ": another gputrain run, still running, will write its model to this file: name another file with --save"}})
-	if code := wait(); code != 0 {
-		t.Fatalf("the first run: exit %d, %s", code, errb.String())
+	f.Close()
+	os.Remove(saveLockPath(model))
+	if _, err := os.Stat(model); err == nil {
+		t.Fatal("the refused run wrote the model")
 	}
-	if _, err := network.Load(model); err != nil {
-		t.Fatalf("the first run's model: %v", err)
+	// A run holds the lock while it trains: the plot it writes after each
+	// epoch is written while the lock is held.
+	plot := filepath.Join(dir, "p.png")
+	var held []bool
+	safefile.SetWriteFault(func(path string) error {
+		if path == plot {
+			g, err := os.OpenFile(saveLockPath(model), os.O_RDWR, 0)
+			if err == nil {
+				held = append(held, syscall.Flock(int(g.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil)
+				g.Close()
+			}
+		}
+		return nil
+	})
+	defer safefile.SetWriteFault(nil)
+	if code, _, stderr := runCLI("train", "--data", bookPickle, "--epochs", "2", "--quiet", "--save", model, "--plot", plot); code != 0 {
+		t.Fatalf("--save once free: %s", stderr)
 	}
-	if code, _, stderr := runCLI("train", "--data", bookPickle, "--epochs", "1", "--quiet", "--save", model); code != 0 {
-		t.Fatalf("--save after the first run ended: %s", stderr)
+	if len(held) != 2 || !held[0] || !held[1] {
+		t.Errorf("the lock held during the epochs: %v, want [true true]", held)
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
-		t.Errorf("%d files left in the folder, want the model alone (no lock file)", len(entries))
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Errorf("%d files left in the folder, want the model and the plot (no lock file)", len(entries))
 	}
 }
 
@@ -124,6 +146,7 @@ func TestFilesListsWritten(t *testing.T) {
 // TestResumeLockedSaysResume: --resume of a checkpoint folder another
 // process holds names --resume, the flag the user gave, not --checkpoint.
 func TestResumeLockedSaysResume(t *testing.T) {
+	t.Parallel()
 	ck := filepath.Join(t.TempDir(), "ck")
 	if code, _, stderr := runCLI("train", "--data", bookPickle, "--epochs", "1", "--quiet", "--checkpoint", ck); code != 0 {
 		t.Fatal(stderr)

@@ -37,6 +37,7 @@ func colourPixels(img image.Image) (blue, red, green int) {
 // TestTrainingPlot: the PNG has both panels when there is an accuracy to
 // plot and the cost panel alone when there is not, any number of epochs.
 func TestTrainingPlot(t *testing.T) {
+	t.Parallel()
 	results := func(n, total int) []train.Result {
 		var rs []train.Result
 		for e := range n {
@@ -106,6 +107,7 @@ func TestTrainingPlot(t *testing.T) {
 }
 
 func TestEpochTicks(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		lo, hi float64
 		want   []string
@@ -130,6 +132,7 @@ func TestEpochTicks(t *testing.T) {
 
 // TestTrainPlotFlag: train --plot writes the plot of the run.
 func TestTrainPlotFlag(t *testing.T) {
+	t.Parallel()
 	plot := filepath.Join(t.TempDir(), "train.png")
 	trainModel(t, 2, "--plot", plot, "--train-limit", "5000")
 	img := decodePNG(t, plot)
@@ -139,6 +142,7 @@ func TestTrainPlotFlag(t *testing.T) {
 }
 
 func TestPlotTitle(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		info plotInfo
 		want string
@@ -156,6 +160,7 @@ func TestPlotTitle(t *testing.T) {
 
 // TestLabelledTicks: every tick on the cost axis has a label.
 func TestLabelledTicks(t *testing.T) {
+	t.Parallel()
 	for _, r := range [][2]float64{{0, 0.1}, {0.0071, 0.0423}, {0.5, 0.5001}, {0, 100}} {
 		ticks := labelledTicks{}.Ticks(r[0], r[1])
 		if len(ticks) < 2 {
@@ -172,6 +177,7 @@ func TestLabelledTicks(t *testing.T) {
 // TestEvaluationCost: the cost of the compiled forward pass is the book's
 // ½‖y−a‖² of its feedforward, averaged over the images.
 func TestEvaluationCost(t *testing.T) {
+	t.Parallel()
 	_, net := randomModel(t)
 	set := &mnist.Set{Images: make([]uint8, 3*784), Labels: []uint8{7, 0, 3}}
 	for i := range set.Images {

@@ -14,6 +14,7 @@ import (
 // --show's picture: the ground is the mid-grey checkerboard, not white;
 // an opaque image keeps its own ground.
 func TestThumbnailTransparent(t *testing.T) {
+	t.Parallel()
 	img := image.NewNRGBA(image.Rect(0, 0, 56, 56)) // transparent
 	for y := 10; y < 46; y++ {
 		for x := 26; x < 30; x++ {
@@ -41,6 +42,7 @@ func TestThumbnailTransparent(t *testing.T) {
 // TestPredictAnimatedGIF: an animated GIF is predicted from its first
 // frame, and a note on stderr says so; a still GIF gets none.
 func TestPredictAnimatedGIF(t *testing.T) {
+	t.Parallel()
 	model, _ := randomModel(t)
 	dir := t.TempDir()
 	pal := color.Palette{color.White, color.Black}

@@ -168,6 +168,7 @@ func threeFile(t *testing.T) (string, []uint8) {
 // exit 2 for the command line and 1 for the files; readable images are
 // still predicted when others in the same call are not.
 func TestPredictErrors(t *testing.T) {
+	t.Parallel()
 	model, _ := randomModel(t)
 	dir := t.TempDir()
 	good := filepath.Join(dir, "three.png")
@@ -240,6 +241,7 @@ func byActivation(act []float64) []int {
 // its activation, the three most active digits and the ten activations of
 // the book's feedforward, whatever the order of flags and files.
 func TestPredictOutput(t *testing.T) {
+	t.Parallel()
 	model, net := randomModel(t)
 	three, px := threeFile(t)
 	want := forward(net, px)
@@ -324,6 +326,7 @@ func biasModel(t *testing.T, outputs [10]float64) string {
 // TestPredictUnsure: a digit is flagged unsure when its activation is
 // under 0.5 or within 0.1 of the runner-up's, and only then.
 func TestPredictUnsure(t *testing.T) {
+	t.Parallel()
 	three := filepath.Join(t.TempDir(), "three.png")
 	writePNG(t, three, drawnThree())
 	low := 0.01
@@ -359,6 +362,7 @@ func TestPredictUnsure(t *testing.T) {
 
 // TestPredictHelp: -h says what the numbers are.
 func TestPredictHelp(t *testing.T) {
+	t.Parallel()
 	code, out, _ := runCLI("predict", "-h")
 	for _, w := range []string{"-model", "-show", "not probabilities", "unsure"} {
 		if !strings.Contains(out, w) {
@@ -374,6 +378,7 @@ func TestPredictHelp(t *testing.T) {
 // inverted, get the prediction the network makes from the raw tensor; and
 // a "3" drawn with a thick pen is read as a 3.
 func TestPredictMNIST(t *testing.T) {
+	t.Parallel()
 	model, _, data := trainModel(t, 3)
 	net, err := network.Load(model)
 	if err != nil {
@@ -447,6 +452,7 @@ func decodePNG(t *testing.T, path string) image.Image {
 // TestPredictShow: --show draws what the network read, each pixel a 4×4
 // square, with the original, dark ink on white, to its left.
 func TestPredictShow(t *testing.T) {
+	t.Parallel()
 	model, _ := randomModel(t)
 	three, px := threeFile(t)
 	shown := filepath.Join(t.TempDir(), "shown.png")

@@ -12,6 +12,7 @@ import (
 // epoch for the epoch (the run's until the epoch has moved), over the run
 // (evaluations included) for the run.
 func TestProgressLine(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	steps := []struct {
 		at          time.Duration
@@ -43,6 +44,7 @@ func TestProgressLine(t *testing.T) {
 }
 
 func TestDuration(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		s    float64
 		want string

@@ -137,6 +137,7 @@ func TestREADMESamples(t *testing.T) {
 }
 
 func TestMatchSample(t *testing.T) {
+	t.Parallel()
 	got := []string{"Epoch 0: 9098 / 10000 (0.29s)", "Epoch 1: 9253 / 10000 (0.28s)", "Epoch 2: 9316 / 10000 (0.3s)", "Time: 3 epochs, 1m05s training"}
 	cases := []struct {
 		want []string

@@ -49,6 +49,7 @@ const noData = "/proc/no-mnist-here"
 // TestRefuseBeforeAllocating: networks, batches and images that cannot fit
 // are refused from the estimate alone, before the data is read.
 func TestRefuseBeforeAllocating(t *testing.T) {
+	t.Parallel()
 	runBad(t, []badCase{
 		{"huge hidden layer", []string{"train", "--data", noData, "--sizes", "784,100000000,10"}, exitUsage,
 			"--sizes 784,100000000,10 at --batch-size 10 in float32 needs about 1.9 TB of memory, more than the "},
@@ -76,6 +77,7 @@ func bigModel(t *testing.T) string {
 // TestOutputsCheckedFirst: every output of train is tried (a file created
 // and removed in its folder) before any data is read or epoch run.
 func TestOutputsCheckedFirst(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "file")
 	os.WriteFile(file, nil, 0o644)
@@ -125,6 +127,7 @@ func writeCheckpointDir(t *testing.T, data []byte) string {
 // bit is refused before anything is read or trained, as a bad checkpoint
 // (not as a flag the user never typed).
 func TestBadCheckpoints(t *testing.T) {
+	t.Parallel()
 	good, _ := json.Marshal(validCheckpoint(t))
 	if _, err := parseCheckpoint(good); err != nil {
 		t.Fatalf("the valid checkpoint is refused: %v", err)
@@ -211,6 +214,7 @@ func FuzzParseCheckpoint(f *testing.F) {
 // TestBadModelsAndImages: model files are read strictly and within
 // bounds, and so are images; anything but a regular file is refused at once.
 func TestBadModelsAndImages(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	model := bigModel(t)
 	good, _ := os.ReadFile(model)
@@ -319,6 +323,7 @@ func TestDataBoundedByMemory(t *testing.T) {
 // TestResumeRefusesAnotherRun: with --resume, a flag that would make
 // another run is refused, naming the flag and the stored value.
 func TestResumeRefusesAnotherRun(t *testing.T) {
+	t.Parallel()
 	good, _ := json.Marshal(validCheckpoint(t))
 	dir := writeCheckpointDir(t, good)
 	model := bigModel(t)

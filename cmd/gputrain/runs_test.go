@@ -213,6 +213,7 @@ func TestNoCheckpointOverwritten(t *testing.T) {
 // of its measured peak RSS: the book's network and a wide one at batch 100,
 // and a show grid.
 func TestMemoryEstimate(t *testing.T) {
+	t.Parallel()
 	data := dataDir(t)
 	bin := filepath.Join(t.TempDir(), "gputrain")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
@@ -283,6 +284,7 @@ func peakRSSOf(t *testing.T, cmd *exec.Cmd) float64 {
 // train and evaluate (5,000 of 30 neurons were tried by hand: they train,
 // after about a minute of compiling).
 func TestDeepNetwork(t *testing.T) {
+	t.Parallel()
 	data := dataDir(t)
 	sizes := "784" + strings.Repeat(",4", 300) + ",10"
 	code, stdout, stderr := runCLI("train", "--data", data, "--sizes", sizes, "--train-limit", "100", "--epochs", "1", "--quiet")

@@ -18,6 +18,7 @@ import (
 // TestShowErrors: bad command lines are exit 2 with one line naming the
 // flag, before any file is read or written.
 func TestShowErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	out := filepath.Join(dir, "grid.png")
 	noData := filepath.Join(dir, "no-mnist-here")
@@ -103,6 +104,7 @@ func tileMatches(img image.Image, p image.Point, scale int, px []uint8) bool {
 // misclassified grid holds exactly the digits the network gets wrong, as
 // many as training's own evaluation counts.
 func TestShow(t *testing.T) {
+	t.Parallel()
 	model, epochs, data := trainModel(t, 1)
 	dir := t.TempDir()
 

@@ -13,6 +13,7 @@ import (
 )
 
 func TestSummaryText(t *testing.T) {
+	t.Parallel()
 	results := []train.Result{
 		{Epoch: 0, Correct: 9000, Total: 10000, Cost: 0.03, Seconds: 0.25, EvalSecs: 0.05},
 		{Epoch: 1, Correct: 9541, Total: 10000, Cost: 0.02, Seconds: 0.25, EvalSecs: 0.05},

@@ -36,6 +36,7 @@ func runCLI(args ...string) (code int, stdout, stderr string) {
 // TestTrainBadFlags: each bad flag is one line on stderr naming the flag,
 // and exit status 2, before any data is read.
 func TestTrainBadFlags(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		args []string
 		want string
@@ -89,6 +90,7 @@ func TestTrainBadFlags(t *testing.T) {
 // bad --init is one clear line with exit 1, and that a checkpointed run
 // stopped after one epoch and resumed ends bit-identical to a straight run.
 func TestTrainSaveInitAndResume(t *testing.T) {
+	t.Parallel()
 	data := dataDir(t)
 	dir := t.TempDir()
 	common := []string{"train", "--data", data, "--train-limit", "2000", "--sizes", "784,20,10", "--quiet"}
@@ -147,6 +149,7 @@ func TestTrainSaveInitAndResume(t *testing.T) {
 
 // TestDataErrors: a bad MNIST directory is one line naming the file.
 func TestDataErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.Mkdir(filepath.Join(dir, "train-images-idx3-ubyte.gz"), 0o755)
 	code, _, errs := runCLI("train", "--data", dir)
@@ -159,6 +162,7 @@ func TestDataErrors(t *testing.T) {
 // names its neurons in network2's file, and predict, eval and --init read
 // it back as the same network (eval counts what the last epoch counted).
 func TestActivations(t *testing.T) {
+	t.Parallel()
 	for _, act := range []string{"tanh", "relu"} {
 		t.Run(act, func(t *testing.T) {
 			dir := t.TempDir()
@@ -194,6 +198,7 @@ func TestActivations(t *testing.T) {
 // CrossEntropyCost, reads back as the same network, and eval counts what
 // the last epoch counted.
 func TestLogLikelihood(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	model := filepath.Join(dir, "m.json")
 	code, out, errs := runCLI("train", "--data", dataDir(t), "--quiet", "--epochs", "1", "--train-limit", "2000",
@@ -222,6 +227,7 @@ func TestLogLikelihood(t *testing.T) {
 // run's checkpoint keeps the settings, and resuming with another cost is
 // refused as another run.
 func TestTrainChapter3(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	model, ck := filepath.Join(dir, "m.json"), filepath.Join(dir, "ck")
 	code, out, errs := runCLI("train", "--data", dataDir(t), "--quiet", "--epochs", "2", "--train-limit", "2000",
@@ -254,6 +260,7 @@ func TestTrainChapter3(t *testing.T) {
 // does not beat every earlier one, as network2's early_stopping_n does,
 // says so, and saves its model.
 func TestEarlyStop(t *testing.T) {
+	t.Parallel()
 	model := filepath.Join(t.TempDir(), "m.json")
 	// η 100 makes a 200-image run wander: an epoch soon fails to improve.
 	code, out, errs := runCLI("train", "--data", dataDir(t), "--quiet", "--epochs", "30", "--train-limit", "200",
@@ -293,6 +300,7 @@ func TestEarlyStop(t *testing.T) {
 // last epoch's are what the saved model measures (cpu.Monitor, checked
 // against network2's total_cost in package cpu).
 func TestMonitor(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	model := filepath.Join(dir, "m.json")
 	base := []string{"train", "--data", dataDir(t), "--quiet", "--epochs", "2", "--train-limit", "1000", "--eta", "0.5",

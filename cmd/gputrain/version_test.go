@@ -13,6 +13,7 @@ import (
 )
 
 func TestVersionText(t *testing.T) {
+	t.Parallel()
 	platform := runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + "\n"
 	cases := []struct {
 		name string
@@ -50,6 +51,7 @@ func TestVersionText(t *testing.T) {
 // TestVersionCommand: --version and version print the same, naming the
 // CPU's kernels.
 func TestVersionCommand(t *testing.T) {
+	t.Parallel()
 	code1, out1, _ := runCLI("--version")
 	code2, out2, _ := runCLI("version")
 	if code1 != 0 || code2 != 0 || out1 != out2 {
@@ -67,6 +69,7 @@ func TestVersionCommand(t *testing.T) {
 // revision even where GOFLAGS turns VCS stamping off (go env -w
 // GOFLAGS=-buildvcs=false, as on some machines).
 func TestMakeBuildNamesRevision(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
