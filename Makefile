@@ -27,7 +27,7 @@ build:
 # wait on g++, python or the network part of the time.
 TEST_P ?= 4
 test: check
-	@echo "test: go test -p $(TEST_P) ./... with MNIST in data/mnist (fetched if missing); one line per package"
+	@echo "test: go test -p $(TEST_P) ./... with MNIST in \$$GPUTRAIN_DATA or the user's cache (fetched if missing); one line per package"
 	@start=$$(date +%s); \
 	  $(GO) test -count=1 -vet=off -p $(TEST_P) ./...; rc=$$?; \
 	  echo "test: go test took $$(($$(date +%s) - start))s"; exit $$rc

@@ -92,14 +92,7 @@ func TestPeersTrainTheSameNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	init, err := network.New([]int{784, 30, 10}, 7)
-	if err != nil {
-		t.Fatal(err)
-	}
-	initPath := filepath.Join(dir, "init.json")
-	if err := init.Save(initPath); err != nil {
-		t.Fatal(err)
-	}
+	init, initPath := bookInit(t, dir)
 	for _, c := range []struct {
 		id, dtype string
 		images    int
@@ -173,6 +166,21 @@ func TestNumpyPeerIsNetwork2(t *testing.T) {
 	if diff := maxRelDiff(want, gputrainEpoch(t, a, d.Training.Slice(0, a.TrainLimit), plain)); diff < 1e-4 {
 		t.Errorf("λ 5 moved the parameters only %.3g from λ 0's: the check cannot tell the L2 step", diff)
 	}
+}
+
+// bookInit is the book's [784,30,10] network of seed 7, the start of the
+// comparisons, and the model file in dir that holds it.
+func bookInit(t *testing.T, dir string) (*network.Network, string) {
+	t.Helper()
+	init, err := network.New([]int{784, 30, 10}, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "init.json")
+	if err := init.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	return init, path
 }
 
 // peerNetwork runs a peer's command line and loads the model it saved.
@@ -312,14 +320,7 @@ func TestNetworkPyOnTheBookPickle(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	init, err := network.New([]int{784, 30, 10}, 7)
-	if err != nil {
-		t.Fatal(err)
-	}
-	initPath := filepath.Join(dir, "init.json")
-	if err := init.Save(initPath); err != nil {
-		t.Fatal(err)
-	}
+	init, initPath := bookInit(t, dir)
 	a := trainflags.Peer{Flags: trainflags.Book(), Data: pkl, Init: initPath, Save: filepath.Join(dir, "peer.json")}
 	a.Epochs, a.Dtype, a.NoShuffle = 1, "float64", true
 	argv := slices.Concat([]string{python, "peers/network.py"}, flagArgs(a))

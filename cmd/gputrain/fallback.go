@@ -65,7 +65,8 @@ func (c *trainCmd) lockSave() error {
 	if t, err := filepath.EvalSymlinks(target); err == nil {
 		target = t
 	}
-	l, err := lockPath(saveLockPath(target))
+	c.saveLockPath = saveLockPath(target)
+	l, err := lockPath(c.saveLockPath)
 	if errors.Is(err, errLocked) {
 		return cli.Usagef("--save %s: another gputrain run, still running, will write its model to this file: name another file with --save", c.Save)
 	}
@@ -81,11 +82,7 @@ func (c *trainCmd) unlockSave() {
 	if c.saveLock != nil {
 		c.saveLock.Close()
 		c.saveLock = nil
-		target := c.Save
-		if t, err := filepath.EvalSymlinks(target); err == nil {
-			target = t
-		}
-		os.Remove(saveLockPath(target))
+		os.Remove(c.saveLockPath)
 	}
 }
 

@@ -229,6 +229,7 @@ type trainCmd struct {
 	resumedFrom          string          // absolute path of --resume
 	evalCosts            map[int]float64 // the evaluation cost by epoch, for --plot
 	saveLock             io.Closer       // on --save's lock file while the run may write it
+	saveLockPath         string
 	// Whether each epoch's --plot and --checkpoint were written, for the
 	// summary's Files line.
 	plotWrites, checkpointWrites writes
