@@ -51,25 +51,35 @@ func LoadPickle(path string, maxBytes int64) (*Data, error) {
 	if maxBytes > 0 && maxBytes < limit {
 		limit = maxBytes
 	}
-	u := &unpickler{r: bufio.NewReaderSize(z, 1<<16), left: limit, memo: map[int]any{}}
+	d, err := decodePickle(z, limit)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	d.Pickle = path
+	return d, nil
+}
+
+// decodePickle runs the unzipped pickle r, of at most limit bytes, and
+// makes the book's three sets of what it builds.
+func decodePickle(r io.Reader, limit int64) (*Data, error) {
+	u := &unpickler{r: bufio.NewReaderSize(r, 1<<16), left: limit, memo: map[int]any{}}
 	if b, err := u.r.Peek(2); err != nil || b[0] != opProto {
-		return nil, fmt.Errorf("%s: not a pickle: --data takes a folder of MNIST's IDX files or the book's mnist.pkl.gz", path)
+		return nil, errors.New("not a pickle: --data takes a folder of MNIST's IDX files or the book's mnist.pkl.gz")
 	}
 	v, err := u.run()
 	if err != nil {
 		if errors.Is(err, errBudget) {
-			return nil, fmt.Errorf("%s: unzips to more than %d bytes: not one of the book's MNIST pickles (a gzip bomb?)", path, limit)
+			return nil, fmt.Errorf("unzips to more than %d bytes: not one of the book's MNIST pickles (a gzip bomb?)", limit)
 		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("%s: truncated: the pickle ends before its STOP", path)
+			return nil, errors.New("truncated: the pickle ends before its STOP")
 		}
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	d, err := pickleData(v)
 	if err != nil {
-		return nil, fmt.Errorf("%s: not the book's MNIST layout: %w", path, err)
+		return nil, fmt.Errorf("not the book's MNIST layout: %w", err)
 	}
-	d.Pickle = path
 	return d, nil
 }
 
