@@ -2,6 +2,7 @@
 // Networks and Deep Learning" on MNIST, on the CPU or on an NVIDIA GPU.
 //
 //	gputrain train [--sizes 784,30,10] [--epochs 30] [--batch-size 10] [--eta 3.0] [--device cpu|cuda] ...
+//	gputrain [train flags]   (train: flags with no command mean train)
 //	gputrain predict --model M.json IMAGE...   (--json, --show FILE.png)
 //	gputrain eval --model M.json [--split test|validation|training]
 //	gputrain show [--split test] [--n 16] FILE.png
@@ -17,8 +18,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
+	"github.com/gputrain/gputrain/cuda"
 )
 
 // Exit statuses: 2 for a bad command line, 1 for a fault while running.
@@ -32,7 +35,8 @@ const usage = `gputrain trains the network of chapter 1 of Nielsen's "Neural Net
 Deep Learning" (a sigmoid network, quadratic cost, mini-batch SGD) on MNIST.
 
 Usage:
-  gputrain train [flags]   train a network (gputrain train -h for the flags)
+  gputrain train [flags]   train a network (gputrain train -h for the flags); flags
+                           with no command mean train: gputrain --device cuda
   gputrain predict --model M.json [--json] [--show FILE.png] IMAGE...
                            recognise handwritten digits in PNG, JPEG or GIF images
   gputrain eval --model M.json [--split test|validation|training]
@@ -63,7 +67,40 @@ func commands() []command {
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	args := os.Args[1:]
+	// The CPU build hands a --device cuda run to the CUDA build where one is
+	// installed, here rather than in run so that no test replaces itself.
+	if bin := cudaHandOff(args); bin != "" {
+		code, err := handOff(bin, args)
+		fmt.Fprintf(os.Stderr, "gputrain: --device cuda: running %s: %v\n", bin, err)
+		os.Exit(code)
+	}
+	os.Exit(run(args, os.Stdout, os.Stderr))
+}
+
+// withCommand gives a command line that starts with a flag its command,
+// train: "gputrain --device cuda" is "gputrain train --device cuda". The
+// help and version flags keep their own meaning.
+func withCommand(args []string) []string {
+	if len(args) == 0 || !strings.HasPrefix(args[0], "-") {
+		return args
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "-version", "--version":
+		return args
+	}
+	return append([]string{"train"}, args...)
+}
+
+// cudaHandOff is the CUDA build to run args with, or "": only the CPU build
+// hands over, only a train run with --device cuda, and only to a
+// gputrain-cuda beside it or on PATH (else train says how to get one).
+func cudaHandOff(args []string) string {
+	args = withCommand(args)
+	if cuda.Available || len(args) == 0 || args[0] != "train" || !wantsCUDA(args[1:]) {
+		return ""
+	}
+	return findCUDABinary()
 }
 
 // run executes one command line and returns the exit status. Every error
@@ -76,6 +113,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 			code = exitRuntime
 		}
 	}()
+	args = withCommand(args)
 	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
 		args[0] = "version"
 	}
