@@ -9,6 +9,7 @@
 //	gputrain show --misclassified --model M.json FILE.png
 //	gputrain data [--data DIR]
 //	gputrain version
+//	gputrain doctor [--json]
 //
 // Run "gputrain help" or "gputrain train -h" for every flag.
 package main
@@ -47,6 +48,8 @@ Usage:
   gputrain data [--data DIR]
                            fetch and verify the MNIST files
   gputrain version         (or --version) the build: version, revision, Go, backends
+  gputrain doctor [--json] can this machine run this build? one line per check (run
+                           it first when a GPU does not work: gputrain-cuda doctor)
   gputrain help            this text
 `
 
@@ -63,6 +66,7 @@ func commands() []command {
 		{"show", runShow},
 		{"data", runData},
 		{"version", runVersion},
+		{"doctor", runDoctor},
 	}
 }
 
@@ -154,6 +158,6 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	if c := cli.Closest(args[0], names); c != "" {
 		hint = fmt.Sprintf("did you mean %s? ", c)
 	}
-	fmt.Fprintf(stderr, "gputrain: unknown command %q (%swant train, predict, eval, show, data or version; see gputrain help)\n", args[0], hint)
+	fmt.Fprintf(stderr, "gputrain: unknown command %q (%swant train, predict, eval, show, data, version or doctor; see gputrain help)\n", args[0], hint)
 	return exitUsage
 }
