@@ -79,6 +79,7 @@ func benchEpoch(b *testing.B, sizes []int, bs int) {
 	for i := range orders {
 		orders[i] = sh.Order(set.Len())
 	}
+	replays := be.(*backend).replays
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := be.Epoch(context.Background(), orders[i], nil); err != nil {
@@ -86,6 +87,9 @@ func benchEpoch(b *testing.B, sizes []int, bs int) {
 		}
 	}
 	secs := b.Elapsed().Seconds() / float64(b.N)
+	// Graph launches per timed epoch: 0 means the steps ran kernel by
+	// kernel, and the figures are not those of replays.
+	b.ReportMetric(float64(be.(*backend).replays-replays)/float64(b.N), "replays/epoch")
 	steps := (set.Len() + bs - 1) / bs
 	b.ReportMetric(secs, "s/epoch")
 	b.ReportMetric(secs/float64(steps)*1e6, "µs/step")
@@ -102,7 +106,9 @@ func BenchmarkEpoch784_1024_1024_10(b *testing.B) { benchEpoch(b, []int{784, 102
 
 // BenchmarkSGEMM times raw cuBLAS SGEMM, through the same handle, stream
 // and workspace the backend uses: 1024³, and the products of a batch-256
-// step of [784,1024,1024,10].
+// step of [784,1024,1024,10]. The matrices hold uniform random numbers in
+// [-1, 1): on zeros a GPU runs measurably faster (less switching power, so
+// higher clocks), which would flatter the rate held against the epochs'.
 func BenchmarkSGEMM(b *testing.B) {
 	cfg := train.Config{Spec: network.Book([]int{784, 10}), BatchSize: 1, Eta: 1, Dtype: graph.Float32}
 	tb, err := Open(cfg, nil)
@@ -134,13 +140,18 @@ func BenchmarkSGEMM(b *testing.B) {
 					rb, cb = s.n, s.k
 				}
 				ptrs := make([]uint64, 3)
+				r := rand.New(rand.NewPCG(uint64(s.m), uint64(s.k)))
 				for i, n := range []int{ra * ca, rb * cb, s.m * s.n} {
 					p, err := be.alloc(int64(n)*4, fmt.Sprintf("benchmark matrix %d", i))
 					if err != nil {
 						return err
 					}
 					defer be.free(p, "a benchmark matrix")
-					if err := be.zero(p, int64(n)*4); err != nil {
+					v := make([]float64, n)
+					for j := range v {
+						v[j] = 2*r.Float64() - 1
+					}
+					if err := be.floatsToDevice(p, v, "a benchmark matrix"); err != nil {
 						return err
 					}
 					ptrs[i] = uint64(p)
@@ -176,4 +187,103 @@ func BenchmarkSGEMM(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkGraphReplay launches one captured 20-step graph of the book's
+// run ([784,30,10] at batch 10) at a time and times it twice: by CUDA
+// events recorded on the stream around the launch (cuEventElapsedTime, the
+// device's own clock) and by the wall clock from launch to the end of a
+// stream synchronisation (which adds the launch and the wait). Where the
+// driver has no events (the CPU stand-in), only the wall clock is given.
+func BenchmarkGraphReplay(b *testing.B) {
+	set := randomSet(rand.New(rand.NewPCG(3, 3)), 1000)
+	cfg := train.Config{Spec: network.Book([]int{784, 30, 10}), BatchSize: 10, Eta: 3, Dtype: graph.Float32}
+	tb, err := Open(cfg, set)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tb.Close()
+	be := tb.(*backend)
+	net, _ := network.New(cfg.Sizes, 1)
+	if err := be.SetNetwork(net); err != nil {
+		b.Fatal(err)
+	}
+	// Two epochs: the first captures the graphs, the second replays them.
+	for range 2 {
+		if _, err := be.Epoch(context.Background(), fileOrder(set.Len()), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	mc, err := be.progs.Get(cfg.BatchSize, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if mc.execK == nil {
+		b.Skipf("no captured graph to replay: %v", be.graphErr)
+	}
+	var eventMs, wall float64
+	events := true
+	err = be.do("timing graph replays", func() error {
+		start, err := cu.MakeEvent(cu.DefaultEvent)
+		if err == nil {
+			defer cu.DestroyEvent(&start)
+		}
+		end, err2 := cu.MakeEvent(cu.DefaultEvent)
+		if err2 == nil {
+			defer cu.DestroyEvent(&end)
+		}
+		if err != nil || err2 != nil {
+			events = false
+			b.Logf("no CUDA events (%v, %v): the wall clock alone", describe(err), describe(err2))
+		}
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			// The graph's steps start at the order's entry the batch offset
+			// names: back to the first, after the epoch left it at the end.
+			b.StopTimer()
+			if err := be.zero(be.offset, 8); err != nil {
+				return err
+			}
+			if err := be.sync("resetting the batch offset"); err != nil {
+				return err
+			}
+			b.StartTimer()
+			t0 := time.Now()
+			if events {
+				if err := start.Record(be.stream); err != nil {
+					return fmt.Errorf("cuEventRecord: %w", describe(err))
+				}
+			}
+			if err := mc.execK.launch(be.stream); err != nil {
+				return err
+			}
+			be.replays++
+			if events {
+				if err := end.Record(be.stream); err != nil {
+					return fmt.Errorf("cuEventRecord: %w", describe(err))
+				}
+			}
+			if err := be.sync("a graph replay"); err != nil {
+				return err
+			}
+			wall += time.Since(t0).Seconds() * 1e3
+			if events {
+				ms, err := start.Elapsed(end)
+				if err != nil {
+					return fmt.Errorf("cuEventElapsedTime: %w", describe(err))
+				}
+				eventMs += ms
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N), "replays")
+	b.ReportMetric(wall/float64(b.N), "wall-ms/replay")
+	if events {
+		b.ReportMetric(eventMs/float64(b.N), "event-ms/replay")
+	}
+	b.ReportMetric(float64(stepsPerGraph), "steps/replay")
 }

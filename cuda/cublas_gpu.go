@@ -137,27 +137,44 @@ import (
 	"github.com/gputrain/gputrain/graph"
 )
 
-// cublasLib is the library the backend uses, found once: dlopen's handle
-// lives as long as the process.
+// cublasLib is the library the backend uses, found once it loads: dlopen's
+// handle lives as long as the process. A search that found none is tried
+// again at the next Open (a context may have been missing, or the
+// library's cublasCreate may fail only for a while).
 var cublasLib struct {
-	once sync.Once
-	path string
-	err  error
+	mu    sync.Mutex
+	found *cublasFound
 }
 
-// loadCuBLAS finds and loads cuBLAS on first use.
-func loadCuBLAS() (path string, err error) {
-	cublasLib.once.Do(func() {
-		cublasLib.path, cublasLib.err = findCuBLAS(&C.gtBlas, os.Getenv)
-	})
-	return cublasLib.path, cublasLib.err
+// cublasFound is the outcome of a search that loaded a library.
+type cublasFound struct {
+	path    string   // the file loaded
+	version int      // cublasGetVersion's number
+	passed  []string // the libraries passed over before it, each with why
 }
 
-// findCuBLAS loads into lib the first of cublasCandidates that loads and
-// has every entry point, and returns the file it came from.
-func findCuBLAS(lib *C.gtBlasLib, getenv func(string) string) (string, error) {
+// loadCuBLAS finds and loads cuBLAS on first use. The caller's thread must
+// have a current context: each candidate must create a handle.
+func loadCuBLAS() (*cublasFound, error) {
+	cublasLib.mu.Lock()
+	defer cublasLib.mu.Unlock()
+	if cublasLib.found != nil {
+		return cublasLib.found, nil
+	}
+	f, err := findCuBLAS(&C.gtBlas, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	cublasLib.found = f
+	return f, nil
+}
+
+// findCuBLAS loads into lib the first of cublasCandidates that loads, has
+// every entry point and creates a handle (so a current context is needed),
+// and says which file it came from and what was passed over on the way.
+func findCuBLAS(lib *C.gtBlasLib, getenv func(string) string) (*cublasFound, error) {
 	var failures []string
-	for _, c := range cublasCandidates(getenv) {
+	for _, c := range cublasCandidates(getenv, filepath.Glob) {
 		var lt *C.char
 		if dir := filepath.Dir(c); dir != "." {
 			ltPath := filepath.Join(dir, strings.Replace(filepath.Base(c), "libcublas", "libcublasLt", 1))
@@ -171,20 +188,29 @@ func findCuBLAS(lib *C.gtBlasLib, getenv func(string) string) (string, error) {
 		if lt != nil {
 			C.free(unsafe.Pointer(lt))
 		}
-		if why == nil {
-			if p := C.GoString(C.gtBlasPath(lib)); p != "" {
-				return p, nil
+		if why != nil {
+			// A name that is not there is the common case: say only what
+			// was there but would not load, or what the user named.
+			msg := C.GoString(why)
+			if getenv(envCuBLAS) != "" || !strings.Contains(msg, "cannot open shared object file") {
+				failures = append(failures, c+": "+msg)
 			}
-			return c, nil
+			continue
 		}
-		// A name that is not there is the common case: say only what was
-		// there but would not load, or what the user named.
-		msg := C.GoString(why)
-		if getenv(envCuBLAS) != "" || !strings.Contains(msg, "cannot open shared object file") {
-			failures = append(failures, c+": "+msg)
+		path := C.GoString(C.gtBlasPath(lib))
+		if path == "" {
+			path = c
 		}
+		// A library that loads but cannot start (a cuBLAS too new for the
+		// driver, say) is passed over for the next.
+		v := libVersion(lib)
+		if v >= 0 {
+			return &cublasFound{path: path, version: v, passed: failures}, nil
+		}
+		failures = append(failures, fmt.Sprintf("%s: cublasCreate_v2 or cublasGetVersion_v2 failed: %v", path, blasError(-v)))
+		closeBLASLib(lib)
 	}
-	return "", errors.New(cublasMissing(getenv, failures))
+	return nil, errors.New(cublasMissing(getenv, filepath.Glob, failures))
 }
 
 // Describe says what CUDA support this binary has, for --version: the
@@ -198,29 +224,38 @@ func Describe() string {
 	if name, err := dev.Name(); err == nil {
 		d += ", device 0: " + name
 	}
-	path, err := loadCuBLAS()
+	// cuBLAS needs a current context for a handle, as Open provides.
+	release, err := primaryContext(dev)
+	if err != nil {
+		return d + "; " + err.Error()
+	}
+	defer release()
+	f, err := loadCuBLAS()
 	if err != nil {
 		return d + "; " + strings.TrimPrefix(err.Error(), "cuda: ")
 	}
-	// cuBLAS needs a current context for a handle, as Open provides.
+	return d + ", cuBLAS " + blasVersion(f.version) + " from " + f.path
+}
+
+// primaryContext retains dev's primary context and makes it current on
+// this thread, which stays locked to the goroutine until release.
+func primaryContext(dev cu.Device) (release func(), err error) {
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	ctx, err := dev.RetainPrimaryCtx()
 	if err != nil {
-		return d + "; retaining the primary context: " + describe(err).Error()
+		runtime.UnlockOSThread()
+		return nil, fmt.Errorf("retaining the primary context: %w", describe(err))
 	}
-	defer func() {
+	release = func() {
 		dev.ReleasePrimaryCtx()
 		cu.SetCurrentContext(cu.CUContext{})
-	}()
+		runtime.UnlockOSThread()
+	}
 	if err := cu.SetCurrentContext(ctx); err != nil {
-		return d + "; making the primary context current: " + describe(err).Error()
+		release()
+		return nil, fmt.Errorf("making the primary context current: %w", describe(err))
 	}
-	v := libVersion(&C.gtBlas)
-	if v < 0 {
-		return d + fmt.Sprintf(", cuBLAS from %s (which fails to start: %v)", path, blasError(-v))
-	}
-	return d + ", cuBLAS " + blasVersion(v) + " from " + path
+	return release, nil
 }
 
 // gtBlasLib is a loaded cuBLAS (the tests load libraries of their own).
@@ -239,10 +274,11 @@ type blas struct {
 }
 
 func newBLAS(s cu.Stream, workspace cu.DevicePtr, bytes int64, dt graph.Dtype) (*blas, error) {
-	path, err := loadCuBLAS()
+	f, err := loadCuBLAS()
 	if err != nil {
 		return nil, err
 	}
+	path := f.path
 	b := &blas{dt: dt, path: path}
 	var v C.int
 	if err := blasCheck(C.gtBlasCreate(&b.h, C.CUstream(unsafe.Pointer(s.C())), C.CUdeviceptr(workspace), C.size_t(bytes), &v)); err != nil {

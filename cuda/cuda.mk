@@ -19,7 +19,7 @@ ifneq ($(filter-out /usr/include /usr/local/cuda/include,$(CUDA_INCLUDE)),)
 CUDA_CGO_ENV += CGO_CFLAGS="-O2 -g -I$(CUDA_INCLUDE)" CGO_LDFLAGS="-O2 -g -L$(CUDA_PATH)/lib64 -L$(CUDA_PATH)/lib64/stubs"
 endif
 
-.PHONY: cuda cuda-toolkit ptx ptx-check cuda-vet gpu-check gpu-bench gpu-kit docker docker-lint
+.PHONY: cuda cuda-toolkit ptx ptx-check cuda-vet gpu-check gpu-bench gpu-kit docker docker-lint install
 
 # cuda-toolkit fails, saying how to get one, when no CUDA headers are found.
 cuda-toolkit:
@@ -37,6 +37,19 @@ cuda-toolkit:
 cuda: cuda-toolkit
 	$(CUDA_CGO_ENV) $(GO) build -ldflags '$(VCS_LDFLAGS)' -tags gpu -o $(CUDA_BIN)/gputrain-cuda ./cmd/gputrain
 	@echo "built $(CUDA_BIN)/gputrain-cuda (CUDA: kernels.ptx for compute_60, cuBLAS 11.8+ loaded at run time, headers from $(CUDA_INCLUDE)); train with: $(CUDA_BIN)/gputrain-cuda train --device cuda"
+
+PREFIX ?= /usr/local
+
+## install: gputrain into $(PREFIX)/bin (default /usr/local), and beside it gputrain-cuda where the CUDA toolkit is, which gputrain --device cuda then runs
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BIN)/gputrain $(DESTDIR)$(PREFIX)/bin/gputrain
+	@if [ -n "$(CUDA_INCLUDE)" ]; then \
+	  $(MAKE) --no-print-directory cuda && install -m 755 $(CUDA_BIN)/gputrain-cuda $(DESTDIR)$(PREFIX)/bin/gputrain-cuda && \
+	  echo "installed $(DESTDIR)$(PREFIX)/bin/gputrain and gputrain-cuda: run gputrain doctor, then gputrain --device cuda"; \
+	else \
+	  echo "installed $(DESTDIR)$(PREFIX)/bin/gputrain (CPU only: no CUDA toolkit here for gputrain-cuda; make cuda-toolkit says how to get one)"; \
+	fi
 
 ## ptx: regenerate cuda/kernels.ptx from cuda/kernels.cu (nvcc -ptx -arch=compute_60)
 ptx:
@@ -60,7 +73,7 @@ gpu-check: cuda-toolkit
 gpu-bench: cuda-toolkit
 	GPUTRAIN_DATA=$${GPUTRAIN_DATA:-$(CURDIR)/data/mnist} $(CUDA_CGO_ENV) $(GO) test -tags gpu -run '^$$' -bench . -benchtime 3x ./cuda/
 
-## docker: the CUDA container, gputrain:cuda (run: docker run --gpus all gputrain:cuda train --device cuda)
+## docker: the CUDA container, gputrain:cuda, both builds (run: docker run --gpus all --entrypoint gputrain-cuda gputrain:cuda doctor, then docker run --gpus all gputrain:cuda --device cuda); arm64: docker buildx build --platform linux/arm64 -f docker/cuda.Dockerfile .
 docker:
 	docker build -f docker/cuda.Dockerfile -t gputrain:cuda .
 
@@ -69,7 +82,7 @@ docker-lint:
 	@if command -v hadolint >/dev/null 2>&1; then \
 	  hadolint docker/cuda.Dockerfile && echo "docker-lint: ok: hadolint docker/cuda.Dockerfile"; \
 	else \
-	  echo "docker-lint: skipped: hadolint is not installed (Debian bookworm does not package it)."; \
+	  echo "docker-lint: skipped: hadolint is not installed (Debian does not package it; the PyPI wheels and npm's wrapper, which downloads from GitHub, are out of reach here)."; \
 	  echo "  Get the static binary from https://github.com/hadolint/hadolint/releases, or run"; \
 	  echo "    docker run --rm -i hadolint/hadolint < docker/cuda.Dockerfile"; \
 	fi
@@ -77,7 +90,7 @@ docker-lint:
 KIT ?= build/gpu-kit
 KIT_MAX_MIB ?= 60
 
-## gpu-kit: build/gpu-kit, the first GPU run prepared: copy it to any x86-64 NVIDIA machine, run build/gpu-kit/run.sh OUTDIR
+## gpu-kit: build/gpu-kit, the first GPU run prepared: copy it to any x86-64 NVIDIA machine, run [BUDGET=480] build/gpu-kit/run.sh OUTDIR (preflight in 10 s, each part time-limited, report.md rewritten after each)
 gpu-kit: cuda-toolkit
 	rm -rf $(KIT)
 	mkdir -p $(KIT)/mnist $(KIT)/peers $(KIT)/testdata
@@ -88,7 +101,7 @@ gpu-kit: cuda-toolkit
 	cp data/mnist/*.gz $(KIT)/mnist/
 	cp cmd/gputrain-bench/peers/peerlib.py cmd/gputrain-bench/peers/torch_sgd.py cmd/gputrain-bench/peers/torch_cuda.py $(KIT)/peers/
 	cp cuda/testdata/* $(KIT)/testdata/
-	cp cuda/kit/run.sh cuda/kit/report.py $(KIT)/
+	cp cuda/kit/run.sh cuda/kit/report.py cuda/kernels.ptx $(KIT)/
 	@size=$$(du -sm $(KIT) | cut -f1); \
 	  if [ $$size -gt $(KIT_MAX_MIB) ]; then echo "gpu-kit: $(KIT) is $$size MiB, over $(KIT_MAX_MIB) MiB"; exit 1; fi; \
 	  echo "built $(KIT) ($$size MiB): copy it to a machine with an NVIDIA GPU and run $(KIT)/run.sh OUTDIR"

@@ -15,6 +15,7 @@ package cuda
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <cuda.h>
 
 // Thread-local capture: only this (locked) thread is barred from calls
@@ -63,35 +64,81 @@ static const char *gtErrorString(CUresult r) {
 // PTX ISA 7.8 came with CUDA 11.8 (driver R520).
 enum { gtMinDriver = 11080 };
 
+// gtDoctorArgs reports whether the command line is "PROGRAM doctor ...",
+// and whether --json is among its flags: the constructor runs before Go
+// has the arguments, so it reads them from /proc.
+static int gtDoctorArgs(int *json) {
+	static char buf[1 << 16];
+	FILE *f = fopen("/proc/self/cmdline", "r");
+	if (!f) return 0;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	int doctor = 0;
+	*json = 0;
+	int i = 0;
+	for (size_t at = 0; at < n; at += strlen(buf + at) + 1, i++) {
+		const char *a = buf + at;
+		if (i == 1) doctor = strcmp(a, "doctor") == 0;
+		if (i > 1 && (strcmp(a, "--json") == 0 || strcmp(a, "-json") == 0 || strcmp(a, "--json=true") == 0)) *json = 1;
+	}
+	return doctor;
+}
+
+// gtDoctorFail is gputrain doctor's answer when the driver cannot run this
+// binary at all: the driver check's line (or JSON object), as the Go side
+// words its checks, then exit status 1.
+static void gtDoctorFail(int json, const char *why, const char *fix) {
+	if (!json) {
+		printf("FAIL: driver: %s; %s\n", why, fix);
+	} else {
+		// why and fix are the driver's and this file's words: no quotes or
+		// backslashes to escape.
+		printf("{\n  \"build\": \"cuda\",\n  \"ok\": false,\n  \"checks\": [\n    {\n      \"check\": \"driver\",\n"
+		       "      \"ok\": false,\n      \"detail\": \"%s\",\n      \"fix\": \"%s\"\n    }\n  ]\n}\n", why, fix);
+	}
+	fflush(stdout);
+	fprintf(stderr, "%s doctor: 1 of 1 checks failed\n", program_invocation_short_name);
+	exit(1);
+}
+
 // gtPreflight runs as the program loads, before Go's package init and so
 // before gorgonia.org/cu's, which exits with a bare "NoDevice" when
-// cuInit fails. It says in one line why this binary cannot run here.
+// cuInit fails. It says in one line why this binary cannot run here (as
+// doctor's failed driver check, for gputrain doctor).
 __attribute__((constructor)) static void gtPreflight(void) {
 	CUresult r = cuInit(0);
 	int v = 0;
 	const char *why = 0;
+	const char *fix = "check that nvidia-smi works; where there is no GPU, use the CPU binary (gputrain)";
 	char buf[256];
 	switch (r) {
 	case CUDA_SUCCESS:
 		if (cuDriverGetVersion(&v) == CUDA_SUCCESS && v < gtMinDriver) {
 			snprintf(buf, sizeof buf, "the NVIDIA driver supports CUDA %d.%d; this build needs CUDA 11.8 or later (driver R520+)", v / 1000, v % 1000 / 10);
 			why = buf;
+			fix = "install NVIDIA driver R520 or later (nvidia-smi shows the version)";
 		}
 		break;
 	case CUDA_ERROR_NO_DEVICE:
 		why = "no CUDA device (cuInit: CUDA_ERROR_NO_DEVICE)";
+		fix = "check that nvidia-smi lists a GPU (in a container: docker run --gpus all; CUDA_VISIBLE_DEVICES must name one); where there is none, use the CPU binary (gputrain)";
 		break;
 	case CUDA_ERROR_STUB_LIBRARY:
 		why = "no NVIDIA driver: the libcuda.so.1 found is the toolkit's link stub";
+		fix = "install the NVIDIA driver, or take the toolkit's stubs folder off LD_LIBRARY_PATH";
 		break;
 	case CUDA_ERROR_SYSTEM_DRIVER_MISMATCH:
 		why = "the NVIDIA kernel module and its libcuda.so.1 are of different driver versions (cuInit: CUDA_ERROR_SYSTEM_DRIVER_MISMATCH)";
+		fix = "reinstall the driver so that both are one version, or reboot after an upgrade";
 		break;
 	default:
 		snprintf(buf, sizeof buf, "the CUDA driver does not start (cuInit: %s: %s)", gtErrorName(r), gtErrorString(r));
 		why = buf;
 	}
 	if (!why) return;
+	int json;
+	if (gtDoctorArgs(&json)) gtDoctorFail(json, why, fix);
 	fprintf(stderr, "%s: %s; this is the CUDA build of gputrain: where it cannot run, use the CPU binary (make build: bin/gputrain)\n",
 		program_invocation_short_name, why);
 	exit(1);

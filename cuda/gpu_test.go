@@ -118,7 +118,7 @@ func TestGPUMatchesCPU(t *testing.T) {
 					tol = 1e-9
 				}
 				if d := got.RelDiff(want); d > tol {
-					t.Errorf("parameters differ from the CPU backend's by %g relative, more than %g", d, tol)
+					t.Errorf("parameters differ from the CPU backend's by %g relative, more than %g; %s", d, tol, firstDiff(got, want, tol))
 				}
 				if math.Abs(gotCost-wantCost) > tol*wantCost {
 					t.Errorf("epoch cost %v, CPU %v", gotCost, wantCost)
@@ -219,10 +219,15 @@ func TestGPUGraphsMatchLaunches(t *testing.T) {
 				}
 				replayed, launched := do(true), do(false)
 				if !replayed.net.Equal(launched.net) {
-					t.Errorf("parameters differ between graph replays and kernel launches by %g relative", replayed.net.RelDiff(launched.net))
+					t.Errorf("parameters differ between graph replays and kernel launches by %g relative; %s",
+						replayed.net.RelDiff(launched.net), firstDiff(replayed.net, launched.net, 0))
 				}
 				if !slices.Equal(replayed.costs, launched.costs) {
-					t.Errorf("epoch costs %v with graphs, %v without", replayed.costs, launched.costs)
+					i := 0
+					for i < min(len(replayed.costs), len(launched.costs)) && replayed.costs[i] == launched.costs[i] {
+						i++
+					}
+					t.Errorf("epoch costs %v with graphs, %v without (first differing: epoch %d)", replayed.costs, launched.costs, i)
 				}
 				for i := range replayed.preds {
 					if n := countDiffer(replayed.preds[i], launched.preds[i]); n > 0 {
@@ -356,4 +361,42 @@ func TestGPUOutOfMemory(t *testing.T) {
 	if !strings.Contains(err.Error(), "out of memory") || !strings.Contains(err.Error(), "allocating") {
 		t.Errorf("error %q does not say what ran out of memory", err)
 	}
+}
+
+// TestGPUFirstDiff: the mismatch report names the element and both values.
+func TestGPUFirstDiff(t *testing.T) {
+	want, _ := network.New([]int{784, 3, 10}, 1)
+	got := want.Clone()
+	got.Biases[1][4] += 1e-3
+	if s := firstDiff(got, want, 0); !strings.HasPrefix(s, "first differing: Biases[1][4] = ") || !strings.Contains(s, "0.001 apart") {
+		t.Errorf("firstDiff: %s", s)
+	}
+	if s := firstDiff(got, want, 1); s != "no single element differs by more than the bound" {
+		t.Errorf("firstDiff within the bound: %s", s)
+	}
+}
+
+// firstDiff names the first parameter of got that differs from want's by
+// more than tol relative to want's largest magnitude in that layer (0: by
+// any bit), with both values, so that a mismatch on real hardware says
+// where and how much, not just that.
+func firstDiff(got, want *network.Network, tol float64) string {
+	for _, p := range []struct {
+		name      string
+		got, want [][]float64
+	}{{"Weights", got.Weights, want.Weights}, {"Biases", got.Biases, want.Biases}} {
+		for l := range p.want {
+			scale := 0.0
+			for _, v := range p.want[l] {
+				scale = max(scale, math.Abs(v))
+			}
+			for i, w := range p.want[l] {
+				if g := p.got[l][i]; g != w && (tol == 0 || math.Abs(g-w) > tol*scale) {
+					return fmt.Sprintf("first differing: %s[%d][%d] = %.17g, want %.17g (%.3g apart, %.3g relative to the layer's largest)",
+						p.name, l, i, g, w, math.Abs(g-w), math.Abs(g-w)/scale)
+				}
+			}
+		}
+	}
+	return "no single element differs by more than the bound"
 }

@@ -17,3 +17,7 @@ func Open(train.Config, *mnist.Set) (train.Trainer, error) { return nil, ErrNoCU
 func Describe() string {
 	return "not in this build (make cuda builds bin/gputrain-cuda)"
 }
+
+// Doctor has nothing to check in a build without CUDA: gputrain doctor
+// says so from the CPU build's side.
+func Doctor(ptxFile string) []Check { return nil }

@@ -2,12 +2,14 @@
 // Networks and Deep Learning" on MNIST, on the CPU or on an NVIDIA GPU.
 //
 //	gputrain train [--sizes 784,30,10] [--epochs 30] [--batch-size 10] [--eta 3.0] [--device cpu|cuda] ...
+//	gputrain [train flags]   (train: flags with no command mean train)
 //	gputrain predict --model M.json IMAGE...   (--json, --show FILE.png)
 //	gputrain eval --model M.json [--split test|validation|training]
 //	gputrain show [--split test] [--n 16] FILE.png
 //	gputrain show --misclassified --model M.json FILE.png
 //	gputrain data [--data DIR]
 //	gputrain version
+//	gputrain doctor [--json]
 //
 // Run "gputrain help" or "gputrain train -h" for every flag.
 package main
@@ -17,8 +19,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
+	"github.com/gputrain/gputrain/cuda"
 )
 
 // Exit statuses: 2 for a bad command line, 1 for a fault while running.
@@ -32,7 +36,8 @@ const usage = `gputrain trains the network of chapter 1 of Nielsen's "Neural Net
 Deep Learning" (a sigmoid network, quadratic cost, mini-batch SGD) on MNIST.
 
 Usage:
-  gputrain train [flags]   train a network (gputrain train -h for the flags)
+  gputrain train [flags]   train a network (gputrain train -h for the flags); flags
+                           with no command mean train: gputrain --device cuda
   gputrain predict --model M.json [--json] [--show FILE.png] IMAGE...
                            recognise handwritten digits in PNG, JPEG or GIF images
   gputrain eval --model M.json [--split test|validation|training]
@@ -43,6 +48,8 @@ Usage:
   gputrain data [--data DIR]
                            fetch and verify the MNIST files
   gputrain version         (or --version) the build: version, revision, Go, backends
+  gputrain doctor [--json] can this machine run this build? one line per check (run
+                           it first when a GPU does not work: gputrain-cuda doctor)
   gputrain help            this text
 `
 
@@ -59,11 +66,45 @@ func commands() []command {
 		{"show", runShow},
 		{"data", runData},
 		{"version", runVersion},
+		{"doctor", runDoctor},
 	}
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	args := os.Args[1:]
+	// The CPU build hands a --device cuda run to the CUDA build where one is
+	// installed, here rather than in run so that no test replaces itself.
+	if bin := cudaHandOff(args); bin != "" {
+		code, err := handOff(bin, args)
+		fmt.Fprintf(os.Stderr, "gputrain: --device cuda: running %s: %v\n", bin, err)
+		os.Exit(code)
+	}
+	os.Exit(run(args, os.Stdout, os.Stderr))
+}
+
+// withCommand gives a command line that starts with a flag its command,
+// train: "gputrain --device cuda" is "gputrain train --device cuda". The
+// help and version flags keep their own meaning.
+func withCommand(args []string) []string {
+	if len(args) == 0 || !strings.HasPrefix(args[0], "-") {
+		return args
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "-version", "--version":
+		return args
+	}
+	return append([]string{"train"}, args...)
+}
+
+// cudaHandOff is the CUDA build to run args with, or "": only the CPU build
+// hands over, only a train run with --device cuda, and only to a
+// gputrain-cuda beside it or on PATH (else train says how to get one).
+func cudaHandOff(args []string) string {
+	args = withCommand(args)
+	if cuda.Available || len(args) == 0 || args[0] != "train" || !wantsCUDA(args[1:]) {
+		return ""
+	}
+	return findCUDABinary()
 }
 
 // run executes one command line and returns the exit status. Every error
@@ -76,6 +117,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 			code = exitRuntime
 		}
 	}()
+	args = withCommand(args)
 	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
 		args[0] = "version"
 	}
@@ -116,6 +158,6 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	if c := cli.Closest(args[0], names); c != "" {
 		hint = fmt.Sprintf("did you mean %s? ", c)
 	}
-	fmt.Fprintf(stderr, "gputrain: unknown command %q (%swant train, predict, eval, show, data or version; see gputrain help)\n", args[0], hint)
+	fmt.Fprintf(stderr, "gputrain: unknown command %q (%swant train, predict, eval, show, data, version or doctor; see gputrain help)\n", args[0], hint)
 	return exitUsage
 }

@@ -29,7 +29,7 @@ func TestUnknownCommand(t *testing.T) {
 	for _, c := range []struct{ cmd, want string }{
 		{"trian", `gputrain: unknown command "trian" (did you mean train? want train, predict,`},
 		{"versoin", `(did you mean version? want`},
-		{"frobnicate", `gputrain: unknown command "frobnicate" (want train, predict, eval, show, data or version; see gputrain help)`},
+		{"frobnicate", `gputrain: unknown command "frobnicate" (want train, predict, eval, show, data, version or doctor; see gputrain help)`},
 	} {
 		code, _, errs := runCLI(c.cmd)
 		if code != exitUsage || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, c.want) {

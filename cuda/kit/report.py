@@ -85,12 +85,38 @@ def peers(recs):
     return rows
 
 
+def parts(text):
+    """parts.tsv: each part's name, status, seconds, limit and command."""
+    rows = []
+    for line in text.splitlines():
+        f = line.split("\t")
+        if len(f) == 5:
+            rows.append({"part": f[0], "status": f[1], "seconds": int(f[2] or 0), "limit": int(f[3] or 0), "command": f[4]})
+    return rows
+
+
+def block(md, title, text, limit=40):
+    """A section holding text as it was written, its first limit lines."""
+    lines = text.rstrip().splitlines()
+    if not lines:
+        return
+    md += ["", title, "", "```"] + lines[:limit] + (["… (%d more lines)" % (len(lines) - limit)] if len(lines) > limit else []) + ["```"]
+
+
 def main():
     out = sys.argv[1]
-    status = dict(line.split(None, 1) for line in read(out, "status.txt").splitlines() if line.strip())
+    runs = parts(read(out, "parts.tsv"))
+    status = {p["part"]: p["status"] for p in runs}
+    command = {p["part"]: p["command"] for p in runs}
+    doctor = read(out, "doctor.txt")
     rep = {
         "machine": keyvals(read(out, "machine.txt")),
+        "parts": runs,
         "status": status,
+        "doctor": doctor.splitlines(),
+        "stopped": read(out, "stop.txt").strip(),
+        "clocks_before": read(out, "clocks-before.csv").splitlines(),
+        "clocks_after": read(out, "clocks-after.csv").splitlines(),
         "tests": tests(read(out, "tests.log")),
         "benchmarks": benchmarks(read(out, "bench.log")),
         "train": epochs(read(out, "train.jsonl")),
@@ -99,31 +125,47 @@ def main():
     }
     dev = re.search(r"^device: (.*)$", read(out, "train.err"), re.M)
     rep["machine"]["device_line"] = dev.group(1) if dev else ""
+    blas = re.search(r"^ok cuBLAS: (\S+) from (\S+)", doctor, re.M)
+    if blas:
+        rep["machine"]["cublas_version"], rep["machine"]["cublas_path"] = blas.group(1), blas.group(2)
 
     md = ["# gputrain GPU kit report", ""]
+    if rep["stopped"]:
+        md += ["**The run stopped at the preflight:** " + rep["stopped"], ""]
     m = rep["machine"]
     md += ["| machine | |", "| --- | --- |"]
-    for k in ("gpu", "driver", "cuda", "device_line", "cublas_dir", "kernel"):
+    for k in ("device_line", "cublas_version", "cublas_path", "cublas_dir", "compute_cap", "kernel", "budget"):
         if m.get(k):
             md.append("| %s | %s |" % (k, m[k]))
-    md += ["", "Parts: " + ", ".join("%s %s" % kv for kv in status.items()), ""]
+    md += ["", "## Parts", "", "Each under its own limit within BUDGET; a part killed or failed is named here, and the next still ran.", "",
+           "| part | status | seconds | limit (s) | command |", "| --- | --- | ---: | ---: | --- |"]
+    for p in runs:
+        md.append("| %s | %s | %d | %d | `%s` |" % (p["part"], p["status"], p["seconds"], p["limit"], p["command"].replace("|", "\\|")))
+    block(md, "## Preflight: gputrain-cuda doctor", doctor)
+    block(md, "## Preflight: the machine's ptxas on kernels.ptx", read(out, "ptxas.log"))
+    block(md, "## Clocks before (nvidia-smi --query-gpu=... --format=csv)", read(out, "clocks-before.csv"))
+    block(md, "## Clocks after", read(out, "clocks-after.csv"))
+    md.append("")
 
-    md += ["## GPU tests", "", "| test | result | seconds |", "| --- | --- | ---: |"]
+    md += ["## GPU tests", "", "Command: `%s`" % command.get("tests", ""), "", "| test | result | seconds |", "| --- | --- | ---: |"]
     for t in rep["tests"]:
         md.append("| %s | %s | %.2f |" % (t["test"], t["result"], t["seconds"]))
     if not rep["tests"]:
         first = (read(out, "tests.log").strip().splitlines() or ["tests.log is empty"])[0]
         md.append("| none ran: %s | | |" % first.replace("|", "/"))
 
-    md += ["", "## Benchmarks", "", "| benchmark | s/epoch | µs/step | matmul-GFLOP/s | GFLOP/s |",
-           "| --- | ---: | ---: | ---: | ---: |"]
+    md += ["", "## Benchmarks", "", "Command: `%s`" % command.get("bench", ""), "",
+           "| benchmark | s/epoch | µs/step | matmul-GFLOP/s | GFLOP/s | replays/epoch | event-ms/replay | wall-ms/replay |",
+           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
 
     def cell(row, unit, fmt):
         v = row["metrics"].get(unit)
         return fmt % v if v is not None else ""
     for b in rep["benchmarks"]:
-        md.append("| %s | %s | %s | %s | %s |" % (b["name"], cell(b, "s/epoch", "%.4f"), cell(b, "µs/step", "%.1f"),
-                                                  cell(b, "matmul-GFLOP/s", "%.0f"), cell(b, "GFLOP/s", "%.0f")))
+        md.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            b["name"], cell(b, "s/epoch", "%.4f"), cell(b, "µs/step", "%.1f"), cell(b, "matmul-GFLOP/s", "%.0f"),
+            cell(b, "GFLOP/s", "%.0f"), cell(b, "replays/epoch", "%.0f"), cell(b, "event-ms/replay", "%.4f"),
+            cell(b, "wall-ms/replay", "%.4f")))
     big = next((b for b in rep["benchmarks"] if "784_1024_1024_10" in b["name"]), None)
     # cuBLAS at the batch-256 step's own shapes, combined as the step runs
     # them: total work over total time.
@@ -140,13 +182,15 @@ def main():
         md += ["", "[784,1024,1024,10] at batch 256: matmul %.0f GFLOP/s, %.0f%% of cuBLAS SGEMM at the same shapes "
                "(%.0f GFLOP/s; target ≥ 50%%)." % (big["metrics"]["matmul-GFLOP/s"], 100 * ratio, sgemm)]
 
-    for key, title in (("train", "the book's run (gputrain-cuda train --device cuda)"),
-                       ("train_ch3", "chapter 3's run (--sizes 784,100,10 --eta 0.5 --cost cross-entropy --lambda 5 --weight-init scaled)")):
-        md += ["", "## Training, " + title, "", "| epoch | correct | seconds |", "| ---: | ---: | ---: |"]
+    for key, part, title in (("train", "train", "the book's run (gputrain-cuda train --device cuda)"),
+                             ("train_ch3", "train-ch3", "chapter 3's run (--sizes 784,100,10 --eta 0.5 --cost cross-entropy --lambda 5 --weight-init scaled)")):
+        md += ["", "## Training, " + title, "", "Command: `%s`" % command.get(part, ""), "",
+               "| epoch | correct | seconds |", "| ---: | ---: | ---: |"]
         for e in rep[key]:
             md.append("| %d | %d / %d | %.3f |" % (e.get("epoch", 0), e.get("correct", 0), e.get("total", 0), e.get("seconds", 0)))
 
-    md += ["", "## Side by side: [784,30,10], batch 10, η 3.0, float32, same initial network", ""]
+    md += ["", "## Side by side: [784,30,10], batch 10, η 3.0, float32, same initial network", "",
+           "Command: `%s`" % command.get("peers", ""), ""]
     if rep["peers"]:
         md += ["| program | epoch (s, median, first epoch left out) | first epoch (s) | × gputrain | best accuracy |",
                "| --- | ---: | ---: | ---: | ---: |"]

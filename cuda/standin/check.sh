@@ -20,7 +20,12 @@
 #      before any GPU sees it (its PyTorch part skips without a CUDA torch),
 #      shrunk to fit: the quick GPU tests (steps 2 and 3 ran them all), no
 #      benchmarks (the stand-in's speed means nothing; its GEMM is a triple
-#      loop), one epoch of 1,000 images.
+#      loop), one epoch of 1,000 images; then with BUDGET=60 and every GPU
+#      test, which cannot all run in it: the run must end within 75 s with
+#      report.md naming the part the budget killed; then with no device,
+#      where the preflight must stop the run and say why;
+#   6. bin/gputrain --device cuda (the CPU build, no command word) runs
+#      bin/gputrain-cuda beside it, on the stand-in.
 # GPUTRAIN_STANDIN_STRICT=1 throughout: memory left allocated when a context
 # is destroyed or the primary context released fails the run (status 3).
 # Each step prints its duration.
@@ -79,10 +84,41 @@ gpu_kit() {
 	grep -q "^## Training, chapter 3's run" bin/standin/kit-out/report.md
 }
 
+gpu_kit_budget() {
+	local out=bin/standin/kit-budget start=$SECONDS took
+	rm -rf "$out"
+	LD_LIBRARY_PATH=$standin BUDGET=60 BENCH='' EPOCHS=1 TRAIN_LIMIT=1000 build/gpu-kit/run.sh "$out" || true
+	took=$((SECONDS - start))
+	echo "BUDGET=60 run.sh took $took s (want <= 75 s)"
+	[ "$took" -le 75 ]
+	grep -E '^\| [a-z0-9-]+ \| killed by the budget \(BUDGET=60 s\)' "$out/report.md"
+}
+
+gpu_kit_stop() {
+	local out=bin/standin/kit-stop
+	rm -rf "$out"
+	if GPUTRAIN_STANDIN_DEVICES=0 LD_LIBRARY_PATH=$standin build/gpu-kit/run.sh "$out"; then
+		echo "run.sh went on without a device" >&2
+		return 1
+	fi
+	grep '^\*\*The run stopped at the preflight:\*\* FAIL: driver: no CUDA device' "$out/report.md"
+	! grep -q '^tests' "$out/parts.tsv"
+}
+
+cpu_hands_off() {
+	local err
+	err=$(LD_LIBRARY_PATH=$standin bin/gputrain --device cuda --epochs 1 --train-limit 100 --eval none --quiet --data "$GPUTRAIN_DATA" 2>&1 >/dev/null)
+	echo "$err"
+	grep -q '^device: gputrain CPU stand-in (not a GPU)' <<<"$err"
+}
+
 step "MNIST in $GPUTRAIN_DATA" bin/gputrain data --data "$GPUTRAIN_DATA"
 step "gpu-tagged tests of ./cuda on the stand-in" gpu_tests '^$'
 step "coverage" coverage
 step "the same, stream work deferred (GPUTRAIN_STANDIN_ASYNC=1)" gpu_tests_deferred
 step "go test ./cuda/standin/ (rules, loading, training against the CPU build)" go test -count=1 -v ./cuda/standin/
 step "the GPU kit's run.sh on the stand-in" gpu_kit
+step "the GPU kit with BUDGET=60: done within 75 s, the killed part named" gpu_kit_budget
+step "the GPU kit without a device: the preflight stops it" gpu_kit_stop
+step "bin/gputrain --device cuda runs bin/gputrain-cuda" cpu_hands_off
 echo "gpu-standin-check: ok"
