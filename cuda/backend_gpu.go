@@ -305,58 +305,6 @@ func (b *backend) do(what string, f func() error) (err error) {
 	return f()
 }
 
-// Load uploads s into slot: the training set once, another set (the
-// evaluation set, a set to predict) into memory kept for the largest such
-// set so far.
-func (b *backend) Load(slot train.Slot, s *mnist.Set) error {
-	return b.do("loading a data set", func() error {
-		d := &b.sets[slot]
-		what := "the evaluation set"
-		if slot == train.TrainingSlot {
-			what = "the training set"
-		}
-		n := s.Len()
-		if d.n < n || d.images == 0 {
-			if err := b.sync("freeing " + what); err != nil {
-				return err
-			}
-			for _, p := range []cu.DevicePtr{d.images, d.labels} {
-				if err := b.free(p, what); err != nil {
-					return err
-				}
-			}
-			*d = deviceSet{}
-			if slot == train.TrainingSlot {
-				// The captured steps hold the old set's address.
-				if err := b.dropGraphs(); err != nil {
-					return fmt.Errorf("cuda: destroying the captured steps: %w", describe(err))
-				}
-			}
-			up, err := b.upload(s, what)
-			if err != nil {
-				return err
-			}
-			*d = up
-		} else if n > 0 {
-			if err := b.toDevice(d.images, unsafe.Pointer(&s.Images[0]), int64(n)*mnist.Pixels, what); err != nil {
-				return err
-			}
-			if err := b.toDevice(d.labels, unsafe.Pointer(&s.Labels[0]), int64(n), "the labels of "+what); err != nil {
-				return err
-			}
-		}
-		if slot != train.TrainingSlot {
-			return nil
-		}
-		// Room for a whole epoch now, so that the first epoch's captured
-		// steps hold the addresses every later epoch uses.
-		if err := b.grow(&b.order, int64(n)*4, "the epoch's order"); err != nil {
-			return err
-		}
-		return b.grow(&b.costs, int64((n+b.cfg.BatchSize-1)/b.cfg.BatchSize)*8, "the epoch's step costs")
-	})
-}
-
 func (b *backend) SetParams(n *network.Network) error {
 	return b.do("setting the parameters", func() error {
 		for l := range b.weights {
