@@ -75,7 +75,7 @@ type Trainer interface {
 	// mean per-image cost over the epoch, as measured during it.
 	// progress, when not nil, is called every ProgressEvery steps with the
 	// number of images done and their mean cost so far, and at the end. A
-	// canceled ctx stops it between steps with a *Canceled.
+	// canceled ctx stops it at the next such check with a *Canceled.
 	Epoch(ctx context.Context, order []int32, progress func(done int, cost float64)) (cost float64, err error)
 	// BatchSize is the mini-batch size the trainer was opened with.
 	BatchSize() int
