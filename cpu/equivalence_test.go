@@ -14,98 +14,8 @@ import (
 	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
+	"github.com/gputrain/gputrain/reference"
 )
-
-// The book's algorithm, written out plainly from network.py and
-// network2.py: per-sample backpropagation, gradients summed over the
-// mini-batch, then network2's w ← (1 − ηλ/n)·w − (η/m)·Σ nabla_w and
-// b ← b − (η/m)·Σ nabla_b. Column vectors become slices.
-
-func sigma(z float64) float64      { return 1 / (1 + math.Exp(-z)) }
-func sigmaPrime(z float64) float64 { return sigma(z) * (1 - sigma(z)) }
-
-// hidden is chapter 3's hidden neuron and its derivative; ReLU's at 0 is
-// taken as 1, as Gorgonia's Rectify (z ≥ 0)·z has it.
-func hidden(act network.Activation, z float64) (a, prime float64) {
-	switch act {
-	case network.Tanh:
-		t := math.Tanh(z)
-		return t, 1 - t*t
-	case network.ReLU:
-		if z >= 0 {
-			return z, 1
-		}
-		return 0, 0
-	}
-	return sigma(z), sigmaPrime(z)
-}
-
-func bookBackprop(n *network.Network, x, y []float64) (nw, nb [][]float64) {
-	cost := n.Spec.Norm().Cost
-	L := n.Layers()
-	as, zs := [][]float64{x}, [][]float64{}
-	a := x
-	for l := 0; l < L; l++ {
-		in, out := n.Sizes[l], n.Sizes[l+1]
-		z := make([]float64, out)
-		next := make([]float64, out)
-		for j := 0; j < out; j++ {
-			s := n.Biases[l][j]
-			for k := 0; k < in; k++ {
-				s += n.Weights[l][j*in+k] * a[k]
-			}
-			z[j], next[j] = s, sigma(s)
-			if l < L-1 {
-				next[j], _ = hidden(n.Spec.Norm().Activation, s)
-			}
-		}
-		if l == L-1 && cost == network.LogLikelihood { // chapter 3's softmax layer
-			var sum float64
-			for j := range z {
-				sum += math.Exp(z[j])
-			}
-			for j := range z {
-				next[j] = math.Exp(z[j]) / sum
-			}
-		}
-		zs, as, a = append(zs, z), append(as, next), next
-	}
-	nw, nb = make([][]float64, L), make([][]float64, L)
-	delta := make([]float64, len(a))
-	for j := range delta {
-		switch cost {
-		case network.Quadratic: // QuadraticCost.delta: (a−y)·σ'(z)
-			delta[j] = (a[j] - y[j]) * sigmaPrime(zs[L-1][j])
-		case network.CrossEntropy, network.LogLikelihood: // CrossEntropyCost.delta, and softmax's: a−y
-			delta[j] = a[j] - y[j]
-		default:
-			panic("the oracle has no cost " + cost)
-		}
-	}
-	for l := L - 1; l >= 0; l-- {
-		in := n.Sizes[l]
-		nb[l] = delta
-		nw[l] = make([]float64, len(delta)*in)
-		for j := range delta {
-			for k := 0; k < in; k++ {
-				nw[l][j*in+k] = delta[j] * as[l][k]
-			}
-		}
-		if l > 0 {
-			prev := make([]float64, in)
-			for k := 0; k < in; k++ {
-				var s float64
-				for j := range delta {
-					s += n.Weights[l][j*in+k] * delta[j]
-				}
-				_, prime := hidden(n.Spec.Norm().Activation, zs[l-1][k])
-				prev[k] = s * prime
-			}
-			delta = prev
-		}
-	}
-	return nw, nb
-}
 
 // l2 is where network2's update puts λ and n: the weight decay 1 − ηλ/n.
 // The tests also run it misplaced (n taken as the batch size, the biases
@@ -117,47 +27,21 @@ type l2 struct {
 	decayBiases bool // the mistake: biases regularised
 }
 
-func bookUpdateMiniBatch(n *network.Network, xs, ys [][]float64, eta float64) {
-	network2UpdateMiniBatch(n, xs, ys, eta, l2{})
-}
-
-func network2UpdateMiniBatch(n *network.Network, xs, ys [][]float64, eta float64, reg l2) {
-	L := n.Layers()
-	sumW, sumB := make([][]float64, L), make([][]float64, L)
-	for l := 0; l < L; l++ {
-		sumW[l] = make([]float64, len(n.Weights[l]))
-		sumB[l] = make([]float64, len(n.Biases[l]))
+// network2UpdateMiniBatch is the book's update_mini_batch (package
+// reference), or one of the mistakes reg asks for.
+func network2UpdateMiniBatch(n *network.Network, miniBatch []reference.Sample, eta float64, reg l2) {
+	nn := reg.n
+	if reg.nIsBatch {
+		nn = len(miniBatch)
 	}
-	for i := range xs {
-		dw, db := bookBackprop(n, xs[i], ys[i])
-		for l := 0; l < L; l++ {
-			for k := range dw[l] {
-				sumW[l][k] += dw[l][k]
-			}
-			for k := range db[l] {
-				sumB[l][k] += db[l][k]
-			}
-		}
-	}
-	m := float64(len(xs))
-	decay := 1.0
-	if reg.lambda != 0 {
-		nn := float64(reg.n)
-		if reg.nIsBatch {
-			nn = m
-		}
-		decay = 1 - eta*reg.lambda/nn
-	}
-	bDecay := 1.0
+	var before [][]float64
 	if reg.decayBiases {
-		bDecay = decay
+		before = n.Clone().Biases
 	}
-	for l := 0; l < L; l++ {
-		for k := range sumW[l] {
-			n.Weights[l][k] = decay*n.Weights[l][k] - eta/m*sumW[l][k]
-		}
-		for k := range sumB[l] {
-			n.Biases[l][k] = bDecay*n.Biases[l][k] - eta/m*sumB[l][k]
+	reference.UpdateMiniBatch(n, miniBatch, eta, reg.lambda, nn)
+	for l := range before {
+		for k := range before[l] {
+			n.Biases[l][k] -= eta * reg.lambda / float64(nn) * before[l][k]
 		}
 	}
 }
@@ -172,16 +56,6 @@ func randomSet(r *rand.Rand, n int) *mnist.Set {
 		s.Labels[i] = uint8(r.IntN(10))
 	}
 	return s
-}
-
-func sample(s *mnist.Set, i int) (x, y []float64) {
-	x = make([]float64, mnist.Pixels)
-	for k, p := range s.Image(i) {
-		x[k] = float64(p) / 255
-	}
-	y = make([]float64, 10)
-	y[s.Labels[i]] = 1
-	return x, y
 }
 
 func TestStepMatchesBook(t *testing.T) {
@@ -216,12 +90,11 @@ func TestStepMatchesBook(t *testing.T) {
 				}
 				want := net.Clone()
 				for lo := 0; lo < c.n; lo += c.batch {
-					var xs, ys [][]float64
+					var idx []int
 					for _, i := range order[lo:min(lo+c.batch, c.n)] {
-						x, y := sample(set, int(i))
-						xs, ys = append(xs, x), append(ys, y)
+						idx = append(idx, int(i))
 					}
-					bookUpdateMiniBatch(want, xs, ys, 3.0)
+					reference.UpdateMiniBatch(want, reference.Samples(set, idx...), 3.0, 0, c.n)
 				}
 
 				b, err := Open(train.Config{Spec: network.Book(c.sizes), BatchSize: c.batch, Eta: 3.0, Dtype: dt}, set)
@@ -250,7 +123,7 @@ func TestStepMatchesBook(t *testing.T) {
 // TestStepMatchesNetwork2: for each hidden activation and cost, with and
 // without L2, one epoch
 // of compiled steps (full batches and a short last one) ends where
-// network2.py's update_mini_batch, written plainly above, ends from the
+// network2.py's update_mini_batch (package reference) ends from the
 // same network in file order. With λ or n misplaced in the oracle the
 // compiled step must differ from it: the comparison would see the mistake.
 func TestStepMatchesNetwork2(t *testing.T) {
@@ -292,13 +165,9 @@ func TestStepMatchesNetwork2(t *testing.T) {
 							}
 							oracle := func(reg l2) *network.Network {
 								want := net.Clone()
+								data := reference.Samples(set)
 								for lo := 0; lo < c.n; lo += c.batch {
-									var xs, ys [][]float64
-									for i := lo; i < min(lo+c.batch, c.n); i++ {
-										x, y := sample(set, i)
-										xs, ys = append(xs, x), append(ys, y)
-									}
-									network2UpdateMiniBatch(want, xs, ys, eta, reg)
+									network2UpdateMiniBatch(want, data[lo:min(lo+c.batch, c.n)], eta, reg)
 								}
 								return want
 							}
@@ -365,9 +234,8 @@ func TestProgramMatchesTapeMachine(t *testing.T) {
 				net, _ := network.New(sizes, r.Uint64())
 				set := randomSet(r, m)
 				var x, y []float64
-				for i := 0; i < m; i++ {
-					xi, yi := sample(set, i)
-					x, y = append(x, xi...), append(y, yi...)
+				for _, s := range reference.Samples(set) {
+					x, y = append(x, s.X...), append(y, s.Y...)
 				}
 				gr, err := graph.Build(network.Book(sizes), m, dt, true)
 				if err != nil {

@@ -7,78 +7,11 @@ import (
 
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/network"
-	"github.com/gputrain/gputrain/mnist"
+	"github.com/gputrain/gputrain/reference"
 )
 
-// network2TotalCost is network2.py's total_cost and accuracy, written
-// plainly: feedforward per image, cost.fn summed over the images / n,
-// plus ½(λ/n)·Σ‖w‖², n the images of the set; CrossEntropyCost.fn with
-// np.nan_to_num's 0 for 0·ln 0.
-func network2TotalCost(net *network.Network, s *mnist.Set) (float64, int) {
-	var cost float64
-	correct := 0
-	for i := range s.Len() {
-		a, y := sample(s, i)
-		for l := range net.Weights {
-			in, out := net.Sizes[l], net.Sizes[l+1]
-			next := make([]float64, out)
-			var sum float64
-			for j := range next {
-				z := net.Biases[l][j]
-				for k := range in {
-					z += net.Weights[l][j*in+k] * a[k]
-				}
-				next[j] = sigma(z)
-				if l == len(net.Weights)-1 && net.Spec.Output() == network.Softmax {
-					next[j] = math.Exp(z)
-					sum += next[j]
-				}
-			}
-			for j := range next {
-				if sum > 0 {
-					next[j] /= sum
-				}
-			}
-			a = next
-		}
-		best := 0
-		for j := range a {
-			switch net.Spec.Norm().Cost {
-			case network.Quadratic:
-				cost += 0.5 * (a[j] - y[j]) * (a[j] - y[j]) / float64(s.Len())
-			case network.LogLikelihood: // chapter 3's −ln a_y
-				if y[j] == 1 {
-					cost -= math.Log(a[j]) / float64(s.Len())
-				}
-			case network.CrossEntropy:
-				t := 0.0
-				if y[j] != 0 {
-					t -= y[j] * math.Log(a[j])
-				}
-				if y[j] != 1 {
-					t -= (1 - y[j]) * math.Log(1-a[j])
-				}
-				cost += t / float64(s.Len())
-			}
-			if a[j] > a[best] {
-				best = j
-			}
-		}
-		if best == int(s.Labels[i]) {
-			correct++
-		}
-	}
-	var ss float64
-	for _, w := range net.Weights {
-		for _, v := range w {
-			ss += v * v
-		}
-	}
-	return cost + 0.5*net.Lambda/float64(s.Len())*ss, correct
-}
-
 // TestMonitorMatchesNetwork2: the monitors' cost and accuracy are
-// network2's total_cost and accuracy, for each cost, with and without λ,
+// network2's total_cost and accuracy (package reference), for each cost, with and without λ,
 // over a set that is not a whole number of evaluation batches.
 func TestMonitorMatchesNetwork2(t *testing.T) {
 	r := newRand(13)
@@ -96,7 +29,8 @@ func TestMonitorMatchesNetwork2(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				wantCost, wantCorrect := network2TotalCost(net, set)
+				data := reference.Samples(set)
+				wantCost, wantCorrect := reference.TotalCost(net, data, net.Lambda), reference.Accuracy(net, data)
 				cost, correct, err := Monitor(net, set, dt)
 				if err != nil {
 					t.Fatal(err)

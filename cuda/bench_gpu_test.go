@@ -72,7 +72,7 @@ func benchEpoch(b *testing.B, sizes []int, bs int) {
 	if _, err := be.Epoch(context.Background(), sh.Order(set.Len()), nil); err != nil {
 		b.Fatal(err)
 	}
-	if g := be.(*backend).graphErr; g != nil {
+	if g := backendOf(be).graphErr; g != nil {
 		b.Logf("CUDA graphs unavailable, launching kernel by kernel: %v", g)
 	}
 	orders := make([][]int32, b.N)
@@ -116,7 +116,7 @@ func BenchmarkSGEMM(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer tb.Close()
-	be := tb.(*backend)
+	be := backendOf(tb)
 	shapes := []struct {
 		name    string
 		m, n, k int

@@ -23,13 +23,17 @@
 //
 // # Design
 //
-// The training set is uploaded once, as bytes; per epoch only the order of
-// the images goes up (int32s). Each step gathers its mini-batch on the
-// device (p/255 and one-hot labels), runs the program, and leaves its cost
-// on the device; the costs come back once per epoch, which is where
-// divergence is detected, with the exact mini-batch. Evaluation runs the
-// forward program and an argmax on the device and copies back one byte per
-// image. Parameters leave the device only in Network.
+// The backend is a train.Machine; the batch loop, divergence checks,
+// evaluation and monitors are train.Session's, as for the CPU. The
+// training set is uploaded once, as bytes; per epoch only the order of the
+// images goes up (int32s). Each step gathers its mini-batch on the device
+// (p/255 and one-hot labels), runs the program, and leaves its cost on the
+// device; the costs come back once per epoch (every 100 steps when someone
+// watches progress), which is where divergence is detected, with the exact
+// mini-batch. Evaluation runs the forward program on the device and copies
+// back the ten activations of each image (and, for the monitors, the
+// batch's cost). Parameters leave the device in Params, and once an epoch
+// for the session's NaN check.
 //
 // Matrix products are cuBLAS gemm calls (planGEMM maps row-major products
 // onto column-major cuBLAS). Every other instruction runs in a "segment":

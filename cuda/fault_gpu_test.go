@@ -53,31 +53,31 @@ func faultScenario(cfg train.Config, set, eval *mnist.Set, net *network.Network)
 		out.err = err
 		return out
 	}
-	b := be.(*backend)
-	out.device = b.Device()
+	b := backendOf(be)
+	out.device = b.device
 	var warn strings.Builder
 	b.warn = &warn
 	out.err = func() error {
-		if err := b.SetNetwork(net); err != nil {
+		if err := be.SetNetwork(net); err != nil {
 			return err
 		}
 		sh := train.NewShuffler(1, true)
 		for range 2 {
-			cost, err := b.Epoch(context.Background(), sh.Order(set.Len()), nil)
+			cost, err := be.Epoch(context.Background(), sh.Order(set.Len()), nil)
 			if err != nil {
 				return err
 			}
 			out.costs = append(out.costs, cost)
 		}
 		var err error
-		if out.pred, err = b.Predict(eval); err != nil {
+		if out.pred, err = be.Predict(eval); err != nil {
 			return err
 		}
-		out.net, err = b.Network()
+		out.net, err = be.Network()
 		return err
 	}()
 	out.warned, out.graphErr, out.replays = warn.String(), b.graphErr, b.replays
-	out.closeErr = b.Close()
+	out.closeErr = be.Close()
 	return out
 }
 
@@ -223,7 +223,7 @@ func TestGPUMisuse(t *testing.T) {
 			set  *mnist.Set
 			want string
 		}{
-			{"images-short", cfg, short, "cuda: training set has 3 labels but 100 bytes of images"},
+			{"images-short", cfg, short, "training set has 3 labels but 100 bytes of images"},
 			{"batch-size", train.Config{Spec: network.Book(cfg.Sizes), BatchSize: 0, Eta: 3, Dtype: graph.Float32}, set, "batch"},
 		} {
 			t.Run(c.name, func(t *testing.T) {
@@ -259,17 +259,17 @@ func TestGPUMisuse(t *testing.T) {
 		{"order-out-of-range", func() error {
 			_, err := b.Epoch(context.Background(), []int32{0, 1010, 2}, nil)
 			return err
-		}, "cuda: order[1] = 1010 is not an image of the 1010-image training set"},
+		}, "order[1] = 1010 is not an image of the 1010-image training set"},
 		{"order-negative", func() error {
 			_, err := b.Epoch(context.Background(), []int32{-1}, nil)
 			return err
-		}, "cuda: order[0] = -1 is not an image"},
+		}, "order[0] = -1 is not an image"},
 		{"network-sizes", func() error { return b.SetNetwork(other) }, "network [784 20 10] sigmoid, quadratic cost does not match the [784 30 10] sigmoid, quadratic cost the backend was opened for"},
 		{"network-ragged", func() error { return b.SetNetwork(ragged) }, "biases[1]: want 10 values, have 9"},
 		{"predict-images-short", func() error {
 			_, err := b.Predict(short)
 			return err
-		}, "cuda: Predict: 3 labels but 100 bytes of images"},
+		}, "the set to predict has 3 labels but 100 bytes of images"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := c.call()
@@ -334,7 +334,7 @@ func TestGPUMisuse(t *testing.T) {
 		}
 		defer fwd.Close()
 		if _, err := fwd.Epoch(context.Background(), []int32{0}, nil); err == nil ||
-			!strings.Contains(err.Error(), "cuda: Epoch: the backend was opened without a training set") {
+			!strings.Contains(err.Error(), "Epoch: the backend was opened without a training set") {
 			t.Errorf("Epoch without a training set: %v", err)
 		}
 		if err := fwd.SetNetwork(net); err != nil {
@@ -373,10 +373,10 @@ func TestGPUMisuse(t *testing.T) {
 			t.Errorf("a second Close: %v", err)
 		}
 		for what, call := range map[string]func() error{
-			"setting the parameters": func() error { return closed.SetNetwork(net) },
-			"reading the parameters": func() error { _, err := closed.Network(); return err },
-			"training an epoch":      func() error { _, err := closed.Epoch(context.Background(), []int32{0}, nil); return err },
-			"predicting":             func() error { _, err := closed.Predict(eval); return err },
+			"setting the parameters":      func() error { return closed.SetNetwork(net) },
+			"reading the parameters":      func() error { _, err := closed.Network(); return err },
+			"uploading the epoch's order": func() error { _, err := closed.Epoch(context.Background(), []int32{0}, nil); return err },
+			"loading a data set":          func() error { _, err := closed.Predict(eval); return err },
 		} {
 			if err := call(); err == nil || err.Error() != "cuda: "+what+": the backend is closed" {
 				t.Errorf("%s after Close: %v", what, err)

@@ -214,7 +214,7 @@ func TestGPUGraphsMatchLaunches(t *testing.T) {
 					if out.net, err = be.Network(); err != nil {
 						t.Fatal(err)
 					}
-					out.b = be.(*backend)
+					out.b = backendOf(be)
 					return out
 				}
 				replayed, launched := do(true), do(false)
@@ -399,4 +399,81 @@ func firstDiff(got, want *network.Network, tol float64) string {
 		}
 	}
 	return "no single element differs by more than the bound"
+}
+
+// backendOf is the GPU machine under a trainer Open returned.
+func backendOf(t train.Trainer) *backend { return t.(*trainer).Machine().(*backend) }
+
+// TestGPUMonitorsMatchCPU: network2.py's monitors, the output activations
+// and the predictions measured on the GPU equal the CPU backend's, in
+// float64: on the training set a trainer holds, on another set, and with a
+// predictor opened without one (chunks of 500 images and a short last one).
+func TestGPUMonitorsMatchCPU(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 8))
+	data := mnistData(t)
+	set, other := firstImages(data, r, 1234), randomSet(r, 777)
+	for _, spec := range []network.Spec{
+		network.Book([]int{784, 30, 10}),
+		network.Spec{Sizes: []int{784, 30, 10}, Cost: network.CrossEntropy, Lambda: 5}.Norm(),
+		network.Spec{Sizes: []int{784, 20, 10}, Activation: network.Tanh, Cost: network.LogLikelihood, Lambda: 1}.Norm(),
+	} {
+		t.Run(spec.String(), func(t *testing.T) {
+			net, _ := network.NewSpec(spec, 3, network.Scaled)
+			cfg := train.Config{Spec: spec, TrainSize: set.Len(), BatchSize: 10, Eta: 0.5, Dtype: graph.Float64}
+			open := func(open train.Opener, predictor func(network.Spec, graph.Dtype) (train.Predictor, error)) []train.Predictor {
+				tr, err := open(cfg, set)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pr, err := predictor(spec, graph.Float64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range []train.Predictor{tr, pr} {
+					t.Cleanup(func() { p.Close() })
+					if err := p.SetNetwork(net); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return []train.Predictor{tr, pr}
+			}
+			cpus, gpus := open(cpu.Open, cpu.OpenPredictor), open(Open, OpenPredictor)
+			for i := range cpus {
+				for _, s := range []*mnist.Set{set, other} {
+					wc, wn, err := cpus[i].Monitor(s)
+					if err != nil {
+						t.Fatal(err)
+					}
+					gc, gn, err := gpus[i].Monitor(s)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if gn != wn || math.Abs(gc-wc) > 1e-9*math.Abs(wc) {
+						t.Errorf("monitor %d on %d images: GPU cost %v, %d right; CPU %v, %d", i, s.Len(), gc, gn, wc, wn)
+					}
+					wa, _ := cpus[i].Activations(s)
+					ga, err := gpus[i].Activations(s)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(ga) != len(wa) {
+						t.Fatalf("%d activations, CPU %d", len(ga), len(wa))
+					}
+					for j := range wa {
+						if math.Abs(ga[j]-wa[j]) > 1e-9 {
+							t.Fatalf("activation %d: GPU %v, CPU %v", j, ga[j], wa[j])
+						}
+					}
+					wp, _ := cpus[i].Predict(s)
+					gp, err := gpus[i].Predict(s)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !slices.Equal(gp, wp) {
+						t.Errorf("%d of %d predictions differ", countDiffer(gp, wp), len(wp))
+					}
+				}
+			}
+		})
+	}
 }

@@ -25,23 +25,9 @@
 #define PIXELS 784 // the input row: 28×28 MNIST pixels
 #define CLASSES 10 // the output row: one per digit
 
-// Opcodes of an op descriptor. They are graph.Op's values (plan.go uses
-// int64(graph.Op)); a Go test checks the two lists agree.
-#define OP_ADDROW 1
-#define OP_ADD 2
-#define OP_SUB 3
-#define OP_MUL 4
-#define OP_AFFINE 5
-#define OP_SIGMOID 6
-#define OP_SQUARE 7
-#define OP_SUMROWS 8
-#define OP_SUMALL 9
-#define OP_UPDATE 10
-#define OP_XENT 11
-#define OP_TANH 12
-#define OP_GATE 13
-#define OP_SOFTMAX 14
-#define OP_NLL 15
+// Opcodes of an op descriptor: graph.Op's values, generated from the op
+// table (go generate ./cuda/).
+#include "ops.h"
 // The end of a training step: record the step's cost and advance the
 // batch offset for the next step (see gt_seg1).
 #define OP_EPILOGUE 100

@@ -49,7 +49,7 @@ func planGEMM(p *graph.Program, in graph.Instr) gemmCall {
 // Flops is the product's floating-point operation count, 2·M·N·K.
 func (g gemmCall) Flops() float64 { return 2 * float64(g.M) * float64(g.N) * float64(g.K) }
 
-// Op codes of the op descriptors beyond the op table's (graph.OpDef.CUDA).
+// Op codes of the op descriptors beyond the op table's (a graph.Op's value).
 const opEpilogue = 100
 
 // opDesc is one op of a segment: kernels.cu's struct OpDesc. Dst, A and B
@@ -382,7 +382,7 @@ func (s *schedule) desc(n *node) opDesc {
 	}
 	in := n.in
 	def := in.Op.Def()
-	d := opDesc{Op: int64(def.CUDA), Dst: int64(in.Dst), A: int64(in.A), B: -1,
+	d := opDesc{Op: int64(in.Op), Dst: int64(in.Dst), A: int64(in.A), B: -1,
 		N: int64(p.Bufs[in.Dst].Len()), Alpha: in.Alpha, Beta: in.Beta}
 	a := p.Bufs[in.A]
 	if def.Form.ReadsB() {

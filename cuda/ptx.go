@@ -11,15 +11,19 @@ import (
 // GPU from Pascal on can JIT-compile, so one binary runs on any of them
 // without nvcc at run time. The PTX is committed; check-ptx.sh verifies it
 // is what kernels.cu compiles to and that ptxas accepts it for sm_70,
-// sm_80 and sm_90.
+// sm_80 and sm_90. The opcodes kernels.cu includes (ops.h) and the
+// stand-in's operand forms are generated from graph's op table first.
 //
+//go:generate go run ./internal/opsgen ops.h standin/src/opforms.h
 //go:generate nvcc -ptx -arch=compute_60 -o kernels.ptx kernels.cu
 
 //go:embed kernels.ptx
 var kernelsPTX string
 
-// kernelBases are the kernels the backend loads, each in an _f32 and an
-// _f64 variant.
+// kernelBases are the kernels kernels.cu defines, each in an _f32 and an
+// _f64 variant. The backend loads all but gt_argmax, which it no longer
+// needs since predictions are taken from the activations (train.Session);
+// the emulation tests still run it.
 var kernelBases = []string{"gt_seg1", "gt_segn", "gt_gather", "gt_argmax"}
 
 // kernelName is the PTX entry of a kernel for a dtype.

@@ -8,7 +8,7 @@ import (
 // Op is an instruction's operation. Every instruction writes Dst; A and B
 // are buffer indices, Alpha and Beta scalars. What each op means, which
 // operands it reads, how their shapes must agree, its portable CPU kernel
-// and its opcode in cuda/kernels.cu are declared once, in opTable.
+// are declared once, in opTable; its opcode in cuda/kernels.cu is its value.
 type Op uint8
 
 // The instruction set, in opTable's order.
@@ -92,13 +92,12 @@ const (
 type Kernel[T float32 | float64] func(d, a, b []T, alpha, beta T)
 
 // OpDef is everything about one op. Adding an element-wise op is one entry
-// in opTable plus its case in cuda/kernels.cu (OP_<NAME> = CUDA).
+// in opTable plus its case in cuda/kernels.cu, whose opcode OP_<NAME> is
+// the op's value: go generate ./cuda/ writes it into cuda/ops.h, and the
+// op's operand form into the CUDA stand-in's launch checks.
 type OpDef struct {
 	Name string
 	Form Form
-	// CUDA is the op code kernels.cu's segments switch on; 0 for MatMul,
-	// which cuBLAS runs.
-	CUDA int
 	// CPU32 and CPU64 are the kernel in each dtype; nil for MatMul, which
 	// each backend plans as a GEMM.
 	CPU32 Kernel[float32]
@@ -114,21 +113,21 @@ type OpDef struct {
 
 var opTable = [numOps]OpDef{
 	MatMul:  {Name: "matmul", Form: FormMatMul},
-	AddRow:  {Name: "addrow", Form: FormRow, CUDA: 1, CPU32: addRow[float32], CPU64: addRow[float64]},
-	Add:     {Name: "add", Form: FormBinary, CUDA: 2, CPU32: add[float32], CPU64: add[float64]},
-	Sub:     {Name: "sub", Form: FormBinary, CUDA: 3, CPU32: sub[float32], CPU64: sub[float64]},
-	Mul:     {Name: "mul", Form: FormBinary, CUDA: 4, CPU32: mul[float32], CPU64: mul[float64]},
-	Affine:  {Name: "affine", Form: FormUnary, CUDA: 5, CPU32: affine[float32], CPU64: affine[float64]},
-	Sigmoid: {Name: "sigmoid", Form: FormUnary, CUDA: 6, CPU32: SigmoidKernel[float32], CPU64: SigmoidKernel[float64]},
-	Square:  {Name: "square", Form: FormUnary, CUDA: 7, CPU32: square[float32], CPU64: square[float64]},
-	SumRows: {Name: "sumrows", Form: FormColSums, CUDA: 8, CPU32: sumRows[float32], CPU64: sumRows[float64]},
-	SumAll:  {Name: "sumall", Form: FormScalar, CUDA: 9, CPU32: sumAll[float32], CPU64: sumAll[float64]},
-	Update:  {Name: "update", Form: FormUpdate, CUDA: 10, CPU32: update[float32], CPU64: update[float64]},
-	XEnt:    {Name: "xent", Form: FormRowCosts, CUDA: 11, CPU32: xent[float32], CPU64: xent[float64]},
-	Tanh:    {Name: "tanh", Form: FormUnary, CUDA: 12, CPU32: tanh[float32], CPU64: tanh[float64], Gorgonia: "tanh"},
-	Gate:    {Name: "gate", Form: FormUnary, CUDA: 13, CPU32: gate[float32], CPU64: gate[float64], Gorgonia: ">="},
-	Softmax: {Name: "softmax", Form: FormRows, CUDA: 14, CPU32: softmax[float32], CPU64: softmax[float64]},
-	NLL:     {Name: "nll", Form: FormRowCosts, CUDA: 15, CPU32: nll[float32], CPU64: nll[float64]},
+	AddRow:  {Name: "addrow", Form: FormRow, CPU32: addRow[float32], CPU64: addRow[float64]},
+	Add:     {Name: "add", Form: FormBinary, CPU32: add[float32], CPU64: add[float64]},
+	Sub:     {Name: "sub", Form: FormBinary, CPU32: sub[float32], CPU64: sub[float64]},
+	Mul:     {Name: "mul", Form: FormBinary, CPU32: mul[float32], CPU64: mul[float64]},
+	Affine:  {Name: "affine", Form: FormUnary, CPU32: affine[float32], CPU64: affine[float64]},
+	Sigmoid: {Name: "sigmoid", Form: FormUnary, CPU32: SigmoidKernel[float32], CPU64: SigmoidKernel[float64]},
+	Square:  {Name: "square", Form: FormUnary, CPU32: square[float32], CPU64: square[float64]},
+	SumRows: {Name: "sumrows", Form: FormColSums, CPU32: sumRows[float32], CPU64: sumRows[float64]},
+	SumAll:  {Name: "sumall", Form: FormScalar, CPU32: sumAll[float32], CPU64: sumAll[float64]},
+	Update:  {Name: "update", Form: FormUpdate, CPU32: update[float32], CPU64: update[float64]},
+	XEnt:    {Name: "xent", Form: FormRowCosts, CPU32: xent[float32], CPU64: xent[float64]},
+	Tanh:    {Name: "tanh", Form: FormUnary, CPU32: tanh[float32], CPU64: tanh[float64], Gorgonia: "tanh"},
+	Gate:    {Name: "gate", Form: FormUnary, CPU32: gate[float32], CPU64: gate[float64], Gorgonia: ">="},
+	Softmax: {Name: "softmax", Form: FormRows, CPU32: softmax[float32], CPU64: softmax[float64]},
+	NLL:     {Name: "nll", Form: FormRowCosts, CPU32: nll[float32], CPU64: nll[float64]},
 }
 
 // gorgoniaOp is the op whose table entry names the Gorgonia element-wise

@@ -17,6 +17,7 @@ import (
 	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/mnist"
 	"github.com/gputrain/gputrain/mnist/digit"
+	"github.com/gputrain/gputrain/reference"
 )
 
 // randomModel saves an untrained network: enough for everything but the
@@ -78,25 +79,13 @@ func trainModel(t *testing.T, epochs int, extra ...string) (string, []string, *m
 	return model, lines, data
 }
 
-// forward is the book's feedforward, a ← σ(w·a + b) layer by layer, written
-// out plainly: the reference the compiled program is checked against.
+// forward is the book's feedforward (package reference) of one image.
 func forward(net *network.Network, pixels []uint8) []float64 {
 	a := make([]float64, len(pixels))
 	for i, p := range pixels {
 		a[i] = float64(p) / 255
 	}
-	for l := range net.Weights {
-		out := make([]float64, net.Sizes[l+1])
-		for j := range out {
-			z := net.Biases[l][j]
-			for k, v := range a {
-				z += net.Weights[l][j*len(a)+k] * v
-			}
-			out[j] = 1 / (1 + math.Exp(-z))
-		}
-		a = out
-	}
-	return a
+	return reference.Feedforward(net, a)
 }
 
 func writePNG(t *testing.T, path string, img image.Image) {

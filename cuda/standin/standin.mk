@@ -38,7 +38,7 @@ standin: cuda-toolkit cuda
 $(STANDIN_OBJ)/driver.o: $(STANDIN_SRC)/driver.cpp $(STANDIN_SRC)/standin.h
 	$(STANDIN_CXX) $(STANDIN_CXXFLAGS) -c -o $@ $<
 
-$(STANDIN_OBJ)/kernels.o: $(STANDIN_SRC)/kernels.cpp $(STANDIN_SRC)/standin.h cuda/kernels.cu cuda/emu/cuda_emu.h
+$(STANDIN_OBJ)/kernels.o: $(STANDIN_SRC)/kernels.cpp $(STANDIN_SRC)/standin.h $(STANDIN_SRC)/opforms.h cuda/kernels.cu cuda/ops.h cuda/emu/cuda_emu.h
 	$(STANDIN_CXX) $(STANDIN_CXXFLAGS) -c -o $@ $<
 
 # cublas.o only tells gen-stubs.sh which cuBLAS names are implemented.

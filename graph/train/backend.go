@@ -44,38 +44,33 @@ func NonFinite[T float32 | float64](v []T) (T, bool) {
 	return 0, false
 }
 
-// Programs keeps one compiled program, as a backend's machine M, per batch
-// size and kind: the full batch, an epoch's short last one, evaluation's.
-// Building one (compiling, allocating) happens on first use only; a step
-// costs a map look-up.
+// Programs keeps one compiled program, as a backend's compiled form M,
+// per batch size and kind: the full batch, an epoch's short last one,
+// evaluation's, the monitors'. Building one (compiling, allocating) happens
+// on first use only; a step costs a map look-up.
 type Programs[M any] struct {
 	spec    network.Spec
 	dt      graph.Dtype
-	step    graph.Step // Eta 0: forward programs only (a predictor)
-	build   func(p *graph.Program, training bool) (M, error)
+	step    graph.Step // Eta 0: no training programs (a predictor)
+	build   func(p *graph.Program, k Kind) (M, error)
 	byBatch map[programKey]M
 }
 
 type programKey struct {
-	m        int
-	training bool
+	m    int
+	kind Kind
 }
 
 // NewPrograms compiles programs for cfg's spec, dtype and learning rate
-// and makes each into a machine with build.
-func NewPrograms[M any](cfg Config, build func(p *graph.Program, training bool) (M, error)) *Programs[M] {
+// (0 for a predictor) and makes each ready to run with build.
+func NewPrograms[M any](cfg Config, build func(p *graph.Program, k Kind) (M, error)) *Programs[M] {
 	return &Programs[M]{spec: cfg.Spec, dt: cfg.Dtype, step: graph.Step{Eta: cfg.Eta, N: cfg.TrainSize}, build: build, byBatch: map[programKey]M{}}
 }
 
-// NewForwardPrograms is NewPrograms for a predictor: forward programs only.
-func NewForwardPrograms[M any](spec network.Spec, dt graph.Dtype, build func(p *graph.Program, training bool) (M, error)) *Programs[M] {
-	return &Programs[M]{spec: spec, dt: dt, build: build, byBatch: map[programKey]M{}}
-}
-
-// Get returns the machine of the training (or forward) program for batch
-// size m, compiling and building it on first use.
-func (ps *Programs[M]) Get(m int, training bool) (M, error) {
-	key := programKey{m, training}
+// Get returns program k for batch size m, compiling and building it on
+// first use.
+func (ps *Programs[M]) Get(m int, k Kind) (M, error) {
+	key := programKey{m, k}
 	if mc, ok := ps.byBatch[key]; ok {
 		return mc, nil
 	}
@@ -83,17 +78,19 @@ func (ps *Programs[M]) Get(m int, training bool) (M, error) {
 	var p *graph.Program
 	var err error
 	switch {
-	case training && ps.step.Eta == 0:
+	case k == StepProgram && ps.step.Eta == 0:
 		return zero, fmt.Errorf("internal error: a backend opened for prediction asked for a training program")
-	case training:
+	case k == StepProgram:
 		p, err = graph.Compile(ps.spec, m, ps.dt, ps.step)
+	case k == CostProgram:
+		p, err = graph.CompileMonitor(ps.spec, m, ps.dt)
 	default:
 		p, err = graph.CompileForward(ps.spec, m, ps.dt)
 	}
 	if err != nil {
 		return zero, err
 	}
-	mc, err := ps.build(p, training)
+	mc, err := ps.build(p, k)
 	if err != nil {
 		return zero, err
 	}
@@ -101,7 +98,7 @@ func (ps *Programs[M]) Get(m int, training bool) (M, error) {
 	return mc, nil
 }
 
-// Each calls f with every machine built so far.
+// Each calls f with every program built so far.
 func (ps *Programs[M]) Each(f func(M)) {
 	for _, mc := range ps.byBatch {
 		f(mc)

@@ -1,6 +1,8 @@
 // Package train runs the book's stochastic gradient descent (network.py's
 // SGD method) on any backend: epochs, shuffled mini-batches, evaluation
-// after each epoch, divergence checks and cancellation.
+// after each epoch, divergence checks, cancellation and network2.py's
+// monitors, written once (Session) over a small Machine interface that
+// each backend implements.
 package train
 
 import (
@@ -44,15 +46,20 @@ func (c Config) Check() error {
 	return nil
 }
 
-// Predictor computes one network's predictions on one device. It
-// compiles forward programs only: the cost and the training settings of
-// the network's Spec do not matter to it.
+// Predictor computes one network's outputs on one device. It compiles
+// forward programs only: the cost and the training settings of the
+// network's Spec do not matter to it, but to Monitor.
 type Predictor interface {
 	// SetNetwork copies parameters to the device; the network must compute
 	// what the backend was opened for (CheckNetwork).
 	SetNetwork(n *network.Network) error
 	// Predict returns the most active output (the predicted digit) for every image of s.
 	Predict(s *mnist.Set) ([]uint8, error)
+	// Activations returns the ten output activations of every image of s.
+	Activations(s *mnist.Set) ([]float64, error)
+	// Monitor returns network2.py's total cost on s and the images it
+	// predicts right.
+	Monitor(s *mnist.Set) (cost float64, correct int, err error)
 	// Close frees the device's resources.
 	Close() error
 }
@@ -68,7 +75,7 @@ type Trainer interface {
 	// mean per-image cost over the epoch, as measured during it.
 	// progress, when not nil, is called every ProgressEvery steps with the
 	// number of images done and their mean cost so far, and at the end. A
-	// canceled ctx stops it between steps with a *Canceled.
+	// canceled ctx stops it at the next such check with a *Canceled.
 	Epoch(ctx context.Context, order []int32, progress func(done int, cost float64)) (cost float64, err error)
 	// BatchSize is the mini-batch size the trainer was opened with.
 	BatchSize() int

@@ -10,6 +10,7 @@
 #include "../../emu/cuda_emu.h"
 
 #include "../../kernels.cu"
+#include "opforms.h"
 
 #include <cstring>
 #include <tuple>
@@ -59,60 +60,7 @@ CUresult checkSegment(const std::string &call, const OpDesc *ops, long long nops
 					  elems * sizeof(T), CUDA_ERROR_ILLEGAL_ADDRESS);
 		};
 		CUresult r = CUDA_SUCCESS;
-		switch (o.op) {
-		case OP_ADDROW:
-			if ((r = buf(o.dst, o.n, "destination")) || (r = buf(o.a, o.n, "first operand")))
-				return r;
-			if (o.cols <= 0) {
-				standin::diag(call, "op %lld (AddRow): row length %lld", k, o.cols);
-				return CUDA_ERROR_ILLEGAL_ADDRESS;
-			}
-			if ((r = buf(o.b, std::min(o.cols, o.n), "row operand")))
-				return r;
-			break;
-		case OP_ADD:
-		case OP_SUB:
-		case OP_MUL:
-			if ((r = buf(o.dst, o.n, "destination")) || (r = buf(o.a, o.n, "first operand")) ||
-			    (r = buf(o.b, o.n, "second operand")))
-				return r;
-			break;
-		case OP_AFFINE:
-		case OP_SIGMOID:
-		case OP_SQUARE:
-		case OP_UPDATE:
-		case OP_TANH:
-		case OP_GATE:
-			if ((r = buf(o.dst, o.n, "destination")) || (r = buf(o.a, o.n, "operand")))
-				return r;
-			break;
-		case OP_XENT:
-		case OP_SOFTMAX:
-		case OP_NLL:
-			// A thread a row over every row: kernels.cu runs them in the
-			// one-block kernel only, where no other block repeats them.
-			if (!oneBlock) {
-				standin::diag(call, "op %lld (opcode %lld): a row op in a kernel of many blocks", k, o.op);
-				return CUDA_ERROR_ILLEGAL_ADDRESS;
-			}
-			if (o.rows <= 0 || o.cols <= 0) {
-				standin::diag(call, "op %lld (opcode %lld): %lld rows of %lld", k, o.op, o.rows, o.cols);
-				return CUDA_ERROR_ILLEGAL_ADDRESS;
-			}
-			if ((r = buf(o.dst, o.op == OP_SOFTMAX ? o.rows * o.cols : o.rows, "destination")) ||
-			    (r = buf(o.a, o.rows * o.cols, "operand")) ||
-			    (o.op != OP_SOFTMAX && (r = buf(o.b, o.rows * o.cols, "targets"))))
-				return r;
-			break;
-		case OP_SUMROWS:
-			if ((r = buf(o.dst, o.cols, "destination")) || (r = buf(o.a, o.rows * o.cols, "operand")))
-				return r;
-			break;
-		case OP_SUMALL:
-			if ((r = buf(o.dst, 1, "destination")) || (r = buf(o.a, o.rows, "operand")))
-				return r;
-			break;
-		case OP_EPILOGUE: {
+		if (o.op == OP_EPILOGUE) {
 			if (!oneBlock) {
 				standin::diag(call, "op %lld: the epilogue in a kernel that does not run it", k);
 				return CUDA_ERROR_ILLEGAL_ADDRESS;
@@ -128,8 +76,57 @@ CUresult checkSegment(const std::string &call, const OpDesc *ops, long long nops
 			if ((r = checkRange(call, "parameter 4 (the step costs), step " + std::to_string(step),
 					    dp(costs + step), 8, CUDA_ERROR_ILLEGAL_ADDRESS)))
 				return r;
+			continue;
+		}
+		// By the op's operand form (opforms.h, generated from graph's op
+		// table), so that a new op of an existing form needs no case here.
+		switch (opForm(o.op)) {
+		case FORM_ROW:
+			if ((r = buf(o.dst, o.n, "destination")) || (r = buf(o.a, o.n, "first operand")))
+				return r;
+			if (o.cols <= 0) {
+				standin::diag(call, "op %lld (AddRow): row length %lld", k, o.cols);
+				return CUDA_ERROR_ILLEGAL_ADDRESS;
+			}
+			if ((r = buf(o.b, std::min(o.cols, o.n), "row operand")))
+				return r;
+			break;
+		case FORM_BINARY:
+			if ((r = buf(o.dst, o.n, "destination")) || (r = buf(o.a, o.n, "first operand")) ||
+			    (r = buf(o.b, o.n, "second operand")))
+				return r;
+			break;
+		case FORM_UNARY:
+		case FORM_UPDATE:
+			if ((r = buf(o.dst, o.n, "destination")) || (r = buf(o.a, o.n, "operand")))
+				return r;
+			break;
+		case FORM_ROWS:
+		case FORM_ROWCOSTS: {
+			// A thread a row over every row: kernels.cu runs them in the
+			// one-block kernel only, where no other block repeats them.
+			if (!oneBlock) {
+				standin::diag(call, "op %lld (opcode %lld): a row op in a kernel of many blocks", k, o.op);
+				return CUDA_ERROR_ILLEGAL_ADDRESS;
+			}
+			if (o.rows <= 0 || o.cols <= 0) {
+				standin::diag(call, "op %lld (opcode %lld): %lld rows of %lld", k, o.op, o.rows, o.cols);
+				return CUDA_ERROR_ILLEGAL_ADDRESS;
+			}
+			const bool costs = opForm(o.op) == FORM_ROWCOSTS;
+			if ((r = buf(o.dst, costs ? o.rows : o.rows * o.cols, "destination")) ||
+			    (r = buf(o.a, o.rows * o.cols, "operand")) || (costs && (r = buf(o.b, o.rows * o.cols, "targets"))))
+				return r;
 			break;
 		}
+		case FORM_COLSUMS:
+			if ((r = buf(o.dst, o.cols, "destination")) || (r = buf(o.a, o.rows * o.cols, "operand")))
+				return r;
+			break;
+		case FORM_SCALAR:
+			if ((r = buf(o.dst, 1, "destination")) || (r = buf(o.a, o.rows, "operand")))
+				return r;
+			break;
 		default:
 			standin::diag(call, "op %lld: unknown opcode %lld", k, o.op);
 			return CUDA_ERROR_ILLEGAL_ADDRESS;
