@@ -34,11 +34,57 @@ const (
 func dotBlockGo[T Float](fused bool, out *[dotRows * dotCols]T, a []T, i, nr, lda int, b []T, j, nc, ldb, k int) {
 	switch o := any(out).(type) {
 	case *[12]float32:
-		dot4x3Go32(fused, o, any(a).([]float32), i, nr, lda, any(b).([]float32), j, nc, ldb, k)
+		if fused {
+			dot4x3Go32(o, any(a).([]float32), i, nr, lda, any(b).([]float32), j, nc, ldb, k)
+		} else {
+			dotPlain(out, a, i, nr, lda, b, j, nc, ldb, k)
+		}
 	case *[12]float64:
-		dot4x3Go64(fused, o, any(a).([]float64), i, nr, lda, any(b).([]float64), j, nc, ldb, k)
+		if fused {
+			dot4x3Go64(o, any(a).([]float64), i, nr, lda, any(b).([]float64), j, nc, ldb, k)
+		} else {
+			dotPlain(out, a, i, nr, lda, b, j, nc, ldb, k)
+		}
 	}
 	dotTail(out, a, i, nr, lda, b, j, nc, ldb, k)
+}
+
+// dotPlain is dot4x3Go32 and dot4x3Go64 with each product rounded, then
+// added: the lanes and their order are the same. It takes two rows at a
+// time (six sums and five loads in registers; twelve would spill).
+func dotPlain[T Float](out *[dotRows * dotCols]T, a []T, i, nr, lda int, b []T, j, nc, ldb, k int) {
+	L := lanes[T]()
+	kb := k &^ (L - 1)
+	col := func(t int) []T { t = j + min(t, nc-1); return b[t*ldb : t*ldb+kb] }
+	b0 := col(0)
+	b1, b2 := col(1)[:len(b0)], col(2)[:len(b0)]
+	var lane [12][8]T
+	for r := 0; r < nr; r += 2 {
+		a0 := a[(i+r)*lda:][:len(b0)]
+		a1 := a[(i+min(r+1, nr-1))*lda:][:len(b0)]
+		for l := 0; l < L; l++ {
+			var s00, s01, s02, s10, s11, s12 T
+			for x := l; x < len(b0); x += L {
+				x0, x1, x2 := b0[x], b1[x], b2[x]
+				v, w := a0[x], a1[x]
+				s00, s01, s02 = s00+T(v*x0), s01+T(v*x1), s02+T(v*x2)
+				s10, s11, s12 = s10+T(w*x0), s11+T(w*x1), s12+T(w*x2)
+			}
+			o := 3 * r
+			lane[o][l], lane[o+1][l], lane[o+2][l] = s00, s01, s02
+			if o+3 < len(lane) {
+				lane[o+3][l], lane[o+4][l], lane[o+5][l] = s10, s11, s12
+			}
+		}
+	}
+	for o := range out {
+		v := &lane[o]
+		if L == 8 {
+			out[o] = ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]))
+		} else {
+			out[o] = (v[0] + v[1]) + (v[2] + v[3])
+		}
+	}
 }
 
 // dotTail adds the products past the last whole lane group, one at a time.
@@ -54,7 +100,7 @@ func dotTail[T Float](out *[dotRows * dotCols]T, a []T, i, nr, lda int, b []T, j
 
 // dot4x3Go32 computes the lane sums of dotBlockGo in float32, one lane of
 // the twelve sums at a time (twelve accumulators in registers).
-func dot4x3Go32(fused bool, out *[12]float32, a []float32, i, nr, lda int, b []float32, j, nc, ldb, k int) {
+func dot4x3Go32(out *[12]float32, a []float32, i, nr, lda int, b []float32, j, nc, ldb, k int) {
 	const L = 8
 	kb := k &^ (L - 1)
 	row := func(t int) []float32 { t = i + min(t, nr-1); return a[t*lda : t*lda+kb] }
@@ -64,7 +110,7 @@ func dot4x3Go32(fused bool, out *[12]float32, a []float32, i, nr, lda int, b []f
 	var lane [12][L]float32
 	for l := 0; l < L; l++ {
 		var s00, s01, s02, s10, s11, s12, s20, s21, s22, s30, s31, s32 float32
-		for x := l; x < kb && fused; x += L {
+		for x := l; x < kb; x += L {
 			x0, x1, x2 := b0[x], b1[x], b2[x]
 			v := a0[x]
 			s00, s01, s02 = fma32(v, x0, s00), fma32(v, x1, s01), fma32(v, x2, s02)
@@ -74,17 +120,6 @@ func dot4x3Go32(fused bool, out *[12]float32, a []float32, i, nr, lda int, b []f
 			s20, s21, s22 = fma32(v, x0, s20), fma32(v, x1, s21), fma32(v, x2, s22)
 			v = a3[x]
 			s30, s31, s32 = fma32(v, x0, s30), fma32(v, x1, s31), fma32(v, x2, s32)
-		}
-		for x := l; x < kb && !fused; x += L {
-			x0, x1, x2 := b0[x], b1[x], b2[x]
-			v := a0[x]
-			s00, s01, s02 = s00+float32(v*x0), s01+float32(v*x1), s02+float32(v*x2)
-			v = a1[x]
-			s10, s11, s12 = s10+float32(v*x0), s11+float32(v*x1), s12+float32(v*x2)
-			v = a2[x]
-			s20, s21, s22 = s20+float32(v*x0), s21+float32(v*x1), s22+float32(v*x2)
-			v = a3[x]
-			s30, s31, s32 = s30+float32(v*x0), s31+float32(v*x1), s32+float32(v*x2)
 		}
 		for o, s := range [12]float32{s00, s01, s02, s10, s11, s12, s20, s21, s22, s30, s31, s32} {
 			lane[o][l] = s
@@ -97,7 +132,7 @@ func dot4x3Go32(fused bool, out *[12]float32, a []float32, i, nr, lda int, b []f
 }
 
 // dot4x3Go64 is dot4x3Go32 in float64: four lanes.
-func dot4x3Go64(fused bool, out *[12]float64, a []float64, i, nr, lda int, b []float64, j, nc, ldb, k int) {
+func dot4x3Go64(out *[12]float64, a []float64, i, nr, lda int, b []float64, j, nc, ldb, k int) {
 	const L = 4
 	kb := k &^ (L - 1)
 	row := func(t int) []float64 { t = i + min(t, nr-1); return a[t*lda : t*lda+kb] }
@@ -107,7 +142,7 @@ func dot4x3Go64(fused bool, out *[12]float64, a []float64, i, nr, lda int, b []f
 	var lane [12][L]float64
 	for l := 0; l < L; l++ {
 		var s00, s01, s02, s10, s11, s12, s20, s21, s22, s30, s31, s32 float64
-		for x := l; x < kb && fused; x += L {
+		for x := l; x < kb; x += L {
 			x0, x1, x2 := b0[x], b1[x], b2[x]
 			v := a0[x]
 			s00, s01, s02 = fma64(v, x0, s00), fma64(v, x1, s01), fma64(v, x2, s02)
@@ -117,17 +152,6 @@ func dot4x3Go64(fused bool, out *[12]float64, a []float64, i, nr, lda int, b []f
 			s20, s21, s22 = fma64(v, x0, s20), fma64(v, x1, s21), fma64(v, x2, s22)
 			v = a3[x]
 			s30, s31, s32 = fma64(v, x0, s30), fma64(v, x1, s31), fma64(v, x2, s32)
-		}
-		for x := l; x < kb && !fused; x += L {
-			x0, x1, x2 := b0[x], b1[x], b2[x]
-			v := a0[x]
-			s00, s01, s02 = s00+float64(v*x0), s01+float64(v*x1), s02+float64(v*x2)
-			v = a1[x]
-			s10, s11, s12 = s10+float64(v*x0), s11+float64(v*x1), s12+float64(v*x2)
-			v = a2[x]
-			s20, s21, s22 = s20+float64(v*x0), s21+float64(v*x1), s22+float64(v*x2)
-			v = a3[x]
-			s30, s31, s32 = s30+float64(v*x0), s31+float64(v*x1), s32+float64(v*x2)
 		}
 		for o, s := range [12]float64{s00, s01, s02, s10, s11, s12, s20, s21, s22, s30, s31, s32} {
 			lane[o][l] = s
@@ -149,9 +173,17 @@ func axpyRowsGo[T Float](fused bool, c []T, nr, ldc, n int, add bool, beta *T, c
 	nb := n &^ (lanes[T]() - 1)
 	switch cf := any(coef).(type) {
 	case []float32:
-		axpy4Go32(fused, any(c).([]float32), nr, ldc, nb, add, any(beta).(*float32), cf, k, any(b).([]float32), ldb)
+		if fused {
+			axpy4Go32(any(c).([]float32), nr, ldc, nb, add, any(beta).(*float32), cf, k, any(b).([]float32), ldb)
+		} else {
+			axpyPlain(c, nr, ldc, nb, add, beta, coef, k, b, ldb)
+		}
 	case []float64:
-		axpy4Go64(fused, any(c).([]float64), nr, ldc, nb, add, any(beta).(*float64), cf, k, any(b).([]float64), ldb)
+		if fused {
+			axpy4Go64(any(c).([]float64), nr, ldc, nb, add, any(beta).(*float64), cf, k, any(b).([]float64), ldb)
+		} else {
+			axpyPlain(c, nr, ldc, nb, add, beta, coef, k, b, ldb)
+		}
 	}
 	axpyTail(c, nr, ldc, n, add, beta, coef, k, b, ldb)
 }
@@ -175,9 +207,33 @@ func axpyTail[T Float](c []T, nr, ldc, n int, add bool, beta *T, coef []T, k int
 	}
 }
 
+// axpyPlain is axpy4Go32 and axpy4Go64 with each product rounded, then
+// added: four rows and four columns at a time.
+func axpyPlain[T Float](c []T, nr, ldc, nb int, add bool, beta *T, coef []T, k int, b []T, ldb int) {
+	coef = coef[:4*k]
+	for r := 0; r < nr; r++ {
+		row := c[r*ldc : r*ldc+nb]
+		for x := 0; x+4 <= len(row); x += 4 {
+			var s0, s1, s2, s3 T
+			if add {
+				s0, s1, s2, s3 = row[x], row[x+1], row[x+2], row[x+3]
+				if beta != nil {
+					β := *beta
+					s0, s1, s2, s3 = T(s0*β), T(s1*β), T(s2*β), T(s3*β)
+				}
+			}
+			for t := r; t < len(coef); t += 4 {
+				q, bt := coef[t], b[(t>>2)*ldb+x:][:4]
+				s0, s1, s2, s3 = s0+T(q*bt[0]), s1+T(q*bt[1]), s2+T(q*bt[2]), s3+T(q*bt[3])
+			}
+			row[x], row[x+1], row[x+2], row[x+3] = s0, s1, s2, s3
+		}
+	}
+}
+
 // axpy4Go32 is axpy4F32 over the first nb columns: four rows and two
 // columns at a time, eight sums in registers over all of k.
-func axpy4Go32(fused bool, c []float32, nr, ldc, nb int, add bool, beta *float32, coef []float32, k int, b []float32, ldb int) {
+func axpy4Go32(c []float32, nr, ldc, nb int, add bool, beta *float32, coef []float32, k int, b []float32, ldb int) {
 	rowOf := func(r int) []float32 { r = min(r, nr-1); return c[r*ldc : r*ldc+nb] }
 	c0, c1, c2, c3 := rowOf(0), rowOf(1), rowOf(2), rowOf(3)
 	coef = coef[:4*k]
@@ -195,17 +251,10 @@ func axpy4Go32(fused bool, c []float32, nr, ldc, nb int, add bool, beta *float32
 			bt := b[t*ldb+x : t*ldb+x+2]
 			x0, x1 := bt[0], bt[1]
 			q := coef[4*t : 4*t+4]
-			if fused {
-				s00, s01 = fma32(q[0], x0, s00), fma32(q[0], x1, s01)
-				s10, s11 = fma32(q[1], x0, s10), fma32(q[1], x1, s11)
-				s20, s21 = fma32(q[2], x0, s20), fma32(q[2], x1, s21)
-				s30, s31 = fma32(q[3], x0, s30), fma32(q[3], x1, s31)
-				continue
-			}
-			s00, s01 = s00+float32(q[0]*x0), s01+float32(q[0]*x1)
-			s10, s11 = s10+float32(q[1]*x0), s11+float32(q[1]*x1)
-			s20, s21 = s20+float32(q[2]*x0), s21+float32(q[2]*x1)
-			s30, s31 = s30+float32(q[3]*x0), s31+float32(q[3]*x1)
+			s00, s01 = fma32(q[0], x0, s00), fma32(q[0], x1, s01)
+			s10, s11 = fma32(q[1], x0, s10), fma32(q[1], x1, s11)
+			s20, s21 = fma32(q[2], x0, s20), fma32(q[2], x1, s21)
+			s30, s31 = fma32(q[3], x0, s30), fma32(q[3], x1, s31)
 		}
 		// Spare rows repeat the last one: stored last, they store its values.
 		c3[x], c3[x+1] = s30, s31
@@ -216,7 +265,7 @@ func axpy4Go32(fused bool, c []float32, nr, ldc, nb int, add bool, beta *float32
 }
 
 // axpy4Go64 is axpy4Go32 in float64.
-func axpy4Go64(fused bool, c []float64, nr, ldc, nb int, add bool, beta *float64, coef []float64, k int, b []float64, ldb int) {
+func axpy4Go64(c []float64, nr, ldc, nb int, add bool, beta *float64, coef []float64, k int, b []float64, ldb int) {
 	rowOf := func(r int) []float64 { r = min(r, nr-1); return c[r*ldc : r*ldc+nb] }
 	c0, c1, c2, c3 := rowOf(0), rowOf(1), rowOf(2), rowOf(3)
 	coef = coef[:4*k]
@@ -234,17 +283,10 @@ func axpy4Go64(fused bool, c []float64, nr, ldc, nb int, add bool, beta *float64
 			bt := b[t*ldb+x : t*ldb+x+2]
 			x0, x1 := bt[0], bt[1]
 			q := coef[4*t : 4*t+4]
-			if fused {
-				s00, s01 = fma64(q[0], x0, s00), fma64(q[0], x1, s01)
-				s10, s11 = fma64(q[1], x0, s10), fma64(q[1], x1, s11)
-				s20, s21 = fma64(q[2], x0, s20), fma64(q[2], x1, s21)
-				s30, s31 = fma64(q[3], x0, s30), fma64(q[3], x1, s31)
-				continue
-			}
-			s00, s01 = s00+float64(q[0]*x0), s01+float64(q[0]*x1)
-			s10, s11 = s10+float64(q[1]*x0), s11+float64(q[1]*x1)
-			s20, s21 = s20+float64(q[2]*x0), s21+float64(q[2]*x1)
-			s30, s31 = s30+float64(q[3]*x0), s31+float64(q[3]*x1)
+			s00, s01 = fma64(q[0], x0, s00), fma64(q[0], x1, s01)
+			s10, s11 = fma64(q[1], x0, s10), fma64(q[1], x1, s11)
+			s20, s21 = fma64(q[2], x0, s20), fma64(q[2], x1, s21)
+			s30, s31 = fma64(q[3], x0, s30), fma64(q[3], x1, s31)
 		}
 		// Spare rows repeat the last one: stored last, they store its values.
 		c3[x], c3[x+1] = s30, s31
