@@ -3,7 +3,7 @@ GO      ?= go
 GOFLAGS ?=
 BIN     := bin
 
-.PHONY: all build test test-short check check-all fuzz train help clean
+.PHONY: all build test test-short check check-all fuzz train help clean arm64-check
 
 all: build
 
@@ -39,12 +39,12 @@ test: check
 test-short:
 	$(GO) test -short ./...
 
-## check: gofmt, go vet (also for arm64, where cpu/ has no assembly); offline once go mod download has run
+## check: gofmt, go vet (also GOARCH=arm64 for cpu/'s NEON assembly); offline once go mod download has run
 check:
 	@echo "check: gofmt -l"
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	@echo "check: go vet ./..., and GOARCH=arm64 go vet ./cpu/ (the build without assembly)"
+	@echo "check: go vet ./..., and GOARCH=arm64 go vet ./cpu/ (the NEON assembly)"
 	@$(GO) vet ./...
 	@GOARCH=arm64 $(GO) vet ./cpu/
 
@@ -85,6 +85,10 @@ train: build
 bench-cpu:
 	$(GO) test -run '^$$' -bench Epoch -benchtime 5x ./cpu/
 	$(GO) test -run '^$$' -bench GEMM -benchtime 1s ./cpu/
+
+## arm64-check: cpu/'s tests and the book's first epoch for linux/arm64 under qemu-user (NEON kernels; the count must equal amd64's), and builds for darwin/arm64 and windows/amd64
+arm64-check:
+	GPUTRAIN_DATA=$(CURDIR)/data/mnist bash .ci/arm64.sh
 
 clean:
 	rm -rf $(BIN)

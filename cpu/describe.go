@@ -6,11 +6,11 @@ import (
 )
 
 // Describe names the kernels this CPU runs the matrix products with, for
-// gputrain version: the AVX2/FMA assembly, or plain Go loops where the CPU
-// or the architecture has no AVX2 and FMA.
+// gputrain version: the AVX2/FMA or NEON assembly, or the plain Go twins
+// where the CPU or the architecture has neither.
 func Describe() string {
-	if hasSIMD {
-		return fmt.Sprintf("AVX2+FMA kernels, %d cores", runtime.NumCPU())
+	if vector {
+		return fmt.Sprintf("%s kernels, %d cores", kernelName, runtime.NumCPU())
 	}
-	return fmt.Sprintf("plain Go kernels (no AVX2+FMA on this %s CPU), %d cores", runtime.GOARCH, runtime.NumCPU())
+	return fmt.Sprintf("plain Go kernels (no AVX2+FMA or NEON on this %s CPU), %d cores", runtime.GOARCH, runtime.NumCPU())
 }

@@ -121,9 +121,9 @@ func (g *gemm[T]) dotForm(r0, r1, c0, c1 int) {
 				for c := 0; c < nc; c++ {
 					ci := (i+r)*g.ldc + j + c
 					if g.beta == 0 {
-						g.c[ci] = g.alpha * out[dotCols*r+c]
+						g.c[ci] = T(g.alpha * out[dotCols*r+c])
 					} else {
-						g.c[ci] = g.alpha*out[dotCols*r+c] + g.beta*g.c[ci]
+						g.c[ci] = T(g.alpha*out[dotCols*r+c]) + T(g.beta*g.c[ci])
 					}
 				}
 			}
@@ -134,7 +134,7 @@ func (g *gemm[T]) dotForm(r0, r1, c0, c1 int) {
 // axpyForm: C[i,c0:c1] = β·C[i,c0:c1] + Σₜ α·op(A)[i,t]·B[t,c0:c1], rows of B
 // contiguous in n (the weight gradient δᵀ·a fused with its update, and δ·w).
 func (g *gemm[T]) axpyForm(r0, r1, c0, c1 int) {
-	if hasSIMD && c1-c0 >= lanes[T]() {
+	if c1-c0 >= lanes[T]() {
 		g.axpyBlocks(r0, r1, c0, c1)
 		return
 	}
@@ -160,8 +160,8 @@ func (g *gemm[T]) axpyForm(r0, r1, c0, c1 int) {
 // taken axpyMaxK at a time.
 const axpyMaxK = 256
 
-// axpyBlocks is axpyForm four rows of C at a time, with SIMD: each load
-// of B then feeds four rows.
+// axpyBlocks is axpyForm four rows of C at a time (the vector kernels or
+// their Go twins): each load of B then feeds four rows.
 func (g *gemm[T]) axpyBlocks(r0, r1, c0, c1 int) {
 	var coef [4 * axpyMaxK]T
 	for i := r0; i < r1; i += 4 {
@@ -180,7 +180,7 @@ func (g *gemm[T]) axpyBlocks(r0, r1, c0, c1 int) {
 				}
 			}
 			add := g.beta != 0 || t0 > 0
-			axpyRowsSIMD(g.c[i*g.ldc+c0:], nr, g.ldc, c1-c0, add, beta, coef[:4*kk], kk, g.b[t0*g.ldb+c0:], g.ldb)
+			axpyRows(g.c[i*g.ldc+c0:], nr, g.ldc, c1-c0, add, beta, coef[:4*kk], kk, g.b[t0*g.ldb+c0:], g.ldb)
 			beta = nil
 		}
 	}
@@ -220,13 +220,13 @@ func (g *gemm[T]) naive(r0, r1, c0, c1 int) {
 				} else {
 					bv = g.b[t*g.ldb+j]
 				}
-				s += av * bv
+				s += T(av * bv)
 			}
 			ci := i*g.ldc + j
 			if g.beta == 0 {
 				g.c[ci] = g.alpha * s
 			} else {
-				g.c[ci] = g.alpha*s + g.beta*g.c[ci]
+				g.c[ci] = T(g.alpha*s) + T(g.beta*g.c[ci])
 			}
 		}
 	}

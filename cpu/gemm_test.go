@@ -2,12 +2,13 @@ package cpu
 
 import (
 	"fmt"
-	"github.com/gputrain/gputrain/graph/network"
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 )
 
 // refGEMM is the textbook triple loop over op(A)·op(B), in float64.
@@ -129,21 +130,28 @@ func TestTilingKeepsResults(t *testing.T) {
 	}
 }
 
-// TestSIMDKernels compares the assembly kernels with the Go ones at every
-// length around the SIMD widths, shorter than one register included.
-func TestSIMDKernels(t *testing.T) {
-	if !hasSIMD {
-		t.Skip("no AVX2/FMA on this CPU: the Go kernels are the ones in use")
+// TestVectorKernels holds the vector kernels (AVX2 or NEON) to their
+// plain Go twins bit for bit, at every length around the lane widths,
+// shorter than one register included: the twins do the same arithmetic in
+// the same order, so any difference is a bug in one of them.
+func TestVectorKernels(t *testing.T) {
+	if !vector {
+		t.Skip("no vector kernels on this CPU: the Go twins are the ones in use")
 	}
 	r := rand.New(rand.NewPCG(3, 4))
-	checkBlockKernels[float32](t, r, 1e-5)
-	checkBlockKernels[float64](t, r, 1e-13)
+	checkBlockKernels[float32](t, r)
+	checkBlockKernels[float64](t, r)
 }
 
-// checkBlockKernels compares dotBlockSIMD and axpyRowsSIMD, the
-// register-blocked kernels, with the Go ones for T at every length around
-// the SIMD width, with short blocks (spare rows and columns) included.
-func checkBlockKernels[T Float](t *testing.T, r *rand.Rand, tol float64) {
+// same reports whether x and y have the same bits.
+func same[T Float](x, y T) bool {
+	return math.Float64bits(float64(x)) == math.Float64bits(float64(y))
+}
+
+// checkBlockKernels compares dotBlockVec and axpyRowsVec, the
+// register-blocked kernels, with the Go twins for T at every length around
+// the lane width, with short blocks (spare rows and columns) included.
+func checkBlockKernels[T Float](t *testing.T, r *rand.Rand) {
 	t.Helper()
 	for k := 1; k <= 70; k++ {
 		a := conv[T](randSlice(r, 6*(k+1)))
@@ -151,10 +159,10 @@ func checkBlockKernels[T Float](t *testing.T, r *rand.Rand, tol float64) {
 		for nr := 1; nr <= dotRows; nr++ {
 			for nc := 1; nc <= dotCols; nc++ {
 				var got, want [dotRows * dotCols]T
-				dotBlockSIMD(&got, a, 1, nr, k+1, b, 2, nc, k+2, k)
-				dotBlockGo(&want, a, 1, nr, k+1, b, 2, nc, k+2, k)
+				dotBlock(&got, a, 1, nr, k+1, b, 2, nc, k+2, k)
+				dotBlockGo(true, &want, a, 1, nr, k+1, b, 2, nc, k+2, k)
 				for x := 0; x < nr*dotCols; x++ {
-					if x%dotCols < nc && math.Abs(float64(got[x]-want[x])) > tol*float64(k) {
+					if x%dotCols < nc && !same(got[x], want[x]) {
 						t.Fatalf("dotBlock %T k=%d %dx%d: %v, want %v", got[0], k, nr, nc, got, want)
 					}
 				}
@@ -168,7 +176,6 @@ func checkBlockKernels[T Float](t *testing.T, r *rand.Rand, tol float64) {
 					add   bool
 					decay T // β; 0 for none (nil)
 				}{{false, 0}, {true, 0}, {true, 0.99}} {
-					add := mode.add
 					var beta *T
 					if mode.decay != 0 {
 						beta = &mode.decay
@@ -182,31 +189,123 @@ func checkBlockKernels[T Float](t *testing.T, r *rand.Rand, tol float64) {
 					}
 					b := conv[T](randSlice(r, kk*(n+2)))
 					c0 := conv[T](randSlice(r, 4*ldc))
-					got := append([]T(nil), c0...)
-					axpyRowsSIMD(got, nr, ldc, n, add, beta, coef, kk, b, n+2)
-					for row := 0; row < 4; row++ {
-						want := append([]T(nil), c0[row*ldc:(row+1)*ldc]...)
-						if row < nr {
-							if beta != nil {
-								for x := range want[:n] {
-									want[x] *= *beta
-								}
-							}
-							rc := make([]T, kk)
-							for x := range rc {
-								rc[x] = coef[4*x+row]
-							}
-							axpysGo(want[:n], add, rc, b, n+2)
-						}
-						for x := range want {
-							if d := math.Abs(float64(got[row*ldc+x] - want[x])); d > tol*float64(kk) {
-								t.Fatalf("axpyRows %T n=%d k=%d rows=%d add=%v β=%v: c[%d][%d] = %v, want %v",
-									got[0], n, kk, nr, add, mode.decay, row, x, got[row*ldc+x], want[x])
-							}
+					got, want := append([]T(nil), c0...), append([]T(nil), c0...)
+					axpyRows(got, nr, ldc, n, mode.add, beta, coef, kk, b, n+2)
+					axpyRowsGo(true, want, nr, ldc, n, mode.add, beta, coef, kk, b, n+2)
+					for x := range want {
+						if !same(got[x], want[x]) {
+							t.Fatalf("axpyRows %T n=%d k=%d rows=%d add=%v β=%v: c[%d][%d] = %v, want %v",
+								got[0], n, kk, nr, mode.add, mode.decay, x/ldc, x%ldc, got[x], want[x])
 						}
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestGoTwins holds the Go twins, fused and not, to the textbook sums of
+// refGEMM's kind (float64, any order), within the rounding of their float32
+// or float64 arithmetic, with short blocks and every tail: the twins' own
+// correctness, on any machine.
+func TestGoTwins(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, fused := range []bool{true, false} {
+		checkTwins[float32](t, r, fused, 1e-6)
+		checkTwins[float64](t, r, fused, 1e-15)
+	}
+}
+
+func checkTwins[T Float](t *testing.T, r *rand.Rand, fused bool, tol float64) {
+	t.Helper()
+	for _, k := range []int{1, 3, 4, 7, 8, 9, 17, 64, 301} {
+		a, b := randSlice(r, 6*(k+1)), randSlice(r, 5*(k+2))
+		for nr := 1; nr <= dotRows; nr++ {
+			for nc := 1; nc <= dotCols; nc++ {
+				var got [dotRows * dotCols]T
+				dotBlockGo(fused, &got, conv[T](a), 1, nr, k+1, conv[T](b), 2, nc, k+2, k)
+				for x := 0; x < nr*dotCols; x++ {
+					if x%dotCols >= nc {
+						continue
+					}
+					var want, mag float64
+					for t := 0; t < k; t++ {
+						p := float64(T(a[(1+x/dotCols)*(k+1)+t])) * float64(T(b[(2+x%dotCols)*(k+2)+t]))
+						want, mag = want+p, mag+math.Abs(p)
+					}
+					if d := math.Abs(float64(got[x]) - want); d > tol*float64(k)*mag {
+						t.Fatalf("dotBlockGo %T k=%d %dx%d: [%d] = %v, want %v", got[0], k, nr, nc, x, got[x], want)
+					}
+				}
+			}
+		}
+	}
+	for _, n := range []int{1, 5, 8, 9, 31} {
+		for _, k := range []int{1, 10} {
+			const ldc = 40
+			coef, b, c := randSlice(r, 4*k), randSlice(r, k*n), randSlice(r, 4*ldc)
+			for _, add := range []bool{false, true} {
+				beta := T(0.9)
+				got := conv[T](c)
+				axpyRowsGo(fused, got, 4, ldc, n, add, &beta, conv[T](coef), k, conv[T](b), n)
+				for row := range 4 {
+					for x := range n {
+						var want, mag float64
+						if add {
+							want = float64(T(c[row*ldc+x]) * beta)
+							mag = math.Abs(want)
+						}
+						for t := range k {
+							p := float64(T(coef[4*t+row])) * float64(T(b[t*n+x]))
+							want, mag = want+p, mag+math.Abs(p)
+						}
+						if d := math.Abs(float64(got[row*ldc+x]) - want); d > tol*float64(k+1)*mag {
+							t.Fatalf("axpyRowsGo %T n=%d k=%d add=%v: c[%d][%d] = %v, want %v", got[0], n, k, add, row, x, got[row*ldc+x], want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestFMA32 holds fma32 to a·b+c computed exactly (math/big) and rounded
+// once to float32, on random operands, on sums that land exactly halfway
+// between two float32s in float64 (where rounding twice goes wrong), and on
+// results below float32's normal range.
+func TestFMA32(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	type abc struct{ a, b, c float32 }
+	cases := []abc{
+		// 24929·673 = 2²⁴+1: a·b = 1+2⁻²⁴ is halfway; c nudges it above or below.
+		{24929 * 0x1p-15, 673 * 0x1p-9, 0x1p-80},
+		{24929 * 0x1p-15, 673 * 0x1p-9, -0x1p-80},
+		{-24929 * 0x1p-15, 673 * 0x1p-9, 0x1p-80},
+		{24929 * 0x1p-15, 673 * 0x1p-9, 0},
+		{0x1p-70, 0x1p-70, 0x1p-140}, // below the normal range
+		{0x1.000002p-70, 0x1.000002p-70, -0x1p-140},
+		{3, 0x1p-130, 0x1p-149},
+		{0, -1, 0}, {float32(math.Inf(1)), 1, 1}, {1e30, 1e30, 0}, {float32(math.NaN()), 1, 1},
+	}
+	for range 200000 {
+		e := r.IntN(60) - 30
+		cases = append(cases, abc{float32(r.NormFloat64()), float32(math.Ldexp(r.NormFloat64(), e)), float32(math.Ldexp(r.NormFloat64(), e+r.IntN(60)-30))})
+	}
+	for _, x := range cases {
+		got := fma32(x.a, x.b, x.c)
+		var want float32
+		if p := float64(x.a) * float64(x.b); math.IsInf(p, 0) || math.IsNaN(p) || math.IsInf(float64(x.c), 0) || math.IsNaN(float64(x.c)) || math.Abs(p) > math.MaxFloat32 {
+			want = float32(p + float64(x.c)) // no exact sum to take
+		} else {
+			sum := new(big.Float).SetPrec(400).SetFloat64(p)
+			sum.Add(sum, new(big.Float).SetPrec(400).SetFloat64(float64(x.c)))
+			want, _ = sum.Float32()
+			if sum.Sign() == 0 {
+				want = float32(p + float64(x.c)) // the sign of a zero sum
+			}
+		}
+		if math.Float32bits(got) != math.Float32bits(want) && !(math.IsNaN(float64(got)) && math.IsNaN(float64(want))) {
+			t.Fatalf("fma32(%g, %g, %g) = %g, want %g", x.a, x.b, x.c, got, want)
 		}
 	}
 }
@@ -229,6 +328,26 @@ func TestPixels(t *testing.T) {
 			if d32[i] != float32(p)/255 || d64[i] != float64(p)/255 {
 				t.Fatalf("n=%d pixel %d (%d): %v, %v; want exactly p/255", n, i, p, d32[i], d64[i])
 			}
+		}
+	}
+}
+
+// TestSigmoidTwin holds the vector σ kernel to its Go twin bit for bit.
+func TestSigmoidTwin(t *testing.T) {
+	if !vector {
+		t.Skip("no vector kernels on this CPU: the Go twin is the one in use")
+	}
+	r := rand.New(rand.NewPCG(12, 13))
+	xs := []float32{0, float32(math.Copysign(0, -1)), 87.9, 88.1, -85.9, -86.1, 1e30, -1e30, float32(math.Inf(1)), float32(math.Inf(-1))}
+	for range 100000 {
+		xs = append(xs, float32(r.NormFloat64()*10))
+	}
+	got, want := make([]float32, len(xs)), make([]float32, len(xs))
+	sigmoid32(got, xs)
+	sigmoid32Go(want, xs)
+	for i := range xs {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("σ(%g) = %g by the vector kernel, %g by its twin", xs[i], got[i], want[i])
 		}
 	}
 }

@@ -79,7 +79,7 @@ func benchEpoch(b *testing.B, sizes []int, bs int) {
 	for i := range orders {
 		orders[i] = sh.Order(set.Len())
 	}
-	replays := be.(*backend).replays
+	replays := backendOf(be).replays
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := be.Epoch(context.Background(), orders[i], nil); err != nil {
@@ -89,7 +89,7 @@ func benchEpoch(b *testing.B, sizes []int, bs int) {
 	secs := b.Elapsed().Seconds() / float64(b.N)
 	// Graph launches per timed epoch: 0 means the steps ran kernel by
 	// kernel, and the figures are not those of replays.
-	b.ReportMetric(float64(be.(*backend).replays-replays)/float64(b.N), "replays/epoch")
+	b.ReportMetric(float64(backendOf(be).replays-replays)/float64(b.N), "replays/epoch")
 	steps := (set.Len() + bs - 1) / bs
 	b.ReportMetric(secs, "s/epoch")
 	b.ReportMetric(secs/float64(steps)*1e6, "µs/step")
@@ -203,18 +203,18 @@ func BenchmarkGraphReplay(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer tb.Close()
-	be := tb.(*backend)
+	be := backendOf(tb)
 	net, _ := network.New(cfg.Sizes, 1)
-	if err := be.SetNetwork(net); err != nil {
+	if err := tb.SetNetwork(net); err != nil {
 		b.Fatal(err)
 	}
 	// Two epochs: the first captures the graphs, the second replays them.
 	for range 2 {
-		if _, err := be.Epoch(context.Background(), fileOrder(set.Len()), nil); err != nil {
+		if _, err := tb.Epoch(context.Background(), fileOrder(set.Len()), nil); err != nil {
 			b.Fatal(err)
 		}
 	}
-	mc, err := be.progs.Get(cfg.BatchSize, true)
+	mc, err := be.progs.Get(cfg.BatchSize, train.StepProgram)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -340,7 +340,7 @@ func (lw *lowerer) softmax(n *G.Node, a value) (value, error) {
 func (lw *lowerer) affine(n *G.Node, src int, alpha, beta float64) value {
 	if q, ok := lw.producer[src]; ok && lw.p.Instrs[q].Op == Affine {
 		in := lw.p.Instrs[q]
-		src, alpha, beta = in.A, alpha*in.Alpha, alpha*in.Beta+beta
+		src, alpha, beta = in.A, alpha*in.Alpha, float64(alpha*in.Beta)+beta
 	}
 	if alpha == 1 && beta == 0 {
 		return value{kind: vBuf, buf: src}

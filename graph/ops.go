@@ -276,7 +276,7 @@ func mul[T float32 | float64](d, a, b []T, _, _ T) {
 func affine[T float32 | float64](d, a, _ []T, alpha, beta T) {
 	a = a[:len(d)]
 	for i := range d {
-		d[i] = alpha*a[i] + beta
+		d[i] = T(alpha*a[i]) + beta
 	}
 }
 
@@ -307,7 +307,7 @@ func sumRows[T float32 | float64](d, a, _ []T, alpha, beta T) {
 		if beta == 0 {
 			d[j] = alpha * s
 		} else {
-			d[j] = alpha*s + beta*d[j]
+			d[j] = T(alpha*s) + T(beta*d[j])
 		}
 	}
 }
@@ -325,12 +325,12 @@ func update[T float32 | float64](d, a, _ []T, alpha, beta T) {
 	a = a[:len(d)]
 	if beta == 1 {
 		for i := range d {
-			d[i] -= alpha * a[i]
+			d[i] -= T(alpha * a[i])
 		}
 		return
 	}
 	for i := range d {
-		d[i] = beta*d[i] - alpha*a[i]
+		d[i] = T(beta*d[i]) - T(alpha*a[i])
 	}
 }
 
@@ -344,7 +344,7 @@ func xent[T float32 | float64](d, a, b []T, _, _ T) {
 		p := 1.0
 		for j := r * cols; j < (r+1)*cols; j++ {
 			z, y := float64(a[j]), float64(b[j])
-			s -= y * z
+			s -= float64(y * z)
 			if z > 0 {
 				s += z
 				z = -z
@@ -395,7 +395,7 @@ func nll[T float32 | float64](d, a, b []T, _, _ T) {
 		lse := hi + math.Log(sum)
 		var c float64
 		for j, v := range row {
-			c += float64(y[j]) * (lse - float64(v))
+			c += float64(float64(y[j]) * (lse - float64(v)))
 		}
 		d[r] = T(c)
 	}

@@ -1,5 +1,7 @@
 // Command asmgen writes cpu/'s AVX2/FMA kernels, simd_amd64.s, and their Go
-// declarations, simd_decl_amd64.go, with avo. Each kernel is written once
+// declarations, simd_decl_amd64.go, with avo; and their NEON twins for
+// arm64, simd_arm64.s (neon.go: plain text, as avo writes amd64 only) with
+// the same declarations in simd_decl_arm64.go. Each kernel is written once
 // and emitted for float32 and float64 where it has both. It is a module of
 // its own, so that avo stays out of the product's dependencies.
 //
@@ -25,8 +27,10 @@ import (
 
 // The files written, relative to the package directory.
 const (
-	asmFile  = "simd_amd64.s"
-	declFile = "simd_decl_amd64.go"
+	asmFile      = "simd_amd64.s"
+	declFile     = "simd_decl_amd64.go"
+	neonFile     = "simd_arm64.s"
+	neonDeclFile = "simd_decl_arm64.go"
 )
 
 func main() {
@@ -55,7 +59,7 @@ func run(dir string, check bool) error {
 	if err != nil {
 		return err
 	}
-	for _, name := range []string{asmFile, declFile} {
+	for _, name := range []string{asmFile, declFile, neonFile, neonDeclFile} {
 		path := filepath.Join(dir, name)
 		if check {
 			have, err := os.ReadFile(path)
@@ -75,7 +79,8 @@ func run(dir string, check bool) error {
 	return nil
 }
 
-// generate builds every kernel and prints the assembly and declarations.
+// generate builds every kernel and prints the assembly and declarations
+// for both architectures.
 func generate() (map[string][]byte, error) {
 	c := build.NewContext()
 	kernels(c)
@@ -95,6 +100,8 @@ func generate() (map[string][]byte, error) {
 		}
 		files[name] = b
 	}
+	files[neonFile] = neonKernels()
+	files[neonDeclFile] = files[declFile] // the same functions, the same arguments
 	return files, nil
 }
 
