@@ -14,10 +14,16 @@ import (
 // Open returns a CPU trainer for cfg, holding the training set in
 // cfg.Dtype. It uses every core GOMAXPROCS allows.
 func Open(cfg train.Config, training *mnist.Set) (train.Trainer, error) {
+	return OpenWorkers(cfg, training, runtime.GOMAXPROCS(0))
+}
+
+// OpenWorkers is Open on at most workers cores, for several trainers that
+// share the machine (a sweep). The result does not depend on workers.
+func OpenWorkers(cfg train.Config, training *mnist.Set, workers int) (train.Trainer, error) {
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
-	workers := runtime.GOMAXPROCS(0)
+	workers = max(1, workers)
 	if cfg.Dtype == graph.Float64 {
 		return newBackend[float64](cfg, training, workers)
 	}

@@ -157,10 +157,10 @@ func ParseFloats(list string) ([]float64, error) {
 	for _, f := range strings.Split(list, ",") {
 		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
 		if err != nil {
-			return nil, fmt.Errorf("%q: want numbers separated by commas, such as 0.025,0.25,2.5", list)
+			return nil, fmt.Errorf("want numbers separated by commas, such as 0.025,0.25,2.5")
 		}
 		if slices.Contains(out, v) {
-			return nil, fmt.Errorf("%q: %v is listed twice", list, v)
+			return nil, fmt.Errorf("%v is listed twice", v)
 		}
 		out = append(out, v)
 	}
@@ -172,7 +172,7 @@ func ParseFloats(list string) ([]float64, error) {
 // that a typing slip cannot ask for billions of runs.
 func ParseUints(list string, limit int) ([]uint64, error) {
 	var out []uint64
-	bad := fmt.Errorf("%q: want whole numbers and ranges separated by commas, such as 1..5 or 1,3,7", list)
+	bad := fmt.Errorf("want whole numbers and ranges separated by commas, such as 1..5 or 1,3,7")
 	for _, f := range strings.Split(list, ",") {
 		f = strings.TrimSpace(f)
 		lo, hi, isRange := strings.Cut(f, "..")
@@ -186,15 +186,15 @@ func ParseUints(list string, limit int) ([]uint64, error) {
 				return nil, bad
 			}
 			if last < first {
-				return nil, fmt.Errorf("%q: the range %s runs backwards", list, f)
+				return nil, fmt.Errorf("the range %s runs backwards", f)
 			}
 		}
 		if last-first >= uint64(limit) || len(out)+int(last-first)+1 > limit {
-			return nil, fmt.Errorf("%q: more than %d values", list, limit)
+			return nil, fmt.Errorf("more than %d values", limit)
 		}
 		for v := first; ; v++ {
 			if slices.Contains(out, v) {
-				return nil, fmt.Errorf("%q: %d is listed twice", list, v)
+				return nil, fmt.Errorf("%d is listed twice", v)
 			}
 			out = append(out, v)
 			if v == last {
@@ -214,7 +214,7 @@ func ParseInts(list string, limit int) ([]int, error) {
 	out := make([]int, len(us))
 	for i, u := range us {
 		if u < 1 || u > math.MaxInt32 {
-			return nil, fmt.Errorf("%q: %d is not between 1 and %d", list, u, math.MaxInt32)
+			return nil, fmt.Errorf("%d is not between 1 and %d", u, math.MaxInt32)
 		}
 		out[i] = int(u)
 	}
@@ -227,10 +227,10 @@ func ParseNames[T ~string](list string, valid []T) ([]string, error) {
 	for _, f := range strings.Split(list, ",") {
 		f = strings.TrimSpace(f)
 		if !slices.Contains(valid, T(f)) {
-			return nil, fmt.Errorf("%q: %q is not one of %v", list, f, valid)
+			return nil, fmt.Errorf("%q is not one of %v", f, valid)
 		}
 		if slices.Contains(out, f) {
-			return nil, fmt.Errorf("%q: %s is listed twice", list, f)
+			return nil, fmt.Errorf("%s is listed twice", f)
 		}
 		out = append(out, f)
 	}

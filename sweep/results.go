@@ -140,7 +140,7 @@ func WriteTable(w io.Writer, rows []Row) error {
 		if r.Diverged != "" {
 			best = "diverged " + strings.SplitN(r.Diverged, ":", 2)[0]
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%.1fs\t\n",
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%.2fs\t\n",
 			k+1, sizesText(r.Sizes), r.BatchSize, formatFloat(r.Eta), formatFloat(r.Lambda), r.Seed,
 			r.Cost, r.Activation, r.WeightInit, best, epoch, r.Epochs, r.Seconds)
 	}
