@@ -42,7 +42,10 @@ type Epoch struct {
 	Epoch   int `json:"epoch"`
 	Correct int `json:"correct"`
 	Total   int `json:"total"`
-	// Seconds is the network's share of the epoch's training time.
+	// EpochCost is the epoch's mean training cost, as the network
+	// trained ("cost" names the cost function, a setting).
+	EpochCost float64 `json:"epoch_cost"`
+	// Seconds is the epoch's training time.
 	Seconds float64 `json:"seconds"`
 	// The monitors (--monitor), network2's four.
 	TrainingCost       *float64 `json:"training_cost,omitempty"`

@@ -33,14 +33,15 @@ type sweepCmd struct {
 	eval                    string
 	trainLimit              int
 	noShuffle, nonCanonical bool
+	monitor                 bool
 	// Outputs and execution.
-	out, saveDir, resume string
-	shard                string
-	shards               int
-	parallel             int
-	maxMemory            string
-	quiet                bool
-	stderr               io.Writer
+	out, saveDir, resume, plot string
+	shard                      string
+	shards                     int
+	parallel                   int
+	maxMemory                  string
+	quiet                      bool
+	stderr                     io.Writer
 }
 
 // Flag values that take the sweep's lists.
@@ -130,6 +131,8 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.eval, "eval", c.eval, "evaluate after each epoch on test, validation or none")
 	cli.IntVar(fs, &c.trainLimit, "train-limit", 0, "train on the first N training images only (0: all)")
 	fs.BoolVar(&c.noShuffle, "no-shuffle", false, "take mini-batches in file order")
+	fs.BoolVar(&c.monitor, "monitor", false, "after each epoch measure network2's four monitors of each network (in its JSON lines, and its training cost in --plot)")
+	fs.StringVar(&c.plot, "plot", "", "draw accuracy and training cost per epoch, one line per network, into this PNG (redrawn as the sweep goes)")
 	fs.StringVar(&c.out, "out", "", "keep the sweep here: its plan, the JSON lines, the table and each network's last epoch (for --resume)")
 	fs.StringVar(&c.saveDir, "save-dir", "", "write each network's model (network2.py JSON) into this folder, named by its settings")
 	fs.StringVar(&c.resume, "resume", "", "continue the sweep kept in this --out folder, with its settings")
@@ -156,7 +159,7 @@ func (c *sweepCmd) plan(set map[string]bool) (*sweep.Plan, error) {
 	if c.resume != "" {
 		for name := range set {
 			switch name {
-			case "resume", "parallel", "quiet", "device", "max-memory", "save-dir":
+			case "resume", "parallel", "quiet", "device", "max-memory", "save-dir", "plot":
 			default:
 				return nil, cli.Usagef("--%s: --resume continues the sweep with the settings it was started with; drop --%s", name, name)
 			}
@@ -224,6 +227,7 @@ func (c *sweepCmd) shared() map[string]string {
 	return map[string]string{
 		"dtype": c.dtype, "data": data, "eval": c.eval, "train_limit": fmt.Sprint(c.trainLimit),
 		"no_shuffle": fmt.Sprint(c.noShuffle), "allow_noncanonical": fmt.Sprint(c.nonCanonical),
+		"monitor": fmt.Sprint(c.monitor),
 	}
 }
 
@@ -232,7 +236,7 @@ func (c *sweepCmd) fromShared(p *sweep.Plan) {
 	s := p.Shared
 	c.epochs, c.dtype, c.data, c.eval = p.Epochs, s["dtype"], s["data"], s["eval"]
 	fmt.Sscan(s["train_limit"], &c.trainLimit)
-	c.noShuffle, c.nonCanonical = s["no_shuffle"] == "true", s["allow_noncanonical"] == "true"
+	c.noShuffle, c.nonCanonical, c.monitor = s["no_shuffle"] == "true", s["allow_noncanonical"] == "true", s["monitor"] == "true"
 }
 
 func (c *sweepCmd) check() error {

@@ -55,6 +55,7 @@ type sweepRun struct {
 	lines            []sweep.Epoch // every line of the sweep's networks so far
 	progressShown    bool
 	progressTerminal bool
+	lastPlot         time.Time
 }
 
 func (c *sweepCmd) run(plan *sweep.Plan, stdout io.Writer) error {
@@ -65,6 +66,11 @@ func (c *sweepCmd) run(plan *sweep.Plan, stdout io.Writer) error {
 	}
 	if err := c.checkMemory(mine, limit); err != nil {
 		return err
+	}
+	if c.plot != "" {
+		if err := safefile.ProbeWritable(c.plot); err != nil {
+			return fmt.Errorf("--plot: %v", err)
+		}
 	}
 	for _, dir := range []struct{ flag, path string }{{"out", c.out}, {"save-dir", c.saveDir}} {
 		if dir.path != "" {
@@ -314,7 +320,12 @@ func (r *sweepRun) trainOne(ctx context.Context, s sweep.Setting, workers int) e
 	sh := train.NewShuffler(s.Seed, !r.noShuffle)
 	opt := train.Options{Epochs: r.epochs, Eval: r.eval, Start: pos}
 	err = train.Run(ctx, b, r.training.Len(), sh, opt, func(res train.Result, next train.Position) error {
-		line := sweep.Epoch{Setting: s, Epoch: res.Epoch, Correct: res.Correct, Total: res.Total, Seconds: res.Seconds}
+		line := sweep.Epoch{Setting: s, Epoch: res.Epoch, Correct: res.Correct, Total: res.Total, EpochCost: res.Cost, Seconds: res.Seconds}
+		if r.monitor {
+			if err := r.monitors(b, &line); err != nil {
+				return err
+			}
+		}
 		if err := r.emit(line); err != nil {
 			return err
 		}
@@ -388,7 +399,43 @@ func (r *sweepRun) emit(l sweep.Epoch) error {
 	} else {
 		r.done++
 	}
+	if r.plot != "" && time.Since(r.lastPlot) > 2*time.Second {
+		r.redrawLocked()
+	}
 	r.showProgressLocked()
+	return nil
+}
+
+// redrawLocked redraws --plot; a plot that cannot be written costs a
+// warning, not the sweep.
+func (r *sweepRun) redrawLocked() {
+	r.lastPlot = time.Now()
+	if err := writeSweepPlot(r.plot, r.plan.Grid, r.lines); err != nil {
+		fmt.Fprintf(r.stderr, "gputrain sweep: warning: %v; training goes on\n", err)
+	}
+}
+
+// monitors measures network2's four monitors of the network b holds, as
+// train --monitor does.
+func (r *sweepRun) monitors(b train.Trainer, l *sweep.Epoch) error {
+	net, err := b.Network()
+	if err != nil {
+		return err
+	}
+	cost, correct, err := cpu.Monitor(net, r.training, r.dt)
+	if err != nil {
+		return err
+	}
+	acc := float64(correct) / float64(r.training.Len())
+	l.TrainingCost, l.TrainingAccuracy = &cost, &acc
+	if r.eval != nil {
+		ecost, _, err := cpu.Monitor(net, r.eval, r.dt)
+		if err != nil {
+			return err
+		}
+		eacc := float64(l.Correct) / float64(max(1, l.Total))
+		l.EvaluationCost, l.EvaluationAccuracy = &ecost, &eacc
+	}
 	return nil
 }
 
@@ -400,6 +447,11 @@ func (r *sweepRun) finish() error {
 		return err
 	}
 	fmt.Fprint(r.stderr, table.String())
+	if r.plot != "" {
+		r.mu.Lock()
+		r.redrawLocked()
+		r.mu.Unlock()
+	}
 	fmt.Fprintf(r.stderr, "Time: %d networks, %s\n", len(rows), time.Since(r.started).Round(100*time.Millisecond))
 	if len(r.diverged) > 0 {
 		fmt.Fprintf(r.stderr, "Diverged: %d networks (the others trained on)\n", len(r.diverged))

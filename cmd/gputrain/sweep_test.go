@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 
+	"gonum.org/v1/plot/plotutil"
+
 	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/sweep"
 )
@@ -293,5 +295,77 @@ func TestSweepBadFlags(t *testing.T) {
 	}
 	if code, _, errs := runCLI("sweep", "merge"); code != exitUsage || !strings.Contains(errs, "name the shards' --out folders") {
 		t.Errorf("merge alone: exit %d: %s", code, errs)
+	}
+}
+
+// TestSweepMonitorAndPlot: --monitor gives each network the monitors its
+// solo run's --monitor prints; --plot draws one coloured line per network,
+// labelled by what differs.
+func TestSweepMonitorAndPlot(t *testing.T) {
+	data := dataDir(t)
+	png := filepath.Join(t.TempDir(), "sweep.png")
+	common := []string{"--data", data, "--train-limit", "2000", "--epochs", "2", "--sizes", "784,20,10"}
+	code, stdout, errs := runCLI(append([]string{"sweep", "--eta", "0.5,3", "--monitor", "--plot", png}, common...)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, l := range sweepLines(t, stdout) {
+		code, out, errs := runCLI(append([]string{"train", "--eta", fmt.Sprint(l.Eta), "--monitor", "--log-format", "json", "--quiet"}, common...)...)
+		if code != 0 {
+			t.Fatalf("solo: exit %d: %s", code, errs)
+		}
+		var solo struct {
+			TrainingCost       float64 `json:"training_cost"`
+			TrainingAccuracy   float64 `json:"training_accuracy"`
+			EvaluationCost     float64 `json:"evaluation_cost"`
+			EvaluationAccuracy float64 `json:"evaluation_accuracy"`
+		}
+		if err := json.Unmarshal([]byte(strings.Split(out, "\n")[l.Epoch]), &solo); err != nil {
+			t.Fatal(err)
+		}
+		if l.TrainingCost == nil || *l.TrainingCost != solo.TrainingCost || *l.TrainingAccuracy != solo.TrainingAccuracy ||
+			*l.EvaluationCost != solo.EvaluationCost || *l.EvaluationAccuracy != solo.EvaluationAccuracy {
+			t.Errorf("η %g epoch %d: monitors %v %v %v %v, the solo run's %+v", l.Eta, l.Epoch,
+				*l.TrainingCost, *l.TrainingAccuracy, *l.EvaluationCost, *l.EvaluationAccuracy, solo)
+		}
+	}
+	img := decodePNG(t, png)
+	if b := img.Bounds(); b.Dx() != 768 || b.Dy() != 576 {
+		t.Errorf("plot is %v, want 768×576", b)
+	}
+	for k := range 2 {
+		want := plotutil.Color(k)
+		wr, wg, wb, _ := want.RGBA()
+		n := 0
+		for y := range img.Bounds().Dy() {
+			for x := range img.Bounds().Dx() {
+				r, g, b, _ := img.At(x, y).RGBA()
+				if r>>8 == wr>>8 && g>>8 == wg>>8 && b>>8 == wb>>8 {
+					n++
+				}
+			}
+		}
+		if n < 200 {
+			t.Errorf("network %d's colour covers %d pixels: its lines are missing", k, n)
+		}
+	}
+}
+
+func TestSweepLabels(t *testing.T) {
+	a, b, c := sweep.Book(), sweep.Book(), sweep.Book()
+	b.Eta, c.Seed = 0.25, 2
+	label := labeller([]sweep.Setting{a, b, c})
+	for _, tc := range []struct {
+		s    sweep.Setting
+		want string
+	}{
+		{a, "η 3, seed 1"},
+		{b, "η 0.25, seed 1"},
+		{c, "η 3, seed 2"},
+		{sweep.Setting{}, "[784,30,10], mini-batch 10, λ 0, quadratic, sigmoid, init large"},
+	} {
+		if got := label(tc.s); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.s.Name(), got, tc.want)
+		}
 	}
 }
