@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gputrain/gputrain/cmd/internal/memlimit"
+	"github.com/gputrain/gputrain/cmd/internal/trainflags"
 	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/cuda"
 	"github.com/gputrain/gputrain/graph"
@@ -126,18 +127,9 @@ func (c *sweepCmd) run(plan *sweep.Plan, stdout io.Writer) error {
 
 // sets picks the training images and the evaluation set, as train does.
 func (c *sweepCmd) sets(d *mnist.Data) (training, eval *mnist.Set, err error) {
-	training = d.Training
-	if c.trainLimit > 0 {
-		if c.trainLimit > training.Len() {
-			return nil, nil, fmt.Errorf("--train-limit %d: the training set has %d images", c.trainLimit, training.Len())
-		}
-		training = training.Slice(0, c.trainLimit)
-	}
-	switch c.eval {
-	case "test":
-		eval = d.Test
-	case "validation":
-		eval = d.Validation
+	f := trainflags.Flags{TrainLimit: c.trainLimit, Eval: c.eval}
+	if training, eval, err = f.Sets(d); err != nil {
+		return nil, nil, err
 	}
 	if training.Len() == 0 {
 		return nil, nil, fmt.Errorf("--data %s: the training set has no images: nothing to train on", c.data)
