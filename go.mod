@@ -7,6 +7,7 @@ require (
 	golang.org/x/mod v0.21.0
 	golang.org/x/sys v0.30.0
 	gonum.org/v1/plot v0.15.2
+	gopkg.in/yaml.v3 v3.0.1
 	gorgonia.org/cu v0.9.6
 	gorgonia.org/gorgonia v0.9.18
 	gorgonia.org/tensor v0.9.23

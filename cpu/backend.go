@@ -12,7 +12,15 @@ import (
 // Open returns a CPU trainer for cfg, holding the training set in
 // cfg.Dtype. It uses every core GOMAXPROCS allows.
 func Open(cfg train.Config, training *mnist.Set) (train.Trainer, error) {
-	return train.Open(cfg, training, OpenMachine)
+	return OpenWorkers(cfg, training, runtime.GOMAXPROCS(0))
+}
+
+// OpenWorkers is Open on at most workers cores, for several trainers that
+// share the machine (a sweep). The result does not depend on workers.
+func OpenWorkers(cfg train.Config, training *mnist.Set, workers int) (train.Trainer, error) {
+	return train.Open(cfg, training, func(cfg train.Config) (train.Machine, error) {
+		return openMachine(cfg, workers)
+	})
 }
 
 // OpenPredictor returns a CPU backend that predicts with a network of spec
@@ -25,7 +33,11 @@ func OpenPredictor(spec network.Spec, dt graph.Dtype) (train.Predictor, error) {
 // OpenMachine returns the CPU machine for cfg (a predictor's where cfg has
 // no learning rate), on every core GOMAXPROCS allows.
 func OpenMachine(cfg train.Config) (train.Machine, error) {
-	workers := runtime.GOMAXPROCS(0)
+	return openMachine(cfg, runtime.GOMAXPROCS(0))
+}
+
+func openMachine(cfg train.Config, workers int) (train.Machine, error) {
+	workers = max(1, workers)
 	if cfg.Dtype == graph.Float64 {
 		return newBackend[float64](cfg, workers)
 	}

@@ -20,6 +20,7 @@ PYTHON        ?= /usr/bin/python3
 BENCH_FLAGS   ?=
 CURVES_FLAGS  ?=
 REPRODUCE_FLAGS ?=
+SWEEP_FLAGS   ?=
 BENCH_CUDA    ?= $(or $(CUDA_BIN),$(BIN))/gputrain-cuda
 
 # The second table: a wide hidden layer at a large batch, where the work is
@@ -32,7 +33,7 @@ BENCH_LARGE_LIMITS := gomlx=2500
 BENCH_DATA    := data/mnist
 BENCH_COMMON  := --bin $(BIN) --python $(PYTHON) --data $(BENCH_DATA)
 
-.PHONY: bench curves reproduce bench-build bench-data bench-deps bench-cuda
+.PHONY: bench curves reproduce bench-sweep bench-build bench-data bench-deps bench-cuda
 
 ## bench: gputrain vs network.py, batched numpy, PyTorch, TapeMachine, GoMLX (and CUDA), then the curves, into BENCHMARKS.md
 bench: bench-build bench-data bench-deps bench-cuda
@@ -41,6 +42,11 @@ bench: bench-build bench-data bench-deps bench-cuda
 	  --sizes 784,1000,10 --batch-size 100 --dtypes float32 --only $(BENCH_LARGE_PEERS) --epochs $(BENCH_LARGE_EPOCHS) \
 	  --limits $(BENCH_LARGE_LIMITS) $(BENCH_FLAGS)
 	$(BIN)/gputrain-bench curves $(BENCH_COMMON) $(CURVES_FLAGS)
+	$(BIN)/gputrain-bench sweep --bin $(BIN) --data $(BENCH_DATA) $(SWEEP_FLAGS)
+
+## bench-sweep: 16 book networks as one gputrain sweep against 16 gputrain train runs one after another and two at a time, and a 64-network sweep, into BENCHMARKS.md (about 5 minutes)
+bench-sweep: bench-build bench-data
+	$(BIN)/gputrain-bench sweep --bin $(BIN) --data $(BENCH_DATA) $(SWEEP_FLAGS)
 
 ## curves: seconds per epoch against hidden size and batch size, with the arithmetic floor, into BENCHMARKS.md and docs/*.png
 curves: bench-build bench-data bench-deps

@@ -28,6 +28,7 @@ Usage:
   gputrain-bench peers [flags]      gputrain vs network.py, batched numpy, PyTorch, TapeMachine, GoMLX, CUDA
   gputrain-bench curves [flags]     seconds per epoch against hidden size and batch size, PNG plots
   gputrain-bench reproduce [flags]  the chapter's experiments, accuracy per epoch
+  gputrain-bench sweep [flags]      many networks: gputrain sweep vs gputrain train one after another and two at a time
 
 Run "gputrain-bench COMMAND -h" for a command's flags.
 `
@@ -35,7 +36,7 @@ Run "gputrain-bench COMMAND -h" for a command's flags.
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	cmds := map[string]func([]string, io.Writer, io.Writer) error{"peers": runPeers, "curves": runCurves, "reproduce": runReproduce}
+	cmds := map[string]func([]string, io.Writer, io.Writer) error{"peers": runPeers, "curves": runCurves, "reproduce": runReproduce, "sweep": runSweepBench}
 	switch {
 	case len(args) == 0:
 		fmt.Fprint(stderr, usage)
@@ -44,7 +45,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return 0
 	case cmds[args[0]] == nil:
-		fmt.Fprintf(stderr, "gputrain-bench: unknown command %q (want peers, curves or reproduce; see gputrain-bench help)\n", args[0])
+		fmt.Fprintf(stderr, "gputrain-bench: unknown command %q (want peers, curves, reproduce or sweep; see gputrain-bench help)\n", args[0])
 		return 2
 	}
 	return cli.Status("gputrain-bench "+args[0], cmds[args[0]](args[1:], stdout, stderr), stderr)

@@ -359,3 +359,23 @@ func TestBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestSweepBenchTable: the sweep table's ratios from figures worked out
+// by hand: 16 networks, starts of 0.5 s; one after another 24 s (16 s
+// training), two at a time 14 s (10 s), the sweep 4.5 s (4 s).
+func TestSweepBenchTable(t *testing.T) {
+	s := &sweepBench{networks: 16, big: 64, epochs: 2, rounds: 1, etas: []string{"0.5", "1", "2", "3"},
+		starts: []float64{0.5}, seq: []float64{24}, pair: []float64{14}, sw: []float64{4.5}, bg: []float64{16.5}}
+	md := s.markdown("")
+	for _, want := range []string{
+		"| `gputrain train` × 16, one after another | 24.0 | 1.00 | 16.0 | 1.00 | 0.500 |",
+		"| `gputrain train` × 16, two processes at a time | 14.0 | 0.58 | 10.0 | 0.62 | 0.312 |",
+		"| `gputrain sweep`, 16 networks | 4.50 | 0.19 | 4.00 | 0.25 | 0.125 |",
+		"| `gputrain sweep`, 64 networks | 16.5 | 0.69 | 16.0 | 1.00 | 0.125 |",
+		"(measured 0.25×; 0.19× end to end)", "(measured 2.50×; 3.11× end to end)",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("table lacks %q:\n%s", want, md)
+		}
+	}
+}

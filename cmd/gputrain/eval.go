@@ -60,11 +60,14 @@ type evaluation struct {
 	Total    int         `json:"total"`
 	Accuracy float64     `json:"accuracy"`
 	Matrix   [10][10]int `json:"confusion"` // [true digit][predicted digit]
+	// An ensemble's members, each alone.
+	Members []memberResult `json:"members,omitempty"`
 }
 
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlags("gputrain eval")
-	model := fs.String("model", "", "the model to evaluate, as gputrain train --save writes it")
+	model := fs.String("model", "", modelFlagHelp)
+	combine := fs.String("combine", "vote", combineFlagHelp)
 	split := fs.String("split", "test", "the images to evaluate on: "+strings.Join(splits, ", "))
 	data := fs.String("data", defaultData, "directory of the MNIST files (fetched there when missing), or the book's mnist.pkl.gz")
 	dtype := fs.String("dtype", "float32", "float32 or float64: the precision to compute in")
@@ -91,7 +94,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return cli.Usagef("%v", err)
 	}
-	net, err := loadModel(*model, limit)
+	ms, err := loadModels(*model, *combine, limit)
 	if err != nil {
 		return err
 	}
@@ -103,11 +106,11 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if set.Len() == 0 {
 		return fmt.Errorf("the %s set of %s has no images: nothing to evaluate", *split, *data)
 	}
-	pred, err := predictSet(net, set, dt)
+	members, pred, err := ms.digits(set, dt)
 	if err != nil {
 		return err
 	}
-	e := evaluation{Model: *model, Split: *split, Total: set.Len()}
+	e := evaluation{Model: ms.name(), Split: *split, Total: set.Len(), Members: ms.memberResults(members, set.Labels)}
 	for i, p := range pred {
 		e.Matrix[set.Labels[i]][p]++
 		if p == set.Labels[i] {
@@ -132,6 +135,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 // printEvaluation writes the accuracy and the confusion matrix with a row
 // and a column of headers, a total and the accuracy per true digit.
 func printEvaluation(w io.Writer, e evaluation) {
+	for k, m := range e.Members {
+		fmt.Fprintf(w, "member %d, %s: %d / %d correct (%.2f%%)\n", k+1, m.Model, m.Correct, e.Total, 100*m.Accuracy)
+	}
 	fmt.Fprintf(w, "%s on the %s set: %d / %d correct (%.2f%%)\n\n", e.Model, e.Split, e.Correct, e.Total, 100*e.Accuracy)
 	fmt.Fprintf(w, "confusion matrix: one row per true digit, one column per predicted digit\n")
 	fmt.Fprintf(w, "%10s", "true\\pred")

@@ -38,6 +38,8 @@ Deep Learning" (a sigmoid network, quadratic cost, mini-batch SGD) on MNIST.
 Usage:
   gputrain train [flags]   train a network (gputrain train -h for the flags); flags
                            with no command mean train: gputrain --device cuda
+  gputrain sweep [flags]   train many networks: lists such as --eta 0.025,0.25,2.5 --seed 1..5
+                           (gputrain sweep -h); sweep merge DIR... joins sharded sweeps
   gputrain predict --model M.json [--json] [--show FILE.png] IMAGE...
                            recognise handwritten digits in PNG, JPEG or GIF images
   gputrain eval --model M.json [--split test|validation|training]
@@ -61,6 +63,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"train", runTrain},
+		{"sweep", runSweep},
 		{"predict", runPredict},
 		{"eval", runEval},
 		{"show", runShow},
@@ -158,6 +161,6 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	if c := cli.Closest(args[0], names); c != "" {
 		hint = fmt.Sprintf("did you mean %s? ", c)
 	}
-	fmt.Fprintf(stderr, "gputrain: unknown command %q (%swant train, predict, eval, show, data, version or doctor; see gputrain help)\n", args[0], hint)
+	fmt.Fprintf(stderr, "gputrain: unknown command %q (%swant %s; see gputrain help)\n", args[0], hint, oneOf(names))
 	return exitUsage
 }

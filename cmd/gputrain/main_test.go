@@ -11,7 +11,15 @@ import (
 // it is removed when they are done.
 var sharedDir string
 
+// asMain set to 1 makes the test binary run as gputrain (see TestMain).
+const asMain = "GPUTRAIN_TEST_AS_MAIN"
+
 func TestMain(m *testing.M) {
+	// The test binary is gputrain itself when a test runs it as a
+	// subprocess (the sweep's shards, each in an engine's environment).
+	if os.Getenv(asMain) == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
 	dir, err := os.MkdirTemp("", "gputrain-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -27,9 +35,9 @@ func TestMain(m *testing.M) {
 func TestUnknownCommand(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ cmd, want string }{
-		{"trian", `gputrain: unknown command "trian" (did you mean train? want train, predict,`},
+		{"trian", `gputrain: unknown command "trian" (did you mean train? want train, sweep, predict,`},
 		{"versoin", `(did you mean version? want`},
-		{"frobnicate", `gputrain: unknown command "frobnicate" (want train, predict, eval, show, data, version or doctor; see gputrain help)`},
+		{"frobnicate", `gputrain: unknown command "frobnicate" (want train, sweep, predict, eval, show, data, version or doctor; see gputrain help)`},
 	} {
 		code, _, errs := runCLI(c.cmd)
 		if code != exitUsage || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, c.want) {

@@ -15,6 +15,7 @@ import (
 	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cmd/internal/memlimit"
 	"github.com/gputrain/gputrain/cpu"
+	"github.com/gputrain/gputrain/ensemble"
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/internal/safefile"
@@ -23,7 +24,8 @@ import (
 
 func runPredict(args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlags("gputrain predict")
-	model := fs.String("model", "", "the model to use, as gputrain train --save writes it (network2.py JSON)")
+	model := fs.String("model", "", modelFlagHelp)
+	combine := fs.String("combine", "vote", combineFlagHelp)
 	asJSON := fs.Bool("json", false, `print one JSON object per image: {"file","digit","activation","top","unsure","activations"}`)
 	show := fs.String("show", "", "also draw each image beside what the network read (28×28, preprocessed), captioned with the prediction, to this PNG file")
 	files, err := parseFiles(fs, args, stdout)
@@ -47,9 +49,12 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if len(files) == 0 {
 		return cli.Usagef("no images given: name one or more PNG, JPEG or GIF files of a handwritten digit")
 	}
-	net, err := loadModel(*model, memlimit.Machine())
+	net, err := loadModels(*model, *combine, memlimit.Machine())
 	if err != nil {
 		return err
+	}
+	if *show != "" && len(net.nets) > 1 && net.combine == ensemble.Vote {
+		return cli.Usagef("--show with an ensemble draws the mean of its activations: add --combine mean")
 	}
 
 	// Every readable image is predicted even when some are not, so that
@@ -69,15 +74,21 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		thumbs = append(thumbs, thumb)
 	}
 	if len(good) > 0 {
-		acts, err := activations(net, pixels)
+		acts, votes, err := net.predict(pixels)
 		if err != nil {
 			return err
 		}
 		for i, f := range good {
+			if votes != nil {
+				if err := printVote(stdout, *asJSON, f, votes[i]); err != nil {
+					return err
+				}
+				continue
+			}
 			printPrediction(stdout, *asJSON, f, acts[i])
 		}
 		if *show != "" {
-			if err := showSideBySide(*show, *model, good, thumbs, pixels, acts); err != nil {
+			if err := showSideBySide(*show, net.name(), good, thumbs, pixels, acts); err != nil {
 				return err
 			}
 		}
@@ -214,6 +225,64 @@ func printPrediction(w io.Writer, asJSON bool, file string, act []float64) {
 		line += fmt.Sprintf("  unsure: %d or %d", s[0].Digit, s[1].Digit)
 	}
 	fmt.Fprintln(w, line)
+}
+
+// printVote writes an ensemble's vote on one image: "file: 7 (4 of 5
+// votes)  members: 7 7 1 7 7", with "  unsure: 7 or 1" when no digit has
+// more than half of the votes; or one JSON object.
+func printVote(w io.Writer, asJSON bool, file string, members []uint8) error {
+	won, err := ensemble.VoteDigits(ensembleColumns(members))
+	if err != nil {
+		return err
+	}
+	digit, votes := won[0], 0
+	var runnerUp uint8
+	counts := map[uint8]int{}
+	for _, d := range members {
+		counts[d]++
+	}
+	votes = counts[digit]
+	best := 0
+	for _, d := range members {
+		if d != digit && counts[d] > best {
+			runnerUp, best = d, counts[d]
+		}
+	}
+	unsure := 2*votes <= len(members)
+	if asJSON {
+		each := make([]int, len(members)) // []uint8 would be base64 in JSON
+		for i, d := range members {
+			each[i] = int(d)
+		}
+		line, _ := json.Marshal(struct {
+			File    string `json:"file"`
+			Digit   uint8  `json:"digit"`
+			Votes   int    `json:"votes"`
+			Members []int  `json:"members"`
+			Unsure  bool   `json:"unsure"`
+		}{file, digit, votes, each, unsure})
+		fmt.Fprintf(w, "%s\n", line)
+		return nil
+	}
+	ds := make([]string, len(members))
+	for i, d := range members {
+		ds[i] = fmt.Sprint(d)
+	}
+	line := fmt.Sprintf("%s: %d (%d of %d votes)  members: %s", file, digit, votes, len(members), strings.Join(ds, " "))
+	if unsure && best > 0 {
+		line += fmt.Sprintf("  unsure: %d or %d", digit, runnerUp)
+	}
+	fmt.Fprintln(w, line)
+	return nil
+}
+
+// ensembleColumns turns one image's member digits into VoteDigits' layout.
+func ensembleColumns(members []uint8) [][]uint8 {
+	out := make([][]uint8, len(members))
+	for k, d := range members {
+		out[k] = []uint8{d}
+	}
+	return out
 }
 
 // parseFiles parses flags and file names in any order ("predict a.png

@@ -20,7 +20,6 @@ import (
 	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cmd/internal/memlimit"
 	"github.com/gputrain/gputrain/graph"
-	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/mnist"
 )
 
@@ -56,7 +55,8 @@ func runShow(args []string, stdout, stderr io.Writer) error {
 	split := fs.String("split", "test", "the images to draw from: "+strings.Join(splits, ", "))
 	n := cli.Int(fs, "n", 0, fmt.Sprintf("how many digits to draw (default %d, or %d with --misclassified)", showN, showNMistakes))
 	offset := cli.Int(fs, "offset", 0, "start at this image of the split")
-	model := fs.String("model", "", "a model file: caption each digit with its prediction")
+	model := fs.String("model", "", "caption each digit with this model's prediction: "+modelFlagHelp)
+	combine := fs.String("combine", "vote", combineFlagHelp)
 	mistakes := fs.Bool("misclassified", false, "draw only the digits the --model gets wrong")
 	scale := cli.Int(fs, "scale", 3, "pixels per MNIST pixel")
 	dtype := fs.String("dtype", "float32", "float32 or float64: the precision the model predicts in")
@@ -108,13 +108,13 @@ func runShow(args []string, stdout, stderr io.Writer) error {
 		return cli.Usagef("%v", err)
 	}
 
-	var net *network.Network
+	var net *modelSet
 	var sizes []int
 	if *model != "" {
-		if net, err = loadModel(*model, limit); err != nil {
+		if net, err = loadModels(*model, *combine, limit); err != nil {
 			return err
 		}
-		sizes = net.Sizes
+		sizes = net.widest()
 	}
 	// The grid's size is known before the data is read: at most the
 	// canonical split's images from --offset on, each caption at most
@@ -142,7 +142,7 @@ func runShow(args []string, stdout, stderr io.Writer) error {
 	s := all.Slice(*offset, all.Len())
 	var pred []uint8
 	if net != nil {
-		if pred, err = predictSet(net, s, dt); err != nil {
+		if _, pred, err = net.digits(s, dt); err != nil {
 			return err
 		}
 	}
@@ -172,14 +172,14 @@ func runShow(args []string, stdout, stderr io.Writer) error {
 	var title string
 	if *mistakes {
 		if wrong == 0 {
-			return fmt.Errorf("%s gets all %d %s images%s right: no mistakes to draw", *model, s.Len(), *split, from)
+			return fmt.Errorf("%s gets all %d %s images%s right: no mistakes to draw", net.name(), s.Len(), *split, from)
 		}
 		title = fmt.Sprintf("%s: %d of the %d %s images%s it gets wrong (%.2f%% correct)",
-			filepath.Base(*model), len(cells), wrong, *split, from, 100*float64(s.Len()-wrong)/float64(s.Len()))
+			filepath.Base(net.name()), len(cells), wrong, *split, from, 100*float64(s.Len()-wrong)/float64(s.Len()))
 	} else {
 		title = fmt.Sprintf("MNIST %s images #%d to #%d", *split, *offset, *offset+len(cells)-1)
 		if net != nil {
-			title += fmt.Sprintf(", predicted by %s", filepath.Base(*model))
+			title += fmt.Sprintf(", predicted by %s", filepath.Base(net.name()))
 		}
 	}
 	img := digitGrid(title, cells, *scale)

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gputrain/gputrain/cmd/internal/cli"
+)
+
+// sweepBench measures what `gputrain sweep` is for: many book networks
+// (η × seed) trained as one sweep against the same networks trained by
+// `gputrain train` one after another, and two at a time (the naive way
+// to use two cores), all end to end, process starts and data loading
+// included, in interleaved rounds.
+type sweepBench struct {
+	bin, data, out    string
+	networks, big     int
+	epochs, rounds    int
+	trainLimit        int
+	etas              []string
+	stdout, stderr    io.Writer
+	starts            []float64 // one process's start with loading MNIST
+	seq, pair, sw, bg []float64
+}
+
+func runSweepBench(args []string, stdout, stderr io.Writer) error {
+	s := &sweepBench{stdout: stdout, stderr: stderr, etas: []string{"0.5", "1", "2", "3"}}
+	fs := cli.NewFlags("gputrain-bench sweep")
+	fs.StringVar(&s.bin, "bin", "bin", "folder of the gputrain binary")
+	fs.StringVar(&s.data, "data", "data/mnist", "folder of the MNIST files")
+	fs.StringVar(&s.out, "out", "BENCHMARKS.md", "the markdown file whose sweep section is rewritten")
+	fs.IntVar(&s.networks, "networks", 16, "networks of the compared sweep: 4 η values × networks/4 seeds")
+	fs.IntVar(&s.big, "also", 64, "networks of a larger sweep, timed alone (0: none)")
+	fs.IntVar(&s.epochs, "epochs", 3, "epochs of every network")
+	fs.IntVar(&s.rounds, "rounds", 3, "rounds; each figure is the median")
+	fs.IntVar(&s.trainLimit, "train-limit", 0, "train on the first N images (0: all 50,000)")
+	if err := cli.Parse(fs, args, stdout); err != nil {
+		return err
+	}
+	if s.networks < 4 || s.networks%4 != 0 || s.big < 0 || s.big%4 != 0 || s.epochs < 1 || s.rounds < 1 {
+		return cli.Usagef("--networks and --also: multiples of 4 (4 η values × seeds); --epochs, --rounds ≥ 1")
+	}
+	for r := range s.rounds {
+		fmt.Fprintf(stderr, "sweep bench: round %d of %d\n", r+1, s.rounds)
+		start, err := s.timeRun([]string{"train", "--epochs", "1", "--train-limit", "10", "--eval", "none"})
+		if err != nil {
+			return err
+		}
+		seq, err := s.solo(1)
+		if err != nil {
+			return err
+		}
+		pair, err := s.solo(2)
+		if err != nil {
+			return err
+		}
+		sw, err := s.timeRun(s.sweepArgs(s.networks))
+		if err != nil {
+			return err
+		}
+		s.seq, s.pair, s.sw = append(s.seq, seq), append(s.pair, pair), append(s.sw, sw)
+		s.starts = append(s.starts, start)
+		if s.big > 0 {
+			bg, err := s.timeRun(s.sweepArgs(s.big))
+			if err != nil {
+				return err
+			}
+			s.bg = append(s.bg, bg)
+		}
+	}
+	body := s.markdown(describeMachine("python3"))
+	fmt.Fprint(stdout, body)
+	return updateSection(s.out, "sweep", body)
+}
+
+func (s *sweepBench) common() []string {
+	return []string{"--data", s.data, "--epochs", fmt.Sprint(s.epochs), "--eval", "none", "--quiet", "--train-limit", fmt.Sprint(s.trainLimit)}
+}
+
+func (s *sweepBench) sweepArgs(n int) []string {
+	return append([]string{"sweep", "--eta", strings.Join(s.etas, ","), "--seed", fmt.Sprintf("1..%d", n/len(s.etas))}, s.common()...)
+}
+
+// solo trains the compared networks with `gputrain train`, at a time
+// processes side by side, and returns the wall time.
+func (s *sweepBench) solo(at int) (float64, error) {
+	var jobs [][]string
+	for seed := 1; seed <= s.networks/len(s.etas); seed++ {
+		for _, eta := range s.etas {
+			jobs = append(jobs, append([]string{"train", "--eta", eta, "--seed", fmt.Sprint(seed)}, s.common()...))
+		}
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make([]error, at)
+	for w := range at {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := w; k < len(jobs); k += at {
+				if _, err := s.timeRun(jobs[k]); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return 0, err
+		}
+	}
+	return time.Since(start).Seconds(), nil
+}
+
+// timeRun runs gputrain with args and returns its wall time.
+func (s *sweepBench) timeRun(args []string) (float64, error) {
+	cmd := exec.Command(filepath.Join(s.bin, "gputrain"), args...)
+	cmd.Stdout = io.Discard
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("gputrain %s: %v: %s", strings.Join(args, " "), err, errb.String())
+	}
+	return time.Since(start).Seconds(), nil
+}
+
+func (s *sweepBench) markdown(machine string) string {
+	seq, pair, sw, start := median(s.seq), median(s.pair), median(s.sw), median(s.starts)
+	// Training alone: the wall time less the starts each way makes one
+	// after another (a stream of two processes overlaps half of them).
+	n := float64(s.networks)
+	trSeq, trPair, trSw := seq-n*start, pair-n/2*start, sw-start
+	netEpochs := float64(s.networks * s.epochs)
+	images := "50,000"
+	if s.trainLimit > 0 {
+		images = fmt.Sprint(s.trainLimit)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d book networks ([784,30,10], batch 10, float32; η ∈ {%s} × seeds 1–%d), %d epochs of %s images each, no evaluation; "+
+		"wall time end to end, median of %d interleaved rounds. Each process starts and loads MNIST: one start "+
+		"(`gputrain train --epochs 1 --train-limit 10`) takes %ss here; \"training\" is the wall time less the starts each way makes "+
+		"one after another.\n\n", s.networks, strings.Join(s.etas, ", "), s.networks/len(s.etas), s.epochs, images, s.rounds, fmtSecs(start))
+	fmt.Fprintf(&b, "| how | wall (s) | ÷ one after another | training (s) | ÷ one after another | training per network-epoch (s) |\n|---|---:|---:|---:|---:|---:|\n")
+	row := func(how string, t, tr, n float64) {
+		fmt.Fprintf(&b, "| %s | %s | %.2f | %s | %.2f | %s |\n", how, fmtSecs(t), t/seq, fmtSecs(tr), tr/trSeq, fmtSecs(tr/n))
+	}
+	row(fmt.Sprintf("`gputrain train` × %d, one after another", s.networks), seq, trSeq, netEpochs)
+	row(fmt.Sprintf("`gputrain train` × %d, two processes at a time", s.networks), pair, trPair, netEpochs)
+	row(fmt.Sprintf("`gputrain sweep`, %d networks", s.networks), sw, trSw, netEpochs)
+	if len(s.bg) > 0 {
+		bg := median(s.bg)
+		row(fmt.Sprintf("`gputrain sweep`, %d networks", s.big), bg, bg-start, float64(s.big*s.epochs))
+	}
+	fmt.Fprintf(&b, "\nTargets (issue 23), on the training time: the sweep in ≤ 0.4× the one-after-another time (measured %.2f×; %.2f× end to end), "+
+		"and ≥ 1.3× faster than two processes at a time (measured %.2f×; %.2f× end to end).\n\n%s", trSw/trSeq, sw/seq, trPair/trSw, pair/sw, machine)
+	return b.String()
+}

@@ -1,0 +1,362 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/gputrain/gputrain/cmd/internal/cli"
+	"github.com/gputrain/gputrain/cmd/internal/memlimit"
+	"github.com/gputrain/gputrain/cuda"
+	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
+	"github.com/gputrain/gputrain/sweep"
+)
+
+// maxSweep bounds a sweep's networks (and a range's values): a typing slip
+// in a range must not start a million runs.
+const maxSweep = 100_000
+
+// sweepCmd is `gputrain sweep`: many networks trained on one data set,
+// each exactly as `gputrain train` with its settings would.
+type sweepCmd struct {
+	axes     sweep.Axes
+	gridFile string
+	// Shared by every network.
+	epochs                  int
+	dtype, device, data     string
+	eval                    string
+	trainLimit              int
+	noShuffle, nonCanonical bool
+	monitor                 bool
+	// Outputs and execution.
+	out, saveDir, resume, plot string
+	shard                      string
+	shards                     int
+	parallel                   int
+	maxMemory                  string
+	quiet                      bool
+	stderr                     io.Writer
+}
+
+// Flag values that take the sweep's lists.
+type (
+	sizesFlag  struct{ dst *[][]int }
+	floatsFlag struct{ dst *[]float64 }
+	uintsFlag  struct{ dst *[]uint64 }
+	intsFlag   struct{ dst *[]int }
+	namesFlag  struct {
+		dst   *[]string
+		valid []string
+	}
+)
+
+func (f sizesFlag) String() string { return "" }
+func (f sizesFlag) Set(v string) error {
+	var l cli.IntList
+	if err := l.Set(v); err != nil {
+		return err
+	}
+	if err := network.CheckSizes(l); err != nil {
+		return err
+	}
+	*f.dst = append(*f.dst, l)
+	return nil
+}
+func (f floatsFlag) String() string { return "" }
+func (f floatsFlag) Set(v string) (err error) {
+	*f.dst, err = sweep.ParseFloats(v)
+	return err
+}
+func (f uintsFlag) String() string { return "" }
+func (f uintsFlag) Set(v string) (err error) {
+	*f.dst, err = sweep.ParseUints(v, maxSweep)
+	return err
+}
+func (f intsFlag) String() string { return "" }
+func (f intsFlag) Set(v string) (err error) {
+	*f.dst, err = sweep.ParseInts(v, maxSweep)
+	return err
+}
+func (f namesFlag) String() string { return "" }
+func (f namesFlag) Set(v string) (err error) {
+	*f.dst, err = sweep.ParseNames(v, f.valid)
+	return err
+}
+
+func names[T ~string](ts []T) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = string(t)
+	}
+	return out
+}
+
+const sweepUsage = `gputrain sweep trains many networks on one data set: the product of the
+lists below (or the settings of --grid FILE), each network exactly the run
+"gputrain train" would make with its settings. One JSON line per network
+per epoch on stdout; the networks ranked on stderr at the end.
+
+  gputrain sweep --eta 0.025,0.25,2.5 --lambda 0,5 --seed 1..4 --out DIR
+  gputrain sweep --shards 4 --out DIR/shard-$I ...   (in a Kubernetes Indexed Job or Slurm array)
+  gputrain sweep merge DIR...                         (the shards' tables as one)
+`
+
+func runSweep(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "merge" {
+		return runSweepMerge(args[1:], stdout, stderr)
+	}
+	c := &sweepCmd{epochs: 30, dtype: "float32", device: "cpu", data: defaultData, eval: "test", stderr: stderr}
+	fs := cli.NewFlags("gputrain sweep")
+	fs.Usage = func() { fmt.Fprint(fs.Output(), sweepUsage+"\nFlags:\n") }
+	fs.Var(sizesFlag{&c.axes.Sizes}, "sizes", "layer sizes, 784 first and 10 last; repeat for several shapes (default 784,30,10)")
+	fs.Var(intsFlag{&c.axes.BatchSize}, "batch-size", "mini-batch sizes: a list and ranges, such as 10 or 10,100 (default 10)")
+	fs.Var(floatsFlag{&c.axes.Eta}, "eta", "learning rates η, such as 0.025,0.25,2.5 (default 3)")
+	fs.Var(floatsFlag{&c.axes.Lambda}, "lambda", "L2 regularisation λ values, such as 0,1,5 (default 0)")
+	fs.Var(uintsFlag{&c.axes.Seed}, "seed", "seeds, a list and inclusive ranges, such as 1..5 (default 1)")
+	fs.Var(namesFlag{&c.axes.Cost, names(network.Costs)}, "cost", "costs: "+oneOf(network.Costs)+" (default quadratic)")
+	fs.Var(namesFlag{&c.axes.Activation, names(network.Activations)}, "activation", "hidden activations: "+oneOf(network.Activations)+" (default sigmoid)")
+	fs.Var(namesFlag{&c.axes.WeightInit, []string{string(network.Large), string(network.Scaled)}}, "weight-init", "initial weights: large or scaled (default large)")
+	fs.StringVar(&c.gridFile, "grid", "", "read the networks' settings from this JSON or CSV file instead of the lists")
+	cli.IntVar(fs, &c.epochs, "epochs", c.epochs, "epochs of every network")
+	fs.StringVar(&c.dtype, "dtype", c.dtype, "float32 or float64")
+	fs.StringVar(&c.device, "device", c.device, "cpu or cuda")
+	fs.StringVar(&c.data, "data", c.data, "directory of the MNIST files (fetched there when missing)")
+	fs.BoolVar(&c.nonCanonical, "allow-noncanonical", false, "read MNIST files that are not the canonical ones")
+	fs.StringVar(&c.eval, "eval", c.eval, "evaluate after each epoch on test, validation or none")
+	cli.IntVar(fs, &c.trainLimit, "train-limit", 0, "train on the first N training images only (0: all)")
+	fs.BoolVar(&c.noShuffle, "no-shuffle", false, "take mini-batches in file order")
+	fs.BoolVar(&c.monitor, "monitor", false, "after each epoch measure network2's four monitors of each network (in its JSON lines, and its training cost in --plot)")
+	fs.StringVar(&c.plot, "plot", "", "draw accuracy and training cost per epoch, one line per network, into this PNG (redrawn as the sweep goes)")
+	fs.StringVar(&c.out, "out", "", "keep the sweep here: its plan, the JSON lines, the table and each network's last epoch (for --resume)")
+	fs.StringVar(&c.saveDir, "save-dir", "", "write each network's model (network2.py JSON) into this folder, named by its settings")
+	fs.StringVar(&c.resume, "resume", "", "continue the sweep kept in this --out folder, with its settings")
+	fs.StringVar(&c.shard, "shard", "", "train only part I (from 0) of N of the grid: I/N")
+	cli.IntVar(fs, &c.shards, "shards", 0, "split the grid into N parts and take this task's from JOB_COMPLETION_INDEX (Kubernetes) or SLURM_ARRAY_TASK_ID (Slurm)")
+	cli.IntVar(fs, &c.parallel, "parallel", 0, "networks trained at once (default: one per core on the CPU, one on CUDA)")
+	fs.StringVar(&c.maxMemory, "max-memory", "", "refuse a sweep needing more memory than this (4GiB, 500MB)")
+	fs.BoolVar(&c.quiet, "quiet", false, "no progress line")
+	if err := cli.Parse(fs, args, stdout); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	plan, err := c.plan(set)
+	if err != nil {
+		return err
+	}
+	return c.run(plan, stdout)
+}
+
+// plan checks the flags and returns the sweep as a whole, with this task's
+// shard; with --resume, the plan kept in that folder.
+func (c *sweepCmd) plan(set map[string]bool) (*sweep.Plan, error) {
+	if c.resume != "" {
+		for name := range set {
+			switch name {
+			case "resume", "parallel", "quiet", "device", "max-memory", "save-dir", "plot":
+			default:
+				return nil, cli.Usagef("--%s: --resume continues the sweep with the settings it was started with; drop --%s", name, name)
+			}
+		}
+		plan, err := sweep.ReadPlan(c.resume)
+		if err != nil {
+			return nil, err
+		}
+		c.out = c.resume
+		c.fromShared(plan)
+		return plan, c.check()
+	}
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	var grid []sweep.Setting
+	var err error
+	if c.gridFile != "" {
+		for _, name := range []string{"sizes", "batch-size", "eta", "lambda", "seed", "cost", "activation", "weight-init"} {
+			if set[name] {
+				return nil, cli.Usagef("--%s and --grid: the grid file lists the networks' settings; leave --%s out", name, name)
+			}
+		}
+		if grid, err = sweep.ReadGrid(c.gridFile, sweep.Book(), maxSweep); err != nil {
+			return nil, err
+		}
+	} else if grid, err = c.axes.Grid(); err != nil {
+		return nil, cli.Usagef("%v", err)
+	}
+	if len(grid) > maxSweep {
+		return nil, cli.Usagef("%d networks: a sweep takes at most %d", len(grid), maxSweep)
+	}
+	plan := &sweep.Plan{Grid: grid, Epochs: c.epochs, Shards: 1, Shared: c.shared()}
+	switch {
+	case c.shard != "" && set["shards"]:
+		return nil, cli.Usagef("--shard and --shards: give one (--shard I/N names the part; --shards N takes I from the engine)")
+	case c.shard != "":
+		if plan.Shard, plan.Shards, err = sweep.ParseShard(c.shard); err != nil {
+			return nil, cli.Usagef("%v", err)
+		}
+	case set["shards"] || os.Getenv(sweep.EnvSlurmID) != "":
+		// A Slurm array says its size, so its tasks shard without --shards;
+		// a Kubernetes pod cannot (see sweep.FromEnv).
+		i, n, engine, err := sweep.FromEnv(os.Getenv, c.shards)
+		if err != nil {
+			return nil, cli.Usagef("%v", err)
+		}
+		plan.Shard, plan.Shards = i, n
+		fmt.Fprintf(c.stderr, "gputrain sweep: shard %d of %d, from the %s (--shard 0/1 trains the whole grid)\n", i, n, engine)
+	case os.Getenv(sweep.EnvKubernetesIndex) != "":
+		fmt.Fprintf(c.stderr, "gputrain sweep: note: %s is set but --shards is not: training the whole grid (--shards N splits it over the Job's N pods)\n", sweep.EnvKubernetesIndex)
+	}
+	if plan.Shards > len(grid) {
+		return nil, cli.Usagef("%d shards of a grid of %d networks: some shards would have none", plan.Shards, len(grid))
+	}
+	return plan, nil
+}
+
+// shared is the flags every network shares, as the plan records them.
+func (c *sweepCmd) shared() map[string]string {
+	data, err := filepath.Abs(c.data)
+	if err != nil {
+		data = c.data
+	}
+	return map[string]string{
+		"dtype": c.dtype, "data": data, "eval": c.eval, "train_limit": fmt.Sprint(c.trainLimit),
+		"no_shuffle": fmt.Sprint(c.noShuffle), "allow_noncanonical": fmt.Sprint(c.nonCanonical),
+		"monitor": fmt.Sprint(c.monitor),
+	}
+}
+
+// fromShared takes a kept plan's shared flags.
+func (c *sweepCmd) fromShared(p *sweep.Plan) {
+	s := p.Shared
+	c.epochs, c.dtype, c.data, c.eval = p.Epochs, s["dtype"], s["data"], s["eval"]
+	fmt.Sscan(s["train_limit"], &c.trainLimit)
+	c.noShuffle, c.nonCanonical, c.monitor = s["no_shuffle"] == "true", s["allow_noncanonical"] == "true", s["monitor"] == "true"
+}
+
+func (c *sweepCmd) check() error {
+	switch {
+	case c.epochs < 1:
+		return cli.Usagef("--epochs %d: must be at least 1", c.epochs)
+	case c.trainLimit < 0:
+		return cli.Usagef("--train-limit %d: must be 0 (all) or more", c.trainLimit)
+	case c.eval != "test" && c.eval != "validation" && c.eval != "none":
+		return cli.Usagef("--eval %q: want test, validation or none", c.eval)
+	case c.device != "cpu" && c.device != "cuda":
+		return cli.Usagef("--device %q: want cpu or cuda", c.device)
+	case c.device == "cuda" && !cuda.Available:
+		return cli.Usagef("--device cuda: %v", cuda.ErrNoCUDA)
+	case c.parallel < 0:
+		return cli.Usagef("--parallel %d: must be 0 (automatic) or more", c.parallel)
+	case c.data == "":
+		return cli.Usagef("--data is empty: name the folder of the MNIST files")
+	}
+	if _, err := graph.ParseDtype(c.dtype); err != nil {
+		return cli.Usagef("--dtype: %v", err)
+	}
+	if c.parallel == 0 {
+		c.parallel = runtime.GOMAXPROCS(0)
+		if c.device == "cuda" {
+			c.parallel = 1
+		}
+	}
+	return nil
+}
+
+// checkMemory fits the networks trained at once into limit: fewer at once
+// when all would not fit (with a note), none when one alone does not.
+func (c *sweepCmd) checkMemory(mine []sweep.Setting, limit memlimit.Limit) error {
+	n := canonicalTraining
+	if c.trainLimit > 0 {
+		n = min(n, c.trainLimit)
+	}
+	dt, _ := graph.ParseDtype(c.dtype)
+	largest, which := 0.0, mine[0]
+	for _, s := range mine {
+		if est := trainEstimate(s.Sizes, s.BatchSize, n, dt, c.eval != "none", c.saveDir != "" || c.out != ""); est > largest {
+			largest, which = est, s
+		}
+	}
+	what := fmt.Sprintf("network %s in %s", which.Name(), c.dtype)
+	if err := limit.Check(what, largest); err != nil {
+		return cli.Usagef("%v", err)
+	}
+	// The data set is held once per network being trained (in its dtype)
+	// and once in bytes; the estimate counts it in each.
+	for c.parallel > 1 && limit.Check(what, largest*float64(c.parallel)) != nil {
+		c.parallel--
+		fmt.Fprintf(c.stderr, "gputrain sweep: note: %d networks at once would not fit in memory: training %d at a time\n", c.parallel+1, c.parallel)
+	}
+	return nil
+}
+
+// runSweepMerge is `gputrain sweep merge DIR...`.
+func runSweepMerge(args []string, stdout, stderr io.Writer) error {
+	fs := cli.NewFlags("gputrain sweep merge")
+	out := fs.String("out", "", "also write the merged table into this folder")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cli.PrintHelp(fs, stdout)
+		}
+		return cli.Usagef("merge: %v", err)
+	}
+	dirs := fs.Args()
+	if len(dirs) == 0 {
+		return cli.Usagef("merge: name the shards' --out folders")
+	}
+	m, err := sweep.Merge(dirs)
+	if err != nil {
+		return err
+	}
+	if err := sweep.WriteTable(stdout, m.Rows); err != nil {
+		return err
+	}
+	complete := len(m.Plan.Grid) - len(m.Missing) - len(m.Incomplete)
+	fmt.Fprintf(stderr, "gputrain sweep merge: %d folders, %d of %d networks complete\n", len(dirs), complete, len(m.Plan.Grid))
+	for _, s := range m.Missing {
+		fmt.Fprintf(stderr, "missing: %s (shard %d of %d has no line of it)\n", s.Name(), shardOf(m.Plan, s), m.Plan.Shards)
+	}
+	for _, s := range m.Incomplete {
+		fmt.Fprintf(stderr, "incomplete: %s (fewer than %d epochs: still running, or stopped; --resume its shard's folder)\n", s.Name(), m.Plan.Epochs)
+	}
+	for _, d := range m.Duplicated {
+		fmt.Fprintf(stderr, "duplicated: %s; the first folder's lines are kept\n", d)
+	}
+	if *out != "" {
+		if err := writeMerged(*out, m); err != nil {
+			return err
+		}
+	}
+	if len(m.Missing)+len(m.Incomplete) > 0 {
+		return fmt.Errorf("merge: %d networks missing, %d incomplete", len(m.Missing), len(m.Incomplete))
+	}
+	return nil
+}
+
+// shardOf says which shard a setting belongs to.
+func shardOf(p sweep.Plan, s sweep.Setting) int {
+	for i := range p.Shards {
+		for _, t := range sweep.Shard(p.Grid, i, p.Shards) {
+			if t.Name() == s.Name() {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+func writeMerged(dir string, m *sweep.Merged) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--out: %v", err)
+	}
+	var b strings.Builder
+	if err := sweep.WriteTable(&b, m.Rows); err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, sweep.TableFile), []byte(b.String()))
+}
