@@ -7,6 +7,7 @@ import (
 
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/network"
+	"github.com/gputrain/gputrain/mnist"
 	"github.com/gputrain/gputrain/reference"
 )
 
@@ -31,7 +32,7 @@ func TestMonitorMatchesNetwork2(t *testing.T) {
 				}
 				data := reference.Samples(set)
 				wantCost, wantCorrect := reference.TotalCost(net, data, net.Lambda), reference.Accuracy(net, data)
-				cost, correct, err := Monitor(net, set, dt)
+				cost, correct, err := monitor(net, set, dt)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -49,4 +50,17 @@ func TestMonitorMatchesNetwork2(t *testing.T) {
 			})
 		}
 	}
+}
+
+// monitor measures net on s with a predictor's Monitor, in dt.
+func monitor(net *network.Network, s *mnist.Set, dt graph.Dtype) (cost float64, correct int, err error) {
+	p, err := OpenPredictor(net.Spec, dt)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer p.Close()
+	if err := p.SetNetwork(net); err != nil {
+		return 0, 0, err
+	}
+	return p.Monitor(s)
 }

@@ -3,6 +3,8 @@
 package cuda
 
 import (
+	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
 )
@@ -12,6 +14,9 @@ const Available = false
 
 // Open fails with ErrNoCUDA: this binary was built without the gpu tag.
 func Open(train.Config, *mnist.Set) (train.Trainer, error) { return nil, ErrNoCUDA }
+
+// OpenPredictor fails with ErrNoCUDA: this binary was built without the gpu tag.
+func OpenPredictor(network.Spec, graph.Dtype) (train.Predictor, error) { return nil, ErrNoCUDA }
 
 // Describe says what CUDA support this binary has, for --version.
 func Describe() string {

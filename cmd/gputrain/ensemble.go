@@ -26,6 +26,7 @@ type modelSet struct {
 	paths   []string
 	nets    []*network.Network
 	combine ensemble.Method
+	device  string // where they predict (--device); "" is the CPU
 }
 
 // loadModels reads --model: a file, files separated by commas, or a
@@ -83,12 +84,13 @@ func (m *modelSet) widest() []int {
 
 // digits returns each member's digit for every image of s and the
 // ensemble's (the one network's, for a single model). Votes count the
-// members' digits as training's evaluation computes them (the CPU backend
-// in dt); means average the members' activations in float64.
+// members' digits as training's evaluation computes them (the backend of
+// m.device in dt: so eval's count matches the last "Epoch N: ..." line of
+// the same dtype); means average the members' activations in float64.
 func (m *modelSet) digits(s *mnist.Set, dt graph.Dtype) (members [][]uint8, combined []uint8, err error) {
 	if m.combine == ensemble.Vote || len(m.nets) == 1 {
 		for _, net := range m.nets {
-			d, err := predictSet(net, s, dt)
+			d, err := m.predictSet(net, s, dt)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -99,7 +101,7 @@ func (m *modelSet) digits(s *mnist.Set, dt graph.Dtype) (members [][]uint8, comb
 	}
 	var acts [][][]float64
 	for _, net := range m.nets {
-		a, err := activations(net, s.Images)
+		a, err := m.activations(net, s)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -108,6 +110,37 @@ func (m *modelSet) digits(s *mnist.Set, dt graph.Dtype) (members [][]uint8, comb
 	}
 	mean, err := ensemble.MeanActivations(acts)
 	return members, argmaxes(mean), err
+}
+
+// predictSet returns net's digit for every image of s, computed on
+// m.device in dt.
+func (m *modelSet) predictSet(net *network.Network, s *mnist.Set, dt graph.Dtype) ([]uint8, error) {
+	p, err := openPredictor(m.device, net, dt)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	return p.Predict(s)
+}
+
+// activations returns net's ten output activations for every image of s,
+// computed on m.device in float64: the activations printed are the
+// network's as exactly as the device computes them.
+func (m *modelSet) activations(net *network.Network, s *mnist.Set) ([][]float64, error) {
+	p, err := openPredictor(m.device, net, graph.Float64)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	flat, err := p.Activations(s)
+	if err != nil {
+		return nil, err
+	}
+	acts := make([][]float64, s.Len())
+	for i := range acts {
+		acts[i] = flat[i*network.OutputSize : (i+1)*network.OutputSize]
+	}
+	return acts, nil
 }
 
 func argmaxes(acts [][]float64) []uint8 {
@@ -148,9 +181,10 @@ func (m *modelSet) memberResults(members [][]uint8, labels []uint8) []memberResu
 // the vote's digit and its share of the members, or the mean activations
 // read as one network's.
 func (m *modelSet) predict(pixels []uint8) (perImage [][]float64, votes [][]uint8, err error) {
+	set := &mnist.Set{Images: pixels, Labels: make([]uint8, len(pixels)/network.InputSize)}
 	var acts [][][]float64
 	for _, net := range m.nets {
-		a, err := activations(net, pixels)
+		a, err := m.activations(net, set)
 		if err != nil {
 			return nil, nil, err
 		}

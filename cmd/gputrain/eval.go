@@ -8,9 +8,7 @@ import (
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cmd/internal/memlimit"
-	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/graph"
-	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/mnist"
 )
 
@@ -37,21 +35,6 @@ func splitSet(d *mnist.Data, name string) *mnist.Set {
 	return d.Test
 }
 
-// predictSet returns the network's digit for every image of s, computed
-// by the CPU backend in dt, as training's evaluation after each epoch is:
-// so eval's count matches the last "Epoch N: ..." line of the same dtype.
-func predictSet(net *network.Network, s *mnist.Set, dt graph.Dtype) ([]uint8, error) {
-	b, err := cpu.OpenPredictor(net.Spec, dt)
-	if err != nil {
-		return nil, err
-	}
-	defer b.Close()
-	if err := b.SetNetwork(net); err != nil {
-		return nil, err
-	}
-	return b.Predict(s)
-}
-
 // evaluation is eval's result; it is also its --json output.
 type evaluation struct {
 	Model    string      `json:"model"`
@@ -71,6 +54,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	split := fs.String("split", "test", "the images to evaluate on: "+strings.Join(splits, ", "))
 	data := fs.String("data", defaultData, "directory of the MNIST files (fetched there when missing), or the book's mnist.pkl.gz")
 	dtype := fs.String("dtype", "float32", "float32 or float64: the precision to compute in")
+	device := fs.String("device", "cpu", deviceFlagHelp)
 	asJSON := fs.Bool("json", false, "print one JSON object: counts, accuracy and confusion matrix")
 	maxMemory := fs.String("max-memory", "", "refuse a model needing more memory than this (4GiB, 500MB; default: what the machine has available)")
 	anyData := fs.Bool("allow-noncanonical", false, "read MNIST files that are not the canonical ones (a dataset of your own)")
@@ -90,6 +74,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return cli.Usagef("--dtype: %v", err)
 	}
+	if err := checkDevice(*device); err != nil {
+		return err
+	}
 	limit, err := memlimit.Get(*maxMemory)
 	if err != nil {
 		return cli.Usagef("%v", err)
@@ -98,8 +85,12 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	ms.device = *device
 	d, err := mnist.EnsureWith(*data, stderr, dataOptions(*anyData, limit))
 	if err != nil {
+		return err
+	}
+	if err := checkDeviceData(*device, d, "evaluate on"); err != nil {
 		return err
 	}
 	set := splitSet(d, *split)

@@ -29,6 +29,8 @@ func TestEvalErrors(t *testing.T) {
 		{[]string{"--model", model, "--split", "train"}, exitUsage, `--split "train": want test, validation, training`},
 		{[]string{"--model", model, "--dtype", "int8"}, exitUsage, `--dtype: dtype "int8"`},
 		{[]string{"--model", model, "extra"}, exitUsage, `unexpected argument "extra"`},
+		{[]string{"--model", model, "--device", "tpu"}, exitUsage, `--device "tpu": want cpu or cuda`},
+		{[]string{"--model", model, "--device", "cuda", "--data", noData}, exitUsage, "--device cuda: gputrain was built without CUDA support"},
 		{[]string{"--model", filepath.Join(dir, "none.json"), "--data", noData}, exitRuntime, filepath.Join(dir, "none.json") + ": no such file or directory"},
 		{[]string{"--model", bad, "--data", noData}, exitRuntime, bad + ": unexpected EOF"},
 		{[]string{"--model", diverged, "--data", noData}, exitRuntime, diverged + ": holds NaN or Infinity"},

@@ -63,10 +63,10 @@ func TestNoCommandTrains(t *testing.T) {
 
 // TestCUDAHandOff builds the CPU binary and runs it with --device cuda and
 // no command, beside a gputrain-cuda (a script standing in for the CUDA
-// build, recording its arguments and exiting 7), then with that script only
-// on PATH, then with neither: the script gets the arguments as written and
-// its exit status is the CPU binary's; without one, train says how to get
-// one.
+// build, recording its arguments and exiting 7), then eval --device=cuda
+// beside it, then with that script only on PATH, then with neither: the
+// script gets the arguments as written and its exit status is the CPU
+// binary's; without one, train says how to get one.
 func TestCUDAHandOff(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("the stand-in gputrain-cuda is a shell script")
@@ -111,6 +111,15 @@ func TestCUDAHandOff(t *testing.T) {
 	t.Run("beside", func(t *testing.T) {
 		p := fake(dir)
 		defer os.Remove(p)
+		check(t, p, os.Getenv("PATH"))
+	})
+	t.Run("eval", func(t *testing.T) {
+		// Every command that takes --device hands over, as train does.
+		p := fake(dir)
+		defer os.Remove(p)
+		saved := args
+		defer func() { args = saved }()
+		args = []string{"eval", "--model", "a model.json", "--device=cuda"}
 		check(t, p, os.Getenv("PATH"))
 	})
 	t.Run("PATH", func(t *testing.T) {

@@ -1,12 +1,14 @@
-// Command gputrain trains the network of chapter 1 of Nielsen's "Neural
-// Networks and Deep Learning" on MNIST, on the CPU or on an NVIDIA GPU.
+// Command gputrain trains the networks of chapters 1 and 3 of Nielsen's
+// "Neural Networks and Deep Learning" on MNIST, on the CPU or on an NVIDIA
+// GPU, and predicts, evaluates and draws with them on either.
 //
 //	gputrain train [--sizes 784,30,10] [--epochs 30] [--batch-size 10] [--eta 3.0] [--device cpu|cuda] ...
 //	gputrain [train flags]   (train: flags with no command mean train)
-//	gputrain predict --model M.json IMAGE...   (--json, --show FILE.png)
-//	gputrain eval --model M.json [--split test|validation|training]
+//	gputrain sweep [train flags as lists] [--device cpu|cuda]
+//	gputrain predict --model M.json [--device cpu|cuda] IMAGE...   (--json, --show FILE.png)
+//	gputrain eval --model M.json [--split test|validation|training] [--device cpu|cuda]
 //	gputrain show [--split test] [--n 16] FILE.png
-//	gputrain show --misclassified --model M.json FILE.png
+//	gputrain show --misclassified --model M.json [--device cpu|cuda] FILE.png
 //	gputrain data [--data DIR]
 //	gputrain version
 //	gputrain doctor [--json]
@@ -19,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
@@ -32,8 +35,9 @@ const (
 	exitUsage   = 2
 )
 
-const usage = `gputrain trains the network of chapter 1 of Nielsen's "Neural Networks and
-Deep Learning" (a sigmoid network, quadratic cost, mini-batch SGD) on MNIST.
+const usage = `gputrain trains the networks of chapters 1 and 3 of Nielsen's "Neural Networks
+and Deep Learning" (mini-batch SGD; sigmoid, tanh or ReLU; quadratic, cross-entropy or
+log-likelihood cost; L2) on MNIST.
 
 Usage:
   gputrain train [flags]   train a network (gputrain train -h for the flags); flags
@@ -53,6 +57,9 @@ Usage:
   gputrain doctor [--json] can this machine run this build? one line per check (run
                            it first when a GPU does not work: gputrain-cuda doctor)
   gputrain help            this text
+
+train, sweep, predict, eval and show --misclassified take --device cpu|cuda: the
+CPU build runs gputrain-cuda for --device cuda where one is installed.
 `
 
 type command struct {
@@ -99,12 +106,16 @@ func withCommand(args []string) []string {
 	return append([]string{"train"}, args...)
 }
 
+// deviceCommands are the commands that take --device.
+var deviceCommands = []string{"train", "sweep", "predict", "eval", "show"}
+
 // cudaHandOff is the CUDA build to run args with, or "": only the CPU build
-// hands over, only a train run with --device cuda, and only to a
-// gputrain-cuda beside it or on PATH (else train says how to get one).
+// hands over, only a command of deviceCommands with --device cuda, and only
+// to a gputrain-cuda beside it or on PATH (else the command says how to get
+// one).
 func cudaHandOff(args []string) string {
 	args = withCommand(args)
-	if cuda.Available || len(args) == 0 || args[0] != "train" || !wantsCUDA(args[1:]) {
+	if cuda.Available || len(args) == 0 || !slices.Contains(deviceCommands, args[0]) || !wantsCUDA(args[1:]) {
 		return ""
 	}
 	return findCUDABinary()

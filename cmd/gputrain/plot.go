@@ -15,9 +15,6 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 
-	"github.com/gputrain/gputrain/cpu"
-	"github.com/gputrain/gputrain/graph"
-	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
 )
@@ -70,7 +67,11 @@ func (p plotInfo) title() string {
 }
 
 // plotEpoch redraws --plot after an epoch, with the evaluation cost of the
-// network b holds now beside the training cost.
+// network b holds now beside the training cost: network2.py's total cost
+// (its own cost, quadratic or cross-entropy, plus the L2 term) measured by
+// b, on its device and in its dtype. (The backends report the training
+// cost as they train; this is what the same measure says about images the
+// network does not learn from.)
 func (c *trainCmd) plotEpoch(b train.Trainer, eval *mnist.Set, results []train.Result) error {
 	if eval != nil {
 		last := results[len(results)-1]
@@ -78,11 +79,8 @@ func (c *trainCmd) plotEpoch(b train.Trainer, eval *mnist.Set, results []train.R
 		if last.Monitors != nil {
 			cost = last.Monitors.EvalCost
 		} else {
-			net, err := b.Network()
-			if err != nil {
-				return err
-			}
-			if cost, err = evaluationCost(net, eval); err != nil {
+			var err error
+			if cost, _, err = b.Monitor(eval); err != nil {
 				return err
 			}
 		}
@@ -92,16 +90,6 @@ func (c *trainCmd) plotEpoch(b train.Trainer, eval *mnist.Set, results []train.R
 		c.evalCosts[last.Epoch] = cost
 	}
 	return writeTrainingPlot(c.Plot, c.plotInfo(), results, c.evalCosts)
-}
-
-// evaluationCost is the network's total cost over the images of s, as
-// network2.py's monitor computes it (its own cost, quadratic or
-// cross-entropy, plus the L2 term): measured in float32 on every core.
-// (The backends report the training cost as they train; this is what the
-// same measure says about images the network does not learn from.)
-func evaluationCost(net *network.Network, s *mnist.Set) (float64, error) {
-	cost, _, err := cpu.Monitor(net, s, graph.Float32)
-	return cost, err
 }
 
 // writeTrainingPlot draws accuracy (%) per epoch above the training cost

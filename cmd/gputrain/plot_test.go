@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gputrain/gputrain/cpu"
+	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
 )
@@ -174,9 +176,10 @@ func TestLabelledTicks(t *testing.T) {
 	}
 }
 
-// TestEvaluationCost: the cost of the compiled forward pass is the book's
+// TestPlotEvaluationCost: the evaluation cost --plot draws beside the
+// training cost, measured by the trainer on its device, is the book's
 // ½‖y−a‖² of its feedforward, averaged over the images.
-func TestEvaluationCost(t *testing.T) {
+func TestPlotEvaluationCost(t *testing.T) {
 	t.Parallel()
 	_, net := randomModel(t)
 	set := &mnist.Set{Images: make([]uint8, 3*784), Labels: []uint8{7, 0, 3}}
@@ -194,11 +197,20 @@ func TestEvaluationCost(t *testing.T) {
 			want += (y - v) * (y - v) / 2 / 3
 		}
 	}
-	got, err := evaluationCost(net, set)
+	b, err := cpu.Open(train.Config{Spec: net.Spec, BatchSize: 3, Eta: 1, Dtype: graph.Float32}, set)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if math.Abs(got-want) > 1e-5*want {
+	defer b.Close()
+	if err := b.SetNetwork(net); err != nil {
+		t.Fatal(err)
+	}
+	c := &trainCmd{trainFlags: trainFlags{Plot: filepath.Join(t.TempDir(), "plot.png")}}
+	c.Sizes = net.Sizes
+	if err := c.plotEpoch(b, set, []train.Result{{Epoch: 4, Total: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.evalCosts[4]; math.Abs(got-want) > 1e-5*want {
 		t.Errorf("evaluation cost %v, the feedforward's %v", got, want)
 	}
 }

@@ -14,10 +14,7 @@ import (
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cmd/internal/memlimit"
-	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/ensemble"
-	"github.com/gputrain/gputrain/graph"
-	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/internal/safefile"
 	"github.com/gputrain/gputrain/mnist/digit"
 )
@@ -27,6 +24,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	model := fs.String("model", "", modelFlagHelp)
 	combine := fs.String("combine", "vote", combineFlagHelp)
 	asJSON := fs.Bool("json", false, `print one JSON object per image: {"file","digit","activation","top","unsure","activations"}`)
+	device := fs.String("device", "cpu", "cpu or cuda: where the network runs")
 	show := fs.String("show", "", "also draw each image beside what the network read (28×28, preprocessed), captioned with the prediction, to this PNG file")
 	files, err := parseFiles(fs, args, stdout)
 	if errors.Is(err, cli.ErrHelp) {
@@ -46,6 +44,9 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if *model == "" {
 		return cli.Usagef("--model is required: a model file written by gputrain train --save")
 	}
+	if err := checkDevice(*device); err != nil {
+		return err
+	}
 	if len(files) == 0 {
 		return cli.Usagef("no images given: name one or more PNG, JPEG or GIF files of a handwritten digit")
 	}
@@ -53,6 +54,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	net.device = *device
 	if *show != "" && len(net.nets) > 1 && net.combine == ensemble.Vote {
 		return cli.Usagef("--show with an ensemble draws the mean of its activations: add --combine mean")
 	}
@@ -130,36 +132,6 @@ func prepareImage(path string, thumb bool, stderr io.Writer) ([]uint8, image.Ima
 		img = thumbnail(img, showSide)
 	}
 	return px, img, nil
-}
-
-// activations runs the network's compiled forward pass on n images
-// (n×784 pixels) and returns each image's ten output activations. It runs
-// in float64 on one core: for a handful of images, compiling for the
-// backend's batch sizes and threads would cost more than it saves, and the
-// activations printed are the network's exactly.
-func activations(net *network.Network, pixels []uint8) ([][]float64, error) {
-	n := len(pixels) / network.InputSize
-	p, err := graph.CompileForward(net.Spec, n, graph.Float64)
-	if err != nil {
-		return nil, err
-	}
-	m := cpu.NewMachine[float64](p, 1)
-	defer m.Close()
-	for l := range p.Weights {
-		copy(m.Buf(p.Weights[l]), net.Weights[l])
-		copy(m.Buf(p.Biases[l]), net.Biases[l])
-	}
-	x := m.Buf(p.X)
-	for i, v := range pixels {
-		x[i] = float64(v) / 255
-	}
-	m.Run()
-	out := m.Buf(p.Output)
-	acts := make([][]float64, n)
-	for i := range acts {
-		acts[i] = append([]float64(nil), out[i*network.OutputSize:(i+1)*network.OutputSize]...)
-	}
-	return acts, nil
 }
 
 // Low confidence: the most active output below unsureBelow, or within

@@ -183,6 +183,8 @@ func TestPredictErrors(t *testing.T) {
 	}{
 		{"no model", []string{good}, exitUsage, "--model is required", 0},
 		{"no images", []string{"--model", model}, exitUsage, "no images given", 0},
+		{"bad device", []string{"--model", model, "--device", "tpu", good}, exitUsage, `--device "tpu": want cpu or cuda`, 0},
+		{"no cuda", []string{"--model", model, "--device", "cuda", good}, exitUsage, "--device cuda: gputrain was built without CUDA support", 0},
 		{"unknown flag", []string{"--model", model, "--colour", good}, exitUsage, "flag provided but not defined: -colour", 0},
 		{"show not png", []string{"--model", model, "--show", "x.jpg", good}, exitUsage, "--show x.jpg: the output is a PNG image", 0},
 		{"missing model", []string{"--model", filepath.Join(dir, "none.json"), good}, exitRuntime, filepath.Join(dir, "none.json") + ": no such file or directory", 0},
@@ -383,7 +385,7 @@ func TestPredictMNIST(t *testing.T) {
 		args = append(args, path)
 		raw = append(raw, data.Test.Image(i)...)
 	}
-	want, err := activations(net, raw)
+	want, err := (&modelSet{}).activations(net, &mnist.Set{Images: raw, Labels: make([]uint8, n)})
 	if err != nil {
 		t.Fatal(err)
 	}

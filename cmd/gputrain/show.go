@@ -60,6 +60,7 @@ func runShow(args []string, stdout, stderr io.Writer) error {
 	mistakes := fs.Bool("misclassified", false, "draw only the digits the --model gets wrong")
 	scale := cli.Int(fs, "scale", 3, "pixels per MNIST pixel")
 	dtype := fs.String("dtype", "float32", "float32 or float64: the precision the model predicts in")
+	device := fs.String("device", "cpu", "cpu or cuda: where the --model predicts")
 	maxMemory := fs.String("max-memory", "", "refuse an image needing more memory than this (4GiB, 500MB; default: what the machine has available)")
 	anyData := fs.Bool("allow-noncanonical", false, "read MNIST files that are not the canonical ones (a dataset of your own)")
 	files, err := parseFiles(fs, args, stdout)
@@ -89,6 +90,9 @@ func runShow(args []string, stdout, stderr io.Writer) error {
 	if err := checkSplit(*split); err != nil {
 		return err
 	}
+	if err := checkDevice(*device); err != nil {
+		return err
+	}
 	dt, err := graph.ParseDtype(*dtype)
 	if err != nil {
 		return cli.Usagef("--dtype: %v", err)
@@ -114,6 +118,7 @@ func runShow(args []string, stdout, stderr io.Writer) error {
 		if net, err = loadModels(*model, *combine, limit); err != nil {
 			return err
 		}
+		net.device = *device
 		sizes = net.widest()
 	}
 	// The grid's size is known before the data is read: at most the
@@ -131,6 +136,11 @@ func runShow(args []string, stdout, stderr io.Writer) error {
 	d, err := mnist.EnsureWith(*data, stderr, dataOptions(*anyData, limit))
 	if err != nil {
 		return err
+	}
+	if net != nil {
+		if err := checkDeviceData(*device, d, "use"); err != nil {
+			return err
+		}
 	}
 	all := splitSet(d, *split)
 	if all.Len() == 0 {

@@ -37,6 +37,8 @@ func TestShowErrors(t *testing.T) {
 		{[]string{"--scale", "0", out}, exitUsage, "--scale 0: want 1 to 16"},
 		{[]string{"--split", "tests", out}, exitUsage, `--split "tests"`},
 		{[]string{"--dtype", "half", out}, exitUsage, `--dtype: dtype "half"`},
+		{[]string{"--device", "tpu", out}, exitUsage, `--device "tpu": want cpu or cuda`},
+		{[]string{"--misclassified", "--model", "m.json", "--device", "cuda", "--data", noData, out}, exitUsage, "--device cuda: gputrain was built without CUDA support"},
 		{[]string{"--model", filepath.Join(dir, "none.json"), "--data", noData, out}, exitRuntime, filepath.Join(dir, "none.json") + ": no such file or directory"},
 	}
 	for _, c := range cases {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cmd/internal/memlimit"
-	"github.com/gputrain/gputrain/cuda"
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/sweep"
@@ -125,7 +124,7 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.gridFile, "grid", "", "read the networks' settings from this JSON or CSV file instead of the lists")
 	cli.IntVar(fs, &c.epochs, "epochs", c.epochs, "epochs of every network")
 	fs.StringVar(&c.dtype, "dtype", c.dtype, "float32 or float64")
-	fs.StringVar(&c.device, "device", c.device, "cpu or cuda")
+	fs.StringVar(&c.device, "device", c.device, deviceFlagHelp)
 	fs.StringVar(&c.data, "data", c.data, "directory of the MNIST files (fetched there when missing)")
 	fs.BoolVar(&c.nonCanonical, "allow-noncanonical", false, "read MNIST files that are not the canonical ones")
 	fs.StringVar(&c.eval, "eval", c.eval, "evaluate after each epoch on test, validation or none")
@@ -240,6 +239,7 @@ func (c *sweepCmd) fromShared(p *sweep.Plan) {
 }
 
 func (c *sweepCmd) check() error {
+	deviceErr := checkDevice(c.device)
 	switch {
 	case c.epochs < 1:
 		return cli.Usagef("--epochs %d: must be at least 1", c.epochs)
@@ -247,10 +247,8 @@ func (c *sweepCmd) check() error {
 		return cli.Usagef("--train-limit %d: must be 0 (all) or more", c.trainLimit)
 	case c.eval != "test" && c.eval != "validation" && c.eval != "none":
 		return cli.Usagef("--eval %q: want test, validation or none", c.eval)
-	case c.device != "cpu" && c.device != "cuda":
-		return cli.Usagef("--device %q: want cpu or cuda", c.device)
-	case c.device == "cuda" && !cuda.Available:
-		return cli.Usagef("--device cuda: %v", cuda.ErrNoCUDA)
+	case deviceErr != nil:
+		return deviceErr
 	case c.parallel < 0:
 		return cli.Usagef("--parallel %d: must be 0 (automatic) or more", c.parallel)
 	case c.data == "":

@@ -407,26 +407,18 @@ func (r *sweepRun) redrawLocked() {
 	}
 }
 
-// monitors measures network2's four monitors of the network b holds, as
-// train --monitor does.
+// monitors measures network2's four monitors of the network b holds, on
+// its device, as train --monitor does.
 func (r *sweepRun) monitors(b train.Trainer, l *sweep.Epoch) error {
-	net, err := b.Network()
+	m, err := measureMonitors(b, r.training, r.eval)
 	if err != nil {
 		return err
 	}
-	cost, correct, err := cpu.Monitor(net, r.training, r.dt)
-	if err != nil {
-		return err
-	}
-	acc := float64(correct) / float64(r.training.Len())
-	l.TrainingCost, l.TrainingAccuracy = &cost, &acc
+	acc := float64(m.TrainingCorrect) / float64(r.training.Len())
+	l.TrainingCost, l.TrainingAccuracy = &m.TrainingCost, &acc
 	if r.eval != nil {
-		ecost, _, err := cpu.Monitor(net, r.eval, r.dt)
-		if err != nil {
-			return err
-		}
 		eacc := float64(l.Correct) / float64(max(1, l.Total))
-		l.EvaluationCost, l.EvaluationAccuracy = &ecost, &eacc
+		l.EvaluationCost, l.EvaluationAccuracy = &m.EvalCost, &eacc
 	}
 	return nil
 }

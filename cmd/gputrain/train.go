@@ -22,8 +22,6 @@ import (
 	"github.com/gputrain/gputrain/cmd/internal/memlimit"
 	"github.com/gputrain/gputrain/cmd/internal/rss"
 	"github.com/gputrain/gputrain/cmd/internal/trainflags"
-	"github.com/gputrain/gputrain/cpu"
-	"github.com/gputrain/gputrain/cuda"
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
@@ -245,7 +243,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.WeightInit, "weight-init", "large", "initial weights: large (N(0,1)) or scaled (N(0,1/n_in), network2's default)")
 	fs.BoolVar(&c.Monitor, "monitor", false, "after each epoch measure network2's four monitors (cost and accuracy on the training and evaluation sets) and print them after the book's line")
 	cli.IntVar(fs, &c.EarlyStop, "early-stop", 0, "stop when the evaluation accuracy has not improved for N epochs (network2's early_stopping_n; 0: never)")
-	fs.StringVar(&c.device, "device", "cpu", "cpu or cuda")
+	fs.StringVar(&c.device, "device", "cpu", deviceFlagHelp)
 	fs.StringVar(&c.Data, "data", defaultData, "directory of the MNIST files (fetched there when missing), or the book's mnist.pkl.gz")
 	fs.BoolVar(&c.NonCanonical, "allow-noncanonical", false, "read MNIST files that are not the canonical ones (a dataset of your own)")
 	fs.StringVar(&c.init, "init", "", "start from this model file (network2.py JSON) instead of random weights")
@@ -313,10 +311,10 @@ func (c *trainCmd) validate() error {
 	if flag, fault := c.check(!c.set["init"] && c.resume == ""); flag != "" {
 		return cli.Usagef("--%s%s", flag, fault)
 	}
-	switch {
-	case c.device != "cpu" && c.device != "cuda":
-		return cli.Usagef("--device %q: want cpu or cuda", c.device)
-	case c.Data == "":
+	if c.device != "cpu" && c.device != "cuda" {
+		return checkDevice(c.device)
+	}
+	if c.Data == "" {
 		return cli.Usagef("--data is empty: name the folder of the MNIST files")
 	}
 	for _, f := range []struct{ flag, path string }{{"save", c.Save}, {"plot", c.Plot}} {
@@ -326,10 +324,8 @@ func (c *trainCmd) validate() error {
 			}
 		}
 	}
-	if c.device == "cuda" && !cuda.Available {
-		return cli.Usagef("--device cuda: %v", cuda.ErrNoCUDA)
-	}
-	return nil
+	// Last: a build without CUDA says so once the rest is right.
+	return checkDevice(c.device)
 }
 
 // checkMemory refuses a run whose estimated peak memory exceeds limit.
@@ -525,8 +521,8 @@ func (c *trainCmd) train(ck *checkpoint, net *network.Network, stdout io.Writer)
 	if err != nil {
 		return err
 	}
-	if data.Pickle != "" && c.device == "cuda" {
-		return cli.Usagef("--device cuda reads the IDX files only, not the pixels of %s: train on it with --device cpu", data.Pickle)
+	if err := checkDeviceData(c.device, data, "train on"); err != nil {
+		return err
 	}
 	training, eval, err := c.Sets(data)
 	if err != nil {
@@ -554,11 +550,7 @@ func (c *trainCmd) train(ck *checkpoint, net *network.Network, stdout io.Writer)
 		}
 	}
 
-	open := train.Opener(cpu.Open)
-	if c.device == "cuda" {
-		open = cuda.Open
-	}
-	b, err := open(train.Config{Spec: c.spec(), TrainSize: training.Len(), BatchSize: batch, Eta: c.Eta, Dtype: dt}, training)
+	b, err := opener(c.device)(train.Config{Spec: c.spec(), TrainSize: training.Len(), BatchSize: batch, Eta: c.Eta, Dtype: dt}, training)
 	if err != nil {
 		return err
 	}
@@ -594,7 +586,7 @@ func (c *trainCmd) train(ck *checkpoint, net *network.Network, stdout io.Writer)
 	err = train.Run(ctx, b, training.Len(), sh, opt, func(r train.Result, next train.Position) error {
 		bar.clear()
 		if c.Monitor {
-			if err := c.monitor(b, training, eval, dt, &r); err != nil {
+			if r.Monitors, err = measureMonitors(b, training, eval); err != nil {
 				return err
 			}
 		}
@@ -714,25 +706,6 @@ func (c *trainCmd) writeCheckpoint(b train.Trainer, dir string, at train.Positio
 		_, err := w.Write(data)
 		return err
 	})
-}
-
-// monitor measures network2's four monitors of the network b holds now.
-func (c *trainCmd) monitor(b train.Trainer, training, eval *mnist.Set, dt graph.Dtype, r *train.Result) error {
-	net, err := b.Network()
-	if err != nil {
-		return err
-	}
-	m := &train.Monitors{TrainingTotal: training.Len()}
-	if m.TrainingCost, m.TrainingCorrect, err = cpu.Monitor(net, training, dt); err != nil {
-		return err
-	}
-	if eval != nil {
-		if m.EvalCost, _, err = cpu.Monitor(net, eval, dt); err != nil {
-			return err
-		}
-	}
-	r.Monitors = m
-	return nil
 }
 
 // printEpoch writes the book's line, "Epoch 0: 9059 / 10000", and the

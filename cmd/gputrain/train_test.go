@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/mnist"
@@ -297,8 +296,8 @@ func TestEarlyStop(t *testing.T) {
 
 // TestMonitor: --monitor adds network2's four monitors to each epoch's
 // JSON line and, in text, network2's four lines after the book's; the
-// last epoch's are what the saved model measures (cpu.Monitor, checked
-// against network2's total_cost in package cpu).
+// last epoch's are what the saved model measures (a CPU predictor's
+// Monitor, checked against network2's total_cost in package cpu).
 func TestMonitor(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -326,7 +325,12 @@ func TestMonitor(t *testing.T) {
 		cost, acc string
 		set       *mnist.Set
 	}{{"training_cost", "training_accuracy", data.Training.Slice(0, 1000)}, {"evaluation_cost", "evaluation_accuracy", data.Validation}} {
-		cost, correct, err := cpu.Monitor(net, m.set, graph.Float32)
+		p, err := openPredictor("cpu", net, graph.Float32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cost, correct, err := p.Monitor(m.set)
+		p.Close()
 		if err != nil {
 			t.Fatal(err)
 		}

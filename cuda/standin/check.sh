@@ -15,7 +15,8 @@
 #      call, the stand-in being the libcuda.so.1 loaded, the binary's imports
 #      covered, and bin/gputrain-cuda train --device cuda on the stand-in
 #      against the CPU build (1,000 images in file order, float64, --save
-#      from the same --init: <= 1e-9 relative);
+#      from the same --init: <= 1e-9 relative), and its eval, predict, show
+#      --misclassified and --monitor against the CPU build's;
 #   5. the GPU kit (make gpu-kit) run on the stand-in: its script end to end,
 #      before any GPU sees it (its PyTorch part skips without a CUDA torch),
 #      shrunk to fit: the quick GPU tests (steps 2 and 3 ran them all), no

@@ -45,6 +45,6 @@ $(STANDIN_OBJ)/kernels.o: $(STANDIN_SRC)/kernels.cpp $(STANDIN_SRC)/standin.h $(
 $(STANDIN_OBJ)/cublas.o: $(STANDIN_SRC)/cublas.cpp $(STANDIN_SRC)/standin.h
 	$(STANDIN_CXX) $(STANDIN_CXXFLAGS) -DSTANDIN_CUBLAS_VERSION=0 -c -o $@ $<
 
-## gpu-standin-check: the CUDA build end to end on the stand-in: the gpu-tagged tests with coverage of cuda/*_gpu.go (also with work deferred), the rules' tests, training against the CPU build, cuBLAS in wheel trees, doctor's failures, the GPU kit (also with BUDGET=60 and with no device), gputrain --device cuda handing over (~4 min)
+## gpu-standin-check: the CUDA build end to end on the stand-in: the gpu-tagged tests with coverage of cuda/*_gpu.go (also with work deferred), the rules' tests, training, eval, predict, show and --monitor against the CPU build, cuBLAS in wheel trees, doctor's failures, the GPU kit (also with BUDGET=60 and with no device), gputrain --device cuda handing over (~4 min)
 gpu-standin-check: standin build gpu-kit
 	bash cuda/standin/check.sh

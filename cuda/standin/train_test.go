@@ -24,17 +24,7 @@ import (
 // context's destruction, which fails it only under GPUTRAIN_STANDIN_STRICT=1
 // (the stand-in exits then).
 func TestTrainMatchesCPU(t *testing.T) {
-	needStandin(t)
-	cpuBin, cudaBin := filepath.Join(root, "bin", "gputrain"), filepath.Join(root, "bin", "gputrain-cuda")
-	for _, b := range []string{cpuBin, cudaBin} {
-		if _, err := os.Stat(b); err != nil {
-			t.Skipf("%s not built (make build cuda)", b)
-		}
-	}
-	data := mnist.SharedDir()
-	if _, err := os.Stat(filepath.Join(data, "train-images-idx3-ubyte.gz")); err != nil {
-		t.Skipf("no MNIST in %s: set GPUTRAIN_DATA, or run bin/gputrain data", data)
-	}
+	cpuBin, cudaBin, data := binaries(t)
 	dir := t.TempDir()
 	init, cpuSave := filepath.Join(dir, "init.json"), filepath.Join(dir, "cpu.json")
 	// Any network will do as the start; this one is 10 images in.
@@ -78,6 +68,24 @@ func TestTrainMatchesCPU(t *testing.T) {
 			}
 		})
 	}
+}
+
+// binaries returns bin/gputrain, bin/gputrain-cuda and the MNIST folder,
+// or skips the test until they are built and fetched.
+func binaries(t *testing.T) (cpuBin, cudaBin, data string) {
+	t.Helper()
+	needStandin(t)
+	cpuBin, cudaBin = filepath.Join(root, "bin", "gputrain"), filepath.Join(root, "bin", "gputrain-cuda")
+	for _, b := range []string{cpuBin, cudaBin} {
+		if _, err := os.Stat(b); err != nil {
+			t.Skipf("%s not built (make build cuda)", b)
+		}
+	}
+	data = mnist.SharedDir()
+	if _, err := os.Stat(filepath.Join(data, "train-images-idx3-ubyte.gz")); err != nil {
+		t.Skipf("no MNIST in %s: set GPUTRAIN_DATA, or run bin/gputrain data", data)
+	}
+	return cpuBin, cudaBin, data
 }
 
 // train runs bin train for one epoch on data, saving to save, with env added
