@@ -422,8 +422,10 @@ func gatherGeometry(m int) (grid, block int) { return gridFor(m*network.InputSiz
 // argmaxGeometry is the launch of gt_argmax for m rows.
 func argmaxGeometry(m int) (grid, block int) { return gridFor(m, segnThreads) }
 
-// Flops counts the floating-point operations of the schedule's products
-// that come from the program's MatMul instructions.
+// matmulFlops counts the floating-point operations of the schedule's
+// products that come from the program's MatMul instructions (not those
+// standing in for other instructions, such as a row sum through a ones
+// vector).
 func (s *schedule) matmulFlops() float64 {
 	var f float64
 	for _, l := range s.launches {

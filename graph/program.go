@@ -1,8 +1,10 @@
-// Package graph builds the network of chapter 1 of Nielsen's "Neural
-// Networks and Deep Learning": the Gorgonia
-// expression graph of one mini-batch (forward pass and quadratic cost), the
-// gradients Gorgonia derives from it, and the compiler that turns that graph
-// plus the book's SGD step into a Program that a backend (cpu, cuda) runs.
+// Package graph builds the networks of chapters 1 and 3 of Nielsen's
+// "Neural Networks and Deep Learning" (network.py and network2.py: sigmoid,
+// tanh or ReLU layers; quadratic, cross-entropy or softmax log-likelihood
+// cost; L2): the Gorgonia expression graph of one mini-batch (forward pass
+// and cost), the gradients Gorgonia derives from it, and the compiler that
+// turns that graph plus the book's SGD step (with network2's weight decay)
+// into a Program that a backend (cpu, cuda) runs.
 package graph
 
 import (
@@ -93,7 +95,10 @@ type Program struct {
 	X, Y            int   // inputs (m×784, m×10); Y is -1 in a forward program
 	Weights, Biases []int // parameters by layer
 	Output          int   // the last layer's activations, m×10
-	Cost            int   // the mini-batch cost C = (1/2m)·Σ‖y−a‖², 1×1; -1 in a forward program
+	// Cost is the mini-batch's mean cost without the L2 term, 1×1: the
+	// quadratic (1/2m)·Σ‖y−a‖², or network2's cross-entropy or
+	// log-likelihood fn over m; -1 in a forward program.
+	Cost int
 }
 
 // Storage returns the buffer whose memory b uses (itself unless an alias).
