@@ -21,7 +21,7 @@ build:
 	$(GO) build -ldflags '$(VCS_LDFLAGS)' -o $(BIN)/gputrain ./cmd/gputrain
 	@echo "built $(BIN)/gputrain (CPU; 'make cuda' for the GPU build)"
 
-## test: every test, the real-data ones included (fetches MNIST once into $GPUTRAIN_DATA or the user's cache); offline once go mod download has run; minutes on 2 cores (README.md)
+## test: every test, the real-data ones included (fetches MNIST once into $GPUTRAIN_DATA or the user's cache); offline once go mod download has run; minutes on 2 cores (TESTING.md)
 # Measured on a fresh clone, 2 cores shared with other jobs (load 11–17):
 # 3m31s with the build cache warm, 14m17s cold; cmd/gputrain-bench and
 # cmd/gputrain (about 3 minutes each there) are the longest packages.

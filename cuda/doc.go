@@ -48,7 +48,6 @@
 // and embedded; the driver JIT-compiles them for the GPU at hand. The same
 // source is compiled by the host C++ compiler through emu/cuda_emu.h so the
 // tests run every kernel on the CPU and compare it with the CPU backend,
-// on machines without a GPU. The README's "Training on an NVIDIA GPU" lists
-// the make targets, and the GPU kit (make gpu-kit) that runs every GPU
-// check on a machine without Go.
+// on machines without a GPU. docs/GPU.md lists the make targets, and the
+// GPU kit (make gpu-kit) that runs every GPU check on a machine without Go.
 package cuda

@@ -10,7 +10,7 @@ import (
 var errLocked = errors.New("locked by another process")
 
 // lockDir locks nothing outside Linux: two runs into one --checkpoint
-// folder there are not stopped (README.md says so).
+// folder there are not stopped (docs/FLAGS.md says so).
 func lockDir(dir string) (io.Closer, error) { return io.NopCloser(nil), nil }
 
 // lockPath locks nothing outside Linux either.

@@ -82,7 +82,7 @@ func TestCUDABinaryFindsWheels(t *testing.T) {
 // symbol it imports is bound as it loads, the driver's unused ones (cu's
 // texture and surface references) included, so a driver lacking one would
 // stop it at once with "symbol lookup error" instead of at the call. On the
-// stand-in every import is defined (TestStubsCoverImports); README.md says
+// stand-in every import is defined (TestStubsCoverImports); docs/GPU.md says
 // what a real driver without one would do.
 func TestCUDABinaryBindNow(t *testing.T) {
 	needStandin(t)
