@@ -201,8 +201,7 @@ func peerNetwork(t *testing.T, argv []string, save string) *network.Network {
 // gputrainEpoch is the network gputrain's CPU backend reaches after one
 // epoch of a's settings in file order, with init's cost and λ.
 func gputrainEpoch(t *testing.T, a trainflags.Peer, images *mnist.Set, init *network.Network) *network.Network {
-	dt, _ := graph.ParseDtype(a.Dtype)
-	b, err := cpu.Open(train.Config{Spec: init.Spec, TrainSize: images.Len(), BatchSize: a.BatchSize, Eta: a.Eta, Dtype: dt}, images)
+	b, err := cpu.Open(a.Config(init.Spec, images.Len()), images)
 	if err != nil {
 		t.Fatal(err)
 	}

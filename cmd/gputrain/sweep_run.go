@@ -294,7 +294,7 @@ func (r *sweepRun) trainOne(ctx context.Context, s sweep.Setting, workers int) e
 			return err
 		}
 	}
-	cfg := train.Config{Spec: spec, TrainSize: r.training.Len(), BatchSize: min(s.BatchSize, r.training.Len()), Eta: s.Eta, Dtype: r.dt}
+	cfg := train.NewConfig(spec, r.training.Len(), s.BatchSize, s.Eta, r.dt)
 	var b train.Trainer
 	var err error
 	if r.device == "cuda" {

@@ -516,7 +516,6 @@ func (c *trainCmd) train(ck *checkpoint, net *network.Network, stdout io.Writer)
 			return err
 		}
 	}
-	dt, _ := graph.ParseDtype(c.Dtype)
 	data, err := mnist.EnsureWith(c.Data, c.stderr, dataOptions(c.NonCanonical, c.limit))
 	if err != nil {
 		return err
@@ -536,10 +535,10 @@ func (c *trainCmd) train(ck *checkpoint, net *network.Network, stdout io.Writer)
 	}
 	// The book's SGD cuts an epoch into mini-batches of at most the batch
 	// size: a batch size larger than the training set is one mini-batch of
-	// all of it, which is what the clamp below runs.
-	batch := c.BatchSize
-	if batch > training.Len() {
-		batch = training.Len()
+	// all of it, which is what the configuration runs.
+	cfg := c.Config(c.spec(), training.Len())
+	batch := cfg.BatchSize
+	if batch < c.BatchSize {
 		fmt.Fprintf(c.stderr, "gputrain train: note: --batch-size %d is more than the %d training images: each epoch is one mini-batch of %d\n",
 			c.BatchSize, training.Len(), batch)
 	}
@@ -550,7 +549,7 @@ func (c *trainCmd) train(ck *checkpoint, net *network.Network, stdout io.Writer)
 		}
 	}
 
-	b, err := opener(c.device)(train.Config{Spec: c.spec(), TrainSize: training.Len(), BatchSize: batch, Eta: c.Eta, Dtype: dt}, training)
+	b, err := opener(c.device)(cfg, training)
 	if err != nil {
 		return err
 	}

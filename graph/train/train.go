@@ -29,6 +29,14 @@ type Config struct {
 	Dtype     graph.Dtype
 }
 
+// NewConfig is the Config of a run of spec on a training set of n images
+// at batchSize and eta in dt: every program that trains (gputrain train,
+// sweep, the benchmark) fills it here. A batch size over n is n, as the
+// book's SGD takes a set smaller than one mini-batch as one.
+func NewConfig(spec network.Spec, n, batchSize int, eta float64, dt graph.Dtype) Config {
+	return Config{Spec: spec, TrainSize: n, BatchSize: min(batchSize, n), Eta: eta, Dtype: dt}
+}
+
 // Check reports the first invalid field.
 func (c Config) Check() error {
 	if err := c.Spec.Check(); err != nil {

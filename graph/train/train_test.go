@@ -232,3 +232,18 @@ func TestStalled(t *testing.T) {
 		}
 	}
 }
+
+// TestNewConfig: a batch size over the training set is the set, as the
+// book's SGD cuts it (mini_batches of at most mini_batch_size).
+func TestNewConfig(t *testing.T) {
+	spec := network.Spec{Sizes: []int{784, 30, 10}, Lambda: 5}
+	for _, c := range []struct{ n, batch, want int }{{1000, 10, 10}, {1000, 1000, 1000}, {7, 10, 7}} {
+		cfg := train.NewConfig(spec, c.n, c.batch, 0.5, graph.Float64)
+		if cfg.BatchSize != c.want || cfg.TrainSize != c.n || cfg.Eta != 0.5 || cfg.Dtype != graph.Float64 || cfg.Lambda != 5 {
+			t.Errorf("NewConfig(n %d, batch %d) = %+v, want batch %d", c.n, c.batch, cfg, c.want)
+		}
+		if err := cfg.Check(); err != nil {
+			t.Errorf("NewConfig(n %d, batch %d): %v", c.n, c.batch, err)
+		}
+	}
+}

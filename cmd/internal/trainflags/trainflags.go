@@ -88,6 +88,14 @@ func (f *Flags) Check() error {
 	return nil
 }
 
+// Config is the backends' configuration of a run of these flags with spec
+// on n training images (the first --train-limit); the flags must have
+// passed Check.
+func (f *Flags) Config(spec network.Spec, n int) train.Config {
+	dt, _ := graph.ParseDtype(f.Dtype)
+	return train.NewConfig(spec, n, f.BatchSize, f.Eta, dt)
+}
+
 // Sets picks the images the flags train on (the first --train-limit) and
 // the set --eval names (nil for none).
 func (f *Flags) Sets(d *mnist.Data) (training, eval *mnist.Set, err error) {
