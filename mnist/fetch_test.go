@@ -97,6 +97,10 @@ func TestFetchNoSource(t *testing.T) {
 			t.Errorf("error %q, want %q in it", err, w)
 		}
 	}
+	// Offline, EnsureWith's error names the book's file as the way out.
+	if _, err := EnsureWith(dir, nil, Options{}); err == nil || !strings.Contains(err.Error(), "--data mnist.pkl.gz reads it") {
+		t.Errorf("EnsureWith offline: %v, want it to mention the book's mnist.pkl.gz", err)
+	}
 	if _, err := os.Stat(dir); err == nil {
 		t.Error("dir was created for nothing")
 	}
