@@ -8,10 +8,10 @@ import "math"
 // give the same bits: the tests' oracle for the vector kernels. float32
 // needs no FMA hardware for that: its product is exact in float64, so fma32
 // gets the fused result from float64 arithmetic; float64 uses math.FMA.
-// But the fused twins run some 15 times slower than plain multiplies and
-// adds (fma32 rounds twice and checks; math.FMA is software on amd64
-// without FMA), so the kernels in use where there are no vector ones
-// (fused false) multiply, round, then add: their counts are their own.
+// But the fused twins run about 9 times slower than plain multiplies and
+// adds (fma32 adds in float64 and checks the result; math.FMA is software
+// on amd64 without FMA), so the kernels in use where there are no vector
+// ones (fused false) multiply, round, then add: their counts are their own.
 //
 // A product that is rounded on its own is written T(a·b): an explicit
 // conversion rounds, and keeps the compiler from fusing it into an FMA

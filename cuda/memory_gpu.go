@@ -166,6 +166,11 @@ func (b *backend) sync(what string) error {
 // evaluation set, a set to predict) into memory kept for the largest such
 // set so far.
 func (b *backend) Load(slot train.Slot, s *mnist.Set) error {
+	if s.Float32 != nil {
+		// The device holds pixels as bytes and divides by 255 itself; the
+		// pickle's values are not bytes over 255.
+		return fmt.Errorf("cuda: a set of float pixels (the book's mnist.pkl.gz) does not run on the GPU yet: train it with --device cpu, or on MNIST's IDX files")
+	}
 	return b.do("loading a data set", func() error {
 		d := &b.sets[slot]
 		what := "the evaluation set"

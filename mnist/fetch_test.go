@@ -97,6 +97,10 @@ func TestFetchNoSource(t *testing.T) {
 			t.Errorf("error %q, want %q in it", err, w)
 		}
 	}
+	// Offline, EnsureWith's error names the book's file as the way out.
+	if _, err := EnsureWith(dir, nil, Options{}); err == nil || !strings.Contains(err.Error(), "--data mnist.pkl.gz reads it") {
+		t.Errorf("EnsureWith offline: %v, want it to mention the book's mnist.pkl.gz", err)
+	}
 	if _, err := os.Stat(dir); err == nil {
 		t.Error("dir was created for nothing")
 	}
@@ -338,23 +342,14 @@ func TestFetch(t *testing.T) {
 	}
 }
 
-// realDir is where TestRealData finds MNIST: $GPUTRAIN_MNIST, then
-// $GPUTRAIN_DATA (what make test sets), then ./testdata when it is there,
-// else a directory in the user's cache that Ensure fills once.
+// realDir is where TestRealData finds MNIST: $GPUTRAIN_MNIST, else the
+// tests' shared folder ($GPUTRAIN_DATA or the user's cache), never the
+// checkout (whose testdata holds the pickle fixture).
 func realDir(t *testing.T) string {
-	for _, env := range []string{"GPUTRAIN_MNIST", "GPUTRAIN_DATA"} {
-		if d := os.Getenv(env); d != "" {
-			return d
-		}
+	if d := os.Getenv("GPUTRAIN_MNIST"); d != "" {
+		return d
 	}
-	if st, err := os.Stat("testdata"); err == nil && st.IsDir() {
-		return "testdata"
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		t.Skipf("no directory for MNIST: %v", err)
-	}
-	return filepath.Join(cache, "gputrain-test", "mnist")
+	return SharedDir()
 }
 
 // TestRealData checks the real files against known facts about MNIST.

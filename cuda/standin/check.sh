@@ -52,6 +52,9 @@ step() {
 }
 
 export GPUTRAIN_STANDIN_STRICT=1
+# The kit's doctor runs its 20 steps on the stand-in's CPU, which a busy CI
+# machine slows past the 6 s a GPU needs.
+export LIMIT_DOCTOR=30
 : "${COVER_MIN:=85}"
 cover=$PWD/bin/standin/cover
 
@@ -79,9 +82,10 @@ gpu_kit() {
 	rm -rf bin/standin/kit-out
 	LD_LIBRARY_PATH=$standin TESTS='^TestGPU(CuBLASFound|Divergence|Cancel|OutOfMemory)$' BENCH='' EPOCHS=1 TRAIN_LIMIT=1000 \
 		build/gpu-kit/run.sh bin/standin/kit-out
-	grep -q '^tests 0$' bin/standin/kit-out/status.txt
-	grep -q '^train 0$' bin/standin/kit-out/status.txt
-	grep -q '^train-ch3 0$' bin/standin/kit-out/status.txt
+	grep -q $'^preflight\tok\t' bin/standin/kit-out/parts.tsv
+	grep -q $'^tests\tok\t' bin/standin/kit-out/parts.tsv
+	grep -q $'^train\tok\t' bin/standin/kit-out/parts.tsv
+	grep -q $'^train-ch3\tok\t' bin/standin/kit-out/parts.tsv
 	grep -q "^## Training, chapter 3's run" bin/standin/kit-out/report.md
 }
 

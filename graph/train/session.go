@@ -65,6 +65,12 @@ func OpenPredictor(spec network.Spec, dt graph.Dtype, open func(Config) (Machine
 }
 
 func checkSet(s *mnist.Set, what string) error {
+	if s.Float32 != nil { // the book's pickle: float pixels, no bytes
+		if len(s.Float32) < s.Len()*mnist.Pixels {
+			return fmt.Errorf("%s has %d labels but %d pixels", what, s.Len(), len(s.Float32))
+		}
+		return nil
+	}
 	if len(s.Images) < s.Len()*mnist.Pixels {
 		return fmt.Errorf("%s has %d labels but %d bytes of images", what, s.Len(), len(s.Images))
 	}
