@@ -311,7 +311,7 @@ func (c *trainCmd) validate() error {
 	if flag, fault := c.check(!c.set["init"] && c.resume == ""); flag != "" {
 		return cli.Usagef("--%s%s", flag, fault)
 	}
-	if c.device != "cpu" && c.device != "cuda" {
+	if c.device != "cpu" && c.device != "cuda" { // cuda in a build without it: last
 		return checkDevice(c.device)
 	}
 	if c.Data == "" {
