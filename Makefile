@@ -67,13 +67,27 @@ check-all: check
 # running no new inputs meanwhile: a 10 s run of FuzzUnmarshalModel spent
 # most of its time stalled on one 28 KB model. A second per input keeps
 # the fuzzers fuzzing (4–15× the executions here).
+#
+# Go 1.26's fuzz coordinator can fail a target with a bare "context
+# deadline exceeded" as -fuzztime runs out, writing no failing input (a
+# race at the deadline, go.dev/issue/75804, fixed in Go 1.27; CI hit it
+# under load). That one failure, with nothing new in testdata/fuzz, is
+# reported and passed over; any other failure, or a failing input, fails.
 FUZZTIME ?= 10s
 FUZZMINIMIZETIME ?= 1s
 fuzz:
 	@for spec in $$(grep -l '^func Fuzz' $$(git ls-files '*_test.go') | xargs -n1 dirname | sort -u); do \
 	  for f in $$(grep -h -o '^func Fuzz[A-Za-z0-9_]*' $$spec/*_test.go | cut -d' ' -f2); do \
 	    echo "fuzz $$spec $$f ($(FUZZTIME))"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./$$spec || exit 1; \
+	    before=$$(ls $$spec/testdata/fuzz/$$f 2>/dev/null | wc -l); \
+	    out=$$($(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./$$spec 2>&1); rc=$$?; \
+	    echo "$$out"; \
+	    after=$$(ls $$spec/testdata/fuzz/$$f 2>/dev/null | wc -l); \
+	    if [ $$rc -ne 0 ]; then \
+	      if [ "$$after" = "$$before" ] && echo "$$out" | grep -qx '    context deadline exceeded' && ! echo "$$out" | grep -q 'Failing input written'; then \
+	        echo "fuzz: $$f: Go's race at the -fuzztime deadline (go.dev/issue/75804), no failing input written: passed over"; \
+	      else exit 1; fi; \
+	    fi; \
 	  done; \
 	done
 

@@ -99,7 +99,7 @@ gpu-kit: cuda-toolkit
 	gzip -9 $(KIT)/gputrain-cuda $(KIT)/cuda.test
 	$(GO) run ./cmd/gputrain data --data $(CURDIR)/data/mnist >/dev/null
 	cp data/mnist/*.gz $(KIT)/mnist/
-	cp cmd/gputrain-bench/peers/peerlib.py cmd/gputrain-bench/peers/torch_sgd.py cmd/gputrain-bench/peers/torch_cuda.py $(KIT)/peers/
+	cp cmd/gputrain-bench/peers/peerlib.py cmd/gputrain-bench/peers/torch_sgd.py cmd/gputrain-bench/peers/torch_cuda.py cmd/gputrain-bench/peers/torch_ensemble.py $(KIT)/peers/
 	cp cuda/testdata/* $(KIT)/testdata/
 	cp cuda/kit/run.sh cuda/kit/report.py cuda/kernels.ptx $(KIT)/
 	@size=$$(du -sm $(KIT) | cut -f1); \

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -359,5 +360,44 @@ func TestNetworkPyOnTheBookPickle(t *testing.T) {
 	}
 	if line.Epoch != 0 || line.Correct != correct || line.Total != d.Test.Len() {
 		t.Errorf("network.py's epoch 0: %d / %d, gputrain's: %d / %d", line.Correct, line.Total, correct, d.Test.Len())
+	}
+}
+
+// TestTorchEnsembleIsTheBookRule holds the torch.func ensemble peer (the
+// kit's comparison for gputrain sweep) to gputrain's CPU backend: two
+// networks from one initial network, each with its own η, one epoch of
+// 205 images in file order in float64, each ≤ 1e-9 relative from
+// gputrain's epoch at its η.
+func TestTorchEnsembleIsTheBookRule(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains")
+	}
+	data := dataDir(t)
+	const python = "/usr/bin/python3"
+	if err := exec.Command(python, "-c", "import numpy, torch\ntry:\n import torch.func\nexcept ImportError:\n import functorch").Run(); err != nil {
+		t.Skipf("%s has no torch with torch.func or functorch: %v", python, err)
+	}
+	d, err := mnist.Load(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	init, initPath := bookInit(t, dir)
+	cmd := exec.Command(python, "peers/torch_ensemble.py", "--networks", "2", "--etas", "0.5,3", "--epochs", "1", "--train-limit", "205",
+		"--data", data, "--device", "cpu", "--dtype", "float64", "--init", initPath, "--no-shuffle", "--save-dir", dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %v\n%s", cmd.Args, err, out)
+	}
+	for k, eta := range []float64{0.5, 3} {
+		a := trainflags.Peer{Flags: trainflags.Book()}
+		a.Epochs, a.Dtype, a.Eta, a.TrainLimit, a.NoShuffle = 1, "float64", eta, 205, true
+		want := gputrainEpoch(t, a, d.Training.Slice(0, a.TrainLimit), init)
+		got, err := network.Load(filepath.Join(dir, fmt.Sprintf("net-%d.json", k)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := maxRelDiff(got, want); diff > 1e-9 {
+			t.Errorf("network %d (η %g): parameters differ from gputrain's by %.3g relative (want ≤ 1e-9)", k, eta, diff)
+		}
 	}
 }

@@ -122,6 +122,9 @@ def main():
         "train": epochs(read(out, "train.jsonl")),
         "train_ch3": epochs(read(out, "train-ch3.jsonl")),
         "peers": peers(epochs(read(out, "peers.jsonl"))),
+        "sweep": epochs(read(out, "sweep-summary.jsonl")),
+        "sweep_one": epochs(read(out, "sweep-one.jsonl")),
+        "torch_ensemble": epochs(read(out, "torch-ensemble.jsonl")),
     }
     dev = re.search(r"^device: (.*)$", read(out, "train.err"), re.M)
     rep["machine"]["device_line"] = dev.group(1) if dev else ""
@@ -207,6 +210,22 @@ def main():
                    + " (relative, float32)."]
     else:
         md.append("Not run: " + status.get("peers", "no record"))
+    md += ["", "## Many networks at once: book networks, one epoch each (issue 23)", "",
+           "Command: `%s`" % command.get("sweep", ""), ""]
+    sw, one, te = rep["sweep"], rep["sweep_one"], [e for e in rep["torch_ensemble"] if "seconds" in e]
+    if sw:
+        wall, n = sw[0]["wall_seconds"], sw[0]["networks"]
+        md += ["| program | seconds | networks per second |", "| --- | ---: | ---: |",
+               "| gputrain sweep of %d networks (wall, start and data included) | %.2f | %.1f |" % (n, wall, n / wall)]
+        if one:
+            md.append("| gputrain train, one network (its epoch) | %.3f | %.1f |" % (one[0]["seconds"], 1 / one[0]["seconds"]))
+            md.append("")
+            md.append("The sweep takes %.1f× one network's epoch (target ≤ 3×)." % (wall / one[0]["seconds"]))
+        if te:
+            md.append("PyTorch torch.func, the same networks (its epoch): %.2f s, %.1f networks per second; "
+                      "gputrain sweep is %.2f× as fast (target ≥ 3×)." % (te[0]["seconds"], te[0]["networks_per_second"], te[0]["seconds"] / wall))
+    else:
+        md.append("Not run: " + status.get("sweep", "no record"))
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write("\n".join(md) + "\n")
     with open(os.path.join(out, "report.json"), "w") as f:

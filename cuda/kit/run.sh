@@ -56,6 +56,9 @@ kit=$(cd "$(dirname "$0")" && pwd)
 # doctor's limit within the preflight: on a GPU it answers in a second or
 # two; the CPU stand-in on a busy machine may need more.
 : "${LIMIT_DOCTOR:=6}"
+: "${LIMIT_SWEEP:=120}"  # issue 23's part: 256 networks as a sweep and through torch.func
+: "${SWEEP_LIMIT:=10000}" # training images of each of them
+: "${SWEEP_SEEDS:=64}"    # seeds of the sweep: 4 × SWEEP_SEEDS networks (256)
 export BUDGET EPOCHS TRAIN_LIMIT TESTS BENCH ROUNDS
 
 log() { echo "== gpu-kit: $*" | tee -a "$out/run.log"; }
@@ -76,6 +79,22 @@ part_train() {
 part_train-ch3() {
 	"$KIT_WORK/gputrain-cuda" train --device cuda --epochs "$EPOCHS" --train-limit "$TRAIN_LIMIT" --data "$kit/mnist" --log-format json --quiet \
 		--sizes 784,100,10 --eta 0.5 --cost cross-entropy --lambda 5 --weight-init scaled >"$out/train-ch3.jsonl" 2>"$out/train-ch3.err"
+}
+part_sweep() {
+	# Issue 23's GPU figures: 256 book networks (η 0.5, 1, 2, 3 × seeds
+	# 1–64) as one gputrain sweep, one network's epoch alone, and the same
+	# 256 through PyTorch's torch.func ensemble, each for one epoch of
+	# SWEEP_LIMIT images without evaluation.
+	local common=(--epochs 1 --train-limit "$SWEEP_LIMIT" --data "$kit/mnist") t0 rc=0 n=$((4 * SWEEP_SEEDS))
+	t0=$EPOCHREALTIME
+	"$KIT_WORK/gputrain-cuda" sweep --device cuda --eta 0.5,1,2,3 --seed "1..$SWEEP_SEEDS" --eval none --quiet "${common[@]}" \
+		>"$out/sweep.jsonl" 2>"$out/sweep.err" || rc=1
+	awk -v s="$t0" -v e="$EPOCHREALTIME" -v n="$n" 'BEGIN { printf "{\"networks\": %d, \"wall_seconds\": %.3f}\n", n, e - s }' >"$out/sweep-summary.jsonl"
+	"$KIT_WORK/gputrain-cuda" train --device cuda --eval none --log-format json --quiet "${common[@]}" >"$out/sweep-one.jsonl" 2>>"$out/sweep.err" || rc=1
+	if timeout 20 python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
+		python3 "$kit/peers/torch_ensemble.py" --networks "$n" --device cuda "${common[@]}" >"$out/torch-ensemble.jsonl" 2>>"$out/sweep.err" || rc=1
+	fi
+	return "$rc"
 }
 part_clocks-after() {
 	nvidia-smi --query-gpu=clocks.sm,clocks.mem,clocks.max.sm,temperature.gpu,power.draw --format=csv >"$out/clocks-after.csv"
@@ -304,6 +323,7 @@ if command -v python3 >/dev/null 2>&1 && timeout 20 python3 -c 'import numpy, to
 else
 	record peers "skipped: python3 has no torch with CUDA here" 0 0 ""
 fi
+run_part sweep "$LIMIT_SWEEP" "gputrain-cuda sweep --device cuda --eta 0.5,1,2,3 --seed 1..$SWEEP_SEEDS --epochs 1 --train-limit $SWEEP_LIMIT --eval none; gputrain-cuda train (one network); python3 peers/torch_ensemble.py --networks $((4 * SWEEP_SEEDS))"
 if [ -n "$smi" ]; then
 	run_part clocks-after 5 "nvidia-smi --query-gpu=clocks.sm,clocks.mem,clocks.max.sm,temperature.gpu,power.draw --format=csv"
 fi

@@ -80,13 +80,15 @@ gpu_tests_deferred() {
 
 gpu_kit() {
 	rm -rf bin/standin/kit-out
-	LD_LIBRARY_PATH=$standin TESTS='^TestGPU(CuBLASFound|Divergence|Cancel|OutOfMemory)$' BENCH='' EPOCHS=1 TRAIN_LIMIT=1000 \
+	LD_LIBRARY_PATH=$standin TESTS='^TestGPU(CuBLASFound|Divergence|Cancel|OutOfMemory)$' BENCH='' EPOCHS=1 TRAIN_LIMIT=1000 SWEEP_LIMIT=20 SWEEP_SEEDS=2 \
 		build/gpu-kit/run.sh bin/standin/kit-out
 	grep -q $'^preflight\tok\t' bin/standin/kit-out/parts.tsv
 	grep -q $'^tests\tok\t' bin/standin/kit-out/parts.tsv
 	grep -q $'^train\tok\t' bin/standin/kit-out/parts.tsv
 	grep -q $'^train-ch3\tok\t' bin/standin/kit-out/parts.tsv
 	grep -q "^## Training, chapter 3's run" bin/standin/kit-out/report.md
+	grep -q $'^sweep\tok\t' bin/standin/kit-out/parts.tsv
+	grep -q '^| gputrain sweep of 8 networks (wall' bin/standin/kit-out/report.md
 }
 
 gpu_kit_budget() {
