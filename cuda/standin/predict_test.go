@@ -19,10 +19,12 @@ import (
 
 // TestPredictMatchesCPU runs eval, predict, show --misclassified and train
 // --monitor and --plot of the unchanged CUDA binary with --device cuda on
-// the stand-in, and the same commands of the CPU binary, all in float64:
-// every prediction is the same (eval's confusion matrices, an ensemble's
-// mean of activations included, and predict's digits) and every cost and
-// activation agrees to 1e-9 relative. The runs must break no rule.
+// the stand-in, and the same commands of the CPU binary, in float64: every
+// prediction is the same (eval's confusion matrices, an ensemble's mean of
+// activations included, and predict's digits) and every cost and
+// activation agrees to 1e-9 relative. --plot, whose evaluation cost the
+// GPU measures after each epoch, runs in float32 on CUDA alone and must
+// draw its PNG. The runs must break no rule.
 func TestPredictMatchesCPU(t *testing.T) {
 	cpuBin, cudaBin, data := binaries(t)
 	dir := t.TempDir()
