@@ -361,11 +361,12 @@ func TestBadFlags(t *testing.T) {
 }
 
 // TestSweepBenchTable: the sweep table's ratios from figures worked out
-// by hand: 16 networks, starts of 0.5 s; one after another 24 s (16 s
-// training), two at a time 14 s (10 s), the sweep 4.5 s (4 s).
+// by hand: 16 networks; one after another 24 s (16 s training), two at a
+// time 14 s (10 s), the sweep 4.5 s (4 s), 64 networks 16.5 s (16 s).
 func TestSweepBenchTable(t *testing.T) {
 	s := &sweepBench{networks: 16, big: 64, epochs: 2, rounds: 1, etas: []string{"0.5", "1", "2", "3"},
-		starts: []float64{0.5}, seq: []float64{24}, pair: []float64{14}, sw: []float64{4.5}, bg: []float64{16.5}}
+		starts: []float64{0.5}, seq: []float64{24}, pair: []float64{14}, sw: []float64{4.5}, bg: []float64{16.5},
+		trSeq: []float64{16}, trPair: []float64{10}, trSw: []float64{4}, trBg: []float64{16}}
 	md := s.markdown("")
 	for _, want := range []string{
 		"| `gputrain train` × 16, one after another | 24.0 | 1.00 | 16.0 | 1.00 | 0.500 |",

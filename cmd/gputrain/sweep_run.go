@@ -436,7 +436,7 @@ func (r *sweepRun) finish() error {
 		r.redrawLocked()
 		r.mu.Unlock()
 	}
-	fmt.Fprintf(r.stderr, "Time: %d networks, %s\n", len(rows), time.Since(r.started).Round(100*time.Millisecond))
+	fmt.Fprintf(r.stderr, "Time: %d networks, %.2fs training (data loaded before)\n", len(rows), time.Since(r.started).Seconds())
 	if len(r.diverged) > 0 {
 		fmt.Fprintf(r.stderr, "Diverged: %d networks (the others trained on)\n", len(r.diverged))
 	}
