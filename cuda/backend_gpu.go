@@ -167,17 +167,8 @@ func (b *backend) init() error {
 		return fmt.Errorf("cuda: querying the CUDA version of the driver: %w", describe(err))
 	}
 	b.device = fmt.Sprintf("%s (compute capability %d.%d, CUDA driver %s)", name, major, minor, version)
-	// The JIT's logs say why the PTX did not compile for this GPU.
-	info, jitErr := &cu.JITInfoLogBuffer{Buffer: make([]byte, 4096)}, &cu.JITErrorLogBuffer{Buffer: make([]byte, 4096)}
-	mod, err := cu.LoadDataEx(kernelsPTX, info, jitErr)
+	mod, log, err := loadPTX(kernelsPTX)
 	if err != nil {
-		log := cString(jitErr.Buffer)
-		if log == "" {
-			log = cString(info.Buffer)
-		}
-		if log != "" {
-			log = ": JIT log: " + strings.Join(strings.Fields(log), " ")
-		}
 		return fmt.Errorf("cuda: loading the kernels (kernels.ptx for compute_60, JIT-compiled for %s, compute capability %d.%d): %w%s",
 			name, major, minor, describe(err), log)
 	}
@@ -449,4 +440,21 @@ func (b *backend) Close() error {
 	})
 	b.closed = true
 	return err
+}
+
+// loadPTX loads a PTX module; where the driver's JIT refuses it, log is
+// the JIT's own account of why (": JIT log: …"), or empty.
+func loadPTX(src string) (mod cu.Module, log string, err error) {
+	info, jitErr := &cu.JITInfoLogBuffer{Buffer: make([]byte, 4096)}, &cu.JITErrorLogBuffer{Buffer: make([]byte, 4096)}
+	if mod, err = cu.LoadDataEx(src, info, jitErr); err == nil {
+		return mod, "", nil
+	}
+	log = cString(jitErr.Buffer)
+	if log == "" {
+		log = cString(info.Buffer)
+	}
+	if log != "" {
+		log = ": JIT log: " + strings.Join(strings.Fields(log), " ")
+	}
+	return mod, log, err
 }

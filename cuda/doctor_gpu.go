@@ -105,16 +105,8 @@ func ptxCheck(file string) Check {
 		what, src = file, string(b)
 	}
 	what += " for " + ptxTargetOf(src)
-	info, jitErr := &cu.JITInfoLogBuffer{Buffer: make([]byte, 4096)}, &cu.JITErrorLogBuffer{Buffer: make([]byte, 4096)}
-	mod, err := cu.LoadDataEx(src, info, jitErr)
+	mod, log, err := loadPTX(src)
 	if err != nil {
-		log := cString(jitErr.Buffer)
-		if log == "" {
-			log = cString(info.Buffer)
-		}
-		if log != "" {
-			log = ": JIT log: " + strings.Join(strings.Fields(log), " ")
-		}
 		return Check{Name: "PTX", Detail: fmt.Sprintf("%s does not load on device 0: %v%s", what, describe(err), log),
 			Fix: "a driver older than the PTX's ISA cannot compile it: update the driver; a stale kernels.ptx is rebuilt with make ptx"}
 	}
