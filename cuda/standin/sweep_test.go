@@ -1,0 +1,54 @@
+package standin
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"testing"
+
+	"github.com/gputrain/gputrain/graph/network"
+)
+
+// TestSweepMatchesSoloRuns: each network of a 2×2×2 sweep (η × λ × seed,
+// cross-entropy, float64, one epoch of 300 images) run by the CUDA binary
+// with --device cuda on the stand-in ends where the CUDA binary's own
+// solo run of it ends, bit for bit, and within 1e-9 relative of the CPU
+// binary's solo run.
+func TestSweepMatchesSoloRuns(t *testing.T) {
+	cpuBin, cudaBin, data := binaries(t)
+	dir := t.TempDir()
+	common := []string{"--data", data, "--train-limit", "300", "--epochs", "1", "--dtype", "float64", "--cost", "cross-entropy", "--eval", "none"}
+	cli(t, cudaBin, append([]string{"sweep", "--device", "cuda", "--quiet", "--eta", "0.5,3", "--lambda", "0,5", "--seed", "1,2",
+		"--save-dir", filepath.Join(dir, "sweep")}, common...)...)
+	for _, eta := range []float64{0.5, 3} {
+		for _, lambda := range []float64{0, 5} {
+			for _, seed := range []int{1, 2} {
+				name := fmt.Sprintf("784-30-10_b10_eta%g_lambda%g_seed%d_cross-entropy_sigmoid_large", eta, lambda, seed)
+				swept := load(t, filepath.Join(dir, "sweep", name+".json"))
+				solo := []string{"train", "--quiet", "--eta", fmt.Sprint(eta), "--lambda", fmt.Sprint(lambda), "--seed", fmt.Sprint(seed)}
+				cudaSolo, cpuSolo := filepath.Join(dir, name+"-cuda.json"), filepath.Join(dir, name+"-cpu.json")
+				cli(t, cudaBin, append(append(solo, "--device", "cuda", "--save", cudaSolo), common...)...)
+				cli(t, cpuBin, append(append(solo, "--save", cpuSolo), common...)...)
+				if d := paramDiff(swept, load(t, cudaSolo)); d != 0 {
+					t.Errorf("%s: the CUDA sweep's network differs from the CUDA solo run's by %.3g relative, want 0", name, d)
+				}
+				if d := paramDiff(swept, load(t, cpuSolo)); d > 1e-9 {
+					t.Errorf("%s: the CUDA sweep's network differs from the CPU solo run's by %.3g relative, want ≤ 1e-9", name, d)
+				}
+			}
+		}
+	}
+}
+
+// paramDiff is the largest |a−b| / max(|b|, 1) over the parameters.
+func paramDiff(a, b *network.Network) float64 {
+	worst := 0.0
+	for l := range a.Weights {
+		for _, p := range [][2][]float64{{a.Weights[l], b.Weights[l]}, {a.Biases[l], b.Biases[l]}} {
+			for i := range p[0] {
+				worst = max(worst, math.Abs(p[0][i]-p[1][i])/max(math.Abs(p[1][i]), 1))
+			}
+		}
+	}
+	return worst
+}
