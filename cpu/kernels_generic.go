@@ -171,19 +171,10 @@ func dot4x3Go64(out *[12]float64, a []float64, i, nr, lda int, b []float64, j, n
 // added.
 func axpyRowsGo[T Float](fused bool, c []T, nr, ldc, n int, add bool, beta *T, coef []T, k int, b []T, ldb int) {
 	nb := n &^ (lanes[T]() - 1)
-	switch cf := any(coef).(type) {
-	case []float32:
-		if fused {
-			axpy4Go32(any(c).([]float32), nr, ldc, nb, add, any(beta).(*float32), cf, k, any(b).([]float32), ldb)
-		} else {
-			axpyPlain(c, nr, ldc, nb, add, beta, coef, k, b, ldb)
-		}
-	case []float64:
-		if fused {
-			axpy4Go64(any(c).([]float64), nr, ldc, nb, add, any(beta).(*float64), cf, k, any(b).([]float64), ldb)
-		} else {
-			axpyPlain(c, nr, ldc, nb, add, beta, coef, k, b, ldb)
-		}
+	if fused {
+		axpy4Go(c, nr, ldc, nb, add, beta, coef, k, b, ldb, fmaOf[T]())
+	} else {
+		axpyPlain(c, nr, ldc, nb, add, beta, coef, k, b, ldb)
 	}
 	axpyTail(c, nr, ldc, n, add, beta, coef, k, b, ldb)
 }
@@ -207,7 +198,7 @@ func axpyTail[T Float](c []T, nr, ldc, n int, add bool, beta *T, coef []T, k int
 	}
 }
 
-// axpyPlain is axpy4Go32 and axpy4Go64 with each product rounded, then
+// axpyPlain is axpy4Go with each product rounded, then
 // added: four rows and four columns at a time.
 func axpyPlain[T Float](c []T, nr, ldc, nb int, add bool, beta *T, coef []T, k int, b []T, ldb int) {
 	coef = coef[:4*k]
@@ -231,62 +222,31 @@ func axpyPlain[T Float](c []T, nr, ldc, nb int, add bool, beta *T, coef []T, k i
 	}
 }
 
-// axpy4Go32 is axpy4F32 over the first nb columns: four rows and two
-// columns at a time, eight sums in registers over all of k.
-func axpy4Go32(c []float32, nr, ldc, nb int, add bool, beta *float32, coef []float32, k int, b []float32, ldb int) {
-	rowOf := func(r int) []float32 { r = min(r, nr-1); return c[r*ldc : r*ldc+nb] }
+// axpy4Go is the vector kernels' axpy4 over the first nb columns: four
+// rows and two columns at a time, eight sums in registers over all of k,
+// each term fused into its sum by fma (fma32 or fma64).
+func axpy4Go[T Float](c []T, nr, ldc, nb int, add bool, beta *T, coef []T, k int, b []T, ldb int, fma func(a, b, c T) T) {
+	rowOf := func(r int) []T { r = min(r, nr-1); return c[r*ldc : r*ldc+nb] }
 	c0, c1, c2, c3 := rowOf(0), rowOf(1), rowOf(2), rowOf(3)
 	coef = coef[:4*k]
 	for x := 0; x < nb; x += 2 { // nb is a whole number of lanes: even
-		var s00, s01, s10, s11, s20, s21, s30, s31 float32
+		var s00, s01, s10, s11, s20, s21, s30, s31 T
 		if add {
 			s00, s01, s10, s11, s20, s21, s30, s31 = c0[x], c0[x+1], c1[x], c1[x+1], c2[x], c2[x+1], c3[x], c3[x+1]
 			if beta != nil {
 				β := *beta
-				s00, s01, s10, s11 = float32(s00*β), float32(s01*β), float32(s10*β), float32(s11*β)
-				s20, s21, s30, s31 = float32(s20*β), float32(s21*β), float32(s30*β), float32(s31*β)
+				s00, s01, s10, s11 = T(s00*β), T(s01*β), T(s10*β), T(s11*β)
+				s20, s21, s30, s31 = T(s20*β), T(s21*β), T(s30*β), T(s31*β)
 			}
 		}
 		for t := 0; t < k; t++ {
 			bt := b[t*ldb+x : t*ldb+x+2]
 			x0, x1 := bt[0], bt[1]
 			q := coef[4*t : 4*t+4]
-			s00, s01 = fma32(q[0], x0, s00), fma32(q[0], x1, s01)
-			s10, s11 = fma32(q[1], x0, s10), fma32(q[1], x1, s11)
-			s20, s21 = fma32(q[2], x0, s20), fma32(q[2], x1, s21)
-			s30, s31 = fma32(q[3], x0, s30), fma32(q[3], x1, s31)
-		}
-		// Spare rows repeat the last one: stored last, they store its values.
-		c3[x], c3[x+1] = s30, s31
-		c2[x], c2[x+1] = s20, s21
-		c1[x], c1[x+1] = s10, s11
-		c0[x], c0[x+1] = s00, s01
-	}
-}
-
-// axpy4Go64 is axpy4Go32 in float64.
-func axpy4Go64(c []float64, nr, ldc, nb int, add bool, beta *float64, coef []float64, k int, b []float64, ldb int) {
-	rowOf := func(r int) []float64 { r = min(r, nr-1); return c[r*ldc : r*ldc+nb] }
-	c0, c1, c2, c3 := rowOf(0), rowOf(1), rowOf(2), rowOf(3)
-	coef = coef[:4*k]
-	for x := 0; x < nb; x += 2 { // nb is a whole number of lanes: even
-		var s00, s01, s10, s11, s20, s21, s30, s31 float64
-		if add {
-			s00, s01, s10, s11, s20, s21, s30, s31 = c0[x], c0[x+1], c1[x], c1[x+1], c2[x], c2[x+1], c3[x], c3[x+1]
-			if beta != nil {
-				β := *beta
-				s00, s01, s10, s11 = float64(s00*β), float64(s01*β), float64(s10*β), float64(s11*β)
-				s20, s21, s30, s31 = float64(s20*β), float64(s21*β), float64(s30*β), float64(s31*β)
-			}
-		}
-		for t := 0; t < k; t++ {
-			bt := b[t*ldb+x : t*ldb+x+2]
-			x0, x1 := bt[0], bt[1]
-			q := coef[4*t : 4*t+4]
-			s00, s01 = fma64(q[0], x0, s00), fma64(q[0], x1, s01)
-			s10, s11 = fma64(q[1], x0, s10), fma64(q[1], x1, s11)
-			s20, s21 = fma64(q[2], x0, s20), fma64(q[2], x1, s21)
-			s30, s31 = fma64(q[3], x0, s30), fma64(q[3], x1, s31)
+			s00, s01 = fma(q[0], x0, s00), fma(q[0], x1, s01)
+			s10, s11 = fma(q[1], x0, s10), fma(q[1], x1, s11)
+			s20, s21 = fma(q[2], x0, s20), fma(q[2], x1, s21)
+			s30, s31 = fma(q[3], x0, s30), fma(q[3], x1, s31)
 		}
 		// Spare rows repeat the last one: stored last, they store its values.
 		c3[x], c3[x+1] = s30, s31
@@ -362,6 +322,14 @@ func round32Slow(p, c, s float64) float32 {
 
 // fma64 is a·b+c rounded once (in software where the CPU has no FMA).
 func fma64(a, b, c float64) float64 { return math.FMA(a, b, c) }
+
+// fmaOf is the fused multiply-add of T's width: fma32 or fma64.
+func fmaOf[T Float]() func(a, b, c T) T {
+	if f, ok := any(fma64).(func(a, b, c T) T); ok {
+		return f
+	}
+	return any(fma32).(func(a, b, c T) T)
+}
 
 // sig holds sigmoidF32's constants as asmgen writes them: the float64
 // value rounded to float32.
