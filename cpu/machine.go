@@ -108,6 +108,8 @@ func (m *Machine[T]) plan() {
 				s.sig = &sigmoidJob[T]{d: s.d, a: s.a, chunks: chunksPerWorker * m.pool.size()}
 				s.sig.job = s.sig.chunk
 			}
+		case def.Shaped64 != nil:
+			s.kernel = shapedKernel[T](def, p.InstrShapes(in))
 		default:
 			s.kernel = kernel[T](def)
 		}

@@ -131,9 +131,9 @@ func TestEmuEpoch(t *testing.T) {
 		{network.Book([]int{784, 10}), 4, 9},
 		// Chapter 3: the cross-entropy with L2, tanh with the softmax
 		// layer, ReLU (each op of the chapter in a whole epoch).
-		{network.Spec{Sizes: []int{784, 30, 10}, Cost: network.CrossEntropy, Lambda: 5}, 10, 23},
-		{network.Spec{Sizes: []int{784, 17, 9, 10}, Activation: network.Tanh, Cost: network.LogLikelihood, Lambda: 1}, 6, 15},
-		{network.Spec{Sizes: []int{784, 12, 10}, Activation: network.ReLU, Cost: network.CrossEntropy}, 4, 9},
+		{network.Spec{Arch: network.Arch{Sizes: []int{784, 30, 10}}, Objective: network.Objective{Cost: network.CrossEntropy, Lambda: 5}}, 10, 23},
+		{network.Spec{Arch: network.Arch{Sizes: []int{784, 17, 9, 10}, Activation: network.Tanh}, Objective: network.Objective{Cost: network.LogLikelihood, Lambda: 1}}, 6, 15},
+		{network.Spec{Arch: network.Arch{Sizes: []int{784, 12, 10}, Activation: network.ReLU}, Objective: network.Objective{Cost: network.CrossEntropy}}, 4, 9},
 	}
 	lims := []struct {
 		name string

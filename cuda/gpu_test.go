@@ -85,7 +85,7 @@ func TestGPUMatchesCPU(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 1))
 	data := mnistData(t)
 	ch3 := func(sizes []int, act network.Activation, cost network.Cost, lambda float64) network.Spec {
-		return network.Spec{Sizes: sizes, Activation: act, Cost: cost, Lambda: lambda}.Norm()
+		return network.Spec{Arch: network.Arch{Sizes: sizes, Activation: act}, Objective: network.Objective{Cost: cost, Lambda: lambda}}.Norm()
 	}
 	cases := []struct {
 		spec   network.Spec
@@ -163,7 +163,7 @@ func TestGPUGraphsMatchLaunches(t *testing.T) {
 	book := network.Book([]int{784, 30, 10})
 	// Chapter 3's step adds the cross-entropy's per-sample cost in the
 	// one-block kernel and the L2 decay in the fused update.
-	xentL2 := network.Spec{Sizes: []int{784, 30, 10}, Cost: network.CrossEntropy, Lambda: 5}.Norm()
+	xentL2 := network.Spec{Arch: network.Arch{Sizes: []int{784, 30, 10}}, Objective: network.Objective{Cost: network.CrossEntropy, Lambda: 5}}.Norm()
 	for _, c := range []struct {
 		spec network.Spec
 		init network.WeightInit
@@ -414,8 +414,8 @@ func TestGPUMonitorsMatchCPU(t *testing.T) {
 	set, other := firstImages(data, r, 1234), randomSet(r, 777)
 	for _, spec := range []network.Spec{
 		network.Book([]int{784, 30, 10}),
-		network.Spec{Sizes: []int{784, 30, 10}, Cost: network.CrossEntropy, Lambda: 5}.Norm(),
-		network.Spec{Sizes: []int{784, 20, 10}, Activation: network.Tanh, Cost: network.LogLikelihood, Lambda: 1}.Norm(),
+		network.Spec{Arch: network.Arch{Sizes: []int{784, 30, 10}}, Objective: network.Objective{Cost: network.CrossEntropy, Lambda: 5}}.Norm(),
+		network.Spec{Arch: network.Arch{Sizes: []int{784, 20, 10}, Activation: network.Tanh}, Objective: network.Objective{Cost: network.LogLikelihood, Lambda: 1}}.Norm(),
 	} {
 		t.Run(spec.String(), func(t *testing.T) {
 			net, _ := network.NewSpec(spec, 3, network.Scaled)

@@ -57,6 +57,9 @@ func build(spec network.Spec, m int, dt Dtype, cost, grads bool) (*Graph, error)
 	if m < 1 {
 		return nil, fmt.Errorf("batch size %d: must be at least 1", m)
 	}
+	if len(spec.Layers) > 0 {
+		return buildLayers(spec, m, dt, cost, grads)
+	}
 	g := G.NewGraph()
 	t := dt.Tensor()
 	gr := &Graph{G: g, Spec: spec.Norm()}
@@ -94,12 +97,19 @@ func build(spec network.Spec, m int, dt Dtype, cost, grads bool) (*Graph, error)
 		}
 	}
 	gr.Output = a
+	return gr.objective(m, dt, cost, grads)
+}
+
+// objective adds to a graph whose forward pass is built Y, the cost and,
+// with grads, the gradients of every weight and bias.
+func (gr *Graph) objective(m int, dt Dtype, cost, grads bool) (*Graph, error) {
 	if !cost {
 		return gr, nil
 	}
-	gr.Y = G.NewMatrix(g, t, G.WithShape(m, sizes[len(sizes)-1]), G.WithName("Y"))
+	g, a := gr.G, gr.Output
+	gr.Y = G.NewMatrix(g, dt.Tensor(), G.WithShape(m, network.OutputSize), G.WithName("Y"))
 	wrt := append(append([]*G.Node{}, gr.Weights...), gr.Biases...)
-	L := len(sizes) - 1
+	L := len(gr.Weights)
 	if gr.Spec.Cost == network.CrossEntropy || gr.Spec.Cost == network.LogLikelihood {
 		if !grads {
 			return gr, nil // the compiler computes the cost from z

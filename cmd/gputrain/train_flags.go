@@ -75,7 +75,7 @@ func (f *trainFlags) check(sizesChecked bool) (flag, fault string) {
 
 // spec is the network the flags describe.
 func (f *trainFlags) spec() network.Spec {
-	return network.Spec{Sizes: f.Sizes, Activation: network.Activation(f.Activation), Cost: network.Cost(f.Cost), Lambda: f.Lambda}.Norm()
+	return network.Spec{Arch: network.Arch{Sizes: f.Sizes, Activation: network.Activation(f.Activation)}, Objective: network.Objective{Cost: network.Cost(f.Cost), Lambda: f.Lambda}}.Norm()
 }
 
 // oneOf lists names as a sentence does: "a, b or c".

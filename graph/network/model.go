@@ -35,7 +35,7 @@ var costNames = map[Cost]string{Quadratic: "QuadraticCost", CrossEntropy: "Cross
 
 // fileSpec is the spec a model file's fields describe.
 func fileSpec(m *modelJSON) (Spec, error) {
-	s := Spec{Sizes: m.Sizes, Activation: m.Activation, Lambda: m.Lambda}
+	s := Spec{Arch: Arch{Sizes: m.Sizes, Activation: m.Activation}, Objective: Objective{Lambda: m.Lambda}}
 	switch m.Cost {
 	case "", costNames[Quadratic]:
 		s.Cost = Quadratic
@@ -67,7 +67,7 @@ func (n *Network) MarshalJSON() ([]byte, error) {
 	if spec.Output() != SigmoidOutput {
 		m.Output = spec.Output()
 	}
-	for l := 0; l < n.Layers(); l++ {
+	for l := 0; l < n.NumParams(); l++ {
 		in, out := n.Sizes[l], n.Sizes[l+1]
 		w := make([][]float64, out)
 		b := make([][]float64, out)

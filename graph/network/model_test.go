@@ -49,10 +49,10 @@ func TestModelSpec(t *testing.T) {
 		cost              string
 		activation, outer any
 	}{
-		{Spec{Sizes: sizes}, "QuadraticCost", nil, nil},
-		{Spec{Sizes: sizes, Cost: CrossEntropy, Lambda: 5}, "CrossEntropyCost", nil, nil},
-		{Spec{Sizes: sizes, Cost: LogLikelihood, Activation: ReLU}, "CrossEntropyCost", "relu", "softmax"},
-		{Spec{Sizes: sizes, Activation: Tanh}, "QuadraticCost", "tanh", nil},
+		{Spec{Arch: Arch{Sizes: sizes}}, "QuadraticCost", nil, nil},
+		{Spec{Arch: Arch{Sizes: sizes}, Objective: Objective{Cost: CrossEntropy, Lambda: 5}}, "CrossEntropyCost", nil, nil},
+		{Spec{Arch: Arch{Sizes: sizes, Activation: ReLU}, Objective: Objective{Cost: LogLikelihood}}, "CrossEntropyCost", "relu", "softmax"},
+		{Spec{Arch: Arch{Sizes: sizes, Activation: Tanh}}, "QuadraticCost", "tanh", nil},
 	}
 	for _, c := range cases {
 		t.Run(c.spec.String(), func(t *testing.T) {
