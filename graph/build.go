@@ -7,17 +7,6 @@ import (
 	G "gorgonia.org/gorgonia"
 )
 
-// hidden is each hidden-layer activation as Gorgonia builds it. Adding an
-// activation is its name in network.Activations and its entry here; where
-// Gorgonia builds it from an element-wise op the instruction set lacks,
-// that op's entry in opTable (naming the Gorgonia op) and its case in
-// cuda/kernels.cu. The compiler needs no change.
-var hidden = map[network.Activation]func(*G.Node) (*G.Node, error){
-	network.Sigmoid: G.Sigmoid,
-	network.Tanh:    G.Tanh,
-	network.ReLU:    G.Rectify,
-}
-
 // Graph is the Gorgonia expression graph of one mini-batch of m samples:
 // X (m×784) and Y (m×10) in, activations and the quadratic cost out, and
 // the gradient of the cost with respect to every weight and bias, derived
@@ -60,6 +49,14 @@ func build(spec network.Spec, m int, dt Dtype, cost, grads bool) (*Graph, error)
 	g := G.NewGraph()
 	t := dt.Tensor()
 	gr := &Graph{G: g, Spec: spec.Norm()}
+	hidden, err := network.ActivationOf(gr.Spec.Activation)
+	if err != nil {
+		return nil, err
+	}
+	loss, err := network.CostOf(gr.Spec.Cost)
+	if err != nil {
+		return nil, err
+	}
 	gr.X = G.NewMatrix(g, t, G.WithShape(m, sizes[0]), G.WithName("X"))
 	a := gr.X
 	for l := 1; l < len(sizes); l++ {
@@ -85,9 +82,7 @@ func build(spec network.Spec, m int, dt Dtype, cost, grads bool) (*Graph, error)
 			act = func(z *G.Node) (*G.Node, error) { return G.SoftMax(z) }
 		}
 		if l < len(sizes)-1 {
-			if act = hidden[gr.Spec.Activation]; act == nil {
-				return nil, fmt.Errorf("activation %q has no Gorgonia function", gr.Spec.Activation)
-			}
+			act = hidden.Graph
 		}
 		if a, err = act(z); err != nil {
 			return nil, err
@@ -98,51 +93,22 @@ func build(spec network.Spec, m int, dt Dtype, cost, grads bool) (*Graph, error)
 		return gr, nil
 	}
 	gr.Y = G.NewMatrix(g, t, G.WithShape(m, sizes[len(sizes)-1]), G.WithName("Y"))
-	wrt := append(append([]*G.Node{}, gr.Weights...), gr.Biases...)
-	L := len(sizes) - 1
-	if gr.Spec.Cost == network.CrossEntropy || gr.Spec.Cost == network.LogLikelihood {
-		if !grads {
-			return gr, nil // the compiler computes the cost from z
-		}
-		// δ = (a − y)/m: the mean cost's error at z, network2's delta (and
-		// the softmax layer's with the log-likelihood, chapter 3).
-		d, err := G.Sub(a, gr.Y)
-		if err != nil {
-			return nil, err
-		}
-		delta, err := G.HadamardProd(d, G.NewConstant(scalar(dt, 1/float64(m)), G.WithName("1/m")))
-		if err != nil {
-			return nil, err
-		}
-		gs, err := G.Backpropagate(G.Nodes{gr.Logits}, G.Nodes{delta}, wrt)
-		if err != nil {
-			return nil, fmt.Errorf("backpropagating the output error: %w", err)
-		}
-		gr.WeightGrads, gr.BiasGrads = gs[:L], gs[L:]
-		return gr, nil
-	}
-	// C = (1/2m)·Σ‖y−a‖²: the mean over the mini-batch of the book's Cₓ = ½‖y−a‖².
-	d, err := G.Sub(gr.Y, a)
+	c, delta, err := loss.Loss(gr.Output, gr.Logits, gr.Y, m)
 	if err != nil {
 		return nil, err
 	}
-	sq, err := G.Square(d)
-	if err != nil {
-		return nil, err
-	}
-	s, err := G.Sum(sq)
-	if err != nil {
-		return nil, err
-	}
-	half := G.NewConstant(scalar(dt, 1/(2*float64(m))), G.WithName("1/2m"))
-	if gr.Cost, err = G.HadamardProd(s, half); err != nil {
-		return nil, err
-	}
+	gr.Cost = c // nil where the compiler computes the value from z (RowCost)
 	if !grads {
 		return gr, nil
 	}
-	gs, err := G.Grad(gr.Cost, wrt...)
-	if err != nil {
+	wrt := append(append([]*G.Node{}, gr.Weights...), gr.Biases...)
+	L := len(sizes) - 1
+	var gs G.Nodes
+	if delta != nil {
+		if gs, err = G.Backpropagate(G.Nodes{gr.Logits}, G.Nodes{delta}, wrt); err != nil {
+			return nil, fmt.Errorf("backpropagating the output error: %w", err)
+		}
+	} else if gs, err = G.Grad(gr.Cost, wrt...); err != nil {
 		return nil, fmt.Errorf("differentiating the cost: %w", err)
 	}
 	gr.WeightGrads, gr.BiasGrads = gs[:L], gs[L:]
