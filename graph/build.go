@@ -8,16 +8,17 @@ import (
 )
 
 // Graph is the Gorgonia expression graph of one mini-batch of m samples:
-// X (m×784) and Y (m×10) in, activations and the quadratic cost out, and
-// the gradient of the cost with respect to every weight and bias, derived
-// by Gorgonia's symbolic differentiation.
+// X (m×784) and Y (m×10) in, activations and the cost out, and the
+// gradient of the cost with respect to every weight and bias, derived by
+// Gorgonia's symbolic differentiation.
 //
-// The quadratic cost is a node of the graph, differentiated by Gorgonia.
-// The cross-entropy cost is not: as network2.py's CrossEntropyCost.delta
-// does, the graph starts backpropagation from the output error
-// δ = (a − y)/m at z of the last layer, which Gorgonia cannot derive in
-// that form (it differentiates ln σ through softplus), and the compiler
-// computes the cost's value from z itself (Lower).
+// How the cost enters is its entry in network's cost table: the quadratic
+// cost is a node of the graph, differentiated by Gorgonia; the
+// cross-entropy and the log-likelihood are not: as network2.py's
+// CrossEntropyCost.delta does, the graph starts backpropagation from the
+// output error δ = (a − y)/m at z of the last layer, which Gorgonia cannot
+// derive in that form (it differentiates ln σ through softplus), and the
+// compiler computes the cost's value from z itself (Lower).
 type Graph struct {
 	Spec            network.Spec // normalised
 	G               *G.ExprGraph
@@ -25,7 +26,7 @@ type Graph struct {
 	Weights, Biases []*G.Node
 	Logits          *G.Node // z of the last layer, m×10
 	Output          *G.Node // σ(z) of the last layer, m×10
-	Cost            *G.Node // (1/2m)·Σ‖y−a‖² for the quadratic cost; nil otherwise
+	Cost            *G.Node // the mean cost where the graph builds it (the quadratic); nil otherwise
 	WeightGrads     []*G.Node
 	BiasGrads       []*G.Node
 }
