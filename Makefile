@@ -3,7 +3,7 @@ GO      ?= go
 GOFLAGS ?=
 BIN     := bin
 
-.PHONY: all build test test-short check check-all fuzz train help clean arm64-check
+.PHONY: all build test test-short check check-all fuzz train help clean arm64-check bench-compare
 
 all: build
 
@@ -99,6 +99,10 @@ train: build
 bench-cpu:
 	$(GO) test -run '^$$' -bench Epoch -benchtime 5x ./cpu/
 	$(GO) test -run '^$$' -bench GEMM -benchtime 1s ./cpu/
+
+## bench-compare BASE=rev: BenchmarkEpoch of this tree against git revision BASE, run alternately COUNT (10) times, compared by benchstat
+bench-compare:
+	GPUTRAIN_DATA=$(CURDIR)/data/mnist bash cpu/bench-compare.sh $(BASE) $(or $(COUNT),10)
 
 ## arm64-check: cpu/'s tests and the book's first epoch for linux/arm64 under qemu-user (NEON kernels; the count must equal amd64's), and builds for darwin/arm64 and windows/amd64
 arm64-check:

@@ -7,28 +7,18 @@ import (
 	G "gorgonia.org/gorgonia"
 )
 
-// hidden is each hidden-layer activation as Gorgonia builds it. Adding an
-// activation is its name in network.Activations and its entry here; where
-// Gorgonia builds it from an element-wise op the instruction set lacks,
-// that op's entry in opTable (naming the Gorgonia op) and its case in
-// cuda/kernels.cu. The compiler needs no change.
-var hidden = map[network.Activation]func(*G.Node) (*G.Node, error){
-	network.Sigmoid: G.Sigmoid,
-	network.Tanh:    G.Tanh,
-	network.ReLU:    G.Rectify,
-}
-
 // Graph is the Gorgonia expression graph of one mini-batch of m samples:
-// X (m×784) and Y (m×10) in, activations and the quadratic cost out, and
-// the gradient of the cost with respect to every weight and bias, derived
-// by Gorgonia's symbolic differentiation.
+// X (m×784) and Y (m×10) in, activations and the cost out, and the
+// gradient of the cost with respect to every weight and bias, derived by
+// Gorgonia's symbolic differentiation.
 //
-// The quadratic cost is a node of the graph, differentiated by Gorgonia.
-// The cross-entropy cost is not: as network2.py's CrossEntropyCost.delta
-// does, the graph starts backpropagation from the output error
-// δ = (a − y)/m at z of the last layer, which Gorgonia cannot derive in
-// that form (it differentiates ln σ through softplus), and the compiler
-// computes the cost's value from z itself (Lower).
+// How the cost enters is its entry in network's cost table: the quadratic
+// cost is a node of the graph, differentiated by Gorgonia; the
+// cross-entropy and the log-likelihood are not: as network2.py's
+// CrossEntropyCost.delta does, the graph starts backpropagation from the
+// output error δ = (a − y)/m at z of the last layer, which Gorgonia cannot
+// derive in that form (it differentiates ln σ through softplus), and the
+// compiler computes the cost's value from z itself (Lower).
 type Graph struct {
 	Spec            network.Spec // normalised
 	G               *G.ExprGraph
@@ -36,7 +26,7 @@ type Graph struct {
 	Weights, Biases []*G.Node
 	Logits          *G.Node // z of the last layer, m×10
 	Output          *G.Node // σ(z) of the last layer, m×10
-	Cost            *G.Node // (1/2m)·Σ‖y−a‖² for the quadratic cost; nil otherwise
+	Cost            *G.Node // the mean cost where the graph builds it (the quadratic); nil otherwise
 	WeightGrads     []*G.Node
 	BiasGrads       []*G.Node
 }
@@ -88,7 +78,7 @@ func build(spec network.Spec, m int, dt Dtype, cost, grads bool) (*Graph, error)
 			act = func(z *G.Node) (*G.Node, error) { return G.SoftMax(z) }
 		}
 		if l < len(sizes)-1 {
-			if act = hidden[gr.Spec.Activation]; act == nil {
+			if act = hidden(gr.Spec.Activation); act == nil {
 				return nil, fmt.Errorf("activation %q has no Gorgonia function", gr.Spec.Activation)
 			}
 		}
@@ -106,57 +96,41 @@ func (gr *Graph) objective(m int, dt Dtype, cost, grads bool) (*Graph, error) {
 	if !cost {
 		return gr, nil
 	}
-	g, a := gr.G, gr.Output
-	gr.Y = G.NewMatrix(g, dt.Tensor(), G.WithShape(m, network.OutputSize), G.WithName("Y"))
-	wrt := append(append([]*G.Node{}, gr.Weights...), gr.Biases...)
-	L := len(gr.Weights)
-	if gr.Spec.Cost == network.CrossEntropy || gr.Spec.Cost == network.LogLikelihood {
-		if !grads {
-			return gr, nil // the compiler computes the cost from z
-		}
-		// δ = (a − y)/m: the mean cost's error at z, network2's delta (and
-		// the softmax layer's with the log-likelihood, chapter 3).
-		d, err := G.Sub(a, gr.Y)
-		if err != nil {
-			return nil, err
-		}
-		delta, err := G.HadamardProd(d, G.NewConstant(scalar(dt, 1/float64(m)), G.WithName("1/m")))
-		if err != nil {
-			return nil, err
-		}
-		gs, err := G.Backpropagate(G.Nodes{gr.Logits}, G.Nodes{delta}, wrt)
-		if err != nil {
-			return nil, fmt.Errorf("backpropagating the output error: %w", err)
-		}
-		gr.WeightGrads, gr.BiasGrads = gs[:L], gs[L:]
-		return gr, nil
-	}
-	// C = (1/2m)·Σ‖y−a‖²: the mean over the mini-batch of the book's Cₓ = ½‖y−a‖².
-	d, err := G.Sub(gr.Y, a)
+	loss, err := network.CostOf(gr.Spec.Cost)
 	if err != nil {
 		return nil, err
 	}
-	sq, err := G.Square(d)
+	gr.Y = G.NewMatrix(gr.G, dt.Tensor(), G.WithShape(m, network.OutputSize), G.WithName("Y"))
+	c, delta, err := loss.Loss(gr.Output, gr.Logits, gr.Y, m)
 	if err != nil {
 		return nil, err
 	}
-	s, err := G.Sum(sq)
-	if err != nil {
-		return nil, err
-	}
-	half := G.NewConstant(scalar(dt, 1/(2*float64(m))), G.WithName("1/2m"))
-	if gr.Cost, err = G.HadamardProd(s, half); err != nil {
-		return nil, err
-	}
+	gr.Cost = c // nil where the compiler computes the value from z (RowCost)
 	if !grads {
 		return gr, nil
 	}
-	gs, err := G.Grad(gr.Cost, wrt...)
-	if err != nil {
+	wrt := append(append([]*G.Node{}, gr.Weights...), gr.Biases...)
+	L := len(gr.Weights)
+	var gs G.Nodes
+	if delta != nil {
+		if gs, err = G.Backpropagate(G.Nodes{gr.Logits}, G.Nodes{delta}, wrt); err != nil {
+			return nil, fmt.Errorf("backpropagating the output error: %w", err)
+		}
+	} else if gs, err = G.Grad(gr.Cost, wrt...); err != nil {
 		return nil, fmt.Errorf("differentiating the cost: %w", err)
 	}
 	gr.WeightGrads, gr.BiasGrads = gs[:L], gs[L:]
 	return gr, nil
+}
+
+// hidden is the Gorgonia function of a hidden activation, from network's
+// activation table; nil for a name the table lacks.
+func hidden(a network.Activation) func(*G.Node) (*G.Node, error) {
+	d, err := network.ActivationOf(a)
+	if err != nil {
+		return nil
+	}
+	return d.Graph
 }
 
 func scalar(dt Dtype, v float64) any {

@@ -398,7 +398,8 @@ func (lw *lowerer) update(param int, g value, decay float64) error {
 }
 
 // cost appends the instructions of the mini-batch's mean cost where the
-// graph has no node for it (the cross-entropy), and returns its buffer.
+// graph has no node for it (a cost whose table entry gives δ and names the
+// op of a sample's cost), and returns its buffer.
 func (lw *lowerer) cost(gr *Graph) (int, error) {
 	if gr.Cost != nil {
 		return lw.materialize(lw.vals[gr.Cost])
@@ -407,12 +408,16 @@ func (lw *lowerer) cost(gr *Graph) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	y := lw.p.Y
-	rows := lw.p.Bufs[z].Rows
-	in := Instr{Op: XEnt, A: z, B: y}
-	if gr.Spec.Cost == network.LogLikelihood {
-		in.Op = NLL
+	d, err := network.CostOf(gr.Spec.Cost)
+	if err != nil {
+		return 0, err
 	}
+	op, ok := opNamed(d.RowCost)
+	if !ok {
+		return 0, fmt.Errorf("cost %s: no node for its value and no row-cost op %q", d.Name, d.RowCost)
+	}
+	rows := lw.p.Bufs[z].Rows
+	in := Instr{Op: op, A: z, B: lw.p.Y}
 	in.Dst = lw.newBuf(fmt.Sprintf("%v%d", in.Op, len(lw.p.Bufs)), rows, 1, Temp) // a sample's cost a row
 	per := lw.emit(in)
 	sum := lw.emit(Instr{Op: SumAll, Dst: lw.newBuf(fmt.Sprintf("sumall%d", len(lw.p.Bufs)), 1, 1, Temp), A: per})

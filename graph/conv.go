@@ -59,7 +59,7 @@ func buildLayers(spec network.Spec, m int, dt Dtype, cost, grads bool) (*Graph, 
 			if z, err = G.BroadcastAdd(z, b, nil, []byte{0, 2, 3}); err != nil {
 				return fail(err)
 			}
-			act := hidden[layer.Activation]
+			act := hidden(layer.Activation)
 			if act == nil {
 				return fail(fmt.Errorf("activation %q has no Gorgonia function", layer.Activation))
 			}
@@ -87,7 +87,7 @@ func buildLayers(spec network.Spec, m int, dt Dtype, cost, grads bool) (*Graph, 
 				return fail(err)
 			}
 			gr.Logits = z
-			act := hidden[layer.Activation]
+			act := hidden(layer.Activation)
 			if layer.Kind == network.SoftmaxLayer {
 				act = func(z *G.Node) (*G.Node, error) { return G.SoftMax(z) }
 			}

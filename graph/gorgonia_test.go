@@ -112,15 +112,26 @@ func TestGorgoniaOpKindsActivations(t *testing.T) {
 	}
 }
 
-// TestActivationsAndDirectOps checks the two tables that adding an
-// activation touches: every activation a network may name has a Gorgonia
-// function, and every op that lowers a Gorgonia op directly is an
+// TestActivationsAndDirectOps checks the tables that adding an activation
+// or a cost touches: every activation and cost a network may name has a
+// Gorgonia builder, every cost that leaves its value to the compiler names
+// a row-cost op, and every op that lowers a Gorgonia op directly is an
 // element-wise unary instruction, the only one for that Gorgonia op, and
 // not one the compiler lowers by its own algebra (which would hide it).
 func TestActivationsAndDirectOps(t *testing.T) {
 	for _, a := range network.Activations {
-		if hidden[a] == nil {
-			t.Errorf("activation %s has no entry in hidden", a)
+		if d, err := network.ActivationOf(a); err != nil || d.Graph == nil {
+			t.Errorf("activation %s: no Gorgonia function (%v)", a, err)
+		}
+	}
+	for _, c := range network.Costs {
+		d, err := network.CostOf(c)
+		if err != nil || d.Loss == nil {
+			t.Errorf("cost %s: no Gorgonia builder (%v)", c, err)
+			continue
+		}
+		if o, ok := opNamed(d.RowCost); d.RowCost != "" && (!ok || o.Def().Form != FormRowCosts) {
+			t.Errorf("cost %s: row cost %q is not a FormRowCosts op", c, d.RowCost)
 		}
 	}
 	seen := map[string]Op{}

@@ -197,6 +197,16 @@ func gorgoniaOp(name string) (Op, bool) {
 	return 0, false
 }
 
+// opNamed is the op of the given name.
+func opNamed(name string) (Op, bool) {
+	for o, d := range opTable {
+		if d.Name == name {
+			return Op(o), true
+		}
+	}
+	return 0, false
+}
+
 // Ops lists every op of the instruction set.
 func Ops() []Op {
 	ops := make([]Op, numOps)

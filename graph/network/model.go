@@ -30,37 +30,24 @@ type modelJSON struct {
 	Lambda     float64       `json:"lambda,omitempty"`
 }
 
-// costNames are the costs as network2.py's model files name them.
-var costNames = map[Cost]string{Quadratic: "QuadraticCost", CrossEntropy: "CrossEntropyCost", LogLikelihood: "CrossEntropyCost"}
-
 // fileSpec is the spec a model file's fields describe.
 func fileSpec(m *modelJSON) (Spec, error) {
-	s := Spec{Arch: Arch{Sizes: m.Sizes, Activation: m.Activation}, Objective: Objective{Lambda: m.Lambda}}
-	switch m.Cost {
-	case "", costNames[Quadratic]:
-		s.Cost = Quadratic
-	case costNames[CrossEntropy]:
-		s.Cost = CrossEntropy
-	default:
-		return Spec{}, fmt.Errorf("cost %q: want QuadraticCost or CrossEntropyCost, as network2.py writes them", m.Cost)
+	cost, err := fileCost(m.Cost, m.Output)
+	if err != nil {
+		return Spec{}, err
 	}
-	switch m.Output {
-	case "", SigmoidOutput:
-	case Softmax:
-		if s.Cost != CrossEntropy {
-			return Spec{}, fmt.Errorf(`output "softmax" goes with cost "CrossEntropyCost" (the log-likelihood), not %q`, m.Cost)
-		}
-		s.Cost = LogLikelihood
-	default:
-		return Spec{}, fmt.Errorf("output %q: want %q or %q", m.Output, SigmoidOutput, Softmax)
-	}
+	s := Spec{Arch: Arch{Sizes: m.Sizes, Activation: m.Activation}, Objective: Objective{Cost: cost, Lambda: m.Lambda}}
 	return s.Norm(), s.Check()
 }
 
 // MarshalJSON writes the network in network2.py's format.
 func (n *Network) MarshalJSON() ([]byte, error) {
 	spec := n.Spec.Norm()
-	m := modelJSON{Sizes: n.Sizes, Cost: costNames[spec.Cost], Lambda: spec.Lambda}
+	cost, err := CostOf(spec.Cost)
+	if err != nil {
+		return nil, err
+	}
+	m := modelJSON{Sizes: n.Sizes, Cost: cost.File, Lambda: spec.Lambda}
 	if spec.Activation != Sigmoid {
 		m.Activation = spec.Activation
 	}

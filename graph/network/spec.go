@@ -6,33 +6,6 @@ import (
 	"slices"
 )
 
-// Activation is the function of the hidden layers' neurons.
-type Activation string
-
-// The hidden-layer activations of chapters 1 and 3.
-const (
-	Sigmoid Activation = "sigmoid"
-	Tanh    Activation = "tanh"
-	ReLU    Activation = "relu"
-)
-
-// Activations lists the valid activations, the default first.
-var Activations = []Activation{Sigmoid, Tanh, ReLU}
-
-// Cost is the cost a network is trained to minimise.
-type Cost string
-
-// The costs of chapters 1 and 3: network2.py's QuadraticCost and
-// CrossEntropyCost, and the log-likelihood of a softmax output layer.
-const (
-	Quadratic     Cost = "quadratic"
-	CrossEntropy  Cost = "cross-entropy"
-	LogLikelihood Cost = "log-likelihood"
-)
-
-// Costs lists the valid costs, the default first.
-var Costs = []Cost{Quadratic, CrossEntropy, LogLikelihood}
-
 // Output is the function of the output layer's neurons.
 type Output string
 
@@ -97,10 +70,14 @@ func (s Spec) Norm() Spec {
 // log-likelihood, sigmoid otherwise (chapter 3's pairing); a network of
 // layers ends in its softmax layer.
 func (s Spec) Output() Output {
-	if s.Cost == LogLikelihood || len(s.Layers) > 0 {
+	if len(s.Layers) > 0 {
 		return Softmax
 	}
-	return SigmoidOutput
+	d, err := CostOf(s.Cost)
+	if err != nil {
+		return SigmoidOutput // an invalid spec; Check says why
+	}
+	return d.Output
 }
 
 // Check reports the first invalid field.
@@ -119,11 +96,11 @@ func (s Spec) Check() error {
 	} else if err := CheckSizes(s.Sizes); err != nil {
 		return err
 	}
-	if !slices.Contains(Activations, n.Activation) {
-		return fmt.Errorf("activation %q: want one of %v", s.Activation, Activations)
+	if _, err := ActivationOf(n.Activation); err != nil {
+		return err
 	}
-	if !slices.Contains(Costs, n.Cost) {
-		return fmt.Errorf("cost %q: want one of %v", s.Cost, Costs)
+	if _, err := CostOf(n.Cost); err != nil {
+		return err
 	}
 	if !(s.Lambda >= 0) || math.IsInf(s.Lambda, 0) {
 		return fmt.Errorf("lambda %v: must be a finite number ≥ 0", s.Lambda)
