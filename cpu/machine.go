@@ -73,9 +73,15 @@ func newMachine[T Float](p *graph.Program, pl *pool) *Machine[T] {
 }
 
 // Share makes buffer i of m use the same memory as buffer j of o, so that
-// programs for different batch sizes update one set of parameters.
+// programs for different batch sizes update one set of parameters. The
+// views of i (a convolution's filters reshaped for its product) move with
+// it.
 func (m *Machine[T]) Share(i int, o *Machine[T], j int) {
-	m.bufs[i] = o.bufs[j]
+	for k := range m.P.Bufs {
+		if m.P.Storage(k) == i {
+			m.bufs[k] = o.bufs[j][:m.P.Bufs[k].Len()]
+		}
+	}
 	m.steps = nil // steps hold buffer slices
 }
 

@@ -214,20 +214,20 @@ func (b *backend) init() error {
 	if b.offset, err = b.alloc(8, "the batch offset"); err != nil {
 		return err
 	}
-	for l := 0; l+1 < len(b.cfg.Sizes); l++ {
-		in, out := int64(b.cfg.Sizes[l]), int64(b.cfg.Sizes[l+1])
-		w, err := b.alloc(out*in*b.elem, fmt.Sprintf("the weights of layer %d", l+1))
+	for l, ps := range b.cfg.Params() {
+		nw, nb := int64(ps.Len())*b.elem, int64(ps.B[0])*b.elem
+		w, err := b.alloc(nw, fmt.Sprintf("the weights of layer %d", l+1))
 		if err != nil {
 			return err
 		}
-		bias, err := b.alloc(out*b.elem, fmt.Sprintf("the biases of layer %d", l+1))
+		bias, err := b.alloc(nb, fmt.Sprintf("the biases of layer %d", l+1))
 		if err != nil {
 			return err
 		}
-		if err := b.zero(w, out*in*b.elem); err != nil {
+		if err := b.zero(w, nw); err != nil {
 			return err
 		}
-		if err := b.zero(bias, out*b.elem); err != nil {
+		if err := b.zero(bias, nb); err != nil {
 			return err
 		}
 		b.weights, b.biases = append(b.weights, w), append(b.biases, bias)
@@ -313,13 +313,12 @@ func (b *backend) SetParams(n *network.Network) error {
 func (b *backend) Params() (*network.Network, error) {
 	n := &network.Network{Spec: b.cfg.Spec.Norm()}
 	err := b.do("reading the parameters", func() error {
-		for l := range b.weights {
-			in, out := b.cfg.Sizes[l], b.cfg.Sizes[l+1]
-			w, err := b.floatsFromDevice(b.weights[l], out*in, fmt.Sprintf("the weights of layer %d", l+1))
+		for l, ps := range b.cfg.Params() {
+			w, err := b.floatsFromDevice(b.weights[l], ps.Len(), fmt.Sprintf("the weights of layer %d", l+1))
 			if err != nil {
 				return err
 			}
-			bias, err := b.floatsFromDevice(b.biases[l], out, fmt.Sprintf("the biases of layer %d", l+1))
+			bias, err := b.floatsFromDevice(b.biases[l], ps.B[0], fmt.Sprintf("the biases of layer %d", l+1))
 			if err != nil {
 				return err
 			}

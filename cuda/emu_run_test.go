@@ -226,6 +226,10 @@ func TestEmuEpoch(t *testing.T) {
 		{network.Spec{Arch: network.Arch{Sizes: []int{784, 30, 10}}, Objective: network.Objective{Cost: network.CrossEntropy, Lambda: 5}}, 10, 23},
 		{network.Spec{Arch: network.Arch{Sizes: []int{784, 17, 9, 10}, Activation: network.Tanh}, Objective: network.Objective{Cost: network.LogLikelihood, Lambda: 1}}, 6, 15},
 		{network.Spec{Arch: network.Arch{Sizes: []int{784, 12, 10}, Activation: network.ReLU}, Objective: network.Objective{Cost: network.CrossEntropy}}, 4, 9},
+		// Chapter 6: a convolution and pool, then one with ReLU, a pool
+		// leaving a border and network3's L2 term (col2im into the first).
+		{layered(t, "conv:3x5x5,pool:2,fc:7,softmax:10", 0), 4, 9},
+		{layered(t, "conv:4x5x5:relu,pool:2,conv:3x3x3:relu,pool:3,fc:8:relu,softmax:10", 0.1), 5, 12},
 	}
 	lims := []struct {
 		name string
@@ -247,6 +251,16 @@ func TestEmuEpoch(t *testing.T) {
 	}
 }
 
+// layered is a chapter 6 network of the given layers and network3's λ.
+func layered(t *testing.T, layers string, lambda float64) network.Spec {
+	t.Helper()
+	ls, err := network.ParseLayers(layers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return network.Spec{Arch: network.Arch{Layers: ls}, Objective: network.Objective{Lambda: lambda}}.Norm()
+}
+
 func testEmuEpoch(t *testing.T, r *rand.Rand, spec network.Spec, bs, n int, dt graph.Dtype, lim limits) {
 	set := randomSet(r, n)
 	net, err := network.NewSpec(spec, r.Uint64(), network.Scaled)
@@ -257,7 +271,7 @@ func testEmuEpoch(t *testing.T, r *rand.Rand, spec network.Spec, bs, n int, dt g
 	for i, j := range r.Perm(n) {
 		order[i] = int32(j)
 	}
-	step := graph.Step{Eta: 3, N: n}
+	step := graph.Step{Eta: 3, N: n, Batch: bs}
 	if spec.Norm().Cost != network.Quadratic {
 		step.Eta = 0.5 // chapter 3's
 	}

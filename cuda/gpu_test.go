@@ -87,6 +87,13 @@ func TestGPUMatchesCPU(t *testing.T) {
 	ch3 := func(sizes []int, act network.Activation, cost network.Cost, lambda float64) network.Spec {
 		return network.Spec{Arch: network.Arch{Sizes: sizes, Activation: act}, Objective: network.Objective{Cost: cost, Lambda: lambda}}.Norm()
 	}
+	ch6 := func(layers string, lambda float64) network.Spec {
+		ls, err := network.ParseLayers(layers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return network.Spec{Arch: network.Arch{Layers: ls}, Objective: network.Objective{Lambda: lambda}}.Norm()
+	}
 	cases := []struct {
 		spec   network.Spec
 		init   network.WeightInit
@@ -103,6 +110,11 @@ func TestGPUMatchesCPU(t *testing.T) {
 		{ch3([]int{784, 100, 10}, network.Sigmoid, network.CrossEntropy, 5), network.Scaled, 0.5, 10, 995},
 		{ch3([]int{784, 30, 10}, network.Tanh, network.LogLikelihood, 1), network.Scaled, 0.1, 32, 1000},
 		{ch3([]int{784, 30, 10}, network.ReLU, network.CrossEntropy, 0), network.Scaled, 0.1, 10, 1005},
+		// Chapter 6 (network3.py): the shallow convolutional network, and
+		// two ReLU convolutions with network3's L2 term, a pool that leaves
+		// a border and a short last batch.
+		{ch6("conv:20x5x5,pool:2,fc:100,softmax:10", 0), network.Scaled, 0.1, 10, 200},
+		{ch6("conv:6x5x5:relu,pool:2,conv:5x3x3:relu,pool:3,fc:30:relu,softmax:10", 0.1), network.Scaled, 0.03, 10, 205},
 	}
 	for _, c := range cases {
 		set := firstImages(data, r, c.images)
