@@ -3,6 +3,7 @@ package cpu
 import (
 	"context"
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/gputrain/gputrain/graph"
@@ -78,6 +79,21 @@ func TestLayersMatchNetwork3(t *testing.T) {
 				}
 				if net.RelDiff(want) < 1e3*tol {
 					t.Errorf("the parameters barely moved: the test would not see a wrong update")
+				}
+				// The forward program (another batch size, the trained
+				// parameters shared with it) gives network3's outputs.
+				eval := set.Slice(0, min(c.n, 30))
+				acts, err := b.Activations(eval)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range eval.Len() {
+					out := ref.Output(reference.Samples(eval, i)[0].X)
+					for j, v := range out {
+						if d := math.Abs(acts[i*network.OutputSize+j] - v); d > tol {
+							t.Fatalf("image %d, output %d: %v, network3's %v", i, j, acts[i*network.OutputSize+j], v)
+						}
+					}
 				}
 			})
 		}

@@ -76,6 +76,11 @@ func newMachine[T Float](p *graph.Program, pl *pool) *Machine[T] {
 // programs for different batch sizes update one set of parameters.
 func (m *Machine[T]) Share(i int, o *Machine[T], j int) {
 	m.bufs[i] = o.bufs[j]
+	for k := range m.P.Bufs { // and the views of it (a filter seen as a matrix)
+		if k != i && m.P.Storage(k) == i {
+			m.bufs[k] = m.bufs[i][:m.P.Bufs[k].Len()]
+		}
+	}
 	m.steps = nil // steps hold buffer slices
 }
 
