@@ -41,7 +41,7 @@ func TestEmuOps(t *testing.T) {
 		covered[o.op] = true
 	}
 	for _, op := range graph.Ops() {
-		if op != graph.MatMul && !covered[op] {
+		if op != graph.MatMul && Runs(op) && !covered[op] {
 			t.Errorf("op %v has a CUDA kernel case but no emulation test here", op)
 		}
 	}

@@ -153,6 +153,11 @@ func newSchedule(p *graph.Program, lim limits, batchSize int) (*schedule, error)
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
+	for _, in := range p.Instrs {
+		if !Runs(in.Op) {
+			return nil, fmt.Errorf("cuda: the %v op of chapter 6's layers has no CUDA kernel yet: train networks of layers with --device cpu", in.Op)
+		}
+	}
 	if lim.maxThreads < 32 || lim.singleMax < 1 {
 		return nil, fmt.Errorf("cuda: launch limits %+v: need blocks of at least 32 threads and one-block ops of at least 1 element", lim)
 	}
@@ -475,3 +480,8 @@ func trans(t bool) string {
 	}
 	return "N"
 }
+
+// Runs reports whether the CUDA kernels run op: every op but those of
+// chapter 6's layers (graph/ops_conv.go's forms), whose kernels are not
+// written yet. A program with one of those is refused by name.
+func Runs(op graph.Op) bool { return op.Def().Form < graph.FormIm2Col }
