@@ -335,8 +335,10 @@ func (b *backend) Params() (*network.Network, error) {
 
 // Order uploads the epoch's order (the only per-epoch upload) and starts
 // the device's batch offset at 0; the steps read their batches from it
-// there, so that one captured step serves every batch.
-func (b *backend) Order(order []int32) error {
+// there, so that one captured step serves every batch. The step number
+// is the dropout masks', which no CUDA program draws yet (their op has
+// no kernel: newSchedule refuses it).
+func (b *backend) Order(order []int32, _ uint64) error {
 	return b.do("uploading the epoch's order", func() error {
 		if len(order) == 0 {
 			return nil
