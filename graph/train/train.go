@@ -27,9 +27,9 @@ type Config struct {
 	BatchSize int
 	// Seed keys the dropout masks of a network of layers (with the step,
 	// graph/dropout); the run's --seed.
-	Seed uint64
-	Eta       float64
-	Dtype     graph.Dtype
+	Seed  uint64
+	Eta   float64
+	Dtype graph.Dtype
 }
 
 // NewConfig is the Config of a run of spec on a training set of n images
