@@ -73,13 +73,12 @@ func newMachine[T Float](p *graph.Program, pl *pool) *Machine[T] {
 }
 
 // Share makes buffer i of m use the same memory as buffer j of o, so that
-// programs for different batch sizes update one set of parameters. The
-// views of i (a convolution's filters reshaped for its product) move with
-// it.
+// programs for different batch sizes update one set of parameters.
 func (m *Machine[T]) Share(i int, o *Machine[T], j int) {
-	for k := range m.P.Bufs {
-		if m.P.Storage(k) == i {
-			m.bufs[k] = o.bufs[j][:m.P.Bufs[k].Len()]
+	m.bufs[i] = o.bufs[j]
+	for k := range m.P.Bufs { // and the views of it (a filter seen as a matrix)
+		if k != i && m.P.Storage(k) == i {
+			m.bufs[k] = m.bufs[i][:m.P.Bufs[k].Len()]
 		}
 	}
 	m.steps = nil // steps hold buffer slices

@@ -111,7 +111,7 @@ type backend struct {
 	mod     cu.Module
 	hasMod  bool
 	blas    *blas
-	fn      struct{ seg1, segn, gather cu.Function }
+	fn      struct{ seg1, segn, gather, key cu.Function }
 	staging unsafe.Pointer         // stagingBytes of pinned host memory
 	allocs  map[cu.DevicePtr]int64 // every live device allocation, freed by release
 	warn    io.Writer              // where a graph capture failure is said, once
@@ -119,6 +119,7 @@ type backend struct {
 	sets            [2]deviceSet // by train.Slot
 	weights, biases []cu.DevicePtr
 	offset          cu.DevicePtr // int64: the current step's offset into the order
+	stepBase        cu.DevicePtr // int64: the run's steps before this epoch's first (the dropout masks')
 	order           devArray     // int32 per image of the epoch
 	costs           devArray     // float64 per step of the epoch
 
@@ -176,7 +177,7 @@ func (b *backend) init() error {
 	for _, k := range []struct {
 		fn   *cu.Function
 		name string
-	}{{&b.fn.seg1, "gt_seg1"}, {&b.fn.segn, "gt_segn"}, {&b.fn.gather, "gt_gather"}} {
+	}{{&b.fn.seg1, "gt_seg1"}, {&b.fn.segn, "gt_segn"}, {&b.fn.gather, "gt_gather"}, {&b.fn.key, "gt_key"}} {
 		full := kernelName(k.name, b.cfg.Dtype)
 		if *k.fn, err = mod.Function(full); err != nil {
 			return fmt.Errorf("cuda: finding kernel %s: %w", full, describe(err))
@@ -212,6 +213,9 @@ func (b *backend) init() error {
 	}
 	b.device += fmt.Sprintf(", cuBLAS %s from %s", b.blas.versionString(), b.blas.path)
 	if b.offset, err = b.alloc(8, "the batch offset"); err != nil {
+		return err
+	}
+	if b.stepBase, err = b.alloc(8, "the step count"); err != nil {
 		return err
 	}
 	for l, ps := range b.cfg.Params() {
@@ -334,8 +338,10 @@ func (b *backend) Params() (*network.Network, error) {
 
 // Order uploads the epoch's order (the only per-epoch upload) and starts
 // the device's batch offset at 0; the steps read their batches from it
-// there, so that one captured step serves every batch.
-func (b *backend) Order(order []int32) error {
+// there, so that one captured step serves every batch. The run's step
+// number goes to the device too, where each step derives its dropout key
+// from it and the offset (gt_key).
+func (b *backend) Order(order []int32, step uint64) error {
 	return b.do("uploading the epoch's order", func() error {
 		if len(order) == 0 {
 			return nil
@@ -348,6 +354,10 @@ func (b *backend) Order(order []int32) error {
 			return err
 		}
 		if err := b.toDevice(b.order.ptr, unsafe.Pointer(&order[0]), int64(len(order))*4, "the epoch's order"); err != nil {
+			return err
+		}
+		base := int64(step)
+		if err := b.toDevice(b.stepBase, unsafe.Pointer(&base), 8, "the step count"); err != nil {
 			return err
 		}
 		return b.zero(b.offset, 8)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/dropout"
 	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
@@ -103,10 +104,10 @@ func TestEmuOps(t *testing.T) {
 // block exactly: a 7×6 image (a pool of 2 leaves a border row), three maps,
 // two images.
 var shapedCases = []struct {
-	op      graph.Op
-	alpha   float64
-	a, b, d []int // B nil: the op reads none
-	ties    bool  // values drawn from few levels, so windows hold equal maxima
+	op          graph.Op
+	alpha, beta float64
+	a, b, d     []int // B nil: the op reads none
+	ties        bool  // values drawn from few levels, so windows hold equal maxima
 }{
 	{op: graph.Im2Col, a: []int{2, 3, 7, 6}, d: []int{2, 5, 4, 27}},
 	{op: graph.Im2Col, a: []int{2, 1, 6, 6}, d: []int{2, 2, 2, 25}},
@@ -121,6 +122,9 @@ var shapedCases = []struct {
 	{op: graph.AddMap, alpha: 20, a: []int{2, 3, 5, 4}, b: []int{3}, d: []int{2, 3, 5, 4}},
 	{op: graph.SumInner, a: []int{3, 41}, d: []int{3, 1}},
 	{op: graph.SumInner, a: []int{20, 1200}, d: []int{20, 1}},
+	// Dropout masks from a step key (A), layers 0 and 5, p 0.5 and 0.2.
+	{op: graph.Dropout, alpha: 0.5, a: []int{1, dropout.KeyWords}, d: []int{13, 77}},
+	{op: graph.Dropout, alpha: 0.2, beta: 5, a: []int{1, dropout.KeyWords}, d: []int{10, 1000}},
 }
 
 // TestEmuShapedOps runs each of chapter 6's ops alone through both segment
@@ -151,7 +155,7 @@ func TestEmuShapedOps(t *testing.T) {
 						p.Bufs = append(p.Bufs, graph.Buf{Name: name, Rows: dims[0], Cols: n, Kind: kind, Alias: -1, Shape: dims})
 						return len(p.Bufs) - 1
 					}
-					in := graph.Instr{Op: c.op, A: buf("A", c.a, graph.Input), Alpha: c.alpha}
+					in := graph.Instr{Op: c.op, A: buf("A", c.a, graph.Input), Alpha: c.alpha, Beta: c.beta}
 					if c.b != nil {
 						in.B = buf("B", c.b, graph.Input)
 					}
@@ -170,6 +174,11 @@ func TestEmuShapedOps(t *testing.T) {
 							}
 						}
 						init[i] = v
+					}
+					if c.op == graph.Dropout {
+						key := make([]float64, dropout.KeyWords)
+						dropout.SetKey(key, dropout.StepKey(r.Uint64(), r.Uint64()))
+						init[in.A] = key
 					}
 					mc := newCPU(p)
 					for i, v := range init {

@@ -115,12 +115,15 @@ func TestGPUMatchesCPU(t *testing.T) {
 		// a border and a short last batch.
 		{ch6("conv:20x5x5,pool:2,fc:100,softmax:10", 0), network.Scaled, 0.1, 10, 200},
 		{ch6("conv:6x5x5:relu,pool:2,conv:5x3x3:relu,pool:3,fc:30:relu,softmax:10", 0.1), network.Scaled, 0.03, 10, 205},
+		// Dropout on the fully connected and softmax layers' inputs: the
+		// CUDA machine draws the CPU's masks (gt_key and the dropout op).
+		{ch6("conv:4x5x5:relu,pool:2,fc:30:relu:dropout=0.5,softmax:10:dropout=0.5", 0), network.Scaled, 0.03, 10, 205},
 	}
 	for _, c := range cases {
 		set := firstImages(data, r, c.images)
 		for _, dt := range []graph.Dtype{graph.Float32, graph.Float64} {
 			t.Run(fmt.Sprintf("%v/batch=%d/%v", c.spec, c.batch, dt), func(t *testing.T) {
-				cfg := train.Config{Spec: c.spec, TrainSize: set.Len(), BatchSize: c.batch, Eta: c.eta, Dtype: dt}
+				cfg := train.Config{Spec: c.spec, TrainSize: set.Len(), BatchSize: c.batch, Eta: c.eta, Dtype: dt, Seed: 5}
 				net, _ := network.NewSpec(cfg.Spec, 7, c.init)
 				order := fileOrder(set.Len())
 				want, wantCost, cb := epochOn(t, cpu.Open, cfg, set, net, order)

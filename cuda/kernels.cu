@@ -53,6 +53,7 @@
 //     PERMUTE: rows = h·w, cols = c of the (m, c, h, w) side, alpha = the direction
 //     MAXPOOL, MAXPOOLBACK: rows × cols = h × w of the pool's input, alpha = p; MAXPOOLBACK's b the input
 //     ADDMAP: dst[i] = a[i] + b[(i / alpha) mod cols]; SUMINNER: dst[i] = Σ of rows entries of a from i·rows
+//     DROPOUT: dst[i] = 1 if unit i of layer beta is kept with p = alpha, from the key words in a (gt_key)
 struct OpDesc {
 	long long op, dst, a, b, n, cols, rows;
 	double alpha, beta;
@@ -67,6 +68,19 @@ template <> __device__ __forceinline__ float sigmoid<float>(float z) {
 template <> __device__ __forceinline__ double sigmoid<double>(double z) {
 	return 1.0 / (1.0 + exp(-z));
 }
+
+// mix is SplitMix64's output function of z + γ, graph/dropout's mix: the
+// dropout masks' generator, integer arithmetic only, so that the GPU draws
+// the CPU's masks bit for bit.
+__device__ __forceinline__ unsigned long long mix(unsigned long long z) {
+	z += 0x9e3779b97f4a7c15ULL;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+// KEY_WORDS is dropout.KeyWords: a step key in 16-bit words, low first.
+#define KEY_WORDS 4
 
 // shaped computes element i of the destination of one of chapter 6's ops
 // (graph/ops_conv.go), tensors laid out images × maps × height × width;
@@ -147,6 +161,17 @@ __device__ void shaped(const OpDesc &o, T *const *bufs, int i) {
 		// α: the positions of a map; cols: the maps (len(b)).
 		d[i] = a[i] + bufs[o.b][(long long)i / (long long)o.alpha % o.cols];
 		break;
+	case OP_DROPOUT: {
+		// graph/dropout: unit i of layer beta is kept when its bits, from
+		// the step's key (a's words), clear p's threshold; p as T holds it.
+		unsigned long long key = 0;
+		for (int k = 0; k < KEY_WORDS; k++)
+			key |= (unsigned long long)a[k] << (16 * k);
+		const unsigned long long bits = mix(key ^ ((unsigned long long)o.beta << 40 | (unsigned long long)i));
+		const unsigned long long th = (unsigned long long)((double)(T)o.alpha * 9007199254740992.0); // p·2⁵³
+		d[i] = (bits >> 11) >= th ? (T)1 : (T)0;
+		break;
+	}
 	case OP_SUMINNER: {
 		// rows: the inner length summed into each element.
 		const long long K = o.rows;
@@ -416,6 +441,31 @@ extern "C" __global__ void __launch_bounds__(SEGN_THREADS)
 gt_gather_f64(double *x, double *y, const unsigned char *images, const unsigned char *labels, const int *order,
 	      const long long *offset, long long base, long long m) {
 	gather(x, y, images, labels, order, offset, base, m);
+}
+
+// stepKey writes the dropout masks' key of the step about to run into key:
+// dropout.StepKey(seed, step), step = *base + *offset / batch (the run's
+// steps before this epoch, then the epoch's, by the batch offset the
+// epilogue advances), so that one captured step serves every step.
+template <typename T>
+__device__ void stepKey(T *key, const long long *offset, const long long *base, long long batch,
+			unsigned long long seed) {
+	if (blockIdx.x != 0 || threadIdx.x != 0)
+		return;
+	const unsigned long long step = (unsigned long long)(*base + *offset / batch);
+	const unsigned long long k = mix(mix(seed) ^ step);
+	for (int w = 0; w < KEY_WORDS; w++)
+		key[w] = (T)((k >> (16 * w)) & 0xffff);
+}
+
+extern "C" __global__ void gt_key_f32(float *key, const long long *offset, const long long *base, long long batch,
+				      unsigned long long seed) {
+	stepKey(key, offset, base, batch, seed);
+}
+
+extern "C" __global__ void gt_key_f64(double *key, const long long *offset, const long long *base, long long batch,
+				      unsigned long long seed) {
+	stepKey(key, offset, base, batch, seed);
 }
 
 extern "C" __global__ void __launch_bounds__(SEGN_THREADS)

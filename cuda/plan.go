@@ -286,7 +286,7 @@ func newNode(p *graph.Program, i int, in graph.Instr, lim limits, onesView map[i
 		// A thread a row, reading it whole: one block strides through the
 		// rows, which are few (a batch) and short (ten digits).
 		n.class, n.width, n.small = classSingle, a.Rows, true
-	case graph.FormIm2Col, graph.FormCol2Im, graph.FormPermute, graph.FormPool, graph.FormPoolBack, graph.FormMap, graph.FormGroups:
+	case graph.FormIm2Col, graph.FormCol2Im, graph.FormPermute, graph.FormPool, graph.FormPoolBack, graph.FormMap, graph.FormGroups, graph.FormMask:
 		// Chapter 6's ops: a thread per element of Dst, which reads its
 		// operands elsewhere than at its own index, so only what earlier
 		// launches wrote.

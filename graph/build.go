@@ -29,6 +29,17 @@ type Graph struct {
 	Cost            *G.Node // the mean cost where the graph builds it (the quadratic); nil otherwise
 	WeightGrads     []*G.Node
 	BiasGrads       []*G.Node
+	// Masks are the dropout masks of a training graph of layers (conv.go),
+	// one per layer with dropout, multiplying its input.
+	Masks []Mask
+}
+
+// Mask is one layer's dropout mask in a graph: its node (images × the
+// layer's inputs), the layer's index and its p.
+type Mask struct {
+	Node  *G.Node
+	Layer int
+	P     float64
 }
 
 // Build makes the graph for spec and batch size m. With grads false it

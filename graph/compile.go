@@ -104,7 +104,7 @@ type lowerer struct {
 // update into the product or sum that computes its gradient where that is
 // the gradient's only use, and drops every instruction nothing needs.
 func Lower(gr *Graph, m int, dt Dtype, step Step) (*Program, error) {
-	p := &Program{Spec: gr.Spec, Batch: m, Dtype: dt, Eta: step.Eta, Y: -1, Cost: -1}
+	p := &Program{Spec: gr.Spec, Batch: m, Dtype: dt, Eta: step.Eta, Y: -1, Cost: -1, Key: -1}
 	lw := &lowerer{p: p, vals: map[*G.Node]value{}, producer: map[int]int{}, sigmoid: map[int]int{}}
 
 	leaf := func(n *G.Node, name string, kind BufKind) int {
@@ -123,6 +123,7 @@ func Lower(gr *Graph, m int, dt Dtype, step Step) (*Program, error) {
 		p.Biases = append(p.Biases, leaf(gr.Biases[l], fmt.Sprintf("b%d", l+1), Param))
 	}
 
+	lw.masks(gr.Masks)
 	for _, n := range postorder(gr.G, gr.roots()) {
 		if _, done := lw.vals[n]; done {
 			continue

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/gputrain/gputrain/graph/dropout"
 	"github.com/gputrain/gputrain/graph/network"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -72,6 +73,14 @@ func buildLayers(spec network.Spec, m int, dt Dtype, cost, grads bool) (*Graph, 
 					return fail(err)
 				}
 			}
+			if layer.Dropout > 0 && grads {
+				// Training: network3's dropout on the layer's input, kept units not rescaled.
+				mask := G.NewMatrix(g, t, G.WithShape(m, in.Size()), G.WithName("mask"+name))
+				gr.Masks = append(gr.Masks, Mask{Node: mask, Layer: l, P: layer.Dropout})
+				if a, err = G.HadamardProd(a, mask); err != nil {
+					return fail(err)
+				}
+			}
 			w := G.NewMatrix(g, t, G.WithShape(layer.Units, in.Size()), G.WithName("w"+name))
 			b := G.NewVector(g, t, G.WithShape(layer.Units), G.WithName("b"+name))
 			gr.Weights, gr.Biases = append(gr.Weights, w), append(gr.Biases, b)
@@ -82,6 +91,12 @@ func buildLayers(spec network.Spec, m int, dt Dtype, cost, grads bool) (*Graph, 
 			z, err := G.Mul(a, wt)
 			if err != nil {
 				return fail(err)
+			}
+			if layer.Dropout > 0 && !grads {
+				// Evaluation: network3's output path, (1 − p)·a·w + b.
+				if z, err = G.HadamardProd(z, G.NewConstant(scalar(dt, 1-layer.Dropout), G.WithName("1-p"+name))); err != nil {
+					return fail(err)
+				}
 			}
 			if z, err = G.BroadcastAdd(z, b, nil, []byte{0}); err != nil {
 				return fail(err)
@@ -247,4 +262,20 @@ func init() {
 	handlers["maxPoolOp"] = shapedOp(MaxPool, pool, first)
 	// maxPoolDiffOp reads (the pool's input, its output, the output's gradient).
 	handlers["maxPoolDiffOp"] = shapedOp(MaxPoolBack, pool, func(args []value) (value, value) { return args[2], args[0] })
+}
+
+// masks makes each dropout mask a buffer that the step's first
+// instructions draw, from the Key input.
+func (lw *lowerer) masks(masks []Mask) {
+	if len(masks) == 0 {
+		return
+	}
+	p := lw.p
+	p.Key = lw.newBuf("Key", 1, dropout.KeyWords, Input)
+	for _, mk := range masks {
+		r, c := dims2(mk.Node)
+		b := lw.newBuf(fmt.Sprintf("mask%d", mk.Layer+1), r, c, Temp)
+		lw.vals[mk.Node] = value{kind: vBuf, buf: b}
+		lw.emit(Instr{Op: Dropout, Dst: b, A: p.Key, Alpha: mk.P, Beta: float64(mk.Layer)})
+	}
 }

@@ -77,6 +77,11 @@ const (
 	// SumInner: Dst[o] = Σₖ A[o·K + k], K = len(A)/len(Dst): the sum over
 	// a tensor's last axis.
 	SumInner
+	// Dropout: Dst[u] = 1 if unit u is kept, else 0: network3's dropout
+	// mask of layer Beta (its index in the network's layers) with p =
+	// Alpha, drawn by graph/dropout from the step's key, which A (a Key
+	// buffer the machine fills each step) holds.
+	Dropout
 
 	numOps // the size of opTable; not an op
 )
@@ -127,6 +132,9 @@ const (
 	// FormGroups: A of a whole number K of Dst's length; Dst[o] reduces
 	// A[o·K … o·K+K−1].
 	FormGroups
+	// FormMask: A is a Key buffer (dropout.KeyWords elements), Dst any
+	// length.
+	FormMask
 )
 
 // Kernel is an op's CPU implementation over whole buffers: d = op(a, b)
@@ -184,6 +192,7 @@ var opTable = [numOps]OpDef{
 	MaxPoolBack: {Name: "maxpoolback", Form: FormPoolBack, Shaped32: maxPoolBack[float32], Shaped64: maxPoolBack[float64]},
 	AddMap:      {Name: "addmap", Form: FormMap, CPU32: addMap[float32], CPU64: addMap[float64]},
 	SumInner:    {Name: "suminner", Form: FormGroups, CPU32: sumInner[float32], CPU64: sumInner[float64]},
+	Dropout:     {Name: "dropout", Form: FormMask, CPU32: dropoutMask[float32], CPU64: dropoutMask[float64]},
 }
 
 // gorgoniaOp is the op whose table entry names the Gorgonia element-wise

@@ -3,6 +3,8 @@ package graph
 import (
 	"fmt"
 	"slices"
+
+	"github.com/gputrain/gputrain/graph/dropout"
 )
 
 // ShapedKernel is the CPU kernel of an op that reads its operands'
@@ -79,6 +81,10 @@ func checkConv(f Form, in Instr, d, a, b Buf) error {
 		}
 	case FormGroups:
 		if d.Len() < 1 || a.Len()%d.Len() != 0 {
+			return bad()
+		}
+	case FormMask:
+		if a.Len() != dropout.KeyWords || !(in.Alpha >= 0 && in.Alpha < 1) || in.Beta < 0 || in.Beta != float64(int(in.Beta)) {
 			return bad()
 		}
 	default:
@@ -226,5 +232,18 @@ func sumInner[T float32 | float64](d, a, _ []T, _, _ T) {
 			s += v
 		}
 		d[o] = s
+	}
+}
+
+// dropoutMask draws layer beta's mask for the step whose key a holds:
+// unit u (image × inputs + input) is kept with probability 1 − alpha. A
+// float32 program holds p as float32(p), and so do the CUDA kernels.
+func dropoutMask[T float32 | float64](d, a, _ []T, alpha, beta T) {
+	key, layer, th := dropout.GetKey(a), int(beta), dropout.Threshold(float64(alpha))
+	for u := range d {
+		d[u] = 0
+		if dropout.KeyBits(key, layer, u)>>11 >= th {
+			d[u] = 1
+		}
 	}
 }

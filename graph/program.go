@@ -104,7 +104,11 @@ type Program struct {
 	Bufs   []Buf
 	Instrs []Instr
 
-	X, Y            int   // inputs (m×784, m×10); Y is -1 in a forward program
+	X, Y int // inputs (m×784, m×10); Y is -1 in a forward program
+	// Key is the input the machine fills each step with the dropout masks'
+	// key (dropout.StepKey of the run's seed and step, by dropout.SetKey);
+	// -1 in a program without dropout.
+	Key             int
 	Weights, Biases []int // parameters by layer
 	Output          int   // the last layer's activations, m×10
 	// Cost is the mini-batch's mean cost without the L2 term, 1×1: the

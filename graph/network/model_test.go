@@ -183,7 +183,7 @@ func TestLoadBounded(t *testing.T) {
 	}
 	refuse := errors.New("too big")
 	var seen []int
-	if _, err := LoadChecked(model, func(s []int) error { seen = s; return refuse }); err != refuse || len(seen) != 3 || seen[1] != 2 {
+	if _, err := LoadChecked(model, func(a Arch) error { seen = a.Sizes; return refuse }); err != refuse || len(seen) != 3 || seen[1] != 2 {
 		t.Errorf("LoadChecked: %v, hook saw %v", err, seen)
 	}
 }

@@ -38,6 +38,7 @@ var forms = []struct {
 	{graph.FormPoolBack, "FORM_POOLBACK"},
 	{graph.FormMap, "FORM_MAP"},
 	{graph.FormGroups, "FORM_GROUPS"},
+	{graph.FormMask, "FORM_MASK"},
 }
 
 // formName is f's name in C; "" for a form the list lacks.

@@ -84,6 +84,11 @@ CUresult checkShaped(const std::string &call, long long k, const OpDesc &o, Buf 
 			return bad("no inner length");
 		aElems = n * h;
 		break;
+	case FORM_MASK:
+		if (!(o.alpha >= 0 && o.alpha < 1) || o.beta < 0)
+			return bad("not a dropout probability and layer");
+		aElems = KEY_WORDS;
+		break;
 	default:
 		return bad("not a shaped op");
 	}
@@ -197,6 +202,7 @@ CUresult checkSegment(const std::string &call, const OpDesc *ops, long long nops
 		case FORM_POOLBACK:
 		case FORM_MAP:
 		case FORM_GROUPS:
+		case FORM_MASK:
 			if ((r = checkShaped(call, k, o, buf)))
 				return r;
 			break;
@@ -249,6 +255,22 @@ template <class T> CUresult checkGather(const std::string &call, void *const *a)
 			return r;
 		if (y && (r = checkRange(call, "parameter 3 (labels): " + which, dp(labels + img), 1, E)))
 			return r;
+	}
+	return CUDA_SUCCESS;
+}
+
+// checkKey follows gt_key: the key's words, the offset and the step count,
+// a batch size of at least 1, and one thread.
+template <class T> CUresult checkKey(const std::string &call, void *const *a) {
+	const CUresult E = CUDA_ERROR_ILLEGAL_ADDRESS;
+	CUresult r;
+	if ((r = checkRange(call, "parameter 0 (the key)", dp(at<T *>(a, 0)), KEY_WORDS * sizeof(T), E)) ||
+	    (r = checkRange(call, "parameter 1 (the offset)", dp(at<const long long *>(a, 1)), 8, E)) ||
+	    (r = checkRange(call, "parameter 2 (the step count)", dp(at<const long long *>(a, 2)), 8, E)))
+		return r;
+	if (at<long long>(a, 3) < 1) {
+		standin::diag(call, "parameter 3 (the batch size) is %lld", at<long long>(a, 3));
+		return E;
 	}
 	return CUDA_SUCCESS;
 }
@@ -312,6 +334,8 @@ const std::vector<standin::Kernel> &standin::kernels() {
 		kernel("gt_segn_f64", gt_segn_f64, false, checkSegn<double>),
 		kernel("gt_gather_f32", gt_gather_f32, false, checkGather<float>),
 		kernel("gt_gather_f64", gt_gather_f64, false, checkGather<double>),
+		kernel("gt_key_f32", gt_key_f32, false, checkKey<float>),
+		kernel("gt_key_f64", gt_key_f64, false, checkKey<double>),
 		kernel("gt_argmax_f32", gt_argmax_f32, false, checkArgmax<float>),
 		kernel("gt_argmax_f64", gt_argmax_f64, false, checkArgmax<double>),
 	};

@@ -19,6 +19,7 @@ enum OpForm {
 	FORM_POOLBACK,
 	FORM_MAP,
 	FORM_GROUPS,
+	FORM_MASK,
 };
 
 inline OpForm opForm(long long op) {
@@ -67,6 +68,8 @@ inline OpForm opForm(long long op) {
 		return FORM_MAP;
 	case OP_SUMINNER:
 		return FORM_GROUPS;
+	case OP_DROPOUT:
+		return FORM_MASK;
 	}
 	return FORM_UNKNOWN;
 }
