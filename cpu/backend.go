@@ -4,6 +4,7 @@ import (
 	"runtime"
 
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/dropout"
 	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
@@ -56,6 +57,7 @@ type backend[T Float] struct {
 	sets   [2]*mnist.Set
 	order  []int32
 	done   int       // images of order trained on
+	step   uint64    // the run's number of the next step: the dropout masks'
 	costs  []float64 // each step's since Order
 }
 
@@ -117,8 +119,8 @@ func (b *backend[T]) Params() (*network.Network, error) {
 	return n, nil
 }
 
-func (b *backend[T]) Order(order []int32) error {
-	b.order, b.done, b.costs = order, 0, b.costs[:0]
+func (b *backend[T]) Order(order []int32, step uint64) error {
+	b.order, b.done, b.step, b.costs = order, 0, step, b.costs[:0]
 	return nil
 }
 
@@ -132,6 +134,10 @@ func (b *backend[T]) Train(m, k int) error {
 		i := b.done
 		b.gather(mc, order[i:i+m], set)
 		prefetchImages(set.Images, order[i+m:min(i+2*m, len(order))])
+		if mc.P.Key >= 0 {
+			dropout.SetKey(mc.Buf(mc.P.Key), dropout.StepKey(b.cfg.Seed, b.step))
+		}
+		b.step++
 		mc.Run()
 		b.costs = append(b.costs, float64(mc.Buf(mc.P.Cost)[0]))
 		b.done += m

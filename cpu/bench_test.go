@@ -18,7 +18,7 @@ import (
 // for the ratio of the two.
 func BenchmarkEpoch(b *testing.B) {
 	set := realData(b).Training
-	xent := network.Spec{Cost: network.CrossEntropy, Lambda: 5}
+	xent := network.Spec{Objective: network.Objective{Cost: network.CrossEntropy, Lambda: 5}}
 	for _, c := range []struct {
 		sizes []int
 		batch int

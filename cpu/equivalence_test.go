@@ -156,7 +156,7 @@ func TestStepMatchesNetwork2(t *testing.T) {
 							// network2 in float64 only (1e-9).
 							continue
 						}
-						spec := network.Spec{Sizes: c.sizes, Activation: act, Cost: cost, Lambda: lambda}
+						spec := network.Spec{Arch: network.Arch{Sizes: c.sizes, Activation: act}, Objective: network.Objective{Cost: cost, Lambda: lambda}}
 						t.Run(fmt.Sprintf("%v/m=%d/n=%d/%v", spec, c.batch, c.n, dt), func(t *testing.T) {
 							set := randomSet(r, c.n)
 							net, err := network.NewSpec(spec, r.Uint64(), network.Large)

@@ -76,6 +76,11 @@ func newMachine[T Float](p *graph.Program, pl *pool) *Machine[T] {
 // programs for different batch sizes update one set of parameters.
 func (m *Machine[T]) Share(i int, o *Machine[T], j int) {
 	m.bufs[i] = o.bufs[j]
+	for k := range m.P.Bufs { // and the views of it (a filter seen as a matrix)
+		if k != i && m.P.Storage(k) == i {
+			m.bufs[k] = m.bufs[i][:m.P.Bufs[k].Len()]
+		}
+	}
 	m.steps = nil // steps hold buffer slices
 }
 
@@ -108,6 +113,8 @@ func (m *Machine[T]) plan() {
 				s.sig = &sigmoidJob[T]{d: s.d, a: s.a, chunks: chunksPerWorker * m.pool.size()}
 				s.sig.job = s.sig.chunk
 			}
+		case def.Shaped64 != nil:
+			s.kernel = shapedKernel[T](def, p.InstrShapes(in))
 		default:
 			s.kernel = kernel[T](def)
 		}

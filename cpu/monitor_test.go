@@ -18,11 +18,11 @@ func TestMonitorMatchesNetwork2(t *testing.T) {
 	r := newRand(13)
 	set := randomSet(r, 1203)
 	for _, spec := range []network.Spec{
-		{Sizes: []int{784, 30, 10}},
-		{Sizes: []int{784, 30, 10}, Cost: network.CrossEntropy},
-		{Sizes: []int{784, 7, 10}, Cost: network.CrossEntropy, Lambda: 5},
-		{Sizes: []int{784, 10}, Lambda: 0.1},
-		{Sizes: []int{784, 12, 10}, Cost: network.LogLikelihood, Lambda: 1},
+		{Arch: network.Arch{Sizes: []int{784, 30, 10}}},
+		{Arch: network.Arch{Sizes: []int{784, 30, 10}}, Objective: network.Objective{Cost: network.CrossEntropy}},
+		{Arch: network.Arch{Sizes: []int{784, 7, 10}}, Objective: network.Objective{Cost: network.CrossEntropy, Lambda: 5}},
+		{Arch: network.Arch{Sizes: []int{784, 10}}, Objective: network.Objective{Lambda: 0.1}},
+		{Arch: network.Arch{Sizes: []int{784, 12, 10}}, Objective: network.Objective{Cost: network.LogLikelihood, Lambda: 1}},
 	} {
 		for _, dt := range []graph.Dtype{graph.Float64, graph.Float32} {
 			t.Run(fmt.Sprintf("%v/%v", spec, dt), func(t *testing.T) {

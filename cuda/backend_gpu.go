@@ -111,7 +111,7 @@ type backend struct {
 	mod     cu.Module
 	hasMod  bool
 	blas    *blas
-	fn      struct{ seg1, segn, gather cu.Function }
+	fn      struct{ seg1, segn, gather, key cu.Function }
 	staging unsafe.Pointer         // stagingBytes of pinned host memory
 	allocs  map[cu.DevicePtr]int64 // every live device allocation, freed by release
 	warn    io.Writer              // where a graph capture failure is said, once
@@ -119,6 +119,7 @@ type backend struct {
 	sets            [2]deviceSet // by train.Slot
 	weights, biases []cu.DevicePtr
 	offset          cu.DevicePtr // int64: the current step's offset into the order
+	stepBase        cu.DevicePtr // int64: the run's steps before this epoch's first (the dropout masks')
 	order           devArray     // int32 per image of the epoch
 	costs           devArray     // float64 per step of the epoch
 
@@ -176,7 +177,7 @@ func (b *backend) init() error {
 	for _, k := range []struct {
 		fn   *cu.Function
 		name string
-	}{{&b.fn.seg1, "gt_seg1"}, {&b.fn.segn, "gt_segn"}, {&b.fn.gather, "gt_gather"}} {
+	}{{&b.fn.seg1, "gt_seg1"}, {&b.fn.segn, "gt_segn"}, {&b.fn.gather, "gt_gather"}, {&b.fn.key, "gt_key"}} {
 		full := kernelName(k.name, b.cfg.Dtype)
 		if *k.fn, err = mod.Function(full); err != nil {
 			return fmt.Errorf("cuda: finding kernel %s: %w", full, describe(err))
@@ -214,20 +215,23 @@ func (b *backend) init() error {
 	if b.offset, err = b.alloc(8, "the batch offset"); err != nil {
 		return err
 	}
-	for l := 0; l+1 < len(b.cfg.Sizes); l++ {
-		in, out := int64(b.cfg.Sizes[l]), int64(b.cfg.Sizes[l+1])
-		w, err := b.alloc(out*in*b.elem, fmt.Sprintf("the weights of layer %d", l+1))
+	if b.stepBase, err = b.alloc(8, "the step count"); err != nil {
+		return err
+	}
+	for l, ps := range b.cfg.Params() {
+		nw, nb := int64(ps.Len())*b.elem, int64(ps.B[0])*b.elem
+		w, err := b.alloc(nw, fmt.Sprintf("the weights of layer %d", l+1))
 		if err != nil {
 			return err
 		}
-		bias, err := b.alloc(out*b.elem, fmt.Sprintf("the biases of layer %d", l+1))
+		bias, err := b.alloc(nb, fmt.Sprintf("the biases of layer %d", l+1))
 		if err != nil {
 			return err
 		}
-		if err := b.zero(w, out*in*b.elem); err != nil {
+		if err := b.zero(w, nw); err != nil {
 			return err
 		}
-		if err := b.zero(bias, out*b.elem); err != nil {
+		if err := b.zero(bias, nb); err != nil {
 			return err
 		}
 		b.weights, b.biases = append(b.weights, w), append(b.biases, bias)
@@ -313,13 +317,12 @@ func (b *backend) SetParams(n *network.Network) error {
 func (b *backend) Params() (*network.Network, error) {
 	n := &network.Network{Spec: b.cfg.Spec.Norm()}
 	err := b.do("reading the parameters", func() error {
-		for l := range b.weights {
-			in, out := b.cfg.Sizes[l], b.cfg.Sizes[l+1]
-			w, err := b.floatsFromDevice(b.weights[l], out*in, fmt.Sprintf("the weights of layer %d", l+1))
+		for l, ps := range b.cfg.Params() {
+			w, err := b.floatsFromDevice(b.weights[l], ps.Len(), fmt.Sprintf("the weights of layer %d", l+1))
 			if err != nil {
 				return err
 			}
-			bias, err := b.floatsFromDevice(b.biases[l], out, fmt.Sprintf("the biases of layer %d", l+1))
+			bias, err := b.floatsFromDevice(b.biases[l], ps.B[0], fmt.Sprintf("the biases of layer %d", l+1))
 			if err != nil {
 				return err
 			}
@@ -335,8 +338,10 @@ func (b *backend) Params() (*network.Network, error) {
 
 // Order uploads the epoch's order (the only per-epoch upload) and starts
 // the device's batch offset at 0; the steps read their batches from it
-// there, so that one captured step serves every batch.
-func (b *backend) Order(order []int32) error {
+// there, so that one captured step serves every batch. The run's step
+// number goes to the device too, where each step derives its dropout key
+// from it and the offset (gt_key).
+func (b *backend) Order(order []int32, step uint64) error {
 	return b.do("uploading the epoch's order", func() error {
 		if len(order) == 0 {
 			return nil
@@ -349,6 +354,10 @@ func (b *backend) Order(order []int32) error {
 			return err
 		}
 		if err := b.toDevice(b.order.ptr, unsafe.Pointer(&order[0]), int64(len(order))*4, "the epoch's order"); err != nil {
+			return err
+		}
+		base := int64(step)
+		if err := b.toDevice(b.stepBase, unsafe.Pointer(&base), 8, "the step count"); err != nil {
 			return err
 		}
 		return b.zero(b.offset, 8)

@@ -85,7 +85,14 @@ func TestGPUMatchesCPU(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 1))
 	data := mnistData(t)
 	ch3 := func(sizes []int, act network.Activation, cost network.Cost, lambda float64) network.Spec {
-		return network.Spec{Sizes: sizes, Activation: act, Cost: cost, Lambda: lambda}.Norm()
+		return network.Spec{Arch: network.Arch{Sizes: sizes, Activation: act}, Objective: network.Objective{Cost: cost, Lambda: lambda}}.Norm()
+	}
+	ch6 := func(layers string, lambda float64) network.Spec {
+		ls, err := network.ParseLayers(layers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return network.Spec{Arch: network.Arch{Layers: ls}, Objective: network.Objective{Lambda: lambda}}.Norm()
 	}
 	cases := []struct {
 		spec   network.Spec
@@ -103,12 +110,20 @@ func TestGPUMatchesCPU(t *testing.T) {
 		{ch3([]int{784, 100, 10}, network.Sigmoid, network.CrossEntropy, 5), network.Scaled, 0.5, 10, 995},
 		{ch3([]int{784, 30, 10}, network.Tanh, network.LogLikelihood, 1), network.Scaled, 0.1, 32, 1000},
 		{ch3([]int{784, 30, 10}, network.ReLU, network.CrossEntropy, 0), network.Scaled, 0.1, 10, 1005},
+		// Chapter 6 (network3.py): the shallow convolutional network, and
+		// two ReLU convolutions with network3's L2 term, a pool that leaves
+		// a border and a short last batch.
+		{ch6("conv:20x5x5,pool:2,fc:100,softmax:10", 0), network.Scaled, 0.1, 10, 200},
+		{ch6("conv:6x5x5:relu,pool:2,conv:5x3x3:relu,pool:3,fc:30:relu,softmax:10", 0.1), network.Scaled, 0.03, 10, 205},
+		// Dropout on the fully connected and softmax layers' inputs: the
+		// CUDA machine draws the CPU's masks (gt_key and the dropout op).
+		{ch6("conv:4x5x5:relu,pool:2,fc:30:relu:dropout=0.5,softmax:10:dropout=0.5", 0), network.Scaled, 0.03, 10, 205},
 	}
 	for _, c := range cases {
 		set := firstImages(data, r, c.images)
 		for _, dt := range []graph.Dtype{graph.Float32, graph.Float64} {
 			t.Run(fmt.Sprintf("%v/batch=%d/%v", c.spec, c.batch, dt), func(t *testing.T) {
-				cfg := train.Config{Spec: c.spec, TrainSize: set.Len(), BatchSize: c.batch, Eta: c.eta, Dtype: dt}
+				cfg := train.Config{Spec: c.spec, TrainSize: set.Len(), BatchSize: c.batch, Eta: c.eta, Dtype: dt, Seed: 5}
 				net, _ := network.NewSpec(cfg.Spec, 7, c.init)
 				order := fileOrder(set.Len())
 				want, wantCost, cb := epochOn(t, cpu.Open, cfg, set, net, order)
@@ -163,7 +178,7 @@ func TestGPUGraphsMatchLaunches(t *testing.T) {
 	book := network.Book([]int{784, 30, 10})
 	// Chapter 3's step adds the cross-entropy's per-sample cost in the
 	// one-block kernel and the L2 decay in the fused update.
-	xentL2 := network.Spec{Sizes: []int{784, 30, 10}, Cost: network.CrossEntropy, Lambda: 5}.Norm()
+	xentL2 := network.Spec{Arch: network.Arch{Sizes: []int{784, 30, 10}}, Objective: network.Objective{Cost: network.CrossEntropy, Lambda: 5}}.Norm()
 	for _, c := range []struct {
 		spec network.Spec
 		init network.WeightInit
@@ -414,8 +429,8 @@ func TestGPUMonitorsMatchCPU(t *testing.T) {
 	set, other := firstImages(data, r, 1234), randomSet(r, 777)
 	for _, spec := range []network.Spec{
 		network.Book([]int{784, 30, 10}),
-		network.Spec{Sizes: []int{784, 30, 10}, Cost: network.CrossEntropy, Lambda: 5}.Norm(),
-		network.Spec{Sizes: []int{784, 20, 10}, Activation: network.Tanh, Cost: network.LogLikelihood, Lambda: 1}.Norm(),
+		network.Spec{Arch: network.Arch{Sizes: []int{784, 30, 10}}, Objective: network.Objective{Cost: network.CrossEntropy, Lambda: 5}}.Norm(),
+		network.Spec{Arch: network.Arch{Sizes: []int{784, 20, 10}, Activation: network.Tanh}, Objective: network.Objective{Cost: network.LogLikelihood, Lambda: 1}}.Norm(),
 	} {
 		t.Run(spec.String(), func(t *testing.T) {
 			net, _ := network.NewSpec(spec, 3, network.Scaled)

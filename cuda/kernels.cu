@@ -48,6 +48,12 @@
 //   SUMROWS: dst[j] = alpha·Σ_r a[r·cols+j] + beta·dst[j], j < cols, r < rows
 //   SUMALL:  dst[0] = Σ a[i], i < rows
 //   EPILOGUE: a = the cost buffer, n = images in this step, cols = the batch size
+//   chapter 6's ops (shaped): n = elements of dst, each computed alone from the shapes:
+//     IM2COL, COL2IM: rows × cols = h × w of the image side, alpha = f, beta = c (maps)
+//     PERMUTE: rows = h·w, cols = c of the (m, c, h, w) side, alpha = the direction
+//     MAXPOOL, MAXPOOLBACK: rows × cols = h × w of the pool's input, alpha = p; MAXPOOLBACK's b the input
+//     ADDMAP: dst[i] = a[i] + b[(i / alpha) mod cols]; SUMINNER: dst[i] = Σ of rows entries of a from i·rows
+//     DROPOUT: dst[i] = 1 if unit i of layer beta is kept with p = alpha, from the key words in a (gt_key)
 struct OpDesc {
 	long long op, dst, a, b, n, cols, rows;
 	double alpha, beta;
@@ -61,6 +67,121 @@ template <> __device__ __forceinline__ float sigmoid<float>(float z) {
 
 template <> __device__ __forceinline__ double sigmoid<double>(double z) {
 	return 1.0 / (1.0 + exp(-z));
+}
+
+// mix is SplitMix64's output function of z + γ, graph/dropout's mix: the
+// dropout masks' generator, integer arithmetic only, so that the GPU draws
+// the CPU's masks bit for bit.
+__device__ __forceinline__ unsigned long long mix(unsigned long long z) {
+	z += 0x9e3779b97f4a7c15ULL;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+// KEY_WORDS is dropout.KeyWords: a step key in 16-bit words, low first.
+#define KEY_WORDS 4
+
+// shaped computes element i of the destination of one of chapter 6's ops
+// (graph/ops_conv.go), tensors laid out images × maps × height × width;
+// the descriptor carries the shapes (see OpDesc). Each element is
+// computed alone, in the order of sums the CPU kernel adds it in, so the
+// two agree bit for bit.
+template <typename T>
+__device__ void shaped(const OpDesc &o, T *const *bufs, int i) {
+	T *d = bufs[o.dst];
+	const T *a = bufs[o.a];
+	const int h = (int)o.rows, w = (int)o.cols;
+	switch (o.op) {
+	case OP_IM2COL: {
+		// d is (m, oh, ow, c·f·f): the f×f patch of every map at (y, x).
+		const int f = (int)o.alpha, c = (int)o.beta, oh = h - f + 1, ow = w - f + 1, K = c * f * f;
+		const int col = i % K, pos = i / K, x = pos % ow, y = pos / ow % oh, img = pos / (ow * oh);
+		const int ch = col / (f * f), ki = col / f % f, kj = col % f;
+		d[i] = a[((long long)(img * c + ch) * h + y + ki) * w + x + kj];
+		break;
+	}
+	case OP_COL2IM: {
+		// d is (m, c, h, w): the sum of every patch entry taken from (Y, X),
+		// patches in row-major order of their position, as the CPU adds them.
+		const int f = (int)o.alpha, c = (int)o.beta, oh = h - f + 1, ow = w - f + 1, K = c * f * f;
+		const int X = i % w, Y = i / w % h, ch = i / (w * h) % c, img = i / (w * h * c);
+		T s = 0;
+		for (int y = max(0, Y - f + 1); y <= min(Y, oh - 1); y++)
+			for (int x = max(0, X - f + 1); x <= min(X, ow - 1); x++)
+				s += a[((long long)(img * oh + y) * ow + x) * K + (ch * f + Y - y) * f + X - x];
+		d[i] = s;
+		break;
+	}
+	case OP_PERMUTE: {
+		// rows = h·w, cols = c of the (m, c, h, w) side; α 0: (m, h, w, c) →
+		// (m, c, h, w), α 1 back.
+		const int hw = h, c = w;
+		if (o.alpha == 0) {
+			const int p = i % hw, ch = i / hw % c, n = i / (hw * c);
+			d[i] = a[((long long)n * hw + p) * c + ch];
+		} else {
+			const int ch = i % c, p = i / c % hw, n = i / (c * hw);
+			d[i] = a[((long long)n * c + ch) * hw + p];
+		}
+		break;
+	}
+	case OP_MAXPOOL:
+	case OP_MAXPOOLBACK: {
+		// rows, cols: the pool's input map; α: the window p. The first
+		// largest input of each whole window, as graph's poolArg.
+		const int p = (int)o.alpha, oh = h / p, ow = w / p;
+		int map, y, x;
+		if (o.op == OP_MAXPOOL) {
+			x = i % ow, y = i / ow % oh, map = i / (ow * oh);
+		} else {
+			const int X = i % w, Y = i / w % h;
+			x = X / p, y = Y / p, map = i / (w * h);
+			if (y >= oh || x >= ow) {
+				d[i] = 0; // outside every whole window
+				break;
+			}
+		}
+		const T *in = o.op == OP_MAXPOOL ? a : bufs[o.b];
+		const long long base = (long long)map * h * w;
+		long long best = base + (long long)y * p * w + x * p;
+		for (int r = 0; r < p; r++)
+			for (int q = 0; q < p; q++) {
+				const long long at = base + (long long)(y * p + r) * w + x * p + q;
+				if (in[at] > in[best])
+					best = at;
+			}
+		if (o.op == OP_MAXPOOL)
+			d[i] = a[best];
+		else
+			d[i] = best == i ? (T)0 + a[((long long)map * oh + y) * ow + x] : (T)0;
+		break;
+	}
+	case OP_ADDMAP:
+		// α: the positions of a map; cols: the maps (len(b)).
+		d[i] = a[i] + bufs[o.b][(long long)i / (long long)o.alpha % o.cols];
+		break;
+	case OP_DROPOUT: {
+		// graph/dropout: unit i of layer beta is kept when its bits, from
+		// the step's key (a's words), clear p's threshold; p as T holds it.
+		unsigned long long key = 0;
+		for (int k = 0; k < KEY_WORDS; k++)
+			key |= (unsigned long long)a[k] << (16 * k);
+		const unsigned long long bits = mix(key ^ ((unsigned long long)o.beta << 40 | (unsigned long long)i));
+		const unsigned long long th = (unsigned long long)((double)(T)o.alpha * 9007199254740992.0); // p·2⁵³
+		d[i] = (bits >> 11) >= th ? (T)1 : (T)0;
+		break;
+	}
+	case OP_SUMINNER: {
+		// rows: the inner length summed into each element.
+		const long long K = o.rows;
+		T s = 0;
+		for (long long k = 0; k < K; k++)
+			s += a[(long long)i * K + k];
+		d[i] = s;
+		break;
+	}
+	}
 }
 
 // elem computes element i of an element-wise op. Scalars are rounded to T
@@ -100,6 +221,8 @@ __device__ __forceinline__ void elem(const OpDesc &o, T *const *bufs, int i) {
 	case OP_GATE:
 		d[i] = a[i] >= (T)o.beta ? (T)1 : (T)0;
 		break;
+	default:
+		shaped(o, bufs, i);
 	}
 }
 
@@ -318,6 +441,31 @@ extern "C" __global__ void __launch_bounds__(SEGN_THREADS)
 gt_gather_f64(double *x, double *y, const unsigned char *images, const unsigned char *labels, const int *order,
 	      const long long *offset, long long base, long long m) {
 	gather(x, y, images, labels, order, offset, base, m);
+}
+
+// stepKey writes the dropout masks' key of the step about to run into key:
+// dropout.StepKey(seed, step), step = *base + *offset / batch (the run's
+// steps before this epoch, then the epoch's, by the batch offset the
+// epilogue advances), so that one captured step serves every step.
+template <typename T>
+__device__ void stepKey(T *key, const long long *offset, const long long *base, long long batch,
+			unsigned long long seed) {
+	if (blockIdx.x != 0 || threadIdx.x != 0)
+		return;
+	const unsigned long long step = (unsigned long long)(*base + *offset / batch);
+	const unsigned long long k = mix(mix(seed) ^ step);
+	for (int w = 0; w < KEY_WORDS; w++)
+		key[w] = (T)((k >> (16 * w)) & 0xffff);
+}
+
+extern "C" __global__ void gt_key_f32(float *key, const long long *offset, const long long *base, long long batch,
+				      unsigned long long seed) {
+	stepKey(key, offset, base, batch, seed);
+}
+
+extern "C" __global__ void gt_key_f64(double *key, const long long *offset, const long long *base, long long batch,
+				      unsigned long long seed) {
+	stepKey(key, offset, base, batch, seed);
 }
 
 extern "C" __global__ void __launch_bounds__(SEGN_THREADS)

@@ -15,3 +15,11 @@
 #define OP_GATE 13
 #define OP_SOFTMAX 14
 #define OP_NLL 15
+#define OP_IM2COL 16
+#define OP_COL2IM 17
+#define OP_PERMUTE 18
+#define OP_MAXPOOL 19
+#define OP_MAXPOOLBACK 20
+#define OP_ADDMAP 21
+#define OP_SUMINNER 22
+#define OP_DROPOUT 23

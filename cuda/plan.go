@@ -286,6 +286,11 @@ func newNode(p *graph.Program, i int, in graph.Instr, lim limits, onesView map[i
 		// A thread a row, reading it whole: one block strides through the
 		// rows, which are few (a batch) and short (ten digits).
 		n.class, n.width, n.small = classSingle, a.Rows, true
+	case graph.FormIm2Col, graph.FormCol2Im, graph.FormPermute, graph.FormPool, graph.FormPoolBack, graph.FormMap, graph.FormGroups, graph.FormMask:
+		// Chapter 6's ops: a thread per element of Dst, which reads its
+		// operands elsewhere than at its own index, so only what earlier
+		// launches wrote.
+		n.class, n.width, n.spread = classElem, p.Bufs[in.Dst].Len(), n.reads
 	default:
 		n.class, n.width = classElem, p.Bufs[in.Dst].Len()
 		if in.Op.Def().Form == graph.FormRow {
@@ -397,8 +402,46 @@ func (s *schedule) desc(n *node) opDesc {
 		d.Rows = int64(a.Len())
 	case graph.FormRows, graph.FormRowCosts:
 		d.Cols, d.Rows = int64(a.Cols), int64(a.Rows)
+	default:
+		shapedDesc(&d, def.Form, p.InstrShapes(in), in.Alpha)
 	}
 	return d
+}
+
+// shapedDesc fills in the shapes the kernel of one of chapter 6's ops
+// reads (kernels.cu's OpDesc says which field holds what).
+func shapedDesc(d *opDesc, f graph.Form, s graph.Shapes, alpha float64) {
+	switch f {
+	case graph.FormIm2Col, graph.FormCol2Im:
+		im, col := s.A, s.D
+		if f == graph.FormCol2Im {
+			im, col = s.D, s.A
+		}
+		d.Rows, d.Cols = int64(im[2]), int64(im[3])
+		d.Alpha, d.Beta = float64(im[2]-col[1]+1), float64(im[1])
+	case graph.FormPermute:
+		nchw := s.D
+		if alpha != 0 {
+			nchw = s.A
+		}
+		d.Rows, d.Cols = int64(nchw[2]*nchw[3]), int64(nchw[1])
+	case graph.FormPool:
+		d.Rows, d.Cols = int64(s.A[2]), int64(s.A[3])
+	case graph.FormPoolBack:
+		d.Rows, d.Cols = int64(s.D[2]), int64(s.D[3])
+	case graph.FormMap:
+		d.Cols = int64(prod(s.B))
+	case graph.FormGroups:
+		d.Rows = int64(prod(s.A) / prod(s.D))
+	}
+}
+
+func prod(dims []int) int {
+	n := 1
+	for _, x := range dims {
+		n *= x
+	}
+	return n
 }
 
 // oneBlock is the block for a one-block segment whose widest op keeps

@@ -187,6 +187,13 @@ func (b *backend) enqueue(mc *machine, src deviceSet, order, offset cu.DevicePtr
 		uint64(src.images), uint64(src.labels), uint64(order), uint64(offset), uint64(base), uint64(m))); err != nil {
 		return err
 	}
+	if mc.p.Key >= 0 {
+		// The step's dropout key, from the run's step count and the offset.
+		if err := b.launch(b.fn.key, "the dropout key", 1, 1, args(uint64(mc.ptr[mc.p.Key]), uint64(b.offset),
+			uint64(b.stepBase), uint64(b.cfg.BatchSize), b.cfg.Seed)); err != nil {
+			return err
+		}
+	}
 	for i, l := range mc.s.launches {
 		switch {
 		case l.gemm != nil:

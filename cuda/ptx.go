@@ -24,7 +24,7 @@ var kernelsPTX string
 // _f64 variant. The backend loads all but gt_argmax, which it no longer
 // needs since predictions are taken from the activations (train.Session);
 // the emulation tests still run it.
-var kernelBases = []string{"gt_seg1", "gt_segn", "gt_gather", "gt_argmax"}
+var kernelBases = []string{"gt_seg1", "gt_segn", "gt_gather", "gt_key", "gt_argmax"}
 
 // kernelName is the PTX entry of a kernel for a dtype.
 func kernelName(base string, dt graph.Dtype) string {

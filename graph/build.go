@@ -29,6 +29,17 @@ type Graph struct {
 	Cost            *G.Node // the mean cost where the graph builds it (the quadratic); nil otherwise
 	WeightGrads     []*G.Node
 	BiasGrads       []*G.Node
+	// Masks are the dropout masks of a training graph of layers (conv.go),
+	// one per layer with dropout, multiplying its input.
+	Masks []Mask
+}
+
+// Mask is one layer's dropout mask in a graph: its node (images × the
+// layer's inputs), the layer's index and its p.
+type Mask struct {
+	Node  *G.Node
+	Layer int
+	P     float64
 }
 
 // Build makes the graph for spec and batch size m. With grads false it
@@ -47,17 +58,12 @@ func build(spec network.Spec, m int, dt Dtype, cost, grads bool) (*Graph, error)
 	if m < 1 {
 		return nil, fmt.Errorf("batch size %d: must be at least 1", m)
 	}
+	if len(spec.Layers) > 0 {
+		return buildLayers(spec, m, dt, cost, grads)
+	}
 	g := G.NewGraph()
 	t := dt.Tensor()
 	gr := &Graph{G: g, Spec: spec.Norm()}
-	hidden, err := network.ActivationOf(gr.Spec.Activation)
-	if err != nil {
-		return nil, err
-	}
-	loss, err := network.CostOf(gr.Spec.Cost)
-	if err != nil {
-		return nil, err
-	}
 	gr.X = G.NewMatrix(g, t, G.WithShape(m, sizes[0]), G.WithName("X"))
 	a := gr.X
 	for l := 1; l < len(sizes); l++ {
@@ -83,17 +89,29 @@ func build(spec network.Spec, m int, dt Dtype, cost, grads bool) (*Graph, error)
 			act = func(z *G.Node) (*G.Node, error) { return G.SoftMax(z) }
 		}
 		if l < len(sizes)-1 {
-			act = hidden.Graph
+			if act = hidden(gr.Spec.Activation); act == nil {
+				return nil, fmt.Errorf("activation %q has no Gorgonia function", gr.Spec.Activation)
+			}
 		}
 		if a, err = act(z); err != nil {
 			return nil, err
 		}
 	}
 	gr.Output = a
+	return gr.objective(m, dt, cost, grads)
+}
+
+// objective adds to a graph whose forward pass is built Y, the cost and,
+// with grads, the gradients of every weight and bias.
+func (gr *Graph) objective(m int, dt Dtype, cost, grads bool) (*Graph, error) {
 	if !cost {
 		return gr, nil
 	}
-	gr.Y = G.NewMatrix(g, t, G.WithShape(m, sizes[len(sizes)-1]), G.WithName("Y"))
+	loss, err := network.CostOf(gr.Spec.Cost)
+	if err != nil {
+		return nil, err
+	}
+	gr.Y = G.NewMatrix(gr.G, dt.Tensor(), G.WithShape(m, network.OutputSize), G.WithName("Y"))
 	c, delta, err := loss.Loss(gr.Output, gr.Logits, gr.Y, m)
 	if err != nil {
 		return nil, err
@@ -103,7 +121,7 @@ func build(spec network.Spec, m int, dt Dtype, cost, grads bool) (*Graph, error)
 		return gr, nil
 	}
 	wrt := append(append([]*G.Node{}, gr.Weights...), gr.Biases...)
-	L := len(sizes) - 1
+	L := len(gr.Weights)
 	var gs G.Nodes
 	if delta != nil {
 		if gs, err = G.Backpropagate(G.Nodes{gr.Logits}, G.Nodes{delta}, wrt); err != nil {
@@ -114,6 +132,16 @@ func build(spec network.Spec, m int, dt Dtype, cost, grads bool) (*Graph, error)
 	}
 	gr.WeightGrads, gr.BiasGrads = gs[:L], gs[L:]
 	return gr, nil
+}
+
+// hidden is the Gorgonia function of a hidden activation, from network's
+// activation table; nil for a name the table lacks.
+func hidden(a network.Activation) func(*G.Node) (*G.Node, error) {
+	d, err := network.ActivationOf(a)
+	if err != nil {
+		return nil
+	}
+	return d.Graph
 }
 
 func scalar(dt Dtype, v float64) any {

@@ -11,17 +11,26 @@ import (
 // w ← (1 − ηλ/n)·w − η·∂C/∂w, C being the mean cost over the mini-batch
 // (so this is the book's w − (η/m)·Σₓ∂Cₓ/∂w), λ the spec's, n the size of
 // the training set; biases are not regularised.
+//
+// A network of layers takes network3.py's L2 rule instead: its cost's term
+// ½·λ·Σw² is divided by the number of training mini-batches, n/Batch
+// (network3's num_training_batches), so the decay is 1 − ηλ/(n/Batch).
 type Step struct {
-	Eta float64
-	N   int // training-set size; needed when λ > 0
+	Eta   float64
+	N     int // training-set size; needed when λ > 0
+	Batch int // the full mini-batch size; needed when λ > 0 in a network of layers
 }
 
-// decay is the factor (1 − ηλ/n) the weights are scaled by each step.
-func (s Step) decay(lambda float64) float64 {
-	if lambda == 0 {
+// decay is the factor (1 − ηλ/n, or network3's 1 − ηλ/batches) the
+// weights are scaled by each step.
+func (s Step) decay(spec network.Spec) float64 {
+	if spec.Lambda == 0 {
 		return 1
 	}
-	return 1 - s.Eta*lambda/float64(s.N)
+	if len(spec.Layers) > 0 {
+		return 1 - s.Eta*spec.Lambda/float64(s.N/s.Batch)
+	}
+	return 1 - s.Eta*spec.Lambda/float64(s.N)
 }
 
 // Compile builds the graph of a training step for spec and batch size m,
@@ -32,6 +41,9 @@ func Compile(spec network.Spec, m int, dt Dtype, step Step) (*Program, error) {
 	}
 	if spec.Lambda != 0 && step.N < 1 {
 		return nil, fmt.Errorf("lambda %v: the L2 step needs the training-set size, have %d", spec.Lambda, step.N)
+	}
+	if spec.Lambda != 0 && len(spec.Layers) > 0 && (step.Batch < 1 || step.N/step.Batch < 1) {
+		return nil, fmt.Errorf("lambda %v: network3's L2 step needs at least one full mini-batch of %d in %d images", spec.Lambda, step.Batch, step.N)
 	}
 	gr, err := Build(spec, m, dt, true)
 	if err != nil {
@@ -67,6 +79,7 @@ type value struct {
 	buf   int
 	trans bool
 	c     float64
+	inner int // a vRow's run of equal elements (>1 for a bias per feature map; conv.go)
 }
 
 type vkind uint8
@@ -91,12 +104,13 @@ type lowerer struct {
 // update into the product or sum that computes its gradient where that is
 // the gradient's only use, and drops every instruction nothing needs.
 func Lower(gr *Graph, m int, dt Dtype, step Step) (*Program, error) {
-	p := &Program{Spec: gr.Spec, Batch: m, Dtype: dt, Eta: step.Eta, Y: -1, Cost: -1}
+	p := &Program{Spec: gr.Spec, Batch: m, Dtype: dt, Eta: step.Eta, Y: -1, Cost: -1, Key: -1}
 	lw := &lowerer{p: p, vals: map[*G.Node]value{}, producer: map[int]int{}, sigmoid: map[int]int{}}
 
 	leaf := func(n *G.Node, name string, kind BufKind) int {
 		r, c := dims2(n)
 		b := lw.newBuf(name, r, c, kind)
+		lw.p.Bufs[b].Shape = shapeOf(n)
 		lw.vals[n] = value{kind: vBuf, buf: b}
 		return b
 	}
@@ -109,6 +123,7 @@ func Lower(gr *Graph, m int, dt Dtype, step Step) (*Program, error) {
 		p.Biases = append(p.Biases, leaf(gr.Biases[l], fmt.Sprintf("b%d", l+1), Param))
 	}
 
+	lw.masks(gr.Masks)
 	for _, n := range postorder(gr.G, gr.roots()) {
 		if _, done := lw.vals[n]; done {
 			continue
@@ -129,7 +144,7 @@ func Lower(gr *Graph, m int, dt Dtype, step Step) (*Program, error) {
 		if p.Cost, err = lw.cost(gr); err != nil {
 			return nil, err
 		}
-		decay := step.decay(gr.Spec.Lambda)
+		decay := step.decay(gr.Spec)
 		for l := range gr.WeightGrads {
 			if err := lw.update(p.Weights[l], lw.vals[gr.WeightGrads[l]], decay); err != nil {
 				return nil, fmt.Errorf("weights %d: %w", l+1, err)
@@ -163,7 +178,9 @@ func (lw *lowerer) emit(in Instr) int {
 // temp makes a buffer shaped like node n for the result of op.
 func (lw *lowerer) temp(n *G.Node, op Op) int {
 	r, c := dims2(n)
-	return lw.newBuf(fmt.Sprintf("%v%d", op, len(lw.p.Bufs)), r, c, Temp)
+	b := lw.newBuf(fmt.Sprintf("%v%d", op, len(lw.p.Bufs)), r, c, Temp)
+	lw.p.Bufs[b].Shape = shapeOf(n)
+	return b
 }
 
 // reshape views a buffer as rows×cols.
@@ -314,6 +331,10 @@ func (lw *lowerer) binary(n *G.Node, f fn, a, b value) (value, error) {
 	case f == fnAdd && (a.kind == vRow) != (b.kind == vRow) && a.kind != vConst && b.kind != vConst:
 		if a.kind == vRow {
 			a, b = b, a
+		}
+		if b.inner > 1 || lw.p.Bufs[a.buf].Cols != lw.p.Bufs[b.buf].Len() {
+			dst := lw.temp(n, AddMap)
+			return value{kind: vBuf, buf: lw.emit(Instr{Op: AddMap, Dst: dst, A: a.buf, B: b.buf, Alpha: float64(max(1, b.inner))})}, nil
 		}
 		dst := lw.temp(n, AddRow)
 		return value{kind: vBuf, buf: lw.emit(Instr{Op: AddRow, Dst: dst, A: a.buf, B: b.buf})}, nil

@@ -28,10 +28,16 @@ var handlers = map[string]handler{
 		return value{kind: vConst, c: float64(cs[0].Shape()[axis])}, nil
 	},
 	"reshapeOp": func(lw *lowerer, n *G.Node, op G.Op, cs []*G.Node, args []value) (value, error) {
+		if len(n.Shape()) > 2 || lw.shaped(args[0]) {
+			return lw.reshapeTensor(args[0], n), nil
+		}
 		r, c := dims2(n)
 		return lw.reshape(args[0], r, c), nil
 	},
 	"transposeOp": func(lw *lowerer, n *G.Node, op G.Op, cs []*G.Node, args []value) (value, error) {
+		if len(cs[0].Shape()) == 4 {
+			return lw.permute(n, op, args[0])
+		}
 		if len(cs[0].Shape()) != 2 {
 			return value{}, fmt.Errorf("transpose of a %d-d tensor", len(cs[0].Shape()))
 		}
@@ -52,6 +58,9 @@ var handlers = map[string]handler{
 		}
 		if along == 0 && a.kind == vBuf && !a.trans && lw.p.Bufs[a.buf].Rows == 1 {
 			return value{kind: vRow, buf: a.buf}, nil
+		}
+		if v, ok := lw.repeatMap(cs[0], n, along, a); ok {
+			return v, nil
 		}
 		return value{}, fmt.Errorf("broadcast %v not supported", op)
 	},
@@ -81,6 +90,8 @@ var handlers = map[string]handler{
 			return lw.sumAll(args[0])
 		case len(in) == 2 && slices.Equal(along, []int{0}):
 			return lw.sumRows(args[0], in[1])
+		case len(in) > 2 && slices.Equal(along, []int{len(in) - 1}):
+			return lw.sumInner(n, args[0])
 		}
 		return value{}, fmt.Errorf("%v not supported", op)
 	},
@@ -238,7 +249,8 @@ func children(g *G.ExprGraph, n *G.Node) []*G.Node {
 	return cs
 }
 
-// dims2 is a node's shape as rows×cols: scalars 1×1, vectors 1×n.
+// dims2 is a node's shape as rows×cols: scalars 1×1, vectors 1×n, a
+// tensor of rank > 2 its first axis by the product of the rest.
 func dims2(n *G.Node) (int, int) {
 	s := n.Shape()
 	switch len(s) {
@@ -247,7 +259,19 @@ func dims2(n *G.Node) (int, int) {
 	case 1:
 		return 1, s[0]
 	}
-	return s[0], s[1]
+	cols := 1
+	for _, d := range s[1:] {
+		cols *= d
+	}
+	return s[0], cols
+}
+
+// shapeOf is a node's Buf.Shape: its shape if of rank > 2, else nil.
+func shapeOf(n *G.Node) []int {
+	if s := n.Shape(); len(s) > 2 {
+		return slices.Clone([]int(s))
+	}
+	return nil
 }
 
 func eqShape(a, b *G.Node) bool {

@@ -31,7 +31,7 @@ func TestGorgoniaOpKinds(t *testing.T) {
 					grads bool
 				}{{network.Quadratic, false}, {network.Quadratic, true}, {network.CrossEntropy, true}} {
 					grads := c.grads
-					spec := network.Spec{Sizes: sizes, Cost: c.cost}
+					spec := network.Spec{Arch: network.Arch{Sizes: sizes}, Objective: network.Objective{Cost: c.cost}}
 					t.Run(fmt.Sprintf("%v/%v/m=%d/grads=%v", dt, spec, m, grads), func(t *testing.T) {
 						gr, err := Build(spec, m, dt, grads)
 						if err != nil {
@@ -94,7 +94,7 @@ func TestGorgoniaOpKindsActivations(t *testing.T) {
 	}
 	for _, c := range cases {
 		for _, dt := range []Dtype{Float32, Float64} {
-			spec := network.Spec{Sizes: []int{784, 30, 10}, Activation: c.act, Cost: c.cost}
+			spec := network.Spec{Arch: network.Arch{Sizes: []int{784, 30, 10}, Activation: c.act}, Objective: network.Objective{Cost: c.cost}}
 			t.Run(fmt.Sprintf("%v/%v/grads=%v", dt, spec, c.grads), func(t *testing.T) {
 				gr, err := Build(spec, 10, dt, c.grads)
 				if err != nil {

@@ -52,6 +52,36 @@ const (
 	// A = z and one-hot targets B = y: the log-likelihood −ln softmax(z)_y
 	// of a sample, finite for any z.
 	NLL
+	// The ops of chapter 6's layers (ops_conv.go), on tensors of rank 4
+	// laid out as Gorgonia's: images × maps × height × width (NCHW).
+	//
+	// Im2Col: Dst (m, oh, ow, c·f·f) holds each output position's input
+	// patch of A (m, c, h, w), for a valid f×f cross-correlation.
+	Im2Col
+	// Col2Im: Dst (m, c, h, w) = the sum into each input position of the
+	// patch gradients A (m, oh, ow, c·f·f): Im2Col's transpose.
+	Col2Im
+	// Permute: Dst = A with its axes reordered: Alpha 0 takes (m, h, w, c)
+	// to (m, c, h, w), Alpha 1 back.
+	Permute
+	// MaxPool: Dst (m, c, h/p, w/p) = the largest of each whole p×p window
+	// of A (m, c, h, w); p is Alpha.
+	MaxPool
+	// MaxPoolBack: Dst (m, c, h, w) = the pooled gradient A (m, c, h/p,
+	// w/p) passed to the first largest input of each window of B, the
+	// pool's input (m, c, h, w); 0 elsewhere. p is Alpha.
+	MaxPoolBack
+	// AddMap: Dst[i] = A[i] + B[(i/Alpha) mod len(B)]: a bias per feature
+	// map broadcast over the images and each map's Alpha positions.
+	AddMap
+	// SumInner: Dst[o] = Σₖ A[o·K + k], K = len(A)/len(Dst): the sum over
+	// a tensor's last axis.
+	SumInner
+	// Dropout: Dst[u] = 1 if unit u is kept, else 0: network3's dropout
+	// mask of layer Beta (its index in the network's layers) with p =
+	// Alpha, drawn by graph/dropout from the step's key, which A (a Key
+	// buffer the machine fills each step) holds.
+	Dropout
 
 	numOps // the size of opTable; not an op
 )
@@ -83,6 +113,28 @@ const (
 	// FormRowCosts: A and B of one shape, Dst a column: Dst[i] is a
 	// reduction of row i of A and B (a sample's cost).
 	FormRowCosts
+	// The forms of chapter 6's ops, whose kernels read their operands'
+	// shapes (ShapedKernel); ops_conv.go checks them.
+	//
+	// FormIm2Col: A (m, c, h, w), Dst (m, h−f+1, w−f+1, c·f·f).
+	FormIm2Col
+	// FormCol2Im: A (m, h−f+1, w−f+1, c·f·f), Dst (m, c, h, w).
+	FormCol2Im
+	// FormPermute: A and Dst rank 4, Dst's axes A's reordered as Alpha says.
+	FormPermute
+	// FormPool: A (m, c, h, w), Dst (m, c, h/p, w/p), p = Alpha.
+	FormPool
+	// FormPoolBack: A (m, c, h/p, w/p), B and Dst (m, c, h, w), p = Alpha.
+	FormPoolBack
+	// FormMap: A and Dst of one length, a whole number of len(B)·Alpha;
+	// element i of Dst reads B[(i/Alpha) mod len(B)].
+	FormMap
+	// FormGroups: A of a whole number K of Dst's length; Dst[o] reduces
+	// A[o·K … o·K+K−1].
+	FormGroups
+	// FormMask: A is a Key buffer (dropout.KeyWords elements), Dst any
+	// length.
+	FormMask
 )
 
 // Kernel is an op's CPU implementation over whole buffers: d = op(a, b)
@@ -99,9 +151,13 @@ type OpDef struct {
 	Name string
 	Form Form
 	// CPU32 and CPU64 are the kernel in each dtype; nil for MatMul, which
-	// each backend plans as a GEMM.
+	// each backend plans as a GEMM, and for an op with a shaped kernel.
 	CPU32 Kernel[float32]
 	CPU64 Kernel[float64]
+	// Shaped32 and Shaped64 are the kernel of an op that needs its
+	// operands' shapes (convolution and pooling), in each dtype.
+	Shaped32 ShapedKernel[float32]
+	Shaped64 ShapedKernel[float64]
 	// Gorgonia, for a FormUnary op, names the Gorgonia element-wise op it
 	// computes as one instruction, so that the compiler lowers that op
 	// with no case of its own: a unary op's name ("tanh"), or the symbol
@@ -128,6 +184,15 @@ var opTable = [numOps]OpDef{
 	Gate:    {Name: "gate", Form: FormUnary, CPU32: gate[float32], CPU64: gate[float64], Gorgonia: ">="},
 	Softmax: {Name: "softmax", Form: FormRows, CPU32: softmax[float32], CPU64: softmax[float64]},
 	NLL:     {Name: "nll", Form: FormRowCosts, CPU32: nll[float32], CPU64: nll[float64]},
+
+	Im2Col:      {Name: "im2col", Form: FormIm2Col, Shaped32: im2col[float32], Shaped64: im2col[float64]},
+	Col2Im:      {Name: "col2im", Form: FormCol2Im, Shaped32: col2im[float32], Shaped64: col2im[float64]},
+	Permute:     {Name: "permute", Form: FormPermute, Shaped32: permute[float32], Shaped64: permute[float64]},
+	MaxPool:     {Name: "maxpool", Form: FormPool, Shaped32: maxPool[float32], Shaped64: maxPool[float64]},
+	MaxPoolBack: {Name: "maxpoolback", Form: FormPoolBack, Shaped32: maxPoolBack[float32], Shaped64: maxPoolBack[float64]},
+	AddMap:      {Name: "addmap", Form: FormMap, CPU32: addMap[float32], CPU64: addMap[float64]},
+	SumInner:    {Name: "suminner", Form: FormGroups, CPU32: sumInner[float32], CPU64: sumInner[float64]},
+	Dropout:     {Name: "dropout", Form: FormMask, CPU32: dropoutMask[float32], CPU64: dropoutMask[float64]},
 }
 
 // gorgoniaOp is the op whose table entry names the Gorgonia element-wise
@@ -177,7 +242,8 @@ func (o Op) String() string {
 
 // ReadsB reports whether instructions of the op read their B operand.
 func (f Form) ReadsB() bool {
-	return f == FormMatMul || f == FormRow || f == FormBinary || f == FormRowCosts
+	return f == FormMatMul || f == FormRow || f == FormBinary || f == FormRowCosts ||
+		f == FormPoolBack || f == FormMap
 }
 
 // Reads lists the buffers an instruction reads.
@@ -248,6 +314,8 @@ func (p *Program) check(in Instr) error {
 		if b.Rows != a.Rows || b.Cols != a.Cols || d.Rows != a.Rows || d.Cols != 1 {
 			return fmt.Errorf("rows of %dx%d and %dx%d into %dx%d", a.Rows, a.Cols, b.Rows, b.Cols, d.Rows, d.Cols)
 		}
+	default:
+		return checkConv(def.Form, in, d, a, b)
 	}
 	return nil
 }

@@ -60,13 +60,25 @@ const (
 	Param                // a weight or bias, persistent across steps
 )
 
-// Buf is a row-major Rows×Cols matrix; vectors are 1×n. An alias buffer
-// (Alias ≥ 0) is a reshaped view of another buffer's storage.
+// Buf is a row-major Rows×Cols matrix; vectors are 1×n. A tensor of
+// higher rank has its Shape (Rows the first axis, Cols the product of the
+// rest: the 2-D view a matrix product takes); Shape is nil for a matrix.
+// An alias buffer (Alias ≥ 0) is a reshaped view of another buffer's
+// storage.
 type Buf struct {
 	Name       string
 	Rows, Cols int
 	Kind       BufKind
 	Alias      int
+	Shape      []int
+}
+
+// Dims is the buffer's shape: Shape, or Rows×Cols.
+func (b Buf) Dims() []int {
+	if b.Shape != nil {
+		return b.Shape
+	}
+	return []int{b.Rows, b.Cols}
 }
 
 // Len is the number of elements.
@@ -92,7 +104,11 @@ type Program struct {
 	Bufs   []Buf
 	Instrs []Instr
 
-	X, Y            int   // inputs (m×784, m×10); Y is -1 in a forward program
+	X, Y int // inputs (m×784, m×10); Y is -1 in a forward program
+	// Key is the input the machine fills each step with the dropout masks'
+	// key (dropout.StepKey of the run's seed and step, by dropout.SetKey);
+	// -1 in a program without dropout.
+	Key             int
 	Weights, Biases []int // parameters by layer
 	Output          int   // the last layer's activations, m×10
 	// Cost is the mini-batch's mean cost without the L2 term, 1×1: the
@@ -145,6 +161,9 @@ func (p *Program) String() string {
 	var s strings.Builder
 	fmt.Fprintf(&s, "program %v batch=%d dtype=%v eta=%g\n", p.Spec, p.Batch, p.Dtype, p.Eta)
 	name := func(b int) string {
+		if s := p.Bufs[b].Shape; s != nil {
+			return fmt.Sprintf("%s%v", p.Bufs[b].Name, s)
+		}
 		return fmt.Sprintf("%s[%dx%d]", p.Bufs[b].Name, p.Bufs[b].Rows, p.Bufs[b].Cols)
 	}
 	for _, in := range p.Instrs {

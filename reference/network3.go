@@ -385,3 +385,9 @@ func (n *Net3) MaskSizes() []int {
 }
 
 func (n *Net3) String() string { return fmt.Sprint(n.Layers) }
+
+// Output is the output layer's activations for x on network3's output
+// path (no masks, dropout layers scaled by 1 − p).
+func (n *Net3) Output(x []float64) []float64 {
+	return n.forward(x, nil).out[len(n.Layers)-1]
+}

@@ -48,7 +48,7 @@ func TestBackpropMatchesFiniteDifferences(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, act := range network.Activations {
 		for _, cost := range network.Costs {
-			spec := network.Spec{Sizes: []int{6, 5, 4, 3}, Activation: act, Cost: cost}
+			spec := network.Spec{Arch: network.Arch{Sizes: []int{6, 5, 4, 3}, Activation: act}, Objective: network.Objective{Cost: cost}}
 			t.Run(fmt.Sprintf("%s/%s", act, cost), func(t *testing.T) {
 				net := tiny(r, spec)
 				s := randomSample(r, 6, 3)
@@ -84,7 +84,7 @@ func TestMatchesTapeMachine(t *testing.T) {
 	const m = 4
 	for _, act := range network.Activations {
 		for _, cost := range network.Costs {
-			spec := network.Spec{Sizes: []int{784, 12, 10}, Activation: act, Cost: cost}.Norm()
+			spec := network.Spec{Arch: network.Arch{Sizes: []int{784, 12, 10}, Activation: act}, Objective: network.Objective{Cost: cost}}.Norm()
 			t.Run(fmt.Sprintf("%s/%s", act, cost), func(t *testing.T) {
 				net, _ := network.NewSpec(spec, r.Uint64(), network.Scaled)
 				var x, y []float64

@@ -39,7 +39,7 @@ func Book() Setting {
 
 // Spec is the network the setting trains.
 func (s Setting) Spec() network.Spec {
-	return network.Spec{Sizes: s.Sizes, Activation: network.Activation(s.Activation), Cost: network.Cost(s.Cost), Lambda: s.Lambda}
+	return network.Spec{Arch: network.Arch{Sizes: s.Sizes, Activation: network.Activation(s.Activation)}, Objective: network.Objective{Cost: network.Cost(s.Cost), Lambda: s.Lambda}}
 }
 
 // Check reports the first invalid field, named as its flag.

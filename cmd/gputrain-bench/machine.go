@@ -156,7 +156,7 @@ func measureGputrain(n, k, workers int, transB bool) float64 {
 		bRows, bCols = n, k
 	}
 	p := &graph.Program{
-		Spec: network.Spec{Sizes: []int{n, n}}, Batch: n, Dtype: graph.Float32,
+		Spec: network.Spec{Arch: network.Arch{Sizes: []int{n, n}}}, Batch: n, Dtype: graph.Float32,
 		Bufs: []graph.Buf{
 			{Name: "A", Rows: n, Cols: k, Kind: graph.Param, Alias: -1},
 			{Name: "B", Rows: bRows, Cols: bCols, Kind: graph.Param, Alias: -1},

@@ -143,7 +143,7 @@ func TestNumpyPeerIsNetwork2(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	spec := network.Spec{Sizes: []int{784, 30, 10}, Cost: network.CrossEntropy, Lambda: 5}
+	spec := network.Spec{Arch: network.Arch{Sizes: []int{784, 30, 10}}, Objective: network.Objective{Cost: network.CrossEntropy, Lambda: 5}}
 	init, err := network.NewSpec(spec, 7, network.Scaled)
 	if err != nil {
 		t.Fatal(err)

@@ -67,7 +67,11 @@ func parseCheckpoint(data []byte) (*checkpoint, error) {
 	if flag, fault := f.check(true); flag != "" {
 		return nil, fmt.Errorf("its stored --%s%s", flag, fault)
 	}
-	if !slices.Equal(ck.Model.Sizes, f.Sizes) {
+	if f.Layers != "" || len(ck.Model.Layers) > 0 {
+		if f.Layers == "" || !ck.Model.SameNetwork(f.spec()) {
+			return nil, fmt.Errorf("its model's layers %s differ from its stored --layers %s", network.LayersString(ck.Model.Layers), f.Layers)
+		}
+	} else if !slices.Equal(ck.Model.Sizes, f.Sizes) {
 		return nil, fmt.Errorf("its model's sizes %v differ from its stored --sizes %v", ck.Model.Sizes, f.Sizes.String())
 	}
 	p := ck.Position

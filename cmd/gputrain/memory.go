@@ -98,10 +98,14 @@ func showEstimate(n, scale int, title, widest string, sizes []int) float64 {
 
 // checkModelMemory returns a hook for network.LoadChecked that refuses a
 // model whose parameters alone, with a backend to run them, exceed limit.
-func checkModelMemory(path string, limit memlimit.Limit) func([]int) error {
-	return func(sizes []int) error {
-		est := baseBytes + datasetBytes() + backendBytes(sizes, 1, 1, graph.Float64, true) + modelFileBytes(sizes)
-		if err := limit.Check(fmt.Sprintf("%s (sizes %v)", path, sizes), est); err != nil {
+func checkModelMemory(path string, limit memlimit.Limit) func(network.Arch) error {
+	return func(a network.Arch) error {
+		est := baseBytes + datasetBytes() + archBackendBytes(a, 1, 1, graph.Float64, true) + 32*a.ParamCount()
+		what := fmt.Sprintf("%s (sizes %v)", path, a.Sizes)
+		if len(a.Layers) > 0 {
+			what = fmt.Sprintf("%s (layers %s)", path, network.LayersString(a.Layers))
+		}
+		if err := limit.Check(what, est); err != nil {
 			return cli.Usagef("%v", err)
 		}
 		return nil

@@ -19,7 +19,7 @@ var bookPickle = filepath.Join("..", "..", "mnist", "testdata", "mnist-small.pkl
 // backpropagation gradients of the quadratic cost through sigmoids, then
 // w ← w − (η/m)·Σ∇w, b ← b − (η/m)·Σ∇b. px gives a sample's pixels.
 func sgdEpoch(n *network.Network, s *mnist.Set, px func(i int) []float64, m int, eta float64) {
-	L := n.Layers()
+	L := n.NumParams()
 	for lo := 0; lo < s.Len(); lo += m {
 		hi := min(lo+m, s.Len())
 		gw, gb := make([][]float64, L), make([][]float64, L)
@@ -67,7 +67,7 @@ func sgdEpoch(n *network.Network, s *mnist.Set, px func(i int) []float64, m int,
 // feedforward returns the activations of every layer, the input's first.
 func feedforward(n *network.Network, x []float64) [][]float64 {
 	as := [][]float64{x}
-	for l := range n.Layers() {
+	for l := range n.NumParams() {
 		in, out := n.Sizes[l], n.Sizes[l+1]
 		a := make([]float64, out)
 		for j := range out {

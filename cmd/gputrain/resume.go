@@ -44,6 +44,7 @@ func (c *trainCmd) loadCheckpoint(limit memlimit.Limit) (*checkpoint, error) {
 		have, ckv any
 	}{
 		{"sizes", slices.Equal(c.Sizes, f.Sizes), c.Sizes.String(), f.Sizes.String()},
+		{"layers", c.spec().SameNetwork(f.spec()), c.Layers, f.Layers},
 		{"batch-size", c.BatchSize == f.BatchSize, c.BatchSize, f.BatchSize},
 		{"eta", c.Eta == f.Eta, c.Eta, f.Eta},
 		{"seed", c.Seed == f.Seed, c.Seed, f.Seed},

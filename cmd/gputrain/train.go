@@ -52,6 +52,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlags("gputrain train")
 	c.Flags.Register(fs)
 	fs.StringVar(&c.Activation, "activation", "sigmoid", "the hidden layers' neurons: "+oneOf(network.Activations)+" (the output layer stays sigmoid, or softmax with the log-likelihood)")
+	fs.StringVar(&c.Layers, "layers", "", "chapter 6's network (network3.py) in place of --sizes: the layers after the 28×28 input, comma-separated, each KIND:ARGS[:OPTIONS]: conv:20x5x5, pool:2, fc:100, softmax:10 (last); options relu or sigmoid, dropout=P")
 	fs.StringVar(&c.Cost, "cost", "quadratic", "the cost to minimise: "+oneOf(network.Costs))
 	fs.Float64Var(&c.Lambda, "lambda", 0, "L2 regularisation λ (network2's weight decay 1 − ηλ/n, n the training images)")
 	fs.StringVar(&c.WeightInit, "weight-init", "large", "initial weights: large (N(0,1)) or scaled (N(0,1/n_in), network2's default)")
@@ -73,6 +74,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	c.set = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { c.set[f.Name] = true })
+	if err := c.layersFlags(); err != nil {
+		return err
+	}
 
 	limit, err := memlimit.Get(c.maxMemory)
 	if err != nil {
@@ -96,6 +100,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		net = ck.Model
 	case c.init != "":
 		if net, err = loadModel(c.init, limit); err != nil {
+			return err
+		}
+		if err := c.initLayers(net); err != nil {
 			return err
 		}
 		if c.set["sizes"] && !slices.Equal(c.Sizes, net.Sizes) {

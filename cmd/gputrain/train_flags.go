@@ -25,7 +25,10 @@ type trainFlags struct {
 	trainflags.Flags
 	// Chapter 3's settings, gputrain's own; empty or 0 (the defaults) in
 	// older checkpoints.
-	Activation string  `json:"activation,omitempty"`
+	Activation string `json:"activation,omitempty"`
+	// Chapter 6's network (network3.py), in place of Sizes: --layers as
+	// written; empty for a network of sizes.
+	Layers     string  `json:"layers,omitempty"`
 	Cost       string  `json:"cost,omitempty"`
 	Lambda     float64 `json:"lambda,omitempty"`
 	WeightInit string  `json:"weight_init,omitempty"`
@@ -45,7 +48,11 @@ type trainFlags struct {
 // wrong with its value (" 0: must be at least 1"), for the command line
 // and for a checkpoint's stored flags alike.
 func (f *trainFlags) check(sizesChecked bool) (flag, fault string) {
-	if sizesChecked {
+	if f.Layers != "" {
+		if flag, fault := f.checkLayers(); flag != "" {
+			return flag, fault
+		}
+	} else if sizesChecked {
 		if err := network.CheckSizes(f.Sizes); err != nil {
 			return "sizes", ": " + err.Error()
 		}
@@ -75,7 +82,11 @@ func (f *trainFlags) check(sizesChecked bool) (flag, fault string) {
 
 // spec is the network the flags describe.
 func (f *trainFlags) spec() network.Spec {
-	return network.Spec{Sizes: f.Sizes, Activation: network.Activation(f.Activation), Cost: network.Cost(f.Cost), Lambda: f.Lambda}.Norm()
+	if f.Layers != "" {
+		layers, _ := network.ParseLayers(f.Layers) // checked by checkLayers
+		return network.Spec{Arch: network.Arch{Layers: layers}, Objective: network.Objective{Cost: network.LogLikelihood, Lambda: f.Lambda}}.Norm()
+	}
+	return network.Spec{Arch: network.Arch{Sizes: f.Sizes, Activation: network.Activation(f.Activation)}, Objective: network.Objective{Cost: network.Cost(f.Cost), Lambda: f.Lambda}}.Norm()
 }
 
 // oneOf lists names as a sentence does: "a, b or c".
@@ -115,6 +126,9 @@ func (c *trainCmd) validate() error {
 
 // checkMemory refuses a run whose estimated peak memory exceeds limit.
 func (c *trainCmd) checkMemory(limit memlimit.Limit) error {
+	if c.Layers != "" {
+		return c.checkLayersMemory(limit)
+	}
 	if err := network.CheckSizes(c.Sizes); err != nil {
 		return cli.Usagef("--sizes: %v", err)
 	}

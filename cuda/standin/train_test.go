@@ -121,3 +121,30 @@ func load(t *testing.T, path string) *network.Network {
 	}
 	return n
 }
+
+// TestTrainLayersMatchCPU: chapter 6 on the command line. A network of
+// layers with ReLU convolutions, a pool and dropout trains for 200 images
+// on bin/gputrain-cuda --device cuda (the stand-in) to where the CPU build
+// trains it from the same start and seed, dropout masks included: float64
+// parameters ≤ 1e-9 relative, the same test count.
+func TestTrainLayersMatchCPU(t *testing.T) {
+	cpuBin, cudaBin, data := binaries(t)
+	dir := t.TempDir()
+	init, cpuSave, cudaSave := filepath.Join(dir, "init.json"), filepath.Join(dir, "cpu.json"), filepath.Join(dir, "cuda.json")
+	layers := []string{"--layers", "conv:4x5x5:relu,pool:2,fc:20:relu:dropout=0.5,softmax:10:dropout=0.5", "--eta", "0.1"}
+	train(t, nil, cpuBin, data, init, append(layers, "--train-limit", "10", "--eval", "none")...)
+	common := append(layers, "--init", init, "--dtype", "float64", "--no-shuffle", "--train-limit", "200", "--eval", "test", "--seed", "3")
+	cpuOut, _ := train(t, nil, cpuBin, data, cpuSave, common...)
+	cudaOut, _ := train(t, nil, cudaBin, data, cudaSave, append(common, "--device", "cuda")...)
+	start, want := load(t, init), load(t, cpuSave)
+	if moved := want.RelDiff(start); moved < 1e-3 {
+		t.Fatalf("training moved the parameters by only %g relative: nothing to compare", moved)
+	}
+	if d := load(t, cudaSave).RelDiff(want); d > 1e-9 {
+		t.Errorf("parameters differ from the CPU build's by %g relative, more than 1e-9", d)
+	}
+	acc := regexp.MustCompile(`Epoch 0: \d+ / 10000`).FindString
+	if a, b := acc(cpuOut), acc(cudaOut); a == "" || a != b {
+		t.Errorf("accuracy: CPU %q, CUDA %q", a, b)
+	}
+}

@@ -20,7 +20,36 @@ func mix(z uint64) uint64 {
 // the network) and the unit (its index in the step's mini-batch matrix,
 // image × inputs + input).
 func Bits(seed, step uint64, layer, unit int) uint64 {
-	return mix(mix(mix(seed)^step) ^ (uint64(layer)<<40 | uint64(unit)))
+	return KeyBits(StepKey(seed, step), layer, unit)
+}
+
+// StepKey is what Bits needs of the seed and the step, computed once a
+// step: the machines hand it to the mask kernels.
+func StepKey(seed, step uint64) uint64 { return mix(mix(seed) ^ step) }
+
+// KeyBits is Bits from the step's key.
+func KeyBits(key uint64, layer, unit int) uint64 {
+	return mix(key ^ (uint64(layer)<<40 | uint64(unit)))
+}
+
+// KeyWords are the 16-bit pieces of a step key, low first: how a program's
+// Key buffer holds it, exactly in float32 as in float64.
+const KeyWords = 4
+
+// SetKey writes key into a Key buffer.
+func SetKey[T float32 | float64](dst []T, key uint64) {
+	for i := range KeyWords {
+		dst[i] = T(key >> (16 * i) & 0xffff)
+	}
+}
+
+// GetKey reads the key SetKey wrote.
+func GetKey[T float32 | float64](src []T) uint64 {
+	var key uint64
+	for i := range KeyWords {
+		key |= uint64(src[i]) << (16 * i)
+	}
+	return key
 }
 
 // Threshold is the 53-bit integer below which a unit is dropped with

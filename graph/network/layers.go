@@ -197,3 +197,12 @@ func Shapes(layers []Layer) ([]Shape, error) {
 	}
 	return out, nil
 }
+
+// LayersString writes layers as --layers reads them.
+func LayersString(layers []Layer) string {
+	s := make([]string, len(layers))
+	for i, l := range layers {
+		s[i] = l.String()
+	}
+	return strings.Join(s, ",")
+}

@@ -36,12 +36,15 @@ func fileSpec(m *modelJSON) (Spec, error) {
 	if err != nil {
 		return Spec{}, err
 	}
-	s := Spec{Sizes: m.Sizes, Activation: m.Activation, Cost: cost, Lambda: m.Lambda}
+	s := Spec{Arch: Arch{Sizes: m.Sizes, Activation: m.Activation}, Objective: Objective{Cost: cost, Lambda: m.Lambda}}
 	return s.Norm(), s.Check()
 }
 
 // MarshalJSON writes the network in network2.py's format.
 func (n *Network) MarshalJSON() ([]byte, error) {
+	if len(n.Layers) > 0 {
+		return n.marshalLayers()
+	}
 	spec := n.Spec.Norm()
 	cost, err := CostOf(spec.Cost)
 	if err != nil {
@@ -54,7 +57,7 @@ func (n *Network) MarshalJSON() ([]byte, error) {
 	if spec.Output() != SigmoidOutput {
 		m.Output = spec.Output()
 	}
-	for l := 0; l < n.Layers(); l++ {
+	for l := 0; l < n.NumParams(); l++ {
 		in, out := n.Sizes[l], n.Sizes[l+1]
 		w := make([][]float64, out)
 		b := make([][]float64, out)
@@ -72,8 +75,17 @@ func (n *Network) MarshalJSON() ([]byte, error) {
 // strict: one object and nothing after it, numbers only where numbers
 // belong (a null weight is refused, not read as 0).
 func (n *Network) UnmarshalJSON(data []byte) error {
-	if _, err := scanModel(bytes.NewReader(data)); err != nil {
+	arch, err := scanModel(bytes.NewReader(data))
+	if err != nil {
 		return err
+	}
+	if len(arch.Layers) > 0 {
+		net, err := unmarshalLayers(data)
+		if err != nil {
+			return err
+		}
+		*n = *net
+		return nil
 	}
 	var m modelJSON
 	if err := json.Unmarshal(data, &m); err != nil {
@@ -161,26 +173,26 @@ func Load(path string) (*Network, error) { return LoadChecked(path, nil) }
 
 // LoadChecked reads a model file, refusing anything but a regular file.
 // It first reads the file as a stream of tokens, in little memory, to find
-// its sizes; check (when not nil) may then refuse them, say for the memory
-// they need, and a file larger than its sizes can explain is refused
-// before it is read whole.
-func LoadChecked(path string, check func(sizes []int) error) (*Network, error) {
+// its architecture (sizes or layers); check (when not nil) may then refuse
+// it, say for the memory it needs, and a file larger than its parameters
+// can explain is refused before it is read whole.
+func LoadChecked(path string, check func(arch Arch) error) (*Network, error) {
 	f, st, err := safefile.Open(path, "a model file (JSON)")
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	sizes, err := scanModel(bufio.NewReader(f))
+	arch, err := scanModel(bufio.NewReader(f))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if check != nil {
-		if err := check(sizes); err != nil {
+		if err := check(arch); err != nil {
 			return nil, err
 		}
 	}
 	limit := int64(math.MaxInt64)
-	if l := 1<<20 + maxModelBytesPerParam*ParamCount(sizes); l < 1<<62 {
+	if l := 1<<20 + maxModelBytesPerParam*arch.ParamCount(); l < 1<<62 {
 		limit = int64(l)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -197,54 +209,68 @@ func LoadChecked(path string, check func(sizes []int) error) (*Network, error) {
 	return &n, nil
 }
 
-// scanModel reads a model's JSON as tokens, keeping none but the sizes,
-// which it returns checked by CheckSizes. It refuses what json.Unmarshal
-// would let through: data after the object, and null where a number or a
-// list belongs. A checkpoint (an object with "model" and "position") is
-// ErrCheckpoint.
-func scanModel(r io.Reader) ([]int, error) {
+// scanModel reads a model's JSON as tokens, keeping none but the sizes
+// (or a network of layers' layers, without their parameters), which it
+// returns checked. It refuses what json.Unmarshal would let through: data
+// after the object, and null where a number or a list belongs. A
+// checkpoint (an object with "model" and "position") is ErrCheckpoint.
+func scanModel(r io.Reader) (Arch, error) {
 	dec := json.NewDecoder(r)
 	dec.UseNumber()
 	if tok, err := dec.Token(); err != nil {
-		return nil, syntaxError(err)
+		return Arch{}, syntaxError(err)
 	} else if tok != json.Delim('{') {
-		return nil, fmt.Errorf("not a JSON object")
+		return Arch{}, fmt.Errorf("not a JSON object")
 	}
 	var sizes []int
+	var layers []Layer
 	keys := map[string]bool{}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, syntaxError(err)
+			return Arch{}, syntaxError(err)
 		}
 		key, _ := tok.(string)
 		keys[key] = true
 		if key == "sizes" {
 			if sizes, err = scanSizes(dec); err != nil {
-				return nil, err
+				return Arch{}, err
+			}
+			continue
+		}
+		if key == "layers" {
+			if layers, err = scanLayers(dec); err != nil {
+				return Arch{}, err
 			}
 			continue
 		}
 		if err := skipValue(dec, key); err != nil {
-			return nil, err
+			return Arch{}, err
 		}
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, syntaxError(err)
+		return Arch{}, syntaxError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("data after the model's JSON object")
+		return Arch{}, fmt.Errorf("data after the model's JSON object")
 	}
 	if keys["model"] && keys["position"] {
-		return nil, ErrCheckpoint
+		return Arch{}, ErrCheckpoint
+	}
+	if keys["layers"] {
+		if keys["sizes"] || keys["weights"] || keys["biases"] {
+			return Arch{}, fmt.Errorf(`"layers" with "sizes", "weights" or "biases": a model has layers or network2's sizes, not both`)
+		}
+		a := Arch{Layers: layers}
+		return a, Spec{Arch: a}.Check()
 	}
 	if !keys["sizes"] {
-		return nil, fmt.Errorf(`missing "sizes"`)
+		return Arch{}, fmt.Errorf(`missing "sizes"`)
 	}
 	if err := CheckSizes(sizes); err != nil {
-		return nil, err
+		return Arch{}, err
 	}
-	return sizes, nil
+	return Arch{Sizes: sizes}, nil
 }
 
 // scanSizes reads the list of layer sizes, each a JSON integer that fits an int.

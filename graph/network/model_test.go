@@ -49,10 +49,10 @@ func TestModelSpec(t *testing.T) {
 		cost              string
 		activation, outer any
 	}{
-		{Spec{Sizes: sizes}, "QuadraticCost", nil, nil},
-		{Spec{Sizes: sizes, Cost: CrossEntropy, Lambda: 5}, "CrossEntropyCost", nil, nil},
-		{Spec{Sizes: sizes, Cost: LogLikelihood, Activation: ReLU}, "CrossEntropyCost", "relu", "softmax"},
-		{Spec{Sizes: sizes, Activation: Tanh}, "QuadraticCost", "tanh", nil},
+		{Spec{Arch: Arch{Sizes: sizes}}, "QuadraticCost", nil, nil},
+		{Spec{Arch: Arch{Sizes: sizes}, Objective: Objective{Cost: CrossEntropy, Lambda: 5}}, "CrossEntropyCost", nil, nil},
+		{Spec{Arch: Arch{Sizes: sizes, Activation: ReLU}, Objective: Objective{Cost: LogLikelihood}}, "CrossEntropyCost", "relu", "softmax"},
+		{Spec{Arch: Arch{Sizes: sizes, Activation: Tanh}}, "QuadraticCost", "tanh", nil},
 	}
 	for _, c := range cases {
 		t.Run(c.spec.String(), func(t *testing.T) {
@@ -183,7 +183,7 @@ func TestLoadBounded(t *testing.T) {
 	}
 	refuse := errors.New("too big")
 	var seen []int
-	if _, err := LoadChecked(model, func(s []int) error { seen = s; return refuse }); err != refuse || len(seen) != 3 || seen[1] != 2 {
+	if _, err := LoadChecked(model, func(a Arch) error { seen = a.Sizes; return refuse }); err != refuse || len(seen) != 3 || seen[1] != 2 {
 		t.Errorf("LoadChecked: %v, hook saw %v", err, seen)
 	}
 }

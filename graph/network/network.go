@@ -31,7 +31,9 @@ func Digit[T float32 | float64](out []T) int {
 
 // Network is a Spec and its parameters, in the book's layout: Weights[l] is a
 // row-major out×in matrix (sizes[l+1]×sizes[l]), Biases[l] has sizes[l+1]
-// entries. Parameters are kept in float64; backends convert to their dtype.
+// entries. A network of layers holds one weight and one bias tensor per
+// layer that has parameters, shaped as Arch.Params says. Parameters are
+// kept in float64; backends convert to their dtype.
 type Network struct {
 	Spec
 	Weights [][]float64
@@ -96,6 +98,9 @@ func NewSpec(spec Spec, seed uint64, init WeightInit) (*Network, error) {
 	if init != Large && init != Scaled {
 		return nil, fmt.Errorf("weight initialisation %q: want %s or %s", init, Large, Scaled)
 	}
+	if len(spec.Layers) > 0 {
+		return newLayers(spec, seed), nil
+	}
 	sizes := spec.Sizes
 	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
 	n := &Network{Spec: spec.Norm()}
@@ -120,8 +125,9 @@ func NewSpec(spec Spec, seed uint64, init WeightInit) (*Network, error) {
 	return n, nil
 }
 
-// Layers is the number of weight layers (len(Sizes)-1).
-func (n *Network) Layers() int { return len(n.Sizes) - 1 }
+// NumParams is the number of layers with parameters (len(Sizes)-1 for a
+// network of sizes).
+func (n *Network) NumParams() int { return len(n.Params()) }
 
 // Clone returns a deep copy.
 func (n *Network) Clone() *Network {
@@ -139,26 +145,31 @@ func (n *Network) Check() error {
 	if err := n.Spec.Check(); err != nil {
 		return err
 	}
-	if len(n.Weights) != n.Layers() || len(n.Biases) != n.Layers() {
+	params := n.Params()
+	if len(n.Weights) != len(params) || len(n.Biases) != len(params) {
+		if len(n.Layers) > 0 {
+			return fmt.Errorf("layers %s need %d weight and bias tensors, have %d and %d",
+				LayersString(n.Layers), len(params), len(n.Weights), len(n.Biases))
+		}
 		return fmt.Errorf("sizes %v need %d weight and bias layers, have %d and %d",
-			n.Sizes, n.Layers(), len(n.Weights), len(n.Biases))
+			n.Sizes, len(params), len(n.Weights), len(n.Biases))
 	}
-	for l := 0; l < n.Layers(); l++ {
-		in, out := n.Sizes[l], n.Sizes[l+1]
-		if len(n.Weights[l]) != out*in {
-			return fmt.Errorf("weights[%d]: want %d×%d values, have %d", l, out, in, len(n.Weights[l]))
+	for l, p := range params {
+		in, out := p.Len()/p.W[0], p.W[0]
+		if len(n.Weights[l]) != p.Len() {
+			return fmt.Errorf("%s: want %s values, have %d", n.describe(l, "weights"), dimsString(p.W), len(n.Weights[l]))
 		}
 		if len(n.Biases[l]) != out {
-			return fmt.Errorf("biases[%d]: want %d values, have %d", l, out, len(n.Biases[l]))
+			return fmt.Errorf("%s: want %d values, have %d", n.describe(l, "biases"), out, len(n.Biases[l]))
 		}
 		for i, v := range n.Weights[l] {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return fmt.Errorf("weights[%d][%d][%d] is %v", l, i/in, i%in, v)
+				return fmt.Errorf("%s[%d][%d] is %v", n.describe(l, "weights"), i/in, i%in, v)
 			}
 		}
 		for i, v := range n.Biases[l] {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return fmt.Errorf("biases[%d][%d] is %v", l, i, v)
+				return fmt.Errorf("%s[%d] is %v", n.describe(l, "biases"), i, v)
 			}
 		}
 	}
@@ -204,7 +215,9 @@ func (n *Network) RelDiff(o *Network) float64 {
 				diff = math.Max(diff, math.Abs(pair[0][i]-pair[1][i]))
 				scale = math.Max(scale, math.Abs(pair[1][i]))
 			}
-			worst = math.Max(worst, diff/scale)
+			if diff != 0 { // a zero tensor equal to its reference (softmax's at the start) differs by 0
+				worst = math.Max(worst, diff/scale)
+			}
 		}
 	}
 	return worst

@@ -6,9 +6,9 @@ import (
 )
 
 func TestRelDiff(t *testing.T) {
-	ref := &Network{Spec: Spec{Sizes: []int{2, 1}}, Weights: [][]float64{{2, -4}}, Biases: [][]float64{{0.5}}}
+	ref := &Network{Spec: Spec{Arch: Arch{Sizes: []int{2, 1}}}, Weights: [][]float64{{2, -4}}, Biases: [][]float64{{0.5}}}
 	with := func(w0, w1, b float64) *Network {
-		return &Network{Spec: Spec{Sizes: []int{2, 1}}, Weights: [][]float64{{w0, w1}}, Biases: [][]float64{{b}}}
+		return &Network{Spec: Spec{Arch: Arch{Sizes: []int{2, 1}}}, Weights: [][]float64{{w0, w1}}, Biases: [][]float64{{b}}}
 	}
 	for _, c := range []struct {
 		name string
@@ -32,7 +32,7 @@ func TestRelDiff(t *testing.T) {
 // 1's does, each weight divided by √n_in, the biases unchanged; the
 // weights' spread is then about 1/√n_in.
 func TestScaledInit(t *testing.T) {
-	spec := Spec{Sizes: []int{784, 100, 10}}
+	spec := Spec{Arch: Arch{Sizes: []int{784, 100, 10}}}
 	large, _ := NewSpec(spec, 5, Large)
 	scaled, err := NewSpec(spec, 5, Scaled)
 	if err != nil {

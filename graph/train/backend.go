@@ -64,7 +64,7 @@ type programKey struct {
 // NewPrograms compiles programs for cfg's spec, dtype and learning rate
 // (0 for a predictor) and makes each ready to run with build.
 func NewPrograms[M any](cfg Config, build func(p *graph.Program, k Kind) (M, error)) *Programs[M] {
-	return &Programs[M]{spec: cfg.Spec, dt: cfg.Dtype, step: graph.Step{Eta: cfg.Eta, N: cfg.TrainSize}, build: build, byBatch: map[programKey]M{}}
+	return &Programs[M]{spec: cfg.Spec, dt: cfg.Dtype, step: graph.Step{Eta: cfg.Eta, N: cfg.TrainSize, Batch: cfg.BatchSize}, build: build, byBatch: map[programKey]M{}}
 }
 
 // Get returns program k for batch size m, compiling and building it on

@@ -31,7 +31,12 @@ type Machine interface {
 	// Order gives the indices into the training slot that the next
 	// training steps take their batches from, in turn, and restarts the
 	// step count.
-	Order(order []int32) error
+	//
+	// step is the run's number of the first of those steps (mini-batches
+	// since the run began, across epochs and resumes): the dropout masks
+	// are drawn from the run's seed and it (graph/dropout), so that every
+	// machine and a resumed run draw the same ones.
+	Order(order []int32, step uint64) error
 	// Train runs k training steps of batch m over the next k·m indices of
 	// the order; each step records its cost, the mean over its batch.
 	Train(m, k int) error

@@ -21,7 +21,14 @@ type Session struct {
 	training *mnist.Set // in the training slot; nil without
 	costs    []float64  // the epoch's step costs, read back
 	out      []float64  // a forward batch's activations
+	step     uint64     // the run's number of the next training step
 }
+
+// SetStep sets the run's number of the next training step, which keys the
+// dropout masks: Run sets it at each epoch, from its position, so that a
+// resumed run draws the masks the uninterrupted one would have. Epoch
+// advances it by its steps.
+func (s *Session) SetStep(step uint64) { s.step = step }
 
 // Open opens a trainer for cfg on the machine open makes, loading the
 // training set into it.
@@ -119,11 +126,12 @@ func (s *Session) Epoch(ctx context.Context, order []int32, progress func(done i
 	if len(order) == 0 {
 		return 0, nil
 	}
-	if err := s.m.Order(order); err != nil {
-		return 0, err
-	}
 	bs := s.cfg.BatchSize
 	steps := (len(order) + bs - 1) / bs
+	if err := s.m.Order(order, s.step); err != nil {
+		return 0, err
+	}
+	s.step += uint64(steps)
 	s.costs = append(s.costs[:0], make([]float64, steps)...)
 	for i, batch := 0, 0; i < len(order); {
 		if progress != nil && i > 0 {

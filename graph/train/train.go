@@ -25,8 +25,11 @@ type Config struct {
 	// --train-limit); needed when the spec's λ > 0.
 	TrainSize int
 	BatchSize int
-	Eta       float64
-	Dtype     graph.Dtype
+	// Seed keys the dropout masks of a network of layers (with the step,
+	// graph/dropout); the run's --seed.
+	Seed  uint64
+	Eta   float64
+	Dtype graph.Dtype
 }
 
 // NewConfig is the Config of a run of spec on a training set of n images
@@ -242,6 +245,12 @@ func Run(ctx context.Context, b Trainer, n int, sh *Shuffler, opt Options, repor
 		var progress func(int, float64)
 		if opt.Progress != nil {
 			progress = func(done int, cost float64) { opt.Progress(e, skip+done, cost) }
+		}
+		if s, ok := b.(interface{ SetStep(uint64) }); ok {
+			// The run's step at this epoch's first batch: what the dropout
+			// masks are drawn by, the same after a resume.
+			bs := max(1, b.BatchSize())
+			s.SetStep(uint64(e)*uint64((n+bs-1)/bs) + uint64(skip/bs))
 		}
 		start := time.Now()
 		cost, err := b.Epoch(ctx, order, progress)

@@ -174,16 +174,16 @@ func TestRunRefusesBadStart(t *testing.T) {
 // activation and output layer may not.
 func TestCheckNetwork(t *testing.T) {
 	sizes := []int{784, 3, 10}
-	open := network.Spec{Sizes: sizes, Cost: network.CrossEntropy, Lambda: 5}
+	open := network.Spec{Arch: network.Arch{Sizes: sizes}, Objective: network.Objective{Cost: network.CrossEntropy, Lambda: 5}}
 	cases := []struct {
 		spec network.Spec
 		want string // "" when it fits
 	}{
-		{network.Spec{Sizes: sizes}, ""},
-		{network.Spec{Sizes: sizes, Cost: network.CrossEntropy}, ""},
-		{network.Spec{Sizes: []int{784, 4, 10}}, "does not match"},
-		{network.Spec{Sizes: sizes, Activation: network.Tanh}, "does not match"},
-		{network.Spec{Sizes: sizes, Cost: network.LogLikelihood}, "does not match"}, // a softmax output layer
+		{network.Spec{Arch: network.Arch{Sizes: sizes}}, ""},
+		{network.Spec{Arch: network.Arch{Sizes: sizes}, Objective: network.Objective{Cost: network.CrossEntropy}}, ""},
+		{network.Spec{Arch: network.Arch{Sizes: []int{784, 4, 10}}}, "does not match"},
+		{network.Spec{Arch: network.Arch{Sizes: sizes, Activation: network.Tanh}}, "does not match"},
+		{network.Spec{Arch: network.Arch{Sizes: sizes}, Objective: network.Objective{Cost: network.LogLikelihood}}, "does not match"}, // a softmax output layer
 	}
 	for _, c := range cases {
 		t.Run(c.spec.String(), func(t *testing.T) {
@@ -236,7 +236,7 @@ func TestStalled(t *testing.T) {
 // TestNewConfig: a batch size over the training set is the set, as the
 // book's SGD cuts it (mini_batches of at most mini_batch_size).
 func TestNewConfig(t *testing.T) {
-	spec := network.Spec{Sizes: []int{784, 30, 10}, Lambda: 5}
+	spec := network.Spec{Arch: network.Arch{Sizes: []int{784, 30, 10}}, Objective: network.Objective{Lambda: 5}}
 	for _, c := range []struct{ n, batch, want int }{{1000, 10, 10}, {1000, 1000, 1000}, {7, 10, 7}} {
 		cfg := train.NewConfig(spec, c.n, c.batch, 0.5, graph.Float64)
 		if cfg.BatchSize != c.want || cfg.TrainSize != c.n || cfg.Eta != 0.5 || cfg.Dtype != graph.Float64 || cfg.Lambda != 5 {

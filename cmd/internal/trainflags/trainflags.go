@@ -93,7 +93,9 @@ func (f *Flags) Check() error {
 // passed Check.
 func (f *Flags) Config(spec network.Spec, n int) train.Config {
 	dt, _ := graph.ParseDtype(f.Dtype)
-	return train.NewConfig(spec, n, f.BatchSize, f.Eta, dt)
+	cfg := train.NewConfig(spec, n, f.BatchSize, f.Eta, dt)
+	cfg.Seed = f.Seed // the dropout masks'
+	return cfg
 }
 
 // Sets picks the images the flags train on (the first --train-limit) and

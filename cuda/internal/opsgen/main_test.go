@@ -23,3 +23,13 @@ func TestGeneratedFilesAreFresh(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryFormNamed: a kernel op of a form the C list lacks would
+// generate a header that does not compile.
+func TestEveryFormNamed(t *testing.T) {
+	for _, op := range kernelOps() {
+		if formName(op.Def().Form) == "" {
+			t.Errorf("op %v: its form %d has no name in forms", op, op.Def().Form)
+		}
+	}
+}

@@ -31,6 +31,74 @@ CUdeviceptr dp(const void *p) { return (CUdeviceptr)(uintptr_t)p; }
 
 // checkOps checks a segment: its descriptors, its buffer table and each
 // buffer an op reads or writes, over the elements the op touches.
+// checkShaped checks one of chapter 6's ops (kernels.cu's shaped): its
+// shape fields describe whole tensors, and each operand holds as many
+// elements as those shapes make of the destination's n.
+template <class Buf>
+CUresult checkShaped(const std::string &call, long long k, const OpDesc &o, Buf buf) {
+	const long long h = o.rows, w = o.cols, n = o.n;
+	const long long f = (long long)o.alpha, c = (long long)o.beta;
+	auto bad = [&](const char *why) {
+		standin::diag(call, "op %lld (opcode %lld): %s (n %lld, rows %lld, cols %lld, alpha %g, beta %g)", k,
+			      o.op, why, n, h, w, o.alpha, o.beta);
+		return CUDA_ERROR_ILLEGAL_ADDRESS;
+	};
+	if (n <= 0)
+		return bad("no elements");
+	long long aElems = n, bElems = 0;
+	switch (opForm(o.op)) {
+	case FORM_IM2COL:
+	case FORM_COL2IM: {
+		if (f < 1 || c < 1 || (double)f != o.alpha || (double)c != o.beta || h < f || w < f)
+			return bad("not a valid convolution's shapes");
+		const long long col = (h - f + 1) * (w - f + 1) * c * f * f, im = c * h * w;
+		const long long dstPer = opForm(o.op) == FORM_IM2COL ? col : im, aPer = opForm(o.op) == FORM_IM2COL ? im : col;
+		if (n % dstPer)
+			return bad("the destination is not a whole number of images");
+		aElems = n / dstPer * aPer;
+		break;
+	}
+	case FORM_PERMUTE:
+		if (h < 1 || w < 1 || n % (h * w) || (o.alpha != 0 && o.alpha != 1))
+			return bad("not a permutation of whole images");
+		break;
+	case FORM_POOL:
+	case FORM_POOLBACK: {
+		if (f < 1 || (double)f != o.alpha || h < f || w < f)
+			return bad("not a valid pool's shapes");
+		const long long pooled = (h / f) * (w / f), im = h * w;
+		const bool fwd = opForm(o.op) == FORM_POOL;
+		if (n % (fwd ? pooled : im))
+			return bad("the destination is not a whole number of maps");
+		aElems = fwd ? n / pooled * im : n / im * pooled;
+		bElems = fwd ? 0 : n;
+		break;
+	}
+	case FORM_MAP:
+		if (w < 1 || o.alpha < 1 || (double)(long long)o.alpha != o.alpha || n % ((long long)o.alpha * w))
+			return bad("not whole maps of the bias");
+		bElems = w;
+		break;
+	case FORM_GROUPS:
+		if (h < 1)
+			return bad("no inner length");
+		aElems = n * h;
+		break;
+	case FORM_MASK:
+		if (!(o.alpha >= 0 && o.alpha < 1) || o.beta < 0)
+			return bad("not a dropout probability and layer");
+		aElems = KEY_WORDS;
+		break;
+	default:
+		return bad("not a shaped op");
+	}
+	CUresult r;
+	if ((r = buf(o.dst, n, "destination")) || (r = buf(o.a, aElems, "first operand")) ||
+	    (bElems > 0 && (r = buf(o.b, bElems, "second operand"))))
+		return r;
+	return CUDA_SUCCESS;
+}
+
 template <class T>
 CUresult checkSegment(const std::string &call, const OpDesc *ops, long long nops, T *const *bufs, long long *offset,
 		      double *costs, bool oneBlock) {
@@ -127,6 +195,17 @@ CUresult checkSegment(const std::string &call, const OpDesc *ops, long long nops
 			if ((r = buf(o.dst, 1, "destination")) || (r = buf(o.a, o.rows, "operand")))
 				return r;
 			break;
+		case FORM_IM2COL:
+		case FORM_COL2IM:
+		case FORM_PERMUTE:
+		case FORM_POOL:
+		case FORM_POOLBACK:
+		case FORM_MAP:
+		case FORM_GROUPS:
+		case FORM_MASK:
+			if ((r = checkShaped(call, k, o, buf)))
+				return r;
+			break;
 		default:
 			standin::diag(call, "op %lld: unknown opcode %lld", k, o.op);
 			return CUDA_ERROR_ILLEGAL_ADDRESS;
@@ -176,6 +255,22 @@ template <class T> CUresult checkGather(const std::string &call, void *const *a)
 			return r;
 		if (y && (r = checkRange(call, "parameter 3 (labels): " + which, dp(labels + img), 1, E)))
 			return r;
+	}
+	return CUDA_SUCCESS;
+}
+
+// checkKey follows gt_key: the key's words, the offset and the step count,
+// a batch size of at least 1, and one thread.
+template <class T> CUresult checkKey(const std::string &call, void *const *a) {
+	const CUresult E = CUDA_ERROR_ILLEGAL_ADDRESS;
+	CUresult r;
+	if ((r = checkRange(call, "parameter 0 (the key)", dp(at<T *>(a, 0)), KEY_WORDS * sizeof(T), E)) ||
+	    (r = checkRange(call, "parameter 1 (the offset)", dp(at<const long long *>(a, 1)), 8, E)) ||
+	    (r = checkRange(call, "parameter 2 (the step count)", dp(at<const long long *>(a, 2)), 8, E)))
+		return r;
+	if (at<long long>(a, 3) < 1) {
+		standin::diag(call, "parameter 3 (the batch size) is %lld", at<long long>(a, 3));
+		return E;
 	}
 	return CUDA_SUCCESS;
 }
@@ -239,6 +334,8 @@ const std::vector<standin::Kernel> &standin::kernels() {
 		kernel("gt_segn_f64", gt_segn_f64, false, checkSegn<double>),
 		kernel("gt_gather_f32", gt_gather_f32, false, checkGather<float>),
 		kernel("gt_gather_f64", gt_gather_f64, false, checkGather<double>),
+		kernel("gt_key_f32", gt_key_f32, false, checkKey<float>),
+		kernel("gt_key_f64", gt_key_f64, false, checkKey<double>),
 		kernel("gt_argmax_f32", gt_argmax_f32, false, checkArgmax<float>),
 		kernel("gt_argmax_f64", gt_argmax_f64, false, checkArgmax<double>),
 	};

@@ -12,6 +12,14 @@ enum OpForm {
 	FORM_SCALAR,
 	FORM_ROWS,
 	FORM_ROWCOSTS,
+	FORM_IM2COL,
+	FORM_COL2IM,
+	FORM_PERMUTE,
+	FORM_POOL,
+	FORM_POOLBACK,
+	FORM_MAP,
+	FORM_GROUPS,
+	FORM_MASK,
 };
 
 inline OpForm opForm(long long op) {
@@ -46,6 +54,22 @@ inline OpForm opForm(long long op) {
 		return FORM_ROWS;
 	case OP_NLL:
 		return FORM_ROWCOSTS;
+	case OP_IM2COL:
+		return FORM_IM2COL;
+	case OP_COL2IM:
+		return FORM_COL2IM;
+	case OP_PERMUTE:
+		return FORM_PERMUTE;
+	case OP_MAXPOOL:
+		return FORM_POOL;
+	case OP_MAXPOOLBACK:
+		return FORM_POOLBACK;
+	case OP_ADDMAP:
+		return FORM_MAP;
+	case OP_SUMINNER:
+		return FORM_GROUPS;
+	case OP_DROPOUT:
+		return FORM_MASK;
 	}
 	return FORM_UNKNOWN;
 }

@@ -1,0 +1,124 @@
+package cpu
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/dropout"
+	"github.com/gputrain/gputrain/graph/network"
+	"github.com/gputrain/gputrain/graph/train"
+	"github.com/gputrain/gputrain/reference"
+)
+
+// TestLayersMatchNetwork3: from network3's initialisation, 1,000 images
+// of compiled float64 SGD steps on chapter 6's networks end where
+// network3.py's algorithm, written plainly per image (reference.Net3),
+// ends: the shallow network, and two ReLU convolutions with network3's
+// L2 term, fully connected and convolutional networks with dropout (the
+// masks drawn by the machine from the seed and the step, and by the test
+// from graph/dropout for the oracle). One step is checked first, so that
+// a wrong gradient shows before it is averaged over a hundred; then the
+// forward program (network3's output path, dropout layers scaled by
+// 1 − p) gives network3's outputs.
+func TestLayersMatchNetwork3(t *testing.T) {
+	cases := []struct {
+		layers      string
+		eta, lambda float64
+		n, batch    int
+	}{
+		{"conv:20x5x5,pool:2,fc:100,softmax:10", 0.1, 0, 1000, 10},
+		{"conv:20x5x5:relu,pool:2,conv:40x5x5:relu,pool:2,fc:100:relu,softmax:10", 0.03, 0.1, 1000, 10},
+		{"conv:3x5x5,conv:2x3x3:relu,pool:3,fc:7,softmax:10", 0.5, 2, 60, 7}, // a conv without a pool, a pool that leaves a border
+		{"fc:100:relu:dropout=0.5,fc:30:dropout=0.2,softmax:10:dropout=0.5", 0.1, 0.1, 1000, 10},
+		{"conv:4x5x5:relu,pool:2,fc:20:relu:dropout=0.5,softmax:10:dropout=0.25", 0.1, 0, 1000, 10},
+	}
+	r := newRand(17)
+	for _, c := range cases {
+		layers, err := network.ParseLayers(c.layers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec := network.Spec{Arch: network.Arch{Layers: layers}, Objective: network.Objective{Lambda: c.lambda}}.Norm()
+		for _, steps := range []int{1, c.n / c.batch} {
+			t.Run(fmt.Sprintf("%s/λ=%g/steps=%d", c.layers, c.lambda, steps), func(t *testing.T) {
+				set := randomSet(r, c.n)
+				net, err := network.NewSpec(spec, r.Uint64(), network.Scaled)
+				if err != nil {
+					t.Fatal(err)
+				}
+				order := make([]int32, steps*c.batch)
+				for i, j := range r.Perm(c.n)[:len(order)] {
+					order[i] = int32(j)
+				}
+				ref, err := reference.Net3Of(net)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The masks the machine draws: unit image × inputs + input of
+				// the step's batch, keyed by (seed, step, layer).
+				const seed, firstStep = 99, 12345
+				for lo, step := 0, uint64(firstStep); lo < len(order); lo, step = lo+c.batch, step+1 {
+					var xs [][]float64
+					var ys []int
+					masks := make([][][]float64, c.batch)
+					for k, i := range order[lo : lo+c.batch] {
+						s := reference.Samples(set, int(i))[0]
+						xs, ys = append(xs, s.X), append(ys, int(set.Labels[i]))
+						masks[k] = make([][]float64, len(layers))
+						for l, size := range ref.MaskSizes() {
+							masks[k][l] = make([]float64, size)
+							for u := range size {
+								if dropout.Keep(seed, step, l, k*size+u, dropout.Threshold(layers[l].Dropout)) {
+									masks[k][l][u] = 1
+								}
+							}
+						}
+					}
+					ref.Step(xs, ys, masks, c.eta, c.lambda, c.n/c.batch)
+				}
+				want := ref.Network(spec)
+
+				cfg := train.NewConfig(spec, c.n, c.batch, c.eta, graph.Float64)
+				cfg.Seed = seed
+				b, err := Open(cfg, set)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer b.Close()
+				b.(interface{ SetStep(uint64) }).SetStep(firstStep)
+				if err := b.SetNetwork(net); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := b.Epoch(context.Background(), order, nil); err != nil {
+					t.Fatal(err)
+				}
+				got, _ := b.Network()
+				const tol = 1e-9
+				if d := got.RelDiff(want); d > tol {
+					t.Errorf("max relative difference from network3's algorithm %g > %g", d, tol)
+				}
+				if net.RelDiff(want) < 1e3*tol {
+					t.Errorf("the parameters barely moved: the test would not see a wrong update")
+				}
+				// The forward program (another batch size, the trained
+				// parameters shared with it) gives network3's outputs.
+				eval := set.Slice(0, min(c.n, 30))
+				acts, err := b.Activations(eval)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range eval.Len() {
+					out := ref.Output(reference.Samples(eval, i)[0].X)
+					for j, v := range out {
+						if d := math.Abs(acts[i*network.OutputSize+j] - v); d > tol {
+							t.Fatalf("image %d, output %d: %v, network3's %v", i, j, acts[i*network.OutputSize+j], v)
+						}
+					}
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,249 @@
+package graph
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/gputrain/gputrain/graph/dropout"
+)
+
+// ShapedKernel is the CPU kernel of an op that reads its operands'
+// shapes (Buf.Dims): chapter 6's convolution and pooling. Like Kernel it
+// is the portable reference a backend may replace only with the same
+// arithmetic.
+type ShapedKernel[T float32 | float64] func(d, a, b []T, s Shapes, alpha, beta T)
+
+// Shapes are an instruction's operand shapes; B is nil for an op that
+// reads no B.
+type Shapes struct{ D, A, B []int }
+
+// InstrShapes returns the shapes a shaped kernel of in is called with.
+func (p *Program) InstrShapes(in Instr) Shapes {
+	s := Shapes{D: p.Bufs[in.Dst].Dims(), A: p.Bufs[in.A].Dims()}
+	if in.Op.Def().Form.ReadsB() {
+		s.B = p.Bufs[in.B].Dims()
+	}
+	return s
+}
+
+// checkConv checks the operand shapes of chapter 6's forms.
+func checkConv(f Form, in Instr, d, a, b Buf) error {
+	dd, ad, bd := d.Dims(), a.Dims(), b.Dims()
+	rank4 := func(s ...[]int) bool {
+		for _, x := range s {
+			if len(x) != 4 {
+				return false
+			}
+		}
+		return true
+	}
+	bad := func() error { return fmt.Errorf("shapes %v, %v into %v (α=%g)", ad, bd, dd, in.Alpha) }
+	switch f {
+	case FormIm2Col, FormCol2Im:
+		im, col := ad, dd
+		if f == FormCol2Im {
+			im, col = dd, ad
+		}
+		if !rank4(im, col) || col[0] != im[0] || col[1] < 1 || col[2] < 1 {
+			return bad()
+		}
+		fh, fw := im[2]-col[1]+1, im[3]-col[2]+1
+		if fh != fw || col[3] != im[1]*fh*fw {
+			return bad()
+		}
+	case FormPermute:
+		want := map[float64][]int{0: {0, 3, 1, 2}, 1: {0, 2, 3, 1}}[in.Alpha]
+		if want == nil || !rank4(ad, dd) {
+			return bad()
+		}
+		for i, j := range want {
+			if dd[i] != ad[j] {
+				return bad()
+			}
+		}
+	case FormPool, FormPoolBack:
+		im, pooled := ad, dd
+		if f == FormPoolBack {
+			im, pooled = dd, ad
+			if !slices.Equal(bd, dd) {
+				return bad()
+			}
+		}
+		p := int(in.Alpha)
+		if float64(p) != in.Alpha || p < 1 || !rank4(im, pooled) || pooled[0] != im[0] || pooled[1] != im[1] ||
+			pooled[2] != im[2]/p || pooled[3] != im[3]/p {
+			return bad()
+		}
+	case FormMap:
+		inner := int(in.Alpha)
+		if float64(inner) != in.Alpha || inner < 1 || a.Len() != d.Len() || b.Len() < 1 || d.Len()%(inner*b.Len()) != 0 {
+			return bad()
+		}
+	case FormGroups:
+		if d.Len() < 1 || a.Len()%d.Len() != 0 {
+			return bad()
+		}
+	case FormMask:
+		if a.Len() != dropout.KeyWords || !(in.Alpha >= 0 && in.Alpha < 1) || in.Beta < 0 || in.Beta != float64(int(in.Beta)) {
+			return bad()
+		}
+	default:
+		return fmt.Errorf("unknown form %d", f)
+	}
+	return nil
+}
+
+// im2col copies each output position's f×f patch over every input map:
+// row (n, y, x) of d holds a[n, c, y+i, x+j] at column (c·f + i)·f + j,
+// the filter layout (filters × maps × f × f) that Conv2d's product reads.
+func im2col[T float32 | float64](d, a, _ []T, s Shapes, _, _ T) {
+	m, c, h, w := s.A[0], s.A[1], s.A[2], s.A[3]
+	oh, ow := s.D[1], s.D[2]
+	f := h - oh + 1
+	row := 0
+	for n := range m {
+		for y := range oh {
+			for x := range ow {
+				for ch := range c {
+					for i := range f {
+						src := ((n*c+ch)*h+y+i)*w + x
+						copy(d[row:row+f], a[src:src+f])
+						row += f
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2im adds each patch gradient back to the input position it came
+// from: im2col's transpose.
+func col2im[T float32 | float64](d, a, _ []T, s Shapes, _, _ T) {
+	m, c, h, w := s.D[0], s.D[1], s.D[2], s.D[3]
+	oh, ow := s.A[1], s.A[2]
+	f := h - oh + 1
+	clear(d)
+	row := 0
+	for n := range m {
+		for y := range oh {
+			for x := range ow {
+				for ch := range c {
+					for i := range f {
+						dst := d[((n*c+ch)*h+y+i)*w+x:][:f]
+						for j, v := range a[row : row+f] {
+							dst[j] += v
+						}
+						row += f
+					}
+				}
+			}
+		}
+	}
+}
+
+// permute moves the maps axis: (m, h, w, c) → (m, c, h, w) for α 0, back
+// for α 1.
+func permute[T float32 | float64](d, a, _ []T, s Shapes, alpha, _ T) {
+	m, c, h, w := s.D[0], s.D[1], s.D[2], s.D[3]
+	if alpha != 0 {
+		m, c, h, w = s.A[0], s.A[1], s.A[2], s.A[3]
+	}
+	hw := h * w
+	for n := range m {
+		for ch := range c {
+			for p := range hw {
+				nchw, nhwc := (n*c+ch)*hw+p, (n*hw+p)*c+ch
+				if alpha == 0 {
+					d[nchw] = a[nhwc]
+				} else {
+					d[nhwc] = a[nchw]
+				}
+			}
+		}
+	}
+}
+
+// poolArg is the index into a of the first largest value of the p×p
+// window at pooled position (y, x) of the map that starts at base.
+func poolArg[T float32 | float64](a []T, base, w, p, y, x int) int {
+	best := base + y*p*w + x*p
+	for i := range p {
+		for j := range p {
+			if at := base + (y*p+i)*w + x*p + j; a[at] > a[best] {
+				best = at
+			}
+		}
+	}
+	return best
+}
+
+// maxPool takes the largest value of each whole window (network3's
+// ignore_border).
+func maxPool[T float32 | float64](d, a, _ []T, s Shapes, alpha, _ T) {
+	h, w := s.A[2], s.A[3]
+	oh, ow, p := s.D[2], s.D[3], int(alpha)
+	k := 0
+	for base := 0; base < len(a); base += h * w {
+		for y := range oh {
+			for x := range ow {
+				d[k] = a[poolArg(a, base, w, p, y, x)]
+				k++
+			}
+		}
+	}
+}
+
+// maxPoolBack passes each window's gradient to the input maxPool took,
+// the first of its largest, which it finds again in the pool's input b:
+// no index buffer to keep between the passes.
+func maxPoolBack[T float32 | float64](d, a, b []T, s Shapes, alpha, _ T) {
+	h, w := s.D[2], s.D[3]
+	oh, ow, p := s.A[2], s.A[3], int(alpha)
+	clear(d)
+	k := 0
+	for base := 0; base < len(b); base += h * w {
+		for y := range oh {
+			for x := range ow {
+				d[poolArg(b, base, w, p, y, x)] += a[k]
+				k++
+			}
+		}
+	}
+}
+
+func addMap[T float32 | float64](d, a, b []T, inner, _ T) {
+	n, c := int(inner), len(b)
+	a = a[:len(d)]
+	for i := 0; i < len(d); i += n * c {
+		for ch, v := range b {
+			lo := i + ch*n
+			for j := lo; j < lo+n; j++ {
+				d[j] = a[j] + v
+			}
+		}
+	}
+}
+
+func sumInner[T float32 | float64](d, a, _ []T, _, _ T) {
+	k := len(a) / len(d)
+	for o := range d {
+		var s T
+		for _, v := range a[o*k : (o+1)*k] {
+			s += v
+		}
+		d[o] = s
+	}
+}
+
+// dropoutMask draws layer beta's mask for the step whose key a holds:
+// unit u (image × inputs + input) is kept with probability 1 − alpha. A
+// float32 program holds p as float32(p), and so do the CUDA kernels.
+func dropoutMask[T float32 | float64](d, a, _ []T, alpha, beta T) {
+	key, layer, th := dropout.GetKey(a), int(beta), dropout.Threshold(float64(alpha))
+	for u := range d {
+		d[u] = 0
+		if dropout.KeyBits(key, layer, u)>>11 >= th {
+			d[u] = 1
+		}
+	}
+}
