@@ -23,6 +23,17 @@ import (
 // single ops, whole epochs, evaluation and the gather, against the CPU
 // backend.
 
+// segModes run a single op through the one-block kernel (with the
+// largest and a small block) and through the grid kernel.
+var segModes = []struct {
+	name string
+	lim  limits
+}{
+	{"seg1", limits{maxThreads: 1024, singleMax: 1 << 20, noGrid: true}},
+	{"seg1-64", limits{maxThreads: 64, singleMax: 1 << 20, noGrid: true}},
+	{"segn", limits{maxThreads: 1024, singleMax: 1}},
+}
+
 // TestEmuOps runs each op alone through both segment kernels (and a
 // large column sum through its cuBLAS product with a ones vector), in both
 // dtypes, at sizes that fill no block exactly.
@@ -50,18 +61,10 @@ func TestEmuOps(t *testing.T) {
 		}
 	}
 	shapes := [][2]int{{1, 1}, {1, 7}, {10, 30}, {1, 1013}, {13, 77}, {300, 7}}
-	modes := []struct {
-		name string
-		lim  limits
-	}{
-		{"seg1", limits{maxThreads: 1024, singleMax: 1 << 20, noGrid: true}},
-		{"seg1-64", limits{maxThreads: 64, singleMax: 1 << 20, noGrid: true}},
-		{"segn", limits{maxThreads: 1024, singleMax: 1}},
-	}
 	for _, dt := range []graph.Dtype{graph.Float32, graph.Float64} {
 		for _, o := range ops {
 			for _, sh := range shapes {
-				for _, mode := range modes {
+				for _, mode := range segModes {
 					name := fmt.Sprintf("%v/%v(α=%g,β=%g)/%dx%d/%s", dt, o.op, o.alpha, o.beta, sh[0], sh[1], mode.name)
 					t.Run(name, func(t *testing.T) {
 						p := oneOp(o.op, sh[0], sh[1], o.alpha, o.beta, dt)
@@ -133,17 +136,9 @@ var shapedCases = []struct {
 func TestEmuShapedOps(t *testing.T) {
 	harness(t)
 	r := rand.New(rand.NewPCG(5, 6))
-	modes := []struct {
-		name string
-		lim  limits
-	}{
-		{"seg1", limits{maxThreads: 1024, singleMax: 1 << 20, noGrid: true}},
-		{"seg1-64", limits{maxThreads: 64, singleMax: 1 << 20, noGrid: true}},
-		{"segn", limits{maxThreads: 1024, singleMax: 1}},
-	}
 	for _, dt := range []graph.Dtype{graph.Float32, graph.Float64} {
 		for _, c := range shapedCases {
-			for _, mode := range modes {
+			for _, mode := range segModes {
 				name := fmt.Sprintf("%v/%v(α=%g)/%v→%v/ties=%v/%s", dt, c.op, c.alpha, c.a, c.d, c.ties, mode.name)
 				t.Run(name, func(t *testing.T) {
 					p := &graph.Program{Dtype: dt, X: -1, Y: -1, Cost: -1, Batch: c.d[0]}

@@ -377,42 +377,14 @@ func TestPredictMNIST(t *testing.T) {
 	}
 	dir := t.TempDir()
 	const n = 50
-	args := []string{"predict", "--json", "--model", model}
-	var raw []uint8
-	for i := range n {
-		path := filepath.Join(dir, fmt.Sprintf("test-%02d.png", i))
-		mnistPNG(t, path, data.Test.Image(i), 3)
-		args = append(args, path)
-		raw = append(raw, data.Test.Image(i)...)
-	}
-	want, err := (&modelSet{}).activations(net, &mnist.Set{Images: raw, Labels: make([]uint8, n)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, out, errs := runCLI(args...)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errs)
-	}
-	dec := json.NewDecoder(strings.NewReader(out))
-	agree := 0
-	for i := range n {
-		var p struct{ Digit int }
-		if err := dec.Decode(&p); err != nil {
-			t.Fatalf("line %d: %v", i, err)
-		}
-		if p.Digit == byActivation(want[i])[0] {
-			agree++
-		}
-	}
-	t.Logf("%d of %d predictions from the PNGs agree with the raw tensor's", agree, n)
-	if agree < n-1 {
+	if agree := pngAgreement(t, dir, model, net, data, n); agree < n-1 {
 		t.Errorf("%d of %d predictions agree with the raw tensor's", agree, n)
 	}
 
 	three := filepath.Join(dir, "drawn-3.png")
 	writePNG(t, three, drawnThree())
 	shown := filepath.Join(dir, "drawn-3-prepared.png")
-	code, out, errs = runCLI("predict", "--model", model, "--show", shown, three)
+	code, out, errs := runCLI("predict", "--model", model, "--show", shown, three)
 	if code != 0 || !strings.HasPrefix(out, three+": 3 (") || strings.Contains(out, "unsure") {
 		t.Errorf("drawn 3: exit %d, output %q, %s", code, out, errs)
 	}
@@ -503,6 +475,22 @@ func TestPredictLayers(t *testing.T) {
 	}
 	dir := t.TempDir()
 	const n = 20
+	if agree := pngAgreement(t, dir, model, net, data, n); agree < n-1 {
+		t.Errorf("%d of %d predictions from the PNGs agree with the raw tensor's", agree, n)
+	}
+	three := filepath.Join(dir, "drawn-3.png")
+	writePNG(t, three, drawnThree())
+	code, out, errs := runCLI("predict", "--model", model, three)
+	if code != 0 || !strings.HasPrefix(out, three+": 3 (") {
+		t.Errorf("drawn 3: exit %d, output %q, %s", code, out, errs)
+	}
+}
+
+// pngAgreement saves the first n MNIST test images as PNGs in dir, runs
+// predict --json on them with model, and counts the digits that agree with
+// net's forward pass on the raw pixels.
+func pngAgreement(t *testing.T, dir, model string, net *network.Network, data *mnist.Data, n int) int {
+	t.Helper()
 	args := []string{"predict", "--json", "--model", model}
 	var raw []uint8
 	for i := range n {
@@ -530,13 +518,6 @@ func TestPredictLayers(t *testing.T) {
 			agree++
 		}
 	}
-	if agree < n-1 {
-		t.Errorf("%d of %d predictions from the PNGs agree with the raw tensor's", agree, n)
-	}
-	three := filepath.Join(dir, "drawn-3.png")
-	writePNG(t, three, drawnThree())
-	code, out, errs = runCLI("predict", "--model", model, three)
-	if code != 0 || !strings.HasPrefix(out, three+": 3 (") {
-		t.Errorf("drawn 3: exit %d, output %q, %s", code, out, errs)
-	}
+	t.Logf("%d of %d predictions from the PNGs agree with the raw tensor's", agree, n)
+	return agree
 }
