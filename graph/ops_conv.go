@@ -167,6 +167,20 @@ func permute[T float32 | float64](d, a, _ []T, s Shapes, alpha, _ T) {
 // window at pooled position (y, x) of the map that starts at base.
 func poolArg[T float32 | float64](a []T, base, w, p, y, x int) int {
 	best := base + y*p*w + x*p
+	if p == 2 { // network3's pool, unrolled: the same comparisons in the same order
+		top, bottom := best, best+w
+		v := a[top]
+		if u := a[top+1]; u > v {
+			v, best = u, top+1
+		}
+		if u := a[bottom]; u > v {
+			v, best = u, bottom
+		}
+		if u := a[bottom+1]; u > v {
+			best = bottom + 1
+		}
+		return best
+	}
 	for i := range p {
 		for j := range p {
 			if at := base + (y*p+i)*w + x*p + j; a[at] > a[best] {
