@@ -6,8 +6,11 @@ import (
 	"math"
 	"testing"
 
+	G "gorgonia.org/gorgonia"
+
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/dropout"
+	"github.com/gputrain/gputrain/graph/graphtest"
 	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/reference"
@@ -120,5 +123,95 @@ func TestLayersMatchNetwork3(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestLayersProgramMatchesTapeMachine runs the Gorgonia graph of a network
+// of layers (Conv2d, MaxPool2D and their gradients) in Gorgonia's own VM
+// and compares its output and gradients (as the updated parameters
+// w − η·∂C/∂w) with one compiled float64 step: the lowering of each of
+// Gorgonia's ops keeps its meaning.
+func TestLayersProgramMatchesTapeMachine(t *testing.T) {
+	r := newRand(23)
+	for _, spec := range []string{
+		"conv:4x5x5,pool:2,fc:12,softmax:10",
+		"conv:3x5x5:relu,pool:2,conv:5x3x3:relu,pool:2,fc:8:relu,softmax:10",
+		"conv:2x3x3,conv:3x5x5,pool:3,softmax:10",
+	} {
+		t.Run(spec, func(t *testing.T) {
+			const m, eta, tol = 3, 0.5, 1e-7 // Gorgonia's σ clamps at |z| > 19 (see TestProgramMatchesTapeMachine)
+			layers, err := network.ParseLayers(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := network.Spec{Arch: network.Arch{Layers: layers}}.Norm()
+			net, err := network.NewSpec(s, r.Uint64(), network.Scaled)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for l := range net.Weights { // softmax's zeros would hide its gradient's use
+				for i := range net.Weights[l] {
+					net.Weights[l][i] += 0.1 * r.NormFloat64()
+				}
+			}
+			set := randomSet(r, m)
+			var x, y []float64
+			for _, smp := range reference.Samples(set) {
+				x, y = append(x, smp.X...), append(y, smp.Y...)
+			}
+			gr, err := graph.Build(s, m, graph.Float64, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := graphtest.Bind(gr, net, graph.Float64, x, y); err != nil {
+				t.Fatal(err)
+			}
+			var outV G.Value
+			G.Read(gr.Output, &outV)
+			vm := G.NewTapeMachine(gr.G)
+			defer vm.Close()
+			if err := vm.RunAll(); err != nil {
+				t.Fatal(err)
+			}
+			want := net.Clone()
+			for l := range want.Weights {
+				gw, gb := graphtest.Float64s(gr.WeightGrads[l].Value()), graphtest.Float64s(gr.BiasGrads[l].Value())
+				for i := range gw {
+					want.Weights[l][i] -= eta * gw[i]
+				}
+				for i := range gb {
+					want.Biases[l][i] -= eta * gb[i]
+				}
+			}
+			p, err := graph.Compile(s, m, graph.Float64, graph.Step{Eta: eta})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mc := NewMachine[float64](p, 2)
+			defer mc.Close()
+			copy(mc.Buf(p.X), x)
+			copy(mc.Buf(p.Y), y)
+			for l := range p.Weights {
+				copy(mc.Buf(p.Weights[l]), net.Weights[l])
+				copy(mc.Buf(p.Biases[l]), net.Biases[l])
+			}
+			mc.Run()
+			check := func(name string, got, want []float64) {
+				t.Helper()
+				for i := range want {
+					if d := math.Abs(got[i]-want[i]) / math.Max(1, math.Abs(want[i])); d > tol {
+						t.Fatalf("%s[%d] = %v, TapeMachine %v", name, i, got[i], want[i])
+					}
+				}
+			}
+			check("output", mc.Buf(p.Output), graphtest.Float64s(outV))
+			for l := range p.Weights {
+				check(fmt.Sprintf("w%d", l+1), mc.Buf(p.Weights[l]), want.Weights[l])
+				check(fmt.Sprintf("b%d", l+1), mc.Buf(p.Biases[l]), want.Biases[l])
+			}
+			if net.RelDiff(want) < 1e-6 {
+				t.Errorf("the step barely moved the parameters: the test would not see a wrong gradient")
+			}
+		})
 	}
 }
