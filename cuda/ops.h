@@ -22,3 +22,4 @@
 #define OP_MAXPOOLBACK 20
 #define OP_ADDMAP 21
 #define OP_SUMINNER 22
+#define OP_DROPOUT 23

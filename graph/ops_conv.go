@@ -196,6 +196,21 @@ func poolArg[T float32 | float64](a []T, base, w, p, y, x int) int {
 func maxPool[T float32 | float64](d, a, _ []T, s Shapes, alpha, _ T) {
 	h, w := s.A[2], s.A[3]
 	oh, ow, p := s.D[2], s.D[3], int(alpha)
+	if p == 2 { // network3's pool: the largest value, whichever input it is
+		k := 0
+		for base := 0; base < len(a); base += h * w {
+			for y := range oh {
+				top := a[base+2*y*w:][:2*ow]
+				bottom := a[base+(2*y+1)*w:][:2*ow]
+				out := d[k : k+ow]
+				for x := range out {
+					out[x] = max(top[2*x], top[2*x+1], bottom[2*x], bottom[2*x+1])
+				}
+				k += ow
+			}
+		}
+		return
+	}
 	k := 0
 	for base := 0; base < len(a); base += h * w {
 		for y := range oh {
