@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gputrain/gputrain/graph"
@@ -284,5 +285,21 @@ func TestGeometry(t *testing.T) {
 	}
 	if g, b := gatherGeometry(10); g*b < 10*network.InputSize {
 		t.Errorf("gather of 10 images: %d×%d threads", g, b)
+	}
+}
+
+// TestScheduleRefusesLayers: a program of chapter 6's layers, whose ops
+// have no CUDA kernel yet, is refused by op, before anything runs.
+func TestScheduleRefusesLayers(t *testing.T) {
+	layers, err := network.ParseLayers("conv:2x5x5,pool:2,fc:3,softmax:10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := graph.Compile(network.Spec{Arch: network.Arch{Layers: layers}}, 4, graph.Float64, graph.Step{Eta: 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newSchedule(p, defaultLimits, 4); err == nil || !strings.Contains(err.Error(), "the im2col op of chapter 6's layers has no CUDA kernel yet") {
+		t.Fatalf("newSchedule: %v", err)
 	}
 }
