@@ -8,6 +8,7 @@ import (
 
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/dropout"
+	"github.com/gputrain/gputrain/graph/graphtest"
 	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/reference"
@@ -120,5 +121,165 @@ func TestLayersMatchNetwork3(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestLayersProgramMatchesTapeMachine runs the Gorgonia graph of a network
+// of layers (Conv2d, MaxPool2D and their gradients) in Gorgonia's own VM
+// and compares its output and gradients (as the updated parameters
+// w − η·∂C/∂w) with one compiled float64 step: the lowering of each of
+// Gorgonia's ops keeps its meaning.
+func TestLayersProgramMatchesTapeMachine(t *testing.T) {
+	r := newRand(23)
+	for _, spec := range []string{
+		"conv:4x5x5,pool:2,fc:12,softmax:10",
+		"conv:3x5x5:relu,pool:2,conv:5x3x3:relu,pool:2,fc:8:relu,softmax:10",
+		"conv:2x3x3,conv:3x5x5,pool:3,softmax:10",
+	} {
+		t.Run(spec, func(t *testing.T) {
+			const m, eta, tol = 3, 0.5, 1e-7 // Gorgonia's σ clamps at |z| > 19 (see TestProgramMatchesTapeMachine)
+			layers, err := network.ParseLayers(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := network.Spec{Arch: network.Arch{Layers: layers}}.Norm()
+			net, err := network.NewSpec(s, r.Uint64(), network.Scaled)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for l := range net.Weights { // softmax's zeros would hide its gradient's use
+				for i := range net.Weights[l] {
+					net.Weights[l][i] += 0.1 * r.NormFloat64()
+				}
+			}
+			set := randomSet(r, m)
+			var x, y []float64
+			for _, smp := range reference.Samples(set) {
+				x, y = append(x, smp.X...), append(y, smp.Y...)
+			}
+			gr, err := graph.Build(s, m, graph.Float64, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, wantOut, _, err := graphtest.Step(gr, net, graph.Float64, x, y, eta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := graph.Compile(s, m, graph.Float64, graph.Step{Eta: eta})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mc := NewMachine[float64](p, 2)
+			defer mc.Close()
+			copy(mc.Buf(p.X), x)
+			copy(mc.Buf(p.Y), y)
+			for l := range p.Weights {
+				copy(mc.Buf(p.Weights[l]), net.Weights[l])
+				copy(mc.Buf(p.Biases[l]), net.Biases[l])
+			}
+			mc.Run()
+			check := func(name string, got, want []float64) {
+				t.Helper()
+				for i := range want {
+					if d := math.Abs(got[i]-want[i]) / math.Max(1, math.Abs(want[i])); d > tol {
+						t.Fatalf("%s[%d] = %v, TapeMachine %v", name, i, got[i], want[i])
+					}
+				}
+			}
+			check("output", mc.Buf(p.Output), wantOut)
+			for l := range p.Weights {
+				check(fmt.Sprintf("w%d", l+1), mc.Buf(p.Weights[l]), want.Weights[l])
+				check(fmt.Sprintf("b%d", l+1), mc.Buf(p.Biases[l]), want.Biases[l])
+			}
+			if net.RelDiff(want) < 1e-6 {
+				t.Errorf("the step barely moved the parameters: the test would not see a wrong gradient")
+			}
+		})
+	}
+}
+
+// TestLayersGradientByFiniteDifferences: on tiny networks of every layer
+// kind, the gradient one compiled float64 step applies (w − w′ with η = 1,
+// λ = 0) is the central difference of the cost program's value, parameter
+// by parameter: the compiled programs checked without any oracle's
+// backpropagation.
+func TestLayersGradientByFiniteDifferences(t *testing.T) {
+	r := newRand(29)
+	for _, spec := range []string{
+		"conv:2x5x5,pool:2,fc:6,softmax:10",
+		"conv:2x5x5:relu,conv:3x3x3,pool:3,softmax:10",
+		"conv:3x9x9,pool:4,conv:2x3x3:relu,pool:2,fc:5:relu,softmax:10",
+	} {
+		t.Run(spec, func(t *testing.T) {
+			const m = 3
+			layers, err := network.ParseLayers(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := network.Spec{Arch: network.Arch{Layers: layers}}.Norm()
+			net, err := network.NewSpec(s, r.Uint64(), network.Scaled)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for l := range net.Weights {
+				for i := range net.Weights[l] {
+					net.Weights[l][i] += 0.3 * r.NormFloat64()
+				}
+			}
+			set := randomSet(r, m)
+			var x, y []float64
+			for _, smp := range reference.Samples(set) {
+				x, y = append(x, smp.X...), append(y, smp.Y...)
+			}
+			load := func(p *graph.Program, n *network.Network) *Machine[float64] {
+				mc := NewMachine[float64](p, 1)
+				copy(mc.Buf(p.X), x)
+				copy(mc.Buf(p.Y), y)
+				for l := range p.Weights {
+					copy(mc.Buf(p.Weights[l]), n.Weights[l])
+					copy(mc.Buf(p.Biases[l]), n.Biases[l])
+				}
+				return mc
+			}
+			step, err := graph.Compile(s, m, graph.Float64, graph.Step{Eta: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			costP, err := graph.CompileMonitor(s, m, graph.Float64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mc := load(step, net)
+			mc.Run()
+			cost := func(n *network.Network) float64 {
+				c := load(costP, n)
+				c.Run()
+				return c.Buf(costP.Cost)[0]
+			}
+			worst := 0.0
+			for l := range net.Weights {
+				for _, q := range []struct {
+					v   func(*network.Network) []float64
+					buf int
+				}{
+					{func(n *network.Network) []float64 { return n.Weights[l] }, step.Weights[l]},
+					{func(n *network.Network) []float64 { return n.Biases[l] }, step.Biases[l]},
+				} {
+					for range 6 {
+						i := r.IntN(len(q.v(net)))
+						g := q.v(net)[i] - mc.Buf(q.buf)[i]
+						const h = 1e-5
+						up, down := net.Clone(), net.Clone()
+						q.v(up)[i] += h
+						q.v(down)[i] -= h
+						fd := (cost(up) - cost(down)) / (2 * h)
+						worst = math.Max(worst, math.Abs(fd-g)/math.Max(math.Max(math.Abs(fd), math.Abs(g)), 1e-4)) // tiny gradients: the difference quotient's rounding (~1e-11) dominates
+					}
+				}
+			}
+			if worst > 1e-5 {
+				t.Errorf("the compiled gradient differs from finite differences by %.3g relative", worst)
+			}
+		})
 	}
 }

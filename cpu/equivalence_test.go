@@ -7,8 +7,6 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	G "gorgonia.org/gorgonia"
-
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/graphtest"
 	"github.com/gputrain/gputrain/graph/network"
@@ -241,30 +239,10 @@ func TestProgramMatchesTapeMachine(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := graphtest.Bind(gr, net, dt, x, y); err != nil {
+				want, wantOut, wantCost, err := graphtest.Step(gr, net, dt, x, y, eta)
+				if err != nil {
 					t.Fatal(err)
 				}
-				// Read copies values as they are computed: the VM may reuse their memory later.
-				var outV, costV G.Value
-				G.Read(gr.Output, &outV)
-				G.Read(gr.Cost, &costV)
-				vm := G.NewTapeMachine(gr.G)
-				defer vm.Close()
-				if err := vm.RunAll(); err != nil {
-					t.Fatal(err)
-				}
-				want := net.Clone()
-				for l := range want.Weights {
-					gw, gb := graphtest.Float64s(gr.WeightGrads[l].Value()), graphtest.Float64s(gr.BiasGrads[l].Value())
-					for i := range gw {
-						want.Weights[l][i] -= eta * gw[i]
-					}
-					for i := range gb {
-						want.Biases[l][i] -= eta * gb[i]
-					}
-				}
-				wantCost := graphtest.Float64s(costV)[0]
-				wantOut := graphtest.Float64s(outV)
 
 				p, err := graph.Compile(network.Book(sizes), m, dt, graph.Step{Eta: eta})
 				if err != nil {

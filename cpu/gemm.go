@@ -63,7 +63,19 @@ func (g *gemm[T]) chunk(i int) {
 		lo, hi := split(g.m, g.chunks, i, dotRows) // whole groups of the kernels' four rows
 		g.block(lo, hi, 0, g.n)
 	} else {
-		lo, hi := split(g.n, g.chunks, i, dotCols*8)
+		const unit = dotCols * 8
+		lo, hi := split(g.n, g.chunks, i, unit)
+		// A last block narrower than a vector (a conv's 25 filter taps
+		// split 24 + 1) joins the one before it: alone it would take the
+		// kernels' short-row path, slower and rounded otherwise than the
+		// same columns computed on one core.
+		if tail := g.n % unit; g.n > unit && tail < lanes[T]() {
+			cut := g.n - tail
+			lo, hi = min(lo, cut), min(hi, cut)
+			if hi == cut && lo < cut {
+				hi = g.n
+			}
+		}
 		g.block(0, g.m, lo, hi)
 	}
 }

@@ -286,3 +286,48 @@ func TestGeometry(t *testing.T) {
 		t.Errorf("gather of 10 images: %d×%d threads", g, b)
 	}
 }
+
+// TestScheduleLayers: in a program of chapter 6's layers, each op that
+// reads its operands at other indices than the element it writes (every
+// shaped op: im2col's patches, a pool's window, the dropout key) runs in a
+// launch after the one that wrote those operands, in every grid segment;
+// only a one-block segment, with its barrier after each op, may hold both.
+func TestScheduleLayers(t *testing.T) {
+	layers, err := network.ParseLayers("conv:2x5x5:relu,pool:2,conv:3x3x3,pool:2,fc:3:dropout=0.5,softmax:10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := network.Spec{Arch: network.Arch{Layers: layers}}.Norm()
+	p, err := graph.Compile(spec, 4, graph.Float64, graph.Step{Eta: 0.1, N: 8, Batch: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lim := range []limits{defaultLimits, {maxThreads: 1024, singleMax: 1}} {
+		s, err := newSchedule(p, lim, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shaped := 0
+		for _, l := range s.launches {
+			if l.gemm != nil || l.single {
+				continue
+			}
+			written := map[int]bool{}
+			for _, i := range l.instrs {
+				in := p.Instrs[i]
+				if in.Op.Def().Form >= graph.FormIm2Col {
+					shaped++
+					for _, r := range in.Reads() {
+						if written[p.Storage(r)] {
+							t.Errorf("%v reads %s in the grid segment that wrote it:\n%v", in.Op, p.Bufs[r].Name, s)
+						}
+					}
+				}
+				written[p.Storage(in.Dst)] = true
+			}
+		}
+		if lim.singleMax == 1 && shaped == 0 {
+			t.Errorf("no shaped op ran in a grid segment: the test checks nothing\n%v", s)
+		}
+	}
+}

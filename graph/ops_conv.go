@@ -167,6 +167,20 @@ func permute[T float32 | float64](d, a, _ []T, s Shapes, alpha, _ T) {
 // window at pooled position (y, x) of the map that starts at base.
 func poolArg[T float32 | float64](a []T, base, w, p, y, x int) int {
 	best := base + y*p*w + x*p
+	if p == 2 { // network3's pool, unrolled: the same comparisons in the same order
+		top, bottom := best, best+w
+		v := a[top]
+		if u := a[top+1]; u > v {
+			v, best = u, top+1
+		}
+		if u := a[bottom]; u > v {
+			v, best = u, bottom
+		}
+		if u := a[bottom+1]; u > v {
+			best = bottom + 1
+		}
+		return best
+	}
 	for i := range p {
 		for j := range p {
 			if at := base + (y*p+i)*w + x*p + j; a[at] > a[best] {
@@ -182,6 +196,21 @@ func poolArg[T float32 | float64](a []T, base, w, p, y, x int) int {
 func maxPool[T float32 | float64](d, a, _ []T, s Shapes, alpha, _ T) {
 	h, w := s.A[2], s.A[3]
 	oh, ow, p := s.D[2], s.D[3], int(alpha)
+	if p == 2 { // network3's pool: the largest value, whichever input it is
+		k := 0
+		for base := 0; base < len(a); base += h * w {
+			for y := range oh {
+				top := a[base+2*y*w:][:2*ow]
+				bottom := a[base+(2*y+1)*w:][:2*ow]
+				out := d[k : k+ow]
+				for x := range out {
+					out[x] = max(top[2*x], top[2*x+1], bottom[2*x], bottom[2*x+1])
+				}
+				k += ow
+			}
+		}
+		return
+	}
 	k := 0
 	for base := 0; base < len(a); base += h * w {
 		for y := range oh {

@@ -71,15 +71,15 @@ func (m *modelSet) name() string {
 	return fmt.Sprintf("ensemble of %d models (%s)", len(m.paths), m.combine)
 }
 
-// widest is the largest member's sizes, for the memory estimates.
-func (m *modelSet) widest() []int {
-	var sizes []int
+// widest is the largest member's architecture, for the memory estimates.
+func (m *modelSet) widest() network.Arch {
+	var a network.Arch
 	for _, n := range m.nets {
-		if network.ParamCount(n.Sizes) > network.ParamCount(sizes) {
-			sizes = n.Sizes
+		if n.ParamCount() > a.ParamCount() {
+			a = n.Arch
 		}
 	}
-	return sizes
+	return a
 }
 
 // digits returns each member's digit for every image of s and the

@@ -86,12 +86,12 @@ func trainEstimate(sizes []int, batch, n int, dt graph.Dtype, eval, writes bool)
 }
 
 // showEstimate is the peak memory of drawing n digits at scale, predicted
-// by a model of sizes when sizes is not nil.
-func showEstimate(n, scale int, title, widest string, sizes []int) float64 {
+// by a model of that architecture when it has parameters.
+func showEstimate(n, scale int, title, widest string, arch network.Arch) float64 {
 	w, h, _, _, _ := gridSize(title, widest, n, scale)
 	est := baseBytes + datasetBytes() + 4*float64(w)*float64(h)
-	if sizes != nil {
-		est += backendBytes(sizes, 1, 1, graph.Float64, true)
+	if arch.ParamCount() > 0 {
+		est += archBackendBytes(arch, 1, 1, graph.Float64, true)
 	}
 	return est
 }

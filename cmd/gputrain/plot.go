@@ -29,6 +29,7 @@ const (
 // settings and the split evaluated.
 type plotInfo struct {
 	sizes     []int
+	layers    string // --layers, in place of the sizes
 	eta       float64
 	batchSize int
 	split     string // test, validation or none
@@ -41,7 +42,7 @@ func (c *trainCmd) plotInfo() plotInfo {
 	if spec.Lambda != 0 {
 		cost += fmt.Sprintf(", λ = %g", spec.Lambda)
 	}
-	return plotInfo{sizes: c.Sizes, eta: c.Eta, batchSize: c.BatchSize, split: c.Eval, cost: cost}
+	return plotInfo{sizes: c.Sizes, layers: c.Layers, eta: c.Eta, batchSize: c.BatchSize, split: c.Eval, cost: cost}
 }
 
 func (p plotInfo) costName() string {
@@ -58,7 +59,11 @@ func (p plotInfo) title() string {
 	for i, n := range p.sizes {
 		sizes[i] = strconv.Itoa(n)
 	}
-	t := fmt.Sprintf("[%s], η = %s, mini-batch %d, %s", strings.Join(sizes, ", "),
+	arch := "[" + strings.Join(sizes, ", ") + "]"
+	if p.layers != "" {
+		arch = p.layers
+	}
+	t := fmt.Sprintf("%s, η = %s, mini-batch %d, %s", arch,
 		strconv.FormatFloat(p.eta, 'g', -1, 64), p.batchSize, p.costName())
 	if p.split != "" && p.split != "none" {
 		t += ", evaluated on " + p.split

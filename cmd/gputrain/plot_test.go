@@ -149,9 +149,10 @@ func TestPlotTitle(t *testing.T) {
 		info plotInfo
 		want string
 	}{
-		{plotInfo{[]int{784, 30, 10}, 3, 10, "test", ""}, "[784, 30, 10], η = 3, mini-batch 10, quadratic cost, evaluated on test"},
-		{plotInfo{[]int{784, 100, 30, 10}, 0.5, 100, "validation", ""}, "[784, 100, 30, 10], η = 0.5, mini-batch 100, quadratic cost, evaluated on validation"},
-		{plotInfo{[]int{784, 10}, 1e-3, 1, "none", ""}, "[784, 10], η = 0.001, mini-batch 1, quadratic cost"},
+		{plotInfo{[]int{784, 30, 10}, "", 3, 10, "test", ""}, "[784, 30, 10], η = 3, mini-batch 10, quadratic cost, evaluated on test"},
+		{plotInfo{[]int{784, 100, 30, 10}, "", 0.5, 100, "validation", ""}, "[784, 100, 30, 10], η = 0.5, mini-batch 100, quadratic cost, evaluated on validation"},
+		{plotInfo{[]int{784, 10}, "", 1e-3, 1, "none", ""}, "[784, 10], η = 0.001, mini-batch 1, quadratic cost"},
+		{plotInfo{nil, "conv:20x5x5,pool:2,fc:100,softmax:10", 0.1, 10, "test", "log-likelihood cost"}, "conv:20x5x5,pool:2,fc:100,softmax:10, η = 0.1, mini-batch 10, log-likelihood cost, evaluated on test"},
 	}
 	for _, c := range cases {
 		if got := c.info.title(); got != c.want {

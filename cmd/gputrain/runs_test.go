@@ -230,7 +230,7 @@ func TestMemoryEstimate(t *testing.T) {
 		{"train [784,1000,10] batch 100", []string{"train", "--sizes", "784,1000,10", "--batch-size", "100", "--epochs", "1"},
 			trainEstimate([]int{784, 1000, 10}, 100, 50000, graph.Float32, true, false)},
 		{"show 400 digits at scale 16", []string{"show", "--n", "400", "--scale", "16", png},
-			showEstimate(400, 16, "", "#400", nil)},
+			showEstimate(400, 16, "", "#400", network.Arch{})},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			peak := peakRSSOf(t, exec.Command(bin, append(c.args, "--data", data)...))

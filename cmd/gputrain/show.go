@@ -20,6 +20,7 @@ import (
 	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cmd/internal/memlimit"
 	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/mnist"
 )
 
@@ -113,13 +114,13 @@ func runShow(args []string, stdout, stderr io.Writer) error {
 	}
 
 	var net *modelSet
-	var sizes []int
+	var arch network.Arch
 	if *model != "" {
 		if net, err = loadModels(*model, *combine, limit); err != nil {
 			return err
 		}
 		net.device = *device
-		sizes = net.widest()
+		arch = net.widest()
 	}
 	// The grid's size is known before the data is read: at most the
 	// canonical split's images from --offset on, each caption at most
@@ -130,7 +131,7 @@ func runShow(args []string, stdout, stderr io.Writer) error {
 		widest = "pred 0 / true 0"
 	}
 	if err := limit.Check(fmt.Sprintf("--n %d at --scale %d (a grid of %d digits)", *n, *scale, drawn),
-		showEstimate(drawn, *scale, "", widest, sizes)); err != nil {
+		showEstimate(drawn, *scale, "", widest, arch)); err != nil {
 		return cli.Usagef("%v", err)
 	}
 	d, err := mnist.EnsureWith(*data, stderr, dataOptions(*anyData, limit))

@@ -4,6 +4,8 @@
 package graphtest
 
 import (
+	"math"
+
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/network"
 	G "gorgonia.org/gorgonia"
@@ -63,4 +65,40 @@ func Float64s(v G.Value) []float64 {
 		return []float64{float64(d)}
 	}
 	return nil
+}
+
+// Step binds n and the batch to gr (a training graph), runs it in
+// Gorgonia's TapeMachine and returns the network after the plain SGD step
+// w − η·∂C/∂w of the gradients Gorgonia computed, the output activations,
+// and the cost (NaN where the graph has no cost node).
+func Step(gr *graph.Graph, n *network.Network, dt graph.Dtype, x, y []float64, eta float64) (next *network.Network, out []float64, cost float64, err error) {
+	if err := Bind(gr, n, dt, x, y); err != nil {
+		return nil, nil, 0, err
+	}
+	// Read copies values as they are computed: the VM may reuse their memory later.
+	var outV, costV G.Value
+	G.Read(gr.Output, &outV)
+	if gr.Cost != nil {
+		G.Read(gr.Cost, &costV)
+	}
+	vm := G.NewTapeMachine(gr.G)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		return nil, nil, 0, err
+	}
+	next = n.Clone()
+	for l := range next.Weights {
+		gw, gb := Float64s(gr.WeightGrads[l].Value()), Float64s(gr.BiasGrads[l].Value())
+		for i := range gw {
+			next.Weights[l][i] -= eta * gw[i]
+		}
+		for i := range gb {
+			next.Biases[l][i] -= eta * gb[i]
+		}
+	}
+	cost = math.NaN()
+	if costV != nil {
+		cost = Float64s(costV)[0]
+	}
+	return next, Float64s(outV), cost, nil
 }

@@ -282,5 +282,9 @@ func (s *Session) Monitor(set *mnist.Set) (cost float64, correct int, err error)
 			}
 		}
 	}
-	return total/float64(set.Len()) + 0.5*s.cfg.Lambda/float64(set.Len())*ss, correct, nil
+	n := float64(set.Len()) // network2's ½(λ/n)Σw²
+	if len(s.cfg.Layers) > 0 && s.cfg.BatchSize > 0 {
+		n = float64(max(1, s.cfg.TrainSize/s.cfg.BatchSize)) // network3's: over the training mini-batches
+	}
+	return total/float64(set.Len()) + 0.5*s.cfg.Lambda/n*ss, correct, nil
 }
