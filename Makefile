@@ -28,11 +28,13 @@ build:
 # go vet runs once, in check; go test's own vet pass would repeat it. The
 # packages run TEST_P at a time: more than the cores, since several tests
 # wait on g++, python or the network part of the time.
+# go test's default limit of 10 minutes a package is too tight for
+# cmd/gputrain on a loaded two-core machine: 30.
 TEST_P ?= 4
 test: check
 	@echo "test: go test -p $(TEST_P) ./... with MNIST in \$$GPUTRAIN_DATA or the user's cache (fetched if missing); one line per package"
 	@start=$$(date +%s); \
-	  $(GO) test -count=1 -vet=off -p $(TEST_P) ./...; rc=$$?; \
+	  $(GO) test -count=1 -vet=off -timeout 30m -p $(TEST_P) ./...; rc=$$?; \
 	  echo "test: go test took $$(($$(date +%s) - start))s"; exit $$rc
 
 ## test-short: the tests that need no network or data
