@@ -8,18 +8,22 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 )
 
 // The book's own files: mnist_loader's mnist.pkl.gz and chapter 6's
 // mnist_expanded.pkl.gz, each a gzipped pickle of
 // ((train_x, train_y), (valid_x, valid_y), (test_x, test_y)) with float32
-// pixels n×784 in [0, 1) and int64 labels. Python 2's cPickle wrote them
-// at protocol 2; Python 3's pickle at protocol 2 writes the same but for
-// the arrays' bytes, which come as _codecs.encode(str, "latin1").
+// pixels n×784 in [0, 1) and int64 labels; expand_mnist.py writes its
+// training set as [images, labels] lists instead, an array of 784 pixels
+// per image and a numpy int64 scalar per label. Python 2's cPickle wrote
+// them at protocol 2; Python 3's pickle at protocol 2 writes the same but
+// for the arrays' bytes, which come as _codecs.encode(str, "latin1").
 //
 // unpickle.go is the subset of the pickle machine those files use, and no
-// more: the only callables are numpy's array reconstruction, numpy.dtype
-// and _codecs.encode with latin1, so a pickle cannot run anything else.
+// more: the only callables are numpy's array and scalar reconstruction,
+// numpy.dtype and _codecs.encode with latin1, so a pickle cannot run
+// anything else.
 
 // PickleFiles are the names of the book's files, the one a data folder is
 // searched for first.
@@ -89,11 +93,14 @@ func pickleData(v any) (*Data, error) {
 	var sets [3]*Set
 	for i, name := range []string{"training", "validation", "test"} {
 		pair, ok := top[i].(tuple)
+		if l, isList := top[i].(*list); isList {
+			pair, ok = l.items, true // expand_mnist.py's [images, labels]
+		}
 		if !ok || len(pair) != 2 {
 			return nil, fmt.Errorf("the %s set: want a tuple (images, labels), got %s", name, describe(top[i]))
 		}
-		x, okx := pair[0].(*ndarray)
-		y, oky := pair[1].(*ndarray)
+		x, okx := stacked(pair[0])
+		y, oky := stacked(pair[1])
 		if !okx || !oky || x.data == nil || y.data == nil {
 			return nil, fmt.Errorf("the %s set: want two numpy arrays, got %s and %s", name, describe(pair[0]), describe(pair[1]))
 		}
@@ -104,6 +111,34 @@ func pickleData(v any) (*Data, error) {
 		sets[i] = s
 	}
 	return &Data{Training: sets[0], Validation: sets[1], Test: sets[2]}, nil
+}
+
+// stacked is v as one array: an array as it is, or a list of arrays of
+// one shape and dtype (mnist_expanded.pkl.gz's training images, each of
+// 784 pixels, and labels, numpy scalars) as numpy.stack makes them.
+func stacked(v any) (*ndarray, bool) {
+	l, ok := v.(*list)
+	if !ok {
+		x, ok := v.(*ndarray)
+		return x, ok
+	}
+	if len(l.items) == 0 {
+		return nil, false
+	}
+	first, ok := l.items[0].(*ndarray)
+	if !ok {
+		return nil, false
+	}
+	out := &ndarray{shape: append([]int{len(l.items)}, first.shape...), dtype: first.dtype,
+		data: make([]byte, 0, len(l.items)*len(first.data))}
+	for _, it := range l.items {
+		x, ok := it.(*ndarray)
+		if !ok || x.dtype != first.dtype || !slices.Equal(x.shape, first.shape) || x.data == nil {
+			return nil, false
+		}
+		out.data = append(out.data, x.data...)
+	}
+	return out, true
 }
 
 // set makes a Set of images x (float32, n×784) and labels y (int64 or

@@ -21,8 +21,11 @@ type pyArrays struct {
 // arrays at protocol 2 (pickletools' listing of mnist_loader's file): the
 // globals memoised and fetched again with BINGET, dtype("f4", 0, 1) with
 // Python 2 ints, and each array's bytes as one BINSTRING (SHORT_BINSTRING
-// when under 256 bytes).
-func py2Pickle(sets [3]pyArrays) []byte {
+// when under 256 bytes). With expanded, the training set is laid out as
+// expand_mnist.py pickles mnist_expanded.pkl.gz: a list of two lists, one
+// array of 784 pixels per image (appended in a batch, APPENDS) and one
+// numpy scalar per label (appended one by one, APPEND).
+func py2Pickle(sets [3]pyArrays, expanded bool) []byte {
 	var b bytes.Buffer
 	b.Write([]byte{opProto, 2})
 	memo := map[string]byte{}
@@ -54,6 +57,7 @@ func py2Pickle(sets [3]pyArrays) []byte {
 		b.WriteByte(opBinInt)
 		b.Write(binary.LittleEndian.AppendUint32(nil, uint32(v)))
 	}
+	var dtype func(kind string)
 	array := func(shape []int, kind string, data []byte) {
 		glob("numpy.core.multiarray", "_reconstruct")
 		glob("numpy", "ndarray")
@@ -69,6 +73,13 @@ func py2Pickle(sets [3]pyArrays) []byte {
 			int1(d)
 		}
 		b.WriteByte(opTuple)
+		dtype(kind)
+		b.WriteByte(opNewFalse)
+		str(data)
+		b.WriteByte(opTuple)
+		b.WriteByte(opBuild)
+	}
+	dtype = func(kind string) {
 		glob("numpy", "dtype")
 		str([]byte(kind))
 		int1(0)
@@ -83,18 +94,29 @@ func py2Pickle(sets [3]pyArrays) []byte {
 		int1(0)
 		b.WriteByte(opTuple)
 		b.WriteByte(opBuild)
-		b.WriteByte(opNewFalse)
-		str(data)
-		b.WriteByte(opTuple)
-		b.WriteByte(opBuild)
 	}
-	for _, s := range sets {
+	for i, s := range sets {
 		var x, y []byte
 		for _, v := range s.x {
 			x = binary.LittleEndian.AppendUint32(x, math.Float32bits(v))
 		}
 		for _, v := range s.y {
 			y = binary.LittleEndian.AppendUint64(y, uint64(v))
+		}
+		if expanded && i == 0 {
+			b.Write([]byte{opEmptyList, opMark, opEmptyList, opMark})
+			for k := range len(s.y) {
+				array([]int{Pixels}, "f4", x[4*Pixels*k:4*Pixels*(k+1)])
+			}
+			b.Write([]byte{opAppends, opEmptyList})
+			for k := range len(s.y) {
+				glob("numpy.core.multiarray", "scalar")
+				dtype("i8")
+				str(y[8*k : 8*(k+1)])
+				b.Write([]byte{opTuple2, opReduce, opAppend})
+			}
+			b.WriteByte(opAppends)
+			continue
 		}
 		array([]int{len(s.y), Pixels}, "f4", x)
 		array([]int{len(s.y)}, "i8", y)
@@ -124,7 +146,7 @@ func bookSets(n ...int) [3]pyArrays {
 // its own split, its pixels bit for bit and its labels.
 func TestLoadPicklePython2(t *testing.T) {
 	sets := bookSets(30, 7, 5)
-	path := write(t, t.TempDir(), "mnist.pkl.gz", gz(py2Pickle(sets)))
+	path := write(t, t.TempDir(), "mnist.pkl.gz", gz(py2Pickle(sets, false)))
 	d, err := LoadPickle(path, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -148,6 +170,27 @@ func TestLoadPicklePython2(t *testing.T) {
 	}
 	if got, want := d.Test.Image(0)[5], uint8(math.Round(float64(sets[2].x[5])*255)); got != want {
 		t.Errorf("Image: %d, want %d", got, want)
+	}
+}
+
+// TestLoadPickleExpanded: chapter 6's mnist_expanded.pkl.gz layout, its
+// training set as lists of per-image arrays and numpy scalar labels,
+// loads as the same sets as the arrays' layout.
+func TestLoadPickleExpanded(t *testing.T) {
+	sets := bookSets(12, 3, 2)
+	dir := t.TempDir()
+	want, err := LoadPickle(write(t, dir, "mnist.pkl.gz", gz(py2Pickle(sets, false))), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadPickle(write(t, dir, "mnist_expanded.pkl.gz", gz(py2Pickle(sets, true))), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, pair := range [][2]*Set{{got.Training, want.Training}, {got.Validation, want.Validation}, {got.Test, want.Test}} {
+		if !slices.Equal(pair[0].Float32, pair[1].Float32) || !slices.Equal(pair[0].Labels, pair[1].Labels) || pair[0].Len() != len(sets[i].y) {
+			t.Errorf("set %d differs from the arrays' layout", i)
+		}
 	}
 }
 
@@ -190,7 +233,7 @@ func TestLoadPickleNumpy(t *testing.T) {
 // TestEnsurePickle: --data names the pickle, or a folder holding it and
 // no IDX file; a folder with IDX files keeps to them.
 func TestEnsurePickle(t *testing.T) {
-	file := gz(py2Pickle(bookSets(20, 3, 4)))
+	file := gz(py2Pickle(bookSets(20, 3, 4), false))
 	dir := t.TempDir()
 	path := write(t, dir, "mnist.pkl.gz", file)
 	for _, p := range []string{path, dir} {
@@ -215,15 +258,19 @@ func TestEnsurePickle(t *testing.T) {
 
 // TestPickleFaults: each bad file is one error naming it and the fault.
 func TestPickleFaults(t *testing.T) {
-	good := py2Pickle(bookSets(3, 1, 1))
+	good := py2Pickle(bookSets(3, 1, 1), false)
 	// A gzip bomb: a few KB that unzip to 64 MB of MARK opcodes.
 	bomb := append([]byte{opProto, 2}, bytes.Repeat([]byte{opMark}, 64<<20)...)
 	evil := []byte("\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00lsq\x01\x85R.")
 	utf := []byte("\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00aX\x05\x00\x00\x00utf-8\x86R.")
 	dict := []byte("\x80\x02}q\x00.")
 	ints := []byte("\x80\x02K\x01K\x02\x86.")
+	appendToInt := []byte("\x80\x02K\x01K\x02a.")
+	// An expanded pickle whose second label is an int32 scalar beside int64s.
+	mixed := bytes.Replace(py2Pickle(bookSets(2, 1, 1), true), []byte("U\x02i8"), []byte("U\x02i4"), 2)
+	mixed = bytes.Replace(mixed, []byte("U\x02i4"), []byte("U\x02i8"), 1)
 	f8 := bookSets(2, 1, 1)
-	f8pickle := bytes.Replace(py2Pickle(f8), []byte("U\x02f4"), []byte("U\x02f8"), 1)
+	f8pickle := bytes.Replace(py2Pickle(f8, false), []byte("U\x02f4"), []byte("U\x02f8"), 1)
 	for _, c := range []struct {
 		name string
 		data []byte
@@ -240,6 +287,8 @@ func TestPickleFaults(t *testing.T) {
 		{"a dict", gz(dict), 0, "pickle opcode '}' at an unexpected place"},
 		{"a tuple of ints", gz(ints), 0, "not the book's MNIST layout: want a tuple of (training, validation, test), got (1, 2)"},
 		{"float64 images", gz(f8pickle), 0, "holds 6272 bytes, want 12544"},
+		{"APPEND to an int", gz(appendToInt), 0, "bad pickle: APPEND to 1"},
+		{"labels of two dtypes", gz(mixed), 0, "a numpy scalar of dtype <i4 in 8 bytes"},
 		{"data after STOP", gz(append(slices.Clip(good), 'N')), 0, "data after the pickle's STOP"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -255,7 +304,8 @@ func TestPickleFaults(t *testing.T) {
 // FuzzDecodePickle: any bytes, run as a pickle, end in an error or in
 // three sets whose pixels are in [0, 1] and labels 0..9, never a panic.
 func FuzzDecodePickle(f *testing.F) {
-	f.Add(py2Pickle(bookSets(2, 1, 1)))
+	f.Add(py2Pickle(bookSets(2, 1, 1), false))
+	f.Add(py2Pickle(bookSets(2, 1, 1), true))
 	f.Add([]byte("\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00lsq\x01\x85R."))
 	f.Add([]byte("\x80\x02K\x01K\x02\x86."))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -44,14 +44,21 @@ const (
 	opBinUnicode     = 'X'
 	opShortBinBytes  = 'C'
 	opBinBytes       = 'B'
+	// The lists of chapter 6's mnist_expanded.pkl.gz (expand_mnist.py
+	// pickles its training set as [list of images, list of labels]).
+	opEmptyList = ']'
+	opAppend    = 'a'
+	opAppends   = 'e'
 )
 
 // Values on the pickle machine's stack: int64, bool, nil, pyBytes (a
-// Python 2 str or Python 3 bytes), string (unicode), tuple, global, the
-// mark, *ndarray and dtype.
+// Python 2 str or Python 3 bytes), string (unicode), tuple, *list,
+// global, the mark, *ndarray (a numpy scalar being one of no dimension)
+// and dtype.
 type (
 	pyBytes []byte
 	tuple   []any
+	list    struct{ items []any } // a pointer, since APPENDS changes the list a memo holds
 	global  struct{ module, name string }
 	mark    struct{}
 	// dtype is numpy's dtype: its kind and size ("f4"), then the byte
@@ -67,6 +74,7 @@ type (
 // The callables a pickle may name. numpy 2 moved multiarray to numpy._core.
 var (
 	reconstruct = map[global]bool{{"numpy.core.multiarray", "_reconstruct"}: true, {"numpy._core.multiarray", "_reconstruct"}: true}
+	scalar      = map[global]bool{{"numpy.core.multiarray", "scalar"}: true, {"numpy._core.multiarray", "scalar"}: true}
 	ndarrayType = global{"numpy", "ndarray"}
 	dtypeType   = global{"numpy", "dtype"}
 	encode      = global{"_codecs", "encode"}
@@ -183,6 +191,27 @@ func (u *unpickler) run() (any, error) {
 			v = mark{}
 		case opEmptyTuple:
 			v = tuple{}
+		case opEmptyList:
+			v = &list{}
+		case opAppend, opAppends:
+			var items tuple
+			if op == opAppend {
+				items, err = u.popN(1)
+			} else {
+				items, err = u.popMark()
+			}
+			if err == nil {
+				l, ok := any(nil), false
+				if len(u.stack) > 0 {
+					l = u.stack[len(u.stack)-1]
+				}
+				var dst *list
+				if dst, ok = l.(*list); !ok {
+					return nil, fmt.Errorf("bad pickle: APPEND to %s", describe(l))
+				}
+				dst.items = append(dst.items, items...)
+			}
+			push = false
 		case opTuple:
 			v, err = u.popMark()
 		case opTuple1, opTuple2, opTuple3:
@@ -252,7 +281,7 @@ func (u *unpickler) run() (any, error) {
 			if g.module, err = u.line(); err == nil {
 				g.name, err = u.line()
 			}
-			if err == nil && !reconstruct[g] && g != ndarrayType && g != dtypeType && g != encode {
+			if err == nil && !reconstruct[g] && !scalar[g] && g != ndarrayType && g != dtypeType && g != encode {
 				return nil, fmt.Errorf("the pickle names %s.%s: only numpy's array reconstruction is allowed, not a pickle of MNIST arrays", g.module, g.name)
 			}
 			v = g
@@ -315,6 +344,23 @@ func call(f, args any) (any, error) {
 			return nil, fmt.Errorf("bad pickle: %s.%s%s", g.module, g.name, describe(args))
 		}
 		return &ndarray{}, nil
+	case scalar[g]:
+		// scalar(dtype, bytes): a numpy scalar, the labels of
+		// mnist_expanded.pkl.gz.
+		dt, ok1 := a[0].(*dtype)
+		var b pyBytes
+		ok2 := len(a) == 2
+		if ok2 {
+			b, ok2 = a[1].(pyBytes)
+		}
+		if len(a) != 2 || !ok1 || !ok2 {
+			return nil, fmt.Errorf("bad pickle: %s.%s%s", g.module, g.name, describe(args))
+		}
+		x := &ndarray{dtype: dt.order + dt.name, data: b}
+		if size := map[string]int{"<i4": 4, "<i8": 8}[x.dtype]; size == 0 || len(b) != size {
+			return nil, fmt.Errorf("a numpy scalar of dtype %s in %d bytes: the book's labels are int64", x.dtype, len(b))
+		}
+		return x, nil
 	case g == dtypeType:
 		// dtype("f4", False, True), or 0 and 1 from Python 2.
 		if len(a) != 3 {
@@ -442,6 +488,8 @@ func describe(v any) string {
 		return fmt.Sprintf("an array %v of %s", x.shape, x.dtype)
 	case *dtype:
 		return "dtype " + x.order + x.name
+	case *list:
+		return fmt.Sprintf("a list of %d", len(x.items))
 	}
 	return fmt.Sprint(v)
 }

@@ -3,6 +3,8 @@
 #   make bench       gputrain against its peers, then the cost curves (about 25 minutes on 2 cores)
 #   make curves      the cost curves alone
 #   make reproduce   the chapter's experiments, accuracy per epoch
+#   make bench-conv  chapter 6's networks: an epoch of gputrain --layers vs PyTorch CPU
+#   make reproduce-ch6  chapter 6's networks, network3's best-validation test accuracy
 #
 # Each rewrites its own section of BENCHMARKS.md. BENCH_FLAGS passes extra
 # flags to `gputrain-bench peers` (e.g. --epochs gputrain=20 or --only gputrain,gomlx),
@@ -21,6 +23,8 @@ BENCH_FLAGS   ?=
 CURVES_FLAGS  ?=
 REPRODUCE_FLAGS ?=
 SWEEP_FLAGS   ?=
+CONV_FLAGS    ?=
+CH6_FLAGS     ?=
 BENCH_CUDA    ?= $(or $(CUDA_BIN),$(BIN))/gputrain-cuda
 
 # The second table: a wide hidden layer at a large batch, where the work is
@@ -33,9 +37,9 @@ BENCH_LARGE_LIMITS := gomlx=2500
 BENCH_DATA    := data/mnist
 BENCH_COMMON  := --bin $(BIN) --python $(PYTHON) --data $(BENCH_DATA)
 
-.PHONY: bench curves reproduce bench-sweep bench-build bench-data bench-deps bench-cuda
+.PHONY: bench curves reproduce bench-sweep bench-conv reproduce-ch6 bench-build bench-data bench-deps bench-cuda
 
-## bench: gputrain vs network.py, batched numpy, PyTorch, TapeMachine, GoMLX (and CUDA), then the curves, into BENCHMARKS.md
+## bench: gputrain vs network.py, batched numpy, PyTorch, TapeMachine, GoMLX (and CUDA), then the curves, the sweep and (with gputrain --layers) bench-conv, into BENCHMARKS.md
 bench: bench-build bench-data bench-deps bench-cuda
 	$(BIN)/gputrain-bench peers $(BENCH_COMMON) --cuda-bin $(BENCH_CUDA) $(BENCH_FLAGS)
 	$(BIN)/gputrain-bench peers $(BENCH_COMMON) --cuda-bin $(BENCH_CUDA) --section peers-large \
@@ -43,6 +47,17 @@ bench: bench-build bench-data bench-deps bench-cuda
 	  --limits $(BENCH_LARGE_LIMITS) $(BENCH_FLAGS)
 	$(BIN)/gputrain-bench curves $(BENCH_COMMON) $(CURVES_FLAGS)
 	$(BIN)/gputrain-bench sweep --bin $(BIN) --data $(BENCH_DATA) $(SWEEP_FLAGS)
+	@if $(BIN)/gputrain train -h 2>&1 | grep -q -- -layers; then \
+	  $(BIN)/gputrain-bench conv $(BENCH_COMMON) $(CONV_FLAGS); \
+	else echo "bench: gputrain --layers not available (chapter 6's layers, issue 24): bench-conv skipped"; fi
+
+## bench-conv: an epoch of chapter 6's shallow and ReLU networks at batch 10 and 100, gputrain train --layers against PyTorch CPU (oneDNN), into BENCHMARKS.md (about 10 minutes; gputrain's rows say why when --layers is missing)
+bench-conv: bench-build bench-data bench-deps
+	$(BIN)/gputrain-bench conv $(BENCH_COMMON) $(CONV_FLAGS)
+
+## reproduce-ch6: chapter 6's shallow and ReLU networks at the book's 60 epochs, network3's best-validation test accuracy, into BENCHMARKS.md (hours on 2 cores; the other rows are the GPU kit's ch6 part; fails in one line without gputrain --layers)
+reproduce-ch6: bench-build bench-data
+	$(BIN)/gputrain-bench reproduce-ch6 $(BENCH_COMMON) $(CH6_FLAGS)
 
 ## bench-sweep: 16 book networks as one gputrain sweep against 16 gputrain train runs one after another and two at a time, and a 64-network sweep, into BENCHMARKS.md (about 5 minutes)
 bench-sweep: bench-build bench-data

@@ -29,6 +29,8 @@ Usage:
   gputrain-bench curves [flags]     seconds per epoch against hidden size and batch size, PNG plots
   gputrain-bench reproduce [flags]  the chapter's experiments, accuracy per epoch
   gputrain-bench sweep [flags]      many networks: gputrain sweep vs gputrain train one after another and two at a time
+  gputrain-bench conv [flags]       chapter 6's networks: an epoch of gputrain train --layers vs PyTorch CPU (oneDNN)
+  gputrain-bench reproduce-ch6 [flags]  chapter 6's networks, test accuracy at the epoch of best validation accuracy
 
 Run "gputrain-bench COMMAND -h" for a command's flags.
 `
@@ -36,7 +38,8 @@ Run "gputrain-bench COMMAND -h" for a command's flags.
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	cmds := map[string]func([]string, io.Writer, io.Writer) error{"peers": runPeers, "curves": runCurves, "reproduce": runReproduce, "sweep": runSweepBench}
+	cmds := map[string]func([]string, io.Writer, io.Writer) error{"peers": runPeers, "curves": runCurves, "reproduce": runReproduce, "sweep": runSweepBench,
+		"conv": runConv, "reproduce-ch6": runReproduceCh6}
 	switch {
 	case len(args) == 0:
 		fmt.Fprint(stderr, usage)
@@ -45,7 +48,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return 0
 	case cmds[args[0]] == nil:
-		fmt.Fprintf(stderr, "gputrain-bench: unknown command %q (want peers, curves, reproduce or sweep; see gputrain-bench help)\n", args[0])
+		fmt.Fprintf(stderr, "gputrain-bench: unknown command %q (want peers, curves, reproduce, sweep, conv or reproduce-ch6; see gputrain-bench help)\n", args[0])
 		return 2
 	}
 	return cli.Status("gputrain-bench "+args[0], cmds[args[0]](args[1:], stdout, stderr), stderr)

@@ -347,6 +347,12 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"curves", "--bin", bin, "--plots", filepath.Join(bin, "no")}, `gputrain-bench curves: ` + filepath.Join(bin, "no", "cost-hidden.png")},
 		{[]string{"reproduce", "--jobs", "0"}, `gputrain-bench reproduce: --epochs, --seeds and --jobs need at least one`},
 		{[]string{"reproduce", "stray"}, `gputrain-bench reproduce: unexpected argument "stray"`},
+		{[]string{"conv", "--nets", "lenet"}, `gputrain-bench conv: --nets: unknown program "lenet" (known: shallow, two-conv, relu, expanded, dropout, ensemble)`},
+		{[]string{"conv", "--batch-sizes", "10,0"}, `gputrain-bench conv: --batch-sizes "10,0": want whole numbers ≥ 1, comma-separated`},
+		{[]string{"conv", "--train-limit", "60000"}, `gputrain-bench conv: --nets needs one, --epochs and --threads at least 1, --train-limit 0 to 50000`},
+		{[]string{"reproduce-ch6", "--device", "tpu"}, `gputrain-bench reproduce-ch6: --device "tpu": want cpu or cuda`},
+		{[]string{"reproduce-ch6", "--nets", ""}, `gputrain-bench reproduce-ch6: --nets, --seeds and --jobs need at least one`},
+		{[]string{"reproduce-ch6", "--epochs", "-1"}, `gputrain-bench reproduce-ch6: --epochs and --train-limit: 0 or more`},
 	} {
 		var stdout, stderr strings.Builder
 		code := run(c.args, &stdout, &stderr)

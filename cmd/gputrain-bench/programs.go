@@ -97,6 +97,9 @@ func (t tools) availability() map[string]string {
 				bin, t.bin, need)
 		}
 	}
+	if why := layersMissing(filepath.Join(t.bin, "gputrain")); why != "" {
+		missing["layers"] = why
+	}
 	if command(nil, "nvidia-smi", "-L") == "" {
 		missing["cuda"] = "no NVIDIA GPU (nvidia-smi lists none)"
 	} else if _, err := os.Stat(t.cuda()); err != nil {

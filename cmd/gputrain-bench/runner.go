@@ -34,6 +34,11 @@ type epochLine struct {
 	Correct int      `json:"correct"`
 	Total   int      `json:"total"`
 	Seconds *float64 `json:"seconds"`
+	// The mean training cost, and gputrain's count on the other held-out
+	// set (validation beside test): 0 from programs that do not print them.
+	Cost         float64 `json:"cost"`
+	OtherCorrect int     `json:"other_correct"`
+	OtherTotal   int     `json:"other_total"`
 }
 
 // parseEpochs reads every epoch line of a program's output, in order,
@@ -179,6 +184,7 @@ type setting struct {
 	extra []string // flags beyond the shared ones (gputrain's chapter-3 settings)
 	label string
 	env   []string // the process's environment; nil: this one's
+	argv  []string // the whole command line, instead of prog's with args' flags (chapter 6's runs)
 }
 
 // result is what a setting's processes produced: a run per round, until
@@ -288,6 +294,9 @@ func (b *bench) run(settings []setting) []result {
 					// Rerun while other processes took too much of the
 					// CPU, keeping the least disturbed run.
 					argv := slices.Concat(r.prog.argv(r.args), r.extra)
+					if r.argv != nil {
+						argv = r.argv
+					}
 					res, err := runProcess(argv, r.env, logf, label)
 					for k := 0; err == nil && k < b.retries && res.Others > b.maxOthers; k++ {
 						logf("  %s: other processes used %.0f%% of the CPU during the run; running it again", label, 100*res.Others)

@@ -36,6 +36,9 @@ type checkpoint struct {
 	Position train.Position   `json:"position"`
 	Results  []train.Result   `json:"results"`
 	Model    *network.Network `json:"model"`
+	// Held are the epochs' counts on the other held-out set (best.go);
+	// absent in older checkpoints and with --best-validation=false.
+	Held []heldOut `json:"held_out,omitempty"`
 }
 
 // canonicalTraining is the size of the canonical training set.
@@ -100,6 +103,11 @@ func parseCheckpoint(data []byte) (*checkpoint, error) {
 			return nil, fmt.Errorf("results[%d] is for epoch %d", i, r.Epoch)
 		}
 	}
+	for i, h := range ck.Held {
+		if h.Epoch < 0 || h.Epoch >= p.Epoch || h.Correct < 0 || h.Correct > h.Total {
+			return nil, fmt.Errorf("held_out[%d]: %d / %d in epoch %d, want a count within its total in one of the %d epochs done", i, h.Correct, h.Total, h.Epoch, p.Epoch)
+		}
+	}
 	return &ck, nil
 }
 
@@ -157,7 +165,7 @@ func (c *trainCmd) writeCheckpoint(b train.Trainer, dir string, at train.Positio
 	if err := net.Check(); err != nil {
 		return fmt.Errorf("not checkpointing a diverged network: %w", err)
 	}
-	data, err := json.Marshal(checkpoint{Run: c.run, Flags: c.stored(dir), Position: at, Results: results, Model: net})
+	data, err := json.Marshal(checkpoint{Run: c.run, Flags: c.stored(dir), Position: at, Results: results, Held: c.held, Model: net})
 	if err != nil {
 		return err
 	}

@@ -185,7 +185,7 @@ func (c *trainCmd) interrupted(b train.Trainer, in *train.Interrupted, results [
 		}
 	}
 	if c.Plot != "" && len(results) > 0 {
-		if err := writeTrainingPlot(c.Plot, c.plotInfo(), results, c.evalCosts); err != nil {
+		if err := writeTrainingPlot(c.Plot, c.plotInfo(results), results, c.evalCosts); err != nil {
 			saved += fmt.Sprintf("; --plot failed: %v", err)
 		}
 	}

@@ -32,17 +32,18 @@ type plotInfo struct {
 	layers    string // --layers, in place of the sizes
 	eta       float64
 	batchSize int
-	split     string // test, validation or none
-	cost      string // the cost and λ, "quadratic cost" when empty
+	split     string          // test, validation or none
+	cost      string          // the cost and λ, "quadratic cost" when empty
+	best      *bestValidation // network3's report, marked on the accuracy line; nil for none
 }
 
-func (c *trainCmd) plotInfo() plotInfo {
+func (c *trainCmd) plotInfo(results []train.Result) plotInfo {
 	spec := c.spec()
 	cost := string(spec.Cost) + " cost"
 	if spec.Lambda != 0 {
 		cost += fmt.Sprintf(", λ = %g", spec.Lambda)
 	}
-	return plotInfo{sizes: c.Sizes, layers: c.Layers, eta: c.Eta, batchSize: c.BatchSize, split: c.Eval, cost: cost}
+	return plotInfo{sizes: c.Sizes, layers: c.Layers, eta: c.Eta, batchSize: c.BatchSize, split: c.Eval, cost: cost, best: findBest(c.Eval, results, c.held)}
 }
 
 func (p plotInfo) costName() string {
@@ -94,7 +95,7 @@ func (c *trainCmd) plotEpoch(b train.Trainer, eval *mnist.Set, results []train.R
 		}
 		c.evalCosts[last.Epoch] = cost
 	}
-	return writeTrainingPlot(c.Plot, c.plotInfo(), results, c.evalCosts)
+	return writeTrainingPlot(c.Plot, c.plotInfo(results), results, c.evalCosts)
 }
 
 // writeTrainingPlot draws accuracy (%) per epoch above the training cost
@@ -119,6 +120,7 @@ var (
 	accuracyColor = color.RGBA{R: 30, G: 90, B: 200, A: 255}
 	costColor     = color.RGBA{R: 200, G: 60, B: 30, A: 255}
 	evalCostColor = color.RGBA{R: 30, G: 150, B: 60, A: 255}
+	bestColor     = color.RGBA{R: 230, G: 140, B: 0, A: 255}
 )
 
 func trainingPlot(info plotInfo, results []train.Result, evalCosts map[int]float64) (*vgimg.Canvas, error) {
@@ -188,6 +190,9 @@ func trainingPlot(info plotInfo, results []train.Result, evalCosts map[int]float
 				accPlot.Y.Min, accPlot.Y.Max = min(accPlot.Y.Min, xy.Y), max(accPlot.Y.Max, xy.Y)
 			}
 		}
+		if err := markBest(accPlot, info, acc); err != nil {
+			return nil, err
+		}
 		best := results[0]
 		for _, r := range results {
 			if r.Total > 0 && (best.Total == 0 || r.Accuracy() > best.Accuracy()) {
@@ -214,6 +219,31 @@ func trainingPlot(info plotInfo, results []train.Result, evalCosts map[int]float
 		row[0].Draw(canvases[i][0])
 	}
 	return c, nil
+}
+
+// markBest marks the epoch of best validation accuracy on the accuracy
+// line acc with an orange dot, the test accuracy there in the legend.
+func markBest(p *plot.Plot, info plotInfo, acc plotter.XYs) error {
+	b := info.best
+	if b == nil {
+		return nil
+	}
+	for _, xy := range acc {
+		if xy.X != float64(b.Epoch) {
+			continue
+		}
+		dot, err := plotter.NewScatter(plotter.XYs{xy})
+		if err != nil {
+			return err
+		}
+		dot.Shape = draw.CircleGlyph{}
+		dot.Color = bestColor
+		dot.Radius = vg.Points(5)
+		p.Add(dot)
+		p.Legend.Add(fmt.Sprintf("best validation %.2f%% (epoch %d): test %.2f%%", 100*b.ValidationAccuracy(), b.Epoch, 100*b.TestAccuracy()), dot)
+		p.Legend.Top, p.Legend.Left = false, false
+	}
+	return nil
 }
 
 // linePoints is a line through xys with a dot at each point.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"image"
 	"math"
 	"os"
@@ -34,6 +35,37 @@ func colourPixels(img image.Image) (blue, red, green int) {
 		}
 	}
 	return blue, red, green
+}
+
+// TestTrainingPlotMarksBest: the epoch of best validation accuracy is
+// marked in orange on the accuracy line, and nothing is without one.
+func TestTrainingPlotMarksBest(t *testing.T) {
+	t.Parallel()
+	var rs []train.Result
+	for e := range 6 {
+		rs = append(rs, train.Result{Epoch: e, Correct: 9000 + 10*e, Total: 10000, Cost: 0.1})
+	}
+	dir := t.TempDir()
+	for _, best := range []*bestValidation{nil, {Epoch: 3, ValidationCorrect: 9100, ValidationTotal: 10000, TestCorrect: 9030, TestTotal: 10000}} {
+		path := filepath.Join(dir, fmt.Sprint(best != nil)+".png")
+		if err := writeTrainingPlot(path, plotInfo{sizes: []int{784, 30, 10}, eta: 3, batchSize: 10, split: "test", best: best}, rs, nil); err != nil {
+			t.Fatal(err)
+		}
+		img := decodePNG(t, path)
+		orange := 0
+		b := img.Bounds()
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				r, g, bl, _ := img.At(x, y).RGBA()
+				if r>>8 > 200 && g>>8 > 110 && g>>8 < 170 && bl>>8 < 60 {
+					orange++
+				}
+			}
+		}
+		if (orange >= 20) != (best != nil) {
+			t.Errorf("best %+v: %d orange pixels", best, orange)
+		}
+	}
 }
 
 // TestTrainingPlot: the PNG has both panels when there is an accuracy to
@@ -149,10 +181,10 @@ func TestPlotTitle(t *testing.T) {
 		info plotInfo
 		want string
 	}{
-		{plotInfo{[]int{784, 30, 10}, "", 3, 10, "test", ""}, "[784, 30, 10], η = 3, mini-batch 10, quadratic cost, evaluated on test"},
-		{plotInfo{[]int{784, 100, 30, 10}, "", 0.5, 100, "validation", ""}, "[784, 100, 30, 10], η = 0.5, mini-batch 100, quadratic cost, evaluated on validation"},
-		{plotInfo{[]int{784, 10}, "", 1e-3, 1, "none", ""}, "[784, 10], η = 0.001, mini-batch 1, quadratic cost"},
-		{plotInfo{nil, "conv:20x5x5,pool:2,fc:100,softmax:10", 0.1, 10, "test", "log-likelihood cost"}, "conv:20x5x5,pool:2,fc:100,softmax:10, η = 0.1, mini-batch 10, log-likelihood cost, evaluated on test"},
+		{plotInfo{[]int{784, 30, 10}, "", 3, 10, "test", "", nil}, "[784, 30, 10], η = 3, mini-batch 10, quadratic cost, evaluated on test"},
+		{plotInfo{[]int{784, 100, 30, 10}, "", 0.5, 100, "validation", "", nil}, "[784, 100, 30, 10], η = 0.5, mini-batch 100, quadratic cost, evaluated on validation"},
+		{plotInfo{[]int{784, 10}, "", 1e-3, 1, "none", "", nil}, "[784, 10], η = 0.001, mini-batch 1, quadratic cost"},
+		{plotInfo{nil, "conv:20x5x5,pool:2,fc:100,softmax:10", 0.1, 10, "test", "log-likelihood cost", nil}, "conv:20x5x5,pool:2,fc:100,softmax:10, η = 0.1, mini-batch 10, log-likelihood cost, evaluated on test"},
 	}
 	for _, c := range cases {
 		if got := c.info.title(); got != c.want {

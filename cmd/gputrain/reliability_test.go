@@ -61,6 +61,9 @@ func TestRefuseBeforeAllocating(t *testing.T) {
 			"--sizes 784,30,10 at --batch-size 50000 in float32 needs about "},
 		{"a huge image", []string{"show", "--data", noData, "--split", "training", "--n", "50000", "--scale", "16", "--max-memory", "8GiB", filepath.Join(t.TempDir(), "big.png")}, exitUsage,
 			"--n 50000 at --scale 16 (a grid of 50000 digits) needs about 45.0 GB of memory, more than --max-memory 8GiB allows"},
+		// The expanded set's 196 MB of bytes pass 250MB; the standard run needs about 127 MB.
+		{"the expanded training set", []string{"train", "--data", noData, "--train-set", "expanded", "--max-memory", "250MB"}, exitUsage,
+			"--sizes 784,30,10 at --batch-size 10 in float32 on the expanded training set needs about 324.4 MB of memory, more than --max-memory 250MB allows"},
 		{"a bad --max-memory", []string{"train", "--data", noData, "--max-memory", "lots"}, exitUsage,
 			`--max-memory "lots": want a size such as 4GiB, 500MB or 2G`},
 		{"a model too big for --max-memory", []string{"eval", "--data", noData, "--model", bigModel(t), "--max-memory", "100MB"}, exitUsage,

@@ -56,6 +56,7 @@ func (c *trainCmd) loadCheckpoint(limit memlimit.Limit) (*checkpoint, error) {
 		{"lambda", c.Lambda == f.Lambda, c.Lambda, f.Lambda},
 		{"early-stop", c.EarlyStop == f.EarlyStop, c.EarlyStop, f.EarlyStop},
 		{"weight-init", c.WeightInit == f.WeightInit || f.WeightInit == "" && c.WeightInit == string(network.Large), c.WeightInit, f.WeightInit},
+		{"train-set", c.TrainSet == f.TrainSet || f.TrainSet == "" && c.TrainSet == "standard", c.TrainSet, f.TrainSet},
 	} {
 		if c.set[d.name] && !d.same {
 			return nil, cli.Usagef("--%s %v differs from the checkpoint's %v in %s: it would be another run", d.name, d.have, d.ckv, c.resume)

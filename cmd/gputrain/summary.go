@@ -37,6 +37,9 @@ type runSummary struct {
 	// NotWritten are the --plot and --checkpoint files every write of which
 	// failed in this run (a full disk): they are not listed in Files.
 	NotWritten []string `json:"not_written,omitempty"`
+	// BestValidation is network3's report (best.go), when the run counted
+	// both held-out sets.
+	BestValidation *bestValidation `json:"best_validation,omitempty"`
 }
 
 // finish ends a successful run: it removes the interrupt checkpoint the run
@@ -48,6 +51,7 @@ type runSummary struct {
 func (c *trainCmd) finish(stderr io.Writer, results []train.Result) error {
 	s := summarize(results)
 	s.Model = c.Save
+	s.BestValidation = findBest(c.Eval, results, c.held)
 	var notPlot, notCheckpoint string
 	if c.Plot != "" {
 		s.Plot, notPlot = c.plotWrites.describe(c.Plot)

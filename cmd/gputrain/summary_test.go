@@ -80,7 +80,7 @@ func TestSummaryCLI(t *testing.T) {
 	}
 
 	code, out, errs = runCLI(append(common, "--epochs", "1", "--checkpoint", defaultCheckpoint)...)
-	if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(errs, "Files: checkpoint "+ck+"\n") {
+	if code != 0 || strings.Count(out, "\n") != 2 || !strings.Contains(errs, "Files: checkpoint "+ck+"\n") {
 		t.Fatalf("checkpoint: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 
@@ -92,7 +92,7 @@ func TestSummaryCLI(t *testing.T) {
 			args = append(args, "--save", "m.json")
 		}
 		code, out, errs := runCLI(args...)
-		if code != 0 || !strings.HasPrefix(out, fmt.Sprintf("Epoch %d: ", epochs-1)) || strings.Count(out, "\n") != 1 {
+		if code != 0 || !strings.HasPrefix(out, fmt.Sprintf("Epoch %d: ", epochs-1)) || strings.Count(out, "\n") != 2 {
 			t.Fatalf("resume: exit %d, stdout %q, stderr %q", code, out, errs)
 		}
 		_, statErr := os.Stat(ck)

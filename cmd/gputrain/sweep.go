@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
@@ -31,6 +32,7 @@ type sweepCmd struct {
 	dtype, device, data     string
 	eval                    string
 	trainLimit              int
+	trainSet                string
 	noShuffle, nonCanonical bool
 	monitor                 bool
 	// Outputs and execution.
@@ -128,6 +130,7 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.data, "data", c.data, "directory of the MNIST files (fetched there when missing)")
 	fs.BoolVar(&c.nonCanonical, "allow-noncanonical", false, "read MNIST files that are not the canonical ones")
 	fs.StringVar(&c.eval, "eval", c.eval, "evaluate after each epoch on test, validation or none")
+	fs.StringVar(&c.trainSet, "train-set", "standard", trainSetHelp)
 	cli.IntVar(fs, &c.trainLimit, "train-limit", 0, "train on the first N training images only (0: all)")
 	fs.BoolVar(&c.noShuffle, "no-shuffle", false, "take mini-batches in file order")
 	fs.BoolVar(&c.monitor, "monitor", false, "after each epoch measure network2's four monitors of each network (in its JSON lines, and its training cost in --plot)")
@@ -226,7 +229,7 @@ func (c *sweepCmd) shared() map[string]string {
 	return map[string]string{
 		"dtype": c.dtype, "data": data, "eval": c.eval, "train_limit": fmt.Sprint(c.trainLimit),
 		"no_shuffle": fmt.Sprint(c.noShuffle), "allow_noncanonical": fmt.Sprint(c.nonCanonical),
-		"monitor": fmt.Sprint(c.monitor),
+		"monitor": fmt.Sprint(c.monitor), "train_set": c.trainSet,
 	}
 }
 
@@ -235,6 +238,7 @@ func (c *sweepCmd) fromShared(p *sweep.Plan) {
 	s := p.Shared
 	c.epochs, c.dtype, c.data, c.eval = p.Epochs, s["dtype"], s["data"], s["eval"]
 	fmt.Sscan(s["train_limit"], &c.trainLimit)
+	c.trainSet = s["train_set"] // "" in older plans: standard
 	c.noShuffle, c.nonCanonical, c.monitor = s["no_shuffle"] == "true", s["allow_noncanonical"] == "true", s["monitor"] == "true"
 }
 
@@ -245,6 +249,8 @@ func (c *sweepCmd) check() error {
 		return cli.Usagef("--epochs %d: must be at least 1", c.epochs)
 	case c.trainLimit < 0:
 		return cli.Usagef("--train-limit %d: must be 0 (all) or more", c.trainLimit)
+	case c.trainSet != "" && !slices.Contains(trainSets, c.trainSet):
+		return cli.Usagef("--train-set %q: want %s", c.trainSet, oneOf(trainSets))
 	case c.eval != "test" && c.eval != "validation" && c.eval != "none":
 		return cli.Usagef("--eval %q: want test, validation or none", c.eval)
 	case deviceErr != nil:
@@ -269,14 +275,14 @@ func (c *sweepCmd) check() error {
 // checkMemory fits the networks trained at once into limit: fewer at once
 // when all would not fit (with a note), none when one alone does not.
 func (c *sweepCmd) checkMemory(mine []sweep.Setting, limit memlimit.Limit) error {
-	n := canonicalTraining
+	n := trainSetImages(c.trainSet)
 	if c.trainLimit > 0 {
 		n = min(n, c.trainLimit)
 	}
 	dt, _ := graph.ParseDtype(c.dtype)
 	largest, which := 0.0, mine[0]
 	for _, s := range mine {
-		if est := trainEstimate(s.Sizes, s.BatchSize, n, dt, c.eval != "none", c.saveDir != "" || c.out != ""); est > largest {
+		if est := trainEstimate(s.Sizes, s.BatchSize, n, dt, c.eval != "none", c.saveDir != "" || c.out != "") + trainSetBytes(c.trainSet); est > largest {
 			largest, which = est, s
 		}
 	}

@@ -89,6 +89,9 @@ func (c *sweepCmd) run(plan *sweep.Plan, stdout io.Writer) error {
 	}
 	r := &sweepRun{sweepCmd: c, plan: plan, stdout: stdout, started: time.Now(), kept: map[string]*netCheckpoint{}}
 	r.dt, _ = graph.ParseDtype(c.dtype)
+	if err := useTrainSet(c.trainSet, c.data, data, c.stderr); err != nil {
+		return err
+	}
 	if r.training, r.eval, err = c.sets(data); err != nil {
 		return err
 	}

@@ -284,6 +284,7 @@ func TestSweepBadFlags(t *testing.T) {
 		{[]string{"--epochs", "0"}, "--epochs 0"},
 		{[]string{"--device", "tpu"}, `--device "tpu"`},
 		{[]string{"--parallel", "-1"}, "--parallel -1"},
+		{[]string{"--train-set", "big"}, `--train-set "big": want standard or expanded`},
 	} {
 		code, _, errs := runCLI(append([]string{"sweep"}, c.args...)...)
 		if code != exitUsage || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, c.want) {

@@ -45,6 +45,11 @@ type trainCmd struct {
 	// Whether each epoch's --plot and --checkpoint were written, for the
 	// summary's Files line.
 	plotWrites, checkpointWrites writes
+	// network3's report (best.go): --best-validation, the held-out set
+	// --eval does not name, evaluated after each epoch, and its counts.
+	bestValidation bool
+	other          *mnist.Set
+	held           []heldOut
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
@@ -57,8 +62,10 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&c.Lambda, "lambda", 0, "L2 regularisation λ (network2's weight decay 1 − ηλ/n, n the training images)")
 	fs.StringVar(&c.WeightInit, "weight-init", "large", "initial weights: large (N(0,1)) or scaled (N(0,1/n_in), network2's default)")
 	fs.BoolVar(&c.Monitor, "monitor", false, "after each epoch measure network2's four monitors (cost and accuracy on the training and evaluation sets) and print them after the book's line")
+	fs.BoolVar(&c.bestValidation, "best-validation", true, "also evaluate the other held-out set after each epoch (validation with --eval test, test with --eval validation) and report the test accuracy at the epoch of best validation accuracy, as network3 does")
 	cli.IntVar(fs, &c.EarlyStop, "early-stop", 0, "stop when the evaluation accuracy has not improved for N epochs (network2's early_stopping_n; 0: never)")
 	fs.StringVar(&c.device, "device", "cpu", deviceFlagHelp)
+	fs.StringVar(&c.TrainSet, "train-set", "standard", trainSetHelp)
 	fs.StringVar(&c.Data, "data", defaultData, "directory of the MNIST files (fetched there when missing), or the book's mnist.pkl.gz")
 	fs.BoolVar(&c.NonCanonical, "allow-noncanonical", false, "read MNIST files that are not the canonical ones (a dataset of your own)")
 	fs.StringVar(&c.init, "init", "", "start from this model file (network2.py JSON) instead of random weights")
@@ -144,6 +151,9 @@ func (c *trainCmd) train(ck *checkpoint, net *network.Network, stdout io.Writer)
 	if err := checkDeviceData(c.device, data, "train on"); err != nil {
 		return err
 	}
+	if err := useTrainSet(c.TrainSet, c.Data, data, c.stderr); err != nil {
+		return err
+	}
 	training, eval, err := c.Sets(data)
 	if err != nil {
 		return err
@@ -153,6 +163,9 @@ func (c *trainCmd) train(ck *checkpoint, net *network.Network, stdout io.Writer)
 	}
 	if eval != nil && eval.Len() == 0 {
 		return fmt.Errorf("--eval %s: the %s set of %s has no images (--eval none trains without evaluating)", c.Eval, c.Eval, c.Data)
+	}
+	if c.bestValidation {
+		c.other = otherSet(c.Eval, data)
 	}
 	// The book's SGD cuts an epoch into mini-batches of at most the batch
 	// size: a batch size larger than the training set is one mini-batch of
@@ -190,7 +203,7 @@ func (c *trainCmd) train(ck *checkpoint, net *network.Network, stdout io.Writer)
 	opt := train.Options{Epochs: c.Epochs, Eval: eval}
 	var results []train.Result
 	if ck != nil {
-		opt.Start, results = ck.Position, ck.Results
+		opt.Start, results, c.held = ck.Position, ck.Results, ck.Held
 		if opt.Start.Epoch >= c.Epochs {
 			return c.finished(b, opt.Start.Epoch, stdout)
 		}
@@ -205,6 +218,9 @@ func (c *trainCmd) train(ck *checkpoint, net *network.Network, stdout io.Writer)
 	last := opt.Start
 	err = train.Run(ctx, b, training.Len(), sh, opt, func(r train.Result, next train.Position) error {
 		bar.clear()
+		if err := c.evalOther(b, &r); err != nil {
+			return err
+		}
 		if c.Monitor {
 			if r.Monitors, err = measureMonitors(b, training, eval); err != nil {
 				return err
@@ -212,7 +228,7 @@ func (c *trainCmd) train(ck *checkpoint, net *network.Network, stdout io.Writer)
 		}
 		results = append(results, r)
 		last = next
-		printEpoch(stdout, c.LogFormat, r)
+		printEpoch(stdout, c.LogFormat, r, c.heldAt(r.Epoch))
 		// A plot or a checkpoint that cannot be written (a full disk)
 		// costs a warning, not the run.
 		if c.Plot != "" {
@@ -246,6 +262,7 @@ func (c *trainCmd) train(ck *checkpoint, net *network.Network, stdout io.Writer)
 	if err != nil {
 		return err
 	}
+	c.printBest(stdout, results)
 	if c.Save != "" {
 		if err := c.save(b); err != nil {
 			return c.keep(b, last, results, fmt.Errorf("--save: %w", err))

@@ -34,6 +34,8 @@ type trainFlags struct {
 	WeightInit string  `json:"weight_init,omitempty"`
 	EarlyStop  int     `json:"early_stop,omitempty"`
 	Monitor    bool    `json:"monitor,omitempty"`
+	// TrainSet is --train-set: "" (older checkpoints) is standard.
+	TrainSet string `json:"train_set,omitempty"`
 	// Where the run reads and writes, as absolute paths in a checkpoint
 	// (empty in checkpoints older than these fields: the defaults).
 	Data         string `json:"data,omitempty"`
@@ -71,6 +73,8 @@ func (f *trainFlags) check(sizesChecked bool) (flag, fault string) {
 		return "early-stop", fmt.Sprintf(" %d: must be 0 (never) or more", f.EarlyStop)
 	case f.EarlyStop > 0 && f.Eval == "none":
 		return "early-stop", fmt.Sprintf(" %d: stops on the evaluation accuracy, and --eval is none", f.EarlyStop)
+	case f.TrainSet != "" && !slices.Contains(trainSets, f.TrainSet):
+		return "train-set", fmt.Sprintf(" %q: want %s", f.TrainSet, oneOf(trainSets))
 	case f.WeightInit != "" && f.WeightInit != string(network.Large) && f.WeightInit != string(network.Scaled):
 		return "weight-init", fmt.Sprintf(" %q: want %s or %s", f.WeightInit, network.Large, network.Scaled)
 	}
@@ -132,13 +136,16 @@ func (c *trainCmd) checkMemory(limit memlimit.Limit) error {
 	if err := network.CheckSizes(c.Sizes); err != nil {
 		return cli.Usagef("--sizes: %v", err)
 	}
-	n := canonicalTraining
+	n := trainSetImages(c.TrainSet)
 	if c.TrainLimit > 0 {
 		n = min(n, c.TrainLimit)
 	}
 	dt, _ := graph.ParseDtype(c.Dtype)
-	est := trainEstimate(c.Sizes, c.BatchSize, n, dt, c.Eval != "none", c.Save != "" || c.Checkpoint != "")
+	est := trainEstimate(c.Sizes, c.BatchSize, n, dt, c.Eval != "none", c.Save != "" || c.Checkpoint != "") + trainSetBytes(c.TrainSet)
 	what := fmt.Sprintf("--sizes %s at --batch-size %d in %s", c.Sizes.String(), min(c.BatchSize, n), c.Dtype)
+	if c.TrainSet == "expanded" {
+		what += " on the expanded training set"
+	}
 	if err := limit.Check(what, est); err != nil {
 		return cli.Usagef("%v", err)
 	}

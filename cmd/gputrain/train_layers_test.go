@@ -61,8 +61,8 @@ func TestTrainLayers(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 2 || !strings.HasPrefix(lines[1], "Epoch 1: ") {
-		t.Fatalf("output %q: want two epoch lines", out)
+	if len(lines) != 3 || !strings.HasPrefix(lines[1], "Epoch 1: ") || !strings.HasPrefix(lines[2], "Best validation accuracy ") {
+		t.Fatalf("output %q: want two epoch lines and network3's best-validation line", out)
 	}
 	ck := filepath.Join(dir, "ck")
 	if code, _, errs = runCLI(append(common, "--epochs", "1", "--checkpoint", ck)...); code != 0 {

@@ -12,14 +12,18 @@ import (
 // The book's line per epoch, or one JSON object.
 
 // printEpoch writes the book's line, "Epoch 0: 9059 / 10000", and the
-// epoch's training time; or one JSON object.
-func printEpoch(w io.Writer, format string, r train.Result) {
+// epoch's training time; or one JSON object, with the other held-out
+// set's count (held, when not nil) as other_correct and other_total.
+func printEpoch(w io.Writer, format string, r train.Result, held *heldOut) {
 	m := r.Monitors
 	if format == "json" {
 		fields := map[string]any{
 			"epoch": r.Epoch, "correct": r.Correct, "total": r.Total, "accuracy": r.Accuracy(),
 			"cost": r.Cost, "seconds": r.Seconds, "eval_seconds": r.EvalSecs,
 			"peak_rss_mb": float64(rss.Self()) / (1 << 20),
+		}
+		if held != nil {
+			fields["other_correct"], fields["other_total"] = held.Correct, held.Total
 		}
 		if m != nil {
 			fields["training_cost"] = m.TrainingCost

@@ -59,6 +59,7 @@ func TestTrainBadFlags(t *testing.T) {
 		{[]string{"--lambda", "-0.1"}, "--lambda -0.1: must be a finite number ≥ 0"},
 		{[]string{"--lambda", "Inf"}, "--lambda +Inf"},
 		{[]string{"--weight-init", "small"}, `--weight-init "small": want large or scaled`},
+		{[]string{"--train-set", "Expanded"}, `--train-set "Expanded": want standard or expanded`},
 		{[]string{"--early-stop", "-1"}, "--early-stop -1: must be 0 (never) or more"},
 		{[]string{"--early-stop", "2", "--eval", "none"}, "--early-stop 2: stops on the evaluation accuracy, and --eval is none"},
 		{[]string{"--bogus"}, "flag provided but not defined: -bogus"},
@@ -100,8 +101,8 @@ func TestTrainSaveInitAndResume(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 3 || !strings.HasPrefix(lines[0], "Epoch 0: ") || !strings.Contains(lines[0], " / 10000 (") {
-		t.Fatalf("output %q: want the book's three epoch lines", out)
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "Epoch 0: ") || !strings.Contains(lines[0], " / 10000 (") || !strings.HasPrefix(lines[3], "Best validation accuracy ") {
+		t.Fatalf("output %q: want the book's three epoch lines and network3's report", out)
 	}
 
 	ck := filepath.Join(dir, "ck")

@@ -85,6 +85,31 @@ def peers(recs):
     return rows
 
 
+def ch6(out):
+    """Issue 24's part: per network and seed, network3's report from the
+    run's JSON summary (stderr) and its seconds per epoch; an ensemble's
+    vote from gputrain eval."""
+    rows = []
+    for name in sorted(os.listdir(out)):
+        m = re.match(r"ch6-(.+)-(\d+)\.err$", name)
+        if not m:
+            continue
+        summary = next((e["summary"] for e in epochs(read(out, name)) if "summary" in e), {})
+        secs = [e["seconds"] for e in epochs(read(out, name[:-4] + ".jsonl")) if "seconds" in e]
+        best = summary.get("best_validation") or {}
+        rows.append({"network": m.group(1), "seed": int(m.group(2)), "epochs": len(secs),
+                     "median_seconds": statistics.median(secs) if secs else None,
+                     "best_validation_epoch": best.get("epoch"),
+                     "test_accuracy": best["test_correct"] / best["test_total"] if best else None})
+    for name in sorted(os.listdir(out)):
+        m = re.match(r"ch6-(.+)-vote\.json$", name)
+        if m:
+            vote = (epochs(read(out, name)) or [{}])[0]
+            rows.append({"network": m.group(1) + " (vote)", "seed": None, "epochs": None, "median_seconds": None,
+                         "best_validation_epoch": None, "test_accuracy": vote.get("accuracy")})
+    return rows
+
+
 def parts(text):
     """parts.tsv: each part's name, status, seconds, limit and command."""
     rows = []
@@ -125,6 +150,7 @@ def main():
         "sweep": epochs(read(out, "sweep-summary.jsonl")),
         "sweep_one": epochs(read(out, "sweep-one.jsonl")),
         "torch_ensemble": epochs(read(out, "torch-ensemble.jsonl")),
+        "ch6": ch6(out),
     }
     dev = re.search(r"^device: (.*)$", read(out, "train.err"), re.M)
     rep["machine"]["device_line"] = dev.group(1) if dev else ""
@@ -226,6 +252,19 @@ def main():
                       "gputrain sweep is %.2f× as fast (target ≥ 3×)." % (te[0]["seconds"], te[0]["networks_per_second"], te[0]["seconds"] / wall))
     else:
         md.append("Not run: " + status.get("sweep", "no record"))
+    md += ["", "## Chapter 6's networks (issue 24): test accuracy at the epoch of best validation accuracy", "",
+           "Command: `%s`" % command.get("ch6", ""), ""]
+    if rep["ch6"]:
+        md += ["| network | seed | epochs | s/epoch (median) | best validation at epoch | test accuracy there |",
+               "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        for r in rep["ch6"]:
+            md.append("| %s | %s | %s | %s | %s | %s |" % (
+                r["network"], r["seed"] or "", r["epochs"] or "",
+                "%.3f" % r["median_seconds"] if r["median_seconds"] else "",
+                "" if r["best_validation_epoch"] is None else r["best_validation_epoch"],
+                "%.2f%%" % (100 * r["test_accuracy"]) if r["test_accuracy"] is not None else ""))
+    else:
+        md.append("Not run: " + status.get("ch6", "no record"))
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write("\n".join(md) + "\n")
     with open(os.path.join(out, "report.json"), "w") as f:

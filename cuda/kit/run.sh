@@ -21,7 +21,11 @@
 #   4. peers: where python3 has torch with CUDA, PyTorch on the GPU at the
 #      book's settings from the same initial network, taking turns with
 #      gputrain, ROUNDS rounds,
-#   5. clocks-after: nvidia-smi's clocks again.
+#   5. sweep: issue 23's 256 networks,
+#   6. ch6: issue 24's chapter 6 networks (CH6_NETS), each network3's report
+#      (the test accuracy at the epoch of best validation accuracy); skipped
+#      while gputrain-cuda has no --layers,
+#   7. clocks-after: nvidia-smi's clocks again.
 # OUTDIR/report.md and report.json (python3 tabulates; a plain report.md
 # without it) are rewritten after every part, so a run cut short keeps
 # what it measured; a part that fails or is killed is named there, and the
@@ -59,7 +63,14 @@ kit=$(cd "$(dirname "$0")" && pwd)
 : "${LIMIT_SWEEP:=120}"  # issue 23's part: 256 networks as a sweep and through torch.func
 : "${SWEEP_LIMIT:=10000}" # training images of each of them
 : "${SWEEP_SEEDS:=64}"    # seeds of the sweep: 4 × SWEEP_SEEDS networks (256)
-export BUDGET EPOCHS TRAIN_LIMIT TESTS BENCH ROUNDS
+# Issue 24's part: the rows of its accuracy table the CPU's time does not
+# allow (make reproduce-ch6 runs shallow and relu there), at the book's
+# epochs unless CH6_EPOCHS says; cut short by LIMIT_CH6 and the budget.
+: "${LIMIT_CH6:=120}"
+: "${CH6_NETS:=two-conv expanded dropout ensemble}"
+: "${CH6_EPOCHS:=}"
+: "${CH6_TRAIN_LIMIT:=0}"
+export BUDGET EPOCHS TRAIN_LIMIT TESTS BENCH ROUNDS CH6_NETS CH6_EPOCHS CH6_TRAIN_LIMIT
 
 log() { echo "== gpu-kit: $*" | tee -a "$out/run.log"; }
 
@@ -94,6 +105,37 @@ part_sweep() {
 	if timeout 20 python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
 		python3 "$kit/peers/torch_ensemble.py" --networks "$n" --device cuda "${common[@]}" >"$out/torch-ensemble.jsonl" 2>>"$out/sweep.err" || rc=1
 	fi
+	return "$rc"
+}
+part_ch6() {
+	# The commands of issue 24 (cmd/gputrain-bench/ch6.go's ch6Nets, which a
+	# test holds these to); an ensemble is its members' majority vote.
+	local relu=conv:20x5x5:relu,pool:2,conv:40x5x5:relu,pool:2,fc:100:relu,softmax:10
+	local last=conv:20x5x5:relu,pool:2,conv:40x5x5:relu,pool:2,fc:1000:relu:dropout=0.5,fc:1000:relu:dropout=0.5,softmax:10:dropout=0.5
+	local net flags epochs members m rc=0 models
+	for net in $CH6_NETS; do
+		members=1 epochs=60
+		case $net in
+		shallow) flags=(--layers "conv:20x5x5,pool:2,fc:100,softmax:10" --eta 0.1) ;;
+		two-conv) flags=(--layers "conv:20x5x5,pool:2,conv:40x5x5,pool:2,fc:100,softmax:10" --eta 0.1) ;;
+		relu) flags=(--layers "$relu" --eta 0.03 --lambda 0.1) ;;
+		expanded) flags=(--layers "$relu" --eta 0.03 --lambda 0.1 --train-set expanded) ;;
+		dropout) flags=(--layers "$last" --eta 0.03 --train-set expanded) epochs=40 ;;
+		ensemble) flags=(--layers "$last" --eta 0.03 --train-set expanded) epochs=40 members=5 ;;
+		*) echo "CH6_NETS: unknown network $net" >>"$out/ch6.err"; rc=1; continue ;;
+		esac
+		models=()
+		for m in $(seq 1 "$members"); do
+			"$KIT_WORK/gputrain-cuda" train --device cuda --log-format json --quiet --data "$kit/mnist" --epochs "${CH6_EPOCHS:-$epochs}" \
+				--train-limit "$CH6_TRAIN_LIMIT" --seed "$m" --save "$KIT_WORK/ch6-$net-$m.json" "${flags[@]}" \
+				>"$out/ch6-$net-$m.jsonl" 2>"$out/ch6-$net-$m.err" || rc=1
+			models+=("$KIT_WORK/ch6-$net-$m.json")
+		done
+		if [ "$members" -gt 1 ]; then
+			"$KIT_WORK/gputrain-cuda" eval --device cuda --json --data "$kit/mnist" --model "$(IFS=,; echo "${models[*]}")" \
+				>"$out/ch6-$net-vote.json" 2>>"$out/ch6.err" || rc=1
+		fi
+	done
 	return "$rc"
 }
 part_clocks-after() {
@@ -324,6 +366,12 @@ else
 	record peers "skipped: python3 has no torch with CUDA here" 0 0 ""
 fi
 run_part sweep "$LIMIT_SWEEP" "gputrain-cuda sweep --device cuda --eta 0.5,1,2,3 --seed 1..$SWEEP_SEEDS --epochs 1 --train-limit $SWEEP_LIMIT --eval none; gputrain-cuda train (one network); python3 peers/torch_ensemble.py --networks $((4 * SWEEP_SEEDS))"
+# Asked only while the budget lasts (run_part says when it is spent).
+if [ $((deadline - SECONDS - reserve)) -gt 0 ] && ! "$KIT_WORK/gputrain-cuda" train -h 2>&1 | grep -q -- '-layers'; then
+	record ch6 "skipped: gputrain --layers not available (chapter 6's layers, issue 24, are not in this build)" 0 0 ""
+else
+	run_part ch6 "$LIMIT_CH6" "gputrain-cuda train --device cuda, issue 24's commands for $CH6_NETS (epochs ${CH6_EPOCHS:-of the book}, train limit $CH6_TRAIN_LIMIT)"
+fi
 if [ -n "$smi" ]; then
 	run_part clocks-after 5 "nvidia-smi --query-gpu=clocks.sm,clocks.mem,clocks.max.sm,temperature.gpu,power.draw --format=csv"
 fi
