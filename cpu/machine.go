@@ -135,11 +135,15 @@ func (m *Machine[T]) Close() {
 }
 
 // Run executes the program once: one mini-batch step, or one forward pass.
-func (m *Machine[T]) Run() {
+func (m *Machine[T]) Run() { m.runFrom(0) }
+
+// runFrom executes the program's instructions from the first-th on: a
+// group runs the first itself, for several networks at once.
+func (m *Machine[T]) runFrom(first int) {
 	if m.steps == nil {
 		m.plan()
 	}
-	for i := range m.steps {
+	for i := first; i < len(m.steps); i++ {
 		s := &m.steps[i]
 		switch {
 		case s.gemm != nil:
