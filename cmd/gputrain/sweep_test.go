@@ -181,10 +181,17 @@ func TestSweepShardsMerge(t *testing.T) {
 }
 
 // TestSweepDivergence: a network whose η makes it overflow is reported
-// and ranked last; the others train on.
+// and ranked last; the others train on, in its group (--parallel 1) or
+// in their own.
 func TestSweepDivergence(t *testing.T) {
 	data := dataDir(t)
-	code, stdout, stderr := runCLI("sweep", "--data", data, "--train-limit", "500", "--epochs", "2", "--eta", "3,1e39", "--sizes", "784,10,10")
+	for _, parallel := range []string{"1", "2"} { // one group of both; a group each
+		t.Run("parallel="+parallel, func(t *testing.T) { sweepDivergence(t, data, parallel) })
+	}
+}
+
+func sweepDivergence(t *testing.T, data, parallel string) {
+	code, stdout, stderr := runCLI("sweep", "--data", data, "--train-limit", "500", "--epochs", "2", "--eta", "3,1e39", "--sizes", "784,10,10", "--parallel", parallel)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
