@@ -305,27 +305,19 @@ func (st *stack[T]) train(set []*member[T]) {
 		i := lead.done
 		lead.gather(lead.params, lead.order[i:i+m], set0)
 		prefetchImages(set0.Images, lead.order[i+m:min(i+2*m, len(lead.order))])
-		if zzStacked {
-			st.fwd.run(nil)
-		}
+		st.fwd.run(nil)
 		for _, mb := range set {
 			mc := mb.params
 			if mc.steps == nil {
 				mc.plan()
 			}
-			if !zzStacked {
-				mc.runFrom(0)
-			} else {
 			dst := mc.bufs[mc.P.Instrs[0].Dst]
 			for r := range m {
 				copy(dst[r*h:(r+1)*h], st.out[r*cols+mb.slot*h:])
 			}
 			mc.runFrom(1)
-			}
 			mb.costs = append(mb.costs, float64(mc.Buf(mc.P.Cost)[0]))
 			mb.done += m
 		}
 	}
 }
-
-var zzStacked = true
