@@ -15,6 +15,7 @@ import (
 
 	"gonum.org/v1/plot/plotutil"
 
+	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/sweep"
 )
@@ -373,6 +374,40 @@ func TestSweepLabels(t *testing.T) {
 	} {
 		if got := label(tc.s); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.s.Name(), got, tc.want)
+		}
+	}
+}
+
+// TestSweepMemoryPasses: a sweep whose networks do not all fit in
+// --max-memory beside the data trains them in passes that do, with a
+// note, and ends with the same models, bit for bit, as in one pass.
+func TestSweepMemoryPasses(t *testing.T) {
+	data := dataDir(t)
+	dir := t.TempDir()
+	grid := []string{"sweep", "--data", data, "--train-limit", "500", "--epochs", "1", "--eta", "0.5,3", "--seed", "1,2", "--eval", "none"}
+	one, passes := filepath.Join(dir, "one"), filepath.Join(dir, "passes")
+	if code, _, errs := runCLI(append(grid, "--save-dir", one)...); code != 0 {
+		t.Fatalf("one pass: exit %d: %s", code, errs)
+	}
+	shared := baseBytes + datasetBytes()
+	each := trainEstimate([]int{784, 30, 10}, 10, 500, graph.Float32, false, true) - shared
+	limit := fmt.Sprintf("%.0f", shared+2.5*each) // two networks, not three
+	code, _, errs := runCLI(append(grid, "--save-dir", passes, "--max-memory", limit)...)
+	if code != 0 {
+		t.Fatalf("passes: exit %d: %s", code, errs)
+	}
+	if !strings.Contains(errs, "4 networks at once would not fit in memory: training them in passes of 2") {
+		t.Errorf("no note of the passes: %s", errs)
+	}
+	entries, _ := os.ReadDir(one)
+	if len(entries) != 4 {
+		t.Fatalf("%d models from one pass, want 4", len(entries))
+	}
+	for _, e := range entries {
+		a, _ := os.ReadFile(filepath.Join(one, e.Name()))
+		b, err := os.ReadFile(filepath.Join(passes, e.Name()))
+		if err != nil || string(a) != string(b) {
+			t.Errorf("%s: trained in passes, the model differs (%v)", e.Name(), err)
 		}
 	}
 }
