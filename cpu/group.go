@@ -112,6 +112,8 @@ type member[T Float] struct {
 	grp     *groupOf[T]
 	st      *stack[T] // nil: the network's first layer is not stacked
 	slot    int
+	update  int  // the index of its W₁ update (firstUpdate)
+	active  bool // taking the stacked step now
 	m, k    int  // the waiting Train call
 	waiting bool // inside Train
 	closed  bool
@@ -129,11 +131,35 @@ func (gf *groupOf[T]) add(cfg train.Config, key string) (*member[T], error) {
 	gf.members = append(gf.members, mb)
 	gf.live++
 	if st := gf.stackFor(mb, key); st != nil {
-		mb.st, mb.slot = st, len(st.members)
+		mb.st, mb.slot, mb.update = st, len(st.members), firstUpdate(mb.params.P)
 		st.members = append(st.members, mb)
 		st.grow()
 	}
 	return mb, nil
+}
+
+// firstUpdate is the index of the step program's update of W₁ from the
+// shared X, W₁ ← β·W₁ + α·δᵀ·X, when it can wait until the program's
+// other instructions are done (none after it writes W₁, δ or X, or reads
+// W₁) and the batch fits the kernels' coefficients; -1 otherwise.
+func firstUpdate(p *graph.Program) int {
+	w, x := p.Storage(p.Weights[0]), p.Storage(p.X)
+	for u, in := range p.Instrs {
+		if in.Op != graph.MatMul || in.Dst != p.Weights[0] {
+			continue
+		}
+		d := p.Storage(in.A)
+		if in.B != p.X || !in.TransA || in.TransB || p.Batch > axpyMaxK || p.Bufs[in.A].Kind != graph.Temp || p.Bufs[in.A].Cols != p.Bufs[in.Dst].Rows {
+			return -1
+		}
+		for _, later := range p.Instrs[u+1:] {
+			if s := p.Storage(later.Dst); s == w || s == d || s == x || slices.Contains(later.Reads(), p.Weights[0]) {
+				return -1
+			}
+		}
+		return u
+	}
+	return -1
 }
 
 // firstProduct is the index of the step program's X·W₁ᵀ when it is the
@@ -159,7 +185,7 @@ func firstProduct(p *graph.Program) int {
 // stackFor finds or makes the stack of mb's key, batch and first layer.
 func (gf *groupOf[T]) stackFor(mb *member[T], key string) *stack[T] {
 	p := mb.params.P // the step program of the full batch
-	if firstProduct(p) < 0 {
+	if firstProduct(p) < 0 || firstUpdate(p) < 0 {
 		return nil
 	}
 	w := p.Bufs[p.Weights[0]]
@@ -295,12 +321,21 @@ func (st *stack[T]) aligned() []*member[T] {
 
 // train runs k steps of the aligned members: gather once, the stacked
 // first-layer product, then each member's program from its second
-// instruction on, the product's columns of it in its first's output.
+// instruction on (the product's columns of it in its first's output)
+// except its W₁ update, then all those updates as one product.
 func (st *stack[T]) train(set []*member[T]) {
 	lead := set[0]
 	m, k := lead.m, lead.k
 	set0 := lead.sets[train.TrainingSlot]
 	h, cols := st.h, len(st.members)*st.h
+	for _, mb := range set {
+		mb.active = true
+	}
+	defer func() {
+		for _, mb := range set {
+			mb.active = false
+		}
+	}()
 	for range k {
 		i := lead.done
 		lead.gather(lead.params, lead.order[i:i+m], set0)
@@ -315,9 +350,58 @@ func (st *stack[T]) train(set []*member[T]) {
 			for r := range m {
 				copy(dst[r*h:(r+1)*h], st.out[r*cols+mb.slot*h:])
 			}
-			mc.runFrom(1)
+			mc.runRange(1, mb.update)
+			mc.runRange(mb.update+1, len(mc.steps))
 			mb.costs = append(mb.costs, float64(mc.Buf(mc.P.Cost)[0]))
 			mb.done += m
 		}
+		st.update(m)
+	}
+}
+
+// update runs the active members' W₁ updates as one product over the
+// shared X, four rows of the stacked W at a time as the product of one
+// network takes its rows; a block stops where the networks' β differ or
+// a member is not active (α is in each row's coefficients). Each row gets what the network's own update
+// instruction gives it: the same coefficients α·δᵀ, the same β, the same
+// kernel.
+func (st *stack[T]) update(m int) {
+	var coef [4 * axpyMaxK]T
+	h, in := st.h, st.in
+	n := len(st.members) * h
+	type coefs struct {
+		alpha, beta T
+		delta       []T
+	}
+	rows := make([]coefs, len(st.members)) // by slot; delta nil: not active
+	for s, mb := range st.members {
+		if mb.active {
+			u := mb.params.P.Instrs[mb.update]
+			rows[s] = coefs{T(u.Alpha), T(u.Beta), mb.params.bufs[u.A]}
+		}
+	}
+	for i := 0; i < n; {
+		c := rows[i/h]
+		if c.delta == nil {
+			i = (i/h + 1) * h
+			continue
+		}
+		nr := 1
+		for nr < 4 && i+nr < n && rows[(i+nr)/h].delta != nil && rows[(i+nr)/h].beta == c.beta {
+			nr++
+		}
+		for t := range m {
+			for r := range 4 {
+				row := i + min(r, nr-1)
+				rc := rows[row/h]
+				coef[4*t+r] = rc.alpha * rc.delta[t*h+row%h]
+			}
+		}
+		var beta *T
+		if c.beta != 0 && c.beta != 1 {
+			beta = &c.beta
+		}
+		axpyRows(st.w[i*in:], nr, in, in, c.beta != 0, beta, coef[:4*m], m, st.x, in)
+		i += nr
 	}
 }
