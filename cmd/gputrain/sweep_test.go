@@ -244,17 +244,7 @@ func TestSweepResume(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("resume: exit %d: %s", code, errs)
 	}
-	entries, _ := os.ReadDir(straight)
-	if len(entries) != 4 {
-		t.Fatalf("%d models from the straight sweep, want 4", len(entries))
-	}
-	for _, e := range entries {
-		a, _ := os.ReadFile(filepath.Join(straight, e.Name()))
-		b, err := os.ReadFile(filepath.Join(models, e.Name()))
-		if err != nil || string(a) != string(b) {
-			t.Errorf("%s: the resumed model differs from the straight one (%v)", e.Name(), err)
-		}
-	}
+	sameModels(t, straight, models, 4, "the straight sweep", "resumed")
 	lines, err := sweep.ReadResults(filepath.Join(out, sweep.ResultsFile))
 	if err != nil || len(lines) != 12 {
 		t.Errorf("%d lines kept in --out, want 4 networks × 3 epochs (%v)", len(lines), err)
@@ -399,15 +389,22 @@ func TestSweepMemoryPasses(t *testing.T) {
 	if !strings.Contains(errs, "4 networks at once would not fit in memory: training them in passes of 2") {
 		t.Errorf("no note of the passes: %s", errs)
 	}
-	entries, _ := os.ReadDir(one)
-	if len(entries) != 4 {
-		t.Fatalf("%d models from one pass, want 4", len(entries))
+	sameModels(t, one, passes, 4, "one pass", "trained in passes")
+}
+
+// sameModels checks that folder got holds the n models of folder want,
+// byte for byte.
+func sameModels(t *testing.T, want, got string, n int, wantWhat, gotWhat string) {
+	t.Helper()
+	entries, _ := os.ReadDir(want)
+	if len(entries) != n {
+		t.Fatalf("%d models from %s, want %d", len(entries), wantWhat, n)
 	}
 	for _, e := range entries {
-		a, _ := os.ReadFile(filepath.Join(one, e.Name()))
-		b, err := os.ReadFile(filepath.Join(passes, e.Name()))
+		a, _ := os.ReadFile(filepath.Join(want, e.Name()))
+		b, err := os.ReadFile(filepath.Join(got, e.Name()))
 		if err != nil || string(a) != string(b) {
-			t.Errorf("%s: trained in passes, the model differs (%v)", e.Name(), err)
+			t.Errorf("%s: %s, the model differs from %s's (%v)", e.Name(), gotWhat, wantWhat, err)
 		}
 	}
 }
