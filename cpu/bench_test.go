@@ -151,7 +151,7 @@ func BenchmarkGroup(b *testing.B) {
 					}
 					continue
 				}
-				g := NewGroup()
+				g := NewGroup(1)
 				trs := make([]train.Trainer, len(nets))
 				for j, nt := range nets {
 					var err error

@@ -16,7 +16,9 @@ import (
 // run as one. A trainer's Train waits until every trainer of the group
 // still open is waiting too; the last to arrive runs all their steps, on
 // its own goroutine, while the others sleep. So each network of a group
-// needs a goroutine of its own, and the group takes one core.
+// needs a goroutine of its own, and the group takes the cores it is given
+// (one where there are as many groups as cores): its large products
+// split over them, its small ones run on one.
 //
 // What the networks run together is where a solo step spends its time
 // beyond the products it cannot share: networks opened with the same
@@ -37,6 +39,7 @@ type Group struct {
 	open bool // a first trainer fixed dt
 	f32  *groupOf[float32]
 	f64  *groupOf[float64]
+	pool *pool // the group's cores beyond the first; nil: one
 	// stacked counts the network-steps whose first layer ran stacked.
 	stacked int
 }
@@ -49,14 +52,18 @@ func (g *Group) Stacked() int {
 	return g.stacked
 }
 
-// NewGroup returns an empty group.
-func NewGroup() *Group {
+// NewGroup returns an empty group that runs on workers cores (≤ 1: one).
+// A group is done once its trainers are all closed.
+func NewGroup(workers int) *Group {
 	g := &Group{}
 	g.cond = sync.NewCond(&g.mu)
+	if workers > 1 {
+		g.pool = newPool(workers)
+	}
 	return g
 }
 
-// Open opens a trainer for cfg in the group, on one core. Networks with
+// Open opens a trainer for cfg in the group. Networks with
 // the same key and first layer are expected to take the same order, and
 // are stacked (see Group); key only decides the memory layout, never the
 // result. Every trainer of a group must be opened before any of them
@@ -95,15 +102,22 @@ type groupOf[T Float] struct {
 // stack holds the first-layer weights of its members side by side: rows
 // [slot·h, (slot+1)·h) of w are member slot's h×in matrix W₁.
 type stack[T Float] struct {
-	key        string
-	batch      int // the step program's batch size
-	h, in      int
-	w          []T // (slots·h)×in, grown while members are added
-	members    []*member[T]
-	x, y       []T // the batch's images and one-hot labels, shared
-	out        []T // batch×(slots·h): X·wᵀ
-	fwd        *gemm[T]
-	slotsAtRun int // the slots fwd was planned for
+	key     string
+	batch   int // the step program's batch size
+	h, in   int
+	w       []T // (slots·h)×in, grown while members are added
+	members []*member[T]
+	x, y    []T // the batch's images and one-hot labels, shared
+	out     []T // batch×(slots·h): X·wᵀ
+	fwd     *gemm[T]
+	pool    *pool
+	deltas  []groupCoefs[T] // by slot, for update; delta nil: not active
+}
+
+// groupCoefs is what a member's W₁ update takes from its program: α, β and δ.
+type groupCoefs[T Float] struct {
+	alpha, beta T
+	delta       []T
 }
 
 // member is one network of a group: a CPU backend whose steps the group runs.
@@ -127,13 +141,14 @@ func (gf *groupOf[T]) add(cfg train.Config, key string) (*member[T], error) {
 	if err != nil {
 		return nil, err
 	}
+	be.pool, be.params.pool = gf.g.pool, gf.g.pool // not planned yet: no step holds the old
 	mb := &member[T]{backend: be, grp: gf}
 	gf.members = append(gf.members, mb)
 	gf.live++
 	if st := gf.stackFor(mb, key); st != nil {
 		mb.st, mb.slot, mb.update = st, len(st.members), firstUpdate(mb.params.P)
 		st.members = append(st.members, mb)
-		st.grow()
+		st.grow(gf.g.pool)
 	}
 	return mb, nil
 }
@@ -203,7 +218,7 @@ func (gf *groupOf[T]) stackFor(mb *member[T], key string) *stack[T] {
 // grow makes room for the newest member: a new matrix holding every
 // member's W₁, which each member's machines then use, and the shared X
 // and Y in place of the step program's own.
-func (st *stack[T]) grow() {
+func (st *stack[T]) grow(pl *pool) {
 	n, size := len(st.members), st.h*st.in
 	w := make([]T, n*size)
 	for i, mb := range st.members {
@@ -220,7 +235,9 @@ func (st *stack[T]) grow() {
 	st.out = make([]T, st.batch*n*st.h)
 	st.fwd = &gemm[T]{transB: true, m: st.batch, n: n * st.h, k: st.in, alpha: 1,
 		a: st.x, lda: st.in, b: st.w, ldb: st.in, c: st.out, ldc: n * st.h}
-	st.fwd.plan(nil)
+	st.fwd.plan(pl)
+	st.pool = pl
+	st.deltas = make([]groupCoefs[T], n)
 }
 
 // setBuf points buffer i at mem (of its length), copying nothing.
@@ -248,20 +265,33 @@ func (mb *member[T]) Train(m, k int) error {
 	return mb.err
 }
 
+// Forward runs as the backend's, one member at a time: the members share
+// the group's pool.
+func (mb *member[T]) Forward(slot train.Slot, lo int, out []float64, cost bool) (float64, error) {
+	mb.grp.g.mu.Lock()
+	defer mb.grp.g.mu.Unlock()
+	return mb.backend.Forward(slot, lo, out, cost)
+}
+
 // Close leaves the group (the others no longer wait for it) and frees the
-// backend.
+// backend; the last to leave stops the group's pool.
 func (mb *member[T]) Close() error {
 	gf := mb.grp
 	g := gf.g
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	if !mb.closed {
 		mb.closed = true
 		gf.live--
 		if gf.waiting > 0 && gf.waiting == gf.live {
 			gf.runWaiting()
 		}
+		if gf.live == 0 && g.pool != nil {
+			g.pool.close()
+			g.pool = nil
+		}
 	}
-	g.mu.Unlock()
+	mb.backend.pool = nil // the group's
 	return mb.backend.Close()
 }
 
@@ -340,7 +370,7 @@ func (st *stack[T]) train(set []*member[T]) {
 		i := lead.done
 		lead.gather(lead.params, lead.order[i:i+m], set0)
 		prefetchImages(set0.Images, lead.order[i+m:min(i+2*m, len(lead.order))])
-		st.fwd.run(nil)
+		st.fwd.run(st.pool)
 		for _, mb := range set {
 			mc := mb.params
 			if mc.steps == nil {
@@ -362,32 +392,42 @@ func (st *stack[T]) train(set []*member[T]) {
 // update runs the active members' W₁ updates as one product over the
 // shared X, four rows of the stacked W at a time as the product of one
 // network takes its rows; a block stops where the networks' β differ or
-// a member is not active (α is in each row's coefficients). Each row gets what the network's own update
-// instruction gives it: the same coefficients α·δᵀ, the same β, the same
-// kernel.
+// a member is not active (α is in each row's coefficients). Each row gets
+// what the network's own update instruction gives it: the same
+// coefficients α·δᵀ, the same β, the same kernel. A large one is split by
+// members over the pool.
 func (st *stack[T]) update(m int) {
-	var coef [4 * axpyMaxK]T
-	h, in := st.h, st.in
-	n := len(st.members) * h
-	type coefs struct {
-		alpha, beta T
-		delta       []T
-	}
-	rows := make([]coefs, len(st.members)) // by slot; delta nil: not active
 	for s, mb := range st.members {
+		st.deltas[s] = groupCoefs[T]{}
 		if mb.active {
 			u := mb.params.P.Instrs[mb.update]
-			rows[s] = coefs{T(u.Alpha), T(u.Beta), mb.params.bufs[u.A]}
+			st.deltas[s] = groupCoefs[T]{T(u.Alpha), T(u.Beta), mb.params.bufs[u.A]}
 		}
 	}
-	for i := 0; i < n; {
+	k := len(st.members)
+	if st.pool == nil || k < 2 || 2*k*st.h*st.in*m < parallelFlops {
+		st.updateRows(m, 0, k*st.h)
+		return
+	}
+	chunks := min(k, chunksPerWorker*st.pool.size())
+	st.pool.run(chunks, func(i int) {
+		lo, hi := split(k, chunks, i, 1)
+		st.updateRows(m, lo*st.h, hi*st.h)
+	})
+}
+
+// updateRows updates rows [lo, hi) of the stacked W₁.
+func (st *stack[T]) updateRows(m, lo, hi int) {
+	var coef [4 * axpyMaxK]T
+	h, in, rows := st.h, st.in, st.deltas
+	for i := lo; i < hi; {
 		c := rows[i/h]
 		if c.delta == nil {
 			i = (i/h + 1) * h
 			continue
 		}
 		nr := 1
-		for nr < 4 && i+nr < n && rows[(i+nr)/h].delta != nil && rows[(i+nr)/h].beta == c.beta {
+		for nr < 4 && i+nr < hi && rows[(i+nr)/h].delta != nil && rows[(i+nr)/h].beta == c.beta {
 			nr++
 		}
 		for t := range m {

@@ -79,7 +79,7 @@ func TestGroupEqualsSoloRuns(t *testing.T) {
 				specs[i] = network.Spec{Sizes: []int{784, 30, 10}, Cost: network.CrossEntropy, Lambda: nt.lambda}.Norm()
 				cfgs[i] = train.NewConfig(specs[i], training.Len(), batch, nt.eta, dt)
 			}
-			g := NewGroup()
+			g := NewGroup(2) // the group's pool is used, by evaluation
 			trainers := make([]train.Trainer, len(nets))
 			for i, nt := range nets {
 				var err error

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"runtime"
 	"strconv"
 	"sync"
 
@@ -15,7 +16,8 @@ import (
 
 // trainGroups trains the networks on the CPU together: in passes of at
 // most r.atOnce networks (what memory holds), each pass split into
-// r.parallel groups of about equal work, one core each. A group's
+// r.parallel groups of about equal work, each on its share of the cores
+// (one, unless there are fewer groups than cores). A group's
 // networks take their steps together (cpu.Group), each network on a
 // goroutine of its own that waits at every step for the others of its
 // group; networks of one seed and first layer sit side by side, so that
@@ -30,8 +32,9 @@ func (r *sweepRun) trainGroups(ctx context.Context, todo []sweep.Setting) error 
 	step := max(1, r.atOnce)
 	for lo := 0; lo < len(todo) && ctx.Err() == nil; lo += step {
 		var wg sync.WaitGroup
-		for _, part := range splitWork(todo[lo:min(lo+step, len(todo))], r.parallel) {
-			g := cpu.NewGroup()
+		parts := splitWork(todo[lo:min(lo+step, len(todo))], r.parallel)
+		for _, part := range parts {
+			g := cpu.NewGroup(max(1, runtime.GOMAXPROCS(0)/len(parts)))
 			trainers := make([]train.Trainer, 0, len(part))
 			for _, s := range part {
 				b, err := g.Open(r.config(s), r.training, strconv.FormatUint(s.Seed, 10))
