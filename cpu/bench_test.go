@@ -3,11 +3,13 @@ package cpu
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
+	"github.com/gputrain/gputrain/mnist"
 )
 
 // BenchmarkEpoch times one full 50,000-image epoch of MNIST (fetched into
@@ -106,5 +108,64 @@ func BenchmarkGEMM(b *testing.B) {
 				b.ReportMetric(2*float64(c.m*c.n*c.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
 		}
+	}
+}
+
+// BenchmarkGroup times 16 book networks (η ∈ {0.5,1,2,3} × seeds 1–4,
+// [784,30,10], batch 10, float32) through one epoch of 10,000 images on
+// one core: trained one after another, each alone, and as one Group. Run
+// with -count and compare the two (benchstat): the ratio is what the
+// group gains per core.
+func BenchmarkGroup(b *testing.B) {
+	d := realData(b)
+	set := &mnist.Set{Images: d.Training.Images[:10000*mnist.Pixels], Labels: d.Training.Labels[:10000]}
+	spec := network.Spec{Sizes: []int{784, 30, 10}}.Norm()
+	type net struct {
+		eta  float64
+		seed uint64
+	}
+	var nets []net
+	for seed := uint64(1); seed <= 4; seed++ {
+		for _, eta := range []float64{0.5, 1, 2, 3} {
+			nets = append(nets, net{eta, seed})
+		}
+	}
+	epoch := func(b *testing.B, tr train.Trainer, seed uint64) {
+		n, _ := network.New(spec.Sizes, seed)
+		tr.SetNetwork(n)
+		if _, err := tr.Epoch(context.Background(), train.NewShuffler(seed, true).Order(set.Len()), nil); err != nil {
+			b.Error(err)
+		}
+		tr.Close()
+	}
+	for _, how := range []string{"alone", "group"} {
+		b.Run(how, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if how == "alone" {
+					for _, nt := range nets {
+						tr, err := OpenWorkers(train.NewConfig(spec, set.Len(), 10, nt.eta, graph.Float32), set, 1)
+						if err != nil {
+							b.Fatal(err)
+						}
+						epoch(b, tr, nt.seed)
+					}
+					continue
+				}
+				g := NewGroup(1)
+				trs := make([]train.Trainer, len(nets))
+				for j, nt := range nets {
+					var err error
+					if trs[j], err = g.Open(train.NewConfig(spec, set.Len(), 10, nt.eta, graph.Float32), set, fmt.Sprint(nt.seed)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				var wg sync.WaitGroup
+				for j, nt := range nets {
+					wg.Go(func() { epoch(b, trs[j], nt.seed) })
+				}
+				wg.Wait()
+			}
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)/float64(len(nets)), "s/network-epoch")
+		})
 	}
 }

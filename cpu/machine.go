@@ -142,11 +142,20 @@ func (m *Machine[T]) Close() {
 }
 
 // Run executes the program once: one mini-batch step, or one forward pass.
-func (m *Machine[T]) Run() {
+func (m *Machine[T]) Run() { m.runFrom(0) }
+
+// runFrom executes the program's instructions from the first-th on.
+func (m *Machine[T]) runFrom(first int) {
 	if m.steps == nil {
 		m.plan()
 	}
-	for i := range m.steps {
+	m.runRange(first, len(m.steps))
+}
+
+// runRange executes instructions [lo, hi) of a planned machine: a group
+// runs some itself, for several networks at once.
+func (m *Machine[T]) runRange(lo, hi int) {
+	for i := lo; i < hi; i++ {
 		s := &m.steps[i]
 		switch {
 		case s.gemm != nil:

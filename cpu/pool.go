@@ -19,7 +19,7 @@ type pool struct {
 	chunks int32
 	next   atomic.Int32  // next chunk to claim
 	done   atomic.Int32  // chunks finished
-	gen    atomic.Uint64 // bumped to post a job
+	gen    atomic.Uint64 // odd while a job is being posted, bumped again once it is
 	mu     sync.Mutex
 	cond   *sync.Cond
 	sleep  atomic.Int32 // workers parked on cond
@@ -45,7 +45,10 @@ func (p *pool) size() int { return p.w }
 
 // run calls job(i) for every i < chunks, spread over the workers.
 func (p *pool) run(chunks int, job func(int)) {
-	for p.active.Load() > 0 { // stragglers of the last job still hold its closure
+	// Odd: a worker arriving from now on keeps off the job's fields, and
+	// stragglers of the last job, which still read them, leave first.
+	p.gen.Add(1)
+	for p.active.Load() > 0 {
 		runtime.Gosched()
 	}
 	p.job, p.chunks = job, int32(chunks)
@@ -75,18 +78,22 @@ func (p *pool) claim() {
 	}
 }
 
+// idle reports whether generation g holds no job for a worker that has
+// seen generation seen: the same, or one being posted.
+func idle(g, seen uint64) bool { return g == seen || g&1 == 1 }
+
 func (p *pool) worker() {
 	var seen uint64 // the generation at creation: a job posted before this goroutine starts still runs
 	for {
 		spins := 0
-		for p.gen.Load() == seen && !p.quit.Load() {
+		for idle(p.gen.Load(), seen) && !p.quit.Load() {
 			spins++
 			if spins < spinRounds {
 				continue
 			}
 			p.mu.Lock()
 			p.sleep.Add(1)
-			for p.gen.Load() == seen && !p.quit.Load() {
+			for idle(p.gen.Load(), seen) && !p.quit.Load() {
 				p.cond.Wait()
 			}
 			p.sleep.Add(-1)
@@ -96,8 +103,12 @@ func (p *pool) worker() {
 			return
 		}
 		p.active.Add(1)
-		seen = p.gen.Load()
-		p.claim()
+		// The job may have been finished and the next one begun being
+		// posted since gen was read: only a posted one is claimed.
+		if g := p.gen.Load(); !idle(g, seen) {
+			seen = g
+			p.claim()
+		}
 		p.active.Add(-1)
 	}
 }

@@ -243,10 +243,14 @@ func (r *sweepRun) todo(mine []sweep.Setting, prior []sweep.Epoch) []sweep.Setti
 	return out
 }
 
-// trainAll trains the networks, r.parallel at a time, each on an equal
-// share of the cores; the first error other than a network's divergence
-// stops the rest.
+// trainAll trains the networks: on CUDA r.parallel at a time, each alone
+// on an equal share of the device; on the CPU together, in groups
+// (trainGroups). The first error other than a network's divergence stops
+// the rest.
 func (r *sweepRun) trainAll(ctx context.Context, todo []sweep.Setting) error {
+	if r.device != "cuda" {
+		return r.trainGroups(ctx, todo)
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	next := make(chan sweep.Setting)
@@ -275,6 +279,12 @@ func (r *sweepRun) trainAll(ctx context.Context, todo []sweep.Setting) error {
 		}()
 	}
 	wg.Wait()
+	return sweepEnd(ctx)
+}
+
+// sweepEnd is how a sweep whose networks have all stopped ends: with the
+// error that stopped them, interrupted, or well.
+func sweepEnd(ctx context.Context) error {
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -287,17 +297,7 @@ func (r *sweepRun) trainAll(ctx context.Context, todo []sweep.Setting) error {
 // trainOne trains one network exactly as `gputrain train` with its
 // settings does: the same initial network, shuffle and update.
 func (r *sweepRun) trainOne(ctx context.Context, s sweep.Setting, workers int) error {
-	spec := s.Spec().Norm()
-	net, pos := (*network.Network)(nil), train.Position{}
-	if ck := r.kept[s.Name()]; ck != nil {
-		net, pos = ck.Model, ck.Position
-	} else {
-		var err error
-		if net, err = network.NewSpec(spec, s.Seed, network.WeightInit(s.WeightInit)); err != nil {
-			return err
-		}
-	}
-	cfg := train.NewConfig(spec, r.training.Len(), s.BatchSize, s.Eta, r.dt)
+	cfg := r.config(s)
 	var b train.Trainer
 	var err error
 	if r.device == "cuda" {
@@ -308,13 +308,33 @@ func (r *sweepRun) trainOne(ctx context.Context, s sweep.Setting, workers int) e
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.Name(), err)
 	}
+	return r.trainOn(ctx, s, b)
+}
+
+// config is what a backend for s compiles its programs for.
+func (r *sweepRun) config(s sweep.Setting) train.Config {
+	return train.NewConfig(s.Spec().Norm(), r.training.Len(), s.BatchSize, s.Eta, r.dt)
+}
+
+// trainOn trains s on b, which it closes: from its checkpoint when there
+// is one, else from its initial network.
+func (r *sweepRun) trainOn(ctx context.Context, s sweep.Setting, b train.Trainer) error {
 	defer b.Close()
+	net, pos := (*network.Network)(nil), train.Position{}
+	if ck := r.kept[s.Name()]; ck != nil {
+		net, pos = ck.Model, ck.Position
+	} else {
+		var err error
+		if net, err = network.NewSpec(s.Spec().Norm(), s.Seed, network.WeightInit(s.WeightInit)); err != nil {
+			return err
+		}
+	}
 	if err := b.SetNetwork(net); err != nil {
 		return fmt.Errorf("%s: %w", s.Name(), err)
 	}
 	sh := train.NewShuffler(s.Seed, !r.noShuffle)
 	opt := train.Options{Epochs: r.epochs, Eval: r.eval, Start: pos}
-	err = train.Run(ctx, b, r.training.Len(), sh, opt, func(res train.Result, next train.Position) error {
+	err := train.Run(ctx, b, r.training.Len(), sh, opt, func(res train.Result, next train.Position) error {
 		line := sweep.Epoch{Setting: s, Epoch: res.Epoch, Correct: res.Correct, Total: res.Total, EpochCost: res.Cost, Seconds: res.Seconds}
 		if r.monitor {
 			if err := r.monitors(b, &line); err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"gonum.org/v1/plot/plotutil"
 
+	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/sweep"
 )
@@ -181,10 +182,17 @@ func TestSweepShardsMerge(t *testing.T) {
 }
 
 // TestSweepDivergence: a network whose η makes it overflow is reported
-// and ranked last; the others train on.
+// and ranked last; the others train on, in its group (--parallel 1) or
+// in their own.
 func TestSweepDivergence(t *testing.T) {
 	data := dataDir(t)
-	code, stdout, stderr := runCLI("sweep", "--data", data, "--train-limit", "500", "--epochs", "2", "--eta", "3,1e39", "--sizes", "784,10,10")
+	for _, parallel := range []string{"1", "2"} { // one group of both; a group each
+		t.Run("parallel="+parallel, func(t *testing.T) { sweepDivergence(t, data, parallel) })
+	}
+}
+
+func sweepDivergence(t *testing.T, data, parallel string) {
+	code, stdout, stderr := runCLI("sweep", "--data", data, "--train-limit", "500", "--epochs", "2", "--eta", "3,1e39", "--sizes", "784,10,10", "--parallel", parallel)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -236,17 +244,7 @@ func TestSweepResume(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("resume: exit %d: %s", code, errs)
 	}
-	entries, _ := os.ReadDir(straight)
-	if len(entries) != 4 {
-		t.Fatalf("%d models from the straight sweep, want 4", len(entries))
-	}
-	for _, e := range entries {
-		a, _ := os.ReadFile(filepath.Join(straight, e.Name()))
-		b, err := os.ReadFile(filepath.Join(models, e.Name()))
-		if err != nil || string(a) != string(b) {
-			t.Errorf("%s: the resumed model differs from the straight one (%v)", e.Name(), err)
-		}
-	}
+	sameModels(t, straight, models, 4, "the straight sweep", "resumed")
 	lines, err := sweep.ReadResults(filepath.Join(out, sweep.ResultsFile))
 	if err != nil || len(lines) != 12 {
 		t.Errorf("%d lines kept in --out, want 4 networks × 3 epochs (%v)", len(lines), err)
@@ -367,6 +365,47 @@ func TestSweepLabels(t *testing.T) {
 	} {
 		if got := label(tc.s); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.s.Name(), got, tc.want)
+		}
+	}
+}
+
+// TestSweepMemoryPasses: a sweep whose networks do not all fit in
+// --max-memory beside the data trains them in passes that do, with a
+// note, and ends with the same models, bit for bit, as in one pass.
+func TestSweepMemoryPasses(t *testing.T) {
+	data := dataDir(t)
+	dir := t.TempDir()
+	grid := []string{"sweep", "--data", data, "--train-limit", "500", "--epochs", "1", "--eta", "0.5,3", "--seed", "1,2", "--eval", "none"}
+	one, passes := filepath.Join(dir, "one"), filepath.Join(dir, "passes")
+	if code, _, errs := runCLI(append(grid, "--save-dir", one)...); code != 0 {
+		t.Fatalf("one pass: exit %d: %s", code, errs)
+	}
+	shared := baseBytes + datasetBytes()
+	each := trainEstimate([]int{784, 30, 10}, 10, 500, graph.Float32, false, true) - shared
+	limit := fmt.Sprintf("%.0f", shared+2.5*each) // two networks, not three
+	code, _, errs := runCLI(append(grid, "--save-dir", passes, "--max-memory", limit)...)
+	if code != 0 {
+		t.Fatalf("passes: exit %d: %s", code, errs)
+	}
+	if !strings.Contains(errs, "4 networks at once would not fit in memory: training them in passes of 2") {
+		t.Errorf("no note of the passes: %s", errs)
+	}
+	sameModels(t, one, passes, 4, "one pass", "trained in passes")
+}
+
+// sameModels checks that folder got holds the n models of folder want,
+// byte for byte.
+func sameModels(t *testing.T, want, got string, n int, wantWhat, gotWhat string) {
+	t.Helper()
+	entries, _ := os.ReadDir(want)
+	if len(entries) != n {
+		t.Fatalf("%d models from %s, want %d", len(entries), wantWhat, n)
+	}
+	for _, e := range entries {
+		a, _ := os.ReadFile(filepath.Join(want, e.Name()))
+		b, err := os.ReadFile(filepath.Join(got, e.Name()))
+		if err != nil || string(a) != string(b) {
+			t.Errorf("%s: %s, the model differs from %s's (%v)", e.Name(), gotWhat, wantWhat, err)
 		}
 	}
 }
