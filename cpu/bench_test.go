@@ -119,7 +119,7 @@ func BenchmarkGEMM(b *testing.B) {
 func BenchmarkGroup(b *testing.B) {
 	d := realData(b)
 	set := &mnist.Set{Images: d.Training.Images[:10000*mnist.Pixels], Labels: d.Training.Labels[:10000]}
-	spec := network.Spec{Sizes: []int{784, 30, 10}}.Norm()
+	spec := network.Book([]int{784, 30, 10})
 	type net struct {
 		eta  float64
 		seed uint64

@@ -76,7 +76,7 @@ func TestGroupEqualsSoloRuns(t *testing.T) {
 			cfgs := make([]train.Config, len(nets))
 			specs := make([]network.Spec, len(nets))
 			for i, nt := range nets {
-				specs[i] = network.Spec{Sizes: []int{784, 30, 10}, Cost: network.CrossEntropy, Lambda: nt.lambda}.Norm()
+				specs[i] = network.Spec{Arch: network.Arch{Sizes: []int{784, 30, 10}}, Objective: network.Objective{Cost: network.CrossEntropy, Lambda: nt.lambda}}.Norm()
 				cfgs[i] = train.NewConfig(specs[i], training.Len(), batch, nt.eta, dt)
 			}
 			g := NewGroup(2) // the group's pool is used, by evaluation
