@@ -77,16 +77,7 @@ func TestEmuOps(t *testing.T) {
 								init[i] = randn(r, b.Len(), 2)
 							}
 						}
-						mc := newCPU(p)
-						for i, v := range init {
-							mc.set(i, v)
-						}
-						mc.Run()
-						s := newScript(dt)
-						s.declare(sc, init, nil)
-						s.launches(sc)
-						s.line("dump", p.Output)
-						got := s.run(t)
+						got, want := runBoth(t, p, sc, init)
 						tol := tolerance(dt, 2e-6, 1e-14)
 						if o.op == graph.SumAll {
 							// A tree of partial sums against the CPU's running
@@ -94,12 +85,29 @@ func TestEmuOps(t *testing.T) {
 							// magnitude per thousand terms.
 							tol = tolerance(dt, 2e-6, 1e-12)
 						}
-						near(t, "D", got.bufs[p.Output], mc.get(p.Output), tol)
+						near(t, "D", got, want, tol)
 					})
 				}
 			}
 		}
 	}
+}
+
+// runBoth runs program p from init on the CPU backend and, as scheduled
+// by sc, through the kernels; it returns the output buffer of each, the
+// kernels' first.
+func runBoth(t *testing.T, p *graph.Program, sc *schedule, init map[int][]float64) (kernels, cpu []float64) {
+	t.Helper()
+	mc := newCPU(p)
+	for i, v := range init {
+		mc.set(i, v)
+	}
+	mc.Run()
+	s := newScript(p.Dtype)
+	s.declare(sc, init, nil)
+	s.launches(sc)
+	s.line("dump", p.Output)
+	return s.run(t).bufs[p.Output], mc.get(p.Output)
 }
 
 // randomSet is n random images, mostly background like MNIST's digits

@@ -82,17 +82,8 @@ func TestEmuShapedOps(t *testing.T) {
 						dropout.SetKey(key, dropout.StepKey(r.Uint64(), r.Uint64()))
 						init[in.A] = key
 					}
-					mc := newCPU(p)
-					for i, v := range init {
-						mc.set(i, v)
-					}
-					mc.Run()
-					s := newScript(dt)
-					s.declare(sc, init, nil)
-					s.launches(sc)
-					s.line("dump", p.Output)
-					got := s.run(t)
-					near(t, "D", got.bufs[p.Output], mc.get(p.Output), 0)
+					got, want := runBoth(t, p, sc, init)
+					near(t, "D", got, want, 0)
 				})
 			}
 		}
