@@ -31,6 +31,20 @@ func (d Dtype) String() string {
 	return "float32"
 }
 
+// MarshalText writes the dtype as --dtype names it, for the checkpoint.
+func (d Dtype) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText reads what ParseDtype reads; it makes a Dtype a flag
+// (flag.TextVar) and a checkpoint field.
+func (d *Dtype) UnmarshalText(text []byte) error {
+	v, err := ParseDtype(string(text))
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
+
 // Tensor is the matching Gorgonia dtype.
 func (d Dtype) Tensor() tensor.Dtype {
 	if d == Float64 {

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/gputrain/gputrain/graph/network"
+	"github.com/gputrain/gputrain/graph/train"
 )
 
 // Setting is one network of a sweep: everything that makes its run differ
@@ -37,9 +38,13 @@ func Book() Setting {
 	}
 }
 
-// Spec is the network the setting trains.
-func (s Setting) Spec() network.Spec {
-	return network.Spec{Arch: network.Arch{Sizes: s.Sizes, Activation: network.Activation(s.Activation)}, Objective: network.Objective{Cost: network.Cost(s.Cost), Lambda: s.Lambda}}
+// Config is the run the setting makes of base, the settings every network
+// of the sweep shares: exactly the run gputrain train makes with them.
+func (s Setting) Config(base train.Config) train.Config {
+	c := base
+	c.Spec = network.Spec{Arch: network.Arch{Sizes: s.Sizes, Activation: network.Activation(s.Activation)}, Objective: network.Objective{Cost: network.Cost(s.Cost), Lambda: s.Lambda}}
+	c.WeightInit, c.BatchSize, c.Eta, c.Seed = network.WeightInit(s.WeightInit), s.BatchSize, s.Eta, s.Seed
+	return c.Norm()
 }
 
 // Check reports the first invalid field, named as its flag.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cmd/internal/trainflags"
+	"github.com/gputrain/gputrain/graph/train"
 )
 
 // Chapter 6: the book's convolutional networks (network3.py) as issue 24's
@@ -177,7 +178,7 @@ func (o ch6Opts) settings(b *bench, bin, dir string) []setting {
 					"--epochs", strconv.Itoa(cmp.Or(o.epochs, n.epochs)), "--seed", strconv.Itoa(s),
 					"--train-limit", strconv.Itoa(o.trainLimit), "--save", filepath.Join(dir, fmt.Sprintf("%s-%d-%d.json", id, seed, m))}, n.flags)
 				out = append(out, setting{prog: program{id: id, name: n.name}, argv: argv,
-					args:  trainflags.Peer{Flags: trainflags.Flags{Seed: uint64(seed), TrainLimit: o.trainLimit}},
+					args:  trainflags.Peer{Config: train.Config{Seed: uint64(seed), TrainLimit: o.trainLimit}},
 					label: fmt.Sprintf("%s seed %d", id, s)})
 			}
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cmd/internal/trainflags"
+	"github.com/gputrain/gputrain/graph/train"
 )
 
 // `gputrain-bench conv`: an epoch of chapter 6's networks, gputrain train
@@ -82,7 +83,7 @@ func convSettings(b *bench, ids []string, batches []int, epochs, limit, threads 
 		for _, m := range batches {
 			common := []string{"--data", b.data, "--dtype", "float32", "--epochs", strconv.Itoa(epochs),
 				"--batch-size", strconv.Itoa(m), "--train-limit", strconv.Itoa(limit), "--eval", "test"}
-			args := trainflags.Peer{Flags: trainflags.Flags{BatchSize: m, TrainLimit: limit}}
+			args := trainflags.Peer{Config: train.Config{BatchSize: m, TrainLimit: limit}}
 			gputrain := slices.Concat([]string{filepath.Join(b.bin, "gputrain"), "train", "--log-format", "json", "--quiet", "--best-validation=false"}, common, flags)
 			torch := slices.Concat([]string{b.python, filepath.Join(b.scripts, "torch_conv.py"), "--threads", strconv.Itoa(threads)}, common, flags)
 			out = append(out,

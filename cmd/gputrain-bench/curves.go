@@ -18,6 +18,7 @@ import (
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cmd/internal/trainflags"
+	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/internal/safefile"
 )
 
@@ -148,7 +149,7 @@ func (c *curvesRun) measure(b *bench) timings {
 			continue // the book's point, on both curves, runs once
 		}
 		for _, p := range c.programs {
-			a := trainflags.Peer{Flags: trainflags.Book(), Data: b.data}
+			a := trainflags.Peer{Config: train.Book(), Data: b.data}
 			a.Sizes, a.Epochs, a.BatchSize, a.TrainLimit, a.Eval = pt.sizes(), c.epochs, pt.Batch, c.limit, "none"
 			settings = append(settings, setting{prog: p, args: a, label: fmt.Sprintf("%s hidden=%d batch=%d", p.id, pt.Hidden, pt.Batch)})
 		}

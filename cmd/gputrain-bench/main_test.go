@@ -15,6 +15,9 @@ import (
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cmd/internal/trainflags"
+	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/network"
+	"github.com/gputrain/gputrain/graph/train"
 )
 
 func TestReplaceSection(t *testing.T) {
@@ -241,8 +244,8 @@ func TestParseSpec(t *testing.T) {
 // the flags gputrain's trainers register, to the same settings.
 func TestFlagArgs(t *testing.T) {
 	for _, a := range []trainflags.Peer{
-		{Flags: trainflags.Book(), Data: "d"},
-		{Flags: trainflags.Flags{Sizes: cli.IntList{784, 100, 20, 10}, Epochs: 2, BatchSize: 7, Eta: 0.25, Seed: 9, Dtype: "float64",
+		{Config: train.Config{Spec: network.Spec{Arch: network.Arch{Sizes: []int{784, 30, 10}}}, Epochs: 30, BatchSize: 10, Eta: 3, Seed: 1, Eval: "test"}, Data: "d"},
+		{Config: train.Config{Spec: network.Spec{Arch: network.Arch{Sizes: []int{784, 100, 20, 10}}}, Epochs: 2, BatchSize: 7, Eta: 0.25, Seed: 9, Dtype: graph.Float64,
 			TrainLimit: 205, NoShuffle: true, Eval: "none"}, Data: "d", Init: "i.json", Save: "s.json"},
 	} {
 		var got trainflags.Peer
@@ -260,7 +263,7 @@ func TestFlagArgs(t *testing.T) {
 // fakeResult is a result of runs with the given seconds per epoch, RSS and
 // disturbance, accuracy 90% + epoch/1000.
 func fakeResult(id, dtype string, limit int, runs ...[]float64) result {
-	r := result{setting: setting{prog: program{id: id, name: id + " name"}, args: trainflags.Peer{Flags: trainflags.Flags{Dtype: dtype, TrainLimit: limit}}}}
+	r := result{setting: setting{prog: program{id: id, name: id + " name"}, args: trainflags.Peer{Config: train.Config{Dtype: mustDtype(dtype), TrainLimit: limit}}}}
 	for i, secs := range runs {
 		run := runResult{PeakRSS: int64(i+1) << 20, Others: 0.01 * float64(i+1)}
 		for e, s := range secs {
@@ -385,4 +388,13 @@ func TestSweepBenchTable(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, md)
 		}
 	}
+}
+
+// mustDtype is the dtype a test names.
+func mustDtype(name string) graph.Dtype {
+	dt, err := graph.ParseDtype(name)
+	if err != nil {
+		panic(err)
+	}
+	return dt
 }

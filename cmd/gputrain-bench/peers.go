@@ -14,6 +14,7 @@ import (
 	"github.com/gputrain/gputrain/cmd/internal/trainflags"
 	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/network"
+	"github.com/gputrain/gputrain/graph/train"
 )
 
 // defaultEpochs gives each program, in each round, enough epochs for a
@@ -28,11 +29,11 @@ const accuracyEpoch = 3
 
 func runPeers(args []string, stdout, stderr io.Writer) error {
 	b := &bench{parallel: 1, log: stderr}
-	a := trainflags.Peer{Flags: trainflags.Book()}
+	a := trainflags.Peer{Config: train.Book()}
 	fs := cli.NewFlags("gputrain-bench peers")
 	b.register(fs, "the markdown file whose machine section and --section are rewritten")
 	b.timingFlags(fs, "")
-	fs.Var(&a.Sizes, "sizes", "layer sizes")
+	fs.Var((*cli.IntList)(&a.Sizes), "sizes", "layer sizes")
 	fs.IntVar(&a.BatchSize, "batch-size", 10, "mini-batch size")
 	fs.Float64Var(&a.Eta, "eta", 3.0, "learning rate η")
 	fs.Uint64Var(&a.Seed, "seed", 1, "seed of the shared initial network and of each program's shuffling")
@@ -55,7 +56,7 @@ func runPeers(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := network.CheckSizes(a.Sizes); err != nil {
 		return cli.Usagef("--sizes: %v", err)
-	} else if err := a.Check(); err != nil {
+	} else if err := trainflags.Check(a.Config); err != nil {
 		return err
 	}
 	// Every program starts from the same parameters: gputrain's N(0,1)
@@ -72,15 +73,16 @@ func runPeers(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var settings []setting
-	for _, dt := range strings.Split(*dtypes, ",") {
-		if _, err := graph.ParseDtype(dt); err != nil {
+	for _, name := range strings.Split(*dtypes, ",") {
+		dt, err := graph.ParseDtype(name)
+		if err != nil {
 			return cli.Usagef("--dtypes: %v", err)
 		}
 		for _, p := range b.programs() {
 			if want == nil || slices.Contains(want, p.id) {
 				pa := a
 				pa.Dtype, pa.Epochs, pa.TrainLimit = dt, cmp.Or(epochs[p.id], 3), cmp.Or(limits[p.id], a.TrainLimit)
-				settings = append(settings, setting{prog: p, args: pa, label: p.id + " " + dt})
+				settings = append(settings, setting{prog: p, args: pa, label: p.id + " " + name})
 			}
 		}
 	}
@@ -111,7 +113,7 @@ func (b *bench) peers(a trainflags.Peer, settings []setting, section string, std
 	}
 	body := fmt.Sprintf("Sizes %s, mini-batch %d, η %g, %s training images per epoch, test set evaluated after every epoch (not timed). "+
 		"Every program starts from the same initial network (gputrain's N(0,1) draw for seed %d, passed as `--init`) "+
-		"and shuffles with its own generator. %s\n\n", a.Sizes.String(), a.BatchSize, a.Eta, map[bool]string{true: "50,000", false: strconv.Itoa(a.TrainLimit)}[a.TrainLimit == 0], a.Seed, each) +
+		"and shuffles with its own generator. %s\n\n", cli.Ints(a.Sizes), a.BatchSize, a.Eta, map[bool]string{true: "50,000", false: strconv.Itoa(a.TrainLimit)}[a.TrainLimit == 0], a.Seed, each) +
 		table([]string{"program", "dtype", "epochs", "s/epoch min", "s/epoch median", "median ÷ gputrain",
 			"test accuracy after epoch 3", "peak RSS MiB", "CPU taken by others"}, "llrrrrrrr", rows) +
 		skippedList(results)
@@ -147,6 +149,6 @@ func peerRow(r result, all []result, full int) []string {
 		}
 	}
 	rss, others := r.worst()
-	return []string{name, r.args.Dtype, strconv.Itoa(len(epochs)), fmtSecs(least), fmtSecs(med), ratio, acc,
+	return []string{name, r.args.Dtype.String(), strconv.Itoa(len(epochs)), fmtSecs(least), fmtSecs(med), ratio, acc,
 		fmt.Sprintf("%.0f", float64(rss)/(1<<20)), fmtShare(others)}
 }

@@ -108,8 +108,8 @@ func TestPeersTrainTheSameNetwork(t *testing.T) {
 			if why := missing[p.needs]; why != "" {
 				t.Skip(why)
 			}
-			a := trainflags.Peer{Flags: trainflags.Book(), Data: data, Init: initPath, Save: filepath.Join(dir, c.id+c.dtype+".json")}
-			a.Epochs, a.Dtype, a.TrainLimit, a.NoShuffle, a.Eval = 1, c.dtype, c.images, true, "none"
+			a := trainflags.Peer{Config: train.Book(), Data: data, Init: initPath, Save: filepath.Join(dir, c.id+c.dtype+".json")}
+			a.Epochs, a.Dtype, a.TrainLimit, a.NoShuffle, a.Eval = 1, mustDtype(c.dtype), c.images, true, "none"
 			want := gputrainEpoch(t, a, d.Training.Slice(0, c.images), init)
 			got := peerNetwork(t, p.argv(a), a.Save)
 			if diff := maxRelDiff(got, want); diff > c.tol {
@@ -152,8 +152,8 @@ func TestNumpyPeerIsNetwork2(t *testing.T) {
 	if err := init.Save(initPath); err != nil {
 		t.Fatal(err)
 	}
-	a := trainflags.Peer{Flags: trainflags.Book(), Data: data, Init: initPath, Save: filepath.Join(dir, "numpy.json")}
-	a.Epochs, a.Dtype, a.Eta, a.TrainLimit, a.NoShuffle, a.Eval = 1, "float64", 0.5, 205, true, "none"
+	a := trainflags.Peer{Config: train.Book(), Data: data, Init: initPath, Save: filepath.Join(dir, "numpy.json")}
+	a.Epochs, a.Dtype, a.Eta, a.TrainLimit, a.NoShuffle, a.Eval = 1, graph.Float64, 0.5, 205, true, "none"
 	want := gputrainEpoch(t, a, d.Training.Slice(0, a.TrainLimit), init)
 	got := peerNetwork(t, append(p.argv(a), "--cost", "cross-entropy", "--lambda", "5"), a.Save)
 	if got.Cost != network.CrossEntropy {
@@ -202,7 +202,9 @@ func peerNetwork(t *testing.T, argv []string, save string) *network.Network {
 // gputrainEpoch is the network gputrain's CPU backend reaches after one
 // epoch of a's settings in file order, with init's cost and λ.
 func gputrainEpoch(t *testing.T, a trainflags.Peer, images *mnist.Set, init *network.Network) *network.Network {
-	b, err := cpu.Open(a.Config(init.Spec, images.Len()), images)
+	cfg := a.Config
+	cfg.Spec = init.Spec
+	b, err := cpu.Open(cfg.On(images.Len()), images)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,8 +323,8 @@ func TestNetworkPyOnTheBookPickle(t *testing.T) {
 	}
 	dir := t.TempDir()
 	init, initPath := bookInit(t, dir)
-	a := trainflags.Peer{Flags: trainflags.Book(), Data: pkl, Init: initPath, Save: filepath.Join(dir, "peer.json")}
-	a.Epochs, a.Dtype, a.NoShuffle = 1, "float64", true
+	a := trainflags.Peer{Config: train.Book(), Data: pkl, Init: initPath, Save: filepath.Join(dir, "peer.json")}
+	a.Epochs, a.Dtype, a.NoShuffle = 1, graph.Float64, true
 	argv := slices.Concat([]string{python, "peers/network.py"}, flagArgs(a))
 	out, err := exec.Command(argv[0], argv[1:]...).Output()
 	if err != nil {
@@ -389,8 +391,8 @@ func TestTorchEnsembleIsTheBookRule(t *testing.T) {
 		t.Fatalf("%v: %v\n%s", cmd.Args, err, out)
 	}
 	for k, eta := range []float64{0.5, 3} {
-		a := trainflags.Peer{Flags: trainflags.Book()}
-		a.Epochs, a.Dtype, a.Eta, a.TrainLimit, a.NoShuffle = 1, "float64", eta, 205, true
+		a := trainflags.Peer{Config: train.Book()}
+		a.Epochs, a.Dtype, a.Eta, a.TrainLimit, a.NoShuffle = 1, graph.Float64, eta, 205, true
 		want := gputrainEpoch(t, a, d.Training.Slice(0, a.TrainLimit), init)
 		got, err := network.Load(filepath.Join(dir, fmt.Sprintf("net-%d.json", k)))
 		if err != nil {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cmd/internal/trainflags"
+	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/graph/train"
 )
 
 // experiment is one of the book's runs: 30 epochs at batch 10, η Eta,
@@ -115,10 +117,11 @@ type reproduceOpts struct {
 func (o reproduceOpts) settings(b *bench) []setting {
 	var slow, fast []setting
 	add := func(ex experiment, id, dtype string, seed int) {
-		a := trainflags.Peer{Flags: trainflags.Book(), Data: b.data}
-		a.Sizes, a.Epochs, a.Eta, a.Dtype, a.Seed = ex.Sizes, o.epochs, ex.Eta, dtype, uint64(seed)
+		a := trainflags.Peer{Config: train.Book(), Data: b.data}
+		a.Sizes, a.Epochs, a.Eta, a.Seed = ex.Sizes, o.epochs, ex.Eta, uint64(seed)
+		a.Dtype, _ = graph.ParseDtype(dtype) // one of the two names
 		s := setting{prog: b.program(id), args: a, extra: ex.Flags,
-			label: fmt.Sprintf("%s [%s] η %g %s %s seed %d", id, a.Sizes.String(), ex.Eta, strings.Join(ex.Flags, " "), dtype, seed)}
+			label: fmt.Sprintf("%s [%s] η %g %s %s seed %d", id, cli.Ints(a.Sizes), ex.Eta, strings.Join(ex.Flags, " "), dtype, seed)}
 		if id == "network.py" {
 			s.env = append(os.Environ(), "OPENBLAS_NUM_THREADS=1")
 			slow = append(slow, s)
@@ -179,7 +182,7 @@ func reproduceMarkdown(runs []result, seeds cli.IntList, epochs int) string {
 	for _, ex := range chapter(1) {
 		for _, kind := range []string{"gputrain float32", "gputrain float64", "network.py float64"} {
 			for _, r := range runs {
-				if ex.ran(r) && r.args.Seed == uint64(seeds[0]) && r.prog.id+" "+r.args.Dtype == kind {
+				if ex.ran(r) && r.args.Seed == uint64(seeds[0]) && r.prog.id+" "+r.args.Dtype.String() == kind {
 					header = append(header, fmt.Sprintf("[%s] %s", ex.Sizes.String(), kind))
 					cols = append(cols, r.runs[0].accuracies())
 				}
@@ -214,7 +217,7 @@ func (ex experiment) peaks(runs []result) (cells map[string][]string, best float
 	for _, r := range runs {
 		if ex.ran(r) {
 			p, at := peakEpoch(r.runs[0].accuracies())
-			kind := r.prog.id + " " + r.args.Dtype
+			kind := r.prog.id + " " + r.args.Dtype.String()
 			cells[kind] = append(cells[kind], fmt.Sprintf("%s (epoch %d)", pct(p), at))
 			if kind == "gputrain float32" {
 				best = max(best, p)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/internal/safefile"
@@ -70,12 +71,12 @@ func parseCheckpoint(data []byte) (*checkpoint, error) {
 	if flag, fault := f.check(true); flag != "" {
 		return nil, fmt.Errorf("its stored --%s%s", flag, fault)
 	}
-	if f.Layers != "" || len(ck.Model.Layers) > 0 {
-		if f.Layers == "" || !ck.Model.SameNetwork(f.spec()) {
+	if len(f.Layers) > 0 || len(ck.Model.Layers) > 0 {
+		if len(f.Layers) == 0 || !ck.Model.SameNetwork(f.spec()) {
 			return nil, fmt.Errorf("its model's layers %s differ from its stored --layers %s", network.LayersString(ck.Model.Layers), f.Layers)
 		}
 	} else if !slices.Equal(ck.Model.Sizes, f.Sizes) {
-		return nil, fmt.Errorf("its model's sizes %v differ from its stored --sizes %v", ck.Model.Sizes, f.Sizes.String())
+		return nil, fmt.Errorf("its model's sizes %v differ from its stored --sizes %v", ck.Model.Sizes, cli.Ints(f.Sizes))
 	}
 	p := ck.Position
 	// Without --train-limit the epoch's size is the data's, checked once

@@ -2,12 +2,13 @@ package main
 
 import (
 	"fmt"
-	"github.com/gputrain/gputrain/internal/safefile"
 	"image/color"
 	"io"
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/gputrain/gputrain/internal/safefile"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -43,7 +44,7 @@ func (c *trainCmd) plotInfo(results []train.Result) plotInfo {
 	if spec.Lambda != 0 {
 		cost += fmt.Sprintf(", λ = %g", spec.Lambda)
 	}
-	return plotInfo{sizes: c.Sizes, layers: c.Layers, eta: c.Eta, batchSize: c.BatchSize, split: c.Eval, cost: cost, best: findBest(c.Eval, results, c.held)}
+	return plotInfo{sizes: c.Sizes, layers: c.Layers.String(), eta: c.Eta, batchSize: c.BatchSize, split: c.Eval, cost: cost, best: findBest(c.Eval, results, c.held)}
 }
 
 func (p plotInfo) costName() string {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"github.com/gputrain/gputrain/internal/safefile"
 	"image"
 	"image/color"
 	"image/draw"
@@ -10,6 +9,8 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+
+	"github.com/gputrain/gputrain/internal/safefile"
 
 	xdraw "golang.org/x/image/draw"
 	"golang.org/x/image/font"

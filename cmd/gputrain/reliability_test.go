@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/gputrain/gputrain/cmd/internal/trainflags"
+	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/mnist"
@@ -109,7 +109,7 @@ func validCheckpoint(t *testing.T) checkpoint {
 	state, _ := sh.MarshalBinary()
 	return checkpoint{
 		Run: "test",
-		Flags: trainFlags{Flags: trainflags.Flags{Sizes: []int{784, 5, 10}, Epochs: 3, BatchSize: 10, Eta: 3, Seed: 1, Dtype: "float32",
+		Flags: trainFlags{Config: train.Config{Spec: network.Book([]int{784, 5, 10}), Epochs: 3, BatchSize: 10, Eta: 3, Seed: 1, Dtype: graph.Float32,
 			TrainLimit: 2000, Eval: "none"}, LogFormat: "text"},
 		Position: train.Position{Epoch: 1, Done: 500, Shuffle: state},
 		Results:  []train.Result{{Epoch: 0, Cost: 0.1}},
@@ -189,7 +189,7 @@ func TestBadCheckpoints(t *testing.T) {
 func FuzzParseCheckpoint(f *testing.F) {
 	ck := checkpoint{
 		Run:      "fuzz",
-		Flags:    trainFlags{Flags: trainflags.Flags{Sizes: []int{784, 1, 10}, Epochs: 2, BatchSize: 10, Eta: 3, Seed: 1, Dtype: "float32", TrainLimit: 100, Eval: "none"}},
+		Flags:    trainFlags{Config: train.Config{Spec: network.Book([]int{784, 1, 10}), Epochs: 2, BatchSize: 10, Eta: 3, Seed: 1, Dtype: graph.Float32, TrainLimit: 100, Eval: "none"}},
 		Position: train.Position{Epoch: 1, Done: 50, Shuffle: []byte("pcg:0123456789abcdef")},
 		Results:  []train.Result{{Epoch: 0}},
 	}

@@ -43,7 +43,7 @@ func (c *trainCmd) loadCheckpoint(limit memlimit.Limit) (*checkpoint, error) {
 		same      bool
 		have, ckv any
 	}{
-		{"sizes", slices.Equal(c.Sizes, f.Sizes), c.Sizes.String(), f.Sizes.String()},
+		{"sizes", slices.Equal(c.Sizes, f.Sizes), cli.Ints(c.Sizes), cli.Ints(f.Sizes)},
 		{"layers", c.spec().SameNetwork(f.spec()), c.Layers, f.Layers},
 		{"batch-size", c.BatchSize == f.BatchSize, c.BatchSize, f.BatchSize},
 		{"eta", c.Eta == f.Eta, c.Eta, f.Eta},
@@ -55,7 +55,7 @@ func (c *trainCmd) loadCheckpoint(limit memlimit.Limit) (*checkpoint, error) {
 		{"cost", c.spec().Cost == f.spec().Cost, c.Cost, f.spec().Cost},
 		{"lambda", c.Lambda == f.Lambda, c.Lambda, f.Lambda},
 		{"early-stop", c.EarlyStop == f.EarlyStop, c.EarlyStop, f.EarlyStop},
-		{"weight-init", c.WeightInit == f.WeightInit || f.WeightInit == "" && c.WeightInit == string(network.Large), c.WeightInit, f.WeightInit},
+		{"weight-init", c.WeightInit == f.WeightInit || f.WeightInit == "" && c.WeightInit == network.Large, c.WeightInit, f.WeightInit},
 		{"train-set", c.TrainSet == f.TrainSet || f.TrainSet == "" && c.TrainSet == "standard", c.TrainSet, f.TrainSet},
 	} {
 		if c.set[d.name] && !d.same {

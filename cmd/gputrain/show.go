@@ -3,7 +3,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"github.com/gputrain/gputrain/internal/safefile"
 	"image"
 	"image/color"
 	"image/draw"
@@ -12,6 +11,8 @@ import (
 	"math"
 	"path/filepath"
 	"strings"
+
+	"github.com/gputrain/gputrain/internal/safefile"
 
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"

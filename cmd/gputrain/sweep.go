@@ -13,8 +13,9 @@ import (
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cmd/internal/memlimit"
-	"github.com/gputrain/gputrain/graph"
+	"github.com/gputrain/gputrain/cmd/internal/trainflags"
 	"github.com/gputrain/gputrain/graph/network"
+	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/sweep"
 )
 
@@ -27,14 +28,11 @@ const maxSweep = 100_000
 type sweepCmd struct {
 	axes     sweep.Axes
 	gridFile string
-	// Shared by every network.
-	epochs                  int
-	dtype, device, data     string
-	eval                    string
-	trainLimit              int
-	trainSet                string
-	noShuffle, nonCanonical bool
-	monitor                 bool
+	// base is what every network shares (Setting.Config makes each one's
+	// run of it): epochs, dtype, the sets, shuffling, monitors.
+	base         train.Config
+	device, data string
+	nonCanonical bool
 	// Outputs and execution.
 	out, saveDir, resume, plot string
 	shard                      string
@@ -113,7 +111,7 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "merge" {
 		return runSweepMerge(args[1:], stdout, stderr)
 	}
-	c := &sweepCmd{epochs: 30, dtype: "float32", device: "cpu", data: defaultData, eval: "test", stderr: stderr}
+	c := &sweepCmd{base: train.Book(), device: "cpu", data: defaultData, stderr: stderr}
 	fs := cli.NewFlags("gputrain sweep")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), sweepUsage+"\nFlags:\n") }
 	fs.Var(sizesFlag{&c.axes.Sizes}, "sizes", "layer sizes, 784 first and 10 last; repeat for several shapes (default 784,30,10)")
@@ -125,16 +123,12 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	fs.Var(namesFlag{&c.axes.Activation, names(network.Activations)}, "activation", "hidden activations: "+oneOf(network.Activations)+" (default sigmoid)")
 	fs.Var(namesFlag{&c.axes.WeightInit, []string{string(network.Large), string(network.Scaled)}}, "weight-init", "initial weights: large or scaled (default large)")
 	fs.StringVar(&c.gridFile, "grid", "", "read the networks' settings from this JSON or CSV file instead of the lists")
-	cli.IntVar(fs, &c.epochs, "epochs", c.epochs, "epochs of every network")
-	fs.StringVar(&c.dtype, "dtype", c.dtype, "float32 or float64")
+	trainflags.Shared(fs, &c.base)
 	fs.StringVar(&c.device, "device", c.device, deviceFlagHelp)
 	fs.StringVar(&c.data, "data", c.data, "directory of the MNIST files (fetched there when missing)")
 	fs.BoolVar(&c.nonCanonical, "allow-noncanonical", false, "read MNIST files that are not the canonical ones")
-	fs.StringVar(&c.eval, "eval", c.eval, "evaluate after each epoch on test, validation or none")
-	fs.StringVar(&c.trainSet, "train-set", "standard", trainSetHelp)
-	cli.IntVar(fs, &c.trainLimit, "train-limit", 0, "train on the first N training images only (0: all)")
-	fs.BoolVar(&c.noShuffle, "no-shuffle", false, "take mini-batches in file order")
-	fs.BoolVar(&c.monitor, "monitor", false, "after each epoch measure network2's four monitors of each network (in its JSON lines, and its training cost in --plot)")
+	fs.StringVar(&c.base.TrainSet, "train-set", c.base.TrainSet, trainSetHelp)
+	fs.BoolVar(&c.base.Monitor, "monitor", false, "after each epoch measure network2's four monitors of each network (in its JSON lines, and its training cost in --plot)")
 	fs.StringVar(&c.plot, "plot", "", "draw accuracy and training cost per epoch, one line per network, into this PNG (redrawn as the sweep goes)")
 	fs.StringVar(&c.out, "out", "", "keep the sweep here: its plan, the JSON lines, the table and each network's last epoch (for --resume)")
 	fs.StringVar(&c.saveDir, "save-dir", "", "write each network's model (network2.py JSON) into this folder, named by its settings")
@@ -172,7 +166,9 @@ func (c *sweepCmd) plan(set map[string]bool) (*sweep.Plan, error) {
 			return nil, err
 		}
 		c.out = c.resume
-		c.fromShared(plan)
+		if err := c.fromShared(plan); err != nil {
+			return nil, err
+		}
 		return plan, c.check()
 	}
 	if err := c.check(); err != nil {
@@ -195,7 +191,7 @@ func (c *sweepCmd) plan(set map[string]bool) (*sweep.Plan, error) {
 	if len(grid) > maxSweep {
 		return nil, cli.Usagef("%d networks: a sweep takes at most %d", len(grid), maxSweep)
 	}
-	plan := &sweep.Plan{Grid: grid, Epochs: c.epochs, Shards: 1, Shared: c.shared()}
+	plan := &sweep.Plan{Grid: grid, Epochs: c.base.Epochs, Shards: 1, Shared: c.shared()}
 	switch {
 	case c.shard != "" && set["shards"]:
 		return nil, cli.Usagef("--shard and --shards: give one (--shard I/N names the part; --shards N takes I from the engine)")
@@ -228,41 +224,40 @@ func (c *sweepCmd) shared() map[string]string {
 		data = c.data
 	}
 	return map[string]string{
-		"dtype": c.dtype, "data": data, "eval": c.eval, "train_limit": fmt.Sprint(c.trainLimit),
-		"no_shuffle": fmt.Sprint(c.noShuffle), "allow_noncanonical": fmt.Sprint(c.nonCanonical),
-		"monitor": fmt.Sprint(c.monitor), "train_set": c.trainSet,
+		"dtype": c.base.Dtype.String(), "data": data, "eval": c.base.Eval, "train_limit": fmt.Sprint(c.base.TrainLimit),
+		"no_shuffle": fmt.Sprint(c.base.NoShuffle), "allow_noncanonical": fmt.Sprint(c.nonCanonical),
+		"monitor": fmt.Sprint(c.base.Monitor), "train_set": c.base.TrainSet,
 	}
 }
 
 // fromShared takes a kept plan's shared flags.
-func (c *sweepCmd) fromShared(p *sweep.Plan) {
+func (c *sweepCmd) fromShared(p *sweep.Plan) error {
 	s := p.Shared
-	c.epochs, c.dtype, c.data, c.eval = p.Epochs, s["dtype"], s["data"], s["eval"]
-	fmt.Sscan(s["train_limit"], &c.trainLimit)
-	c.trainSet = s["train_set"] // "" in older plans: standard
-	c.noShuffle, c.nonCanonical, c.monitor = s["no_shuffle"] == "true", s["allow_noncanonical"] == "true", s["monitor"] == "true"
+	if err := c.base.Dtype.UnmarshalText([]byte(s["dtype"])); err != nil {
+		return fmt.Errorf("%s: its plan's %v", c.resume, err)
+	}
+	c.base.Epochs, c.data, c.base.Eval = p.Epochs, s["data"], s["eval"]
+	fmt.Sscan(s["train_limit"], &c.base.TrainLimit)
+	c.base.TrainSet = s["train_set"] // "" in older plans: standard
+	c.base.NoShuffle, c.nonCanonical, c.base.Monitor = s["no_shuffle"] == "true", s["allow_noncanonical"] == "true", s["monitor"] == "true"
+	c.base = c.base.Norm()
+	return nil
 }
 
 func (c *sweepCmd) check() error {
 	deviceErr := checkDevice(c.device)
+	if err := trainflags.Check(c.base); err != nil { // the lists are checked as they are read
+		return err
+	}
 	switch {
-	case c.epochs < 1:
-		return cli.Usagef("--epochs %d: must be at least 1", c.epochs)
-	case c.trainLimit < 0:
-		return cli.Usagef("--train-limit %d: must be 0 (all) or more", c.trainLimit)
-	case c.trainSet != "" && !slices.Contains(trainSets, c.trainSet):
-		return cli.Usagef("--train-set %q: want %s", c.trainSet, oneOf(trainSets))
-	case c.eval != "test" && c.eval != "validation" && c.eval != "none":
-		return cli.Usagef("--eval %q: want test, validation or none", c.eval)
+	case c.base.TrainSet != "" && !slices.Contains(trainSets, c.base.TrainSet):
+		return cli.Usagef("--train-set %q: want %s", c.base.TrainSet, oneOf(trainSets))
 	case deviceErr != nil:
 		return deviceErr
 	case c.parallel < 0:
 		return cli.Usagef("--parallel %d: must be 0 (automatic) or more", c.parallel)
 	case c.data == "":
 		return cli.Usagef("--data is empty: name the folder of the MNIST files")
-	}
-	if _, err := graph.ParseDtype(c.dtype); err != nil {
-		return cli.Usagef("--dtype: %v", err)
 	}
 	if c.parallel == 0 {
 		c.parallel = runtime.GOMAXPROCS(0)
@@ -276,18 +271,17 @@ func (c *sweepCmd) check() error {
 // checkMemory fits the networks trained at once into limit: fewer at once
 // when all would not fit (with a note), none when one alone does not.
 func (c *sweepCmd) checkMemory(mine []sweep.Setting, limit memlimit.Limit) error {
-	n := trainSetImages(c.trainSet)
-	if c.trainLimit > 0 {
-		n = min(n, c.trainLimit)
+	n := trainSetImages(c.base.TrainSet)
+	if c.base.TrainLimit > 0 {
+		n = min(n, c.base.TrainLimit)
 	}
-	dt, _ := graph.ParseDtype(c.dtype)
 	largest, which := 0.0, mine[0]
 	for _, s := range mine {
-		if est := trainEstimate(s.Sizes, s.BatchSize, n, dt, c.eval != "none", c.saveDir != "" || c.out != "") + trainSetBytes(c.trainSet); est > largest {
+		if est := trainEstimate(s.Sizes, s.BatchSize, n, c.base.Dtype, c.base.Eval != "none", c.saveDir != "" || c.out != "") + trainSetBytes(c.base.TrainSet); est > largest {
 			largest, which = est, s
 		}
 	}
-	what := fmt.Sprintf("network %s in %s", which.Name(), c.dtype)
+	what := fmt.Sprintf("network %s in %s", which.Name(), c.base.Dtype)
 	if err := limit.Check(what, largest); err != nil {
 		return cli.Usagef("%v", err)
 	}

@@ -18,7 +18,6 @@ import (
 	"github.com/gputrain/gputrain/cmd/internal/trainflags"
 	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/cuda"
-	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/internal/safefile"
@@ -46,7 +45,6 @@ type sweepRun struct {
 	*sweepCmd
 	plan             *sweep.Plan
 	training, eval   *mnist.Set
-	dt               graph.Dtype
 	mu               sync.Mutex // guards what follows
 	stdout, results  io.Writer
 	done, total      int // network-epochs
@@ -88,8 +86,7 @@ func (c *sweepCmd) run(plan *sweep.Plan, stdout io.Writer) error {
 		return err
 	}
 	r := &sweepRun{sweepCmd: c, plan: plan, stdout: stdout, started: time.Now(), kept: map[string]*netCheckpoint{}}
-	r.dt, _ = graph.ParseDtype(c.dtype)
-	if err := useTrainSet(c.trainSet, c.data, data, c.stderr); err != nil {
+	if err := useTrainSet(c.base.TrainSet, c.data, data, c.stderr); err != nil {
 		return err
 	}
 	if r.training, r.eval, err = c.sets(data); err != nil {
@@ -102,7 +99,7 @@ func (c *sweepCmd) run(plan *sweep.Plan, stdout io.Writer) error {
 		}
 		defer r.results.(*os.File).Close()
 	}
-	r.total = len(mine) * c.epochs
+	r.total = len(mine) * c.base.Epochs
 	r.lines = prior
 	r.progressTerminal = isTerminal(c.stderr) && !c.quiet
 	todo := r.todo(mine, prior)
@@ -130,8 +127,7 @@ func (c *sweepCmd) run(plan *sweep.Plan, stdout io.Writer) error {
 
 // sets picks the training images and the evaluation set, as train does.
 func (c *sweepCmd) sets(d *mnist.Data) (training, eval *mnist.Set, err error) {
-	f := trainflags.Flags{TrainLimit: c.trainLimit, Eval: c.eval}
-	if training, eval, err = f.Sets(d); err != nil {
+	if training, eval, err = trainflags.Sets(c.base, d); err != nil {
 		return nil, nil, err
 	}
 	if training.Len() == 0 {
@@ -172,7 +168,7 @@ func (r *sweepRun) openOut(mine []sweep.Setting) ([]sweep.Epoch, error) {
 		}
 		for _, l := range lines {
 			ck := r.kept[l.Name()]
-			if complete(lines, l.Setting, r.epochs) || ck != nil && l.Epoch < ck.Position.Epoch {
+			if complete(lines, l.Setting, r.base.Epochs) || ck != nil && l.Epoch < ck.Position.Epoch {
 				kept = append(kept, l)
 			}
 		}
@@ -229,7 +225,7 @@ func readNetCheckpoint(path string, s sweep.Setting) (*netCheckpoint, error) {
 func (r *sweepRun) todo(mine []sweep.Setting, prior []sweep.Epoch) []sweep.Setting {
 	var out []sweep.Setting
 	for _, s := range mine {
-		if !complete(prior, s, r.epochs) {
+		if !complete(prior, s, r.base.Epochs) {
 			out = append(out, s)
 		}
 	}
@@ -237,7 +233,7 @@ func (r *sweepRun) todo(mine []sweep.Setting, prior []sweep.Epoch) []sweep.Setti
 		if l.Diverged == "" {
 			r.done++
 		} else {
-			r.done += r.epochs - l.Epoch
+			r.done += r.base.Epochs - l.Epoch
 		}
 	}
 	return out
@@ -313,7 +309,7 @@ func (r *sweepRun) trainOne(ctx context.Context, s sweep.Setting, workers int) e
 
 // config is what a backend for s compiles its programs for.
 func (r *sweepRun) config(s sweep.Setting) train.Config {
-	return train.NewConfig(s.Spec().Norm(), r.training.Len(), s.BatchSize, s.Eta, r.dt)
+	return s.Config(r.base).On(r.training.Len())
 }
 
 // trainOn trains s on b, which it closes: from its checkpoint when there
@@ -325,18 +321,19 @@ func (r *sweepRun) trainOn(ctx context.Context, s sweep.Setting, b train.Trainer
 		net, pos = ck.Model, ck.Position
 	} else {
 		var err error
-		if net, err = network.NewSpec(s.Spec().Norm(), s.Seed, network.WeightInit(s.WeightInit)); err != nil {
+		cfg := s.Config(r.base)
+		if net, err = network.NewSpec(cfg.Spec, cfg.Seed, cfg.WeightInit); err != nil {
 			return err
 		}
 	}
 	if err := b.SetNetwork(net); err != nil {
 		return fmt.Errorf("%s: %w", s.Name(), err)
 	}
-	sh := train.NewShuffler(s.Seed, !r.noShuffle)
-	opt := train.Options{Epochs: r.epochs, Eval: r.eval, Start: pos}
+	sh := train.NewShuffler(s.Seed, !r.base.NoShuffle)
+	opt := train.Options{Epochs: r.base.Epochs, Eval: r.eval, Start: pos}
 	err := train.Run(ctx, b, r.training.Len(), sh, opt, func(res train.Result, next train.Position) error {
 		line := sweep.Epoch{Setting: s, Epoch: res.Epoch, Correct: res.Correct, Total: res.Total, EpochCost: res.Cost, Seconds: res.Seconds}
-		if r.monitor {
+		if r.base.Monitor {
 			if err := r.monitors(b, &line); err != nil {
 				return err
 			}
@@ -373,7 +370,7 @@ func (r *sweepRun) trainOn(ctx context.Context, s sweep.Setting, b train.Trainer
 
 // keep writes a network's checkpoint after an epoch, when there is --out.
 func (r *sweepRun) keep(b train.Trainer, s sweep.Setting, next train.Position) error {
-	if r.out == "" || next.Epoch >= r.epochs {
+	if r.out == "" || next.Epoch >= r.base.Epochs {
 		return nil
 	}
 	n, err := b.Network()
@@ -408,7 +405,7 @@ func (r *sweepRun) emit(l sweep.Epoch) error {
 	}
 	r.lines = append(r.lines, l)
 	if l.Diverged != "" {
-		r.done += r.epochs - l.Epoch
+		r.done += r.base.Epochs - l.Epoch
 		r.diverged = append(r.diverged, fmt.Sprintf("%s diverged in epoch %d: %s", l.Name(), l.Epoch, l.Diverged))
 		fmt.Fprintf(r.stderr, "gputrain sweep: %s\n", r.diverged[len(r.diverged)-1])
 	} else {

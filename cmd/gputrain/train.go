@@ -53,19 +53,19 @@ type trainCmd struct {
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
-	c := &trainCmd{trainFlags: trainFlags{Flags: trainflags.Book()}, stderr: stderr}
+	c := &trainCmd{trainFlags: trainFlags{Config: train.Book()}, stderr: stderr}
 	fs := cli.NewFlags("gputrain train")
-	c.Flags.Register(fs)
-	fs.StringVar(&c.Activation, "activation", "sigmoid", "the hidden layers' neurons: "+oneOf(network.Activations)+" (the output layer stays sigmoid, or softmax with the log-likelihood)")
-	fs.StringVar(&c.Layers, "layers", "", "chapter 6's network (network3.py) in place of --sizes: the layers after the 28×28 input, comma-separated, each KIND:ARGS[:OPTIONS]: conv:20x5x5, pool:2, fc:100, softmax:10 (last); options relu or sigmoid, dropout=P")
-	fs.StringVar(&c.Cost, "cost", "quadratic", "the cost to minimise: "+oneOf(network.Costs))
+	trainflags.Register(fs, &c.Config)
+	fs.StringVar((*string)(&c.Activation), "activation", string(c.Activation), "the hidden layers' neurons: "+oneOf(network.Activations)+" (the output layer stays sigmoid, or softmax with the log-likelihood)")
+	fs.Var(layersFlag{&c.Layers}, "layers", "chapter 6's network (network3.py) in place of --sizes: the layers after the 28×28 input, comma-separated, each KIND:ARGS[:OPTIONS]: conv:20x5x5, pool:2, fc:100, softmax:10 (last); options relu or sigmoid, dropout=P")
+	fs.StringVar((*string)(&c.Cost), "cost", string(c.Cost), "the cost to minimise: "+oneOf(network.Costs))
 	fs.Float64Var(&c.Lambda, "lambda", 0, "L2 regularisation λ (network2's weight decay 1 − ηλ/n, n the training images)")
-	fs.StringVar(&c.WeightInit, "weight-init", "large", "initial weights: large (N(0,1)) or scaled (N(0,1/n_in), network2's default)")
+	fs.StringVar((*string)(&c.WeightInit), "weight-init", string(c.WeightInit), "initial weights: large (N(0,1)) or scaled (N(0,1/n_in), network2's default)")
 	fs.BoolVar(&c.Monitor, "monitor", false, "after each epoch measure network2's four monitors (cost and accuracy on the training and evaluation sets) and print them after the book's line")
 	fs.BoolVar(&c.bestValidation, "best-validation", true, "also evaluate the other held-out set after each epoch (validation with --eval test, test with --eval validation) and report the test accuracy at the epoch of best validation accuracy, as network3 does")
 	cli.IntVar(fs, &c.EarlyStop, "early-stop", 0, "stop when the evaluation accuracy has not improved for N epochs (network2's early_stopping_n; 0: never)")
 	fs.StringVar(&c.device, "device", "cpu", deviceFlagHelp)
-	fs.StringVar(&c.TrainSet, "train-set", "standard", trainSetHelp)
+	fs.StringVar(&c.TrainSet, "train-set", c.TrainSet, trainSetHelp)
 	fs.StringVar(&c.Data, "data", defaultData, "directory of the MNIST files (fetched there when missing), or the book's mnist.pkl.gz")
 	fs.BoolVar(&c.NonCanonical, "allow-noncanonical", false, "read MNIST files that are not the canonical ones (a dataset of your own)")
 	fs.StringVar(&c.init, "init", "", "start from this model file (network2.py JSON) instead of random weights")
@@ -113,13 +113,13 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		if c.set["sizes"] && !slices.Equal(c.Sizes, net.Sizes) {
-			return cli.Usagef("--sizes %v differs from %s's sizes %v", c.Sizes.String(), c.init, net.Sizes)
+			return cli.Usagef("--sizes %v differs from %s's sizes %v", cli.Ints(c.Sizes), c.init, net.Sizes)
 		}
 		c.Sizes = net.Sizes
 		// The model's neurons, unless the command line names them (and
 		// then they must agree: the backend refuses another network).
 		if !c.set["activation"] {
-			c.Activation = string(net.Spec.Norm().Activation)
+			c.Activation = net.Spec.Norm().Activation
 		}
 	}
 	if err := c.checkMemory(limit); err != nil {
@@ -154,7 +154,7 @@ func (c *trainCmd) train(ck *checkpoint, net *network.Network, stdout io.Writer)
 	if err := useTrainSet(c.TrainSet, c.Data, data, c.stderr); err != nil {
 		return err
 	}
-	training, eval, err := c.Sets(data)
+	training, eval, err := trainflags.Sets(c.Config, data)
 	if err != nil {
 		return err
 	}
@@ -170,7 +170,7 @@ func (c *trainCmd) train(ck *checkpoint, net *network.Network, stdout io.Writer)
 	// The book's SGD cuts an epoch into mini-batches of at most the batch
 	// size: a batch size larger than the training set is one mini-batch of
 	// all of it, which is what the configuration runs.
-	cfg := c.Config(c.spec(), training.Len())
+	cfg := c.Config.Norm().On(training.Len())
 	batch := cfg.BatchSize
 	if batch < c.BatchSize {
 		fmt.Fprintf(c.stderr, "gputrain train: note: --batch-size %d is more than the %d training images: each epoch is one mini-batch of %d\n",

@@ -2,40 +2,24 @@ package main
 
 import (
 	"fmt"
-	"math"
 	"slices"
-	"strings"
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cmd/internal/memlimit"
-	"github.com/gputrain/gputrain/cmd/internal/trainflags"
-	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/network"
+	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/internal/safefile"
 )
 
 // train's settings: what a checkpoint records, their checks, and the
 // checks of the run's outputs and memory before any work.
 
-// trainFlags are the settings of a training run; a checkpoint records them
-// so that --resume DIR alone continues the run as it was started.
+// trainFlags are a training run's command line: its configuration, and
+// where it reads and writes. A checkpoint records them so that --resume
+// DIR alone continues the run as it was started.
 type trainFlags struct {
-	// The flags every program that trains the book's network takes (the
-	// benchmark's Go peers too); their JSON names are inline here.
-	trainflags.Flags
-	// Chapter 3's settings, gputrain's own; empty or 0 (the defaults) in
-	// older checkpoints.
-	Activation string `json:"activation,omitempty"`
-	// Chapter 6's network (network3.py), in place of Sizes: --layers as
-	// written; empty for a network of sizes.
-	Layers     string  `json:"layers,omitempty"`
-	Cost       string  `json:"cost,omitempty"`
-	Lambda     float64 `json:"lambda,omitempty"`
-	WeightInit string  `json:"weight_init,omitempty"`
-	EarlyStop  int     `json:"early_stop,omitempty"`
-	Monitor    bool    `json:"monitor,omitempty"`
-	// TrainSet is --train-set: "" (older checkpoints) is standard.
-	TrainSet string `json:"train_set,omitempty"`
+	// The run: its JSON names are the flags' own, inline here.
+	train.Config
 	// Where the run reads and writes, as absolute paths in a checkpoint
 	// (empty in checkpoints older than these fields: the defaults).
 	Data         string `json:"data,omitempty"`
@@ -50,33 +34,20 @@ type trainFlags struct {
 // wrong with its value (" 0: must be at least 1"), for the command line
 // and for a checkpoint's stored flags alike.
 func (f *trainFlags) check(sizesChecked bool) (flag, fault string) {
-	if f.Layers != "" {
-		if flag, fault := f.checkLayers(); flag != "" {
-			return flag, fault
+	if len(f.Layers) > 0 {
+		if _, err := network.Shapes(f.Layers); err != nil {
+			return "layers", " " + err.Error()
 		}
 	} else if sizesChecked {
 		if err := network.CheckSizes(f.Sizes); err != nil {
 			return "sizes", ": " + err.Error()
 		}
 	}
-	if flag, fault := f.Flags.Fault(); flag != "" {
+	if flag, fault := f.Fault(); flag != "" {
 		return flag, fault
 	}
-	switch {
-	case f.Activation != "" && !slices.Contains(network.Activations, network.Activation(f.Activation)):
-		return "activation", fmt.Sprintf(" %q: want %s", f.Activation, oneOf(network.Activations))
-	case f.Cost != "" && !slices.Contains(network.Costs, network.Cost(f.Cost)):
-		return "cost", fmt.Sprintf(" %q: want %s", f.Cost, oneOf(network.Costs))
-	case !(f.Lambda >= 0) || math.IsInf(f.Lambda, 0):
-		return "lambda", fmt.Sprintf(" %v: must be a finite number ≥ 0", f.Lambda)
-	case f.EarlyStop < 0:
-		return "early-stop", fmt.Sprintf(" %d: must be 0 (never) or more", f.EarlyStop)
-	case f.EarlyStop > 0 && f.Eval == "none":
-		return "early-stop", fmt.Sprintf(" %d: stops on the evaluation accuracy, and --eval is none", f.EarlyStop)
-	case f.TrainSet != "" && !slices.Contains(trainSets, f.TrainSet):
+	if f.TrainSet != "" && !slices.Contains(trainSets, f.TrainSet) {
 		return "train-set", fmt.Sprintf(" %q: want %s", f.TrainSet, oneOf(trainSets))
-	case f.WeightInit != "" && f.WeightInit != string(network.Large) && f.WeightInit != string(network.Scaled):
-		return "weight-init", fmt.Sprintf(" %q: want %s or %s", f.WeightInit, network.Large, network.Scaled)
 	}
 	if f.LogFormat != "text" && f.LogFormat != "json" {
 		return "log-format", fmt.Sprintf(" %q: want text or json", f.LogFormat)
@@ -84,26 +55,11 @@ func (f *trainFlags) check(sizesChecked bool) (flag, fault string) {
 	return "", ""
 }
 
-// spec is the network the flags describe.
-func (f *trainFlags) spec() network.Spec {
-	if f.Layers != "" {
-		layers, _ := network.ParseLayers(f.Layers) // checked by checkLayers
-		return network.Spec{Arch: network.Arch{Layers: layers}, Objective: network.Objective{Cost: network.LogLikelihood, Lambda: f.Lambda}}.Norm()
-	}
-	return network.Spec{Arch: network.Arch{Sizes: f.Sizes, Activation: network.Activation(f.Activation)}, Objective: network.Objective{Cost: network.Cost(f.Cost), Lambda: f.Lambda}}.Norm()
-}
+// spec is the network the flags describe, defaults filled in.
+func (f *trainFlags) spec() network.Spec { return f.Spec.Norm() }
 
 // oneOf lists names as a sentence does: "a, b or c".
-func oneOf[T ~string](names []T) string {
-	s := make([]string, len(names))
-	for i, n := range names {
-		s[i] = string(n)
-	}
-	if len(s) < 2 {
-		return strings.Join(s, "")
-	}
-	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
-}
+func oneOf[T ~string](names []T) string { return train.OneOf(names) }
 
 // validate checks the flags that need no files, and that every output
 // can be written, before any work is done.
@@ -130,7 +86,7 @@ func (c *trainCmd) validate() error {
 
 // checkMemory refuses a run whose estimated peak memory exceeds limit.
 func (c *trainCmd) checkMemory(limit memlimit.Limit) error {
-	if c.Layers != "" {
+	if len(c.Layers) > 0 {
 		return c.checkLayersMemory(limit)
 	}
 	if err := network.CheckSizes(c.Sizes); err != nil {
@@ -140,9 +96,8 @@ func (c *trainCmd) checkMemory(limit memlimit.Limit) error {
 	if c.TrainLimit > 0 {
 		n = min(n, c.TrainLimit)
 	}
-	dt, _ := graph.ParseDtype(c.Dtype)
-	est := trainEstimate(c.Sizes, c.BatchSize, n, dt, c.Eval != "none", c.Save != "" || c.Checkpoint != "") + trainSetBytes(c.TrainSet)
-	what := fmt.Sprintf("--sizes %s at --batch-size %d in %s", c.Sizes.String(), min(c.BatchSize, n), c.Dtype)
+	est := trainEstimate(c.Sizes, c.BatchSize, n, c.Dtype, c.Eval != "none", c.Save != "" || c.Checkpoint != "") + trainSetBytes(c.TrainSet)
+	what := fmt.Sprintf("--sizes %s at --batch-size %d in %s", cli.Ints(c.Sizes), min(c.BatchSize, n), c.Dtype)
 	if c.TrainSet == "expanded" {
 		what += " on the expanded training set"
 	}

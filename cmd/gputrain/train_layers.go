@@ -5,7 +5,6 @@ import (
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/cmd/internal/memlimit"
-	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/network"
 )
 
@@ -18,7 +17,7 @@ import (
 // layersFlags refuses flags that a network of layers does not take, and
 // drops the default sizes so that nothing reads them.
 func (c *trainCmd) layersFlags() error {
-	if c.Layers == "" {
+	if len(c.Layers) == 0 {
 		return nil
 	}
 	for _, f := range []struct{ name, why string }{
@@ -33,39 +32,39 @@ func (c *trainCmd) layersFlags() error {
 	if c.set["cost"] && network.Cost(c.Cost) != network.LogLikelihood {
 		return cli.Usagef("--cost %s with --layers: a network of layers ends in softmax and trains with the %s cost", c.Cost, network.LogLikelihood)
 	}
-	c.Sizes, c.Cost, c.Activation = nil, string(network.LogLikelihood), ""
+	c.Sizes, c.Cost, c.Activation = nil, network.LogLikelihood, ""
 	return nil
 }
 
-// checkLayers reports a --layers that cannot be parsed or does not stack:
-// one line naming the layer.
-func (f *trainFlags) checkLayers() (flag, fault string) {
-	layers, err := network.ParseLayers(f.Layers)
-	if err == nil {
-		_, err = network.Shapes(layers)
+// layersFlag is --layers: parsed as it is read (a layer's own syntax);
+// whether the stack fits is check's.
+type layersFlag struct{ layers *network.Layers }
+
+func (f layersFlag) Set(v string) error { return f.layers.UnmarshalText([]byte(v)) }
+
+func (f layersFlag) String() string {
+	if f.layers == nil {
+		return ""
 	}
-	if err != nil {
-		return "layers", " " + err.Error()
-	}
-	return "", ""
+	return f.layers.String()
 }
 
 // initLayers takes --init's network of layers as the run's --layers.
 func (c *trainCmd) initLayers(net *network.Network) error {
 	if len(net.Layers) == 0 {
-		if c.Layers != "" {
+		if len(c.Layers) > 0 {
 			return cli.Usagef("--layers %s: %s is a network of sizes %v", c.Layers, c.init, net.Sizes)
 		}
 		return nil
 	}
 	have := network.LayersString(net.Layers)
-	if c.Layers != "" && !c.spec().SameNetwork(net.Spec) {
+	if len(c.Layers) > 0 && !c.spec().SameNetwork(net.Spec) {
 		return cli.Usagef("--layers %s differs from %s's layers %s", c.Layers, c.init, have)
 	}
 	if c.set["sizes"] {
 		return cli.Usagef("--sizes with %s: a network of layers (%s)", c.init, have)
 	}
-	c.Layers = have
+	c.Layers = net.Spec.Norm().Layers
 	return c.layersFlags()
 }
 
@@ -76,8 +75,7 @@ func (c *trainCmd) checkLayersMemory(limit memlimit.Limit) error {
 	if c.TrainLimit > 0 {
 		n = min(n, c.TrainLimit)
 	}
-	dt, _ := graph.ParseDtype(c.Dtype)
-	est := archTrainEstimate(c.spec().Arch, c.BatchSize, n, dt, c.Eval != "none", c.Save != "" || c.Checkpoint != "")
+	est := archTrainEstimate(c.spec().Arch, c.BatchSize, n, c.Dtype, c.Eval != "none", c.Save != "" || c.Checkpoint != "")
 	what := fmt.Sprintf("--layers %s at --batch-size %d in %s", c.Layers, min(c.BatchSize, n), c.Dtype)
 	if err := limit.Check(what, est); err != nil {
 		return cli.Usagef("%v", err)

@@ -198,6 +198,26 @@ func Shapes(layers []Layer) ([]Shape, error) {
 	return out, nil
 }
 
+// Layers is chapter 6's network as --layers and the checkpoint write it:
+// text in, text out, parsed once.
+type Layers []Layer
+
+// MarshalText writes the layers as --layers reads them.
+func (ls Layers) MarshalText() ([]byte, error) { return []byte(LayersString(ls)), nil }
+
+// UnmarshalText parses --layers (ParseLayers): each layer's own syntax;
+// whether the stack fits is Shapes' check.
+func (ls *Layers) UnmarshalText(text []byte) error {
+	v, err := ParseLayers(string(text))
+	if err != nil {
+		return err
+	}
+	*ls = v
+	return nil
+}
+
+func (ls Layers) String() string { return LayersString(ls) }
+
 // LayersString writes layers as --layers reads them.
 func LayersString(layers []Layer) string {
 	s := make([]string, len(layers))

@@ -31,9 +31,9 @@ type Spec struct {
 // (network3.py), whose last is a softmax layer. Exactly one of Sizes and
 // Layers is set.
 type Arch struct {
-	Sizes      []int
-	Activation Activation // of the hidden layers (Sizes only; a Layer has its own)
-	Layers     []Layer
+	Sizes      []int      `json:"sizes,omitempty"`
+	Activation Activation `json:"activation,omitempty"` // of the hidden layers (Sizes only; a Layer has its own)
+	Layers     Layers     `json:"layers,omitempty"`
 }
 
 // Objective is what training minimises: the cost and its L2 term. A
@@ -41,8 +41,8 @@ type Arch struct {
 // (½·λ·Σw² / the training set's mini-batches); one of Sizes with
 // network2's (λ/2n·Σw²).
 type Objective struct {
-	Cost   Cost
-	Lambda float64 // L2 regularisation parameter λ; 0 for none
+	Cost   Cost    `json:"cost,omitempty"`
+	Lambda float64 `json:"lambda,omitempty"` // L2 regularisation parameter λ; 0 for none
 }
 
 // Book returns chapter 1's network of the given sizes: sigmoid neurons,

@@ -9,53 +9,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"time"
 
-	"github.com/gputrain/gputrain/graph"
 	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/mnist"
 )
-
-// Config is what a backend compiles its programs for.
-type Config struct {
-	network.Spec
-	// TrainSize is n of the L2 step, the size of the training set (after
-	// --train-limit); needed when the spec's λ > 0.
-	TrainSize int
-	BatchSize int
-	// Seed keys the dropout masks of a network of layers (with the step,
-	// graph/dropout); the run's --seed.
-	Seed  uint64
-	Eta   float64
-	Dtype graph.Dtype
-}
-
-// NewConfig is the Config of a run of spec on a training set of n images
-// at batchSize and eta in dt: every program that trains (gputrain train,
-// sweep, the benchmark) fills it here. A batch size over n is n, as the
-// book's SGD takes a set smaller than one mini-batch as one.
-func NewConfig(spec network.Spec, n, batchSize int, eta float64, dt graph.Dtype) Config {
-	return Config{Spec: spec, TrainSize: n, BatchSize: min(batchSize, n), Eta: eta, Dtype: dt}
-}
-
-// Check reports the first invalid field.
-func (c Config) Check() error {
-	if err := c.Spec.Check(); err != nil {
-		return err
-	}
-	if c.Lambda != 0 && c.TrainSize < 1 {
-		return fmt.Errorf("lambda %v: the L2 step needs the training-set size, have %d", c.Lambda, c.TrainSize)
-	}
-	if c.BatchSize < 1 {
-		return fmt.Errorf("batch size %d: must be at least 1", c.BatchSize)
-	}
-	if !(c.Eta > 0) || math.IsInf(c.Eta, 0) {
-		return fmt.Errorf("eta %v: must be a finite number > 0", c.Eta)
-	}
-	return nil
-}
 
 // Predictor computes one network's outputs on one device. It compiles
 // forward programs only: the cost and the training settings of the

@@ -68,9 +68,12 @@ func PrintHelp(fs *flag.FlagSet, stdout io.Writer) error {
 // IntList is a flag of comma-separated integers, like --sizes 784,30,10.
 type IntList []int
 
-func (l *IntList) String() string {
-	s := make([]string, len(*l))
-	for i, v := range *l {
+func (l *IntList) String() string { return Ints(*l) }
+
+// Ints writes a list as --sizes reads it: 784,30,10.
+func Ints(l []int) string {
+	s := make([]string, len(l))
+	for i, v := range l {
 		s[i] = strconv.Itoa(v)
 	}
 	return strings.Join(s, ",")

@@ -10,11 +10,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/gputrain/gputrain/internal/safefile"
 	"io"
-	"math"
 	"slices"
 	"time"
+
+	"github.com/gputrain/gputrain/internal/safefile"
 
 	"github.com/gputrain/gputrain/cmd/internal/cli"
 	"github.com/gputrain/gputrain/graph"
@@ -23,92 +23,48 @@ import (
 	"github.com/gputrain/gputrain/mnist"
 )
 
-// Flags are the settings that define a training run; gputrain's
-// checkpoints record them under these JSON names.
-type Flags struct {
-	Sizes      cli.IntList `json:"sizes"`
-	Epochs     int         `json:"epochs"`
-	BatchSize  int         `json:"batch_size"`
-	Eta        float64     `json:"eta"`
-	Seed       uint64      `json:"seed"`
-	Dtype      string      `json:"dtype"`
-	TrainLimit int         `json:"train_limit"`
-	NoShuffle  bool        `json:"no_shuffle"`
-	Eval       string      `json:"eval"`
+// Register adds the flags every program that trains the book's network
+// takes to fs, filling c with c's values as their defaults; integers are
+// read in decimal only ("010" is ten, not octal eight). This is where a
+// command line becomes the run's configuration: gputrain train adds its
+// own flags for the rest of c (chapters 3 and 6) beside these.
+func Register(fs *flag.FlagSet, c *train.Config) {
+	fs.Var((*cli.IntList)(&c.Sizes), "sizes", "layer sizes, comma-separated: 784 inputs first, 10 outputs last")
+	cli.IntVar(fs, &c.BatchSize, "batch-size", c.BatchSize, "mini-batch size (one larger than the training set is taken as all of it)")
+	fs.Float64Var(&c.Eta, "eta", c.Eta, "learning rate η")
+	cli.Uint64Var(fs, &c.Seed, "seed", c.Seed, "seed of the initial weights and of the shuffling")
+	Shared(fs, c)
 }
 
-// Book is the chapter's run: [784,30,10] for 30 epochs of shuffled
-// mini-batches of 10 at η 3.0, in float32, evaluated on the test set.
-func Book() Flags {
-	return Flags{Sizes: cli.IntList{784, 30, 10}, Epochs: 30, BatchSize: 10, Eta: 3, Seed: 1, Dtype: "float32", Eval: "test"}
+// Shared adds the flags of what every network of a sweep shares (the
+// sweep takes lists for the others): epochs, dtype and the images.
+func Shared(fs *flag.FlagSet, c *train.Config) {
+	cli.IntVar(fs, &c.Epochs, "epochs", c.Epochs, "number of epochs")
+	fs.TextVar(&c.Dtype, "dtype", c.Dtype, "float32 or float64")
+	cli.IntVar(fs, &c.TrainLimit, "train-limit", c.TrainLimit, "train on the first N training images only (0: all 50,000)")
+	fs.BoolVar(&c.NoShuffle, "no-shuffle", c.NoShuffle, "take mini-batches in file order")
+	fs.StringVar(&c.Eval, "eval", c.Eval, "evaluate after each epoch on test, validation or none")
 }
 
-// Register adds the flags to fs with f's values as their defaults;
-// integers are read in decimal only ("010" is ten, not octal eight).
-func (f *Flags) Register(fs *flag.FlagSet) {
-	fs.Var(&f.Sizes, "sizes", "layer sizes, comma-separated: 784 inputs first, 10 outputs last")
-	cli.IntVar(fs, &f.Epochs, "epochs", f.Epochs, "number of epochs")
-	cli.IntVar(fs, &f.BatchSize, "batch-size", f.BatchSize, "mini-batch size (one larger than the training set is taken as all of it)")
-	fs.Float64Var(&f.Eta, "eta", f.Eta, "learning rate η")
-	cli.Uint64Var(fs, &f.Seed, "seed", f.Seed, "seed of the initial weights and of the shuffling")
-	fs.StringVar(&f.Dtype, "dtype", f.Dtype, "float32 or float64")
-	cli.IntVar(fs, &f.TrainLimit, "train-limit", f.TrainLimit, "train on the first N training images only (0: all 50,000)")
-	fs.BoolVar(&f.NoShuffle, "no-shuffle", f.NoShuffle, "take mini-batches in file order")
-	fs.StringVar(&f.Eval, "eval", f.Eval, "evaluate after each epoch on test, validation or none")
-}
-
-// Fault returns the first invalid flag but --sizes (which a model file may
-// supply) as its name and what is wrong with its value (" 0: must be at
-// least 1"), so that a caller can word it for the command line or for a
-// checkpoint's stored flags.
-func (f *Flags) Fault() (flag, fault string) {
-	switch {
-	case f.Epochs < 1:
-		return "epochs", fmt.Sprintf(" %d: must be at least 1", f.Epochs)
-	case f.BatchSize < 1:
-		return "batch-size", fmt.Sprintf(" %d: must be at least 1", f.BatchSize)
-	case !(f.Eta > 0) || math.IsInf(f.Eta, 0):
-		return "eta", fmt.Sprintf(" %v: must be a finite number > 0", f.Eta)
-	case f.TrainLimit < 0:
-		return "train-limit", fmt.Sprintf(" %d: must be 0 (all) or more", f.TrainLimit)
-	case f.Eval != "test" && f.Eval != "validation" && f.Eval != "none":
-		return "eval", fmt.Sprintf(" %q: want test, validation or none", f.Eval)
-	}
-	if _, err := graph.ParseDtype(f.Dtype); err != nil {
-		return "dtype", ": " + err.Error()
-	}
-	return "", ""
-}
-
-// Check is Fault as a usage error naming the flag.
-func (f *Flags) Check() error {
-	if flag, fault := f.Fault(); flag != "" {
+// Check is c's Fault as a usage error naming the flag.
+func Check(c train.Config) error {
+	if flag, fault := c.Fault(); flag != "" {
 		return cli.Usagef("--%s%s", flag, fault)
 	}
 	return nil
 }
 
-// Config is the backends' configuration of a run of these flags with spec
-// on n training images (the first --train-limit); the flags must have
-// passed Check.
-func (f *Flags) Config(spec network.Spec, n int) train.Config {
-	dt, _ := graph.ParseDtype(f.Dtype)
-	cfg := train.NewConfig(spec, n, f.BatchSize, f.Eta, dt)
-	cfg.Seed = f.Seed // the dropout masks'
-	return cfg
-}
-
-// Sets picks the images the flags train on (the first --train-limit) and
-// the set --eval names (nil for none).
-func (f *Flags) Sets(d *mnist.Data) (training, eval *mnist.Set, err error) {
+// Sets picks the images c trains on (the first --train-limit) and the set
+// --eval names (nil for none).
+func Sets(c train.Config, d *mnist.Data) (training, eval *mnist.Set, err error) {
 	training = d.Training
-	if f.TrainLimit > 0 {
-		if f.TrainLimit > training.Len() {
-			return nil, nil, cli.Usagef("--train-limit %d: the training set has %d images", f.TrainLimit, training.Len())
+	if c.TrainLimit > 0 {
+		if c.TrainLimit > training.Len() {
+			return nil, nil, cli.Usagef("--train-limit %d: the training set has %d images", c.TrainLimit, training.Len())
 		}
-		training = training.Slice(0, f.TrainLimit)
+		training = training.Slice(0, c.TrainLimit)
 	}
-	switch f.Eval {
+	switch c.Eval {
 	case "test":
 		eval = d.Test
 	case "validation":
@@ -120,13 +76,13 @@ func (f *Flags) Sets(d *mnist.Data) (training, eval *mnist.Set, err error) {
 // Peer is a benchmark peer's command line: the training flags, where the
 // data is, and the model files it starts from and ends in.
 type Peer struct {
-	Flags
+	train.Config
 	Data, Init, Save string
 }
 
 // Register adds the peer's flags to fs.
 func (p *Peer) Register(fs *flag.FlagSet) {
-	p.Flags.Register(fs)
+	Register(fs, &p.Config)
 	fs.StringVar(&p.Data, "data", p.Data, "directory of the MNIST files (fetched there when missing), or the book's mnist.pkl.gz")
 	fs.StringVar(&p.Init, "init", p.Init, "start from this model (network2.py JSON) instead of random weights")
 	fs.StringVar(&p.Save, "save", p.Save, "write the trained model here (network2.py JSON)")
@@ -136,7 +92,7 @@ func (p *Peer) Register(fs *flag.FlagSet) {
 // (--init, or the N(0,1) draw for --seed), the training images and the
 // evaluation set.
 func (p *Peer) Setup(log io.Writer) (net *network.Network, training, eval *mnist.Set, err error) {
-	if err := p.Check(); err != nil {
+	if err := Check(p.Config); err != nil {
 		return nil, nil, nil, err
 	}
 	if err := network.CheckSizes(p.Sizes); err != nil {
@@ -151,8 +107,8 @@ func (p *Peer) Setup(log io.Writer) (net *network.Network, training, eval *mnist
 		if net, err = network.Load(p.Init); err != nil {
 			return nil, nil, nil, err
 		}
-		if !slices.Equal(net.Sizes, []int(p.Sizes)) {
-			return nil, nil, nil, cli.Usagef("--sizes %s differs from %s's sizes %v", p.Sizes.String(), p.Init, net.Sizes)
+		if !slices.Equal(net.Sizes, p.Sizes) {
+			return nil, nil, nil, cli.Usagef("--sizes %s differs from %s's sizes %v", cli.Ints(p.Sizes), p.Init, net.Sizes)
 		}
 	} else if net, err = network.New(p.Sizes, p.Seed); err != nil {
 		return nil, nil, nil, err
@@ -161,7 +117,7 @@ func (p *Peer) Setup(log io.Writer) (net *network.Network, training, eval *mnist
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	training, eval, err = p.Sets(d)
+	training, eval, err = Sets(p.Config, d)
 	return net, training, eval, err
 }
 
@@ -184,7 +140,7 @@ func Main(name string, args []string, stdout, stderr io.Writer, train32, train64
 }
 
 func peerMain(name string, args []string, stdout, stderr io.Writer, train32, train64 Trainer) error {
-	p := Peer{Flags: Book(), Data: "data/mnist"}
+	p := Peer{Config: train.Book(), Data: "data/mnist"}
 	fs := cli.NewFlags(name)
 	p.Register(fs)
 	if err := cli.Parse(fs, args, stdout); err != nil {
@@ -195,7 +151,7 @@ func peerMain(name string, args []string, stdout, stderr io.Writer, train32, tra
 		return err
 	}
 	train := train32
-	if p.Dtype == "float64" {
+	if p.Dtype == graph.Float64 {
 		train = train64
 	}
 	if net, err = train(&p, net, training, eval, stdout); err != nil || p.Save == "" {

@@ -33,7 +33,7 @@ func TestMainBadInput(t *testing.T) {
 		{[]string{"--eta", "NaN"}, 2, "p: --eta NaN: must be a finite number > 0\n"},
 		{[]string{"--train-limit", "-1"}, 2, "p: --train-limit -1: must be 0 (all) or more\n"},
 		{[]string{"--eval", "train"}, 2, "p: --eval \"train\": want test, validation or none\n"},
-		{[]string{"--dtype", "int8"}, 2, "p: --dtype: "},
+		{[]string{"--dtype", "int8"}, 2, `p: invalid value "int8" for flag -dtype: dtype "int8": want float32 or float64`},
 		{[]string{"--sizes", "784,10,9"}, 2, "p: --sizes: "},
 		{[]string{"--save", filepath.Join(dir, "no", "m.json")}, 2, "p: --save: "},
 		{[]string{"--init", model}, 2, "p: --sizes 784,30,10 differs from " + model + "'s sizes [784 20 10]\n"},

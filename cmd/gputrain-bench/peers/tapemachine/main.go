@@ -153,7 +153,7 @@ func (s *tapeGraph[T]) correct(labels []uint8) (int, error) {
 // tapeTrain trains as a asks, printing a line per epoch, and returns the
 // network it ends with.
 func tapeTrain[T float32 | float64](a *trainflags.Peer, net *network.Network, training, eval *mnist.Set, stdout io.Writer) (*network.Network, error) {
-	dt, _ := graph.ParseDtype(a.Dtype) // checked by Setup
+	dt := a.Dtype
 	p := newTapeParams[T](net)
 	// A graph per mini-batch size: the book's last mini-batch of an epoch
 	// is shorter when the batch size does not divide the images.
