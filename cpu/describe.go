@@ -10,7 +10,7 @@ import (
 // where the CPU or the architecture has neither.
 func Describe() string {
 	if vector {
-		return fmt.Sprintf("%s kernels, %d cores", kernelName, runtime.NumCPU())
+		return fmt.Sprintf("%s kernels, %d cores", kernelName(), runtime.NumCPU())
 	}
 	return fmt.Sprintf("plain Go kernels (no AVX2+FMA or NEON on this %s CPU), %d cores", runtime.GOARCH, runtime.NumCPU())
 }

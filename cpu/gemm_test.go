@@ -138,9 +138,14 @@ func TestVectorKernels(t *testing.T) {
 	if !vector {
 		t.Skip("no vector kernels on this CPU: the Go twins are the ones in use")
 	}
-	r := rand.New(rand.NewPCG(3, 4))
-	checkBlockKernels[float32](t, r)
-	checkBlockKernels[float64](t, r)
+	for _, k := range kernelSets() {
+		t.Run(k.name, func(t *testing.T) {
+			defer k.use()()
+			r := rand.New(rand.NewPCG(3, 4))
+			checkBlockKernels[float32](t, r)
+			checkBlockKernels[float64](t, r)
+		})
+	}
 }
 
 // same reports whether x and y have the same bits.

@@ -4,4 +4,22 @@ package cpu
 const vector = true
 
 // kernelName names the vector kernels for gputrain version.
-const kernelName = "NEON"
+func kernelName() string { return "NEON" }
+
+// The products' kernels: NEON's only.
+
+func dotKernelF32(a0, a1, a2, a3, b0, b1, b2 *float32, k int, out *[12]float32) {
+	dot4x3F32(a0, a1, a2, a3, b0, b1, b2, k, out)
+}
+
+func dotKernelF64(a0, a1, a2, a3, b0, b1, b2 *float64, k int, out *[12]float64) {
+	dot4x3F64(a0, a1, a2, a3, b0, b1, b2, k, out)
+}
+
+func axpyKernelF32(c0, c1, c2, c3 *float32, n int, add bool, beta, coef *float32, k int, b *float32, ldb int) {
+	axpy4F32(c0, c1, c2, c3, n, add, beta, coef, k, b, ldb)
+}
+
+func axpyKernelF64(c0, c1, c2, c3 *float64, n int, add bool, beta, coef *float64, k int, b *float64, ldb int) {
+	axpy4F64(c0, c1, c2, c3, n, add, beta, coef, k, b, ldb)
+}

@@ -43,10 +43,10 @@ func dotBlockVec[T Float](out *[12]T, a []T, i, nr, lda int, b []T, j, nc, ldb, 
 	switch o := any(out).(type) {
 	case *[12]float32:
 		p := func(x *T) *float32 { return any(x).(*float32) }
-		dot4x3F32(p(ar[0]), p(ar[1]), p(ar[2]), p(ar[3]), p(br[0]), p(br[1]), p(br[2]), k, o)
+		dotKernelF32(p(ar[0]), p(ar[1]), p(ar[2]), p(ar[3]), p(br[0]), p(br[1]), p(br[2]), k, o)
 	case *[12]float64:
 		p := func(x *T) *float64 { return any(x).(*float64) }
-		dot4x3F64(p(ar[0]), p(ar[1]), p(ar[2]), p(ar[3]), p(br[0]), p(br[1]), p(br[2]), k, o)
+		dotKernelF64(p(ar[0]), p(ar[1]), p(ar[2]), p(ar[3]), p(br[0]), p(br[1]), p(br[2]), k, o)
 	}
 	dotTail(out, a, i, nr, lda, b, j, nc, ldb, k)
 }
@@ -68,14 +68,14 @@ func axpyRowsVec[T Float](c []T, nr, ldc, n int, add bool, beta *T, coef []T, k 
 		if beta != nil {
 			bp = p(beta)
 		}
-		axpy4F32(p(rows[0]), p(rows[1]), p(rows[2]), p(rows[3]), n, add, bp, &cf[0], k, p(&b[0]), ldb)
+		axpyKernelF32(p(rows[0]), p(rows[1]), p(rows[2]), p(rows[3]), n, add, bp, &cf[0], k, p(&b[0]), ldb)
 	case []float64:
 		p := func(x *T) *float64 { return any(x).(*float64) }
 		var bp *float64
 		if beta != nil {
 			bp = p(beta)
 		}
-		axpy4F64(p(rows[0]), p(rows[1]), p(rows[2]), p(rows[3]), n, add, bp, &cf[0], k, p(&b[0]), ldb)
+		axpyKernelF64(p(rows[0]), p(rows[1]), p(rows[2]), p(rows[3]), n, add, bp, &cf[0], k, p(&b[0]), ldb)
 	}
 	axpyTail(c, nr, ldc, n, add, beta, coef, k, b, ldb)
 }

@@ -96,8 +96,14 @@ func dot4x3(c *build.Context, e elem) {
 	c.ADDQ(U8(32), RAX)
 	c.JMP(LabelRef("loop"))
 
-	// Each group of four accumulators becomes four sums.
 	c.Label("reduce")
+	dotReduce(c, e)
+}
+
+// dotReduce sums the lanes of dot4x3's twelve accumulators, Y0–Y11
+// (row r, column c in Y(3r+c)), into out (RDX) and returns: each group
+// of four accumulators becomes four sums.
+func dotReduce(c *build.Context, e elem) {
 	for g := 0; g < 3; g++ {
 		acc := ys[4*g : 4*g+4]
 		out := Mem{Base: RDX, Disp: 4 * e.size * g}
@@ -133,6 +139,31 @@ func axpy4(c *build.Context, e elem) {
 	name := "axpy4" + e.suffix
 	text(c, name, fmt.Sprintf("func(c0, c1, c2, c3 *%s, n int, add bool, beta *%[1]s, coef *%[1]s, k int, b *%[1]s, ldb int)", e.goType),
 		fmt.Sprintf("%s: for r < 4, x < n&^%d, cᵣ[x] = (β·cᵣ[x] if add; β = *beta, 1 if nil) + Σₜ coef[4t+r]·b[t*ldb+x].", name, e.lanes-1))
+	axpyBody(c, e, []axpyPass{{3, ys, "three"}, {1, ys, "one"}})
+}
+
+// axpyPass is one pass of axpy4 over the columns: regs registers of vs (Y
+// or Z, which sets how many bytes a register covers) a row at a time.
+type axpyPass struct {
+	regs  int
+	vs    []VecPhysical
+	label string
+}
+
+// imm is v as the smallest immediate that x86 reads back as v: imm8 is
+// sign-extended, so a byte over 127 takes an imm32.
+func imm(v int) Constant {
+	if v < 128 {
+		return U8(v)
+	}
+	return U32(v)
+}
+
+// axpyBody is axpy4 after its signature, passes in order: each but the
+// last while its registers' worth of columns remain, the last while any
+// whole register does. Every column gets the same operations in the same
+// order whatever the pass, so the passes differ in speed only.
+func axpyBody(c *build.Context, e elem, passes []axpyPass) {
 	rows := []Register{RDI, R8, R9, R10}
 	load(c, "c0 c1 c2 c3 n add beta coef k b ldb", rows[0], rows[1], rows[2], rows[3], RCX, R12, R15, RSI, R13, R11, RBX)
 	c.SHLQ(Imm(e.shift), RBX)
@@ -143,15 +174,20 @@ func axpy4(c *build.Context, e elem) {
 	c.ANDQ(I8(-int8(e.lanes)), RDX)
 	c.SHLQ(Imm(e.shift), RDX)
 
-	// One pass over the columns, regs registers a row at a time; accumulator
-	// r·3+j holds register j of row r.
-	pass := func(regs int, label, next string) {
-		acc := func(r, j int) VecPhysical { return ys[3*r+j] }
+	// One pass over the columns; accumulator r·3+j holds register j of row r.
+	for i, p := range passes {
+		regs, vs, label := p.regs, p.vs, p.label
+		width := int(p.vs[0].Size())
+		next := "done"
+		if i+1 < len(passes) {
+			next = passes[i+1].label
+		}
+		acc := func(r, j int) VecPhysical { return vs[3*r+j] }
 		c.Label(label)
-		if regs == 3 { // while three registers' worth, 96 bytes, of columns remain
+		if i+1 < len(passes) { // while regs registers' worth of columns remain
 			c.MOVQ(RDX, RCX)
 			c.SUBQ(RAX, RCX)
-			c.CMPQ(RCX, U8(96))
+			c.CMPQ(RCX, imm(regs*width))
 			c.JLT(LabelRef(next))
 		} else {
 			c.CMPQ(RAX, RDX)
@@ -161,22 +197,23 @@ func axpy4(c *build.Context, e elem) {
 		c.JZ(LabelRef(label + "zero"))
 		for r, row := range rows {
 			for j := 0; j < regs; j++ {
-				e.mov(Mem{Base: row, Index: RAX, Scale: 1, Disp: 32 * j}, acc(r, j))
+				e.mov(Mem{Base: row, Index: RAX, Scale: 1, Disp: width * j}, acc(r, j))
 			}
 		}
 		c.TESTQ(R15, R15)
 		c.JZ(LabelRef(label + "rows"))
-		e.bcast(Mem{Base: R15}, Y15)
+		e.bcast(Mem{Base: R15}, vs[15])
 		for r := range rows {
 			for j := 0; j < regs; j++ {
-				e.mul(Y15, acc(r, j), acc(r, j))
+				e.mul(vs[15], acc(r, j), acc(r, j))
 			}
 		}
 		c.JMP(LabelRef(label + "rows"))
 		c.Label(label + "zero")
 		for r := range rows {
 			for j := 0; j < regs; j++ {
-				e.xor(acc(r, j), acc(r, j), acc(r, j))
+				y := ys[3*r+j] // a VEX write clears the Z register above it
+				e.xor(y, y, y)
 			}
 		}
 		c.Label(label + "rows")
@@ -186,12 +223,12 @@ func axpy4(c *build.Context, e elem) {
 		c.CMPQ(RCX, R13)
 		c.JGE(LabelRef(label + "store"))
 		for j := 0; j < regs; j++ {
-			e.mov(Mem{Base: R14, Disp: 32 * j}, ys[12+j])
+			e.mov(Mem{Base: R14, Disp: width * j}, vs[12+j])
 		}
 		for r := range rows {
-			e.bcast(Mem{Base: RSI, Index: RCX, Scale: 1, Disp: r * e.size}, Y15)
+			e.bcast(Mem{Base: RSI, Index: RCX, Scale: 1, Disp: r * e.size}, vs[15])
 			for j := 0; j < regs; j++ {
-				e.fma(ys[12+j], Y15, acc(r, j))
+				e.fma(vs[12+j], vs[15], acc(r, j))
 			}
 		}
 		c.ADDQ(RBX, R14)
@@ -200,14 +237,12 @@ func axpy4(c *build.Context, e elem) {
 		c.Label(label + "store")
 		for r, row := range rows {
 			for j := 0; j < regs; j++ {
-				e.mov(acc(r, j), Mem{Base: row, Index: RAX, Scale: 1, Disp: 32 * j})
+				e.mov(acc(r, j), Mem{Base: row, Index: RAX, Scale: 1, Disp: width * j})
 			}
 		}
-		c.ADDQ(U8(32*regs), RAX)
+		c.ADDQ(imm(width*regs), RAX)
 		c.JMP(LabelRef(label))
 	}
-	pass(3, "three", "one")
-	pass(1, "one", "done")
 	c.Label("done")
 	c.VZEROUPPER()
 	c.RET()

@@ -29,6 +29,8 @@ import (
 const (
 	asmFile      = "simd_amd64.s"
 	declFile     = "simd_decl_amd64.go"
+	wideFile     = "simd_wide_amd64.s"
+	wideDeclFile = "simd_wide_decl_amd64.go"
 	neonFile     = "simd_arm64.s"
 	neonDeclFile = "simd_decl_arm64.go"
 )
@@ -59,7 +61,7 @@ func run(dir string, check bool) error {
 	if err != nil {
 		return err
 	}
-	for _, name := range []string{asmFile, declFile, neonFile, neonDeclFile} {
+	for _, name := range []string{asmFile, declFile, wideFile, wideDeclFile, neonFile, neonDeclFile} {
 		path := filepath.Join(dir, name)
 		if check {
 			have, err := os.ReadFile(path)
@@ -82,23 +84,28 @@ func run(dir string, check bool) error {
 // generate builds every kernel and prints the assembly and declarations
 // for both architectures.
 func generate() (map[string][]byte, error) {
-	c := build.NewContext()
-	kernels(c)
-	f, err := c.Result()
-	if err != nil {
-		return nil, err
-	}
-	if err := pass.Compile.Execute(f); err != nil {
-		return nil, err
-	}
-	cfg := printer.Config{Name: "cpu/internal/asmgen (go generate ./cpu/...)", Pkg: "cpu"}
 	files := map[string][]byte{}
-	for name, p := range map[string]printer.Printer{asmFile: printer.NewGoAsm(cfg), declFile: printer.NewStubs(cfg)} {
-		b, err := p.Print(f)
+	for _, set := range []struct {
+		build     func(*build.Context)
+		asm, decl string
+	}{{kernels, asmFile, declFile}, {wideKernels, wideFile, wideDeclFile}} {
+		c := build.NewContext()
+		set.build(c)
+		f, err := c.Result()
 		if err != nil {
-			return nil, fmt.Errorf("printing %s: %w", name, err)
+			return nil, err
 		}
-		files[name] = b
+		if err := pass.Compile.Execute(f); err != nil {
+			return nil, err
+		}
+		cfg := printer.Config{Name: "cpu/internal/asmgen (go generate ./cpu/...)", Pkg: "cpu"}
+		for name, p := range map[string]printer.Printer{set.asm: printer.NewGoAsm(cfg), set.decl: printer.NewStubs(cfg)} {
+			b, err := p.Print(f)
+			if err != nil {
+				return nil, fmt.Errorf("printing %s: %w", name, err)
+			}
+			files[name] = b
+		}
 	}
 	files[neonFile] = neonKernels()
 	files[neonDeclFile] = files[declFile] // the same functions, the same arguments
