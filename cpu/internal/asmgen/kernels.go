@@ -71,15 +71,7 @@ func dot4x3(c *build.Context, e elem) {
 	name := "dot4x3" + e.suffix
 	text(c, name, fmt.Sprintf("func(a0, a1, a2, a3, b0, b1, b2 *%s, k int, out *[12]%[1]s)", e.goType),
 		fmt.Sprintf("%s sets out[3r+c] = aᵣ·b_c over the first k&^%d elements.", name, e.lanes-1))
-	a := []Register{RSI, R8, R9, R10}
-	b := []Register{RDI, R11, R12}
-	load(c, "a0 a1 a2 a3 b0 b1 b2 k out", a[0], a[1], a[2], a[3], b[0], b[1], b[2], RCX, RDX)
-	for _, y := range ys[:12] {
-		e.xor(y, y, y)
-	}
-	c.XORQ(RAX, RAX)
-	c.ANDQ(I8(-int8(e.lanes)), RCX)
-	c.SHLQ(Imm(e.shift), RCX)
+	a, b := dotStart(c, e)
 
 	c.Label("loop")
 	c.CMPQ(RAX, RCX)
@@ -98,6 +90,23 @@ func dot4x3(c *build.Context, e elem) {
 
 	c.Label("reduce")
 	dotReduce(c, e)
+}
+
+// dotStart loads dot4x3's arguments (rows of A, columns of B, k in bytes
+// of whole registers in RCX, out in RDX), clears its twelve accumulators
+// Y0–Y11 (a VEX write clears the Z register above each) and RAX, the
+// offset.
+func dotStart(c *build.Context, e elem) (a, b []Register) {
+	a = []Register{RSI, R8, R9, R10}
+	b = []Register{RDI, R11, R12}
+	load(c, "a0 a1 a2 a3 b0 b1 b2 k out", a[0], a[1], a[2], a[3], b[0], b[1], b[2], RCX, RDX)
+	for _, y := range ys[:12] {
+		e.xor(y, y, y)
+	}
+	c.XORQ(RAX, RAX)
+	c.ANDQ(I8(-int8(e.lanes)), RCX)
+	c.SHLQ(Imm(e.shift), RCX)
+	return a, b
 }
 
 // dotReduce sums the lanes of dot4x3's twelve accumulators, Y0–Y11
