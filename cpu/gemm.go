@@ -40,7 +40,10 @@ func (g *gemm[T]) plan(p *pool) {
 		return
 	}
 	chunks := chunksPerWorker * p.size()
-	g.rows = g.m >= g.n || (g.dot() && g.m >= dotRows*chunks)
+	// A product too narrow to give every worker a column block (a conv's
+	// weight gradient, 25 filter taps wide) is split by rows instead.
+	narrow := g.n/colUnit < p.size() && g.m >= dotRows*p.size()
+	g.rows = g.m >= g.n || (g.dot() && g.m >= dotRows*chunks) || narrow
 	if g.rows {
 		g.chunks = min(g.m, chunks)
 	} else {
@@ -63,7 +66,7 @@ func (g *gemm[T]) chunk(i int) {
 		lo, hi := split(g.m, g.chunks, i, dotRows) // whole groups of the kernels' four rows
 		g.block(lo, hi, 0, g.n)
 	} else {
-		const unit = dotCols * 8
+		const unit = colUnit
 		lo, hi := split(g.n, g.chunks, i, unit)
 		// A last block narrower than a vector (a conv's 25 filter taps
 		// split 24 + 1) joins the one before it: alone it would take the
@@ -79,6 +82,9 @@ func (g *gemm[T]) chunk(i int) {
 		g.block(0, g.m, lo, hi)
 	}
 }
+
+// colUnit is the width, in columns of C, a split by columns hands out.
+const colUnit = dotCols * 8
 
 // split gives worker i of w its share [lo,hi) of n, in multiples of unit.
 func split(n, w, i, unit int) (lo, hi int) {
@@ -173,19 +179,25 @@ func (g *gemm[T]) axpyForm(r0, r1, c0, c1 int) {
 const axpyMaxK = 256
 
 // axpyBlocks is axpyForm four rows of C at a time (the vector kernels or
-// their Go twins): each load of B then feeds four rows.
+// their Go twins): each load of B then feeds four rows. A long k (a conv's
+// weight gradient sums over every position of every image: 57,600 rows of
+// B at batch 100) is taken axpyMaxK rows of B at a time for all rows of C,
+// so those rows are read from cache by every block of four, not from
+// memory; each element of C still takes its terms in the same order, its
+// sum carried from one pass to the next in C, so the result is the same
+// bit for bit.
 func (g *gemm[T]) axpyBlocks(r0, r1, c0, c1 int) {
 	var coef [4 * axpyMaxK]T
-	for i := r0; i < r1; i += 4 {
-		nr := min(4, r1-i)
-		// A β other than 0 or 1 (the L2 weight decay) scales C in the
-		// kernel's first pass, as it loads C: no pass of its own.
-		var beta *T
-		if g.beta != 0 && g.beta != 1 {
-			beta = &g.beta
-		}
-		for t0 := 0; t0 < g.k; t0 += axpyMaxK {
-			kk := min(axpyMaxK, g.k-t0)
+	for t0 := 0; t0 < g.k; t0 += axpyMaxK {
+		kk := min(axpyMaxK, g.k-t0)
+		for i := r0; i < r1; i += 4 {
+			nr := min(4, r1-i)
+			// A β other than 0 or 1 (the L2 weight decay) scales C in the
+			// kernel's first pass, as it loads C: no pass of its own.
+			var beta *T
+			if t0 == 0 && g.beta != 0 && g.beta != 1 {
+				beta = &g.beta
+			}
 			for t := 0; t < kk; t++ {
 				for r := 0; r < 4; r++ {
 					coef[4*t+r] = g.alpha * g.opA(i+min(r, nr-1), t0+t)
@@ -193,7 +205,6 @@ func (g *gemm[T]) axpyBlocks(r0, r1, c0, c1 int) {
 			}
 			add := g.beta != 0 || t0 > 0
 			axpyRows(g.c[i*g.ldc+c0:], nr, g.ldc, c1-c0, add, beta, coef[:4*kk], kk, g.b[t0*g.ldb+c0:], g.ldb)
-			beta = nil
 		}
 	}
 }
