@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/gputrain/gputrain/graph"
@@ -372,31 +373,63 @@ func checkNoAllocs[T Float](t *testing.T, dt graph.Dtype) {
 	}
 }
 
-// TestWorkersDoNotChangeResults: splitting products and σ over cores
-// changes no bit of the result, at a size where every instruction splits.
+// TestWorkersDoNotChangeResults: splitting products, σ and the shaped
+// kernels (by images) over cores changes no bit of the result, at sizes
+// where every instruction that can split does: a wide fully connected
+// layer, and two convolutions whose weight gradients are too narrow for a
+// split by columns.
 func TestWorkersDoNotChangeResults(t *testing.T) {
-	p, err := graph.Compile(network.Book([]int{784, 1000, 10}), 40, graph.Float32, graph.Step{Eta: 3})
+	relu := "conv:20x5x5:relu,pool:2,conv:40x5x5:relu,pool:2,fc:100:relu,softmax:10"
+	for _, c := range []struct {
+		name   string
+		spec   network.Spec
+		batch  int
+		lambda float64
+	}{
+		{"[784,1000,10]", network.Book([]int{784, 1000, 10}), 40, 0},
+		{"two conv", layersSpec(t, relu, 0.1), 30, 0.1},
+		{"shallow conv", layersSpec(t, "conv:20x5x5,pool:2,fc:100,softmax:10", 0), 7, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := graph.Compile(c.spec, c.batch, graph.Float32, graph.Step{Eta: 0.1, N: 1000, Batch: c.batch})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var outs [][]float32
+			for _, workers := range []int{1, 2} {
+				r := rand.New(rand.NewPCG(11, 11))
+				m := NewMachine[float32](p, workers)
+				for _, b := range append(append([]int{p.X}, p.Weights...), p.Biases...) {
+					copy(m.Buf(b), conv[float32](randSlice(r, len(m.Buf(b)))))
+				}
+				for i := range c.batch {
+					m.Buf(p.Y)[i*10+i%10] = 1
+				}
+				m.Run()
+				out := slices.Clone(m.Buf(p.Output))
+				for _, b := range append(slices.Clone(p.Weights), p.Biases...) {
+					out = append(out, m.Buf(b)...)
+				}
+				outs = append(outs, out)
+				m.Close()
+			}
+			for i := range outs[0] {
+				if math.Float32bits(outs[0][i]) != math.Float32bits(outs[1][i]) {
+					t.Fatalf("value %d: %v on one core, %v on two", i, outs[0][i], outs[1][i])
+				}
+			}
+		})
+	}
+}
+
+// layersSpec is the network of a --layers description.
+func layersSpec(t *testing.T, desc string, lambda float64) network.Spec {
+	t.Helper()
+	layers, err := network.ParseLayers(desc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := rand.New(rand.NewPCG(11, 11))
-	x, w, b := conv[float32](randSlice(r, 40*784)), conv[float32](randSlice(r, 1000*784)), conv[float32](randSlice(r, 1000))
-	var outs [][]float32
-	for _, workers := range []int{1, 2} {
-		m := NewMachine[float32](p, workers)
-		copy(m.Buf(p.X), x)
-		copy(m.Buf(p.Weights[0]), w)
-		copy(m.Buf(p.Biases[0]), b)
-		m.Buf(p.Y)[3] = 1
-		m.Run()
-		outs = append(outs, append(append([]float32(nil), m.Buf(p.Output)...), m.Buf(p.Weights[0])...))
-		m.Close()
-	}
-	for i := range outs[0] {
-		if math.Float32bits(outs[0][i]) != math.Float32bits(outs[1][i]) {
-			t.Fatalf("value %d: %v on one core, %v on two", i, outs[0][i], outs[1][i])
-		}
-	}
+	return network.Spec{Arch: network.Arch{Layers: layers}, Objective: network.Objective{Lambda: lambda}}.Norm()
 }
 
 // TestSigmoid32 holds the float32 σ (the SIMD kernel where there is one)

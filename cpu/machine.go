@@ -22,10 +22,12 @@ type Machine[T Float] struct {
 }
 
 // step is one instruction with its operands resolved: a planned product, a
-// σ split over the pool, or the op's kernel from the op table.
+// σ or a shaped kernel split over the pool, or the op's kernel from the
+// op table.
 type step[T Float] struct {
 	gemm        *gemm[T]
 	sig         *sigmoidJob[T]
+	shaped      *shapedJob[T]
 	kernel      graph.Kernel[T]
 	d, a, b     []T
 	alpha, beta T
@@ -114,7 +116,11 @@ func (m *Machine[T]) plan() {
 				s.sig.job = s.sig.chunk
 			}
 		case def.Shaped64 != nil:
-			s.kernel = shapedKernel[T](def, p.InstrShapes(in))
+			sh := p.InstrShapes(in)
+			s.kernel = shapedKernel[T](def, sh)
+			if m.pool != nil {
+				s.shaped = newShapedJob(def, sh, s, chunksPerWorker*m.pool.size())
+			}
 		default:
 			s.kernel = kernel[T](def)
 		}
@@ -162,6 +168,8 @@ func (m *Machine[T]) runRange(lo, hi int) {
 			s.gemm.run(m.pool)
 		case s.sig != nil:
 			m.pool.run(s.sig.chunks, s.sig.job)
+		case s.shaped != nil:
+			m.pool.run(len(s.shaped.parts), s.shaped.job)
 		default:
 			s.kernel(s.d, s.a, s.b, s.alpha, s.beta)
 		}

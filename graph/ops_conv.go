@@ -96,19 +96,24 @@ func checkConv(f Form, in Instr, d, a, b Buf) error {
 // im2col copies each output position's f×f patch over every input map:
 // row (n, y, x) of d holds a[n, c, y+i, x+j] at column (c·f + i)·f + j,
 // the filter layout (filters × maps × f × f) that Conv2d's product reads.
+// It takes one input row at a time, for every x of the output row: the
+// patches of one output row lie within a few kilobytes of d.
 func im2col[T float32 | float64](d, a, _ []T, s Shapes, _, _ T) {
 	m, c, h, w := s.A[0], s.A[1], s.A[2], s.A[3]
-	oh, ow := s.D[1], s.D[2]
+	oh, ow, k := s.D[1], s.D[2], s.D[3]
 	f := h - oh + 1
-	row := 0
 	for n := range m {
 		for y := range oh {
-			for x := range ow {
-				for ch := range c {
-					for i := range f {
-						src := ((n*c+ch)*h+y+i)*w + x
-						copy(d[row:row+f], a[src:src+f])
-						row += f
+			out := d[(n*oh+y)*ow*k:][:ow*k]
+			for ch := range c {
+				for i := range f {
+					src := a[((n*c+ch)*h+y+i)*w:][:w]
+					col := (ch*f + i) * f
+					for x := range ow {
+						dst, patch := out[x*k+col:][:f], src[x:][:f]
+						for j := range dst {
+							dst[j] = patch[j]
+						}
 					}
 				}
 			}
@@ -117,23 +122,25 @@ func im2col[T float32 | float64](d, a, _ []T, s Shapes, _, _ T) {
 }
 
 // col2im adds each patch gradient back to the input position it came
-// from: im2col's transpose.
+// from: im2col's transpose. Each input position takes its terms in the
+// order of the output positions (y, then x) that im2col copied it to.
 func col2im[T float32 | float64](d, a, _ []T, s Shapes, _, _ T) {
 	m, c, h, w := s.D[0], s.D[1], s.D[2], s.D[3]
-	oh, ow := s.A[1], s.A[2]
+	oh, ow, k := s.A[1], s.A[2], s.A[3]
 	f := h - oh + 1
 	clear(d)
-	row := 0
 	for n := range m {
 		for y := range oh {
-			for x := range ow {
-				for ch := range c {
-					for i := range f {
-						dst := d[((n*c+ch)*h+y+i)*w+x:][:f]
-						for j, v := range a[row : row+f] {
-							dst[j] += v
+			in := a[(n*oh+y)*ow*k:][:ow*k]
+			for ch := range c {
+				for i := range f {
+					dst := d[((n*c+ch)*h+y+i)*w:][:w]
+					col := (ch*f + i) * f
+					for x := range ow {
+						sum, patch := dst[x:][:f], in[x*k+col:][:f]
+						for j := range sum {
+							sum[j] += patch[j]
 						}
-						row += f
 					}
 				}
 			}
@@ -142,7 +149,7 @@ func col2im[T float32 | float64](d, a, _ []T, s Shapes, _, _ T) {
 }
 
 // permute moves the maps axis: (m, h, w, c) → (m, c, h, w) for α 0, back
-// for α 1.
+// for α 1, one map's plane of one image at a time.
 func permute[T float32 | float64](d, a, _ []T, s Shapes, alpha, _ T) {
 	m, c, h, w := s.D[0], s.D[1], s.D[2], s.D[3]
 	if alpha != 0 {
@@ -150,13 +157,21 @@ func permute[T float32 | float64](d, a, _ []T, s Shapes, alpha, _ T) {
 	}
 	hw := h * w
 	for n := range m {
+		nhwc := d[n*hw*c:][:hw*c]
+		nchw := a[n*hw*c:][:hw*c]
+		if alpha == 0 {
+			nhwc, nchw = nchw, nhwc
+		}
+		// nhwc is read from and nchw written to for α 0, the other way for α 1.
 		for ch := range c {
-			for p := range hw {
-				nchw, nhwc := (n*c+ch)*hw+p, (n*hw+p)*c+ch
-				if alpha == 0 {
-					d[nchw] = a[nhwc]
-				} else {
-					d[nhwc] = a[nchw]
+			plane := nchw[ch*hw:][:hw]
+			if alpha == 0 {
+				for p := range plane {
+					plane[p] = nhwc[p*c+ch]
+				}
+			} else {
+				for p, v := range plane {
+					nhwc[p*c+ch] = v
 				}
 			}
 		}
@@ -167,19 +182,10 @@ func permute[T float32 | float64](d, a, _ []T, s Shapes, alpha, _ T) {
 // window at pooled position (y, x) of the map that starts at base.
 func poolArg[T float32 | float64](a []T, base, w, p, y, x int) int {
 	best := base + y*p*w + x*p
-	if p == 2 { // network3's pool, unrolled: the same comparisons in the same order
-		top, bottom := best, best+w
-		v := a[top]
-		if u := a[top+1]; u > v {
-			v, best = u, top+1
+	if p == 2 { // network3's pool, unrolled
+		if at, ok := poolArg2(a, best, w); ok {
+			return at
 		}
-		if u := a[bottom]; u > v {
-			v, best = u, bottom
-		}
-		if u := a[bottom+1]; u > v {
-			best = bottom + 1
-		}
-		return best
 	}
 	for i := range p {
 		for j := range p {
@@ -189,6 +195,35 @@ func poolArg[T float32 | float64](a []T, base, w, p, y, x int) int {
 		}
 	}
 	return best
+}
+
+// poolArg2 is poolArg of a 2×2 window at top without a branch on the
+// data: which input is largest is a coin toss, and a branch on it is
+// mispredicted half the time. Each input is compared with the largest
+// before it, as poolArg's loop does; max gives that one's value, which
+// compares as poolArg's running value does (−0 and 0 compare equal). A
+// NaN, which max would carry on where the loop skips it, is left to the
+// loop (ok false).
+func poolArg2[T float32 | float64](a []T, top, w int) (at int, ok bool) {
+	q, r := a[top:][:2], a[top+w:][:2]
+	v0, v1, v2, v3 := q[0], q[1], r[0], r[1]
+	if s := v0 + v1 + v2 + v3; s != s {
+		return 0, false
+	}
+	m := max(v0, v1)
+	c2 := v2 > m
+	c3 := v3 > max(m, v2)
+	at = top
+	if v1 > v0 {
+		at = top + 1
+	}
+	if c2 {
+		at = top + w
+	}
+	if c3 {
+		at = top + w + 1
+	}
+	return at, true
 }
 
 // maxPool takes the largest value of each whole window (network3's
@@ -224,16 +259,33 @@ func maxPool[T float32 | float64](d, a, _ []T, s Shapes, alpha, _ T) {
 
 // maxPoolBack passes each window's gradient to the input maxPool took,
 // the first of its largest, which it finds again in the pool's input b:
-// no index buffer to keep between the passes.
+// no index buffer to keep between the passes. Every other input of a
+// window gets 0, and so does one outside every window (ignore_border's
+// last rows and columns), so nothing is cleared first; the gradient is
+// added to that 0, as into a cleared buffer (0 + −0 is 0).
 func maxPoolBack[T float32 | float64](d, a, b []T, s Shapes, alpha, _ T) {
 	h, w := s.D[2], s.D[3]
 	oh, ow, p := s.A[2], s.A[3], int(alpha)
-	clear(d)
+	if oh*p != h || ow*p != w {
+		clear(d)
+	}
 	k := 0
 	for base := 0; base < len(b); base += h * w {
 		for y := range oh {
 			for x := range ow {
-				d[poolArg(b, base, w, p, y, x)] += a[k]
+				best := poolArg(b, base, w, p, y, x)
+				if top := base + y*p*w + x*p; p == 2 {
+					d[top], d[top+1], d[top+w], d[top+w+1] = 0, 0, 0, 0
+				} else {
+					for i := range p {
+						clear(d[top+i*w:][:p])
+					}
+				}
+				g := a[k]
+				if g == 0 {
+					g = 0 // not −0
+				}
+				d[best] = g
 				k++
 			}
 		}
