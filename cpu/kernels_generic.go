@@ -87,9 +87,34 @@ func dotPlain[T Float](out *[dotRows * dotCols]T, a []T, i, nr, lda int, b []T, 
 	}
 }
 
-// dotTail adds the products past the last whole lane group, one at a time.
+// dotTail adds the products past the last whole lane group, one at a time
+// (each sum takes them in the order of k). A whole block, the usual case,
+// keeps its twelve sums in registers.
 func dotTail[T Float](out *[dotRows * dotCols]T, a []T, i, nr, lda int, b []T, j, nc, ldb, k int) {
-	for kt := k &^ (lanes[T]() - 1); kt < k; kt++ {
+	kb := k &^ (lanes[T]() - 1)
+	if kb == k {
+		return
+	}
+	if nr == dotRows && nc == dotCols {
+		n := k - kb
+		a0, a1, a2, a3 := a[i*lda+kb:][:n], a[(i+1)*lda+kb:][:n], a[(i+2)*lda+kb:][:n], a[(i+3)*lda+kb:][:n]
+		b0, b1, b2 := b[j*ldb+kb:][:n], b[(j+1)*ldb+kb:][:n], b[(j+2)*ldb+kb:][:n]
+		s := *out
+		for t := range n {
+			x0, x1, x2 := b0[t], b1[t], b2[t]
+			v := a0[t]
+			s[0], s[1], s[2] = s[0]+T(v*x0), s[1]+T(v*x1), s[2]+T(v*x2)
+			v = a1[t]
+			s[3], s[4], s[5] = s[3]+T(v*x0), s[4]+T(v*x1), s[5]+T(v*x2)
+			v = a2[t]
+			s[6], s[7], s[8] = s[6]+T(v*x0), s[7]+T(v*x1), s[8]+T(v*x2)
+			v = a3[t]
+			s[9], s[10], s[11] = s[9]+T(v*x0), s[10]+T(v*x1), s[11]+T(v*x2)
+		}
+		*out = s
+		return
+	}
+	for kt := kb; kt < k; kt++ {
 		for r := 0; r < nr; r++ {
 			for c := 0; c < nc; c++ {
 				out[3*r+c] += T(a[(i+r)*lda+kt] * b[(j+c)*ldb+kt])

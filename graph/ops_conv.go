@@ -109,6 +109,13 @@ func im2col[T float32 | float64](d, a, _ []T, s Shapes, _, _ T) {
 				for i := range f {
 					src := a[((n*c+ch)*h+y+i)*w:][:w]
 					col := (ch*f + i) * f
+					if f == 5 { // the book's filters, unrolled
+						for x := range ow {
+							dst, patch := out[x*k+col:][:5], src[x:][:5]
+							dst[0], dst[1], dst[2], dst[3], dst[4] = patch[0], patch[1], patch[2], patch[3], patch[4]
+						}
+						continue
+					}
 					for x := range ow {
 						dst, patch := out[x*k+col:][:f], src[x:][:f]
 						for j := range dst {
@@ -149,7 +156,8 @@ func col2im[T float32 | float64](d, a, _ []T, s Shapes, _, _ T) {
 }
 
 // permute moves the maps axis: (m, h, w, c) → (m, c, h, w) for α 0, back
-// for α 1, one map's plane of one image at a time.
+// for α 1. It takes permuteBlock positions of an image at a time over
+// every map, so that both sides of the copy stay in the L1 cache.
 func permute[T float32 | float64](d, a, _ []T, s Shapes, alpha, _ T) {
 	m, c, h, w := s.D[0], s.D[1], s.D[2], s.D[3]
 	if alpha != 0 {
@@ -163,20 +171,28 @@ func permute[T float32 | float64](d, a, _ []T, s Shapes, alpha, _ T) {
 			nhwc, nchw = nchw, nhwc
 		}
 		// nhwc is read from and nchw written to for α 0, the other way for α 1.
-		for ch := range c {
-			plane := nchw[ch*hw:][:hw]
-			if alpha == 0 {
-				for p := range plane {
-					plane[p] = nhwc[p*c+ch]
-				}
-			} else {
-				for p, v := range plane {
-					nhwc[p*c+ch] = v
+		for p0 := 0; p0 < hw; p0 += permuteBlock {
+			p1 := min(p0+permuteBlock, hw)
+			rows := nhwc[p0*c : p1*c]
+			for ch := range c {
+				plane := nchw[ch*hw+p0 : ch*hw+p1]
+				if alpha == 0 {
+					for p := range plane {
+						plane[p] = rows[p*c+ch]
+					}
+				} else {
+					for p, v := range plane {
+						rows[p*c+ch] = v
+					}
 				}
 			}
 		}
 	}
 }
+
+// permuteBlock is the positions permute takes at a time: a few cache
+// lines of each map's plane.
+const permuteBlock = 64
 
 // poolArg is the index into a of the first largest value of the p×p
 // window at pooled position (y, x) of the map that starts at base.
