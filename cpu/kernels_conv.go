@@ -80,3 +80,82 @@ func newShapedJob[T Float](def *graph.OpDef, sh graph.Shapes, s *step[T], chunks
 	j.job = func(i int) { p := &j.parts[i]; p.k(p.d, p.a, p.b, p.s, p.alpha, p.beta) }
 	return j
 }
+
+// permutedProduct is a convolution's forward product fused with the
+// permute after it: Conv2d's product gives each position's maps (m·h·w ×
+// c, NHWC) and the permute moves them to NCHW for the pooling. Where the
+// product's result has no other reader, the machine computes it per image
+// as W·colsᵀ (c × h·w) straight into the permute's output: neither the
+// NHWC buffer nor the permute's pass over it remain. Each element is the
+// same dot product of the same two rows with the operands swapped, which
+// the kernels compute alike (a·b = b·a, and so are their fused sums), so
+// the result is the same bit for bit.
+type permutedProduct[T Float] struct {
+	images []gemm[T]
+	chunks int
+	job    func(int)
+}
+
+func (pp *permutedProduct[T]) chunk(i int) {
+	lo, hi := split(len(pp.images), pp.chunks, i, 1)
+	for n := lo; n < hi; n++ {
+		g := &pp.images[n]
+		g.block(0, g.m, 0, g.n)
+	}
+}
+
+func (pp *permutedProduct[T]) run(p *pool) {
+	if p == nil || pp.chunks <= 1 {
+		pp.job(0)
+		return
+	}
+	p.run(pp.chunks, pp.job)
+}
+
+// fusePermutes finds each dot-form product whose only reader is the
+// permute to NCHW right after it, and plans the pair as one
+// permutedProduct in the product's step; the permute's step then does
+// nothing.
+func (m *Machine[T]) fusePermutes() {
+	p := m.P
+	readers := make(map[int]int)
+	for _, in := range p.Instrs {
+		for _, b := range in.Reads() {
+			readers[p.Storage(b)]++
+		}
+	}
+	for i := 0; i+1 < len(p.Instrs); i++ {
+		mm, pe := p.Instrs[i], p.Instrs[i+1]
+		if mm.Op != graph.MatMul || mm.TransA || !mm.TransB || mm.Beta != 0 || pe.Op != graph.Permute || pe.Alpha != 0 {
+			continue
+		}
+		st := p.Storage(mm.Dst)
+		if p.Storage(pe.A) != st || readers[st] != 1 || p.Bufs[st].Kind != graph.Temp {
+			continue
+		}
+		dims := p.Bufs[pe.A].Dims() // (images, h, w, maps)
+		rows, maps, k := p.MatMulDims(mm)
+		images, hw := dims[0], dims[1]*dims[2]
+		if rows != images*hw || maps != dims[3] {
+			continue
+		}
+		s := &m.steps[i]
+		pp := &permutedProduct[T]{images: make([]gemm[T], images)}
+		for n := range pp.images {
+			pp.images[n] = gemm[T]{
+				transB: true, m: maps, n: hw, k: k, alpha: s.alpha,
+				a: s.b, lda: p.Bufs[mm.B].Cols,
+				b: s.a[n*hw*k:], ldb: p.Bufs[mm.A].Cols,
+				c: m.steps[i+1].d[n*maps*hw:][:maps*hw], ldc: hw,
+			}
+		}
+		pp.chunks = 1
+		if m.pool != nil && 2*rows*maps*k >= parallelFlops {
+			pp.chunks = min(images, chunksPerWorker*m.pool.size())
+		}
+		pp.job = pp.chunk
+		s.gemm, s.permuted = nil, pp
+		m.steps[i+1] = step[T]{skip: true}
+		i++
+	}
+}

@@ -28,6 +28,8 @@ type step[T Float] struct {
 	gemm        *gemm[T]
 	sig         *sigmoidJob[T]
 	shaped      *shapedJob[T]
+	permuted    *permutedProduct[T]
+	skip        bool // done by the step before (a permute fused into its product)
 	kernel      graph.Kernel[T]
 	d, a, b     []T
 	alpha, beta T
@@ -125,6 +127,7 @@ func (m *Machine[T]) plan() {
 			s.kernel = kernel[T](def)
 		}
 	}
+	m.fusePermutes()
 }
 
 // kernel is the op table's kernel in T.
@@ -164,8 +167,11 @@ func (m *Machine[T]) runRange(lo, hi int) {
 	for i := lo; i < hi; i++ {
 		s := &m.steps[i]
 		switch {
+		case s.skip:
 		case s.gemm != nil:
 			s.gemm.run(m.pool)
+		case s.permuted != nil:
+			s.permuted.run(m.pool)
 		case s.sig != nil:
 			m.pool.run(s.sig.chunks, s.sig.job)
 		case s.shaped != nil:
