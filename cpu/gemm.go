@@ -135,6 +135,14 @@ func (g *gemm[T]) dotForm(r0, r1, c0, c1 int) {
 		for i := r0; i < r1; i += dotRows {
 			nr := min(dotRows, r1-i)
 			dotBlock(&out, g.a, i, nr, g.lda, g.b, j, nc, g.ldb, g.k)
+			if nr == dotRows && nc == dotCols && g.beta == 0 { // a whole block, stored row by row
+				for r := range dotRows {
+					crow := g.c[(i+r)*g.ldc+j:][:dotCols]
+					o := out[dotCols*r:][:dotCols]
+					crow[0], crow[1], crow[2] = T(g.alpha*o[0]), T(g.alpha*o[1]), T(g.alpha*o[2])
+				}
+				continue
+			}
 			for r := 0; r < nr; r++ {
 				for c := 0; c < nc; c++ {
 					ci := (i+r)*g.ldc + j + c

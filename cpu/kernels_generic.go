@@ -204,21 +204,29 @@ func axpyRowsGo[T Float](fused bool, c []T, nr, ldc, n int, add bool, beta *T, c
 	axpyTail(c, nr, ldc, n, add, beta, coef, k, b, ldb)
 }
 
-// axpyTail computes the columns of axpyRowsGo past n&^(lanes−1).
+// axpyTail computes the columns of axpyRowsGo past n&^(lanes−1). The four
+// rows' sums run side by side (spare rows repeat the last one, computed
+// but not stored), so that each waits on its own adds only.
 func axpyTail[T Float](c []T, nr, ldc, n int, add bool, beta *T, coef []T, k int, b []T, ldb int) {
+	coef = coef[:4*k]
 	for x := n &^ (lanes[T]() - 1); x < n; x++ {
-		for r := 0; r < nr; r++ {
-			s := T(0)
-			if add {
-				s = c[r*ldc+x]
+		var s [4]T
+		if add {
+			for r := range s {
+				s[r] = c[min(r, nr-1)*ldc+x]
 				if beta != nil {
-					s *= *beta
+					s[r] *= *beta
 				}
 			}
-			for t := 0; t < k; t++ {
-				s += T(coef[4*t+r] * b[t*ldb+x])
-			}
-			c[r*ldc+x] = s
+		}
+		s0, s1, s2, s3 := s[0], s[1], s[2], s[3]
+		for t := 0; t < k; t++ {
+			q, bt := coef[4*t:][:4], b[t*ldb+x]
+			s0, s1, s2, s3 = s0+T(q[0]*bt), s1+T(q[1]*bt), s2+T(q[2]*bt), s3+T(q[3]*bt)
+		}
+		s = [4]T{s0, s1, s2, s3}
+		for r := range nr {
+			c[r*ldc+x] = s[r]
 		}
 	}
 }
