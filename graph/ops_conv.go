@@ -198,9 +198,9 @@ const permuteBlock = 64
 // window at pooled position (y, x) of the map that starts at base.
 func poolArg[T float32 | float64](a []T, base, w, p, y, x int) int {
 	best := base + y*p*w + x*p
-	if p == 2 { // network3's pool, unrolled
-		if at, ok := poolArg2(a, best, w); ok {
-			return at
+	if p == 2 { // network3's pool
+		if at, ok := argmax4(a[best], a[best+1], a[best+w], a[best+w+1]); ok {
+			return best + at>>1*w + at&1
 		}
 	}
 	for i := range p {
@@ -213,31 +213,27 @@ func poolArg[T float32 | float64](a []T, base, w, p, y, x int) int {
 	return best
 }
 
-// poolArg2 is poolArg of a 2×2 window at top without a branch on the
-// data: which input is largest is a coin toss, and a branch on it is
-// mispredicted half the time. Each input is compared with the largest
-// before it, as poolArg's loop does; max gives that one's value, which
-// compares as poolArg's running value does (−0 and 0 compare equal). A
-// NaN, which max would carry on where the loop skips it, is left to the
-// loop (ok false).
-func poolArg2[T float32 | float64](a []T, top, w int) (at int, ok bool) {
-	q, r := a[top:][:2], a[top+w:][:2]
-	v0, v1, v2, v3 := q[0], q[1], r[0], r[1]
+// argmax4 is poolArg's choice among a 2×2 window's inputs (top left, top
+// right, bottom left, bottom right) without a branch on the data: which
+// is largest is a coin toss, and a branch on it is mispredicted half the
+// time. Each input is compared with the largest before it, as poolArg's
+// loop does; max gives that one's value, which compares as poolArg's
+// running value does (−0 and 0 compare equal). A NaN, which max would
+// carry on where the loop skips it, is left to the loop (ok false).
+func argmax4[T float32 | float64](v0, v1, v2, v3 T) (at int, ok bool) {
 	if s := v0 + v1 + v2 + v3; s != s {
 		return 0, false
 	}
 	m := max(v0, v1)
-	c2 := v2 > m
-	c3 := v3 > max(m, v2)
-	at = top
+	c2, c3 := v2 > m, v3 > max(m, v2)
 	if v1 > v0 {
-		at = top + 1
+		at = 1
 	}
 	if c2 {
-		at = top + w
+		at = 2
 	}
 	if c3 {
-		at = top + w + 1
+		at = 3
 	}
 	return at, true
 }
@@ -285,24 +281,47 @@ func maxPoolBack[T float32 | float64](d, a, b []T, s Shapes, alpha, _ T) {
 	if oh*p != h || ow*p != w {
 		clear(d)
 	}
+	if p == 2 {
+		maxPoolBack2(d, a, b, h, w, oh, ow)
+		return
+	}
 	k := 0
 	for base := 0; base < len(b); base += h * w {
 		for y := range oh {
 			for x := range ow {
 				best := poolArg(b, base, w, p, y, x)
-				if top := base + y*p*w + x*p; p == 2 {
-					d[top], d[top+1], d[top+w], d[top+w+1] = 0, 0, 0, 0
-				} else {
-					for i := range p {
-						clear(d[top+i*w:][:p])
-					}
+				for i := range p {
+					clear(d[base+(y*p+i)*w+x*p:][:p])
 				}
-				g := a[k]
-				if g == 0 {
-					g = 0 // not −0
-				}
-				d[best] = g
+				d[best] = a[k] + 0 // −0 becomes 0, as added into a cleared buffer
 				k++
+			}
+		}
+	}
+}
+
+// maxPoolBack2 is maxPoolBack of network3's 2×2 pool, a pair of rows at a
+// time, each window's argmax found as poolArg finds it.
+func maxPoolBack2[T float32 | float64](d, a, b []T, h, w, oh, ow int) {
+	k := 0
+	for base := 0; base < len(b); base += h * w {
+		for y := range oh {
+			top, bottom := b[base+2*y*w:][:2*ow], b[base+(2*y+1)*w:][:2*ow]
+			dtop, dbottom := d[base+2*y*w:][:2*ow], d[base+(2*y+1)*w:][:2*ow]
+			grad := a[k : k+ow]
+			k += ow
+			for x, g := range grad {
+				g += 0 // −0 becomes 0, as added into a cleared buffer
+				at, ok := argmax4(top[2*x], top[2*x+1], bottom[2*x], bottom[2*x+1])
+				if !ok { // a NaN: poolArg's loop
+					dtop[2*x], dtop[2*x+1], dbottom[2*x], dbottom[2*x+1] = 0, 0, 0, 0
+					d[poolArg(b, base, w, 2, y, x)] = g
+					continue
+				}
+				// The window's four gradients: g at the argmax, 0 elsewhere.
+				var win [4]T
+				win[at] = g
+				dtop[2*x], dtop[2*x+1], dbottom[2*x], dbottom[2*x+1] = win[0], win[1], win[2], win[3]
 			}
 		}
 	}

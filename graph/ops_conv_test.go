@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestPoolArg2 holds the branch-free 2×2 argmax to the comparison loop it
+// TestPoolArg2 holds the branch-free 2×2 argmax (argmax4) to the comparison loop it
 // replaces, written plainly: the first of the largest, each input compared
 // with the running largest by >, over ties, signed zeros, infinities and
 // NaNs in every position.
