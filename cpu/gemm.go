@@ -11,6 +11,10 @@ type gemm[T Float] struct {
 	alpha, beta    T
 	a, b, c        []T
 	lda, ldb, ldc  int
+	// mapsA > 0: A (rows m·h·w × mapsA columns) lies in a as NCHW maps of
+	// hwA positions each: element (n·hwA + p, f) at a[(n·mapsA + f)·hwA +
+	// p] (a convolution's backward δ read without its permute).
+	mapsA, hwA int
 
 	chunks int       // pieces handed to the pool; ≤ 1 runs on the caller alone
 	rows   bool      // split by rows of C (else by columns)
@@ -206,19 +210,61 @@ func (g *gemm[T]) axpyBlocks(r0, r1, c0, c1 int) {
 			if t0 == 0 && g.beta != 0 && g.beta != 1 {
 				beta = &g.beta
 			}
-			for t := 0; t < kk; t++ {
-				for r := 0; r < 4; r++ {
-					coef[4*t+r] = g.alpha * g.opA(i+min(r, nr-1), t0+t)
-				}
-			}
+			g.gather(coef[:4*kk], i, nr, t0)
 			add := g.beta != 0 || t0 > 0
 			axpyRows(g.c[i*g.ldc+c0:], nr, g.ldc, c1-c0, add, beta, coef[:4*kk], kk, g.b[t0*g.ldb+c0:], g.ldb)
 		}
 	}
 }
 
+// gather fills coef with α·op(A)[i+r, t0+t] at 4t+r, for the len(coef)/4
+// values of t and r < 4, rows past nr repeating the last one: the
+// coefficients of axpyRows.
+func (g *gemm[T]) gather(coef []T, i, nr, t0 int) {
+	kk := len(coef) / 4
+	if g.mapsA == 0 {
+		for t := 0; t < kk; t++ {
+			for r := 0; r < 4; r++ {
+				coef[4*t+r] = g.alpha * g.opA(i+min(r, nr-1), t0+t)
+			}
+		}
+		return
+	}
+	hw, maps := g.hwA, g.mapsA
+	if !g.transA { // row i+r is a position, t a map: one map's plane apart
+		for r := 0; r < 4; r++ {
+			row := i + min(r, nr-1)
+			at := (row/hw*maps+t0)*hw + row%hw
+			for t := 0; t < kk; t++ {
+				coef[4*t+r] = g.alpha * g.a[at+t*hw]
+			}
+		}
+		return
+	}
+	// Row i+r is a map, t a position: positions run along a plane, and
+	// from one image's planes to the next's.
+	n, p := t0/hw, t0%hw
+	at := n*maps*hw + p
+	for t := 0; t < kk; t++ {
+		for r := 0; r < 4; r++ {
+			coef[4*t+r] = g.alpha * g.a[at+(i+min(r, nr-1))*hw]
+		}
+		at++
+		if p++; p == hw {
+			p, at = 0, at+(maps-1)*hw
+		}
+	}
+}
+
 // opA is op(A)[i,t].
 func (g *gemm[T]) opA(i, t int) T {
+	if g.mapsA > 0 {
+		row, col := i, t
+		if g.transA {
+			row, col = t, i
+		}
+		return g.a[(row/g.hwA*g.mapsA+col)*g.hwA+row%g.hwA]
+	}
 	if g.transA {
 		return g.a[t*g.lda+i]
 	}

@@ -491,3 +491,51 @@ func TestSigmoid32(t *testing.T) {
 		}
 	}
 }
+
+// TestMapsLayoutA: a product reading A in place as NCHW maps (mapsA)
+// equals, bit for bit, the same product over A permuted to NHWC rows, for
+// the two products that read a convolution's gradient so: its weight
+// gradient (Aᵀ·B, k running over images and positions, longer than one
+// pass of axpyMaxK) and its patches' gradient (A·B).
+func TestMapsLayoutA(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, c := range []struct {
+		transA              bool
+		images, maps, hw, n int
+	}{
+		{true, 5, 6, 64, 25},
+		{true, 3, 7, 49, 9},
+		{false, 4, 6, 36, 30},
+		{false, 2, 5, 9, 3},
+	} {
+		t.Run(fmt.Sprintf("transA=%v/%dx%dx%d,n=%d", c.transA, c.images, c.maps, c.hw, c.n), func(t *testing.T) {
+			rows := c.images * c.hw
+			nchw := conv[float32](randSlice(r, rows*c.maps))
+			nhwc := make([]float32, len(nchw))
+			for n := range c.images {
+				for f := range c.maps {
+					for p := range c.hw {
+						nhwc[(n*c.hw+p)*c.maps+f] = nchw[(n*c.maps+f)*c.hw+p]
+					}
+				}
+			}
+			m, k := rows, c.maps
+			if c.transA {
+				m, k = c.maps, rows
+			}
+			b := conv[float32](randSlice(r, k*c.n))
+			c0 := conv[float32](randSlice(r, m*c.n))
+			plain := gemm[float32]{transA: c.transA, m: m, n: c.n, k: k, alpha: -0.5, beta: 0.75,
+				a: nhwc, lda: c.maps, b: b, ldb: c.n, c: slices.Clone(c0), ldc: c.n}
+			maps := plain
+			maps.a, maps.lda, maps.mapsA, maps.hwA, maps.c = nchw, 0, c.maps, c.hw, slices.Clone(c0)
+			plain.block(0, m, 0, c.n)
+			maps.block(0, m, 0, c.n)
+			for i := range plain.c {
+				if math.Float32bits(plain.c[i]) != math.Float32bits(maps.c[i]) {
+					t.Fatalf("c[%d] = %v from the maps, %v from the rows", i, maps.c[i], plain.c[i])
+				}
+			}
+		})
+	}
+}

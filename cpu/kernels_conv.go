@@ -158,4 +158,41 @@ func (m *Machine[T]) fusePermutes() {
 		m.steps[i+1] = step[T]{skip: true}
 		i++
 	}
+	m.fuseBackPermutes()
+}
+
+// fuseBackPermutes finds each permute of a gradient back to NHWC whose
+// result only matrix products read, as their A and by rows (the axpy
+// form: the convolution's weight gradient and its patches' gradient), and
+// has those products read the NCHW gradient in place (gemm.mapsA); the
+// permute's step then does nothing. The products read the same values in
+// the same order, so the result is the same bit for bit.
+func (m *Machine[T]) fuseBackPermutes() {
+	p := m.P
+	for j, pe := range p.Instrs {
+		if pe.Op != graph.Permute || pe.Alpha != 1 || p.Bufs[p.Storage(pe.Dst)].Kind != graph.Temp {
+			continue
+		}
+		st := p.Storage(pe.Dst)
+		dims := p.Bufs[pe.A].Dims() // (images, maps, h, w)
+		var readers []int
+		ok := true
+		for i, in := range p.Instrs {
+			if !slices.ContainsFunc(in.Reads(), func(b int) bool { return p.Storage(b) == st }) {
+				continue
+			}
+			ok = ok && in.Op == graph.MatMul && !in.TransB && p.Storage(in.A) == st && p.Storage(in.B) != st &&
+				p.Storage(in.Dst) != st && m.steps[i].gemm != nil && i > j &&
+				p.Bufs[in.A].Rows == dims[0]*dims[2]*dims[3] && p.Bufs[in.A].Cols == dims[1]
+			readers = append(readers, i)
+		}
+		if !ok || len(readers) == 0 {
+			continue
+		}
+		for _, i := range readers {
+			g := m.steps[i].gemm
+			g.a, g.mapsA, g.hwA = m.bufs[pe.A], dims[1], dims[2]*dims[3]
+		}
+		m.steps[j] = step[T]{skip: true}
+	}
 }
