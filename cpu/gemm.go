@@ -11,6 +11,10 @@ type gemm[T Float] struct {
 	alpha, beta    T
 	a, b, c        []T
 	lda, ldb, ldc  int
+	// mapsA > 0: A (rows m·h·w × mapsA columns) lies in a as NCHW maps of
+	// hwA positions each: element (n·hwA + p, f) at a[(n·mapsA + f)·hwA +
+	// p] (a convolution's backward δ read without its permute).
+	mapsA, hwA int
 
 	chunks int       // pieces handed to the pool; ≤ 1 runs on the caller alone
 	rows   bool      // split by rows of C (else by columns)
@@ -40,7 +44,10 @@ func (g *gemm[T]) plan(p *pool) {
 		return
 	}
 	chunks := chunksPerWorker * p.size()
-	g.rows = g.m >= g.n || (g.dot() && g.m >= dotRows*chunks)
+	// A product too narrow to give every worker a column block (a conv's
+	// weight gradient, 25 filter taps wide) is split by rows instead.
+	narrow := g.n/colUnit < p.size() && g.m >= dotRows*p.size()
+	g.rows = g.m >= g.n || (g.dot() && g.m >= dotRows*chunks) || narrow
 	if g.rows {
 		g.chunks = min(g.m, chunks)
 	} else {
@@ -63,7 +70,7 @@ func (g *gemm[T]) chunk(i int) {
 		lo, hi := split(g.m, g.chunks, i, dotRows) // whole groups of the kernels' four rows
 		g.block(lo, hi, 0, g.n)
 	} else {
-		const unit = dotCols * 8
+		const unit = colUnit
 		lo, hi := split(g.n, g.chunks, i, unit)
 		// A last block narrower than a vector (a conv's 25 filter taps
 		// split 24 + 1) joins the one before it: alone it would take the
@@ -79,6 +86,9 @@ func (g *gemm[T]) chunk(i int) {
 		g.block(0, g.m, lo, hi)
 	}
 }
+
+// colUnit is the width, in columns of C, a split by columns hands out.
+const colUnit = dotCols * 8
 
 // split gives worker i of w its share [lo,hi) of n, in multiples of unit.
 func split(n, w, i, unit int) (lo, hi int) {
@@ -129,6 +139,14 @@ func (g *gemm[T]) dotForm(r0, r1, c0, c1 int) {
 		for i := r0; i < r1; i += dotRows {
 			nr := min(dotRows, r1-i)
 			dotBlock(&out, g.a, i, nr, g.lda, g.b, j, nc, g.ldb, g.k)
+			if nr == dotRows && nc == dotCols && g.beta == 0 { // a whole block, stored row by row
+				for r := range dotRows {
+					crow := g.c[(i+r)*g.ldc+j:][:dotCols]
+					o := out[dotCols*r:][:dotCols]
+					crow[0], crow[1], crow[2] = T(g.alpha*o[0]), T(g.alpha*o[1]), T(g.alpha*o[2])
+				}
+				continue
+			}
 			for r := 0; r < nr; r++ {
 				for c := 0; c < nc; c++ {
 					ci := (i+r)*g.ldc + j + c
@@ -173,33 +191,80 @@ func (g *gemm[T]) axpyForm(r0, r1, c0, c1 int) {
 const axpyMaxK = 256
 
 // axpyBlocks is axpyForm four rows of C at a time (the vector kernels or
-// their Go twins): each load of B then feeds four rows.
+// their Go twins): each load of B then feeds four rows. A long k (a conv's
+// weight gradient sums over every position of every image: 57,600 rows of
+// B at batch 100) is taken axpyMaxK rows of B at a time for all rows of C,
+// so those rows are read from cache by every block of four, not from
+// memory; each element of C still takes its terms in the same order, its
+// sum carried from one pass to the next in C, so the result is the same
+// bit for bit.
 func (g *gemm[T]) axpyBlocks(r0, r1, c0, c1 int) {
 	var coef [4 * axpyMaxK]T
-	for i := r0; i < r1; i += 4 {
-		nr := min(4, r1-i)
-		// A β other than 0 or 1 (the L2 weight decay) scales C in the
-		// kernel's first pass, as it loads C: no pass of its own.
-		var beta *T
-		if g.beta != 0 && g.beta != 1 {
-			beta = &g.beta
-		}
-		for t0 := 0; t0 < g.k; t0 += axpyMaxK {
-			kk := min(axpyMaxK, g.k-t0)
-			for t := 0; t < kk; t++ {
-				for r := 0; r < 4; r++ {
-					coef[4*t+r] = g.alpha * g.opA(i+min(r, nr-1), t0+t)
-				}
+	for t0 := 0; t0 < g.k; t0 += axpyMaxK {
+		kk := min(axpyMaxK, g.k-t0)
+		for i := r0; i < r1; i += 4 {
+			nr := min(4, r1-i)
+			// A β other than 0 or 1 (the L2 weight decay) scales C in the
+			// kernel's first pass, as it loads C: no pass of its own.
+			var beta *T
+			if t0 == 0 && g.beta != 0 && g.beta != 1 {
+				beta = &g.beta
 			}
+			g.gather(coef[:4*kk], i, nr, t0)
 			add := g.beta != 0 || t0 > 0
 			axpyRows(g.c[i*g.ldc+c0:], nr, g.ldc, c1-c0, add, beta, coef[:4*kk], kk, g.b[t0*g.ldb+c0:], g.ldb)
-			beta = nil
+		}
+	}
+}
+
+// gather fills coef with α·op(A)[i+r, t0+t] at 4t+r, for the len(coef)/4
+// values of t and r < 4, rows past nr repeating the last one: the
+// coefficients of axpyRows.
+func (g *gemm[T]) gather(coef []T, i, nr, t0 int) {
+	kk := len(coef) / 4
+	if g.mapsA == 0 {
+		for t := 0; t < kk; t++ {
+			for r := 0; r < 4; r++ {
+				coef[4*t+r] = g.alpha * g.opA(i+min(r, nr-1), t0+t)
+			}
+		}
+		return
+	}
+	hw, maps := g.hwA, g.mapsA
+	if !g.transA { // row i+r is a position, t a map: one map's plane apart
+		for r := 0; r < 4; r++ {
+			row := i + min(r, nr-1)
+			at := (row/hw*maps+t0)*hw + row%hw
+			for t := 0; t < kk; t++ {
+				coef[4*t+r] = g.alpha * g.a[at+t*hw]
+			}
+		}
+		return
+	}
+	// Row i+r is a map, t a position: positions run along a plane, and
+	// from one image's planes to the next's.
+	n, p := t0/hw, t0%hw
+	at := n*maps*hw + p
+	for t := 0; t < kk; t++ {
+		for r := 0; r < 4; r++ {
+			coef[4*t+r] = g.alpha * g.a[at+(i+min(r, nr-1))*hw]
+		}
+		at++
+		if p++; p == hw {
+			p, at = 0, at+(maps-1)*hw
 		}
 	}
 }
 
 // opA is op(A)[i,t].
 func (g *gemm[T]) opA(i, t int) T {
+	if g.mapsA > 0 {
+		row, col := i, t
+		if g.transA {
+			row, col = t, i
+		}
+		return g.a[(row/g.hwA*g.mapsA+col)*g.hwA+row%g.hwA]
+	}
 	if g.transA {
 		return g.a[t*g.lda+i]
 	}

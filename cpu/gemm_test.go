@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/gputrain/gputrain/graph"
@@ -377,31 +378,63 @@ func checkNoAllocs[T Float](t *testing.T, dt graph.Dtype) {
 	}
 }
 
-// TestWorkersDoNotChangeResults: splitting products and σ over cores
-// changes no bit of the result, at a size where every instruction splits.
+// TestWorkersDoNotChangeResults: splitting products, σ and the shaped
+// kernels (by images) over cores changes no bit of the result, at sizes
+// where every instruction that can split does: a wide fully connected
+// layer, and two convolutions whose weight gradients are too narrow for a
+// split by columns.
 func TestWorkersDoNotChangeResults(t *testing.T) {
-	p, err := graph.Compile(network.Book([]int{784, 1000, 10}), 40, graph.Float32, graph.Step{Eta: 3})
+	relu := "conv:20x5x5:relu,pool:2,conv:40x5x5:relu,pool:2,fc:100:relu,softmax:10"
+	for _, c := range []struct {
+		name   string
+		spec   network.Spec
+		batch  int
+		lambda float64
+	}{
+		{"[784,1000,10]", network.Book([]int{784, 1000, 10}), 40, 0},
+		{"two conv", layersSpec(t, relu, 0.1), 30, 0.1},
+		{"shallow conv", layersSpec(t, "conv:20x5x5,pool:2,fc:100,softmax:10", 0), 7, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := graph.Compile(c.spec, c.batch, graph.Float32, graph.Step{Eta: 0.1, N: 1000, Batch: c.batch})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var outs [][]float32
+			for _, workers := range []int{1, 2} {
+				r := rand.New(rand.NewPCG(11, 11))
+				m := NewMachine[float32](p, workers)
+				for _, b := range append(append([]int{p.X}, p.Weights...), p.Biases...) {
+					copy(m.Buf(b), conv[float32](randSlice(r, len(m.Buf(b)))))
+				}
+				for i := range c.batch {
+					m.Buf(p.Y)[i*10+i%10] = 1
+				}
+				m.Run()
+				out := slices.Clone(m.Buf(p.Output))
+				for _, b := range append(slices.Clone(p.Weights), p.Biases...) {
+					out = append(out, m.Buf(b)...)
+				}
+				outs = append(outs, out)
+				m.Close()
+			}
+			for i := range outs[0] {
+				if math.Float32bits(outs[0][i]) != math.Float32bits(outs[1][i]) {
+					t.Fatalf("value %d: %v on one core, %v on two", i, outs[0][i], outs[1][i])
+				}
+			}
+		})
+	}
+}
+
+// layersSpec is the network of a --layers description.
+func layersSpec(t *testing.T, desc string, lambda float64) network.Spec {
+	t.Helper()
+	layers, err := network.ParseLayers(desc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := rand.New(rand.NewPCG(11, 11))
-	x, w, b := conv[float32](randSlice(r, 40*784)), conv[float32](randSlice(r, 1000*784)), conv[float32](randSlice(r, 1000))
-	var outs [][]float32
-	for _, workers := range []int{1, 2} {
-		m := NewMachine[float32](p, workers)
-		copy(m.Buf(p.X), x)
-		copy(m.Buf(p.Weights[0]), w)
-		copy(m.Buf(p.Biases[0]), b)
-		m.Buf(p.Y)[3] = 1
-		m.Run()
-		outs = append(outs, append(append([]float32(nil), m.Buf(p.Output)...), m.Buf(p.Weights[0])...))
-		m.Close()
-	}
-	for i := range outs[0] {
-		if math.Float32bits(outs[0][i]) != math.Float32bits(outs[1][i]) {
-			t.Fatalf("value %d: %v on one core, %v on two", i, outs[0][i], outs[1][i])
-		}
-	}
+	return network.Spec{Arch: network.Arch{Layers: layers}, Objective: network.Objective{Lambda: lambda}}.Norm()
 }
 
 // TestSigmoid32 holds the float32 σ (the SIMD kernel where there is one)
@@ -461,5 +494,53 @@ func TestSigmoid32(t *testing.T) {
 		if n > 0 && !math.IsNaN(float64(out[n-1])) {
 			t.Fatalf("n=%d: σ(NaN) = %g, want NaN", n, out[n-1])
 		}
+	}
+}
+
+// TestMapsLayoutA: a product reading A in place as NCHW maps (mapsA)
+// equals, bit for bit, the same product over A permuted to NHWC rows, for
+// the two products that read a convolution's gradient so: its weight
+// gradient (Aᵀ·B, k running over images and positions, longer than one
+// pass of axpyMaxK) and its patches' gradient (A·B).
+func TestMapsLayoutA(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, c := range []struct {
+		transA              bool
+		images, maps, hw, n int
+	}{
+		{true, 5, 6, 64, 25},
+		{true, 3, 7, 49, 9},
+		{false, 4, 6, 36, 30},
+		{false, 2, 5, 9, 3},
+	} {
+		t.Run(fmt.Sprintf("transA=%v/%dx%dx%d,n=%d", c.transA, c.images, c.maps, c.hw, c.n), func(t *testing.T) {
+			rows := c.images * c.hw
+			nchw := conv[float32](randSlice(r, rows*c.maps))
+			nhwc := make([]float32, len(nchw))
+			for n := range c.images {
+				for f := range c.maps {
+					for p := range c.hw {
+						nhwc[(n*c.hw+p)*c.maps+f] = nchw[(n*c.maps+f)*c.hw+p]
+					}
+				}
+			}
+			m, k := rows, c.maps
+			if c.transA {
+				m, k = c.maps, rows
+			}
+			b := conv[float32](randSlice(r, k*c.n))
+			c0 := conv[float32](randSlice(r, m*c.n))
+			plain := gemm[float32]{transA: c.transA, m: m, n: c.n, k: k, alpha: -0.5, beta: 0.75,
+				a: nhwc, lda: c.maps, b: b, ldb: c.n, c: slices.Clone(c0), ldc: c.n}
+			maps := plain
+			maps.a, maps.lda, maps.mapsA, maps.hwA, maps.c = nchw, 0, c.maps, c.hw, slices.Clone(c0)
+			plain.block(0, m, 0, c.n)
+			maps.block(0, m, 0, c.n)
+			for i := range plain.c {
+				if math.Float32bits(plain.c[i]) != math.Float32bits(maps.c[i]) {
+					t.Fatalf("c[%d] = %v from the maps, %v from the rows", i, maps.c[i], plain.c[i])
+				}
+			}
+		})
 	}
 }

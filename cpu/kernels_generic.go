@@ -87,9 +87,34 @@ func dotPlain[T Float](out *[dotRows * dotCols]T, a []T, i, nr, lda int, b []T, 
 	}
 }
 
-// dotTail adds the products past the last whole lane group, one at a time.
+// dotTail adds the products past the last whole lane group, one at a time
+// (each sum takes them in the order of k). A whole block, the usual case,
+// keeps its twelve sums in registers.
 func dotTail[T Float](out *[dotRows * dotCols]T, a []T, i, nr, lda int, b []T, j, nc, ldb, k int) {
-	for kt := k &^ (lanes[T]() - 1); kt < k; kt++ {
+	kb := k &^ (lanes[T]() - 1)
+	if kb == k {
+		return
+	}
+	if nr == dotRows && nc == dotCols {
+		n := k - kb
+		a0, a1, a2, a3 := a[i*lda+kb:][:n], a[(i+1)*lda+kb:][:n], a[(i+2)*lda+kb:][:n], a[(i+3)*lda+kb:][:n]
+		b0, b1, b2 := b[j*ldb+kb:][:n], b[(j+1)*ldb+kb:][:n], b[(j+2)*ldb+kb:][:n]
+		s := *out
+		for t := range n {
+			x0, x1, x2 := b0[t], b1[t], b2[t]
+			v := a0[t]
+			s[0], s[1], s[2] = s[0]+T(v*x0), s[1]+T(v*x1), s[2]+T(v*x2)
+			v = a1[t]
+			s[3], s[4], s[5] = s[3]+T(v*x0), s[4]+T(v*x1), s[5]+T(v*x2)
+			v = a2[t]
+			s[6], s[7], s[8] = s[6]+T(v*x0), s[7]+T(v*x1), s[8]+T(v*x2)
+			v = a3[t]
+			s[9], s[10], s[11] = s[9]+T(v*x0), s[10]+T(v*x1), s[11]+T(v*x2)
+		}
+		*out = s
+		return
+	}
+	for kt := kb; kt < k; kt++ {
 		for r := 0; r < nr; r++ {
 			for c := 0; c < nc; c++ {
 				out[3*r+c] += T(a[(i+r)*lda+kt] * b[(j+c)*ldb+kt])
@@ -179,21 +204,29 @@ func axpyRowsGo[T Float](fused bool, c []T, nr, ldc, n int, add bool, beta *T, c
 	axpyTail(c, nr, ldc, n, add, beta, coef, k, b, ldb)
 }
 
-// axpyTail computes the columns of axpyRowsGo past n&^(lanes−1).
+// axpyTail computes the columns of axpyRowsGo past n&^(lanes−1). The four
+// rows' sums run side by side (spare rows repeat the last one, computed
+// but not stored), so that each waits on its own adds only.
 func axpyTail[T Float](c []T, nr, ldc, n int, add bool, beta *T, coef []T, k int, b []T, ldb int) {
+	coef = coef[:4*k]
 	for x := n &^ (lanes[T]() - 1); x < n; x++ {
-		for r := 0; r < nr; r++ {
-			s := T(0)
-			if add {
-				s = c[r*ldc+x]
+		var s [4]T
+		if add {
+			for r := range s {
+				s[r] = c[min(r, nr-1)*ldc+x]
 				if beta != nil {
-					s *= *beta
+					s[r] *= *beta
 				}
 			}
-			for t := 0; t < k; t++ {
-				s += T(coef[4*t+r] * b[t*ldb+x])
-			}
-			c[r*ldc+x] = s
+		}
+		s0, s1, s2, s3 := s[0], s[1], s[2], s[3]
+		for t := 0; t < k; t++ {
+			q, bt := coef[4*t:][:4], b[t*ldb+x]
+			s0, s1, s2, s3 = s0+T(q[0]*bt), s1+T(q[1]*bt), s2+T(q[2]*bt), s3+T(q[3]*bt)
+		}
+		s = [4]T{s0, s1, s2, s3}
+		for r := range nr {
+			c[r*ldc+x] = s[r]
 		}
 	}
 }

@@ -22,10 +22,14 @@ type Machine[T Float] struct {
 }
 
 // step is one instruction with its operands resolved: a planned product, a
-// σ split over the pool, or the op's kernel from the op table.
+// σ or a shaped kernel split over the pool, or the op's kernel from the
+// op table.
 type step[T Float] struct {
 	gemm        *gemm[T]
 	sig         *sigmoidJob[T]
+	shaped      *shapedJob[T]
+	permuted    *permutedProduct[T]
+	skip        bool // done by the step before (a permute fused into its product)
 	kernel      graph.Kernel[T]
 	d, a, b     []T
 	alpha, beta T
@@ -114,11 +118,16 @@ func (m *Machine[T]) plan() {
 				s.sig.job = s.sig.chunk
 			}
 		case def.Shaped64 != nil:
-			s.kernel = shapedKernel[T](def, p.InstrShapes(in))
+			sh := p.InstrShapes(in)
+			s.kernel = shapedKernel[T](def, sh)
+			if m.pool != nil {
+				s.shaped = newShapedJob(def, sh, s, chunksPerWorker*m.pool.size())
+			}
 		default:
 			s.kernel = kernel[T](def)
 		}
 	}
+	m.fusePermutes()
 }
 
 // kernel is the op table's kernel in T.
@@ -158,10 +167,15 @@ func (m *Machine[T]) runRange(lo, hi int) {
 	for i := lo; i < hi; i++ {
 		s := &m.steps[i]
 		switch {
+		case s.skip:
 		case s.gemm != nil:
 			s.gemm.run(m.pool)
+		case s.permuted != nil:
+			s.permuted.run(m.pool)
 		case s.sig != nil:
 			m.pool.run(s.sig.chunks, s.sig.job)
+		case s.shaped != nil:
+			m.pool.run(len(s.shaped.parts), s.shaped.job)
 		default:
 			s.kernel(s.d, s.a, s.b, s.alpha, s.beta)
 		}

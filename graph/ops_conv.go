@@ -96,19 +96,31 @@ func checkConv(f Form, in Instr, d, a, b Buf) error {
 // im2col copies each output position's f×f patch over every input map:
 // row (n, y, x) of d holds a[n, c, y+i, x+j] at column (c·f + i)·f + j,
 // the filter layout (filters × maps × f × f) that Conv2d's product reads.
+// It takes one input row at a time, for every x of the output row: the
+// patches of one output row lie within a few kilobytes of d.
 func im2col[T float32 | float64](d, a, _ []T, s Shapes, _, _ T) {
 	m, c, h, w := s.A[0], s.A[1], s.A[2], s.A[3]
-	oh, ow := s.D[1], s.D[2]
+	oh, ow, k := s.D[1], s.D[2], s.D[3]
 	f := h - oh + 1
-	row := 0
 	for n := range m {
 		for y := range oh {
-			for x := range ow {
-				for ch := range c {
-					for i := range f {
-						src := ((n*c+ch)*h+y+i)*w + x
-						copy(d[row:row+f], a[src:src+f])
-						row += f
+			out := d[(n*oh+y)*ow*k:][:ow*k]
+			for ch := range c {
+				for i := range f {
+					src := a[((n*c+ch)*h+y+i)*w:][:w]
+					col := (ch*f + i) * f
+					if f == 5 { // the book's filters, unrolled
+						for x := range ow {
+							dst, patch := out[x*k+col:][:5], src[x:][:5]
+							dst[0], dst[1], dst[2], dst[3], dst[4] = patch[0], patch[1], patch[2], patch[3], patch[4]
+						}
+						continue
+					}
+					for x := range ow {
+						dst, patch := out[x*k+col:][:f], src[x:][:f]
+						for j := range dst {
+							dst[j] = patch[j]
+						}
 					}
 				}
 			}
@@ -117,23 +129,25 @@ func im2col[T float32 | float64](d, a, _ []T, s Shapes, _, _ T) {
 }
 
 // col2im adds each patch gradient back to the input position it came
-// from: im2col's transpose.
+// from: im2col's transpose. Each input position takes its terms in the
+// order of the output positions (y, then x) that im2col copied it to.
 func col2im[T float32 | float64](d, a, _ []T, s Shapes, _, _ T) {
 	m, c, h, w := s.D[0], s.D[1], s.D[2], s.D[3]
-	oh, ow := s.A[1], s.A[2]
+	oh, ow, k := s.A[1], s.A[2], s.A[3]
 	f := h - oh + 1
 	clear(d)
-	row := 0
 	for n := range m {
 		for y := range oh {
-			for x := range ow {
-				for ch := range c {
-					for i := range f {
-						dst := d[((n*c+ch)*h+y+i)*w+x:][:f]
-						for j, v := range a[row : row+f] {
-							dst[j] += v
+			in := a[(n*oh+y)*ow*k:][:ow*k]
+			for ch := range c {
+				for i := range f {
+					dst := d[((n*c+ch)*h+y+i)*w:][:w]
+					col := (ch*f + i) * f
+					for x := range ow {
+						sum, patch := dst[x:][:f], in[x*k+col:][:f]
+						for j := range sum {
+							sum[j] += patch[j]
 						}
-						row += f
 					}
 				}
 			}
@@ -142,7 +156,8 @@ func col2im[T float32 | float64](d, a, _ []T, s Shapes, _, _ T) {
 }
 
 // permute moves the maps axis: (m, h, w, c) → (m, c, h, w) for α 0, back
-// for α 1.
+// for α 1. It takes permuteBlock positions of an image at a time over
+// every map, so that both sides of the copy stay in the L1 cache.
 func permute[T float32 | float64](d, a, _ []T, s Shapes, alpha, _ T) {
 	m, c, h, w := s.D[0], s.D[1], s.D[2], s.D[3]
 	if alpha != 0 {
@@ -150,36 +165,43 @@ func permute[T float32 | float64](d, a, _ []T, s Shapes, alpha, _ T) {
 	}
 	hw := h * w
 	for n := range m {
-		for ch := range c {
-			for p := range hw {
-				nchw, nhwc := (n*c+ch)*hw+p, (n*hw+p)*c+ch
+		nhwc := d[n*hw*c:][:hw*c]
+		nchw := a[n*hw*c:][:hw*c]
+		if alpha == 0 {
+			nhwc, nchw = nchw, nhwc
+		}
+		// nhwc is read from and nchw written to for α 0, the other way for α 1.
+		for p0 := 0; p0 < hw; p0 += permuteBlock {
+			p1 := min(p0+permuteBlock, hw)
+			rows := nhwc[p0*c : p1*c]
+			for ch := range c {
+				plane := nchw[ch*hw+p0 : ch*hw+p1]
 				if alpha == 0 {
-					d[nchw] = a[nhwc]
+					for p := range plane {
+						plane[p] = rows[p*c+ch]
+					}
 				} else {
-					d[nhwc] = a[nchw]
+					for p, v := range plane {
+						rows[p*c+ch] = v
+					}
 				}
 			}
 		}
 	}
 }
 
+// permuteBlock is the positions permute takes at a time: a few cache
+// lines of each map's plane.
+const permuteBlock = 64
+
 // poolArg is the index into a of the first largest value of the p×p
 // window at pooled position (y, x) of the map that starts at base.
 func poolArg[T float32 | float64](a []T, base, w, p, y, x int) int {
 	best := base + y*p*w + x*p
-	if p == 2 { // network3's pool, unrolled: the same comparisons in the same order
-		top, bottom := best, best+w
-		v := a[top]
-		if u := a[top+1]; u > v {
-			v, best = u, top+1
+	if p == 2 { // network3's pool
+		if at, ok := argmax4(a[best], a[best+1], a[best+w], a[best+w+1]); ok {
+			return best + at>>1*w + at&1
 		}
-		if u := a[bottom]; u > v {
-			v, best = u, bottom
-		}
-		if u := a[bottom+1]; u > v {
-			best = bottom + 1
-		}
-		return best
 	}
 	for i := range p {
 		for j := range p {
@@ -189,6 +211,31 @@ func poolArg[T float32 | float64](a []T, base, w, p, y, x int) int {
 		}
 	}
 	return best
+}
+
+// argmax4 is poolArg's choice among a 2×2 window's inputs (top left, top
+// right, bottom left, bottom right) without a branch on the data: which
+// is largest is a coin toss, and a branch on it is mispredicted half the
+// time. Each input is compared with the largest before it, as poolArg's
+// loop does; max gives that one's value, which compares as poolArg's
+// running value does (−0 and 0 compare equal). A NaN, which max would
+// carry on where the loop skips it, is left to the loop (ok false).
+func argmax4[T float32 | float64](v0, v1, v2, v3 T) (at int, ok bool) {
+	if s := v0 + v1 + v2 + v3; s != s {
+		return 0, false
+	}
+	m := max(v0, v1)
+	c2, c3 := v2 > m, v3 > max(m, v2)
+	if v1 > v0 {
+		at = 1
+	}
+	if c2 {
+		at = 2
+	}
+	if c3 {
+		at = 3
+	}
+	return at, true
 }
 
 // maxPool takes the largest value of each whole window (network3's
@@ -224,17 +271,57 @@ func maxPool[T float32 | float64](d, a, _ []T, s Shapes, alpha, _ T) {
 
 // maxPoolBack passes each window's gradient to the input maxPool took,
 // the first of its largest, which it finds again in the pool's input b:
-// no index buffer to keep between the passes.
+// no index buffer to keep between the passes. Every other input of a
+// window gets 0, and so does one outside every window (ignore_border's
+// last rows and columns), so nothing is cleared first; the gradient is
+// added to that 0, as into a cleared buffer (0 + −0 is 0).
 func maxPoolBack[T float32 | float64](d, a, b []T, s Shapes, alpha, _ T) {
 	h, w := s.D[2], s.D[3]
 	oh, ow, p := s.A[2], s.A[3], int(alpha)
-	clear(d)
+	if oh*p != h || ow*p != w {
+		clear(d)
+	}
+	if p == 2 {
+		maxPoolBack2(d, a, b, h, w, oh, ow)
+		return
+	}
 	k := 0
 	for base := 0; base < len(b); base += h * w {
 		for y := range oh {
 			for x := range ow {
-				d[poolArg(b, base, w, p, y, x)] += a[k]
+				best := poolArg(b, base, w, p, y, x)
+				for i := range p {
+					clear(d[base+(y*p+i)*w+x*p:][:p])
+				}
+				d[best] = a[k] + 0 // −0 becomes 0, as added into a cleared buffer
 				k++
+			}
+		}
+	}
+}
+
+// maxPoolBack2 is maxPoolBack of network3's 2×2 pool, a pair of rows at a
+// time, each window's argmax found as poolArg finds it.
+func maxPoolBack2[T float32 | float64](d, a, b []T, h, w, oh, ow int) {
+	k := 0
+	for base := 0; base < len(b); base += h * w {
+		for y := range oh {
+			top, bottom := b[base+2*y*w:][:2*ow], b[base+(2*y+1)*w:][:2*ow]
+			dtop, dbottom := d[base+2*y*w:][:2*ow], d[base+(2*y+1)*w:][:2*ow]
+			grad := a[k : k+ow]
+			k += ow
+			for x, g := range grad {
+				g += 0 // −0 becomes 0, as added into a cleared buffer
+				at, ok := argmax4(top[2*x], top[2*x+1], bottom[2*x], bottom[2*x+1])
+				if !ok { // a NaN: poolArg's loop
+					dtop[2*x], dtop[2*x+1], dbottom[2*x], dbottom[2*x+1] = 0, 0, 0, 0
+					d[poolArg(b, base, w, 2, y, x)] = g
+					continue
+				}
+				// The window's four gradients: g at the argmax, 0 elsewhere.
+				var win [4]T
+				win[at] = g
+				dtop[2*x], dtop[2*x+1], dbottom[2*x], dbottom[2*x+1] = win[0], win[1], win[2], win[3]
 			}
 		}
 	}
