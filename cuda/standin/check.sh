@@ -123,7 +123,7 @@ step "MNIST in $GPUTRAIN_DATA" bin/gputrain data --data "$GPUTRAIN_DATA"
 step "gpu-tagged tests of ./cuda on the stand-in" gpu_tests '^$'
 step "coverage" coverage
 step "the same, stream work deferred (GPUTRAIN_STANDIN_ASYNC=1)" gpu_tests_deferred
-step "go test ./cuda/standin/ (rules, loading, training against the CPU build)" go test -count=1 -v ./cuda/standin/
+step "go test ./cuda/standin/ (rules, loading, training against the CPU build)" go test -count=1 -timeout 30m -v ./cuda/standin/
 step "the GPU kit's run.sh on the stand-in" gpu_kit
 step "the GPU kit with BUDGET=60: done within 75 s, the killed part named" gpu_kit_budget
 step "the GPU kit without a device: the preflight stops it" gpu_kit_stop
