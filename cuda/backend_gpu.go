@@ -130,7 +130,9 @@ type backend struct {
 	closed   bool
 }
 
-func (b *backend) init() error {
+// initDevice opens the first device: its context, stream, kernels, pinned
+// staging buffer and cuBLAS handle, and the batch offset and step count.
+func (b *backend) initDevice() error {
 	n, err := cu.NumDevices()
 	if err != nil {
 		return fmt.Errorf("cuda: counting devices: %w", describe(err))
@@ -216,6 +218,15 @@ func (b *backend) init() error {
 		return err
 	}
 	if b.stepBase, err = b.alloc(8, "the step count"); err != nil {
+		return err
+	}
+	return nil
+}
+
+// init opens the device (initDevice), then allocates the network's
+// parameters and builds its training program.
+func (b *backend) init() error {
+	if err := b.initDevice(); err != nil {
 		return err
 	}
 	for l, ps := range b.cfg.Params() {
