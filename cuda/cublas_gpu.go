@@ -332,13 +332,7 @@ func (b *blas) close() error {
 // gemm issues one planned product on the handle's stream; ptr gives each
 // buffer's device address.
 func (b *blas) gemm(g *gemmCall, ptr func(int) cu.DevicePtr) error {
-	ta, tb := C.int(0), C.int(0)
-	if g.TransA {
-		ta = 1
-	}
-	if g.TransB {
-		tb = 1
-	}
+	ta, tb := transFlags(g)
 	a, bb, c := C.CUdeviceptr(ptr(g.First)), C.CUdeviceptr(ptr(g.Second)), C.CUdeviceptr(ptr(g.Dst))
 	if b.dt == graph.Float64 {
 		return blasCheck(C.gtDgemm(b.h, ta, tb, C.int(g.M), C.int(g.N), C.int(g.K), C.double(g.Alpha),
@@ -352,13 +346,7 @@ func (b *blas) gemm(g *gemmCall, ptr func(int) cu.DevicePtr) error {
 // strided-batched cuBLAS call: network i's matrices lie stride(id)·i
 // elements past the first network's, ptr(id).
 func (b *blas) gemmBatched(g *gemmCall, ptr func(int) cu.DevicePtr, stride func(int) int64, batch int) error {
-	ta, tb := C.int(0), C.int(0)
-	if g.TransA {
-		ta = 1
-	}
-	if g.TransB {
-		tb = 1
-	}
+	ta, tb := transFlags(g)
 	a, bb, c := C.CUdeviceptr(ptr(g.First)), C.CUdeviceptr(ptr(g.Second)), C.CUdeviceptr(ptr(g.Dst))
 	sa, sb, sc := C.longlong(stride(g.First)), C.longlong(stride(g.Second)), C.longlong(stride(g.Dst))
 	if b.dt == graph.Float64 {
@@ -367,6 +355,17 @@ func (b *blas) gemmBatched(g *gemmCall, ptr func(int) cu.DevicePtr, stride func(
 	}
 	return blasCheck(C.gtSgemmSB(b.h, ta, tb, C.int(g.M), C.int(g.N), C.int(g.K), C.float(g.Alpha),
 		a, C.int(g.LdA), sa, bb, C.int(g.LdB), sb, C.float(g.Beta), c, C.int(g.LdC), sc, C.int(batch)))
+}
+
+// transFlags are g's transposes as the C wrappers take them: 1 for CUBLAS_OP_T.
+func transFlags(g *gemmCall) (ta, tb C.int) {
+	if g.TransA {
+		ta = 1
+	}
+	if g.TransB {
+		tb = 1
+	}
+	return ta, tb
 }
 
 // blasError is a cuBLAS status.

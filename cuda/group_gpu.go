@@ -5,8 +5,6 @@ package cuda
 import (
 	"errors"
 	"fmt"
-	"os"
-	"runtime"
 	"slices"
 	"sync"
 	"unsafe"
@@ -149,22 +147,10 @@ func (g *Group) admit(cfg train.Config) error {
 	return nil
 }
 
-// openDevice opens the device the group's networks share.
+// openDevice opens the device the group's networks share, and the
+// batched kernels.
 func (g *Group) openDevice(cfg train.Config) error {
-	b := &backend{cfg: cfg, lim: defaultLimits, graphs: useGraphs, warn: os.Stderr, allocs: map[cu.DevicePtr]int64{}}
-	b.progs = train.NewPrograms(cfg, b.build) // none: the group builds its own
-	b.elem = 4
-	if cfg.Dtype == graph.Float64 {
-		b.elem = 8
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	err := func() (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				err = fmt.Errorf("cuda: opening the device: %v", r)
-			}
-		}()
+	b, err := openBackend(cfg, func(b *backend) error {
 		if err := b.initDevice(); err != nil {
 			return err
 		}
@@ -179,9 +165,8 @@ func (g *Group) openDevice(cfg train.Config) error {
 			}
 		}
 		return nil
-	}()
+	})
 	if err != nil {
-		b.release()
 		return err
 	}
 	g.dev, g.device = b, b.device
@@ -502,18 +487,7 @@ func (g *Group) step(mc *groupMachine, first, nets, k int) error {
 	key := [3]int{first, nets, k}
 	exec := mc.graphs[key]
 	if exec == nil {
-		var err error
-		exec, err = capture(b.stream, func() error {
-			for range k {
-				if err := direct(); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			b.graphErr = err
-			fmt.Fprintf(b.warn, "gputrain: cuda: capturing a group's training step into a CUDA graph failed (%v); running kernel by kernel from now on, which is slower\n", err)
+		if exec = b.captureSteps(k, direct); exec == nil {
 			return g.step(mc, first, nets, k)
 		}
 		mc.graphs[key] = exec
@@ -612,21 +586,15 @@ func (mb *member) Load(slot train.Slot, s *mnist.Set) error {
 	return nil
 }
 
-// upload copies n's parameters into the member's copy.
-func (mb *member) upload(n *network.Network) error {
+// paramAt is where layer l's weights and biases of the member are.
+func (mb *member) paramAt(l int) (w, bias cu.DevicePtr) {
 	g := mb.g
-	b := g.dev
 	base := g.params + cu.DevicePtr(int64(mb.slot)*g.paramStride)
-	for l := range n.Weights {
-		if err := b.floatsToDevice(base+cu.DevicePtr(g.paramAt[2*l]), n.Weights[l], fmt.Sprintf("the weights of layer %d", l+1)); err != nil {
-			return err
-		}
-		if err := b.floatsToDevice(base+cu.DevicePtr(g.paramAt[2*l+1]), n.Biases[l], fmt.Sprintf("the biases of layer %d", l+1)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return base + cu.DevicePtr(g.paramAt[2*l]), base + cu.DevicePtr(g.paramAt[2*l+1])
 }
+
+// upload copies n's parameters into the member's copy.
+func (mb *member) upload(n *network.Network) error { return mb.g.dev.writeParams(n, mb.paramAt) }
 
 func (mb *member) SetParams(n *network.Network) error {
 	g := mb.g
@@ -648,22 +616,10 @@ func (mb *member) Params() (*network.Network, error) {
 	g := mb.g
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	n := &network.Network{Spec: mb.cfg.Spec.Norm()}
-	err := g.do("reading the parameters", func() error {
-		b := g.dev
-		base := g.params + cu.DevicePtr(int64(mb.slot)*g.paramStride)
-		for l, ps := range mb.cfg.Params() {
-			w, err := b.floatsFromDevice(base+cu.DevicePtr(g.paramAt[2*l]), ps.Len(), fmt.Sprintf("the weights of layer %d", l+1))
-			if err != nil {
-				return err
-			}
-			bias, err := b.floatsFromDevice(base+cu.DevicePtr(g.paramAt[2*l+1]), ps.B[0], fmt.Sprintf("the biases of layer %d", l+1))
-			if err != nil {
-				return err
-			}
-			n.Weights, n.Biases = append(n.Weights, w), append(n.Biases, bias)
-		}
-		return nil
+	var n *network.Network
+	err := g.do("reading the parameters", func() (err error) {
+		n, err = g.dev.readParams(mb.cfg, mb.paramAt)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -756,19 +712,8 @@ func (mb *member) Forward(slot train.Slot, lo int, out []float64, cost bool) (fl
 		if err := g.enqueue(mc, mb.slot, 1, b.sets[slot], false, lo); err != nil {
 			return err
 		}
-		v, err := b.floatsFromDevice(mc.ptr[mc.p.Output], len(out), "the output activations")
-		if err != nil {
-			return err
-		}
-		copy(out, v)
-		if cost {
-			v, err := b.floatsFromDevice(mc.ptr[mc.p.Cost], 1, "the cost")
-			if err != nil {
-				return err
-			}
-			c = v[0]
-		}
-		return nil
+		c, err = b.readForward(mc.p, mc.ptr, out, cost)
+		return err
 	})
 	return c, err
 }
