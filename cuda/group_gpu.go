@@ -549,7 +549,9 @@ func (g *Group) release() error {
 	var errs []error
 	for _, mc := range g.progs {
 		for _, e := range mc.graphs {
-			errs = append(errs, e.destroy())
+			if err := e.destroy(); err != nil {
+				errs = append(errs, fmt.Errorf("cuda: destroying the group's captured steps: %w", describe(err)))
+			}
 		}
 		mc.graphs = nil
 	}

@@ -7,9 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"gorgonia.org/cu"
 
 	"github.com/gputrain/gputrain/cpu"
 	"github.com/gputrain/gputrain/graph"
@@ -202,4 +206,128 @@ func onStandin(g *Group) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return strings.Contains(g.device, "stand-in")
+}
+
+// groupFaultRun is what a group fault scenario ended with.
+type groupFaultRun struct {
+	errs   []error // the networks' first errors, Close's among them
+	nets   []*network.Network
+	warned string
+}
+
+// groupFaultScenario trains two networks (η 3 and 0.5) as a group for two
+// epochs of set, reads them back and predicts eval, each network on a
+// goroutine of its own.
+func groupFaultScenario(set, eval *mnist.Set, warn *strings.Builder) (out groupFaultRun) {
+	g := NewGroup()
+	var ts []train.Trainer
+	for _, eta := range []float64{3, 0.5} {
+		b, err := g.Open(train.NewConfig(network.Book([]int{784, 30, 10}), set.Len(), 10, eta, graph.Float32), set)
+		if err != nil {
+			out.errs = append(out.errs, err)
+			continue
+		}
+		if g.dev != nil {
+			g.dev.warn = warn
+		}
+		ts = append(ts, b)
+	}
+	out.errs = append(out.errs, make([]error, len(ts))...)
+	out.nets = make([]*network.Network, len(ts))
+	first := len(out.errs) - len(ts)
+	var wg sync.WaitGroup
+	for i, b := range ts {
+		wg.Go(func() {
+			err := func() error {
+				net, _ := network.New([]int{784, 30, 10}, 5)
+				if err := b.SetNetwork(net); err != nil {
+					return err
+				}
+				sh := train.NewShuffler(uint64(i+1), true)
+				for range 2 {
+					if _, err := b.Epoch(context.Background(), sh.Order(set.Len()), nil); err != nil {
+						return err
+					}
+				}
+				if _, err := b.Predict(eval); err != nil {
+					return err
+				}
+				var err error
+				out.nets[i], err = b.Network()
+				return err
+			}()
+			if cerr := b.Close(); err == nil {
+				err = cerr
+			}
+			out.errs[first+i] = err
+		})
+	}
+	wg.Wait()
+	out.warned = warn.String()
+	return out
+}
+
+// TestGPUGroupFaults fails each driver and cuBLAS call of a group's run in
+// turn (the stand-in's GPUTRAIN_STANDIN_FAIL, float32): each either ends
+// a network's run with an error that says what the group was doing and
+// the driver's or cuBLAS's words, or stops a capture and the run goes on
+// kernel by kernel to the fault-free result. Under
+// GPUTRAIN_STANDIN_STRICT=1 every error path is shown to free what it
+// allocated. On a real GPU the test skips.
+func TestGPUGroupFaults(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 7))
+	set, eval := randomSet(r, 33), randomSet(r, 40)
+	report := filepath.Join(t.TempDir(), "faults")
+	t.Setenv("GPUTRAIN_STANDIN_FAIL", "")
+	t.Setenv("GPUTRAIN_STANDIN_FAIL_REPORT", report)
+	var warn strings.Builder
+	clean := groupFaultScenario(set, eval, &warn)
+	if err := errors.Join(clean.errs...); err != nil {
+		t.Fatalf("without a fault: %v", err)
+	}
+	g := NewGroup()
+	if b, err := g.Open(train.NewConfig(network.Book([]int{784, 30, 10}), set.Len(), 10, 1, graph.Float32), set); err == nil {
+		dev := g.device
+		b.Close()
+		if !strings.HasPrefix(dev, standinDevice) {
+			t.Skipf("the device is %s: faults are injected only by the CPU stand-in for the driver (make gpu-standin-check)", dev)
+		}
+	}
+	const tag = "TestGPUGroupFaults"
+	for k := 1; ; k++ {
+		if err := os.Remove(report); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		os.Setenv("GPUTRAIN_STANDIN_FAIL", fmt.Sprintf("%s:%d", tag, k))
+		var warn strings.Builder
+		got := groupFaultScenario(set, eval, &warn)
+		call := firedAt(t, report, tag, k)
+		if call == "" {
+			t.Logf("%d calls failed in turn", k-1)
+			break
+		}
+		if strings.HasPrefix(call, "cuDevicePrimaryCtxRelease") {
+			if err := cu.Device(0).ReleasePrimaryCtx(); err != nil {
+				t.Fatalf("fault %d: releasing the primary context the group could not: %v", k, err)
+			}
+		}
+		if err := errors.Join(got.errs...); err != nil {
+			for _, e := range got.errs {
+				if e != nil {
+					checkFaultError(t, k, call, "the group", e)
+					break
+				}
+			}
+			continue
+		}
+		if !strings.Contains(got.warned, "capturing a training step into a CUDA graph failed") {
+			t.Errorf("fault %d: %s failed, and the run succeeded without saying so", k, call)
+			continue
+		}
+		for i := range got.nets {
+			if !got.nets[i].Equal(clean.nets[i]) {
+				t.Errorf("fault %d (%s failed) stopped a capture; network %d went on kernel by kernel but ended %g from the fault-free one", k, call, i, got.nets[i].RelDiff(clean.nets[i]))
+			}
+		}
+	}
 }
