@@ -69,6 +69,13 @@ func (t *trainer) Device() string { return t.Machine().(*backend).device }
 // OpenMachine returns the machine of the first CUDA device for cfg (a
 // predictor's where cfg has no learning rate).
 func OpenMachine(cfg train.Config) (train.Machine, error) {
+	return openBackend(cfg, (*backend).init)
+}
+
+// openBackend makes the backend of cfg and runs init on it (its context
+// not yet current), a panic an error; where it fails it frees what init
+// made.
+func openBackend(cfg train.Config, init func(*backend) error) (*backend, error) {
 	b := &backend{cfg: cfg, lim: defaultLimits, graphs: useGraphs, warn: os.Stderr,
 		allocs: map[cu.DevicePtr]int64{}}
 	b.progs = train.NewPrograms(cfg, b.build)
@@ -84,7 +91,7 @@ func OpenMachine(cfg train.Config) (train.Machine, error) {
 				err = fmt.Errorf("cuda: opening the device: %v", r)
 			}
 		}()
-		return b.init()
+		return init(b)
 	}()
 	if err != nil {
 		b.release()
@@ -130,7 +137,9 @@ type backend struct {
 	closed   bool
 }
 
-func (b *backend) init() error {
+// initDevice opens the first device: its context, stream, kernels, pinned
+// staging buffer and cuBLAS handle, and the batch offset and step count.
+func (b *backend) initDevice() error {
 	n, err := cu.NumDevices()
 	if err != nil {
 		return fmt.Errorf("cuda: counting devices: %w", describe(err))
@@ -218,6 +227,15 @@ func (b *backend) init() error {
 	if b.stepBase, err = b.alloc(8, "the step count"); err != nil {
 		return err
 	}
+	return nil
+}
+
+// init opens the device (initDevice), then allocates the network's
+// parameters and builds its training program.
+func (b *backend) init() error {
+	if err := b.initDevice(); err != nil {
+		return err
+	}
 	for l, ps := range b.cfg.Params() {
 		nw, nb := int64(ps.Len())*b.elem, int64(ps.B[0])*b.elem
 		w, err := b.alloc(nw, fmt.Sprintf("the weights of layer %d", l+1))
@@ -302,33 +320,55 @@ func (b *backend) do(what string, f func() error) (err error) {
 
 func (b *backend) SetParams(n *network.Network) error {
 	return b.do("setting the parameters", func() error {
-		for l := range b.weights {
-			if err := b.floatsToDevice(b.weights[l], n.Weights[l], fmt.Sprintf("the weights of layer %d", l+1)); err != nil {
-				return err
-			}
-			if err := b.floatsToDevice(b.biases[l], n.Biases[l], fmt.Sprintf("the biases of layer %d", l+1)); err != nil {
-				return err
-			}
+		if err := b.writeParams(n, b.paramAt); err != nil {
+			return err
 		}
 		return b.sync("setting the parameters")
 	})
 }
 
-func (b *backend) Params() (*network.Network, error) {
-	n := &network.Network{Spec: b.cfg.Spec.Norm()}
-	err := b.do("reading the parameters", func() error {
-		for l, ps := range b.cfg.Params() {
-			w, err := b.floatsFromDevice(b.weights[l], ps.Len(), fmt.Sprintf("the weights of layer %d", l+1))
-			if err != nil {
-				return err
-			}
-			bias, err := b.floatsFromDevice(b.biases[l], ps.B[0], fmt.Sprintf("the biases of layer %d", l+1))
-			if err != nil {
-				return err
-			}
-			n.Weights, n.Biases = append(n.Weights, w), append(n.Biases, bias)
+// paramAt is where layer l's weights and biases are.
+func (b *backend) paramAt(l int) (w, bias cu.DevicePtr) { return b.weights[l], b.biases[l] }
+
+// writeParams copies n's parameters to the device, layer l's where at
+// says.
+func (b *backend) writeParams(n *network.Network, at func(l int) (w, bias cu.DevicePtr)) error {
+	for l := range n.Weights {
+		w, bias := at(l)
+		if err := b.floatsToDevice(w, n.Weights[l], fmt.Sprintf("the weights of layer %d", l+1)); err != nil {
+			return err
 		}
-		return nil
+		if err := b.floatsToDevice(bias, n.Biases[l], fmt.Sprintf("the biases of layer %d", l+1)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readParams copies a network of cfg's spec from the device, layer l's
+// parameters from where at says.
+func (b *backend) readParams(cfg train.Config, at func(l int) (w, bias cu.DevicePtr)) (*network.Network, error) {
+	n := &network.Network{Spec: cfg.Spec.Norm()}
+	for l, ps := range cfg.Params() {
+		wp, bp := at(l)
+		w, err := b.floatsFromDevice(wp, ps.Len(), fmt.Sprintf("the weights of layer %d", l+1))
+		if err != nil {
+			return nil, err
+		}
+		bias, err := b.floatsFromDevice(bp, ps.B[0], fmt.Sprintf("the biases of layer %d", l+1))
+		if err != nil {
+			return nil, err
+		}
+		n.Weights, n.Biases = append(n.Weights, w), append(n.Biases, bias)
+	}
+	return n, nil
+}
+
+func (b *backend) Params() (*network.Network, error) {
+	var n *network.Network
+	err := b.do("reading the parameters", func() (err error) {
+		n, err = b.readParams(b.cfg, b.paramAt)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -417,21 +457,28 @@ func (b *backend) Forward(slot train.Slot, lo int, out []float64, cost bool) (fl
 		if err := b.enqueue(mc, b.sets[slot], 0, 0, lo); err != nil {
 			return err
 		}
-		v, err := b.floatsFromDevice(mc.ptr[mc.p.Output], len(out), "the output activations")
-		if err != nil {
-			return err
-		}
-		copy(out, v)
-		if cost {
-			v, err := b.floatsFromDevice(mc.ptr[mc.p.Cost], 1, "the cost")
-			if err != nil {
-				return err
-			}
-			c = v[0]
-		}
-		return nil
+		c, err = b.readForward(mc.p, mc.ptr, out, cost)
+		return err
 	})
 	return c, err
+}
+
+// readForward reads a forward program's output activations into out and,
+// with cost, returns its cost; ptr holds its buffers' addresses.
+func (b *backend) readForward(p *graph.Program, ptr []cu.DevicePtr, out []float64, cost bool) (float64, error) {
+	v, err := b.floatsFromDevice(ptr[p.Output], len(out), "the output activations")
+	if err != nil {
+		return 0, err
+	}
+	copy(out, v)
+	if !cost {
+		return 0, nil
+	}
+	v, err = b.floatsFromDevice(ptr[p.Cost], 1, "the cost")
+	if err != nil {
+		return 0, err
+	}
+	return v[0], nil
 }
 
 // Close waits for the device and frees everything it allocated, then

@@ -26,6 +26,10 @@ typedef cublasStatus_t (*gtSgemm_t)(cublasHandle_t, cublasOperation_t, cublasOpe
 	const float *, const float *, int, const float *, int, const float *, float *, int);
 typedef cublasStatus_t (*gtDgemm_t)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
 	const double *, const double *, int, const double *, int, const double *, double *, int);
+typedef cublasStatus_t (*gtSgemmSB_t)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
+	const float *, const float *, int, long long, const float *, int, long long, const float *, float *, int, long long, int);
+typedef cublasStatus_t (*gtDgemmSB_t)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
+	const double *, const double *, int, long long, const double *, int, long long, const double *, double *, int, long long, int);
 
 typedef struct {
 	void *lib;
@@ -37,6 +41,8 @@ typedef struct {
 	gtGetVersion_t getVersion;
 	gtSgemm_t sgemm;
 	gtDgemm_t dgemm;
+	gtSgemmSB_t sgemmSB;
+	gtDgemmSB_t dgemmSB;
 } gtBlasLib;
 
 // gtBlas is the library the backend uses, loaded once.
@@ -61,6 +67,8 @@ static const char *gtBlasOpen(gtBlasLib *L, const char *path, const char *ltPath
 	BIND(getVersion, "cublasGetVersion_v2");
 	BIND(sgemm, "cublasSgemm_v2");
 	BIND(dgemm, "cublasDgemm_v2");
+	BIND(sgemmSB, "cublasSgemmStridedBatched");
+	BIND(dgemmSB, "cublasDgemmStridedBatched");
 #undef BIND
 	L->lib = lib;
 	return 0;
@@ -117,6 +125,22 @@ static cublasStatus_t gtDgemm(cublasHandle_t h, int ta, int tb, int m, int n, in
 	CUdeviceptr a, int lda, CUdeviceptr b, int ldb, double beta, CUdeviceptr c, int ldc) {
 	return gtBlas.dgemm(h, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k,
 		&alpha, (const double *)a, lda, (const double *)b, ldb, &beta, (double *)c, ldc);
+}
+
+// gtSgemmSB and gtDgemmSB are the strided-batched products of a sweep's
+// group: batch products, the i-th of each matrix i·stride elements on.
+static cublasStatus_t gtSgemmSB(cublasHandle_t h, int ta, int tb, int m, int n, int k, float alpha,
+	CUdeviceptr a, int lda, long long sa, CUdeviceptr b, int ldb, long long sb, float beta, CUdeviceptr c, int ldc,
+	long long sc, int batch) {
+	return gtBlas.sgemmSB(h, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k,
+		&alpha, (const float *)a, lda, sa, (const float *)b, ldb, sb, &beta, (float *)c, ldc, sc, batch);
+}
+
+static cublasStatus_t gtDgemmSB(cublasHandle_t h, int ta, int tb, int m, int n, int k, double alpha,
+	CUdeviceptr a, int lda, long long sa, CUdeviceptr b, int ldb, long long sb, double beta, CUdeviceptr c, int ldc,
+	long long sc, int batch) {
+	return gtBlas.dgemmSB(h, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k,
+		&alpha, (const double *)a, lda, sa, (const double *)b, ldb, sb, &beta, (double *)c, ldc, sc, batch);
 }
 
 */
@@ -308,13 +332,7 @@ func (b *blas) close() error {
 // gemm issues one planned product on the handle's stream; ptr gives each
 // buffer's device address.
 func (b *blas) gemm(g *gemmCall, ptr func(int) cu.DevicePtr) error {
-	ta, tb := C.int(0), C.int(0)
-	if g.TransA {
-		ta = 1
-	}
-	if g.TransB {
-		tb = 1
-	}
+	ta, tb := transFlags(g)
 	a, bb, c := C.CUdeviceptr(ptr(g.First)), C.CUdeviceptr(ptr(g.Second)), C.CUdeviceptr(ptr(g.Dst))
 	if b.dt == graph.Float64 {
 		return blasCheck(C.gtDgemm(b.h, ta, tb, C.int(g.M), C.int(g.N), C.int(g.K), C.double(g.Alpha),
@@ -322,6 +340,32 @@ func (b *blas) gemm(g *gemmCall, ptr func(int) cu.DevicePtr) error {
 	}
 	return blasCheck(C.gtSgemm(b.h, ta, tb, C.int(g.M), C.int(g.N), C.int(g.K), C.float(g.Alpha),
 		a, C.int(g.LdA), bb, C.int(g.LdB), C.float(g.Beta), c, C.int(g.LdC)))
+}
+
+// gemmBatched issues one planned product for batch networks at once, a
+// strided-batched cuBLAS call: network i's matrices lie stride(id)·i
+// elements past the first network's, ptr(id).
+func (b *blas) gemmBatched(g *gemmCall, ptr func(int) cu.DevicePtr, stride func(int) int64, batch int) error {
+	ta, tb := transFlags(g)
+	a, bb, c := C.CUdeviceptr(ptr(g.First)), C.CUdeviceptr(ptr(g.Second)), C.CUdeviceptr(ptr(g.Dst))
+	sa, sb, sc := C.longlong(stride(g.First)), C.longlong(stride(g.Second)), C.longlong(stride(g.Dst))
+	if b.dt == graph.Float64 {
+		return blasCheck(C.gtDgemmSB(b.h, ta, tb, C.int(g.M), C.int(g.N), C.int(g.K), C.double(g.Alpha),
+			a, C.int(g.LdA), sa, bb, C.int(g.LdB), sb, C.double(g.Beta), c, C.int(g.LdC), sc, C.int(batch)))
+	}
+	return blasCheck(C.gtSgemmSB(b.h, ta, tb, C.int(g.M), C.int(g.N), C.int(g.K), C.float(g.Alpha),
+		a, C.int(g.LdA), sa, bb, C.int(g.LdB), sb, C.float(g.Beta), c, C.int(g.LdC), sc, C.int(batch)))
+}
+
+// transFlags are g's transposes as the C wrappers take them: 1 for CUBLAS_OP_T.
+func transFlags(g *gemmCall) (ta, tb C.int) {
+	if g.TransA {
+		ta = 1
+	}
+	if g.TransB {
+		tb = 1
+	}
+	return ta, tb
 }
 
 // blasError is a cuBLAS status.

@@ -443,6 +443,79 @@ gt_gather_f64(double *x, double *y, const unsigned char *images, const unsigned 
 	gather(x, y, images, labels, order, offset, base, m);
 }
 
+// The batched entry points (gt_b*) run one program for nets networks at
+// once, a sweep's group (group_gpu.go): network n is blockIdx.y, its
+// buffers those of its own buffer table, bufs + n·nbufs, and its op
+// descriptors (which carry its own η and weight decay) ops + n·nops. Each
+// block runs the solo kernel's code on its network, so a network's
+// arithmetic is its solo run's.
+
+template <typename T>
+__device__ void bseg1(const OpDesc *ops, long long nops, T *const *bufs, long long nbufs, long long *offset,
+		      double *costs, long long costStride, long long nets) {
+	const long long n = blockIdx.y;
+	if (n >= nets)
+		return;
+	seg1(ops + n * nops, nops, bufs + n * nbufs, offset ? offset + n : offset, costs ? costs + n * costStride : costs);
+}
+
+extern "C" __global__ void __launch_bounds__(SEG1_MAX_THREADS)
+gt_bseg1_f32(const OpDesc *ops, long long nops, float *const *bufs, long long nbufs, long long *offset, double *costs,
+	     long long costStride, long long nets) {
+	bseg1(ops, nops, bufs, nbufs, offset, costs, costStride, nets);
+}
+
+extern "C" __global__ void __launch_bounds__(SEG1_MAX_THREADS)
+gt_bseg1_f64(const OpDesc *ops, long long nops, double *const *bufs, long long nbufs, long long *offset,
+	     double *costs, long long costStride, long long nets) {
+	bseg1(ops, nops, bufs, nbufs, offset, costs, costStride, nets);
+}
+
+template <typename T>
+__device__ void bsegn(const OpDesc *ops, long long nops, T *const *bufs, long long nbufs, long long nets) {
+	const long long n = blockIdx.y;
+	if (n < nets)
+		segn(ops + n * nops, nops, bufs + n * nbufs);
+}
+
+extern "C" __global__ void __launch_bounds__(SEGN_THREADS)
+gt_bsegn_f32(const OpDesc *ops, long long nops, float *const *bufs, long long nbufs, long long nets) {
+	bsegn(ops, nops, bufs, nbufs, nets);
+}
+
+extern "C" __global__ void __launch_bounds__(SEGN_THREADS)
+gt_bsegn_f64(const OpDesc *ops, long long nops, double *const *bufs, long long nbufs, long long nets) {
+	bsegn(ops, nops, bufs, nbufs, nets);
+}
+
+// bgather is gather for network blockIdx.y: its X and Y at a constant
+// stride from the first network's, its own order (orderStride entries
+// apart) and batch offset.
+template <typename T>
+__device__ void bgather(T *x, T *y, long long xStride, long long yStride, const unsigned char *images,
+			const unsigned char *labels, const int *order, long long orderStride, const long long *offset,
+			long long base, long long m, long long nets) {
+	const long long n = blockIdx.y;
+	if (n >= nets)
+		return;
+	gather(x + n * xStride, y ? y + n * yStride : y, images, labels, order ? order + n * orderStride : order,
+	       offset ? offset + n : offset, base, m);
+}
+
+extern "C" __global__ void __launch_bounds__(SEGN_THREADS)
+gt_bgather_f32(float *x, float *y, long long xStride, long long yStride, const unsigned char *images,
+	       const unsigned char *labels, const int *order, long long orderStride, const long long *offset,
+	       long long base, long long m, long long nets) {
+	bgather(x, y, xStride, yStride, images, labels, order, orderStride, offset, base, m, nets);
+}
+
+extern "C" __global__ void __launch_bounds__(SEGN_THREADS)
+gt_bgather_f64(double *x, double *y, long long xStride, long long yStride, const unsigned char *images,
+	       const unsigned char *labels, const int *order, long long orderStride, const long long *offset,
+	       long long base, long long m, long long nets) {
+	bgather(x, y, xStride, yStride, images, labels, order, orderStride, offset, base, m, nets);
+}
+
 // stepKey writes the dropout masks' key of the step about to run into key:
 // dropout.StepKey(seed, step), step = *base + *offset / batch (the run's
 // steps before this epoch, then the epoch's, by the batch offset the

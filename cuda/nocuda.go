@@ -18,6 +18,16 @@ func Open(train.Config, *mnist.Set) (train.Trainer, error) { return nil, ErrNoCU
 // OpenPredictor fails with ErrNoCUDA: this binary was built without the gpu tag.
 func OpenPredictor(network.Spec, graph.Dtype) (train.Predictor, error) { return nil, ErrNoCUDA }
 
+// Group is a sweep's networks trained as one batched program on CUDA; in
+// this build its Open fails with ErrNoCUDA.
+type Group struct{}
+
+// NewGroup returns a group whose Open fails with ErrNoCUDA.
+func NewGroup() *Group { return &Group{} }
+
+// Open fails with ErrNoCUDA: this binary was built without the gpu tag.
+func (*Group) Open(train.Config, *mnist.Set) (train.Trainer, error) { return nil, ErrNoCUDA }
+
 // Describe says what CUDA support this binary has, for --version.
 func Describe() string {
 	return "not in this build (make cuda builds bin/gputrain-cuda)"

@@ -237,22 +237,9 @@ func (b *backend) step(mc *machine, k int) error {
 		return fmt.Errorf("cuda: internal error: %d steps in one replay", k)
 	}
 	if *g == nil {
-		exec, err := capture(b.stream, func() error {
-			for range k {
-				if err := direct(); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			// Run without graphs from now on: slower, and any real fault
-			// then surfaces from the launch that causes it.
-			b.graphErr = err
-			fmt.Fprintf(b.warn, "gputrain: cuda: capturing a training step into a CUDA graph failed (%v); running kernel by kernel from now on, which is slower\n", err)
+		if *g = b.captureSteps(k, direct); *g == nil {
 			return b.step(mc, k)
 		}
-		*g = exec
 	}
 	if err := (*g).launch(b.stream); err != nil {
 		return fmt.Errorf("cuda: launching a captured step (batch %d): %w", mc.p.Batch, err)
@@ -260,4 +247,25 @@ func (b *backend) step(mc *machine, k int) error {
 	b.replays++
 	mc.runs += k
 	return nil
+}
+
+// captureSteps captures k runs of direct into a graph. Where the capture
+// fails it says so once and turns graphs off (b.graphErr) and returns nil.
+func (b *backend) captureSteps(k int, direct func() error) *execGraph {
+	exec, err := capture(b.stream, func() error {
+		for range k {
+			if err := direct(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		// Run without graphs from now on: slower, and any real fault
+		// then surfaces from the launch that causes it.
+		b.graphErr = err
+		fmt.Fprintf(b.warn, "gputrain: cuda: capturing a training step into a CUDA graph failed (%v); running kernel by kernel from now on, which is slower\n", err)
+		return nil
+	}
+	return exec
 }

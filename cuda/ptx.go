@@ -23,8 +23,9 @@ var kernelsPTX string
 // kernelBases are the kernels kernels.cu defines, each in an _f32 and an
 // _f64 variant. The backend loads all but gt_argmax, which it no longer
 // needs since predictions are taken from the activations (train.Session);
-// the emulation tests still run it.
-var kernelBases = []string{"gt_seg1", "gt_segn", "gt_gather", "gt_key", "gt_argmax"}
+// the emulation tests still run it. gt_bseg1, gt_bsegn and gt_bgather are
+// a sweep group's batched kernels (group_gpu.go).
+var kernelBases = []string{"gt_seg1", "gt_segn", "gt_gather", "gt_key", "gt_argmax", "gt_bseg1", "gt_bsegn", "gt_bgather"}
 
 // kernelName is the PTX entry of a kernel for a dtype.
 func kernelName(base string, dt graph.Dtype) string {

@@ -38,7 +38,7 @@ type sweepCmd struct {
 	shard                      string
 	shards                     int
 	parallel                   int
-	atOnce                     int // CPU: networks held in memory together (checkMemory)
+	atOnce                     int // networks held in memory together (checkMemory)
 	maxMemory                  string
 	quiet                      bool
 	stderr                     io.Writer
@@ -135,7 +135,7 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.resume, "resume", "", "continue the sweep kept in this --out folder, with its settings")
 	fs.StringVar(&c.shard, "shard", "", "train only part I (from 0) of N of the grid: I/N")
 	cli.IntVar(fs, &c.shards, "shards", 0, "split the grid into N parts and take this task's from JOB_COMPLETION_INDEX (Kubernetes) or SLURM_ARRAY_TASK_ID (Slurm)")
-	cli.IntVar(fs, &c.parallel, "parallel", 0, "CPU: groups of networks that train together, one core each (default: one per core); CUDA: networks trained at once (default: one)")
+	cli.IntVar(fs, &c.parallel, "parallel", 0, "CPU: groups of networks that train together, one core each (default: one per core); CUDA: not used (the networks of one shape train as one batched program)")
 	fs.StringVar(&c.maxMemory, "max-memory", "", "refuse a sweep needing more memory than this (4GiB, 500MB)")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress line")
 	if err := cli.Parse(fs, args, stdout); err != nil {
@@ -285,24 +285,16 @@ func (c *sweepCmd) checkMemory(mine []sweep.Setting, limit memlimit.Limit) error
 	if err := limit.Check(what, largest); err != nil {
 		return cli.Usagef("%v", err)
 	}
-	if c.device != "cuda" {
-		// On the CPU every network of a pass is held at once, the data
-		// set once for all: as many networks as fit beside it.
-		shared := baseBytes + datasetBytes()
-		c.atOnce = len(mine)
-		for c.atOnce > 1 && limit.Check(what, shared+(largest-shared)*float64(c.atOnce)) != nil {
-			c.atOnce = c.atOnce * 3 / 4
-		}
-		if c.atOnce < len(mine) {
-			fmt.Fprintf(c.stderr, "gputrain sweep: note: %d networks at once would not fit in memory: training them in passes of %d\n", len(mine), c.atOnce)
-		}
-		return nil
+	// Every network of a pass is held at once (on CUDA, a pass of one
+	// shape is one group), the data set once for all: as many networks as
+	// fit beside it.
+	shared := baseBytes + datasetBytes()
+	c.atOnce = len(mine)
+	for c.atOnce > 1 && limit.Check(what, shared+(largest-shared)*float64(c.atOnce)) != nil {
+		c.atOnce = c.atOnce * 3 / 4
 	}
-	// The data set is held once per network being trained (in its dtype)
-	// and once in bytes; the estimate counts it in each.
-	for c.parallel > 1 && limit.Check(what, largest*float64(c.parallel)) != nil {
-		c.parallel--
-		fmt.Fprintf(c.stderr, "gputrain sweep: note: %d networks at once would not fit in memory: training %d at a time\n", c.parallel+1, c.parallel)
+	if c.atOnce < len(mine) {
+		fmt.Fprintf(c.stderr, "gputrain sweep: note: %d networks at once would not fit in memory: training them in passes of %d\n", len(mine), c.atOnce)
 	}
 	return nil
 }

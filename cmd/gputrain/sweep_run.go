@@ -10,14 +10,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"time"
 
 	"github.com/gputrain/gputrain/cmd/internal/memlimit"
 	"github.com/gputrain/gputrain/cmd/internal/trainflags"
-	"github.com/gputrain/gputrain/cpu"
-	"github.com/gputrain/gputrain/cuda"
 	"github.com/gputrain/gputrain/graph/network"
 	"github.com/gputrain/gputrain/graph/train"
 	"github.com/gputrain/gputrain/internal/safefile"
@@ -239,43 +236,14 @@ func (r *sweepRun) todo(mine []sweep.Setting, prior []sweep.Epoch) []sweep.Setti
 	return out
 }
 
-// trainAll trains the networks: on CUDA r.parallel at a time, each alone
-// on an equal share of the device; on the CPU together, in groups
-// (trainGroups). The first error other than a network's divergence stops
-// the rest.
+// trainAll trains the networks together: on the CPU in groups
+// (trainGroups), on CUDA as batched programs (trainCUDAGroups). The first
+// error other than a network's divergence stops the rest.
 func (r *sweepRun) trainAll(ctx context.Context, todo []sweep.Setting) error {
 	if r.device != "cuda" {
 		return r.trainGroups(ctx, todo)
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	next := make(chan sweep.Setting)
-	go func() {
-		defer close(next)
-		for _, s := range todo {
-			select {
-			case next <- s:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	workers := max(1, runtime.GOMAXPROCS(0)/r.parallel)
-	var wg sync.WaitGroup
-	for range min(r.parallel, len(todo)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for s := range next {
-				if err := r.trainOne(ctx, s, workers); err != nil {
-					cancel(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return sweepEnd(ctx)
+	return r.trainCUDAGroups(ctx, todo)
 }
 
 // sweepEnd is how a sweep whose networks have all stopped ends: with the
@@ -288,23 +256,6 @@ func sweepEnd(ctx context.Context) error {
 		return errInterrupted
 	}
 	return nil
-}
-
-// trainOne trains one network exactly as `gputrain train` with its
-// settings does: the same initial network, shuffle and update.
-func (r *sweepRun) trainOne(ctx context.Context, s sweep.Setting, workers int) error {
-	cfg := r.config(s)
-	var b train.Trainer
-	var err error
-	if r.device == "cuda" {
-		b, err = cuda.Open(cfg, r.training)
-	} else {
-		b, err = cpu.OpenWorkers(cfg, r.training, workers)
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", s.Name(), err)
-	}
-	return r.trainOn(ctx, s, b)
 }
 
 // config is what a backend for s compiles its programs for.

@@ -93,8 +93,10 @@ part_train-ch3() {
 }
 part_sweep() {
 	# Issue 23's GPU figures: 256 book networks (η 0.5, 1, 2, 3 × seeds
-	# 1–64) as one gputrain sweep, one network's epoch alone, and the same
-	# 256 through PyTorch's torch.func ensemble, each for one epoch of
+	# 1–64) as one gputrain sweep (one shape: one cuda.Group, a batched
+	# program of strided-batched products and kernels over the 256, one
+	# CUDA graph per 20 steps), one network's epoch alone, and the same 256
+	# through PyTorch's torch.func ensemble, each for one epoch of
 	# SWEEP_LIMIT images without evaluation.
 	local common=(--epochs 1 --train-limit "$SWEEP_LIMIT" --data "$kit/mnist") t0 rc=0 n=$((4 * SWEEP_SEEDS))
 	t0=$EPOCHREALTIME

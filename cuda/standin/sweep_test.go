@@ -1,9 +1,15 @@
 package standin
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"math"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/gputrain/gputrain/graph/network"
@@ -51,4 +57,42 @@ func paramDiff(a, b *network.Network) float64 {
 		}
 	}
 	return worst
+}
+
+// TestSweepResumeCUDA: a CUDA sweep (its four networks one group)
+// interrupted by SIGINT once its first epoch is out and resumed from its
+// --out folder (--device cuda again: the device is not kept there) ends
+// with the models of the sweep never stopped, bit for bit.
+func TestSweepResumeCUDA(t *testing.T) {
+	_, cudaBin, data := binaries(t)
+	dir := t.TempDir()
+	grid := []string{"sweep", "--device", "cuda", "--data", data, "--train-limit", "300", "--epochs", "3", "--eta", "0.5,3", "--seed", "1,2", "--eval", "none"}
+	straight, out, models := filepath.Join(dir, "straight"), filepath.Join(dir, "out"), filepath.Join(dir, "models")
+	cli(t, cudaBin, append(grid, "--quiet", "--save-dir", straight)...)
+	cmd := exec.Command(cudaBin, append(grid, "--out", out, "--save-dir", models)...)
+	cmd.Env = append(os.Environ(), "LD_LIBRARY_PATH="+libDir)
+	lines, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(lines)
+	for sc.Scan() && !strings.Contains(sc.Text(), `"epoch":0`) {
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	go io.Copy(io.Discard, lines)
+	if err := cmd.Wait(); err == nil {
+		t.Logf("the sweep ended before the signal: resuming a finished sweep")
+	}
+	cli(t, cudaBin, "sweep", "--device", "cuda", "--quiet", "--resume", out, "--save-dir", models)
+	for _, eta := range []float64{0.5, 3} {
+		for _, seed := range []int{1, 2} {
+			name := fmt.Sprintf("784-30-10_b10_eta%g_lambda0_seed%d_quadratic_sigmoid_large.json", eta, seed)
+			if d := paramDiff(load(t, filepath.Join(models, name)), load(t, filepath.Join(straight, name))); d != 0 {
+				t.Errorf("%s: the resumed sweep's network differs from the straight one's by %.3g relative, want 0", name, d)
+			}
+		}
+	}
 }

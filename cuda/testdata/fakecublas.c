@@ -25,4 +25,6 @@ int cublasSgemm_v2(void) { return 0; }
 #ifndef FAKE_NO_DGEMM
 int cublasDgemm_v2(void) { return 0; }
 #endif
+int cublasSgemmStridedBatched(void) { return 0; }
+int cublasDgemmStridedBatched(void) { return 0; }
 #endif

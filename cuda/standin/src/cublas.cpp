@@ -1,10 +1,11 @@
-// cublas.cpp: the stand-in's libcublas.so.N, the eight cuBLAS v2 entry
+// cublas.cpp: the stand-in's libcublas.so.N, the ten cuBLAS v2 entry
 // points gputrain's CUDA backend calls, on top of the stand-in driver. Built
 // once per soname (libcublas.so.11, .12, .13 and libcublas.so), each with
 // STANDIN_CUBLAS_VERSION as cublasGetVersion's answer.
 //
 // A GEMM is checked as cuBLAS checks its arguments (CUBLAS_STATUS_INVALID_VALUE
-// for a negative size, an unknown transpose, a leading dimension too small),
+// for a negative size, an unknown transpose, a leading dimension too small,
+// and for the strided-batched ones a negative batchCount),
 // its matrices must lie in live device allocations, and it runs as a job on
 // the handle's stream: at once, or recorded during stream capture and run by
 // each replay. cublasSetStream resets the workspace to cuBLAS's own, as the
@@ -18,6 +19,7 @@
 
 #include <cublas_v2.h>
 
+#include <algorithm>
 #include <set>
 #include <string>
 
@@ -65,9 +67,21 @@ size_t bytesOf(int rows, int cols, int ld, size_t e) {
 	return ((size_t)ld * (cols - 1) + rows) * e;
 }
 
+// span is the extent of batch matrices of extent bytes each, stride
+// elements of size e apart.
+size_t span(size_t bytes, long long stride, int batch, size_t e) {
+	if (bytes == 0 || batch == 0)
+		return 0;
+	return (size_t)stride * (batch - 1) * e + bytes;
+}
+
+// gemm is cublas{S,D}gemm and, with batch > 0, cublas{S,D}gemmStridedBatched:
+// batch products, matrix i of A, B and C at sA, sB and sC elements times i
+// from the first.
 template <class T>
 cublasStatus_t gemm(const char *call, cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
-		    int k, const T *alpha, const T *A, int lda, const T *B, int ldb, const T *beta, T *C, int ldc) {
+		    int k, const T *alpha, const T *A, int lda, long long sA, const T *B, int ldb, long long sB,
+		    const T *beta, T *C, int ldc, long long sC, int batch) {
 	LOCK;
 	if (standin::injected(call))
 		return CUBLAS_STATUS_EXECUTION_FAILED;
@@ -92,7 +106,15 @@ cublasStatus_t gemm(const char *call, cublasHandle_t h, cublasOperation_t ta, cu
 		return invalid(call, "ldc = %lld < max(1, m)", ldc);
 	if (!alpha || !beta)
 		return invalid(call, "alpha or beta is null (%lld)", 0);
-	if (m == 0 || n == 0)
+	if (batch < 0)
+		return invalid(call, "batchCount = %lld < 0", batch);
+	// cuBLAS leaves matrices of C that overlap undefined; the stand-in
+	// refuses them, and negative strides, which it does not model.
+	if (sA < 0 || sB < 0 || sC < 0)
+		return invalid(call, "a negative stride (%lld): not modelled by the stand-in", std::min({sA, sB, sC}));
+	if (batch > 1 && (size_t)sC * sizeof(T) < bytesOf(m, n, ldc, sizeof(T)))
+		return invalid(call, "strideC = %lld: the matrices of C overlap, which cuBLAS leaves undefined", sC);
+	if (m == 0 || n == 0 || batch == 0)
 		return CUBLAS_STATUS_SUCCESS;
 	const std::string name = call;
 	const CUresult E = CUDA_ERROR_INVALID_VALUE;
@@ -101,9 +123,9 @@ cublasStatus_t gemm(const char *call, cublasHandle_t h, cublasOperation_t ta, cu
 		return CUBLAS_STATUS_EXECUTION_FAILED;
 	}
 	const bool readAB = k > 0;
-	if ((readAB && (standin::checkRange(name, "A", (CUdeviceptr)A, bytesOf(rowsA, colsA, lda, sizeof(T)), E) ||
-			standin::checkRange(name, "B", (CUdeviceptr)B, bytesOf(rowsB, colsB, ldb, sizeof(T)), E))) ||
-	    standin::checkRange(name, "C", (CUdeviceptr)C, bytesOf(m, n, ldc, sizeof(T)), E))
+	if ((readAB && (standin::checkRange(name, "A", (CUdeviceptr)A, span(bytesOf(rowsA, colsA, lda, sizeof(T)), sA, batch, sizeof(T)), E) ||
+			standin::checkRange(name, "B", (CUdeviceptr)B, span(bytesOf(rowsB, colsB, ldb, sizeof(T)), sB, batch, sizeof(T)), E))) ||
+	    standin::checkRange(name, "C", (CUdeviceptr)C, span(bytesOf(m, n, ldc, sizeof(T)), sC, batch, sizeof(T)), E))
 		return CUBLAS_STATUS_EXECUTION_FAILED;
 	if (standin::checkStream(name, h->stream))
 		return CUBLAS_STATUS_EXECUTION_FAILED;
@@ -125,11 +147,11 @@ cublasStatus_t gemm(const char *call, cublasHandle_t h, cublasOperation_t ta, cu
 	const size_t wsBytes = h->workspaceBytes;
 	CUresult r = standin::enqueue(h->stream, {name, [=](const std::string &c) {
 		const CUresult X = CUDA_ERROR_ILLEGAL_ADDRESS;
-		if (CUresult r = (readAB ? standin::checkRange(c, "A", (CUdeviceptr)A, bytesOf(rowsA, colsA, lda, sizeof(T)), X) : CUDA_SUCCESS))
+		if (CUresult r = (readAB ? standin::checkRange(c, "A", (CUdeviceptr)A, span(bytesOf(rowsA, colsA, lda, sizeof(T)), sA, batch, sizeof(T)), X) : CUDA_SUCCESS))
 			return r;
-		if (CUresult r = (readAB ? standin::checkRange(c, "B", (CUdeviceptr)B, bytesOf(rowsB, colsB, ldb, sizeof(T)), X) : CUDA_SUCCESS))
+		if (CUresult r = (readAB ? standin::checkRange(c, "B", (CUdeviceptr)B, span(bytesOf(rowsB, colsB, ldb, sizeof(T)), sB, batch, sizeof(T)), X) : CUDA_SUCCESS))
 			return r;
-		if (CUresult r = standin::checkRange(c, "C", (CUdeviceptr)C, bytesOf(m, n, ldc, sizeof(T)), X))
+		if (CUresult r = standin::checkRange(c, "C", (CUdeviceptr)C, span(bytesOf(m, n, ldc, sizeof(T)), sC, batch, sizeof(T)), X))
 			return r;
 		if (CUresult r = ws ? standin::checkRange(c, "the workspace", ws, wsBytes, X) : CUDA_SUCCESS)
 			return r;
@@ -140,18 +162,22 @@ cublasStatus_t gemm(const char *call, cublasHandle_t h, cublasOperation_t ta, cu
 				return r;
 		}
 		const T al = device ? *alpha : a0, be = device ? *beta : b0;
-		for (int j = 0; j < n; j++)
-			for (int i = 0; i < m; i++) {
-				T s = 0;
-				for (int l = 0; l < k; l++) {
-					const T x = ta == CUBLAS_OP_N ? A[i + (size_t)l * lda] : A[l + (size_t)i * lda];
-					const T y = tb == CUBLAS_OP_N ? B[l + (size_t)j * ldb] : B[j + (size_t)l * ldb];
-					s += x * y;
+		for (int p = 0; p < batch; p++) {
+			const T *Ap = A + p * sA, *Bp = B + p * sB;
+			T *Cp = C + p * sC;
+			for (int j = 0; j < n; j++)
+				for (int i = 0; i < m; i++) {
+					T s = 0;
+					for (int l = 0; l < k; l++) {
+						const T x = ta == CUBLAS_OP_N ? Ap[i + (size_t)l * lda] : Ap[l + (size_t)i * lda];
+						const T y = tb == CUBLAS_OP_N ? Bp[l + (size_t)j * ldb] : Bp[j + (size_t)l * ldb];
+						s += x * y;
+					}
+					T &out = Cp[i + (size_t)j * ldc];
+					// beta == 0: C is not read, as BLAS specifies (it may hold NaN).
+					out = be == T(0) ? al * s : al * s + be * out;
 				}
-				T &out = C[i + (size_t)j * ldc];
-				// beta == 0: C is not read, as BLAS specifies (it may hold NaN).
-				out = be == T(0) ? al * s : al * s + be * out;
-			}
+		}
 		return CUDA_SUCCESS;
 	}});
 	if (r == CUDA_ERROR_STREAM_CAPTURE_INVALIDATED || r == CUDA_ERROR_STREAM_CAPTURE_IMPLICIT)
@@ -248,13 +274,29 @@ cublasStatus_t cublasGetVersion_v2(cublasHandle_t, int *v) {
 cublasStatus_t cublasSgemm_v2(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
 			      const float *alpha, const float *A, int lda, const float *B, int ldb, const float *beta,
 			      float *C, int ldc) {
-	return gemm("cublasSgemm_v2", h, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+	return gemm("cublasSgemm_v2", h, ta, tb, m, n, k, alpha, A, lda, 0, B, ldb, 0, beta, C, ldc, 0, 1);
 }
 
 cublasStatus_t cublasDgemm_v2(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
 			      const double *alpha, const double *A, int lda, const double *B, int ldb,
 			      const double *beta, double *C, int ldc) {
-	return gemm("cublasDgemm_v2", h, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+	return gemm("cublasDgemm_v2", h, ta, tb, m, n, k, alpha, A, lda, 0, B, ldb, 0, beta, C, ldc, 0, 1);
+}
+
+cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
+					 int k, const float *alpha, const float *A, int lda, long long sA,
+					 const float *B, int ldb, long long sB, const float *beta, float *C, int ldc,
+					 long long sC, int batch) {
+	return gemm("cublasSgemmStridedBatched", h, ta, tb, m, n, k, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC,
+		    batch);
+}
+
+cublasStatus_t cublasDgemmStridedBatched(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
+					 int k, const double *alpha, const double *A, int lda, long long sA,
+					 const double *B, int ldb, long long sB, const double *beta, double *C, int ldc,
+					 long long sC, int batch) {
+	return gemm("cublasDgemmStridedBatched", h, ta, tb, m, n, k, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC,
+		    batch);
 }
 
 // standin_blas_unsupported answers every cuBLAS call the stand-in does not

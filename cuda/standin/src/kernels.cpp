@@ -259,6 +259,73 @@ template <class T> CUresult checkGather(const std::string &call, void *const *a)
 	return CUDA_SUCCESS;
 }
 
+// nets reads a batched kernel's network count, parameter i: at least 1.
+CUresult netsAt(const std::string &call, void *const *a, int i, long long &nets) {
+	nets = at<long long>(a, i);
+	if (nets < 1) {
+		standin::diag(call, "parameter %d (nets) is %lld: a batched launch runs at least one network", i, nets);
+		return CUDA_ERROR_ILLEGAL_ADDRESS;
+	}
+	return CUDA_SUCCESS;
+}
+
+// checkBseg1 and checkBsegn follow gt_bseg1 and gt_bsegn: each network's
+// segment as the solo kernel's check takes it, from its own descriptors,
+// buffer table, offset and costs.
+template <class T> CUresult checkBseg1(const std::string &call, void *const *a) {
+	long long nets;
+	if (CUresult r = netsAt(call, a, 7, nets))
+		return r;
+	auto ops = at<const OpDesc *>(a, 0);
+	const long long nops = at<long long>(a, 1), nbufs = at<long long>(a, 3), stride = at<long long>(a, 6);
+	auto bufs = at<T *const *>(a, 2);
+	auto offset = at<long long *>(a, 4);
+	auto costs = at<double *>(a, 5);
+	for (long long n = 0; n < nets; n++) {
+		const std::string net = call + " (network " + std::to_string(n) + ")";
+		if (CUresult r = checkSegment<T>(net, ops + n * nops, nops, bufs + n * nbufs, offset ? offset + n : offset,
+						 costs ? costs + n * stride : costs, true))
+			return r;
+	}
+	return CUDA_SUCCESS;
+}
+
+template <class T> CUresult checkBsegn(const std::string &call, void *const *a) {
+	long long nets;
+	if (CUresult r = netsAt(call, a, 4, nets))
+		return r;
+	auto ops = at<const OpDesc *>(a, 0);
+	const long long nops = at<long long>(a, 1), nbufs = at<long long>(a, 3);
+	auto bufs = at<T *const *>(a, 2);
+	for (long long n = 0; n < nets; n++) {
+		const std::string net = call + " (network " + std::to_string(n) + ")";
+		if (CUresult r = checkSegment<T>(net, ops + n * nops, nops, bufs + n * nbufs, nullptr, nullptr, false))
+			return r;
+	}
+	return CUDA_SUCCESS;
+}
+
+// checkBgather follows gt_bgather: gt_gather's check for each network, on
+// its X, Y, order and offset.
+template <class T> CUresult checkBgather(const std::string &call, void *const *a) {
+	long long nets;
+	if (CUresult r = netsAt(call, a, 11, nets))
+		return r;
+	T *x = at<T *>(a, 0), *y = at<T *>(a, 1);
+	const long long xs = at<long long>(a, 2), ys = at<long long>(a, 3), os = at<long long>(a, 7);
+	auto order = at<const int *>(a, 6);
+	auto offset = at<const long long *>(a, 8);
+	for (long long n = 0; n < nets; n++) {
+		T *xn = x + n * xs, *yn = y ? y + n * ys : y;
+		const int *on = order ? order + n * os : order;
+		const long long *offn = offset ? offset + n : offset;
+		void *const one[] = {&xn, &yn, a[4], a[5], &on, &offn, a[9], a[10]};
+		if (CUresult r = checkGather<T>(call + " (network " + std::to_string(n) + ")", one))
+			return r;
+	}
+	return CUDA_SUCCESS;
+}
+
 // checkKey follows gt_key: the key's words, the offset and the step count,
 // a batch size of at least 1, and one thread.
 template <class T> CUresult checkKey(const std::string &call, void *const *a) {
@@ -338,6 +405,12 @@ const std::vector<standin::Kernel> &standin::kernels() {
 		kernel("gt_key_f64", gt_key_f64, false, checkKey<double>),
 		kernel("gt_argmax_f32", gt_argmax_f32, false, checkArgmax<float>),
 		kernel("gt_argmax_f64", gt_argmax_f64, false, checkArgmax<double>),
+		kernel("gt_bseg1_f32", gt_bseg1_f32, true, checkBseg1<float>),
+		kernel("gt_bseg1_f64", gt_bseg1_f64, true, checkBseg1<double>),
+		kernel("gt_bsegn_f32", gt_bsegn_f32, false, checkBsegn<float>),
+		kernel("gt_bsegn_f64", gt_bsegn_f64, false, checkBsegn<double>),
+		kernel("gt_bgather_f32", gt_bgather_f32, false, checkBgather<float>),
+		kernel("gt_bgather_f64", gt_bgather_f64, false, checkBgather<double>),
 	};
 	return all;
 }

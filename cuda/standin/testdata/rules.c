@@ -181,7 +181,8 @@ int main(int argc, char **argv) {
 		static const char *names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so"};
 		static const char *syms[] = {"cublasCreate_v2", "cublasDestroy_v2", "cublasSetStream_v2",
 					     "cublasSetWorkspace_v2", "cublasSetPointerMode_v2", "cublasSgemm_v2",
-					     "cublasDgemm_v2", "cublasGetVersion_v2"};
+					     "cublasDgemm_v2", "cublasGetVersion_v2", "cublasSgemmStridedBatched",
+					     "cublasDgemmStridedBatched"};
 		setup();
 		for (int i = 0; i < 4; i++) {
 			void *lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
@@ -190,7 +191,7 @@ int main(int argc, char **argv) {
 				continue;
 			}
 			int missing = 0;
-			for (int j = 0; j < 8; j++)
+			for (int j = 0; j < (int)(sizeof syms / sizeof *syms); j++)
 				missing += dlsym(lib, syms[j]) == NULL;
 			cublasStatus_t (*create)(cublasHandle_t *) = (cublasStatus_t(*)(cublasHandle_t *))dlsym(lib, "cublasCreate_v2");
 			cublasStatus_t (*version)(cublasHandle_t, int *) =
@@ -405,6 +406,42 @@ int main(int argc, char **argv) {
 					&one, (double *)A, 4));
 		B("ok", cublasDgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, 4, 2, 2, &one, (double *)A, 4, (double *)A, 2, &one,
 				    (double *)A + 16, 4));
+	} else if (!strcmp(c, "gemm-strided")) {
+		// Three products C_p (2×2) = A_p (2×2) · I at strides 4, 0 and 4:
+		// A_p holds p+1 everywhere but the first matrix's first entry, 7.
+		setup();
+		cublasHandle_t h;
+		BK(cublasCreate(&h));
+		CUdeviceptr A, I, C;
+		double a[12], id[4] = {1, 0, 0, 1}, c[12];
+		for (int i = 0; i < 12; i++)
+			a[i] = i / 4 + 1;
+		a[0] = 7;
+		CK(cuMemAlloc(&A, sizeof a));
+		CK(cuMemAlloc(&I, sizeof id));
+		CK(cuMemAlloc(&C, sizeof c));
+		CK(cuMemcpyHtoD(A, a, sizeof a));
+		CK(cuMemcpyHtoD(I, id, sizeof id));
+		const double one = 1, zero = 0;
+		B("ok", cublasDgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_N, 2, 2, 2, &one, (double *)A, 2, 4, (double *)I, 2,
+						  0, &zero, (double *)C, 2, 4, 3));
+		CK(cuCtxSynchronize());
+		CK(cuMemcpyDtoH(c, C, sizeof c));
+		printf("C %g %g %g %g\n", c[0], c[3], c[4], c[11]);
+		B("batch-1", cublasDgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_N, 2, 2, 2, &one, (double *)A, 2, 4,
+						       (double *)I, 2, 0, &zero, (double *)C, 2, 4, -1));
+		B("batch-0", cublasDgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_N, 2, 2, 2, &one, (double *)A, 2, 4,
+						       (double *)I, 2, 0, &zero, (double *)C, 2, 4, 0));
+		B("ldb1", cublasDgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_N, 2, 2, 2, &one, (double *)A, 2, 4,
+						    (double *)I, 1, 0, &zero, (double *)C, 2, 4, 3));
+		B("overlap", cublasDgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_N, 2, 2, 2, &one, (double *)A, 2, 4,
+						       (double *)I, 2, 0, &zero, (double *)C, 2, 2, 3));
+		// Four matrices of A at stride 4 run past its 12 elements.
+		B("past", cublasDgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_N, 2, 2, 2, &one, (double *)A, 2, 4,
+						    (double *)I, 2, 0, &zero, (double *)C, 2, 4, 4));
+		const float fone = 1;
+		B("sgemm-ldc1", cublasSgemmStridedBatched(h, CUBLAS_OP_T, CUBLAS_OP_N, 2, 2, 2, &fone, (float *)A, 2, 4,
+							  (float *)I, 2, 0, &fone, (float *)C, 1, 4, 1));
 	} else if (!strcmp(c, "gemm-use-after-free")) {
 		setup();
 		cublasHandle_t h;
