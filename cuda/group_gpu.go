@@ -349,11 +349,7 @@ func (g *Group) machine(m int, kind train.Kind) (*groupMachine, error) {
 		return nil, err
 	}
 	done := false
-	defer func() {
-		if !done {
-			b.free(arena, what) // the error being returned says more
-		}
-	}()
+	defer b.freeUnless(&done, arena, what)
 	// Network n's address of buffer i.
 	addr := func(n int64, i int) cu.DevicePtr {
 		st := s.prog.Storage(i)

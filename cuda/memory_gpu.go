@@ -47,6 +47,15 @@ func (b *backend) free(p cu.DevicePtr, what string) error {
 	return nil
 }
 
+// freeUnless frees p unless *kept: deferred where a builder owns p once
+// it returns without an error, and frees it when it returns with one (that
+// error says more than a failed free would).
+func (b *backend) freeUnless(kept *bool, p cu.DevicePtr, what string) {
+	if !*kept {
+		b.free(p, what)
+	}
+}
+
 // grow makes a hold at least bytes, reallocating when it does not. The
 // captured training steps hold the addresses of the order and the costs:
 // reallocating one of those drops them.

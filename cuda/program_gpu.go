@@ -99,11 +99,7 @@ func (b *backend) build(p *graph.Program, kind train.Kind) (*machine, error) {
 		return nil, err
 	}
 	done := false
-	defer func() {
-		if !done {
-			b.free(arena, what) // the error being returned says more
-		}
-	}()
+	defer b.freeUnless(&done, arena, what)
 	for i := range s.prog.Bufs {
 		st := s.prog.Storage(i)
 		if pp, ok := params[st]; ok {
