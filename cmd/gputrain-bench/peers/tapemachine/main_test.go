@@ -15,7 +15,7 @@ func TestBadInput(t *testing.T) {
 	}{
 		{[]string{"--eta", "0"}, 2, "tapemachine: --eta 0: must be a finite number > 0\n"},
 		{[]string{"--sizes", "783,10"}, 2, "tapemachine: --sizes: "},
-		{[]string{"--dtype", "float16"}, 2, "tapemachine: --dtype: "},
+		{[]string{"--dtype", "float16"}, 2, `tapemachine: invalid value "float16" for flag -dtype: dtype "float16": want float32 or float64`},
 		{[]string{"stray"}, 2, "tapemachine: unexpected argument \"stray\"\n"},
 		{[]string{"--init", "/nonexistent/m.json"}, 1, "tapemachine: /nonexistent/m.json: "},
 	} {
