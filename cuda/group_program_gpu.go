@@ -159,13 +159,8 @@ func (g *Group) machine(m int, kind train.Kind) (*groupMachine, error) {
 			}
 		}
 	}
-	if err := b.toDevice(mc.table, unsafe.Pointer(&table[0]), int64(len(table))*8, "the buffer tables of "+what); err != nil {
+	if err := b.uploadTables(mc.table, table, arena+cu.DevicePtr(descStart), descs, what); err != nil {
 		return nil, err
-	}
-	if len(descs) > 0 {
-		if err := b.toDevice(arena+cu.DevicePtr(descStart), unsafe.Pointer(&descs[0]), int64(len(descs)), "the op descriptors of "+what); err != nil {
-			return nil, err
-		}
 	}
 	done = true
 	g.progs[key] = mc

@@ -131,16 +131,23 @@ func (b *backend) build(p *graph.Program, kind train.Kind) (*machine, error) {
 	for i, pp := range mc.ptr {
 		table[i] = uint64(pp)
 	}
-	if err := b.toDevice(mc.table, unsafe.Pointer(&table[0]), int64(len(table))*8, "the buffer table of "+what); err != nil {
+	if err := b.uploadTables(mc.table, table, arena+cu.DevicePtr(descStart), descs, what); err != nil {
 		return nil, err
-	}
-	if len(descs) > 0 {
-		if err := b.toDevice(arena+cu.DevicePtr(descStart), unsafe.Pointer(&descs[0]), int64(len(descs)), "the op descriptors of "+what); err != nil {
-			return nil, err
-		}
 	}
 	done = true
 	return mc, nil
+}
+
+// uploadTables copies a program's buffer table (or a group's tables, one
+// per network, back to back) and its op descriptors to the device.
+func (b *backend) uploadTables(tableAt cu.DevicePtr, table []uint64, descAt cu.DevicePtr, descs []byte, what string) error {
+	if err := b.toDevice(tableAt, unsafe.Pointer(&table[0]), int64(len(table))*8, "the buffer table of "+what); err != nil {
+		return err
+	}
+	if len(descs) > 0 {
+		return b.toDevice(descAt, unsafe.Pointer(&descs[0]), int64(len(descs)), "the op descriptors of "+what)
+	}
+	return nil
 }
 
 // cString is the text of a NUL-terminated log buffer the driver filled.
