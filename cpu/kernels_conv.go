@@ -49,13 +49,17 @@ type shapedPart[T Float] struct {
 // def.Form with shapes sh) into at most chunks pieces, or returns nil
 // where the op is too small or has a single image.
 func newShapedJob[T Float](def *graph.OpDef, sh graph.Shapes, s *step[T], chunks int) *shapedJob[T] {
+	return newShapedJobOf(shapedOf[T](def), sh, s, chunks)
+}
+
+// newShapedJobOf is newShapedJob of kernel k.
+func newShapedJobOf[T Float](k graph.ShapedKernel[T], sh graph.Shapes, s *step[T], chunks int) *shapedJob[T] {
 	m := sh.D[0]
 	if m < 2 || len(s.d)+len(s.a)+len(s.b) < parallelShaped {
 		return nil
 	}
 	chunks = min(chunks, m)
 	j := &shapedJob[T]{}
-	k := shapedOf[T](def)
 	// part cuts the images [lo, hi) out of an operand of shape dims.
 	part := func(x []T, dims []int, lo, hi int) ([]T, []int) {
 		if dims == nil {

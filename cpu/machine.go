@@ -29,7 +29,8 @@ type step[T Float] struct {
 	sig         *sigmoidJob[T]
 	shaped      *shapedJob[T]
 	permuted    *permutedProduct[T]
-	skip        bool // done by the step before (a permute fused into its product)
+	cols        *transposedCols[T] // a weight gradient over transposed patches
+	skip        bool               // done by the step before (a permute fused into its product)
 	kernel      graph.Kernel[T]
 	d, a, b     []T
 	alpha, beta T
@@ -128,6 +129,7 @@ func (m *Machine[T]) plan() {
 		}
 	}
 	m.fusePermutes()
+	m.transposeCols()
 }
 
 // kernel is the op table's kernel in T.
@@ -172,6 +174,8 @@ func (m *Machine[T]) runRange(lo, hi int) {
 			s.gemm.run(m.pool)
 		case s.permuted != nil:
 			s.permuted.run(m.pool)
+		case s.cols != nil:
+			s.cols.run(m.pool)
 		case s.sig != nil:
 			m.pool.run(s.sig.chunks, s.sig.job)
 		case s.shaped != nil:
