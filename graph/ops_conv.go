@@ -301,27 +301,42 @@ func maxPoolBack[T float32 | float64](d, a, b []T, s Shapes, alpha, _ T) {
 }
 
 // maxPoolBack2 is maxPoolBack of network3's 2×2 pool, a pair of rows at a
-// time, each window's argmax found as poolArg finds it.
+// time: the rows cleared whole, then each window's gradient stored at its
+// argmax, found as poolArg finds it but without a branch on the data
+// (which input is largest is a coin toss, and a branch on it is
+// mispredicted half the time).
 func maxPoolBack2[T float32 | float64](d, a, b []T, h, w, oh, ow int) {
 	k := 0
 	for base := 0; base < len(b); base += h * w {
 		for y := range oh {
-			top, bottom := b[base+2*y*w:][:2*ow], b[base+(2*y+1)*w:][:2*ow]
-			dtop, dbottom := d[base+2*y*w:][:2*ow], d[base+(2*y+1)*w:][:2*ow]
+			at0, at1 := base+2*y*w, base+(2*y+1)*w // the pair of rows
+			top, bottom := b[at0:][:2*ow], b[at1:][:2*ow]
+			clear(d[at0:][:2*ow])
+			clear(d[at1:][:2*ow])
 			grad := a[k : k+ow]
 			k += ow
 			for x, g := range grad {
 				g += 0 // −0 becomes 0, as added into a cleared buffer
-				at, ok := argmax4(top[2*x], top[2*x+1], bottom[2*x], bottom[2*x+1])
-				if !ok { // a NaN: poolArg's loop
-					dtop[2*x], dtop[2*x+1], dbottom[2*x], dbottom[2*x+1] = 0, 0, 0, 0
+				v0, v1, v2, v3 := top[2*x], top[2*x+1], bottom[2*x], bottom[2*x+1]
+				m01 := max(v0, v1)
+				m012 := max(m01, v2)
+				if m := max(m012, v3); m != m { // a NaN, which max carries on where poolArg's loop skips it
 					d[poolArg(b, base, w, 2, y, x)] = g
 					continue
 				}
-				// The window's four gradients: g at the argmax, 0 elsewhere.
-				var win [4]T
-				win[at] = g
-				dtop[2*x], dtop[2*x+1], dbottom[2*x], dbottom[2*x+1] = win[0], win[1], win[2], win[3]
+				// Each input against the largest before it, as poolArg's loop
+				// compares them (−0 and 0 compare equal).
+				at := at0 + 2*x
+				if v1 > v0 {
+					at++
+				}
+				if v2 > m01 {
+					at = at1 + 2*x
+				}
+				if v3 > m012 {
+					at = at1 + 2*x + 1
+				}
+				d[at] = g
 			}
 		}
 	}
