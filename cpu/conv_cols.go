@@ -91,7 +91,7 @@ func (m *Machine[T]) transposeCols() {
 			continue
 		}
 		cols := m.steps[i].d
-		m.steps[i].kernel = func(d, a, _ []T, _, _ T) { im2colT(d, a, sh) }
+		m.steps[i].kernel, m.steps[i].sk = func(d, a, _ []T, _, _ T) { im2colT(d, a, sh) }, im2colTShaped[T]
 		if m.steps[i].shaped != nil {
 			m.steps[i].shaped = newShapedJobOf(im2colTShaped[T], sh, &m.steps[i], chunksPerWorker*m.pool.size())
 		}

@@ -45,8 +45,9 @@ func TestIm2colT(t *testing.T) {
 // TestTransposedColsPlanned: the machine takes the transposed patches
 // where a convolution's patches are shorter than its maps (the first
 // convolution of chapter 6's networks, and both of a network without a
-// pool between them) and leaves the rest as the program has them; the
-// networks' results under the rewrite are TestLayersMatchNetwork3's and
+// pool between them) and leaves the rest as the program has them, and
+// every im2col runs inside its forward product, image by image; the
+// networks' results under these plans are TestLayersMatchNetwork3's and
 // TestLayersProgramMatchesTapeMachine's.
 func TestTransposedColsPlanned(t *testing.T) {
 	for _, c := range []struct {
@@ -74,6 +75,9 @@ func TestTransposedColsPlanned(t *testing.T) {
 				}
 				if in.Op != graph.Im2Col {
 					continue
+				}
+				if !s.skip || m.steps[i+1].permuted == nil || m.steps[i+1].permuted.patches == nil {
+					t.Errorf("im2col %d not fused into the forward product after it", i)
 				}
 				// The forward product that reads these patches.
 				for j := i + 1; j < len(p.Instrs); j++ {

@@ -47,8 +47,15 @@ func (g *gemm[T]) plan(p *pool) {
 	// A product too narrow to give every worker a column block (a conv's
 	// weight gradient, 25 filter taps wide) is split by rows instead.
 	narrow := g.n/colUnit < p.size() && g.m >= dotRows*p.size()
-	g.rows = g.m >= g.n || (g.dot() && g.m >= dotRows*chunks) || narrow
-	if g.rows {
+	// A weight gradient read from NCHW maps gathers its coefficients
+	// element by element, once per chunk of columns: split by rows, each
+	// chunk gathers only its own.
+	gathered := g.transA && g.mapsA > 0 && g.m >= dotRows*p.size()
+	g.rows = g.m >= g.n || (g.dot() && g.m >= dotRows*chunks) || narrow || gathered
+	if gathered {
+		// One chunk a worker: each reads all of B.
+		g.chunks = p.size()
+	} else if g.rows {
 		g.chunks = min(g.m, chunks)
 	} else {
 		g.chunks = min((g.n+7)/8, chunks)

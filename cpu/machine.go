@@ -29,8 +29,10 @@ type step[T Float] struct {
 	sig         *sigmoidJob[T]
 	shaped      *shapedJob[T]
 	permuted    *permutedProduct[T]
-	cols        *transposedCols[T] // a weight gradient over transposed patches
-	skip        bool               // done by the step before (a permute fused into its product)
+	cols        *transposedCols[T]    // a weight gradient over transposed patches
+	sk          graph.ShapedKernel[T] // a shaped op's kernel and shapes, kernel unbound
+	sh          graph.Shapes
+	skip        bool // done by the step before (a permute fused into its product)
 	kernel      graph.Kernel[T]
 	d, a, b     []T
 	alpha, beta T
@@ -120,7 +122,7 @@ func (m *Machine[T]) plan() {
 			}
 		case def.Shaped64 != nil:
 			sh := p.InstrShapes(in)
-			s.kernel = shapedKernel[T](def, sh)
+			s.kernel, s.sk, s.sh = shapedKernel[T](def, sh), shapedOf[T](def), sh
 			if m.pool != nil {
 				s.shaped = newShapedJob(def, sh, s, chunksPerWorker*m.pool.size())
 			}
@@ -130,6 +132,7 @@ func (m *Machine[T]) plan() {
 	}
 	m.fusePermutes()
 	m.transposeCols()
+	m.fuseIm2col()
 }
 
 // kernel is the op table's kernel in T.
