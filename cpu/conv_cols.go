@@ -31,8 +31,7 @@ import (
 // every chunk reads all of each image's δ, and only its own taps.
 type transposedCols[T Float] struct {
 	images []gemm[T]
-	chunks int
-	job    func(int)
+	chunked
 }
 
 func (tc *transposedCols[T]) chunk(i int) {
@@ -41,14 +40,6 @@ func (tc *transposedCols[T]) chunk(i int) {
 	for n := range tc.images {
 		tc.images[n].block(0, g0.m, lo, hi)
 	}
-}
-
-func (tc *transposedCols[T]) run(p *pool) {
-	if p == nil || tc.chunks <= 1 {
-		tc.job(0)
-		return
-	}
-	p.run(tc.chunks, tc.job)
 }
 
 // transposeCols finds each im2col whose patches are read by nothing but

@@ -85,6 +85,20 @@ func newShapedJobOf[T Float](k graph.ShapedKernel[T], sh graph.Shapes, s *step[T
 	return j
 }
 
+// chunked is a job of chunks, the pieces a planned step hands the pool.
+type chunked struct {
+	chunks int       // ≤ 1 runs on the caller alone
+	job    func(int) // one chunk
+}
+
+func (c *chunked) run(p *pool) {
+	if p == nil || c.chunks <= 1 {
+		c.job(0)
+		return
+	}
+	p.run(c.chunks, c.job)
+}
+
 // permutedProduct is a convolution's forward product fused with the
 // permute after it: Conv2d's product gives each position's maps (m·h·w ×
 // c, NHWC) and the permute moves them to NCHW for the pooling. Where the
@@ -96,8 +110,7 @@ func newShapedJobOf[T Float](k graph.ShapedKernel[T], sh graph.Shapes, s *step[T
 // the result is the same bit for bit.
 type permutedProduct[T Float] struct {
 	images []gemm[T]
-	chunks int
-	job    func(int)
+	chunked
 	// patches, where set, writes image n's patches (the im2col before the
 	// product, fused into it): the product then reads them from cache.
 	patches func(n int)
@@ -135,14 +148,6 @@ func (m *Machine[T]) fuseIm2col() {
 		pp.patches = func(n int) { sk(d[n*perD:][:perD], a[n*perA:][:perA], nil, one, 0, 0) }
 		m.steps[i] = step[T]{skip: true}
 	}
-}
-
-func (pp *permutedProduct[T]) run(p *pool) {
-	if p == nil || pp.chunks <= 1 {
-		pp.job(0)
-		return
-	}
-	p.run(pp.chunks, pp.job)
 }
 
 // fusePermutes finds each dot-form product whose only reader is the
