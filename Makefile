@@ -106,7 +106,7 @@ bench-cpu:
 bench-compare:
 	GPUTRAIN_DATA=$(CURDIR)/data/mnist bash cpu/bench-compare.sh $(BASE) $(or $(COUNT),10)
 
-## arm64-check: cpu/'s tests and the book's first epoch for linux/arm64 under qemu-user (NEON kernels; the count must equal amd64's), and builds for darwin/arm64 and windows/amd64
+## arm64-check: cpu/'s tests and the book's first epoch for linux/arm64 under qemu-user (NEON kernels; the count must equal amd64's), and builds for darwin/arm64, windows/amd64, linux/ppc64le and linux/386
 arm64-check:
 	GPUTRAIN_DATA=$(CURDIR)/data/mnist bash .ci/arm64.sh
 

@@ -2,7 +2,9 @@
 # arm64 without arm64 hardware: cpu/'s tests and the book's first epoch,
 # cross-compiled for linux/arm64 and run under qemu-user (the NEON kernels
 # selected), the epoch's count held to amd64's; and the builds for
-# darwin/arm64 and windows/amd64, so that a platform break is seen.
+# darwin/arm64, windows/amd64 and linux/ppc64le and 386 (CPUs with neither
+# kernel set: cpu/simd_other.go's plain Go), so that a platform break is
+# seen.
 # qemu's speed means nothing here; its answers do. `make arm64-check`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +21,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export CGO_ENABLED=0
 
-for target in darwin/arm64 windows/amd64 linux/arm64; do
+for target in darwin/arm64 windows/amd64 linux/arm64 linux/ppc64le linux/386; do
   echo "arm64: go build ./... for $target"
   GOOS=${target%/*} GOARCH=${target#*/} go build ./...
 done

@@ -5,7 +5,7 @@ package cpu
 // vector: no vector kernels for this architecture; the plain Go twins run.
 const vector = false
 
-const kernelName = "none"
+func kernelName() string { return "none" }
 
 func pixels[T Float](dst []T, src []uint8, lut *[256]T) { pixelsGo(dst, src, lut) }
 
