@@ -143,6 +143,10 @@ func col2im[T float32 | float64](d, a, _ []T, s Shapes, _, _ T) {
 				for i := range f {
 					dst := d[((n*c+ch)*h+y+i)*w:][:w]
 					col := (ch*f + i) * f
+					if f == 5 { // the book's filters
+						addPatches5(dst, in[col:], ow, k)
+						continue
+					}
 					for x := range ow {
 						sum, patch := dst[x:][:f], in[x*k+col:][:f]
 						for j := range sum {
@@ -153,6 +157,31 @@ func col2im[T float32 | float64](d, a, _ []T, s Shapes, _, _ T) {
 			}
 		}
 	}
+}
+
+// addPatches5 is col2im's inner loop for 5-wide filters: dst[x+j] +=
+// patch x's tap j, x in order. The five positions a patch touches are
+// carried in registers from one x to the next, where adding in place
+// made each patch's sums wait on the stores of the one before it
+// (positions overlap four of five); every position still takes its terms
+// in the order of x, so the sums are the same bit for bit.
+func addPatches5[T float32 | float64](dst, in []T, ow, k int) {
+	dst = dst[:ow+4]
+	s0, s1, s2, s3, s4 := dst[0], dst[1], dst[2], dst[3], dst[4]
+	for x := range ow {
+		p := in[x*k:][:5]
+		s0 += p[0]
+		s1 += p[1]
+		s2 += p[2]
+		s3 += p[3]
+		s4 += p[4]
+		dst[x] = s0
+		s0, s1, s2, s3 = s1, s2, s3, s4
+		if x+5 < len(dst) {
+			s4 = dst[x+5]
+		}
+	}
+	dst[ow], dst[ow+1], dst[ow+2], dst[ow+3] = s0, s1, s2, s3
 }
 
 // permute moves the maps axis: (m, h, w, c) → (m, c, h, w) for α 0, back
