@@ -30,6 +30,7 @@ type step[T Float] struct {
 	shaped      *shapedJob[T]
 	permuted    *permutedProduct[T]
 	cols        *transposedCols[T]    // a weight gradient over transposed patches
+	grads       *patchGrads[T]        // a patch gradient fused with its col2im
 	sk          graph.ShapedKernel[T] // a shaped op's kernel and shapes, kernel unbound
 	sh          graph.Shapes
 	skip        bool // done by the step before (a permute fused into its product)
@@ -133,6 +134,7 @@ func (m *Machine[T]) plan() {
 	m.fusePermutes()
 	m.transposeCols()
 	m.fuseIm2col()
+	m.fuseCol2im()
 }
 
 // kernel is the op table's kernel in T.
@@ -179,6 +181,8 @@ func (m *Machine[T]) runRange(lo, hi int) {
 			s.permuted.run(m.pool)
 		case s.cols != nil:
 			s.cols.run(m.pool)
+		case s.grads != nil:
+			s.grads.run(m.pool)
 		case s.sig != nil:
 			m.pool.run(s.sig.chunks, s.sig.job)
 		case s.shaped != nil:
