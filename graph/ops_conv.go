@@ -3,6 +3,7 @@ package graph
 import (
 	"fmt"
 	"slices"
+	"unsafe"
 
 	"github.com/gputrain/gputrain/graph/dropout"
 )
@@ -110,10 +111,7 @@ func im2col[T float32 | float64](d, a, _ []T, s Shapes, _, _ T) {
 					src := a[((n*c+ch)*h+y+i)*w:][:w]
 					col := (ch*f + i) * f
 					if f == 5 { // the book's filters, unrolled
-						for x := range ow {
-							dst, patch := out[x*k+col:][:5], src[x:][:5]
-							dst[0], dst[1], dst[2], dst[3], dst[4] = patch[0], patch[1], patch[2], patch[3], patch[4]
-						}
+						copyPatches5(out[col:], src, ow, k)
 						continue
 					}
 					for x := range ow {
@@ -125,6 +123,30 @@ func im2col[T float32 | float64](d, a, _ []T, s Shapes, _, _ T) {
 				}
 			}
 		}
+	}
+}
+
+// copyPatches5 copies src[x:x+5] to d[x·k:] for each x < ow: one input
+// row's part of ow patches. The bounds are checked once, for the last
+// patch, and each patch moves as its first four values in one or two
+// 16-byte moves and then its fifth: written as slice expressions and five
+// moves, the indexing and bounds checks took more instructions than the
+// copy (about 20% of im2col's time, measured on the book's second
+// convolution).
+func copyPatches5[T float32 | float64](d, src []T, ow, k int) {
+	if ow == 0 {
+		return
+	}
+	_, _ = d[(ow-1)*k+4], src[ow+3]
+	const quad = 4 // the values moved 16 bytes at a time
+	size := unsafe.Sizeof(d[0])
+	dp, sp := unsafe.Pointer(&d[0]), unsafe.Pointer(&src[0])
+	for x := range ow {
+		to, from := unsafe.Add(dp, uintptr(x*k)*size), unsafe.Add(sp, uintptr(x)*size)
+		for b := uintptr(0); b < quad*size; b += 16 {
+			*(*[2]uint64)(unsafe.Add(to, b)) = *(*[2]uint64)(unsafe.Add(from, b))
+		}
+		*(*T)(unsafe.Add(to, quad*size)) = *(*T)(unsafe.Add(from, quad*size))
 	}
 }
 
