@@ -3,6 +3,8 @@ package cpu
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gputrain/gputrain/graph"
@@ -83,4 +85,67 @@ func plainPatchGrads(p *graph.Program, bufs [][]float64, mm, ci graph.Instr) []f
 	d := make([]float64, len(bufs[ci.Dst]))
 	graph.Col2Im.Def().Shaped64(d, prod, nil, p.InstrShapes(ci), 0, 0)
 	return d
+}
+
+// TestElemSplit: the element-wise ops of chapter 6's maps (ReLU's gate
+// and product, a map's bias, σ) are split over the pool, and each split
+// step writes what the op table's kernel writes over the whole buffers,
+// bit for bit, in both dtypes.
+func TestElemSplit(t *testing.T) {
+	testElemSplit[float32](t, graph.Float32)
+	testElemSplit[float64](t, graph.Float64)
+}
+
+func testElemSplit[T Float](t *testing.T, dt graph.Dtype) {
+	for _, layers := range []string{
+		"conv:20x5x5:relu,pool:2,conv:40x5x5:relu,pool:2,fc:100:relu,softmax:10",
+		"conv:20x5x5,pool:2,fc:100,softmax:10",
+	} {
+		p, err := graph.Compile(layersSpec(t, layers, 0.1), 10, dt, graph.Step{Eta: 0.1, N: 1000, Batch: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := NewMachine[T](p, 2)
+		m.plan()
+		r := rand.New(rand.NewPCG(3, 4))
+		split := map[graph.Op]bool{}
+		for i, in := range p.Instrs {
+			s := &m.steps[i]
+			if s.elem == nil {
+				continue
+			}
+			split[in.Op] = true
+			for j := range m.bufs {
+				copy(m.bufs[j], conv[T](randSlice(r, len(m.bufs[j]))))
+			}
+			want := slices.Clone(s.d)
+			var b []T
+			if s.b != nil {
+				b = slices.Clone(s.b)
+			}
+			k := s.kernel
+			if in.Op != graph.Sigmoid {
+				k = kernel[T](in.Op.Def())
+			}
+			k(want, slices.Clone(s.a), b, s.alpha, s.beta)
+			m.runRange(i, i+1)
+			for x := range want {
+				if s.d[x] != want[x] && !(s.d[x] != s.d[x] && want[x] != want[x]) {
+					t.Fatalf("%s %v: %v step %d element %d is %v, the whole kernel gives %v", layers, dt, in.Op, i, x, s.d[x], want[x])
+				}
+			}
+		}
+		m.Close()
+		wantOps := []graph.Op{graph.AddMap, graph.Mul}
+		if strings.Contains(layers, "relu") {
+			wantOps = append(wantOps, graph.Gate)
+		} else {
+			wantOps = append(wantOps, graph.Sigmoid)
+		}
+		for _, op := range wantOps {
+			if !split[op] {
+				t.Errorf("%s %v: no %v step split over the pool (split: %v)", layers, dt, op, split)
+			}
+		}
+	}
 }

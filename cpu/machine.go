@@ -26,7 +26,7 @@ type Machine[T Float] struct {
 // op table.
 type step[T Float] struct {
 	gemm        *gemm[T]
-	sig         *sigmoidJob[T]
+	elem        *elemJob[T]
 	shaped      *shapedJob[T]
 	permuted    *permutedProduct[T]
 	cols        *transposedCols[T]    // a weight gradient over transposed patches
@@ -39,21 +39,57 @@ type step[T Float] struct {
 	alpha, beta T
 }
 
-// sigmoidJob splits one large σ over the pool: exp dominates everything
-// but the products in wide layers.
-type sigmoidJob[T Float] struct {
-	d, a   []T
-	chunks int
-	job    func(int)
+// elemJob splits one large element-wise op over the pool, in ranges of
+// whole units: each element's result depends on its own operands alone
+// (and, for FormMap, on the map of its position in an image: a unit is
+// an image), so the split changes no bit.
+type elemJob[T Float] struct {
+	kernel      graph.Kernel[T]
+	d, a, b     []T
+	alpha, beta T
+	unit        int
+	bWhole      bool // B is read whole by every range (FormMap's per-map values)
+	chunked
 }
 
-func (s *sigmoidJob[T]) chunk(i int) {
-	lo, hi := split(len(s.d), s.chunks, i, 8)
-	sigmoid(s.d[lo:hi], s.a[lo:hi], nil, 0, 0)
+func (e *elemJob[T]) chunk(i int) {
+	lo, hi := split(len(e.d), e.chunks, i, e.unit)
+	b := e.b
+	if b != nil && !e.bWhole {
+		b = b[lo:hi]
+	}
+	e.kernel(e.d[lo:hi], e.a[lo:hi], b, e.alpha, e.beta)
 }
 
-// parallelSigmoid is the size above which σ is worth splitting (about 100 µs of exp).
-const parallelSigmoid = 1 << 14
+// parallelElems is the size above which an element-wise op is split over
+// the pool. σ (exp) costs about 100 µs at this size on one core; the
+// cheap ops of chapter 6's maps (ReLU's gate and product, a map's bias),
+// 28,800 elements a step at batch 10, took 10–30 µs each on the caller
+// while the other core waited.
+const parallelElems = 1 << 14
+
+// newElemJob plans step s (op def, instruction in) as an elemJob, or
+// returns nil where it is small or its form is not element-wise.
+func newElemJob[T Float](def *graph.OpDef, in graph.Instr, s *step[T], k graph.Kernel[T], p *pool) *elemJob[T] {
+	if p == nil || len(s.d) < parallelElems {
+		return nil
+	}
+	e := &elemJob[T]{kernel: k, d: s.d, a: s.a, b: s.b, alpha: s.alpha, beta: s.beta, unit: 8}
+	switch def.Form {
+	case graph.FormUnary, graph.FormBinary, graph.FormUpdate:
+		e.unit = 16 // whole vectors, for the SIMD σ (its ragged end is padded alike wherever it falls)
+	case graph.FormMap:
+		e.unit, e.bWhole = int(in.Alpha)*len(s.b), true
+		if e.unit == 0 || len(s.d)%e.unit != 0 {
+			return nil
+		}
+	default:
+		return nil
+	}
+	e.chunks = min(chunksPerWorker*p.size(), (len(s.d)+e.unit-1)/e.unit)
+	e.job = e.chunk
+	return e
+}
 
 // NewMachine allocates every buffer of p. Parameters start at zero; set
 // them with Buf. workers ≤ 1 runs on the calling goroutine alone.
@@ -115,12 +151,9 @@ func (m *Machine[T]) plan() {
 			g.plan(m.pool)
 			s.gemm = g
 		case in.Op == graph.Sigmoid:
-			// The SIMD σ in float32; split over the pool when large.
+			// The SIMD σ in float32.
 			s.kernel = sigmoid[T]
-			if m.pool != nil && len(s.d) >= parallelSigmoid {
-				s.sig = &sigmoidJob[T]{d: s.d, a: s.a, chunks: chunksPerWorker * m.pool.size()}
-				s.sig.job = s.sig.chunk
-			}
+			s.elem = newElemJob(def, in, s, s.kernel, m.pool)
 		case def.Shaped64 != nil:
 			sh := p.InstrShapes(in)
 			s.kernel, s.sk, s.sh = shapedKernel[T](def, sh), shapedOf[T](def), sh
@@ -129,6 +162,7 @@ func (m *Machine[T]) plan() {
 			}
 		default:
 			s.kernel = kernel[T](def)
+			s.elem = newElemJob(def, in, s, s.kernel, m.pool)
 		}
 	}
 	m.fusePermutes()
@@ -183,8 +217,8 @@ func (m *Machine[T]) runRange(lo, hi int) {
 			s.cols.run(m.pool)
 		case s.grads != nil:
 			s.grads.run(m.pool)
-		case s.sig != nil:
-			m.pool.run(s.sig.chunks, s.sig.job)
+		case s.elem != nil:
+			s.elem.run(m.pool)
 		case s.shaped != nil:
 			m.pool.run(len(s.shaped.parts), s.shaped.job)
 		default:
