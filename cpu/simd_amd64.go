@@ -14,7 +14,7 @@ var wide = vector && cpu.X86.HasAVX512F
 // kernelName names the vector kernels for gputrain version.
 func kernelName() string {
 	if wide {
-		return "AVX-512 (products), AVX2+FMA"
+		return "AVX-512 (products, max-pooling's gradient), AVX2+FMA"
 	}
 	return "AVX2+FMA"
 }
@@ -52,3 +52,18 @@ func axpyKernelF64(c0, c1, c2, c3 *float64, n int, add bool, beta, coef *float64
 	}
 	axpy4F64(c0, c1, c2, c3, n, add, beta, coef, k, b, ldb)
 }
+
+// poolBack2Rows is max-pooling's backward pass for 2×2 windows over rows
+// row pairs of w columns (d and b) and their ow gradients each (g), with
+// the AVX-512 kernel: it returns the row pairs done, stopping before one
+// that holds a NaN, or 0 where the CPU has no AVX-512.
+func poolBack2Rows(d, b, g []float32, rows, ow, w int) int {
+	if !poolKernel() || rows == 0 || ow == 0 {
+		return 0
+	}
+	_, _, _ = d[rows*2*w-1], b[rows*2*w-1], g[rows*ow-1]
+	return poolBack2WF32(&d[0], &b[0], &g[0], rows, ow, w)
+}
+
+// poolKernel reports whether poolBack2Rows has a kernel here.
+func poolKernel() bool { return wide }

@@ -23,3 +23,9 @@ func axpyKernelF32(c0, c1, c2, c3 *float32, n int, add bool, beta, coef *float32
 func axpyKernelF64(c0, c1, c2, c3 *float64, n int, add bool, beta, coef *float64, k int, b *float64, ldb int) {
 	axpy4F64(c0, c1, c2, c3, n, add, beta, coef, k, b, ldb)
 }
+
+// poolBack2Rows has no NEON kernel: max-pooling's backward pass is the op
+// table's.
+func poolBack2Rows(d, b, g []float32, rows, ow, w int) int { return 0 }
+
+func poolKernel() bool { return false }

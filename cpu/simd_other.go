@@ -22,3 +22,7 @@ func axpyRowsVec[T Float](c []T, nr, ldc, n int, add bool, beta *T, coef []T, k 
 func prefetchImages(images []uint8, idx []int32) {}
 
 func sigmoid32(d, a []float32) { sigmoid32Go(d, a) }
+
+func poolBack2Rows(d, b, g []float32, rows, ow, w int) int { return 0 }
+
+func poolKernel() bool { return false }

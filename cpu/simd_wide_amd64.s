@@ -609,3 +609,144 @@ onestore:
 done:
 	VZEROUPPER
 	RET
+
+// func poolBack2WF32(d *float32, b *float32, grad *float32, rows int, ow int, w int) int
+// Requires: AVX, AVX512F, CMOV
+TEXT ·poolBack2WF32(SB), NOSPLIT, $0-56
+	MOVQ    d+0(FP), DI
+	MOVQ    b+8(FP), SI
+	MOVQ    grad+16(FP), DX
+	MOVQ    rows+24(FP), R13
+	MOVQ    ow+32(FP), R8
+	MOVQ    w+40(FP), R9
+	SHLQ    $0x02, R9
+	VMOVUPS poolEven<>+0(SB), Z20
+	VMOVUPS poolOdd<>+0(SB), Z21
+	VMOVUPS poolInter<>+0(SB), Z22
+	VPXORD  Z23, Z23, Z23
+	XORQ    AX, AX
+
+row:
+	CMPQ AX, R13
+	JGE  done
+	XORQ R10, R10
+
+win:
+	CMPQ      R10, R8
+	JGE       next
+	MOVQ      R8, R11
+	SUBQ      R10, R11
+	MOVQ      $0x00000008, R12
+	CMPQ      R11, R12
+	CMOVQGT   R12, R11
+	MOVQ      R11, CX
+	MOVL      $0x00000001, R12
+	SHLL      CL, R12
+	DECL      R12
+	KMOVW     R12, K2
+	SHLQ      $0x01, CX
+	MOVL      $0x00000001, R12
+	SHLL      CL, R12
+	DECL      R12
+	KMOVW     R12, K1
+	LEAQ      (SI)(R9*1), R14
+	VMOVUPS.Z (SI)(R10*8), K1, Z0
+	VMOVUPS.Z (R14)(R10*8), K1, Z1
+	VMOVUPS.Z (DX)(R10*4), K2, Z2
+	VPERMPS   Z0, Z20, Z3
+	VPERMPS   Z0, Z21, Z4
+	VPERMPS   Z1, Z20, Z5
+	VPERMPS   Z1, Z21, Z6
+	VCMPPS    $0x03, Z4, Z3, K3
+	VCMPPS    $0x03, Z6, Z5, K4
+	KORTESTW  K4, K3
+	JNE       nan
+	VCMPPS    $0x1e, Z3, Z4, K3
+	VBLENDMPS Z4, Z3, K3, Z7
+	VCMPPS    $0x1e, Z7, Z5, K4
+	VBLENDMPS Z5, Z7, K4, Z7
+	VCMPPS    $0x1e, Z7, Z6, K5
+	VADDPS    Z23, Z2, Z2
+	VMOVAPS.Z Z2, K5, Z8
+	KANDNW    K4, K5, K6
+	VMOVAPS.Z Z2, K6, Z9
+	KORW      K4, K5, K6
+	KANDNW    K3, K6, K7
+	VMOVAPS.Z Z2, K7, Z10
+	KORW      K3, K6, K6
+	KNOTW     K6, K6
+	VMOVAPS.Z Z2, K6, Z11
+	VPERMT2PS Z10, Z22, Z11
+	VPERMT2PS Z8, Z22, Z9
+	VMOVUPS   Z11, K1, (DI)(R10*8)
+	LEAQ      (DI)(R9*1), R14
+	VMOVUPS   Z9, K1, (R14)(R10*8)
+	ADDQ      $0x08, R10
+	JMP       win
+
+next:
+	LEAQ (DI)(R9*2), DI
+	LEAQ (SI)(R9*2), SI
+	LEAQ (DX)(R8*4), DX
+	INCQ AX
+	JMP  row
+
+nan:
+done:
+	MOVQ AX, ret+48(FP)
+	VZEROUPPER
+	RET
+
+DATA poolEven<>+0(SB)/4, $0x00000000
+DATA poolEven<>+4(SB)/4, $0x00000002
+DATA poolEven<>+8(SB)/4, $0x00000004
+DATA poolEven<>+12(SB)/4, $0x00000006
+DATA poolEven<>+16(SB)/4, $0x00000008
+DATA poolEven<>+20(SB)/4, $0x0000000a
+DATA poolEven<>+24(SB)/4, $0x0000000c
+DATA poolEven<>+28(SB)/4, $0x0000000e
+DATA poolEven<>+32(SB)/4, $0x00000000
+DATA poolEven<>+36(SB)/4, $0x00000002
+DATA poolEven<>+40(SB)/4, $0x00000004
+DATA poolEven<>+44(SB)/4, $0x00000006
+DATA poolEven<>+48(SB)/4, $0x00000008
+DATA poolEven<>+52(SB)/4, $0x0000000a
+DATA poolEven<>+56(SB)/4, $0x0000000c
+DATA poolEven<>+60(SB)/4, $0x0000000e
+GLOBL poolEven<>(SB), RODATA|NOPTR, $64
+
+DATA poolOdd<>+0(SB)/4, $0x00000001
+DATA poolOdd<>+4(SB)/4, $0x00000003
+DATA poolOdd<>+8(SB)/4, $0x00000005
+DATA poolOdd<>+12(SB)/4, $0x00000007
+DATA poolOdd<>+16(SB)/4, $0x00000009
+DATA poolOdd<>+20(SB)/4, $0x0000000b
+DATA poolOdd<>+24(SB)/4, $0x0000000d
+DATA poolOdd<>+28(SB)/4, $0x0000000f
+DATA poolOdd<>+32(SB)/4, $0x00000001
+DATA poolOdd<>+36(SB)/4, $0x00000003
+DATA poolOdd<>+40(SB)/4, $0x00000005
+DATA poolOdd<>+44(SB)/4, $0x00000007
+DATA poolOdd<>+48(SB)/4, $0x00000009
+DATA poolOdd<>+52(SB)/4, $0x0000000b
+DATA poolOdd<>+56(SB)/4, $0x0000000d
+DATA poolOdd<>+60(SB)/4, $0x0000000f
+GLOBL poolOdd<>(SB), RODATA|NOPTR, $64
+
+DATA poolInter<>+0(SB)/4, $0x00000000
+DATA poolInter<>+4(SB)/4, $0x00000010
+DATA poolInter<>+8(SB)/4, $0x00000001
+DATA poolInter<>+12(SB)/4, $0x00000011
+DATA poolInter<>+16(SB)/4, $0x00000002
+DATA poolInter<>+20(SB)/4, $0x00000012
+DATA poolInter<>+24(SB)/4, $0x00000003
+DATA poolInter<>+28(SB)/4, $0x00000013
+DATA poolInter<>+32(SB)/4, $0x00000004
+DATA poolInter<>+36(SB)/4, $0x00000014
+DATA poolInter<>+40(SB)/4, $0x00000005
+DATA poolInter<>+44(SB)/4, $0x00000015
+DATA poolInter<>+48(SB)/4, $0x00000006
+DATA poolInter<>+52(SB)/4, $0x00000016
+DATA poolInter<>+56(SB)/4, $0x00000007
+DATA poolInter<>+60(SB)/4, $0x00000017
+GLOBL poolInter<>(SB), RODATA|NOPTR, $64

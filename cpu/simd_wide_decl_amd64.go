@@ -21,3 +21,9 @@ func dot4x3WF64(a0 *float64, a1 *float64, a2 *float64, a3 *float64, b0 *float64,
 //
 //go:noescape
 func axpy4WF64(c0 *float64, c1 *float64, c2 *float64, c3 *float64, n int, add bool, beta *float64, coef *float64, k int, b *float64, ldb int)
+
+// poolBack2WF32: for row pairs r < rows of w columns (d and b, 2·ow ≤ w) and their ow gradients grad, the max-pooling backward pass of 2×2 windows;
+// it returns the row pairs done, fewer than rows where one holds a NaN (that pair untouched). AVX-512F.
+//
+//go:noescape
+func poolBack2WF32(d *float32, b *float32, grad *float32, rows int, ow int, w int) int

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 
+	"github.com/mmcloughlin/avo/attr"
+
 	"github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
@@ -20,7 +22,8 @@ import (
 //     the same elements in the same order, and the halves are taken apart
 //     into dot4x3's twelve Y registers before its reduction.
 // They live in a file of their own (simd_wide_amd64.s), as arm64 has no
-// twin for them.
+// twin for them; so does poolBack2W, max-pooling's backward pass, which
+// has no AVX2 or NEON twin: elsewhere the op table's Go kernel runs.
 
 var zs = []VecPhysical{Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15}
 
@@ -30,6 +33,7 @@ func wideKernels(c *build.Context) {
 		dot4x3W(c, e)
 		axpy4W(c, e)
 	}
+	poolBack2W(c)
 }
 
 // dot4x3W is dot4x3 with two rows per Z register: rows 0 and 1 in Z(c)'s
@@ -74,4 +78,115 @@ func axpy4W(c *build.Context, e elem) {
 	text(c, name, fmt.Sprintf("func(c0, c1, c2, c3 *%s, n int, add bool, beta *%[1]s, coef *%[1]s, k int, b *%[1]s, ldb int)", e.goType),
 		fmt.Sprintf("%s is axpy4%s on AVX-512, bit for bit.", name, e.suffix))
 	axpyBody(c, e, []axpyPass{{3, zs, "three"}, {1, zs, "onez"}, {1, ys, "one"}})
+}
+
+// poolBack2W is max-pooling's backward pass over 2×2 windows in float32,
+// eight windows at a time: each window's gradient g goes to the first of
+// its four inputs (top left, top right, bottom left, bottom right) that is
+// larger than every one before it, as the op table's comparison loop
+// picks it (−0 and 0 compare equal), and 0 to the other three. A row pair
+// holding a NaN is left to the op table's kernel: the kernel returns the
+// row pairs done before it. The loads and stores are masked to the row's
+// 2·ow inputs, so a row's end needs no code of its own.
+func poolBack2W(c *build.Context) {
+	name := "poolBack2WF32"
+	text(c, name, "func(d, b, grad *float32, rows, ow, w int) int",
+		fmt.Sprintf("%s: for row pairs r < rows of w columns (d and b, 2·ow ≤ w) and their ow gradients grad, the max-pooling backward pass of 2×2 windows;", name),
+		"it returns the row pairs done, fewer than rows where one holds a NaN (that pair untouched). AVX-512F.")
+	load(c, "d b grad rows ow w", RDI, RSI, RDX, R13, R8, R9)
+	c.SHLQ(U8(2), R9) // a row in bytes
+	// Lane tables: the even and odd inputs of a row's windows (for lanes
+	// 0-7; 8-15 repeat them), and the interleave of two tables' lanes 0-7.
+	even, odd, inter := make([]uint32, 16), make([]uint32, 16), make([]uint32, 16)
+	for i := range 16 {
+		even[i], odd[i] = uint32(2*(i%8)), uint32(2*(i%8)+1)
+		inter[i] = uint32(i/2 + 16*(i%2))
+	}
+	for _, t := range []struct {
+		name string
+		v    []uint32
+		z    VecPhysical
+	}{{"poolEven", even, Z20}, {"poolOdd", odd, Z21}, {"poolInter", inter, Z22}} {
+		m := c.StaticGlobal(t.name)
+		c.DataAttributes(attr.RODATA | attr.NOPTR)
+		for _, v := range t.v {
+			c.AppendDatum(U32(v))
+		}
+		c.VMOVUPS(m, t.z)
+	}
+	c.VPXORD(Z23, Z23, Z23)
+	c.XORQ(RAX, RAX)
+
+	c.Label("row")
+	c.CMPQ(RAX, R13)
+	c.JGE(LabelRef("done"))
+	c.XORQ(R10, R10) // window
+	c.Label("win")
+	c.CMPQ(R10, R8)
+	c.JGE(LabelRef("next"))
+	// n = min(8, ow − window): K1 masks 2n inputs, K2 n gradients.
+	c.MOVQ(R8, R11)
+	c.SUBQ(R10, R11)
+	c.MOVQ(U32(8), R12)
+	c.CMPQ(R11, R12)
+	c.CMOVQGT(R12, R11)
+	c.MOVQ(R11, RCX)
+	c.MOVL(U32(1), R12L)
+	c.SHLL(CL, R12L)
+	c.DECL(R12L)
+	c.KMOVW(R12L, K2)
+	c.SHLQ(U8(1), RCX)
+	c.MOVL(U32(1), R12L)
+	c.SHLL(CL, R12L)
+	c.DECL(R12L)
+	c.KMOVW(R12L, K1)
+	top := Mem{Base: RSI, Index: R10, Scale: 8}
+	c.LEAQ(Mem{Base: RSI, Index: R9, Scale: 1}, R14)
+	bottom := Mem{Base: R14, Index: R10, Scale: 8}
+	c.VMOVUPS_Z(top, K1, Z0)
+	c.VMOVUPS_Z(bottom, K1, Z1)
+	c.VMOVUPS_Z(Mem{Base: RDX, Index: R10, Scale: 4}, K2, Z2)
+	c.VPERMPS(Z0, Z20, Z3)      // v0, top left
+	c.VPERMPS(Z0, Z21, Z4)      // v1, top right
+	c.VPERMPS(Z1, Z20, Z5)      // v2, bottom left
+	c.VPERMPS(Z1, Z21, Z6)      // v3, bottom right
+	c.VCMPPS(U8(3), Z4, Z3, K3) // unordered: a NaN
+	c.VCMPPS(U8(3), Z6, Z5, K4)
+	c.KORTESTW(K4, K3)
+	c.JNE(LabelRef("nan"))
+	c.VCMPPS(U8(0x1e), Z3, Z4, K3) // v1 > v0
+	c.VBLENDMPS(Z4, Z3, K3, Z7)    // the larger so far
+	c.VCMPPS(U8(0x1e), Z7, Z5, K4) // v2 > it
+	c.VBLENDMPS(Z5, Z7, K4, Z7)
+	c.VCMPPS(U8(0x1e), Z7, Z6, K5) // v3 > it
+	c.VADDPS(Z23, Z2, Z2)          // g + 0: −0 becomes 0, as added into a cleared buffer
+	c.VMOVAPS_Z(Z2, K5, Z8)        // bottom right's
+	c.KANDNW(K4, K5, K6)
+	c.VMOVAPS_Z(Z2, K6, Z9) // bottom left's
+	c.KORW(K4, K5, K6)
+	c.KANDNW(K3, K6, K7)
+	c.VMOVAPS_Z(Z2, K7, Z10) // top right's
+	c.KORW(K3, K6, K6)
+	c.KNOTW(K6, K6)
+	c.VMOVAPS_Z(Z2, K6, Z11) // top left's
+	c.VPERMT2PS(Z10, Z22, Z11)
+	c.VPERMT2PS(Z8, Z22, Z9)
+	c.VMOVUPS(Z11, K1, Mem{Base: RDI, Index: R10, Scale: 8})
+	c.LEAQ(Mem{Base: RDI, Index: R9, Scale: 1}, R14)
+	c.VMOVUPS(Z9, K1, Mem{Base: R14, Index: R10, Scale: 8})
+	c.ADDQ(U8(8), R10)
+	c.JMP(LabelRef("win"))
+
+	c.Label("next")
+	c.LEAQ(Mem{Base: RDI, Index: R9, Scale: 2}, RDI)
+	c.LEAQ(Mem{Base: RSI, Index: R9, Scale: 2}, RSI)
+	c.LEAQ(Mem{Base: RDX, Index: R8, Scale: 4}, RDX)
+	c.INCQ(RAX)
+	c.JMP(LabelRef("row"))
+
+	c.Label("nan")
+	c.Label("done")
+	c.Store(RAX, c.ReturnIndex(0))
+	c.VZEROUPPER()
+	c.RET()
 }
