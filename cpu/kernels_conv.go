@@ -18,7 +18,10 @@ func shapedOf[T Float](def *graph.OpDef) graph.ShapedKernel[T] {
 	var k any = def.Shaped64
 	if _, ok := any(T(0)).(float32); ok {
 		k = def.Shaped32
-		if def == graph.MaxPoolBack.Def() {
+		switch def {
+		case graph.MaxPool.Def():
+			k = graph.ShapedKernel[float32](maxPool32)
+		case graph.MaxPoolBack.Def():
 			k = graph.ShapedKernel[float32](maxPoolBack32)
 		}
 	}

@@ -14,7 +14,7 @@ var wide = vector && cpu.X86.HasAVX512F
 // kernelName names the vector kernels for gputrain version.
 func kernelName() string {
 	if wide {
-		return "AVX-512 (products, max-pooling's gradient), AVX2+FMA"
+		return "AVX-512 (products, max-pooling), AVX2+FMA"
 	}
 	return "AVX2+FMA"
 }
@@ -67,3 +67,14 @@ func poolBack2Rows(d, b, g []float32, rows, ow, w int) int {
 
 // poolKernel reports whether poolBack2Rows has a kernel here.
 func poolKernel() bool { return wide }
+
+// poolMax2Rows is max-pooling's forward pass for 2×2 windows over rows row
+// pairs of w columns (b), ow outputs each (d), with the AVX-512 kernel: it
+// returns the row pairs done, stopping before one that holds a NaN.
+func poolMax2Rows(d, b []float32, rows, ow, w int) int {
+	if !poolKernel() || rows == 0 || ow == 0 {
+		return 0
+	}
+	_, _ = d[rows*ow-1], b[rows*2*w-1]
+	return poolMax2WF32(&d[0], &b[0], rows, ow, w)
+}

@@ -24,8 +24,10 @@ func axpyKernelF64(c0, c1, c2, c3 *float64, n int, add bool, beta, coef *float64
 	axpy4F64(c0, c1, c2, c3, n, add, beta, coef, k, b, ldb)
 }
 
-// poolBack2Rows has no NEON kernel: max-pooling's backward pass is the op
-// table's.
+// poolBack2Rows and poolMax2Rows have no NEON kernels: max-pooling is the
+// op table's.
 func poolBack2Rows(d, b, g []float32, rows, ow, w int) int { return 0 }
+
+func poolMax2Rows(d, b []float32, rows, ow, w int) int { return 0 }
 
 func poolKernel() bool { return false }

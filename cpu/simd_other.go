@@ -25,4 +25,6 @@ func sigmoid32(d, a []float32) { sigmoid32Go(d, a) }
 
 func poolBack2Rows(d, b, g []float32, rows, ow, w int) int { return 0 }
 
+func poolMax2Rows(d, b []float32, rows, ow, w int) int { return 0 }
+
 func poolKernel() bool { return false }

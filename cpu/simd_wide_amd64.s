@@ -750,3 +750,80 @@ DATA poolInter<>+52(SB)/4, $0x00000016
 DATA poolInter<>+56(SB)/4, $0x00000007
 DATA poolInter<>+60(SB)/4, $0x00000017
 GLOBL poolInter<>(SB), RODATA|NOPTR, $64
+
+// func poolMax2WF32(d *float32, b *float32, rows int, ow int, w int) int
+// Requires: AVX, AVX512F, CMOV
+TEXT ·poolMax2WF32(SB), NOSPLIT, $0-48
+	MOVQ    d+0(FP), DI
+	MOVQ    b+8(FP), SI
+	MOVQ    rows+16(FP), R13
+	MOVQ    ow+24(FP), R8
+	MOVQ    w+32(FP), R9
+	SHLQ    $0x02, R9
+	VMOVUPS poolEven<>+0(SB), Z20
+	VMOVUPS poolOdd<>+0(SB), Z21
+	VMOVUPS poolInter<>+0(SB), Z22
+	VPXORD  Z23, Z23, Z23
+	XORQ    AX, AX
+
+row:
+	CMPQ AX, R13
+	JGE  done
+	XORQ R10, R10
+
+win:
+	CMPQ      R10, R8
+	JGE       next
+	MOVQ      R8, R11
+	SUBQ      R10, R11
+	MOVQ      $0x00000008, R12
+	CMPQ      R11, R12
+	CMOVQGT   R12, R11
+	MOVQ      R11, CX
+	MOVL      $0x00000001, R12
+	SHLL      CL, R12
+	DECL      R12
+	KMOVW     R12, K2
+	SHLQ      $0x01, CX
+	MOVL      $0x00000001, R12
+	SHLL      CL, R12
+	DECL      R12
+	KMOVW     R12, K1
+	LEAQ      (SI)(R9*1), R14
+	VMOVUPS.Z (SI)(R10*8), K1, Z0
+	VMOVUPS.Z (R14)(R10*8), K1, Z1
+	VPERMPS   Z0, Z20, Z3
+	VPERMPS   Z0, Z21, Z4
+	VPERMPS   Z1, Z20, Z5
+	VPERMPS   Z1, Z21, Z6
+	VCMPPS    $0x03, Z4, Z3, K3
+	VCMPPS    $0x03, Z6, Z5, K4
+	KORTESTW  K4, K3
+	JNE       done
+	VMAXPS    Z4, Z3, Z7
+	VMAXPS    Z5, Z7, Z7
+	VMAXPS    Z6, Z7, Z7
+	VPCMPEQD  Z23, Z3, K3
+	VPCMPEQD  Z23, Z4, K4
+	KORW      K3, K4, K3
+	VPCMPEQD  Z23, Z5, K4
+	KORW      K3, K4, K3
+	VPCMPEQD  Z23, Z6, K4
+	KORW      K3, K4, K3
+	VCMPPS    $0x00, Z23, Z7, K4
+	KANDW     K3, K4, K3
+	VMOVAPS   Z23, K3, Z7
+	VMOVUPS   Z7, K2, (DI)(R10*4)
+	ADDQ      $0x08, R10
+	JMP       win
+
+next:
+	LEAQ (SI)(R9*2), SI
+	LEAQ (DI)(R8*4), DI
+	INCQ AX
+	JMP  row
+
+done:
+	MOVQ AX, ret+40(FP)
+	VZEROUPPER
+	RET

@@ -27,3 +27,9 @@ func axpy4WF64(c0 *float64, c1 *float64, c2 *float64, c3 *float64, n int, add bo
 //
 //go:noescape
 func poolBack2WF32(d *float32, b *float32, grad *float32, rows int, ow int, w int) int
+
+// poolMax2WF32: for row pairs r < rows of w columns (b, 2·ow ≤ w), d[r·ow+x] = the largest of window x, as Go's max gives it;
+// it returns the row pairs done, fewer than rows where one holds a NaN (that pair untouched). AVX-512F.
+//
+//go:noescape
+func poolMax2WF32(d *float32, b *float32, rows int, ow int, w int) int

@@ -29,11 +29,13 @@ var zs = []VecPhysical{Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z1
 
 // wideKernels builds every function of simd_wide_amd64.s.
 func wideKernels(c *build.Context) {
+	poolTableMems = nil // this context's own
 	for _, e := range []elem{f32(c), f64(c)} {
 		dot4x3W(c, e)
 		axpy4W(c, e)
 	}
 	poolBack2W(c)
+	poolMax2W(c)
 }
 
 // dot4x3W is dot4x3 with two rows per Z register: rows 0 and 1 in Z(c)'s
@@ -95,25 +97,7 @@ func poolBack2W(c *build.Context) {
 		"it returns the row pairs done, fewer than rows where one holds a NaN (that pair untouched). AVX-512F.")
 	load(c, "d b grad rows ow w", RDI, RSI, RDX, R13, R8, R9)
 	c.SHLQ(U8(2), R9) // a row in bytes
-	// Lane tables: the even and odd inputs of a row's windows (for lanes
-	// 0-7; 8-15 repeat them), and the interleave of two tables' lanes 0-7.
-	even, odd, inter := make([]uint32, 16), make([]uint32, 16), make([]uint32, 16)
-	for i := range 16 {
-		even[i], odd[i] = uint32(2*(i%8)), uint32(2*(i%8)+1)
-		inter[i] = uint32(i/2 + 16*(i%2))
-	}
-	for _, t := range []struct {
-		name string
-		v    []uint32
-		z    VecPhysical
-	}{{"poolEven", even, Z20}, {"poolOdd", odd, Z21}, {"poolInter", inter, Z22}} {
-		m := c.StaticGlobal(t.name)
-		c.DataAttributes(attr.RODATA | attr.NOPTR)
-		for _, v := range t.v {
-			c.AppendDatum(U32(v))
-		}
-		c.VMOVUPS(m, t.z)
-	}
+	poolTables(c)
 	c.VPXORD(Z23, Z23, Z23)
 	c.XORQ(RAX, RAX)
 
@@ -124,22 +108,7 @@ func poolBack2W(c *build.Context) {
 	c.Label("win")
 	c.CMPQ(R10, R8)
 	c.JGE(LabelRef("next"))
-	// n = min(8, ow − window): K1 masks 2n inputs, K2 n gradients.
-	c.MOVQ(R8, R11)
-	c.SUBQ(R10, R11)
-	c.MOVQ(U32(8), R12)
-	c.CMPQ(R11, R12)
-	c.CMOVQGT(R12, R11)
-	c.MOVQ(R11, RCX)
-	c.MOVL(U32(1), R12L)
-	c.SHLL(CL, R12L)
-	c.DECL(R12L)
-	c.KMOVW(R12L, K2)
-	c.SHLQ(U8(1), RCX)
-	c.MOVL(U32(1), R12L)
-	c.SHLL(CL, R12L)
-	c.DECL(R12L)
-	c.KMOVW(R12L, K1)
+	poolMasks(c)
 	top := Mem{Base: RSI, Index: R10, Scale: 8}
 	c.LEAQ(Mem{Base: RSI, Index: R9, Scale: 1}, R14)
 	bottom := Mem{Base: R14, Index: R10, Scale: 8}
@@ -185,6 +154,122 @@ func poolBack2W(c *build.Context) {
 	c.JMP(LabelRef("row"))
 
 	c.Label("nan")
+	c.Label("done")
+	c.Store(RAX, c.ReturnIndex(0))
+	c.VZEROUPPER()
+	c.RET()
+}
+
+// poolTables loads the pool kernels' lane tables: Z20 and Z21 the even and
+// odd inputs of a row's eight windows (lanes 0-7; 8-15 repeat them), Z22
+// the interleave of two tables' lanes 0-7.
+func poolTables(c *build.Context) {
+	if poolTableMems == nil {
+		even, odd, inter := make([]uint32, 16), make([]uint32, 16), make([]uint32, 16)
+		for i := range 16 {
+			even[i], odd[i] = uint32(2*(i%8)), uint32(2*(i%8)+1)
+			inter[i] = uint32(i/2 + 16*(i%2))
+		}
+		for _, t := range []struct {
+			name string
+			v    []uint32
+		}{{"poolEven", even}, {"poolOdd", odd}, {"poolInter", inter}} {
+			m := c.StaticGlobal(t.name)
+			c.DataAttributes(attr.RODATA | attr.NOPTR)
+			for _, v := range t.v {
+				c.AppendDatum(U32(v))
+			}
+			poolTableMems = append(poolTableMems, m)
+		}
+	}
+	for i, z := range []VecPhysical{Z20, Z21, Z22} {
+		c.VMOVUPS(poolTableMems[i], z)
+	}
+}
+
+// poolTableMems are the lane tables' data, written once for both kernels.
+var poolTableMems []Mem
+
+// poolMasks sets, for the windows from R10 of R8: K1 to mask their 2n
+// inputs of a row and K2 their n outputs, n = min(8, R8 − R10).
+func poolMasks(c *build.Context) {
+	c.MOVQ(R8, R11)
+	c.SUBQ(R10, R11)
+	c.MOVQ(U32(8), R12)
+	c.CMPQ(R11, R12)
+	c.CMOVQGT(R12, R11)
+	c.MOVQ(R11, RCX)
+	c.MOVL(U32(1), R12L)
+	c.SHLL(CL, R12L)
+	c.DECL(R12L)
+	c.KMOVW(R12L, K2)
+	c.SHLQ(U8(1), RCX)
+	c.MOVL(U32(1), R12L)
+	c.SHLL(CL, R12L)
+	c.DECL(R12L)
+	c.KMOVW(R12L, K1)
+}
+
+// poolMax2W is max-pooling's forward pass over 2×2 windows in float32,
+// eight windows at a time, as Go's max takes them: the largest input, 0
+// rather than −0 where both are among the largest. VMAXPS returns its
+// second operand where both are zeros, so a window whose largest is a
+// zero is given 0 where any of its inputs is 0 (its bits all clear). A
+// row pair holding a NaN is left to the op table's kernel, as in
+// poolBack2W.
+func poolMax2W(c *build.Context) {
+	name := "poolMax2WF32"
+	text(c, name, "func(d, b *float32, rows, ow, w int) int",
+		fmt.Sprintf("%s: for row pairs r < rows of w columns (b, 2·ow ≤ w), d[r·ow+x] = the largest of window x, as Go's max gives it;", name),
+		"it returns the row pairs done, fewer than rows where one holds a NaN (that pair untouched). AVX-512F.")
+	load(c, "d b rows ow w", RDI, RSI, R13, R8, R9)
+	c.SHLQ(U8(2), R9) // a row in bytes
+	poolTables(c)
+	c.VPXORD(Z23, Z23, Z23)
+	c.XORQ(RAX, RAX)
+
+	c.Label("row")
+	c.CMPQ(RAX, R13)
+	c.JGE(LabelRef("done"))
+	c.XORQ(R10, R10) // window
+	c.Label("win")
+	c.CMPQ(R10, R8)
+	c.JGE(LabelRef("next"))
+	poolMasks(c)
+	c.LEAQ(Mem{Base: RSI, Index: R9, Scale: 1}, R14)
+	c.VMOVUPS_Z(Mem{Base: RSI, Index: R10, Scale: 8}, K1, Z0)
+	c.VMOVUPS_Z(Mem{Base: R14, Index: R10, Scale: 8}, K1, Z1)
+	c.VPERMPS(Z0, Z20, Z3)
+	c.VPERMPS(Z0, Z21, Z4)
+	c.VPERMPS(Z1, Z20, Z5)
+	c.VPERMPS(Z1, Z21, Z6)
+	c.VCMPPS(U8(3), Z4, Z3, K3) // unordered: a NaN
+	c.VCMPPS(U8(3), Z6, Z5, K4)
+	c.KORTESTW(K4, K3)
+	c.JNE(LabelRef("done"))
+	c.VMAXPS(Z4, Z3, Z7)
+	c.VMAXPS(Z5, Z7, Z7)
+	c.VMAXPS(Z6, Z7, Z7)
+	c.VPCMPEQD(Z23, Z3, K3) // an input that is 0, not −0
+	c.VPCMPEQD(Z23, Z4, K4)
+	c.KORW(K3, K4, K3)
+	c.VPCMPEQD(Z23, Z5, K4)
+	c.KORW(K3, K4, K3)
+	c.VPCMPEQD(Z23, Z6, K4)
+	c.KORW(K3, K4, K3)
+	c.VCMPPS(U8(0), Z23, Z7, K4) // the largest is a zero
+	c.KANDW(K3, K4, K3)
+	c.VMOVAPS(Z23, K3, Z7)
+	c.VMOVUPS(Z7, K2, Mem{Base: RDI, Index: R10, Scale: 4})
+	c.ADDQ(U8(8), R10)
+	c.JMP(LabelRef("win"))
+
+	c.Label("next")
+	c.LEAQ(Mem{Base: RSI, Index: R9, Scale: 2}, RSI)
+	c.LEAQ(Mem{Base: RDI, Index: R8, Scale: 4}, RDI)
+	c.INCQ(RAX)
+	c.JMP(LabelRef("row"))
+
 	c.Label("done")
 	c.Store(RAX, c.ReturnIndex(0))
 	c.VZEROUPPER()

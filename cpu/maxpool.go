@@ -2,6 +2,29 @@ package cpu
 
 import "github.com/gputrain/gputrain/graph"
 
+// maxPool32 is the op table's max-pooling forward pass in float32, with
+// the book's 2×2 windows over whole row pairs on the AVX-512 kernel
+// (poolMax2Rows), and the rest as maxPoolBack32 leaves it: the same
+// values bit for bit (−0 and 0, NaNs, told apart).
+func maxPool32(d, a, _ []float32, s graph.Shapes, alpha, beta float32) {
+	ref := graph.MaxPool.Def().Shaped32
+	m, c, h, w := s.A[0], s.A[1], s.A[2], s.A[3]
+	oh, ow := s.D[2], s.D[3]
+	if alpha != 2 || h != 2*oh || !poolKernel() {
+		ref(d, a, nil, s, alpha, beta)
+		return
+	}
+	rows := m * c * oh
+	for r := 0; r < rows; {
+		r += poolMax2Rows(d[r*ow:], a[r*2*w:], rows-r, ow, w)
+		if r < rows { // a row pair holding a NaN: the op table's kernel takes it
+			pair := graph.Shapes{D: []int{1, 1, 1, ow}, A: []int{1, 1, 2, w}}
+			ref(d[r*ow:][:ow], a[r*2*w:][:2*w], nil, pair, alpha, beta)
+			r++
+		}
+	}
+}
+
 // maxPoolBack32 is the op table's max-pooling backward pass in float32,
 // with the book's 2×2 windows over whole row pairs on the AVX-512 kernel
 // (poolBack2Rows): the op table's kernel finds each window's largest input
