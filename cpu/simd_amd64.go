@@ -37,20 +37,24 @@ func dotKernelF64(a0, a1, a2, a3, b0, b1, b2 *float64, k int, out *[12]float64) 
 	dot4x3F64(a0, a1, a2, a3, b0, b1, b2, k, out)
 }
 
-func axpyKernelF32(c0, c1, c2, c3 *float32, n int, add bool, beta, coef *float32, k int, b *float32, ldb int) {
+// axpyKernelF32 and axpyKernelF64 report whether they computed the columns
+// past n&^(lanes−1) too (the AVX-512 kernels do, as axpyTail would).
+func axpyKernelF32(c0, c1, c2, c3 *float32, n int, add bool, beta, coef *float32, k int, b *float32, ldb int) (tail bool) {
 	if wide {
 		axpy4WF32(c0, c1, c2, c3, n, add, beta, coef, k, b, ldb)
-		return
+		return true
 	}
 	axpy4F32(c0, c1, c2, c3, n, add, beta, coef, k, b, ldb)
+	return false
 }
 
-func axpyKernelF64(c0, c1, c2, c3 *float64, n int, add bool, beta, coef *float64, k int, b *float64, ldb int) {
+func axpyKernelF64(c0, c1, c2, c3 *float64, n int, add bool, beta, coef *float64, k int, b *float64, ldb int) (tail bool) {
 	if wide {
 		axpy4WF64(c0, c1, c2, c3, n, add, beta, coef, k, b, ldb)
-		return
+		return true
 	}
 	axpy4F64(c0, c1, c2, c3, n, add, beta, coef, k, b, ldb)
+	return false
 }
 
 // poolBack2Rows is max-pooling's backward pass for 2×2 windows over rows

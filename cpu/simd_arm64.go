@@ -16,12 +16,14 @@ func dotKernelF64(a0, a1, a2, a3, b0, b1, b2 *float64, k int, out *[12]float64) 
 	dot4x3F64(a0, a1, a2, a3, b0, b1, b2, k, out)
 }
 
-func axpyKernelF32(c0, c1, c2, c3 *float32, n int, add bool, beta, coef *float32, k int, b *float32, ldb int) {
+func axpyKernelF32(c0, c1, c2, c3 *float32, n int, add bool, beta, coef *float32, k int, b *float32, ldb int) (tail bool) {
 	axpy4F32(c0, c1, c2, c3, n, add, beta, coef, k, b, ldb)
+	return false
 }
 
-func axpyKernelF64(c0, c1, c2, c3 *float64, n int, add bool, beta, coef *float64, k int, b *float64, ldb int) {
+func axpyKernelF64(c0, c1, c2, c3 *float64, n int, add bool, beta, coef *float64, k int, b *float64, ldb int) (tail bool) {
 	axpy4F64(c0, c1, c2, c3, n, add, beta, coef, k, b, ldb)
+	return false
 }
 
 // poolBack2Rows and poolMax2Rows have no NEON kernels: max-pooling is the

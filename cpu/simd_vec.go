@@ -61,6 +61,7 @@ func axpyRowsVec[T Float](c []T, nr, ldc, n int, add bool, beta *T, coef []T, k 
 	}
 	_ = b[(k-1)*ldb+n-1]
 	_ = coef[4*k-1]
+	var tail bool
 	switch cf := any(coef).(type) {
 	case []float32:
 		p := func(x *T) *float32 { return any(x).(*float32) }
@@ -68,16 +69,18 @@ func axpyRowsVec[T Float](c []T, nr, ldc, n int, add bool, beta *T, coef []T, k 
 		if beta != nil {
 			bp = p(beta)
 		}
-		axpyKernelF32(p(rows[0]), p(rows[1]), p(rows[2]), p(rows[3]), n, add, bp, &cf[0], k, p(&b[0]), ldb)
+		tail = axpyKernelF32(p(rows[0]), p(rows[1]), p(rows[2]), p(rows[3]), n, add, bp, &cf[0], k, p(&b[0]), ldb)
 	case []float64:
 		p := func(x *T) *float64 { return any(x).(*float64) }
 		var bp *float64
 		if beta != nil {
 			bp = p(beta)
 		}
-		axpyKernelF64(p(rows[0]), p(rows[1]), p(rows[2]), p(rows[3]), n, add, bp, &cf[0], k, p(&b[0]), ldb)
+		tail = axpyKernelF64(p(rows[0]), p(rows[1]), p(rows[2]), p(rows[3]), n, add, bp, &cf[0], k, p(&b[0]), ldb)
 	}
-	axpyTail(c, nr, ldc, n, add, beta, coef, k, b, ldb)
+	if !tail {
+		axpyTail(c, nr, ldc, n, add, beta, coef, k, b, ldb)
+	}
 }
 
 // prefetchImages starts loading the images of idx into the cache, so that

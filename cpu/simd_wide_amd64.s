@@ -252,7 +252,7 @@ onezstore:
 
 one:
 	CMPQ         AX, DX
-	JGE          done
+	JGE          tail
 	TESTQ        R12, R12
 	JZ           onezero
 	VMOVUPS      (DI)(AX*1), Y0
@@ -301,6 +301,65 @@ onestore:
 	VMOVUPS Y9, (R10)(AX*1)
 	ADDQ    $0x20, AX
 	JMP     one
+
+tail:
+	MOVQ         n+32(FP), CX
+	ANDQ         $0x07, CX
+	JZ           done
+	MOVL         $0x00000001, DX
+	SHLL         CL, DX
+	DECL         DX
+	KMOVW        DX, K1
+	TESTQ        R12, R12
+	JZ           tailzero
+	VMOVUPS.Z    (DI)(AX*1), K1, Z0
+	VMOVUPS.Z    (R8)(AX*1), K1, Z1
+	VMOVUPS.Z    (R9)(AX*1), K1, Z2
+	VMOVUPS.Z    (R10)(AX*1), K1, Z3
+	TESTQ        R15, R15
+	JZ           tailrows
+	VBROADCASTSS (R15), Z15
+	VMULPS       Z15, Z0, Z0
+	VMULPS       Z15, Z1, Z1
+	VMULPS       Z15, Z2, Z2
+	VMULPS       Z15, Z3, Z3
+	JMP          tailrows
+
+tailzero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+
+tailrows:
+	LEAQ (R11)(AX*1), R14
+	XORQ CX, CX
+
+tailt:
+	CMPQ         CX, R13
+	JGE          tailstore
+	VMOVUPS.Z    (R14), K1, Z12
+	VBROADCASTSS (SI)(CX*1), Z15
+	VMULPS       Z12, Z15, Z13
+	VADDPS       Z13, Z0, Z0
+	VBROADCASTSS 4(SI)(CX*1), Z15
+	VMULPS       Z12, Z15, Z13
+	VADDPS       Z13, Z1, Z1
+	VBROADCASTSS 8(SI)(CX*1), Z15
+	VMULPS       Z12, Z15, Z13
+	VADDPS       Z13, Z2, Z2
+	VBROADCASTSS 12(SI)(CX*1), Z15
+	VMULPS       Z12, Z15, Z13
+	VADDPS       Z13, Z3, Z3
+	ADDQ         BX, R14
+	ADDQ         $0x10, CX
+	JMP          tailt
+
+tailstore:
+	VMOVUPS Z0, K1, (DI)(AX*1)
+	VMOVUPS Z1, K1, (R8)(AX*1)
+	VMOVUPS Z2, K1, (R9)(AX*1)
+	VMOVUPS Z3, K1, (R10)(AX*1)
 
 done:
 	VZEROUPPER
@@ -556,7 +615,7 @@ onezstore:
 
 one:
 	CMPQ         AX, DX
-	JGE          done
+	JGE          tail
 	TESTQ        R12, R12
 	JZ           onezero
 	VMOVUPD      (DI)(AX*1), Y0
@@ -605,6 +664,65 @@ onestore:
 	VMOVUPD Y9, (R10)(AX*1)
 	ADDQ    $0x20, AX
 	JMP     one
+
+tail:
+	MOVQ         n+32(FP), CX
+	ANDQ         $0x03, CX
+	JZ           done
+	MOVL         $0x00000001, DX
+	SHLL         CL, DX
+	DECL         DX
+	KMOVW        DX, K1
+	TESTQ        R12, R12
+	JZ           tailzero
+	VMOVUPD.Z    (DI)(AX*1), K1, Z0
+	VMOVUPD.Z    (R8)(AX*1), K1, Z1
+	VMOVUPD.Z    (R9)(AX*1), K1, Z2
+	VMOVUPD.Z    (R10)(AX*1), K1, Z3
+	TESTQ        R15, R15
+	JZ           tailrows
+	VBROADCASTSD (R15), Z15
+	VMULPD       Z15, Z0, Z0
+	VMULPD       Z15, Z1, Z1
+	VMULPD       Z15, Z2, Z2
+	VMULPD       Z15, Z3, Z3
+	JMP          tailrows
+
+tailzero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+
+tailrows:
+	LEAQ (R11)(AX*1), R14
+	XORQ CX, CX
+
+tailt:
+	CMPQ         CX, R13
+	JGE          tailstore
+	VMOVUPD.Z    (R14), K1, Z12
+	VBROADCASTSD (SI)(CX*1), Z15
+	VMULPD       Z12, Z15, Z13
+	VADDPD       Z13, Z0, Z0
+	VBROADCASTSD 8(SI)(CX*1), Z15
+	VMULPD       Z12, Z15, Z13
+	VADDPD       Z13, Z1, Z1
+	VBROADCASTSD 16(SI)(CX*1), Z15
+	VMULPD       Z12, Z15, Z13
+	VADDPD       Z13, Z2, Z2
+	VBROADCASTSD 24(SI)(CX*1), Z15
+	VMULPD       Z12, Z15, Z13
+	VADDPD       Z13, Z3, Z3
+	ADDQ         BX, R14
+	ADDQ         $0x20, CX
+	JMP          tailt
+
+tailstore:
+	VMOVUPD Z0, K1, (DI)(AX*1)
+	VMOVUPD Z1, K1, (R8)(AX*1)
+	VMOVUPD Z2, K1, (R9)(AX*1)
+	VMOVUPD Z3, K1, (R10)(AX*1)
 
 done:
 	VZEROUPPER

@@ -7,7 +7,7 @@ package cpu
 //go:noescape
 func dot4x3WF32(a0 *float32, a1 *float32, a2 *float32, a3 *float32, b0 *float32, b1 *float32, b2 *float32, k int, out *[12]float32)
 
-// axpy4WF32 is axpy4F32 on AVX-512, bit for bit.
+// axpy4WF32 is axpy4F32 on AVX-512, bit for bit, with axpyTail's columns too: every column of n.
 //
 //go:noescape
 func axpy4WF32(c0 *float32, c1 *float32, c2 *float32, c3 *float32, n int, add bool, beta *float32, coef *float32, k int, b *float32, ldb int)
@@ -17,7 +17,7 @@ func axpy4WF32(c0 *float32, c1 *float32, c2 *float32, c3 *float32, n int, add bo
 //go:noescape
 func dot4x3WF64(a0 *float64, a1 *float64, a2 *float64, a3 *float64, b0 *float64, b1 *float64, b2 *float64, k int, out *[12]float64)
 
-// axpy4WF64 is axpy4F64 on AVX-512, bit for bit.
+// axpy4WF64 is axpy4F64 on AVX-512, bit for bit, with axpyTail's columns too: every column of n.
 //
 //go:noescape
 func axpy4WF64(c0 *float64, c1 *float64, c2 *float64, c3 *float64, n int, add bool, beta *float64, coef *float64, k int, b *float64, ldb int)

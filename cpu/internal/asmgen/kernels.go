@@ -148,7 +148,7 @@ func axpy4(c *build.Context, e elem) {
 	name := "axpy4" + e.suffix
 	text(c, name, fmt.Sprintf("func(c0, c1, c2, c3 *%s, n int, add bool, beta *%[1]s, coef *%[1]s, k int, b *%[1]s, ldb int)", e.goType),
 		fmt.Sprintf("%s: for r < 4, x < n&^%d, cᵣ[x] = (β·cᵣ[x] if add; β = *beta, 1 if nil) + Σₜ coef[4t+r]·b[t*ldb+x].", name, e.lanes-1))
-	axpyBody(c, e, []axpyPass{{3, ys, "three"}, {1, ys, "one"}})
+	axpyBody(c, e, []axpyPass{{3, ys, "three"}, {1, ys, "one"}}, nil)
 }
 
 // axpyPass is one pass of axpy4 over the columns: regs registers of vs (Y
@@ -172,7 +172,7 @@ func imm(v int) Constant {
 // last while its registers' worth of columns remain, the last while any
 // whole register does. Every column gets the same operations in the same
 // order whatever the pass, so the passes differ in speed only.
-func axpyBody(c *build.Context, e elem, passes []axpyPass) {
+func axpyBody(c *build.Context, e elem, passes []axpyPass, tail func()) {
 	rows := []Register{RDI, R8, R9, R10}
 	load(c, "c0 c1 c2 c3 n add beta coef k b ldb", rows[0], rows[1], rows[2], rows[3], RCX, R12, R15, RSI, R13, R11, RBX)
 	c.SHLQ(Imm(e.shift), RBX)
@@ -190,6 +190,8 @@ func axpyBody(c *build.Context, e elem, passes []axpyPass) {
 		next := "done"
 		if i+1 < len(passes) {
 			next = passes[i+1].label
+		} else if tail != nil {
+			next = "tail"
 		}
 		acc := func(r, j int) VecPhysical { return vs[3*r+j] }
 		c.Label(label)
@@ -251,6 +253,10 @@ func axpyBody(c *build.Context, e elem, passes []axpyPass) {
 		}
 		c.ADDQ(imm(width*regs), RAX)
 		c.JMP(LabelRef(label))
+	}
+	if tail != nil {
+		c.Label("tail")
+		tail()
 	}
 	c.Label("done")
 	c.VZEROUPPER()

@@ -74,12 +74,67 @@ func dot4x3W(c *build.Context, e elem) {
 }
 
 // axpy4W is axpy4 three and then one Z register of each row at a time,
-// then one Y register.
+// then one Y register, and then the columns past n&^(lanes−1) that axpy4
+// leaves to axpyTail, as axpyTail computes them: each product rounded,
+// then added (VMULPS, VADDPS), in one Z register masked to those columns.
 func axpy4W(c *build.Context, e elem) {
 	name := "axpy4W" + e.suffix
 	text(c, name, fmt.Sprintf("func(c0, c1, c2, c3 *%s, n int, add bool, beta *%[1]s, coef *%[1]s, k int, b *%[1]s, ldb int)", e.goType),
-		fmt.Sprintf("%s is axpy4%s on AVX-512, bit for bit.", name, e.suffix))
-	axpyBody(c, e, []axpyPass{{3, zs, "three"}, {1, zs, "onez"}, {1, ys, "one"}})
+		fmt.Sprintf("%s is axpy4%s on AVX-512, bit for bit, with axpyTail's columns too: every column of n.", name, e.suffix))
+	axpyBody(c, e, []axpyPass{{3, zs, "three"}, {1, zs, "onez"}, {1, ys, "one"}}, func() { axpyTailW(c, e) })
+}
+
+// axpyTailW is axpy4W's last pass: the n&(lanes−1) columns from RAX, in
+// the registers axpyBody leaves them (rows RDI, R8, R9, R10; add R12; β
+// R15; coef RSI; k·4 coefficients' bytes R13; b R11; ldb's bytes RBX).
+func axpyTailW(c *build.Context, e elem) {
+	rows := []Register{RDI, R8, R9, R10}
+	movz, add, store := c.VMOVUPS_Z, c.VADDPS, c.VMOVUPS
+	if e.size == 8 {
+		movz, add, store = c.VMOVUPD_Z, c.VADDPD, c.VMOVUPD
+	}
+	c.Load(c.Param("n"), RCX)
+	c.ANDQ(imm(e.lanes-1), RCX)
+	c.JZ(LabelRef("done"))
+	c.MOVL(U32(1), EDX)
+	c.SHLL(CL, EDX)
+	c.DECL(EDX)
+	c.KMOVW(EDX, K1)
+	c.TESTQ(R12, R12)
+	c.JZ(LabelRef("tailzero"))
+	for r, row := range rows {
+		movz(Mem{Base: row, Index: RAX, Scale: 1}, K1, zs[r])
+	}
+	c.TESTQ(R15, R15)
+	c.JZ(LabelRef("tailrows"))
+	e.bcast(Mem{Base: R15}, Z15)
+	for r := range rows {
+		e.mul(Z15, zs[r], zs[r])
+	}
+	c.JMP(LabelRef("tailrows"))
+	c.Label("tailzero")
+	for r := range rows {
+		c.VPXORD(zs[r], zs[r], zs[r])
+	}
+	c.Label("tailrows")
+	c.LEAQ(Mem{Base: R11, Index: RAX, Scale: 1}, R14)
+	c.XORQ(RCX, RCX)
+	c.Label("tailt")
+	c.CMPQ(RCX, R13)
+	c.JGE(LabelRef("tailstore"))
+	movz(Mem{Base: R14}, K1, Z12)
+	for r := range rows {
+		e.bcast(Mem{Base: RSI, Index: RCX, Scale: 1, Disp: r * e.size}, Z15)
+		e.mul(Z12, Z15, Z13)
+		add(Z13, zs[r], zs[r])
+	}
+	c.ADDQ(RBX, R14)
+	c.ADDQ(U8(4*e.size), RCX)
+	c.JMP(LabelRef("tailt"))
+	c.Label("tailstore")
+	for r, row := range rows {
+		store(zs[r], K1, Mem{Base: row, Index: RAX, Scale: 1})
+	}
 }
 
 // poolBack2W is max-pooling's backward pass over 2×2 windows in float32,
