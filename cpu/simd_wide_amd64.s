@@ -770,7 +770,6 @@ win:
 	LEAQ      (SI)(R9*1), R14
 	VMOVUPS.Z (SI)(R10*8), K1, Z0
 	VMOVUPS.Z (R14)(R10*8), K1, Z1
-	VMOVUPS.Z (DX)(R10*4), K2, Z2
 	VPERMPS   Z0, Z20, Z3
 	VPERMPS   Z0, Z21, Z4
 	VPERMPS   Z1, Z20, Z5
@@ -778,7 +777,8 @@ win:
 	VCMPPS    $0x03, Z4, Z3, K3
 	VCMPPS    $0x03, Z6, Z5, K4
 	KORTESTW  K4, K3
-	JNE       nan
+	JNE       done
+	VMOVUPS.Z (DX)(R10*4), K2, Z2
 	VCMPPS    $0x1e, Z3, Z4, K3
 	VBLENDMPS Z4, Z3, K3, Z7
 	VCMPPS    $0x1e, Z7, Z5, K4
@@ -803,13 +803,12 @@ win:
 	JMP       win
 
 next:
-	LEAQ (DI)(R9*2), DI
 	LEAQ (SI)(R9*2), SI
+	LEAQ (DI)(R9*2), DI
 	LEAQ (DX)(R8*4), DX
 	INCQ AX
 	JMP  row
 
-nan:
 done:
 	MOVQ AX, ret+48(FP)
 	VZEROUPPER

@@ -151,6 +151,42 @@ func poolBack2W(c *build.Context) {
 		fmt.Sprintf("%s: for row pairs r < rows of w columns (d and b, 2·ow ≤ w) and their ow gradients grad, the max-pooling backward pass of 2×2 windows;", name),
 		"it returns the row pairs done, fewer than rows where one holds a NaN (that pair untouched). AVX-512F.")
 	load(c, "d b grad rows ow w", RDI, RSI, RDX, R13, R8, R9)
+	poolRows(c, func() {
+		c.VMOVUPS_Z(Mem{Base: RDX, Index: R10, Scale: 4}, K2, Z2)
+		c.VCMPPS(U8(0x1e), Z3, Z4, K3) // v1 > v0
+		c.VBLENDMPS(Z4, Z3, K3, Z7)    // the larger so far
+		c.VCMPPS(U8(0x1e), Z7, Z5, K4) // v2 > it
+		c.VBLENDMPS(Z5, Z7, K4, Z7)
+		c.VCMPPS(U8(0x1e), Z7, Z6, K5) // v3 > it
+		c.VADDPS(Z23, Z2, Z2)          // g + 0: −0 becomes 0, as added into a cleared buffer
+		c.VMOVAPS_Z(Z2, K5, Z8)        // bottom right's
+		c.KANDNW(K4, K5, K6)
+		c.VMOVAPS_Z(Z2, K6, Z9) // bottom left's
+		c.KORW(K4, K5, K6)
+		c.KANDNW(K3, K6, K7)
+		c.VMOVAPS_Z(Z2, K7, Z10) // top right's
+		c.KORW(K3, K6, K6)
+		c.KNOTW(K6, K6)
+		c.VMOVAPS_Z(Z2, K6, Z11) // top left's
+		c.VPERMT2PS(Z10, Z22, Z11)
+		c.VPERMT2PS(Z8, Z22, Z9)
+		c.VMOVUPS(Z11, K1, Mem{Base: RDI, Index: R10, Scale: 8})
+		c.LEAQ(Mem{Base: RDI, Index: R9, Scale: 1}, R14)
+		c.VMOVUPS(Z9, K1, Mem{Base: R14, Index: R10, Scale: 8})
+	}, func() {
+		c.LEAQ(Mem{Base: RDI, Index: R9, Scale: 2}, RDI)
+		c.LEAQ(Mem{Base: RDX, Index: R8, Scale: 4}, RDX)
+	})
+}
+
+// poolRows is the pool kernels' loop over row pairs (RAX of R13, the row
+// R9 elements long, b at RSI) and their windows, eight at a time (R10 of
+// R8): window is a kernel's work on the inputs of a group of windows,
+// their top left, top right, bottom left and bottom right in Z3-Z6
+// (masks K1 for 2n inputs, K2 for n windows; Z20-Z22 the lane tables, Z23
+// zeros), and next moves its own pointers to the next row pair. A row
+// pair holding a NaN ends the kernel, which returns the row pairs done.
+func poolRows(c *build.Context, window, next func()) {
 	c.SHLQ(U8(2), R9) // a row in bytes
 	poolTables(c)
 	c.VPXORD(Z23, Z23, Z23)
@@ -164,51 +200,27 @@ func poolBack2W(c *build.Context) {
 	c.CMPQ(R10, R8)
 	c.JGE(LabelRef("next"))
 	poolMasks(c)
-	top := Mem{Base: RSI, Index: R10, Scale: 8}
 	c.LEAQ(Mem{Base: RSI, Index: R9, Scale: 1}, R14)
-	bottom := Mem{Base: R14, Index: R10, Scale: 8}
-	c.VMOVUPS_Z(top, K1, Z0)
-	c.VMOVUPS_Z(bottom, K1, Z1)
-	c.VMOVUPS_Z(Mem{Base: RDX, Index: R10, Scale: 4}, K2, Z2)
-	c.VPERMPS(Z0, Z20, Z3)      // v0, top left
-	c.VPERMPS(Z0, Z21, Z4)      // v1, top right
-	c.VPERMPS(Z1, Z20, Z5)      // v2, bottom left
-	c.VPERMPS(Z1, Z21, Z6)      // v3, bottom right
+	c.VMOVUPS_Z(Mem{Base: RSI, Index: R10, Scale: 8}, K1, Z0) // the top row's inputs
+	c.VMOVUPS_Z(Mem{Base: R14, Index: R10, Scale: 8}, K1, Z1) // the bottom row's
+	c.VPERMPS(Z0, Z20, Z3)
+	c.VPERMPS(Z0, Z21, Z4)
+	c.VPERMPS(Z1, Z20, Z5)
+	c.VPERMPS(Z1, Z21, Z6)
 	c.VCMPPS(U8(3), Z4, Z3, K3) // unordered: a NaN
 	c.VCMPPS(U8(3), Z6, Z5, K4)
 	c.KORTESTW(K4, K3)
-	c.JNE(LabelRef("nan"))
-	c.VCMPPS(U8(0x1e), Z3, Z4, K3) // v1 > v0
-	c.VBLENDMPS(Z4, Z3, K3, Z7)    // the larger so far
-	c.VCMPPS(U8(0x1e), Z7, Z5, K4) // v2 > it
-	c.VBLENDMPS(Z5, Z7, K4, Z7)
-	c.VCMPPS(U8(0x1e), Z7, Z6, K5) // v3 > it
-	c.VADDPS(Z23, Z2, Z2)          // g + 0: −0 becomes 0, as added into a cleared buffer
-	c.VMOVAPS_Z(Z2, K5, Z8)        // bottom right's
-	c.KANDNW(K4, K5, K6)
-	c.VMOVAPS_Z(Z2, K6, Z9) // bottom left's
-	c.KORW(K4, K5, K6)
-	c.KANDNW(K3, K6, K7)
-	c.VMOVAPS_Z(Z2, K7, Z10) // top right's
-	c.KORW(K3, K6, K6)
-	c.KNOTW(K6, K6)
-	c.VMOVAPS_Z(Z2, K6, Z11) // top left's
-	c.VPERMT2PS(Z10, Z22, Z11)
-	c.VPERMT2PS(Z8, Z22, Z9)
-	c.VMOVUPS(Z11, K1, Mem{Base: RDI, Index: R10, Scale: 8})
-	c.LEAQ(Mem{Base: RDI, Index: R9, Scale: 1}, R14)
-	c.VMOVUPS(Z9, K1, Mem{Base: R14, Index: R10, Scale: 8})
+	c.JNE(LabelRef("done"))
+	window()
 	c.ADDQ(U8(8), R10)
 	c.JMP(LabelRef("win"))
 
 	c.Label("next")
-	c.LEAQ(Mem{Base: RDI, Index: R9, Scale: 2}, RDI)
 	c.LEAQ(Mem{Base: RSI, Index: R9, Scale: 2}, RSI)
-	c.LEAQ(Mem{Base: RDX, Index: R8, Scale: 4}, RDX)
+	next()
 	c.INCQ(RAX)
 	c.JMP(LabelRef("row"))
 
-	c.Label("nan")
 	c.Label("done")
 	c.Store(RAX, c.ReturnIndex(0))
 	c.VZEROUPPER()
@@ -278,55 +290,22 @@ func poolMax2W(c *build.Context) {
 		fmt.Sprintf("%s: for row pairs r < rows of w columns (b, 2·ow ≤ w), d[r·ow+x] = the largest of window x, as Go's max gives it;", name),
 		"it returns the row pairs done, fewer than rows where one holds a NaN (that pair untouched). AVX-512F.")
 	load(c, "d b rows ow w", RDI, RSI, R13, R8, R9)
-	c.SHLQ(U8(2), R9) // a row in bytes
-	poolTables(c)
-	c.VPXORD(Z23, Z23, Z23)
-	c.XORQ(RAX, RAX)
-
-	c.Label("row")
-	c.CMPQ(RAX, R13)
-	c.JGE(LabelRef("done"))
-	c.XORQ(R10, R10) // window
-	c.Label("win")
-	c.CMPQ(R10, R8)
-	c.JGE(LabelRef("next"))
-	poolMasks(c)
-	c.LEAQ(Mem{Base: RSI, Index: R9, Scale: 1}, R14)
-	c.VMOVUPS_Z(Mem{Base: RSI, Index: R10, Scale: 8}, K1, Z0)
-	c.VMOVUPS_Z(Mem{Base: R14, Index: R10, Scale: 8}, K1, Z1)
-	c.VPERMPS(Z0, Z20, Z3)
-	c.VPERMPS(Z0, Z21, Z4)
-	c.VPERMPS(Z1, Z20, Z5)
-	c.VPERMPS(Z1, Z21, Z6)
-	c.VCMPPS(U8(3), Z4, Z3, K3) // unordered: a NaN
-	c.VCMPPS(U8(3), Z6, Z5, K4)
-	c.KORTESTW(K4, K3)
-	c.JNE(LabelRef("done"))
-	c.VMAXPS(Z4, Z3, Z7)
-	c.VMAXPS(Z5, Z7, Z7)
-	c.VMAXPS(Z6, Z7, Z7)
-	c.VPCMPEQD(Z23, Z3, K3) // an input that is 0, not −0
-	c.VPCMPEQD(Z23, Z4, K4)
-	c.KORW(K3, K4, K3)
-	c.VPCMPEQD(Z23, Z5, K4)
-	c.KORW(K3, K4, K3)
-	c.VPCMPEQD(Z23, Z6, K4)
-	c.KORW(K3, K4, K3)
-	c.VCMPPS(U8(0), Z23, Z7, K4) // the largest is a zero
-	c.KANDW(K3, K4, K3)
-	c.VMOVAPS(Z23, K3, Z7)
-	c.VMOVUPS(Z7, K2, Mem{Base: RDI, Index: R10, Scale: 4})
-	c.ADDQ(U8(8), R10)
-	c.JMP(LabelRef("win"))
-
-	c.Label("next")
-	c.LEAQ(Mem{Base: RSI, Index: R9, Scale: 2}, RSI)
-	c.LEAQ(Mem{Base: RDI, Index: R8, Scale: 4}, RDI)
-	c.INCQ(RAX)
-	c.JMP(LabelRef("row"))
-
-	c.Label("done")
-	c.Store(RAX, c.ReturnIndex(0))
-	c.VZEROUPPER()
-	c.RET()
+	poolRows(c, func() {
+		c.VMAXPS(Z4, Z3, Z7)
+		c.VMAXPS(Z5, Z7, Z7)
+		c.VMAXPS(Z6, Z7, Z7)
+		c.VPCMPEQD(Z23, Z3, K3) // an input that is 0, not −0
+		c.VPCMPEQD(Z23, Z4, K4)
+		c.KORW(K3, K4, K3)
+		c.VPCMPEQD(Z23, Z5, K4)
+		c.KORW(K3, K4, K3)
+		c.VPCMPEQD(Z23, Z6, K4)
+		c.KORW(K3, K4, K3)
+		c.VCMPPS(U8(0), Z23, Z7, K4) // the largest is a zero
+		c.KANDW(K3, K4, K3)
+		c.VMOVAPS(Z23, K3, Z7)
+		c.VMOVUPS(Z7, K2, Mem{Base: RDI, Index: R10, Scale: 4})
+	}, func() {
+		c.LEAQ(Mem{Base: RDI, Index: R8, Scale: 4}, RDI)
+	})
 }
