@@ -74,7 +74,7 @@ func newElemJob[T Float](def *graph.OpDef, in graph.Instr, s *step[T], k graph.K
 	if p == nil || len(s.d) < parallelElems {
 		return nil
 	}
-	e := &elemJob[T]{kernel: k, d: s.d, a: s.a, b: s.b, alpha: s.alpha, beta: s.beta, unit: 8}
+	e := &elemJob[T]{kernel: k, d: s.d, a: s.a, b: s.b, alpha: s.alpha, beta: s.beta}
 	switch def.Form {
 	case graph.FormUnary, graph.FormBinary, graph.FormUpdate:
 		e.unit = 16 // whole vectors, for the SIMD σ (its ragged end is padded alike wherever it falls)
