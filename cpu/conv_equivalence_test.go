@@ -119,6 +119,20 @@ func TestLayersMatchNetwork3(t *testing.T) {
 						}
 					}
 				}
+				// --monitor's cost: network3's cost of the images on the
+				// output path, its L2 term over the training mini-batches.
+				cost, _, err := b.Monitor(eval)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var xs [][]float64
+				var ys []int
+				for i := range eval.Len() {
+					xs, ys = append(xs, reference.Samples(eval, i)[0].X), append(ys, int(eval.Labels[i]))
+				}
+				if want := ref.Cost(xs, ys, nil, c.lambda, c.n/c.batch); math.Abs(cost-want) > tol*want {
+					t.Errorf("monitor's cost %v, network3's %v", cost, want)
+				}
 			})
 		}
 	}

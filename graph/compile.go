@@ -25,7 +25,7 @@ type Step struct {
 // decay is the factor (1 − ηλ/n, or network3's 1 − ηλ/batches) the
 // weights are scaled by each step.
 func (s Step) decay(spec network.Spec) float64 {
-	if spec.Lambda == 0 {
+	if spec.Lambda == 0 || s.Eta == 0 { // no decay, or no step (a forward or monitor program)
 		return 1
 	}
 	if len(spec.Layers) > 0 {
