@@ -140,31 +140,49 @@ func (g *gemm[T]) block(r0, r1, c0, c1 int) {
 func (g *gemm[T]) dot() bool { return !g.transA && g.transB }
 
 // dotForm: C[i,j] = α·A[i,:]·B[j,:] + β·C[i,j], both operands' rows contiguous
-// in k (the forward pass a·wᵀ), a dotRows×dotCols block at a time.
+// in k (the forward pass a·wᵀ), dotRows rows by two blocks of dotCols
+// columns at a time (dotPair), then one block for the last columns.
 func (g *gemm[T]) dotForm(r0, r1, c0, c1 int) {
-	var out [dotRows * dotCols]T
-	for j := c0; j < c1; j += dotCols {
-		nc := min(dotCols, c1-j)
+	const size = dotRows * dotCols
+	var out [2 * size]T
+	for j := c0; j < c1; {
+		width := min(dotCols, c1-j)
+		if c1-j >= 2*dotCols {
+			width = 2 * dotCols
+		}
 		for i := r0; i < r1; i += dotRows {
 			nr := min(dotRows, r1-i)
-			dotBlock(&out, g.a, i, nr, g.lda, g.b, j, nc, g.ldb, g.k)
-			if nr == dotRows && nc == dotCols && g.beta == 0 { // a whole block, stored row by row
-				for r := range dotRows {
-					crow := g.c[(i+r)*g.ldc+j:][:dotCols]
-					o := out[dotCols*r:][:dotCols]
-					crow[0], crow[1], crow[2] = T(g.alpha*o[0]), T(g.alpha*o[1]), T(g.alpha*o[2])
-				}
-				continue
+			if width == 2*dotCols {
+				dotPair(&out, g.a, i, nr, g.lda, g.b, j, g.ldb, g.k)
+				g.storeBlock(out[size:], i, nr, j+dotCols, dotCols)
+			} else {
+				dotBlock((*[size]T)(out[:size]), g.a, i, nr, g.lda, g.b, j, width, g.ldb, g.k)
 			}
-			for r := 0; r < nr; r++ {
-				for c := 0; c < nc; c++ {
-					ci := (i+r)*g.ldc + j + c
-					if g.beta == 0 {
-						g.c[ci] = T(g.alpha * out[dotCols*r+c])
-					} else {
-						g.c[ci] = T(g.alpha*out[dotCols*r+c]) + T(g.beta*g.c[ci])
-					}
-				}
+			g.storeBlock(out[:size], i, nr, j, min(dotCols, width))
+		}
+		j += width
+	}
+}
+
+// storeBlock stores one dotRows×dotCols block of sums, out (row r, column
+// c at out[dotCols·r+c]), as α·out + β·C in C's nr rows from i and nc
+// columns from j.
+func (g *gemm[T]) storeBlock(out []T, i, nr, j, nc int) {
+	if nr == dotRows && nc == dotCols && g.beta == 0 { // a whole block, stored row by row
+		for r := range dotRows {
+			crow := g.c[(i+r)*g.ldc+j:][:dotCols]
+			o := out[dotCols*r:][:dotCols]
+			crow[0], crow[1], crow[2] = T(g.alpha*o[0]), T(g.alpha*o[1]), T(g.alpha*o[2])
+		}
+		return
+	}
+	for r := 0; r < nr; r++ {
+		for c := 0; c < nc; c++ {
+			ci := (i+r)*g.ldc + j + c
+			if g.beta == 0 {
+				g.c[ci] = T(g.alpha * out[dotCols*r+c])
+			} else {
+				g.c[ci] = T(g.alpha*out[dotCols*r+c]) + T(g.beta*g.c[ci])
 			}
 		}
 	}

@@ -34,6 +34,18 @@ func dotBlock[T Float](out *[dotRows * dotCols]T, a []T, i, nr, lda int, b []T, 
 	dotBlockGo(false, out, a, i, nr, lda, b, j, nc, ldb, k)
 }
 
+// dotPair computes two dotBlock blocks of full width side by side,
+// columns j to j+2 into out[:12] and j+3 to j+5 into out[12:], in one pass
+// where the CPU has a kernel for it (the same bits as two blocks).
+func dotPair[T Float](out *[2 * dotRows * dotCols]T, a []T, i, nr, lda int, b []T, j, ldb, k int) {
+	if vector && k >= lanes[T]() && dotPairVec(out, a, i, nr, lda, b, j, ldb, k) {
+		return
+	}
+	half := dotRows * dotCols
+	dotBlock((*[dotRows * dotCols]T)(out[:half]), a, i, nr, lda, b, j, dotCols, ldb, k)
+	dotBlock((*[dotRows * dotCols]T)(out[half:]), a, i, nr, lda, b, j+dotCols, dotCols, ldb, k)
+}
+
 // axpyRows updates nr ≤ 4 rows of C at once (see axpyRowsGo).
 func axpyRows[T Float](c []T, nr, ldc, n int, add bool, beta *T, coef []T, k int, b []T, ldb int) {
 	if vector {

@@ -34,7 +34,7 @@ func same[T Float](x, y T) bool {
 	return math.Float64bits(float64(x)) == math.Float64bits(float64(y))
 }
 
-// checkBlockKernels compares dotBlockVec and axpyRowsVec, the
+// checkBlockKernels compares dotBlockVec, dotPair and axpyRowsVec, the
 // register-blocked kernels, with the Go twins for T at every length around
 // the lane width, with short blocks (spare rows and columns) included.
 func checkBlockKernels[T Float](t *testing.T, r *rand.Rand) {
@@ -51,6 +51,21 @@ func checkBlockKernels[T Float](t *testing.T, r *rand.Rand) {
 					if x%dotCols < nc && !same(got[x], want[x]) {
 						t.Fatalf("dotBlock %T k=%d %dx%d: %v, want %v", got[0], k, nr, nc, got, want)
 					}
+				}
+			}
+		}
+	}
+	for k := 1; k <= 70; k++ {
+		a := conv[T](randSlice(r, 6*(k+1)))
+		b := conv[T](randSlice(r, 8*(k+2)))
+		for nr := 1; nr <= dotRows; nr++ {
+			var got, want [2 * dotRows * dotCols]T
+			dotPair(&got, a, 1, nr, k+1, b, 2, k+2, k)
+			dotBlockGo(true, (*[dotRows * dotCols]T)(want[:12]), a, 1, nr, k+1, b, 2, dotCols, k+2, k)
+			dotBlockGo(true, (*[dotRows * dotCols]T)(want[12:]), a, 1, nr, k+1, b, 2+dotCols, dotCols, k+2, k)
+			for x := 0; x < 2*nr*dotCols; x++ {
+				if row := x % 12 / dotCols; row < nr && !same(got[x], want[x]) {
+					t.Fatalf("dotPair %T k=%d %d rows: %v, want %v", got[0], k, nr, got, want)
 				}
 			}
 		}

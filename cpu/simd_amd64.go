@@ -21,20 +21,51 @@ func kernelName() string {
 
 // The products' kernels, AVX2 or AVX-512 as the CPU allows.
 
-func dotKernelF32(a0, a1, a2, a3, b0, b1, b2 *float32, k int, out *[12]float32) {
+// dotKernelF32 and dotKernelF64 report whether they added the elements
+// past k&^(lanes−1) too (the AVX-512 kernels do, as dotTail would).
+func dotKernelF32(a0, a1, a2, a3, b0, b1, b2 *float32, k int, out *[12]float32) (tail bool) {
 	if wide {
 		dot4x3WF32(a0, a1, a2, a3, b0, b1, b2, k, out)
-		return
+		return true
 	}
 	dot4x3F32(a0, a1, a2, a3, b0, b1, b2, k, out)
+	return false
 }
 
-func dotKernelF64(a0, a1, a2, a3, b0, b1, b2 *float64, k int, out *[12]float64) {
+func dotKernelF64(a0, a1, a2, a3, b0, b1, b2 *float64, k int, out *[12]float64) (tail bool) {
 	if wide {
 		dot4x3WF64(a0, a1, a2, a3, b0, b1, b2, k, out)
-		return
+		return true
 	}
 	dot4x3F64(a0, a1, a2, a3, b0, b1, b2, k, out)
+	return false
+}
+
+// dotPairVec computes two dotBlockVec blocks side by side, columns j to
+// j+2 into out[:12] and j+3 to j+5 into out[12:], with one kernel where
+// the CPU has AVX-512; it reports false, having done nothing, elsewhere.
+func dotPairVec[T Float](out *[2 * dotRows * dotCols]T, a []T, i, nr, lda int, b []T, j, ldb, k int) bool {
+	if !wide {
+		return false
+	}
+	var ar [4]*T
+	var br [6]*T
+	for r := range ar {
+		t := i + min(r, nr-1) // spare slots repeat the last row: computed, never stored
+		ar[r] = &a[t*lda : t*lda+k][0]
+	}
+	for c := range br {
+		br[c] = &b[(j+c)*ldb : (j+c)*ldb+k][0]
+	}
+	switch o := any(out).(type) {
+	case *[24]float32:
+		p := func(x *T) *float32 { return any(x).(*float32) }
+		dot4x6WF32(p(ar[0]), p(ar[1]), p(ar[2]), p(ar[3]), p(br[0]), p(br[1]), p(br[2]), p(br[3]), p(br[4]), p(br[5]), k, o)
+	case *[24]float64:
+		p := func(x *T) *float64 { return any(x).(*float64) }
+		dot4x6WF64(p(ar[0]), p(ar[1]), p(ar[2]), p(ar[3]), p(br[0]), p(br[1]), p(br[2]), p(br[3]), p(br[4]), p(br[5]), k, o)
+	}
+	return true
 }
 
 // axpyKernelF32 and axpyKernelF64 report whether they computed the columns

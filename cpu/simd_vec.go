@@ -40,15 +40,18 @@ func dotBlockVec[T Float](out *[12]T, a []T, i, nr, lda int, b []T, j, nc, ldb, 
 		t := j + min(c, nc-1)
 		br[c] = &b[t*ldb : t*ldb+k][0]
 	}
+	var tail bool
 	switch o := any(out).(type) {
 	case *[12]float32:
 		p := func(x *T) *float32 { return any(x).(*float32) }
-		dotKernelF32(p(ar[0]), p(ar[1]), p(ar[2]), p(ar[3]), p(br[0]), p(br[1]), p(br[2]), k, o)
+		tail = dotKernelF32(p(ar[0]), p(ar[1]), p(ar[2]), p(ar[3]), p(br[0]), p(br[1]), p(br[2]), k, o)
 	case *[12]float64:
 		p := func(x *T) *float64 { return any(x).(*float64) }
-		dotKernelF64(p(ar[0]), p(ar[1]), p(ar[2]), p(ar[3]), p(br[0]), p(br[1]), p(br[2]), k, o)
+		tail = dotKernelF64(p(ar[0]), p(ar[1]), p(ar[2]), p(ar[3]), p(br[0]), p(br[1]), p(br[2]), k, o)
 	}
-	dotTail(out, a, i, nr, lda, b, j, nc, ldb, k)
+	if !tail {
+		dotTail(out, a, i, nr, lda, b, j, nc, ldb, k)
+	}
 }
 
 // axpyRowsVec updates nr ≤ 4 rows of C (row stride ldc, n columns) at once:

@@ -7,6 +7,11 @@ package cpu
 //go:noescape
 func dot4x3WF32(a0 *float32, a1 *float32, a2 *float32, a3 *float32, b0 *float32, b1 *float32, b2 *float32, k int, out *[12]float32)
 
+// dot4x6WF32 is dot4x3WF32 for columns b0–b2 (out[:12]) and b3–b5 (out[12:]) in one pass.
+//
+//go:noescape
+func dot4x6WF32(a0 *float32, a1 *float32, a2 *float32, a3 *float32, b0 *float32, b1 *float32, b2 *float32, b3 *float32, b4 *float32, b5 *float32, k int, out *[24]float32)
+
 // axpy4WF32 is axpy4F32 on AVX-512, bit for bit, with axpyTail's columns too: every column of n.
 //
 //go:noescape
@@ -16,6 +21,11 @@ func axpy4WF32(c0 *float32, c1 *float32, c2 *float32, c3 *float32, n int, add bo
 //
 //go:noescape
 func dot4x3WF64(a0 *float64, a1 *float64, a2 *float64, a3 *float64, b0 *float64, b1 *float64, b2 *float64, k int, out *[12]float64)
+
+// dot4x6WF64 is dot4x3WF64 for columns b0–b2 (out[:12]) and b3–b5 (out[12:]) in one pass.
+//
+//go:noescape
+func dot4x6WF64(a0 *float64, a1 *float64, a2 *float64, a3 *float64, b0 *float64, b1 *float64, b2 *float64, b3 *float64, b4 *float64, b5 *float64, k int, out *[24]float64)
 
 // axpy4WF64 is axpy4F64 on AVX-512, bit for bit, with axpyTail's columns too: every column of n.
 //

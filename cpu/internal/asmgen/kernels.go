@@ -113,9 +113,18 @@ func dotStart(c *build.Context, e elem) (a, b []Register) {
 // (row r, column c in Y(3r+c)), into out (RDX) and returns: each group
 // of four accumulators becomes four sums.
 func dotReduce(c *build.Context, e elem) {
+	for g, sums := range dotSums(c, e) {
+		e.mov(sums, Mem{Base: RDX, Disp: 4 * e.size * g})
+	}
+	c.VZEROUPPER()
+	c.RET()
+}
+
+// dotSums is dotReduce without the stores and the return: it returns the
+// registers that hold out[0:4], out[4:8] and out[8:12].
+func dotSums(c *build.Context, e elem) (sums []VecPhysical) {
 	for g := 0; g < 3; g++ {
 		acc := ys[4*g : 4*g+4]
-		out := Mem{Base: RDX, Disp: 4 * e.size * g}
 		e.hadd(acc[1], acc[0], acc[0])
 		e.hadd(acc[3], acc[2], acc[2])
 		if e.lanes == 8 {
@@ -124,18 +133,17 @@ func dotReduce(c *build.Context, e elem) {
 			e.hadd(acc[2], acc[0], acc[0])
 			c.VEXTRACTF128(U8(1), acc[0], xs[4*g+1])
 			c.VADDPS(xs[4*g+1], xs[4*g], xs[4*g])
-			c.VMOVUPS(xs[4*g], out)
+			sums = append(sums, xs[4*g])
 		} else {
 			// [a01 b01 | a23 b23] and [c01 d01 | c23 d23]: the halves
 			// paired up across the two registers and added.
-			c.VPERM2F128(U8(0x20), acc[2], acc[0], Y12)
-			c.VPERM2F128(U8(0x31), acc[2], acc[0], Y13)
-			c.VADDPD(Y13, Y12, Y12)
-			c.VMOVUPD(Y12, out)
+			c.VPERM2F128(U8(0x20), acc[2], acc[0], acc[1])
+			c.VPERM2F128(U8(0x31), acc[2], acc[0], acc[3])
+			c.VADDPD(acc[3], acc[1], acc[1])
+			sums = append(sums, acc[1])
 		}
 	}
-	c.VZEROUPPER()
-	c.RET()
+	return sums
 }
 
 // axpy4 updates four rows of C at once: cᵣ[x] = (β·cᵣ[x] if add) +

@@ -32,6 +32,7 @@ func wideKernels(c *build.Context) {
 	poolTableMems = nil // this context's own
 	for _, e := range []elem{f32(c), f64(c)} {
 		dot4x3W(c, e)
+		dot4x6W(c, e)
 		axpy4W(c, e)
 	}
 	poolBack2W(c)
@@ -70,7 +71,133 @@ func dot4x3W(c *build.Context, e elem) {
 			c.VEXTRACTF64X4(U8(1), zs[6*pair+col], ys[6*pair+3+col])
 		}
 	}
-	dotReduce(c, e)
+	dotTailW(c, e, dotSums(c, e), a, b, R13, 0)
+	c.VZEROUPPER()
+	c.RET()
+}
+
+// dot4x6W is two dot4x3W blocks side by side, columns 0–2 and 3–5 of the
+// same four rows, in one pass: each row pair's chunk is loaded once for
+// six columns, and the twelve accumulators (a Z register per row pair and
+// column: Z0–Z2, Z6–Z8 and Z16–Z21) give each FMA chain the time its
+// latency needs, where dot4x3W's six left the FMA units idle. Each dot
+// product's lanes and order are dot4x3W's, so the bits are too. out holds
+// the two blocks one after the other, each as dot4x3W's out.
+func dot4x6W(c *build.Context, e elem) {
+	name := "dot4x6W" + e.suffix
+	text(c, name, fmt.Sprintf("func(a0, a1, a2, a3, b0, b1, b2, b3, b4, b5 *%s, k int, out *[24]%[1]s)", e.goType),
+		fmt.Sprintf("%s is dot4x3W%s for columns b0–b2 (out[:12]) and b3–b5 (out[12:]) in one pass.", name, e.suffix))
+	a := []Register{RSI, R8, R9, R10}
+	b := []Register{RDI, R11, R12, RBX, R13, R15}
+	load(c, "a0 a1 a2 a3 b0 b1 b2 b3 b4 b5 k out", a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3], b[4], b[5], RCX, RDX)
+	acc := func(pair, col int) VecPhysical {
+		if col < 3 {
+			return zs[6*pair+col]
+		}
+		return []VecPhysical{Z16, Z17, Z18, Z19, Z20, Z21}[3*pair+col-3]
+	}
+	for pair := 0; pair < 2; pair++ {
+		for col := 0; col < 6; col++ {
+			c.VPXORD(acc(pair, col), acc(pair, col), acc(pair, col))
+		}
+	}
+	c.XORQ(RAX, RAX)
+	c.ANDQ(I8(-int8(e.lanes)), RCX)
+	c.SHLQ(Imm(e.shift), RCX)
+	cols := []VecPhysical{Z22, Z23, Z24, Z25, Z26, Z27}
+
+	c.Label("loop")
+	c.CMPQ(RAX, RCX)
+	c.JGE(LabelRef("split"))
+	for col, r := range b {
+		c.VBROADCASTF64X4(Mem{Base: r, Index: RAX, Scale: 1}, cols[col])
+	}
+	for pair, z := range []VecPhysical{Z15, Z28} {
+		e.mov(Mem{Base: a[2*pair], Index: RAX, Scale: 1}, z.AsY()) // clears the upper half
+		c.VINSERTF64X4(U8(1), Mem{Base: a[2*pair+1], Index: RAX, Scale: 1}, z, z)
+		for col := range b {
+			e.fma(cols[col], z, acc(pair, col))
+		}
+	}
+	c.ADDQ(U8(32), RAX)
+	c.JMP(LabelRef("loop"))
+
+	c.Label("split")
+	for half := 0; half < 2; half++ {
+		for pair := 0; pair < 2; pair++ {
+			for col := 0; col < 3; col++ {
+				if half == 1 {
+					c.VMOVAPS(acc(pair, 3+col), zs[6*pair+col])
+				}
+				c.VEXTRACTF64X4(U8(1), zs[6*pair+col], ys[6*pair+3+col])
+			}
+		}
+		if half == 1 {
+			c.MOVQ(RCX, RAX) // the tail again, for columns 3–5
+		}
+		dotTailW(c, e, dotSums(c, e), a, b[3*half:3*half+3], R14, half)
+	}
+	c.VZEROUPPER()
+	c.RET()
+}
+
+// dotTailW adds the products past k&^(lanes−1), from RAX on, to the sums
+// (out[0:4], out[4:8], out[8:12]) as dotTail does: each product rounded,
+// then added, element by element; then it stores them in out (RDX). Two
+// Z registers hold the twelve sums, rows 0–1 and rows 2–3, six lanes each
+// (3·row+column): per element, masked broadcasts lay the rows' and the
+// columns' values over those lanes, and one multiply and one add (VMULPS,
+// VADDPS) per register do the twelve. (The sums stay in registers: loaded
+// back from out, they waited on the stores.)
+//
+// half names the labels and picks the twelve sums' place in out: the
+// first or the second twelve. scratch is a free register.
+func dotTailW(c *build.Context, e elem, sums []VecPhysical, a, b []Register, scratch Register, half int) {
+	outAt := func(disp int) Mem { return Mem{Base: RDX, Disp: (12*half + disp) * e.size} }
+	tail, done := fmt.Sprint("tail", half), fmt.Sprint("store", half)
+	store, add, align := c.VMOVUPS, c.VADDPS, c.VALIGND
+	if e.size == 8 {
+		store, add, align = c.VMOVUPD, c.VADDPD, c.VALIGNQ
+	}
+	// K1, K2: a row's three lanes (first, second row of a register);
+	// K3–K5: a column's lanes (c, 3+c); K6: the six sums.
+	for i, m := range []uint32{0x07, 0x38, 0x09, 0x12, 0x24, 0x3f} {
+		c.MOVL(U32(m), scratch.(GPPhysical).As32())
+		c.KMOVW(scratch.(GPPhysical).As32(), []Op{K1, K2, K3, K4, K5, K6}[i])
+	}
+	// Z0 = out[0:8], and Z1 = out[6:12] (out[4:12] moved down two lanes).
+	insert := c.VINSERTF32X4 // four float32 sums: an X register
+	if e.size == 8 {
+		insert = c.VINSERTF64X4 // four float64 sums: a Y register
+	}
+	insert(U8(1), sums[1], sums[0].AsZ(), Z15)
+	insert(U8(1), sums[2], sums[1].AsZ(), Z14)
+	c.VMOVAPS(Z15, Z0)
+	align(U8(2), Z14, Z14, Z1)
+	c.Load(c.Param("k"), scratch)
+	c.SHLQ(Imm(e.shift), scratch)
+	c.CMPQ(RAX, scratch)
+	c.JGE(LabelRef(done))
+	for _, z := range []VecPhysical{Z2, Z3, Z4} {
+		c.VPXORD(z, z, z) // lanes past six stay zero: the broadcasts below merge
+	}
+	c.Label(tail)
+	for r, row := range a {
+		e.bcast(Mem{Base: row, Index: RAX, Scale: 1}, []Op{K1, K2}[r%2], []VecPhysical{Z2, Z3}[r/2])
+	}
+	for col, r := range b {
+		e.bcast(Mem{Base: r, Index: RAX, Scale: 1}, []Op{K3, K4, K5}[col], Z4)
+	}
+	e.mul(Z4, Z2, Z2)
+	e.mul(Z4, Z3, Z3)
+	add(Z2, Z0, Z0)
+	add(Z3, Z1, Z1)
+	c.ADDQ(Imm(uint64(e.size)), RAX)
+	c.CMPQ(RAX, scratch)
+	c.JL(LabelRef(tail))
+	c.Label(done)
+	store(Z0, K6, outAt(0))
+	store(Z1, K6, outAt(6))
 }
 
 // axpy4W is axpy4 three and then one Z register of each row at a time,
