@@ -14,11 +14,18 @@ import (
 // variable. Workers claim chunks one at a time, so when the OS takes a
 // core away (a shared machine), the caller does the unclaimed chunks
 // itself instead of waiting for a worker that is not running.
+//
+// The caller claims chunks from the first on and the workers from the last
+// back. A step's chunks follow its images (or rows) in order, so each core
+// mostly takes the same images in one step as in the step before, and
+// reads what it wrote from its own cache: claimed from one end by all, the
+// chunks went to whichever core came first, and a chapter 6 step at batch
+// 10 or 100 ran 4–7% slower (alternating in one process).
 type pool struct {
 	w      int
 	job    func(int)
 	chunks int32
-	next   atomic.Int32  // next chunk to claim
+	ends   atomic.Uint64 // chunks not yet claimed: [low 32 bits, high 32 bits)
 	done   atomic.Int32  // chunks finished
 	gen    atomic.Uint64 // odd while a job is being posted, bumped again once it is
 	mu     sync.Mutex
@@ -63,25 +70,37 @@ func (p *pool) run(chunks int, job func(int)) {
 	}
 	p.job, p.chunks = job, int32(chunks)
 	p.done.Store(0)
-	p.next.Store(0)
+	p.ends.Store(uint64(chunks) << 32)
 	p.mu.Lock()
 	p.gen.Add(1)
 	if p.sleep.Load() > 0 {
 		p.cond.Broadcast()
 	}
 	p.mu.Unlock()
-	p.claim()
+	p.claim(true)
 	for p.done.Load() < p.chunks {
 		runtime.Gosched()
 	}
 }
 
-// claim runs chunks until none is left.
-func (p *pool) claim() {
+// claim runs chunks until none is left: the caller's from the first on,
+// the workers' from the last back.
+func (p *pool) claim(caller bool) {
 	for {
-		i := p.next.Add(1) - 1
-		if i >= p.chunks {
+		v := p.ends.Load()
+		lo, hi := uint32(v), uint32(v>>32)
+		if lo >= hi {
 			return
+		}
+		i := lo
+		if caller {
+			lo++
+		} else {
+			hi--
+			i = hi
+		}
+		if !p.ends.CompareAndSwap(v, uint64(hi)<<32|uint64(lo)) {
+			continue
 		}
 		p.job(int(i))
 		p.done.Add(1)
@@ -116,7 +135,7 @@ func (p *pool) worker() {
 		// posted since gen was read: only a posted one is claimed.
 		if g := p.gen.Load(); !idle(g, seen) {
 			seen = g
-			p.claim()
+			p.claim(false)
 		}
 		p.active.Add(-1)
 	}
