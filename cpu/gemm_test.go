@@ -153,8 +153,9 @@ func checkNoAllocs[T Float](t *testing.T, dt graph.Dtype) {
 // TestWorkersDoNotChangeResults: splitting products, σ and the shaped
 // kernels (by images) over cores changes no bit of the result, at sizes
 // where every instruction that can split does: a wide fully connected
-// layer, and two convolutions whose weight gradients are too narrow for a
-// split by columns.
+// layer, hidden layers whose weight updates split by rows at batch 10,
+// and two convolutions whose weight gradients are too narrow for a split
+// by columns.
 func TestWorkersDoNotChangeResults(t *testing.T) {
 	relu := "conv:20x5x5:relu,pool:2,conv:40x5x5:relu,pool:2,fc:100:relu,softmax:10"
 	for _, c := range []struct {
@@ -164,6 +165,8 @@ func TestWorkersDoNotChangeResults(t *testing.T) {
 		lambda float64
 	}{
 		{"[784,1000,10]", network.Book([]int{784, 1000, 10}), 40, 0},
+		{"[784,100,10] at batch 10", network.Book([]int{784, 100, 10}), 10, 0}, // W's update split by its rows, as the forward product splits them
+		{"[784,300,10] at batch 10", network.Book([]int{784, 300, 10}), 10, 0},
 		{"two conv", layersSpec(t, relu, 0.1), 30, 0.1},
 		{"shallow conv", layersSpec(t, "conv:20x5x5,pool:2,fc:100,softmax:10", 0), 7, 0},
 	} {
