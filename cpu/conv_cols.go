@@ -21,26 +21,52 @@ import (
 //	forward:  z_n (maps × positions) = W · colsᵀ_n, the axpy form over the positions;
 //	gradient: W ← β·W + α·Σ_n δ_n · colsᵀ_nᵀ, dot products along the positions, image by image,
 //
-// δ_n being the gradient's NCHW maps as the program holds them. Each value
-// is the same sum as before in another order, so results agree with the
-// program's to rounding, not bit for bit; any split over cores leaves them
-// unchanged.
+// δ_n being the gradient's NCHW maps as the program holds them (in two
+// halves by images, see imagesplit.go). Each value is the same sum as
+// before in another order, so results agree with the program's to
+// rounding, not bit for bit; any split over cores leaves them unchanged.
 
-// transposedCols is the weight gradient's per-image products, split over
-// the pool by columns of W (taps), whole blocks of the dot kernels' three:
-// each chunk takes its columns through every image in turn, so each
-// element's sum keeps one order whatever the split. One chunk a worker:
-// every chunk reads all of each image's δ, and only its own taps.
+// transposedCols is the weight gradient's per-image products, in two
+// halves by images as imagesplit.go explains: the first half's images
+// summed into W, the rest into sum (their products point there), then
+// added. A half is split further by columns of W (taps) on more than two
+// cores, whole blocks of the dot kernels' three: each chunk takes its
+// columns through its images in turn, so each element's sum keeps one
+// order whatever the split.
 type transposedCols[T Float] struct {
 	images []gemm[T]
+	half   int // images in the first half; 0: one sum, into W
+	pieces int // column pieces of each half
+	sum    []T // the second half's sum, maps × taps
 	chunked
 }
 
 func (tc *transposedCols[T]) chunk(i int) {
 	g0 := &tc.images[0]
-	lo, hi := split(g0.n, tc.chunks, i, dotCols)
-	for n := range tc.images {
-		tc.images[n].block(0, g0.m, lo, hi)
+	lo, hi := split(g0.n, tc.pieces, i%tc.pieces, dotCols)
+	images := tc.images
+	if tc.half > 0 {
+		images = images[:tc.half]
+		if i >= tc.pieces {
+			images = tc.images[tc.half:]
+		}
+	}
+	for n := range images {
+		images[n].block(0, g0.m, lo, hi)
+	}
+}
+
+func (tc *transposedCols[T]) run(p *pool) {
+	if p == nil || tc.chunks <= 1 {
+		for n := range tc.images {
+			tc.images[n].block(0, tc.images[n].m, 0, tc.images[n].n)
+		}
+	} else {
+		p.run(tc.chunks, tc.job)
+	}
+	if tc.half > 0 {
+		g := &tc.images[0]
+		addRows(g.c, g.ldc, tc.sum, g.m, g.n)
 	}
 }
 
@@ -103,25 +129,38 @@ func (m *Machine[T]) transposeCols() {
 			continue
 		}
 		// The weight gradient, per image: W ← β·W + α·δ_n·(colsᵀ_n)ᵀ, β
-		// once, on the first image.
+		// once, on the first image; the second half's images start their
+		// own sum.
 		old := m.steps[grad].gemm
 		maps := old.m
-		tc := &transposedCols[T]{images: make([]gemm[T], images)}
+		tc := &transposedCols[T]{images: make([]gemm[T], images), half: images / 2, pieces: 1}
+		if tc.half > 0 {
+			tc.sum = make([]T, maps*taps)
+		}
 		for n := range tc.images {
-			beta := old.beta
-			if n > 0 {
+			beta, c, ldc := old.beta, old.c, old.ldc
+			switch {
+			case tc.half > 0 && n == tc.half:
+				beta, c, ldc = 0, tc.sum, taps
+			case tc.half > 0 && n > tc.half:
+				beta, c, ldc = 1, tc.sum, taps
+			case n > 0:
 				beta = 1
 			}
 			tc.images[n] = gemm[T]{
 				transB: true, m: maps, n: taps, k: hw, alpha: old.alpha, beta: beta,
 				a: old.a[n*maps*hw:][:maps*hw], lda: hw,
 				b: cols[n*taps*hw:][:taps*hw], ldb: hw,
-				c: old.c, ldc: old.ldc,
+				c: c, ldc: ldc,
 			}
 		}
 		tc.chunks = 1
 		if m.pool != nil && 2*images*maps*taps*hw >= parallelFlops {
-			tc.chunks = min((taps+dotCols-1)/dotCols, m.pool.size())
+			tc.pieces = max(1, min((taps+dotCols-1)/dotCols, m.pool.size()/2))
+			tc.chunks = 2 * tc.pieces
+			if tc.half == 0 {
+				tc.chunks = tc.pieces
+			}
 		}
 		tc.job = tc.chunk
 		m.steps[grad].gemm, m.steps[grad].cols = nil, tc

@@ -16,6 +16,12 @@ type gemm[T Float] struct {
 	// p] (a convolution's backward δ read without its permute).
 	mapsA, hwA int
 
+	// split > 0: a weight gradient that sums over the images in two
+	// halves, k before split into C and the rest into sum, then added
+	// (imagesplit.go); pieces is the column pieces of each half.
+	split, pieces int
+	sum           []T
+
 	chunks int       // pieces handed to the pool; ≤ 1 runs on the caller alone
 	rows   bool      // split by rows of C (else by columns)
 	wrows  bool      // split by rows of C in colSpan's pieces (a weight update)
@@ -41,7 +47,14 @@ const chunksPerWorker = 3
 // about 20% faster on two cores).
 func (g *gemm[T]) plan(p *pool) {
 	g.chunks = 1
+	g.planSplit()
 	if p == nil || 2*g.m*g.n*g.k < parallelFlops {
+		return
+	}
+	g.job = g.chunk
+	if g.split > 0 {
+		g.pieces = max(1, min(g.n/colUnit, p.size()/2))
+		g.chunks = 2 * g.pieces
 		return
 	}
 	chunks := chunksPerWorker * p.size()
@@ -77,15 +90,26 @@ func (g *gemm[T]) plan(p *pool) {
 
 // run computes the product; plan must have been called with the same pool.
 func (g *gemm[T]) run(p *pool) {
-	if g.chunks <= 1 || p == nil {
+	switch {
+	case g.split > 0 && (g.chunks <= 1 || p == nil):
+		g.half(0, 0, g.n)
+		g.half(1, 0, g.n)
+		g.addSum()
+	case g.chunks <= 1 || p == nil:
 		g.block(0, g.m, 0, g.n)
-		return
+	default:
+		p.run(g.chunks, g.job)
+		if g.split > 0 {
+			g.addSum()
+		}
 	}
-	p.run(g.chunks, g.job)
 }
 
 func (g *gemm[T]) chunk(i int) {
 	switch {
+	case g.split > 0:
+		lo, hi := colSpan[T](g.n, g.pieces, i%g.pieces)
+		g.half(i/g.pieces, lo, hi)
 	case g.rows:
 		lo, hi := split(g.m, g.chunks, i, dotRows) // whole groups of the kernels' four rows
 		g.block(lo, hi, 0, g.n)
@@ -244,20 +268,24 @@ const axpyMaxK = 256
 // memory; each element of C still takes its terms in the same order, its
 // sum carried from one pass to the next in C, so the result is the same
 // bit for bit.
-func (g *gemm[T]) axpyBlocks(r0, r1, c0, c1 int) {
+func (g *gemm[T]) axpyBlocks(r0, r1, c0, c1 int) { g.axpyTerms(r0, r1, c0, c1, 0, g.k) }
+
+// axpyTerms is axpyBlocks over the terms t in [tLo,tHi) alone, β taken
+// on the first.
+func (g *gemm[T]) axpyTerms(r0, r1, c0, c1, tLo, tHi int) {
 	var coef [4 * axpyMaxK]T
-	for t0 := 0; t0 < g.k; t0 += axpyMaxK {
-		kk := min(axpyMaxK, g.k-t0)
+	for t0 := tLo; t0 < tHi; t0 += axpyMaxK {
+		kk := min(axpyMaxK, tHi-t0)
 		for i := r0; i < r1; i += 4 {
 			nr := min(4, r1-i)
 			// A β other than 0 or 1 (the L2 weight decay) scales C in the
 			// kernel's first pass, as it loads C: no pass of its own.
 			var beta *T
-			if t0 == 0 && g.beta != 0 && g.beta != 1 {
+			if t0 == tLo && g.beta != 0 && g.beta != 1 {
 				beta = &g.beta
 			}
 			g.gather(coef[:4*kk], i, nr, t0)
-			add := g.beta != 0 || t0 > 0
+			add := g.beta != 0 || t0 > tLo
 			axpyRows(g.c[i*g.ldc+c0:], nr, g.ldc, c1-c0, add, beta, coef[:4*kk], kk, g.b[t0*g.ldb+c0:], g.ldb)
 		}
 	}
