@@ -50,13 +50,8 @@ func dotPairVec[T Float](out *[2 * dotRows * dotCols]T, a []T, i, nr, lda int, b
 	}
 	var ar [4]*T
 	var br [6]*T
-	for r := range ar {
-		t := i + min(r, nr-1) // spare slots repeat the last row: computed, never stored
-		ar[r] = &a[t*lda : t*lda+k][0]
-	}
-	for c := range br {
-		br[c] = &b[(j+c)*ldb : (j+c)*ldb+k][0]
-	}
+	rowStarts(ar[:], a, i, nr, lda, k)
+	rowStarts(br[:], b, j, len(br), ldb, k)
 	switch o := any(out).(type) {
 	case *[24]float32:
 		p := func(x *T) *float32 { return any(x).(*float32) }

@@ -32,14 +32,8 @@ func pixels[T Float](dst []T, src []uint8, lut *[256]T) {
 func dotBlockVec[T Float](out *[12]T, a []T, i, nr, lda int, b []T, j, nc, ldb, k int) {
 	var ar [4]*T
 	var br [3]*T
-	for r := range ar {
-		t := i + min(r, nr-1) // spare slots repeat the last row: computed, never stored
-		ar[r] = &a[t*lda : t*lda+k][0]
-	}
-	for c := range br {
-		t := j + min(c, nc-1)
-		br[c] = &b[t*ldb : t*ldb+k][0]
-	}
+	rowStarts(ar[:], a, i, nr, lda, k)
+	rowStarts(br[:], b, j, nc, ldb, k)
 	var tail bool
 	switch o := any(out).(type) {
 	case *[12]float32:
@@ -51,6 +45,16 @@ func dotBlockVec[T Float](out *[12]T, a []T, i, nr, lda int, b []T, j, nc, ldb, 
 	}
 	if !tail {
 		dotTail(out, a, i, nr, lda, b, j, nc, ldb, k)
+	}
+}
+
+// rowStarts points p at the starts of rows i, i+1, … of x (row stride
+// ld, k elements each), n of them; the spare slots past n repeat the last
+// row: computed, never stored.
+func rowStarts[T Float](p []*T, x []T, i, n, ld, k int) {
+	for r := range p {
+		t := i + min(r, n-1)
+		p[r] = &x[t*ld : t*ld+k][0]
 	}
 }
 
