@@ -61,11 +61,10 @@ func (g *gemm[T]) plan(p *pool) {
 	// A product too narrow to give every worker a column block (a conv's
 	// weight gradient, 25 filter taps wide) is split by rows instead.
 	narrow := g.n/colUnit < p.size() && g.m >= dotRows*p.size()
-	// A weight gradient read from NCHW maps gathers its coefficients
+	// A weight gradient read from NCHW maps that is not summed in two
+	// halves (one image; see imagesplit.go) gathers its coefficients
 	// element by element for each chunk of columns: one chunk a worker,
-	// each gathering them once. (Split by rows instead, each core read all
-	// of B, the patches, and the next step's im2col then had to take every
-	// line of them back from the other core: 5% slower at batch 10.)
+	// each gathering them once.
 	gathered := g.transA && g.mapsA > 0 && !narrow
 	// A weight gradient fused with its update, δᵀ·a into W, at a batch so
 	// small that the forward product a·Wᵀ is split by its columns, W's
