@@ -63,7 +63,7 @@ func checkBlockKernels[T Float](t *testing.T, r *rand.Rand) {
 			dotPair(&got, a, 1, nr, k+1, b, 2, k+2, k)
 			dotBlockGo(true, (*[dotRows * dotCols]T)(want[:12]), a, 1, nr, k+1, b, 2, dotCols, k+2, k)
 			dotBlockGo(true, (*[dotRows * dotCols]T)(want[12:]), a, 1, nr, k+1, b, 2+dotCols, dotCols, k+2, k)
-			for x := 0; x < 2*nr*dotCols; x++ {
+			for x := range 2 * dotRows * dotCols {
 				if row := x % 12 / dotCols; row < nr && !same(got[x], want[x]) {
 					t.Fatalf("dotPair %T k=%d %d rows: %v, want %v", got[0], k, nr, got, want)
 				}

@@ -52,13 +52,24 @@ func dotPairVec[T Float](out *[2 * dotRows * dotCols]T, a []T, i, nr, lda int, b
 	var br [6]*T
 	rowStarts(ar[:], a, i, nr, lda, k)
 	rowStarts(br[:], b, j, len(br), ldb, k)
+	// Two rows or fewer (a batch of 10's last block) take the kernel that
+	// leaves the second row pair out. Called directly: a kernel held in a
+	// variable would make out escape, and a step allocate.
 	switch o := any(out).(type) {
 	case *[24]float32:
 		p := func(x *T) *float32 { return any(x).(*float32) }
-		dot4x6WF32(p(ar[0]), p(ar[1]), p(ar[2]), p(ar[3]), p(br[0]), p(br[1]), p(br[2]), p(br[3]), p(br[4]), p(br[5]), k, o)
+		if nr <= 2 {
+			dot2x6WF32(p(ar[0]), p(ar[1]), p(ar[2]), p(ar[3]), p(br[0]), p(br[1]), p(br[2]), p(br[3]), p(br[4]), p(br[5]), k, o)
+		} else {
+			dot4x6WF32(p(ar[0]), p(ar[1]), p(ar[2]), p(ar[3]), p(br[0]), p(br[1]), p(br[2]), p(br[3]), p(br[4]), p(br[5]), k, o)
+		}
 	case *[24]float64:
 		p := func(x *T) *float64 { return any(x).(*float64) }
-		dot4x6WF64(p(ar[0]), p(ar[1]), p(ar[2]), p(ar[3]), p(br[0]), p(br[1]), p(br[2]), p(br[3]), p(br[4]), p(br[5]), k, o)
+		if nr <= 2 {
+			dot2x6WF64(p(ar[0]), p(ar[1]), p(ar[2]), p(ar[3]), p(br[0]), p(br[1]), p(br[2]), p(br[3]), p(br[4]), p(br[5]), k, o)
+		} else {
+			dot4x6WF64(p(ar[0]), p(ar[1]), p(ar[2]), p(ar[3]), p(br[0]), p(br[1]), p(br[2]), p(br[3]), p(br[4]), p(br[5]), k, o)
+		}
 	}
 	return true
 }

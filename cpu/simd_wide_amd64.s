@@ -315,6 +315,196 @@ store1:
 	VZEROUPPER
 	RET
 
+// func dot2x6WF32(a0 *float32, a1 *float32, a2 *float32, a3 *float32, b0 *float32, b1 *float32, b2 *float32, b3 *float32, b4 *float32, b5 *float32, k int, out *[24]float32)
+// Requires: AVX, AVX512F
+TEXT ·dot2x6WF32(SB), NOSPLIT, $0-96
+	MOVQ   a0+0(FP), SI
+	MOVQ   a1+8(FP), R8
+	MOVQ   a2+16(FP), R9
+	MOVQ   a3+24(FP), R10
+	MOVQ   b0+32(FP), DI
+	MOVQ   b1+40(FP), R11
+	MOVQ   b2+48(FP), R12
+	MOVQ   b3+56(FP), BX
+	MOVQ   b4+64(FP), R13
+	MOVQ   b5+72(FP), R15
+	MOVQ   k+80(FP), CX
+	MOVQ   out+88(FP), DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	XORQ   AX, AX
+	ANDQ   $-8, CX
+	SHLQ   $0x02, CX
+
+loop:
+	CMPQ            AX, CX
+	JGE             split
+	VBROADCASTF64X4 (DI)(AX*1), Z22
+	VBROADCASTF64X4 (R11)(AX*1), Z23
+	VBROADCASTF64X4 (R12)(AX*1), Z24
+	VBROADCASTF64X4 (BX)(AX*1), Z25
+	VBROADCASTF64X4 (R13)(AX*1), Z26
+	VBROADCASTF64X4 (R15)(AX*1), Z27
+	VMOVUPS         (SI)(AX*1), Y15
+	VINSERTF64X4    $0x01, (R8)(AX*1), Z15, Z15
+	VFMADD231PS     Z22, Z15, Z0
+	VFMADD231PS     Z23, Z15, Z1
+	VFMADD231PS     Z24, Z15, Z2
+	VFMADD231PS     Z25, Z15, Z16
+	VFMADD231PS     Z26, Z15, Z17
+	VFMADD231PS     Z27, Z15, Z18
+	ADDQ            $0x20, AX
+	JMP             loop
+
+split:
+	VEXTRACTF64X4 $0x01, Z0, Y3
+	VEXTRACTF64X4 $0x01, Z1, Y4
+	VEXTRACTF64X4 $0x01, Z2, Y5
+	VEXTRACTF64X4 $0x01, Z6, Y9
+	VEXTRACTF64X4 $0x01, Z7, Y10
+	VEXTRACTF64X4 $0x01, Z8, Y11
+	VHADDPS       Y1, Y0, Y0
+	VHADDPS       Y3, Y2, Y2
+	VHADDPS       Y2, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VHADDPS       Y5, Y4, Y4
+	VHADDPS       Y7, Y6, Y6
+	VHADDPS       Y6, Y4, Y4
+	VEXTRACTF128  $0x01, Y4, X5
+	VADDPS        X5, X4, X4
+	VHADDPS       Y9, Y8, Y8
+	VHADDPS       Y11, Y10, Y10
+	VHADDPS       Y10, Y8, Y8
+	VEXTRACTF128  $0x01, Y8, X9
+	VADDPS        X9, X8, X8
+	MOVL          $0x00000007, R14
+	KMOVW         R14, K1
+	MOVL          $0x00000038, R14
+	KMOVW         R14, K2
+	MOVL          $0x00000009, R14
+	KMOVW         R14, K3
+	MOVL          $0x00000012, R14
+	KMOVW         R14, K4
+	MOVL          $0x00000024, R14
+	KMOVW         R14, K5
+	MOVL          $0x0000003f, R14
+	KMOVW         R14, K6
+	VINSERTF32X4  $0x01, X4, Z0, Z15
+	VINSERTF32X4  $0x01, X8, Z4, Z14
+	VMOVAPS       Z15, Z0
+	VALIGND       $0x02, Z14, Z14, Z1
+	MOVQ          k+80(FP), R14
+	SHLQ          $0x02, R14
+	CMPQ          AX, R14
+	JGE           store0
+	VPXORD        Z2, Z2, Z2
+	VPXORD        Z3, Z3, Z3
+	VPXORD        Z4, Z4, Z4
+
+tail0:
+	VBROADCASTSS (SI)(AX*1), K1, Z2
+	VBROADCASTSS (R8)(AX*1), K2, Z2
+	VBROADCASTSS (R9)(AX*1), K1, Z3
+	VBROADCASTSS (R10)(AX*1), K2, Z3
+	VBROADCASTSS (DI)(AX*1), K3, Z4
+	VBROADCASTSS (R11)(AX*1), K4, Z4
+	VBROADCASTSS (R12)(AX*1), K5, Z4
+	VMULPS       Z4, Z2, Z2
+	VMULPS       Z4, Z3, Z3
+	VADDPS       Z2, Z0, Z0
+	VADDPS       Z3, Z1, Z1
+	ADDQ         $0x04, AX
+	CMPQ         AX, R14
+	JL           tail0
+
+store0:
+	VMOVUPS       Z0, K6, (DX)
+	VMOVUPS       Z1, K6, 24(DX)
+	VMOVAPS       Z16, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y3
+	VMOVAPS       Z17, Z1
+	VEXTRACTF64X4 $0x01, Z1, Y4
+	VMOVAPS       Z18, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y5
+	VMOVAPS       Z19, Z6
+	VEXTRACTF64X4 $0x01, Z6, Y9
+	VMOVAPS       Z20, Z7
+	VEXTRACTF64X4 $0x01, Z7, Y10
+	VMOVAPS       Z21, Z8
+	VEXTRACTF64X4 $0x01, Z8, Y11
+	MOVQ          CX, AX
+	VHADDPS       Y1, Y0, Y0
+	VHADDPS       Y3, Y2, Y2
+	VHADDPS       Y2, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VHADDPS       Y5, Y4, Y4
+	VHADDPS       Y7, Y6, Y6
+	VHADDPS       Y6, Y4, Y4
+	VEXTRACTF128  $0x01, Y4, X5
+	VADDPS        X5, X4, X4
+	VHADDPS       Y9, Y8, Y8
+	VHADDPS       Y11, Y10, Y10
+	VHADDPS       Y10, Y8, Y8
+	VEXTRACTF128  $0x01, Y8, X9
+	VADDPS        X9, X8, X8
+	MOVL          $0x00000007, R14
+	KMOVW         R14, K1
+	MOVL          $0x00000038, R14
+	KMOVW         R14, K2
+	MOVL          $0x00000009, R14
+	KMOVW         R14, K3
+	MOVL          $0x00000012, R14
+	KMOVW         R14, K4
+	MOVL          $0x00000024, R14
+	KMOVW         R14, K5
+	MOVL          $0x0000003f, R14
+	KMOVW         R14, K6
+	VINSERTF32X4  $0x01, X4, Z0, Z15
+	VINSERTF32X4  $0x01, X8, Z4, Z14
+	VMOVAPS       Z15, Z0
+	VALIGND       $0x02, Z14, Z14, Z1
+	MOVQ          k+80(FP), R14
+	SHLQ          $0x02, R14
+	CMPQ          AX, R14
+	JGE           store1
+	VPXORD        Z2, Z2, Z2
+	VPXORD        Z3, Z3, Z3
+	VPXORD        Z4, Z4, Z4
+
+tail1:
+	VBROADCASTSS (SI)(AX*1), K1, Z2
+	VBROADCASTSS (R8)(AX*1), K2, Z2
+	VBROADCASTSS (R9)(AX*1), K1, Z3
+	VBROADCASTSS (R10)(AX*1), K2, Z3
+	VBROADCASTSS (BX)(AX*1), K3, Z4
+	VBROADCASTSS (R13)(AX*1), K4, Z4
+	VBROADCASTSS (R15)(AX*1), K5, Z4
+	VMULPS       Z4, Z2, Z2
+	VMULPS       Z4, Z3, Z3
+	VADDPS       Z2, Z0, Z0
+	VADDPS       Z3, Z1, Z1
+	ADDQ         $0x04, AX
+	CMPQ         AX, R14
+	JL           tail1
+
+store1:
+	VMOVUPS Z0, K6, 48(DX)
+	VMOVUPS Z1, K6, 72(DX)
+	VZEROUPPER
+	RET
+
 // func axpy4WF32(c0 *float32, c1 *float32, c2 *float32, c3 *float32, n int, add bool, beta *float32, coef *float32, k int, b *float32, ldb int)
 // Requires: AVX, AVX512F, FMA3
 TEXT ·axpy4WF32(SB), NOSPLIT, $0-88
@@ -774,6 +964,196 @@ loop:
 	VFMADD231PD     Z25, Z28, Z19
 	VFMADD231PD     Z26, Z28, Z20
 	VFMADD231PD     Z27, Z28, Z21
+	ADDQ            $0x20, AX
+	JMP             loop
+
+split:
+	VEXTRACTF64X4 $0x01, Z0, Y3
+	VEXTRACTF64X4 $0x01, Z1, Y4
+	VEXTRACTF64X4 $0x01, Z2, Y5
+	VEXTRACTF64X4 $0x01, Z6, Y9
+	VEXTRACTF64X4 $0x01, Z7, Y10
+	VEXTRACTF64X4 $0x01, Z8, Y11
+	VHADDPD       Y1, Y0, Y0
+	VHADDPD       Y3, Y2, Y2
+	VPERM2F128    $0x20, Y2, Y0, Y1
+	VPERM2F128    $0x31, Y2, Y0, Y3
+	VADDPD        Y3, Y1, Y1
+	VHADDPD       Y5, Y4, Y4
+	VHADDPD       Y7, Y6, Y6
+	VPERM2F128    $0x20, Y6, Y4, Y5
+	VPERM2F128    $0x31, Y6, Y4, Y7
+	VADDPD        Y7, Y5, Y5
+	VHADDPD       Y9, Y8, Y8
+	VHADDPD       Y11, Y10, Y10
+	VPERM2F128    $0x20, Y10, Y8, Y9
+	VPERM2F128    $0x31, Y10, Y8, Y11
+	VADDPD        Y11, Y9, Y9
+	MOVL          $0x00000007, R14
+	KMOVW         R14, K1
+	MOVL          $0x00000038, R14
+	KMOVW         R14, K2
+	MOVL          $0x00000009, R14
+	KMOVW         R14, K3
+	MOVL          $0x00000012, R14
+	KMOVW         R14, K4
+	MOVL          $0x00000024, R14
+	KMOVW         R14, K5
+	MOVL          $0x0000003f, R14
+	KMOVW         R14, K6
+	VINSERTF64X4  $0x01, Y5, Z1, Z15
+	VINSERTF64X4  $0x01, Y9, Z5, Z14
+	VMOVAPS       Z15, Z0
+	VALIGNQ       $0x02, Z14, Z14, Z1
+	MOVQ          k+80(FP), R14
+	SHLQ          $0x03, R14
+	CMPQ          AX, R14
+	JGE           store0
+	VPXORD        Z2, Z2, Z2
+	VPXORD        Z3, Z3, Z3
+	VPXORD        Z4, Z4, Z4
+
+tail0:
+	VBROADCASTSD (SI)(AX*1), K1, Z2
+	VBROADCASTSD (R8)(AX*1), K2, Z2
+	VBROADCASTSD (R9)(AX*1), K1, Z3
+	VBROADCASTSD (R10)(AX*1), K2, Z3
+	VBROADCASTSD (DI)(AX*1), K3, Z4
+	VBROADCASTSD (R11)(AX*1), K4, Z4
+	VBROADCASTSD (R12)(AX*1), K5, Z4
+	VMULPD       Z4, Z2, Z2
+	VMULPD       Z4, Z3, Z3
+	VADDPD       Z2, Z0, Z0
+	VADDPD       Z3, Z1, Z1
+	ADDQ         $0x08, AX
+	CMPQ         AX, R14
+	JL           tail0
+
+store0:
+	VMOVUPD       Z0, K6, (DX)
+	VMOVUPD       Z1, K6, 48(DX)
+	VMOVAPS       Z16, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y3
+	VMOVAPS       Z17, Z1
+	VEXTRACTF64X4 $0x01, Z1, Y4
+	VMOVAPS       Z18, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y5
+	VMOVAPS       Z19, Z6
+	VEXTRACTF64X4 $0x01, Z6, Y9
+	VMOVAPS       Z20, Z7
+	VEXTRACTF64X4 $0x01, Z7, Y10
+	VMOVAPS       Z21, Z8
+	VEXTRACTF64X4 $0x01, Z8, Y11
+	MOVQ          CX, AX
+	VHADDPD       Y1, Y0, Y0
+	VHADDPD       Y3, Y2, Y2
+	VPERM2F128    $0x20, Y2, Y0, Y1
+	VPERM2F128    $0x31, Y2, Y0, Y3
+	VADDPD        Y3, Y1, Y1
+	VHADDPD       Y5, Y4, Y4
+	VHADDPD       Y7, Y6, Y6
+	VPERM2F128    $0x20, Y6, Y4, Y5
+	VPERM2F128    $0x31, Y6, Y4, Y7
+	VADDPD        Y7, Y5, Y5
+	VHADDPD       Y9, Y8, Y8
+	VHADDPD       Y11, Y10, Y10
+	VPERM2F128    $0x20, Y10, Y8, Y9
+	VPERM2F128    $0x31, Y10, Y8, Y11
+	VADDPD        Y11, Y9, Y9
+	MOVL          $0x00000007, R14
+	KMOVW         R14, K1
+	MOVL          $0x00000038, R14
+	KMOVW         R14, K2
+	MOVL          $0x00000009, R14
+	KMOVW         R14, K3
+	MOVL          $0x00000012, R14
+	KMOVW         R14, K4
+	MOVL          $0x00000024, R14
+	KMOVW         R14, K5
+	MOVL          $0x0000003f, R14
+	KMOVW         R14, K6
+	VINSERTF64X4  $0x01, Y5, Z1, Z15
+	VINSERTF64X4  $0x01, Y9, Z5, Z14
+	VMOVAPS       Z15, Z0
+	VALIGNQ       $0x02, Z14, Z14, Z1
+	MOVQ          k+80(FP), R14
+	SHLQ          $0x03, R14
+	CMPQ          AX, R14
+	JGE           store1
+	VPXORD        Z2, Z2, Z2
+	VPXORD        Z3, Z3, Z3
+	VPXORD        Z4, Z4, Z4
+
+tail1:
+	VBROADCASTSD (SI)(AX*1), K1, Z2
+	VBROADCASTSD (R8)(AX*1), K2, Z2
+	VBROADCASTSD (R9)(AX*1), K1, Z3
+	VBROADCASTSD (R10)(AX*1), K2, Z3
+	VBROADCASTSD (BX)(AX*1), K3, Z4
+	VBROADCASTSD (R13)(AX*1), K4, Z4
+	VBROADCASTSD (R15)(AX*1), K5, Z4
+	VMULPD       Z4, Z2, Z2
+	VMULPD       Z4, Z3, Z3
+	VADDPD       Z2, Z0, Z0
+	VADDPD       Z3, Z1, Z1
+	ADDQ         $0x08, AX
+	CMPQ         AX, R14
+	JL           tail1
+
+store1:
+	VMOVUPD Z0, K6, 96(DX)
+	VMOVUPD Z1, K6, 144(DX)
+	VZEROUPPER
+	RET
+
+// func dot2x6WF64(a0 *float64, a1 *float64, a2 *float64, a3 *float64, b0 *float64, b1 *float64, b2 *float64, b3 *float64, b4 *float64, b5 *float64, k int, out *[24]float64)
+// Requires: AVX, AVX512F
+TEXT ·dot2x6WF64(SB), NOSPLIT, $0-96
+	MOVQ   a0+0(FP), SI
+	MOVQ   a1+8(FP), R8
+	MOVQ   a2+16(FP), R9
+	MOVQ   a3+24(FP), R10
+	MOVQ   b0+32(FP), DI
+	MOVQ   b1+40(FP), R11
+	MOVQ   b2+48(FP), R12
+	MOVQ   b3+56(FP), BX
+	MOVQ   b4+64(FP), R13
+	MOVQ   b5+72(FP), R15
+	MOVQ   k+80(FP), CX
+	MOVQ   out+88(FP), DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	XORQ   AX, AX
+	ANDQ   $-4, CX
+	SHLQ   $0x03, CX
+
+loop:
+	CMPQ            AX, CX
+	JGE             split
+	VBROADCASTF64X4 (DI)(AX*1), Z22
+	VBROADCASTF64X4 (R11)(AX*1), Z23
+	VBROADCASTF64X4 (R12)(AX*1), Z24
+	VBROADCASTF64X4 (BX)(AX*1), Z25
+	VBROADCASTF64X4 (R13)(AX*1), Z26
+	VBROADCASTF64X4 (R15)(AX*1), Z27
+	VMOVUPD         (SI)(AX*1), Y15
+	VINSERTF64X4    $0x01, (R8)(AX*1), Z15, Z15
+	VFMADD231PD     Z22, Z15, Z0
+	VFMADD231PD     Z23, Z15, Z1
+	VFMADD231PD     Z24, Z15, Z2
+	VFMADD231PD     Z25, Z15, Z16
+	VFMADD231PD     Z26, Z15, Z17
+	VFMADD231PD     Z27, Z15, Z18
 	ADDQ            $0x20, AX
 	JMP             loop
 

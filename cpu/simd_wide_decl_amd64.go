@@ -12,6 +12,11 @@ func dot4x3WF32(a0 *float32, a1 *float32, a2 *float32, a3 *float32, b0 *float32,
 //go:noescape
 func dot4x6WF32(a0 *float32, a1 *float32, a2 *float32, a3 *float32, b0 *float32, b1 *float32, b2 *float32, b3 *float32, b4 *float32, b5 *float32, k int, out *[24]float32)
 
+// dot2x6WF32 is dot4x6WF32 for rows a0 and a1 alone: out's rows 2 and 3 hold nothing of use (a2 and a3 must point at k elements, read by the tail).
+//
+//go:noescape
+func dot2x6WF32(a0 *float32, a1 *float32, a2 *float32, a3 *float32, b0 *float32, b1 *float32, b2 *float32, b3 *float32, b4 *float32, b5 *float32, k int, out *[24]float32)
+
 // axpy4WF32 is axpy4F32 on AVX-512, bit for bit, with axpyTail's columns too: every column of n.
 //
 //go:noescape
@@ -26,6 +31,11 @@ func dot4x3WF64(a0 *float64, a1 *float64, a2 *float64, a3 *float64, b0 *float64,
 //
 //go:noescape
 func dot4x6WF64(a0 *float64, a1 *float64, a2 *float64, a3 *float64, b0 *float64, b1 *float64, b2 *float64, b3 *float64, b4 *float64, b5 *float64, k int, out *[24]float64)
+
+// dot2x6WF64 is dot4x6WF64 for rows a0 and a1 alone: out's rows 2 and 3 hold nothing of use (a2 and a3 must point at k elements, read by the tail).
+//
+//go:noescape
+func dot2x6WF64(a0 *float64, a1 *float64, a2 *float64, a3 *float64, b0 *float64, b1 *float64, b2 *float64, b3 *float64, b4 *float64, b5 *float64, k int, out *[24]float64)
 
 // axpy4WF64 is axpy4F64 on AVX-512, bit for bit, with axpyTail's columns too: every column of n.
 //

@@ -33,6 +33,7 @@ func wideKernels(c *build.Context) {
 	for _, e := range []elem{f32(c), f64(c)} {
 		dot4x3W(c, e)
 		dot4x6W(c, e)
+		dot2x6W(c, e)
 		axpy4W(c, e)
 	}
 	poolBack2W(c)
@@ -87,6 +88,20 @@ func dot4x6W(c *build.Context, e elem) {
 	name := "dot4x6W" + e.suffix
 	text(c, name, fmt.Sprintf("func(a0, a1, a2, a3, b0, b1, b2, b3, b4, b5 *%s, k int, out *[24]%[1]s)", e.goType),
 		fmt.Sprintf("%s is dot4x3W%s for columns b0–b2 (out[:12]) and b3–b5 (out[12:]) in one pass.", name, e.suffix))
+	dotx6W(c, e, 2)
+}
+
+// dot2x6W is dot4x6W for two rows, a block's last at a batch of 10: the
+// second row pair's loads and FMAs are left out, not repeated.
+func dot2x6W(c *build.Context, e elem) {
+	name := "dot2x6W" + e.suffix
+	text(c, name, fmt.Sprintf("func(a0, a1, a2, a3, b0, b1, b2, b3, b4, b5 *%s, k int, out *[24]%[1]s)", e.goType),
+		fmt.Sprintf("%s is dot4x6W%s for rows a0 and a1 alone: out's rows 2 and 3 hold nothing of use (a2 and a3 must point at k elements, read by the tail).", name, e.suffix))
+	dotx6W(c, e, 1)
+}
+
+// dotx6W is the body of dot4x6W over the first pairs row pairs.
+func dotx6W(c *build.Context, e elem, pairs int) {
 	a := []Register{RSI, R8, R9, R10}
 	b := []Register{RDI, R11, R12, RBX, R13, R15}
 	load(c, "a0 a1 a2 a3 b0 b1 b2 b3 b4 b5 k out", a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3], b[4], b[5], RCX, RDX)
@@ -112,7 +127,7 @@ func dot4x6W(c *build.Context, e elem) {
 	for col, r := range b {
 		c.VBROADCASTF64X4(Mem{Base: r, Index: RAX, Scale: 1}, cols[col])
 	}
-	for pair, z := range []VecPhysical{Z15, Z28} {
+	for pair, z := range []VecPhysical{Z15, Z28}[:pairs] {
 		e.mov(Mem{Base: a[2*pair], Index: RAX, Scale: 1}, z.AsY()) // clears the upper half
 		c.VINSERTF64X4(U8(1), Mem{Base: a[2*pair+1], Index: RAX, Scale: 1}, z, z)
 		for col := range b {
