@@ -269,18 +269,6 @@ store0:
 	VHADDPS       Y10, Y8, Y8
 	VEXTRACTF128  $0x01, Y8, X9
 	VADDPS        X9, X8, X8
-	MOVL          $0x00000007, R14
-	KMOVW         R14, K1
-	MOVL          $0x00000038, R14
-	KMOVW         R14, K2
-	MOVL          $0x00000009, R14
-	KMOVW         R14, K3
-	MOVL          $0x00000012, R14
-	KMOVW         R14, K4
-	MOVL          $0x00000024, R14
-	KMOVW         R14, K5
-	MOVL          $0x0000003f, R14
-	KMOVW         R14, K6
 	VINSERTF32X4  $0x01, X4, Z0, Z15
 	VINSERTF32X4  $0x01, X8, Z4, Z14
 	VMOVAPS       Z15, Z0
@@ -459,18 +447,6 @@ store0:
 	VHADDPS       Y10, Y8, Y8
 	VEXTRACTF128  $0x01, Y8, X9
 	VADDPS        X9, X8, X8
-	MOVL          $0x00000007, R14
-	KMOVW         R14, K1
-	MOVL          $0x00000038, R14
-	KMOVW         R14, K2
-	MOVL          $0x00000009, R14
-	KMOVW         R14, K3
-	MOVL          $0x00000012, R14
-	KMOVW         R14, K4
-	MOVL          $0x00000024, R14
-	KMOVW         R14, K5
-	MOVL          $0x0000003f, R14
-	KMOVW         R14, K6
 	VINSERTF32X4  $0x01, X4, Z0, Z15
 	VINSERTF32X4  $0x01, X8, Z4, Z14
 	VMOVAPS       Z15, Z0
@@ -1060,18 +1036,6 @@ store0:
 	VPERM2F128    $0x20, Y10, Y8, Y9
 	VPERM2F128    $0x31, Y10, Y8, Y11
 	VADDPD        Y11, Y9, Y9
-	MOVL          $0x00000007, R14
-	KMOVW         R14, K1
-	MOVL          $0x00000038, R14
-	KMOVW         R14, K2
-	MOVL          $0x00000009, R14
-	KMOVW         R14, K3
-	MOVL          $0x00000012, R14
-	KMOVW         R14, K4
-	MOVL          $0x00000024, R14
-	KMOVW         R14, K5
-	MOVL          $0x0000003f, R14
-	KMOVW         R14, K6
 	VINSERTF64X4  $0x01, Y5, Z1, Z15
 	VINSERTF64X4  $0x01, Y9, Z5, Z14
 	VMOVAPS       Z15, Z0
@@ -1250,18 +1214,6 @@ store0:
 	VPERM2F128    $0x20, Y10, Y8, Y9
 	VPERM2F128    $0x31, Y10, Y8, Y11
 	VADDPD        Y11, Y9, Y9
-	MOVL          $0x00000007, R14
-	KMOVW         R14, K1
-	MOVL          $0x00000038, R14
-	KMOVW         R14, K2
-	MOVL          $0x00000009, R14
-	KMOVW         R14, K3
-	MOVL          $0x00000012, R14
-	KMOVW         R14, K4
-	MOVL          $0x00000024, R14
-	KMOVW         R14, K5
-	MOVL          $0x0000003f, R14
-	KMOVW         R14, K6
 	VINSERTF64X4  $0x01, Y5, Z1, Z15
 	VINSERTF64X4  $0x01, Y9, Z5, Z14
 	VMOVAPS       Z15, Z0

@@ -175,10 +175,13 @@ func dotTailW(c *build.Context, e elem, sums []VecPhysical, a, b []Register, scr
 		store, add, align = c.VMOVUPD, c.VADDPD, c.VALIGNQ
 	}
 	// K1, K2: a row's three lanes (first, second row of a register);
-	// K3–K5: a column's lanes (c, 3+c); K6: the six sums.
-	for i, m := range []uint32{0x07, 0x38, 0x09, 0x12, 0x24, 0x3f} {
-		c.MOVL(U32(m), scratch.(GPPhysical).As32())
-		c.KMOVW(scratch.(GPPhysical).As32(), []Op{K1, K2, K3, K4, K5, K6}[i])
+	// K3–K5: a column's lanes (c, 3+c); K6: the six sums. Set once: the
+	// second half finds them as the first left them.
+	if half == 0 {
+		for i, m := range []uint32{0x07, 0x38, 0x09, 0x12, 0x24, 0x3f} {
+			c.MOVL(U32(m), scratch.(GPPhysical).As32())
+			c.KMOVW(scratch.(GPPhysical).As32(), []Op{K1, K2, K3, K4, K5, K6}[i])
+		}
 	}
 	// Z0 = out[0:8], and Z1 = out[6:12] (out[4:12] moved down two lanes).
 	insert := c.VINSERTF32X4 // four float32 sums: an X register
