@@ -14,7 +14,9 @@ func dotBlockVec[T Float](out *[12]T, a []T, i, nr, lda int, b []T, j, nc, ldb, 
 	dotBlockGo(false, out, a, i, nr, lda, b, j, nc, ldb, k)
 }
 
-func dotPairVec[T Float](out *[24]T, a []T, i, nr, lda int, b []T, j, ldb, k int) bool { return false }
+func dotPairVec[T Float](out *[2 * dotRows * dotCols]T, a []T, i, nr, lda int, b []T, j, ldb, k int) bool {
+	return false
+}
 
 func axpyRowsVec[T Float](c []T, nr, ldc, n int, add bool, beta *T, coef []T, k int, b []T, ldb int) {
 	axpyRowsGo(false, c, nr, ldc, n, add, beta, coef, k, b, ldb)
