@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gputrain/gputrain/graph/train"
 )
 
 func TestGridIsTheProduct(t *testing.T) {
@@ -189,5 +191,100 @@ func TestReadGrid(t *testing.T) {
 	}
 	if _, err := ReadGrid(filepath.Join(dir, "none.json"), base, 100); err == nil {
 		t.Error("missing file: no error")
+	}
+}
+
+// TestGridOfLayers: networks of layers join the grid after those of sizes,
+// as --layers alone or beside --sizes; they take the log-likelihood cost
+// and no activation or initialisation of their own, and refuse those
+// axes when there are no sizes for them to apply to.
+func TestGridOfLayers(t *testing.T) {
+	conv, fc := "conv:20x5x5:relu,pool:2,fc:100:relu:dropout=0.5,softmax:10", "fc:30,softmax:10"
+	grid, err := Axes{Layers: []string{conv, fc}, Eta: []float64{0.03, 0.1}, Seed: []uint64{1, 2, 3}}.Grid()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(grid) != 2*2*3 {
+		t.Fatalf("%d settings, want 12", len(grid))
+	}
+	for i, s := range grid {
+		want := []string{conv, fc}[i/6]
+		if s.Layers != want || s.Sizes != nil || s.Cost != "log-likelihood" || s.Activation != "" || s.WeightInit != "" || s.Network() != want {
+			t.Errorf("setting %d: %+v", i, s)
+		}
+		if c := s.Config(Book().Config(train.Book())); len(c.Layers) == 0 || c.Layers.String() != want || c.Lambda != s.Lambda || c.Eta != s.Eta {
+			t.Errorf("setting %d: config %+v", i, c.Spec)
+		}
+	}
+	mixed, err := Axes{Sizes: [][]int{{784, 30, 10}}, Layers: []string{fc}, Cost: []string{"quadratic", "cross-entropy"}}.Grid()
+	if err != nil || len(mixed) != 3 || mixed[0].Layers != "" || mixed[1].Layers != "" || mixed[2].Layers != fc {
+		t.Errorf("sizes and layers: %v, %v", mixed, err)
+	}
+	for _, tc := range []struct {
+		axes Axes
+		want string
+	}{
+		{Axes{Layers: []string{fc}, Cost: []string{"quadratic"}}, "--cost with --layers alone"},
+		{Axes{Layers: []string{fc}, Activation: []string{"relu"}}, "--activation with --layers alone"},
+		{Axes{Layers: []string{"fc:30"}}, "softmax:10"},
+		{Axes{Layers: []string{"pool:2,softmax:10"}}, "pooling follows a convolution"},
+	} {
+		if _, err := tc.axes.Grid(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.axes, err, tc.want)
+		}
+	}
+	// Names tell every stack apart and can be file names.
+	names := map[string]string{}
+	for _, l := range []string{conv, fc, "fc:30:relu,softmax:10", "fc:3,fc:0,softmax:10", "fc:30,fc:0,softmax:10"} {
+		s, err := Setting{BatchSize: 10, Eta: 1, Seed: 1}.WithLayers(l)
+		if err != nil {
+			continue // a stack that does not parse has no name to give
+		}
+		if o, ok := names[s.Name()]; ok {
+			t.Errorf("%s and %s share the name %s", o, l, s.Name())
+		}
+		names[s.Name()] = l
+		if strings.ContainsAny(s.Name(), ":,/ ") {
+			t.Errorf("%s: name %q", l, s.Name())
+		}
+	}
+}
+
+// TestReadGridOfLayers: a grid file's "layers" field or column makes a
+// network of layers, refusing sizes, activation or initialisation that
+// differ from the defaults beside it.
+func TestReadGridOfLayers(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	fc := "fc:30,softmax:10"
+	for _, path := range []string{
+		write("l.json", `[{"layers": "fc:30,softmax:10", "eta": 0.1, "seed": 2}, {"eta": 0.5}]`),
+		write("l.csv", "layers,eta,seed\n\"fc:30,softmax:10\",0.1,2\n,0.5,1\n"),
+	} {
+		got, err := ReadGrid(path, Book(), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].Layers != fc || got[0].Eta != 0.1 || got[0].Seed != 2 || got[0].Sizes != nil || got[0].Cost != "log-likelihood" ||
+			got[1].Layers != "" || !slices.Equal(got[1].Sizes, Book().Sizes) {
+			t.Errorf("%s: %+v", path, got)
+		}
+	}
+	for _, tc := range []struct{ name, text, want string }{
+		{"s.json", `[{"layers": "fc:30,softmax:10", "sizes": [784, 100, 10]}]`, "sizes and layers"},
+		{"a.json", `[{"layers": "fc:30,softmax:10", "activation": "relu"}]`, "activation with layers"},
+		{"c.csv", "layers,cost\n\"fc:30,softmax:10\",quadratic\n", "cost quadratic with layers"},
+		{"w.csv", "layers,weight_init\n\"fc:30,softmax:10\",large\n", "weight_init with layers"},
+		{"b.csv", "layers\nfc:30\n", "setting 1: --layers fc:30"},
+	} {
+		if _, err := ReadGrid(write(tc.name, tc.text), Book(), 100); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
 	}
 }

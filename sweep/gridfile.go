@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,8 +22,10 @@ const maxGridFile = 16 << 20
 // ReadGrid reads a list of settings from a file: JSON, an array of
 // objects with the settings' JSON names ([{"eta": 0.5, "seed": 2}, ...]),
 // or CSV with those names in its header row (sizes written 784-30-10, or
-// quoted "784,30,10"). A field left out takes base's value. At most limit
-// settings are read.
+// quoted "784,30,10"; layers as --layers writes them, quoted in CSV). A
+// field left out takes base's value, except that a network of layers
+// takes no sizes, activation or initialisation. At most limit settings
+// are read.
 func ReadGrid(path string, base Setting, limit int) ([]Setting, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -76,6 +79,12 @@ func readJSON(data []byte, base Setting) ([]Setting, error) {
 		if err := dec.Decode(&s); err != nil {
 			return nil, fmt.Errorf("setting %d: %v", i+1, err)
 		}
+		var given map[string]json.RawMessage
+		json.Unmarshal(r, &given) // it decoded as a Setting
+		s, err := layered(s, slices.Collect(maps.Keys(given)))
+		if err != nil {
+			return nil, fmt.Errorf("setting %d: %v", i+1, err)
+		}
 		grid[i] = s
 	}
 	return grid, nil
@@ -95,17 +104,24 @@ func readCSV(data []byte, base Setting) ([]Setting, error) {
 	header := rows[0]
 	for _, name := range header {
 		if _, err := setField(&Setting{}, name, ""); errors.Is(err, errUnknown) {
-			return nil, fmt.Errorf("header: unknown column %q: want sizes, batch_size, eta, lambda, seed, cost, activation or weight_init", name)
+			return nil, fmt.Errorf("header: unknown column %q: want sizes, layers, batch_size, eta, lambda, seed, cost, activation or weight_init", name)
 		}
 	}
 	grid := make([]Setting, 0, len(rows)-1)
 	for i, row := range rows[1:] {
 		s := base
 		s.Sizes = slices.Clone(base.Sizes)
+		var given []string
 		for j, v := range row {
 			if _, err := setField(&s, header[j], strings.TrimSpace(v)); err != nil {
 				return nil, fmt.Errorf("line %d, column %s: %v", i+2, header[j], err)
 			}
+			if strings.TrimSpace(v) != "" {
+				given = append(given, header[j])
+			}
+		}
+		if s, err = layered(s, given); err != nil {
+			return nil, fmt.Errorf("line %d: %v", i+2, err)
 		}
 		grid = append(grid, s)
 	}
@@ -123,6 +139,8 @@ func setField(s *Setting, name, v string) (bool, error) {
 		if v != "" {
 			s.Sizes, err = parseSizes(v)
 		}
+	case "layers":
+		s.Layers = v
 	case "batch_size":
 		if v != "" {
 			s.BatchSize, err = strconv.Atoi(v)
@@ -156,6 +174,15 @@ func setField(s *Setting, name, v string) (bool, error) {
 		return true, err
 	}
 	return true, nil
+}
+
+// layered makes s a network of layers when it names some (see
+// Setting.WithLayers), given its fields set in the file.
+func layered(s Setting, given []string) (Setting, error) {
+	if s.Layers == "" {
+		return s, nil
+	}
+	return s.WithLayers(s.Layers, given...)
 }
 
 func orDefault(v, def string) string {

@@ -134,7 +134,7 @@ func WriteTable(w io.Writer, rows []Row) error {
 	rows = slices.Clone(rows)
 	Rank(rows)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "rank\tsizes\tbatch\teta\tlambda\tseed\tcost\tactivation\tinit\tbest\tepoch\tepochs\ttime\t")
+	fmt.Fprintln(tw, "rank\tnetwork\tbatch\teta\tlambda\tseed\tcost\tactivation\tinit\tbest\tepoch\tepochs\ttime\t")
 	for k, r := range rows {
 		best, epoch := fmt.Sprintf("%.2f%%", 100*r.Accuracy()), fmt.Sprint(r.BestEpoch)
 		if r.BestEpoch < 0 {
@@ -144,7 +144,7 @@ func WriteTable(w io.Writer, rows []Row) error {
 			best = "diverged " + strings.SplitN(r.Diverged, ":", 2)[0]
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%.2fs\t\n",
-			k+1, sizesText(r.Sizes), r.BatchSize, formatFloat(r.Eta), formatFloat(r.Lambda), r.Seed,
+			k+1, r.Network(), r.BatchSize, formatFloat(r.Eta), formatFloat(r.Lambda), r.Seed,
 			r.Cost, r.Activation, r.WeightInit, best, epoch, r.Epochs, r.Seconds)
 	}
 	return tw.Flush()

@@ -17,8 +17,7 @@ const (
 	// baseBytes is the Go runtime, the binary and the readers' buffers.
 	baseBytes = 16e6
 	// mnistImages is how many images the canonical files hold. They are
-	// read whole, into buffers that grow by doubling, so reading them
-	// costs about twice their bytes at its peak.
+	// read whole, into buffers of their size taken at once.
 	mnistImages = 70_000
 	// evalBatch is the cpu backend's batch size for evaluation and predicting.
 	evalBatch = 500
@@ -28,7 +27,7 @@ const (
 // bounds what show and train can take before the data is read.
 var canonicalSplit = map[string]int{"training": 50_000, "validation": 10_000, "test": 10_000}
 
-func datasetBytes() float64 { return 2 * mnistImages * (mnist.Pixels + 1) }
+func datasetBytes() float64 { return mnistImages * (mnist.Pixels + 1) }
 
 // programValues is how many values the cpu backend's program for sizes and
 // batch size m holds, as the compiler lays them out: the parameters, the
@@ -113,8 +112,8 @@ func checkModelMemory(path string, limit memlimit.Limit) func(network.Arch) erro
 }
 
 // dataOptions are the mnist options of a command: a dataset of one's own
-// when nonCanonical, its image files bounded by what limit leaves (reading
-// one takes about twice its pixels).
+// when nonCanonical, its image files bounded by what limit leaves beside
+// the runtime (reading one takes its pixels, at once).
 func dataOptions(nonCanonical bool, limit memlimit.Limit) mnist.Options {
-	return mnist.Options{NonCanonical: nonCanonical, MaxBytes: max(1, limit.Bytes/2)}
+	return mnist.Options{NonCanonical: nonCanonical, MaxBytes: max(1, limit.Bytes-int64(baseBytes))}
 }

@@ -54,20 +54,20 @@ func TestRefuseBeforeAllocating(t *testing.T) {
 		{"huge hidden layer", []string{"train", "--data", noData, "--sizes", "784,100000000,10"}, exitUsage,
 			"--sizes 784,100000000,10 at --batch-size 10 in float32 needs about 1.9 TB of memory, more than the "},
 		{"two wide layers", []string{"train", "--data", noData, "--sizes", "784,50000,50000,10", "--max-memory", "20GB"}, exitUsage,
-			"--sizes 784,50000,50000,10 at --batch-size 10 in float32 needs about 41.4 GB of memory, more than --max-memory 20GB allows"},
+			"--sizes 784,50000,50000,10 at --batch-size 10 in float32 needs about 41.3 GB of memory, more than --max-memory 20GB allows"},
 		{"a size past int range", []string{"train", "--data", noData, "--sizes", "784,4611686018427387904,10"}, exitUsage,
 			"needs about 8.8e+22 bytes of memory"},
 		{"a huge batch", []string{"train", "--data", noData, "--batch-size", "10000000", "--max-memory", "200MB"}, exitUsage,
 			"--sizes 784,30,10 at --batch-size 50000 in float32 needs about "},
 		{"a huge image", []string{"show", "--data", noData, "--split", "training", "--n", "50000", "--scale", "16", "--max-memory", "8GiB", filepath.Join(t.TempDir(), "big.png")}, exitUsage,
 			"--n 50000 at --scale 16 (a grid of 50000 digits) needs about 45.0 GB of memory, more than --max-memory 8GiB allows"},
-		// The expanded set's 196 MB of bytes pass 250MB; the standard run needs about 127 MB.
+		// The expanded set's 196 MB of bytes pass 250MB; the standard run needs about 72 MB.
 		{"the expanded training set", []string{"train", "--data", noData, "--train-set", "expanded", "--max-memory", "250MB"}, exitUsage,
-			"--sizes 784,30,10 at --batch-size 10 in float32 on the expanded training set needs about 324.4 MB of memory, more than --max-memory 250MB allows"},
+			"--sizes 784,30,10 at --batch-size 10 in float32 on the expanded training set needs about 269.4 MB of memory, more than --max-memory 250MB allows"},
 		{"a bad --max-memory", []string{"train", "--data", noData, "--max-memory", "lots"}, exitUsage,
 			`--max-memory "lots": want a size such as 4GiB, 500MB or 2G`},
-		{"a model too big for --max-memory", []string{"eval", "--data", noData, "--model", bigModel(t), "--max-memory", "100MB"}, exitUsage,
-			"(sizes [784 30 10]) needs about 130.9 MB of memory, more than --max-memory 100MB allows"},
+		{"a model too big for --max-memory", []string{"eval", "--data", noData, "--model", bigModel(t), "--max-memory", "60MB"}, exitUsage,
+			"(sizes [784 30 10]) needs about 75.9 MB of memory, more than --max-memory 60MB allows"},
 	})
 }
 
@@ -320,7 +320,7 @@ func TestDataBoundedByMemory(t *testing.T) {
 	f.Close()
 	t.Setenv("PATH", t.TempDir())
 	runBad(t, []badCase{{"10M images claimed", []string{"train", "--data", dir, "--allow-noncanonical", "--max-memory", "1GB"}, exitRuntime,
-		"train-images-idx3-ubyte: header claims 9000000 images, 7056000000 bytes of pixels: more than the 500000000 bytes the memory allows (--max-memory)"}})
+		"train-images-idx3-ubyte: header claims 9000000 images, 7056000000 bytes of pixels: more than the 984000000 bytes the memory allows (--max-memory)"}})
 }
 
 // TestResumeRefusesAnotherRun: with --resume, a flag that would make

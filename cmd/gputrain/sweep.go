@@ -46,11 +46,12 @@ type sweepCmd struct {
 
 // Flag values that take the sweep's lists.
 type (
-	sizesFlag  struct{ dst *[][]int }
-	floatsFlag struct{ dst *[]float64 }
-	uintsFlag  struct{ dst *[]uint64 }
-	intsFlag   struct{ dst *[]int }
-	namesFlag  struct {
+	sizesFlag      struct{ dst *[][]int }
+	floatsFlag     struct{ dst *[]float64 }
+	uintsFlag      struct{ dst *[]uint64 }
+	intsFlag       struct{ dst *[]int }
+	layersListFlag struct{ dst *[]string }
+	namesFlag      struct {
 		dst   *[]string
 		valid []string
 	}
@@ -66,6 +67,21 @@ func (f sizesFlag) Set(v string) error {
 		return err
 	}
 	*f.dst = append(*f.dst, l)
+	return nil
+}
+func (f layersListFlag) String() string { return "" }
+func (f layersListFlag) Set(v string) error {
+	var ls network.Layers
+	if err := ls.UnmarshalText([]byte(v)); err != nil {
+		return err
+	}
+	if err := (network.Spec{Arch: network.Arch{Layers: ls}}).Norm().Check(); err != nil {
+		return err
+	}
+	if slices.Contains(*f.dst, ls.String()) {
+		return fmt.Errorf("%s is listed twice", ls)
+	}
+	*f.dst = append(*f.dst, ls.String())
 	return nil
 }
 func (f floatsFlag) String() string { return "" }
@@ -115,6 +131,7 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlags("gputrain sweep")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), sweepUsage+"\nFlags:\n") }
 	fs.Var(sizesFlag{&c.axes.Sizes}, "sizes", "layer sizes, 784 first and 10 last; repeat for several shapes (default 784,30,10)")
+	fs.Var(layersListFlag{&c.axes.Layers}, "layers", "chapter 6's networks (as gputrain train --layers takes them, such as conv:20x5x5,pool:2,fc:100,softmax:10); repeat for several; beside --sizes or alone")
 	fs.Var(intsFlag{&c.axes.BatchSize}, "batch-size", "mini-batch sizes: a list and ranges, such as 10 or 10,100 (default 10)")
 	fs.Var(floatsFlag{&c.axes.Eta}, "eta", "learning rates η, such as 0.025,0.25,2.5 (default 3)")
 	fs.Var(floatsFlag{&c.axes.Lambda}, "lambda", "L2 regularisation λ values, such as 0,1,5 (default 0)")
@@ -177,7 +194,7 @@ func (c *sweepCmd) plan(set map[string]bool) (*sweep.Plan, error) {
 	var grid []sweep.Setting
 	var err error
 	if c.gridFile != "" {
-		for _, name := range []string{"sizes", "batch-size", "eta", "lambda", "seed", "cost", "activation", "weight-init"} {
+		for _, name := range []string{"sizes", "layers", "batch-size", "eta", "lambda", "seed", "cost", "activation", "weight-init"} {
 			if set[name] {
 				return nil, cli.Usagef("--%s and --grid: the grid file lists the networks' settings; leave --%s out", name, name)
 			}
@@ -277,7 +294,14 @@ func (c *sweepCmd) checkMemory(mine []sweep.Setting, limit memlimit.Limit) error
 	}
 	largest, which := 0.0, mine[0]
 	for _, s := range mine {
-		if est := trainEstimate(s.Sizes, s.BatchSize, n, c.base.Dtype, c.base.Eval != "none", c.saveDir != "" || c.out != "") + trainSetBytes(c.base.TrainSet); est > largest {
+		writes := c.saveDir != "" || c.out != ""
+		var est float64
+		if s.Layers != "" {
+			est = archTrainEstimate(s.Arch(), s.BatchSize, n, c.base.Dtype, c.base.Eval != "none", writes)
+		} else {
+			est = trainEstimate(s.Sizes, s.BatchSize, n, c.base.Dtype, c.base.Eval != "none", writes)
+		}
+		if est += trainSetBytes(c.base.TrainSet); est > largest {
 			largest, which = est, s
 		}
 	}

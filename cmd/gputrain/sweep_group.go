@@ -27,7 +27,7 @@ func (r *sweepRun) trainGroups(ctx context.Context, todo []sweep.Setting) error 
 	defer cancel(nil)
 	todo = slices.Clone(todo)
 	slices.SortStableFunc(todo, func(a, b sweep.Setting) int {
-		return cmp.Or(cmp.Compare(a.BatchSize, b.BatchSize), slices.Compare(a.Sizes[:2], b.Sizes[:2]), cmp.Compare(a.Seed, b.Seed))
+		return cmp.Or(cmp.Compare(a.BatchSize, b.BatchSize), cmp.Compare(a.Layers, b.Layers), slices.Compare(firstLayer(a.Sizes), firstLayer(b.Sizes)), cmp.Compare(a.Seed, b.Seed))
 	})
 	step := max(1, r.atOnce)
 	for lo := 0; lo < len(todo) && ctx.Err() == nil; lo += step {
@@ -62,6 +62,10 @@ func (r *sweepRun) trainGroups(ctx context.Context, todo []sweep.Setting) error 
 	}
 	return sweepEnd(ctx)
 }
+
+// firstLayer is the first two sizes, what the group stacks by (none for
+// a network of layers).
+func firstLayer(sizes []int) []int { return sizes[:min(2, len(sizes))] }
 
 // splitWork cuts settings, in their order, into at most n runs of about
 // equal work.

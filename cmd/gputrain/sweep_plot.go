@@ -138,7 +138,12 @@ func labeller(settings []sweep.Setting) func(sweep.Setting) string {
 		name string
 		of   func(sweep.Setting) string
 	}{
-		{"", func(s sweep.Setting) string { return sizesText(s.Sizes) }},
+		{"", func(s sweep.Setting) string {
+			if s.Layers != "" {
+				return s.Layers
+			}
+			return sizesText(s.Sizes)
+		}},
 		{"mini-batch ", func(s sweep.Setting) string { return fmt.Sprint(s.BatchSize) }},
 		{"η ", func(s sweep.Setting) string { return formatG(s.Eta) }},
 		{"λ ", func(s sweep.Setting) string { return formatG(s.Lambda) }},
@@ -158,7 +163,7 @@ func labeller(settings []sweep.Setting) func(sweep.Setting) string {
 		varies[i] = len(seen) > 1
 	}
 	return func(s sweep.Setting) string {
-		common := s.Sizes == nil
+		common := s.BatchSize == 0 // the zero Setting
 		if common {
 			s = settings[0]
 		}

@@ -104,6 +104,56 @@ func TestSweepEqualsSoloRuns(t *testing.T) {
 	}
 }
 
+// TestSweepLayersEqualsSoloRuns: chapter 6's networks in a sweep (two
+// stacks of layers × λ × seed, float64) each end bit for bit where
+// `gputrain train --layers` ends them, with the same test counts; the
+// table names each by its layers.
+func TestSweepLayersEqualsSoloRuns(t *testing.T) {
+	data, dir := dataDir(t), t.TempDir()
+	stacks := []string{"conv:3x5x5:relu,pool:2,fc:20:dropout=0.5,softmax:10", "fc:20:relu,softmax:10"}
+	common := []string{"--data", data, "--train-limit", "1000", "--epochs", "1", "--dtype", "float64", "--eta", "0.1"}
+	code, stdout, stderr := runCLI(append([]string{"sweep", "--layers", stacks[0], "--layers", stacks[1], "--lambda", "0,1", "--seed", "1,2", "--save-dir", dir}, common...)...)
+	if code != 0 {
+		t.Fatalf("sweep: exit %d: %s", code, stderr)
+	}
+	lines := sweepLines(t, stdout)
+	if len(lines) != 8 {
+		t.Fatalf("%d lines, want 2 stacks × 2 λ × 2 seeds", len(lines))
+	}
+	for _, l := range lines {
+		if !strings.Contains(tableOf(stderr), l.Layers) {
+			t.Errorf("the table does not name %s:\n%s", l.Layers, tableOf(stderr))
+		}
+		solo := filepath.Join(dir, "solo.json")
+		args := append([]string{"train", "--layers", l.Layers, "--lambda", fmt.Sprint(l.Lambda), "--seed", fmt.Sprint(l.Seed),
+			"--log-format", "json", "--quiet", "--save", solo}, common...)
+		code, out, errs := runCLI(args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errs)
+		}
+		var r struct{ Correct, Epoch int }
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") { // the last epoch's
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if r.Correct != l.Correct {
+			t.Errorf("%s: the sweep counts %d, its solo run %d", l.Name(), l.Correct, r.Correct)
+		}
+		a, err := network.Load(filepath.Join(dir, l.Name()+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := network.Load(solo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := maxRelDiff(t, a, b); d != 0 {
+			t.Errorf("%s: parameters differ from the solo run's by %.3g relative", l.Name(), d)
+		}
+	}
+}
+
 // timeColumn is the table's last column, the only one that differs
 // between two runs of the same networks.
 var timeColumn = regexp.MustCompile(`\s+\S+s\s*$`)
@@ -283,6 +333,9 @@ func TestSweepBadFlags(t *testing.T) {
 		{[]string{"--device", "tpu"}, `--device "tpu"`},
 		{[]string{"--parallel", "-1"}, "--parallel -1"},
 		{[]string{"--train-set", "big"}, `--train-set "big": want standard or expanded`},
+		{[]string{"--layers", "fc:30,softmax:10", "--cost", "quadratic"}, "--cost with --layers alone"},
+		{[]string{"--layers", "fc:30"}, `invalid value "fc:30" for flag -layers: the last layer must be softmax:10`},
+		{[]string{"--layers", "fc:30,softmax:10", "--layers", "fc:30,softmax:10"}, "is listed twice"},
 	} {
 		code, _, errs := runCLI(append([]string{"sweep"}, c.args...)...)
 		if code != exitUsage || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, c.want) {

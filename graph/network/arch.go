@@ -66,6 +66,29 @@ func (a Arch) ParamCount() float64 {
 	return n
 }
 
+// MultiplyAdds is the multiply-adds of one image's forward pass through
+// the weights: each convolution's filter taps at every position of its
+// maps, each fully connected layer's weights once. (Pooling and the
+// element-wise functions are not counted.)
+func (a Arch) MultiplyAdds() float64 {
+	if len(a.Layers) == 0 {
+		return ParamCount(a.Sizes)
+	}
+	shapes, err := Shapes(a.Layers)
+	if err != nil {
+		return 0
+	}
+	var n float64
+	for _, p := range a.Params() {
+		taps := float64(p.Len())
+		if a.Layers[p.Layer].Kind == ConvLayer {
+			taps *= float64(shapes[p.Layer].H * shapes[p.Layer].W)
+		}
+		n += taps
+	}
+	return n
+}
+
 // newLayers initialises a network of layers as network3.py does, drawing
 // from one PCG source seeded with seed, layer by layer, weights before
 // biases: a convolution's weights N(0, 1/n_out), n_out = filters·f·f over
