@@ -138,14 +138,7 @@ func TestParseLists(t *testing.T) {
 }
 
 func TestReadGrid(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := writer(t)
 	base := Book()
 	base.BatchSize = 20
 	j := write("g.json", `[{"eta": 0.5, "seed": 2}, {"sizes": [784, 100, 10], "cost": "cross-entropy", "lambda": 5, "weight_init": "scaled"}]`)
@@ -189,7 +182,7 @@ func TestReadGrid(t *testing.T) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
 	}
-	if _, err := ReadGrid(filepath.Join(dir, "none.json"), base, 100); err == nil {
+	if _, err := ReadGrid(filepath.Join(t.TempDir(), "none.json"), base, 100); err == nil {
 		t.Error("missing file: no error")
 	}
 }
@@ -254,14 +247,7 @@ func TestGridOfLayers(t *testing.T) {
 // network of layers, refusing sizes, activation or initialisation that
 // differ from the defaults beside it.
 func TestReadGridOfLayers(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := writer(t)
 	fc := "fc:30,softmax:10"
 	for _, path := range []string{
 		write("l.json", `[{"layers": "fc:30,softmax:10", "eta": 0.1, "seed": 2}, {"eta": 0.5}]`),
@@ -286,5 +272,18 @@ func TestReadGridOfLayers(t *testing.T) {
 		if _, err := ReadGrid(write(tc.name, tc.text), Book(), 100); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// writer returns a function that writes a file of text into a folder of
+// the test's and returns its path.
+func writer(t *testing.T) func(name, text string) string {
+	dir := t.TempDir()
+	return func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
 }

@@ -74,33 +74,42 @@ func TestSweepEqualsSoloRuns(t *testing.T) {
 				t.Fatalf("%d lines, want 8 networks × 1 epoch", len(lines))
 			}
 			for _, l := range lines {
-				solo := filepath.Join(dir, "solo.json")
-				args := append([]string{"train", "--eta", fmt.Sprint(l.Eta), "--lambda", fmt.Sprint(l.Lambda), "--seed", fmt.Sprint(l.Seed),
-					"--log-format", "json", "--quiet", "--save", solo}, common...)
-				code, out, errs := runCLI(args...)
-				if code != 0 {
-					t.Fatalf("%v: exit %d: %s", args, code, errs)
-				}
-				var r struct{ Correct int }
-				if err := json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &r); err != nil {
-					t.Fatal(err)
-				}
-				if r.Correct != l.Correct {
-					t.Errorf("%s: the sweep counts %d, its solo run %d", l.Name(), l.Correct, r.Correct)
-				}
-				a, err := network.Load(filepath.Join(dir, l.Name()+".json"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				b, err := network.Load(solo)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if d := maxRelDiff(t, a, b); d > tc.tol {
-					t.Errorf("%s: parameters differ from the solo run's by %.3g relative, more than %g", l.Name(), d, tc.tol)
-				}
+				matchesSolo(t, dir, l, tc.tol, append([]string{"--eta", fmt.Sprint(l.Eta), "--lambda", fmt.Sprint(l.Lambda), "--seed", fmt.Sprint(l.Seed)}, common...)...)
 			}
 		})
+	}
+}
+
+// matchesSolo holds network l of a sweep, its model saved in dir, to its
+// own `gputrain train` run with args: the same test count in its last
+// epoch, parameters within tol relative.
+func matchesSolo(t *testing.T, dir string, l sweep.Epoch, tol float64, args ...string) {
+	t.Helper()
+	solo := filepath.Join(dir, "solo.json")
+	args = append(append([]string{"train"}, args...), "--log-format", "json", "--quiet", "--save", solo)
+	code, out, errs := runCLI(args...)
+	if code != 0 {
+		t.Fatalf("%v: exit %d: %s", args, code, errs)
+	}
+	var r struct{ Correct int }
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r.Correct != l.Correct {
+		t.Errorf("%s: the sweep counts %d, its solo run %d", l.Name(), l.Correct, r.Correct)
+	}
+	a, err := network.Load(filepath.Join(dir, l.Name()+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := network.Load(solo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxRelDiff(t, a, b); d > tol {
+		t.Errorf("%s: parameters differ from the solo run's by %.3g relative, more than %g", l.Name(), d, tol)
 	}
 }
 
@@ -124,33 +133,7 @@ func TestSweepLayersEqualsSoloRuns(t *testing.T) {
 		if !strings.Contains(tableOf(stderr), l.Layers) {
 			t.Errorf("the table does not name %s:\n%s", l.Layers, tableOf(stderr))
 		}
-		solo := filepath.Join(dir, "solo.json")
-		args := append([]string{"train", "--layers", l.Layers, "--lambda", fmt.Sprint(l.Lambda), "--seed", fmt.Sprint(l.Seed),
-			"--log-format", "json", "--quiet", "--save", solo}, common...)
-		code, out, errs := runCLI(args...)
-		if code != 0 {
-			t.Fatalf("%v: exit %d: %s", args, code, errs)
-		}
-		var r struct{ Correct, Epoch int }
-		for _, line := range strings.Split(strings.TrimSpace(out), "\n") { // the last epoch's
-			if err := json.Unmarshal([]byte(line), &r); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if r.Correct != l.Correct {
-			t.Errorf("%s: the sweep counts %d, its solo run %d", l.Name(), l.Correct, r.Correct)
-		}
-		a, err := network.Load(filepath.Join(dir, l.Name()+".json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := network.Load(solo)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d := maxRelDiff(t, a, b); d != 0 {
-			t.Errorf("%s: parameters differ from the solo run's by %.3g relative", l.Name(), d)
-		}
+		matchesSolo(t, dir, l, 0, append([]string{"--layers", l.Layers, "--lambda", fmt.Sprint(l.Lambda), "--seed", fmt.Sprint(l.Seed)}, common...)...)
 	}
 }
 
