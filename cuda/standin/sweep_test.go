@@ -46,6 +46,32 @@ func TestSweepMatchesSoloRuns(t *testing.T) {
 	}
 }
 
+// TestSweepLayersCUDA: a CUDA sweep of a network of sizes and two of
+// layers (chapter 6's: each trains alone, outside the batched group)
+// ends with each network where the CUDA binary's own solo run ends it,
+// bit for bit.
+func TestSweepLayersCUDA(t *testing.T) {
+	_, cudaBin, data := binaries(t)
+	dir := t.TempDir()
+	common := []string{"--data", data, "--train-limit", "200", "--epochs", "1", "--dtype", "float64", "--eval", "none", "--eta", "0.1"}
+	layers := "conv:2x5x5:relu,pool:2,softmax:10"
+	cli(t, cudaBin, append([]string{"sweep", "--device", "cuda", "--quiet", "--sizes", "784,20,10", "--layers", layers, "--seed", "1,2",
+		"--save-dir", filepath.Join(dir, "sweep")}, common...)...)
+	for _, seed := range []int{1, 2} {
+		for _, net := range [][]string{{"784-20-10", "--sizes", "784,20,10"}, {"conv-2x5x5-relu+pool-2+softmax-10", "--layers", layers}} {
+			name := fmt.Sprintf("%s_b10_eta0.1_lambda0_seed%d", net[0], seed)
+			if net[1] == "--sizes" {
+				name += "_quadratic_sigmoid_large"
+			}
+			solo := filepath.Join(dir, name+"-solo.json")
+			cli(t, cudaBin, append([]string{"train", "--quiet", "--device", "cuda", net[1], net[2], "--seed", fmt.Sprint(seed), "--save", solo}, common...)...)
+			if d := paramDiff(load(t, filepath.Join(dir, "sweep", name+".json")), load(t, solo)); d != 0 {
+				t.Errorf("%s: the CUDA sweep's network differs from the CUDA solo run's by %.3g relative, want 0", name, d)
+			}
+		}
+	}
+}
+
 // paramDiff is the largest |a−b| / max(|b|, 1) over the parameters.
 func paramDiff(a, b *network.Network) float64 {
 	worst := 0.0
