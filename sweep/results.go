@@ -137,7 +137,7 @@ func WriteTable(w io.Writer, rows []Row) error {
 	fmt.Fprintln(tw, "rank\tnetwork\tbatch\teta\tlambda\tseed\tcost\tactivation\tinit\tbest\tepoch\tepochs\ttime\t")
 	for k, r := range rows {
 		best, epoch := fmt.Sprintf("%.2f%%", 100*r.Accuracy()), fmt.Sprint(r.BestEpoch)
-		if r.BestEpoch < 0 {
+		if r.BestEpoch < 0 || r.Total == 0 { // no epoch yet, or none evaluated (--eval none)
 			best, epoch = "-", "-"
 		}
 		if r.Diverged != "" {

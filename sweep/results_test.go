@@ -48,6 +48,20 @@ func TestSummarizeAndRank(t *testing.T) {
 	}
 }
 
+// TestTableWithoutEvaluation: networks trained with --eval none (every
+// line's total 0) show no accuracy, not 0.00%.
+func TestTableWithoutEvaluation(t *testing.T) {
+	a := Book()
+	var buf bytes.Buffer
+	if err := WriteTable(&buf, Summarize([]Epoch{{Setting: a, Epoch: 0, Seconds: 0.5}, {Setting: a, Epoch: 1, Seconds: 0.5}})); err != nil {
+		t.Fatal(err)
+	}
+	row := strings.Fields(strings.Split(strings.TrimSpace(buf.String()), "\n")[1])
+	if best, epoch, done := row[len(row)-4], row[len(row)-3], row[len(row)-2]; best != "-" || epoch != "-" || done != "2" {
+		t.Errorf("best %s at epoch %s after %s epochs, want - at - after 2:\n%s", best, epoch, done, buf.String())
+	}
+}
+
 // writeShard lays out a shard's --out folder as the sweep command does.
 func writeShard(t *testing.T, dir string, plan Plan, lines []Epoch) {
 	t.Helper()
