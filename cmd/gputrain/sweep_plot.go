@@ -169,8 +169,8 @@ func labeller(settings []sweep.Setting) func(sweep.Setting) string {
 		}
 		var parts []string
 		for i, f := range fields {
-			if varies[i] != common {
-				parts = append(parts, f.name+f.of(s))
+			if v := f.of(s); varies[i] != common && v != "" { // a network of layers has no activation or init
+				parts = append(parts, f.name+v)
 			}
 		}
 		return strings.Join(parts, ", ")

@@ -403,6 +403,17 @@ func TestSweepLabels(t *testing.T) {
 			t.Errorf("%s: %q, want %q", tc.s.Name(), got, tc.want)
 		}
 	}
+	// A network of layers beside one of sizes: no empty activation or init.
+	d, err := sweep.Setting{BatchSize: 10, Eta: 3, Seed: 1}.WithLayers("fc:20,softmax:10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	label = labeller([]sweep.Setting{a, d})
+	for s, want := range map[*sweep.Setting]string{&a: "[784,30,10], quadratic, sigmoid, init large", &d: "fc:20,softmax:10, log-likelihood"} {
+		if got := label(*s); got != want {
+			t.Errorf("%s: %q, want %q", s.Name(), got, want)
+		}
+	}
 }
 
 // TestSweepMemoryPasses: a sweep whose networks do not all fit in
