@@ -173,9 +173,10 @@ func (s Setting) Name() string {
 		s.Seed, s.Cost, s.Activation, s.WeightInit)
 }
 
-// layersName writes --layers text into a file name, one to one: the
-// characters it puts in never occur in that text.
-var layersName = strings.NewReplacer(":", "-", ",", "+", "=", "~")
+// layersName writes --layers text into a file name, one to one: each
+// character it takes out has its own replacement, which never occurs in
+// that text (a minus only in a tiny dropout's exponent, 1e-05).
+var layersName = strings.NewReplacer(":", "-", ",", "+", "=", "~", "-", "^")
 
 func formatFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
@@ -218,7 +219,7 @@ func (a Axes) Grid() ([]Setting, error) {
 		for _, f := range []struct {
 			name string
 			set  bool
-		}{{"cost", len(a.Cost) > 0}, {"activation", len(a.Activation) > 0}, {"weight-init", len(a.WeightInit) > 0}} {
+		}{{"cost", len(a.Cost) > 0 && !slices.Equal(a.Cost, []string{string(network.LogLikelihood)})}, {"activation", len(a.Activation) > 0}, {"weight-init", len(a.WeightInit) > 0}} {
 			if f.set {
 				return nil, fmt.Errorf("--%s with --layers alone: a network of layers trains with the log-likelihood cost and network3.py's activations and initialisation", f.name)
 			}

@@ -209,6 +209,9 @@ func TestGridOfLayers(t *testing.T) {
 			t.Errorf("setting %d: config %+v", i, c.Spec)
 		}
 	}
+	if g, err := (Axes{Layers: []string{fc}, Cost: []string{"log-likelihood"}}).Grid(); err != nil || len(g) != 1 {
+		t.Errorf("--layers with --cost log-likelihood: %v, %v", g, err)
+	}
 	mixed, err := Axes{Sizes: [][]int{{784, 30, 10}}, Layers: []string{fc}, Cost: []string{"quadratic", "cross-entropy"}}.Grid()
 	if err != nil || len(mixed) != 3 || mixed[0].Layers != "" || mixed[1].Layers != "" || mixed[2].Layers != fc {
 		t.Errorf("sizes and layers: %v, %v", mixed, err)
@@ -218,6 +221,7 @@ func TestGridOfLayers(t *testing.T) {
 		want string
 	}{
 		{Axes{Layers: []string{fc}, Cost: []string{"quadratic"}}, "--cost with --layers alone"},
+		{Axes{Layers: []string{fc}, Cost: []string{"log-likelihood", "quadratic"}}, "--cost with --layers alone"},
 		{Axes{Layers: []string{fc}, Activation: []string{"relu"}}, "--activation with --layers alone"},
 		{Axes{Layers: []string{"fc:30"}}, "softmax:10"},
 		{Axes{Layers: []string{"pool:2,softmax:10"}}, "pooling follows a convolution"},
@@ -228,10 +232,10 @@ func TestGridOfLayers(t *testing.T) {
 	}
 	// Names tell every stack apart and can be file names.
 	names := map[string]string{}
-	for _, l := range []string{conv, fc, "fc:30:relu,softmax:10", "fc:3,fc:0,softmax:10", "fc:30,fc:0,softmax:10"} {
+	for _, l := range []string{conv, fc, "fc:30:relu,softmax:10", "fc:30:dropout=1e-05,softmax:10", "fc:30:dropout=0.1,softmax:10"} {
 		s, err := Setting{BatchSize: 10, Eta: 1, Seed: 1}.WithLayers(l)
 		if err != nil {
-			continue // a stack that does not parse has no name to give
+			t.Fatalf("%s: %v", l, err)
 		}
 		if o, ok := names[s.Name()]; ok {
 			t.Errorf("%s and %s share the name %s", o, l, s.Name())
