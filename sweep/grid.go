@@ -138,15 +138,12 @@ func (s Setting) checkTraining() error {
 // checkLayers checks a network of layers: the stack, and nothing set
 // that such a network does not take.
 func (s Setting) checkLayers() error {
-	var ls network.Layers
-	if err := ls.UnmarshalText([]byte(s.Layers)); err != nil {
-		return fmt.Errorf("--layers %s: %v", s.Layers, err)
-	}
-	if err := (network.Spec{Arch: network.Arch{Layers: ls}}).Norm().Check(); err != nil {
+	ls, err := ParseLayers(s.Layers)
+	if err != nil {
 		return fmt.Errorf("--layers %s: %v", s.Layers, err)
 	}
 	switch {
-	case ls.String() != s.Layers:
+	case ls != s.Layers:
 		return fmt.Errorf("--layers %s: write it as %s", s.Layers, ls)
 	case s.Sizes != nil || s.Activation != "" || s.WeightInit != "":
 		return fmt.Errorf("--layers %s: a network of layers takes no sizes, activation or weight_init", s.Layers)
@@ -154,6 +151,19 @@ func (s Setting) checkLayers() error {
 		return fmt.Errorf("--layers %s: a network of layers trains with the %s cost, not %q", s.Layers, network.LogLikelihood, s.Cost)
 	}
 	return s.checkTraining()
+}
+
+// ParseLayers reads a network of layers as --layers takes it and checks
+// that the stack fits together; it returns the text as --layers writes it.
+func ParseLayers(text string) (string, error) {
+	var ls network.Layers
+	if err := ls.UnmarshalText([]byte(text)); err != nil {
+		return "", err
+	}
+	if err := (network.Spec{Arch: network.Arch{Layers: ls}}).Norm().Check(); err != nil {
+		return "", err
+	}
+	return ls.String(), nil
 }
 
 // Name is the setting in a few characters that a file name can carry,

@@ -71,17 +71,14 @@ func (f sizesFlag) Set(v string) error {
 }
 func (f layersListFlag) String() string { return "" }
 func (f layersListFlag) Set(v string) error {
-	var ls network.Layers
-	if err := ls.UnmarshalText([]byte(v)); err != nil {
+	ls, err := sweep.ParseLayers(v)
+	if err != nil {
 		return err
 	}
-	if err := (network.Spec{Arch: network.Arch{Layers: ls}}).Norm().Check(); err != nil {
-		return err
-	}
-	if slices.Contains(*f.dst, ls.String()) {
+	if slices.Contains(*f.dst, ls) {
 		return fmt.Errorf("%s is listed twice", ls)
 	}
-	*f.dst = append(*f.dst, ls.String())
+	*f.dst = append(*f.dst, ls)
 	return nil
 }
 func (f floatsFlag) String() string { return "" }
@@ -294,13 +291,7 @@ func (c *sweepCmd) checkMemory(mine []sweep.Setting, limit memlimit.Limit) error
 	}
 	largest, which := 0.0, mine[0]
 	for _, s := range mine {
-		writes := c.saveDir != "" || c.out != ""
-		var est float64
-		if s.Layers != "" {
-			est = archTrainEstimate(s.Arch(), s.BatchSize, n, c.base.Dtype, c.base.Eval != "none", writes)
-		} else {
-			est = trainEstimate(s.Sizes, s.BatchSize, n, c.base.Dtype, c.base.Eval != "none", writes)
-		}
+		est := archTrainEstimate(s.Arch(), s.BatchSize, n, c.base.Dtype, c.base.Eval != "none", c.saveDir != "" || c.out != "")
 		if est += trainSetBytes(c.base.TrainSet); est > largest {
 			largest, which = est, s
 		}
