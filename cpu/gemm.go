@@ -181,10 +181,71 @@ func (g *gemm[T]) block(r0, r1, c0, c1 int) {
 // dotForm computes.
 func (g *gemm[T]) dot() bool { return !g.transA && g.transB }
 
-// dotForm: C[i,j] = α·A[i,:]·B[j,:] + β·C[i,j], both operands' rows contiguous
-// in k (the forward pass a·wᵀ), dotRows rows by two blocks of dotCols
-// columns at a time (dotPair), then one block for the last columns.
+// dotTenRows × dotTenCols is the block of C the AVX-512 kernel dot10x4W
+// computes in one pass: a batch of ten by four columns.
+const (
+	dotTenRows = 10
+	dotTenCols = 4
+)
+
+// dotForm: C[i,j] = α·A[i,:]·B[j,:] + β·C[i,j], both operands' rows
+// contiguous in k (the forward pass a·wᵀ). Where the AVX-512 kernel takes
+// k (a multiple of the lanes), it computes ten rows by four columns at a
+// time (dotTens). Elsewhere, dotRows rows by two blocks of dotCols columns
+// at a time (dotPair), then one block for the last columns (dotBlocks).
+// Every element is the same dot product either way, bit for bit.
 func (g *gemm[T]) dotForm(r0, r1, c0, c1 int) {
+	if !hasDotTen() || r1-r0 < dotTenRows || c1-c0 < dotTenCols || g.k%lanes[T]() != 0 {
+		g.dotBlocks(r0, r1, c0, c1)
+		return
+	}
+	// Tiles of B's rows that fit in L2, each passed over by every block of
+	// ten rows of A, which stays in L1.
+	cols := max(dotTenCols, tileBytes/(g.k*int(unsafe.Sizeof(T(0)))))
+	for t0 := c0; t0 < c1; {
+		t1 := min(t0+cols, c1)
+		if c1-t1 < dotTenCols {
+			t1 = c1
+		}
+		g.dotTens(r0, r1, t0, t1)
+		t0 = t1
+	}
+}
+
+// dotTens is dotForm with dot10x4W, at least ten rows by four columns: the
+// last blocks of rows and of columns overlap the ones before them, and
+// store only what those left.
+func (g *gemm[T]) dotTens(r0, r1, c0, c1 int) {
+	var out [dotTenRows * dotTenCols]T
+	for i, idone := r0, r0; idone < r1; i = min(i+dotTenRows, r1-dotTenRows) {
+		for j, jdone := c0, c0; jdone < c1; j = min(j+dotTenCols, c1-dotTenCols) {
+			dotTenVec(&out, g.a, i, g.lda, g.b, j, g.ldb, g.k)
+			g.store(out[:], dotTenCols, i, idone-i, dotTenRows, j, jdone-j, dotTenCols)
+			jdone = j + dotTenCols
+		}
+		idone = i + dotTenRows
+	}
+}
+
+// store stores rows [r0, r1) and columns [c0, c1) of a block of sums out
+// (row r, column c at out[stride·r+c]) in C from row i, column j on, as
+// α·out + β·C.
+func (g *gemm[T]) store(out []T, stride, i, r0, r1, j, c0, c1 int) {
+	for r := r0; r < r1; r++ {
+		o := out[stride*r:]
+		crow := g.c[(i+r)*g.ldc+j:]
+		for c := c0; c < c1; c++ {
+			if g.beta == 0 {
+				crow[c] = T(g.alpha * o[c])
+			} else {
+				crow[c] = T(g.alpha*o[c]) + T(g.beta*crow[c])
+			}
+		}
+	}
+}
+
+// dotBlocks is dotForm with the four-row kernels.
+func (g *gemm[T]) dotBlocks(r0, r1, c0, c1 int) {
 	const size = dotRows * dotCols
 	var out [2 * size]T
 	for j := c0; j < c1; {

@@ -70,6 +70,24 @@ func checkBlockKernels[T Float](t *testing.T, r *rand.Rand) {
 			}
 		}
 	}
+	for k := lanes[T](); k <= 70; k += lanes[T]() {
+		a := conv[T](randSlice(r, 12*(k+1)))
+		b := conv[T](randSlice(r, 7*(k+2)))
+		var got [dotTenRows * dotTenCols]T
+		if !dotTenVec(&got, a, 1, k+1, b, 2, k+2, k) {
+			break // no such kernel in this set
+		}
+		for r0 := 0; r0 < dotTenRows; r0 += dotRows {
+			var want [dotRows * dotCols]T
+			nr := min(dotRows, dotTenRows-r0)
+			dotBlockGo(true, &want, a, 1+r0, nr, k+1, b, 3, dotCols, k+2, k) // columns 1–3 of the four
+			for x := range nr * dotCols {
+				if g := got[dotTenCols*(r0+x/dotCols)+1+x%dotCols]; !same(g, want[x]) {
+					t.Fatalf("dotTenVec %T k=%d: row %d column %d = %v, want %v", got[0], k, r0+x/dotCols, 1+x%dotCols, g, want[x])
+				}
+			}
+		}
+	}
 	for n := 1; n <= 70; n++ {
 		for _, kk := range []int{1, 3, 10} {
 			for nr := 1; nr <= 4; nr++ {

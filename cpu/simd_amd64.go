@@ -74,6 +74,26 @@ func dotPairVec[T Float](out *[2 * dotRows * dotCols]T, a []T, i, nr, lda int, b
 	return true
 }
 
+// hasDotTen reports whether dotTenVec has a kernel: AVX-512's.
+func hasDotTen() bool { return wide }
+
+// dotTenVec sets out[4r+c] = A[i+r,:]·B[j+c,:] for r < 10, c < 4 with
+// one AVX-512 kernel, k a multiple of the lanes; it reports false, having
+// done nothing, without AVX-512.
+func dotTenVec[T Float](out *[dotTenRows * dotTenCols]T, a []T, i, lda int, b []T, j, ldb, k int) bool {
+	if !wide {
+		return false
+	}
+	_, _ = a[(i+dotTenRows-1)*lda+k-1], b[(j+dotTenCols-1)*ldb+k-1]
+	switch o := any(out).(type) {
+	case *[40]float32:
+		dot10x4WF32(any(&a[i*lda]).(*float32), lda, any(&b[j*ldb]).(*float32), ldb, k, o)
+	case *[40]float64:
+		dot10x4WF64(any(&a[i*lda]).(*float64), lda, any(&b[j*ldb]).(*float64), ldb, k, o)
+	}
+	return true
+}
+
 // axpyKernelF32 and axpyKernelF64 report whether they computed the columns
 // past n&^(lanes−1) too (the AVX-512 kernels do, as axpyTail would).
 func axpyKernelF32(c0, c1, c2, c3 *float32, n int, add bool, beta, coef *float32, k int, b *float32, ldb int) (tail bool) {

@@ -32,3 +32,10 @@ func poolBack2Rows(d, b, g []float32, rows, ow, w int) int { return 0 }
 func poolMax2Rows(d, b []float32, rows, ow, w int) int { return 0 }
 
 func poolKernel() bool { return false }
+
+// hasDotTen: dotTenVec has no kernel here; dotForm takes its four-row blocks.
+func hasDotTen() bool { return false }
+
+func dotTenVec[T Float](out *[dotTenRows * dotTenCols]T, a []T, i, lda int, b []T, j, ldb, k int) bool {
+	return false
+}

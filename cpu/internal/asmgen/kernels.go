@@ -124,26 +124,31 @@ func dotReduce(c *build.Context, e elem) {
 // registers that hold out[0:4], out[4:8] and out[8:12].
 func dotSums(c *build.Context, e elem) (sums []VecPhysical) {
 	for g := 0; g < 3; g++ {
-		acc := ys[4*g : 4*g+4]
-		e.hadd(acc[1], acc[0], acc[0])
-		e.hadd(acc[3], acc[2], acc[2])
-		if e.lanes == 8 {
-			// [a01 b01 a23 b23 | a45 b45 a67 b67], the same for c and d,
-			// summed pairwise, then the halves added.
-			e.hadd(acc[2], acc[0], acc[0])
-			c.VEXTRACTF128(U8(1), acc[0], xs[4*g+1])
-			c.VADDPS(xs[4*g+1], xs[4*g], xs[4*g])
-			sums = append(sums, xs[4*g])
-		} else {
-			// [a01 b01 | a23 b23] and [c01 d01 | c23 d23]: the halves
-			// paired up across the two registers and added.
-			c.VPERM2F128(U8(0x20), acc[2], acc[0], acc[1])
-			c.VPERM2F128(U8(0x31), acc[2], acc[0], acc[3])
-			c.VADDPD(acc[3], acc[1], acc[1])
-			sums = append(sums, acc[1])
-		}
+		sums = append(sums, dotSum4(c, e, g))
 	}
 	return sums
+}
+
+// dotSum4 reduces the lanes of Y(4g)–Y(4g+3), four dot products, and
+// returns the register that holds their four sums.
+func dotSum4(c *build.Context, e elem, g int) VecPhysical {
+	acc := ys[4*g : 4*g+4]
+	e.hadd(acc[1], acc[0], acc[0])
+	e.hadd(acc[3], acc[2], acc[2])
+	if e.lanes == 8 {
+		// [a01 b01 a23 b23 | a45 b45 a67 b67], the same for c and d,
+		// summed pairwise, then the halves added.
+		e.hadd(acc[2], acc[0], acc[0])
+		c.VEXTRACTF128(U8(1), acc[0], xs[4*g+1])
+		c.VADDPS(xs[4*g+1], xs[4*g], xs[4*g])
+		return xs[4*g]
+	}
+	// [a01 b01 | a23 b23] and [c01 d01 | c23 d23]: the halves
+	// paired up across the two registers and added.
+	c.VPERM2F128(U8(0x20), acc[2], acc[0], acc[1])
+	c.VPERM2F128(U8(0x31), acc[2], acc[0], acc[3])
+	c.VADDPD(acc[3], acc[1], acc[1])
+	return acc[1]
 }
 
 // axpy4 updates four rows of C at once: cᵣ[x] = (β·cᵣ[x] if add) +

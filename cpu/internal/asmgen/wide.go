@@ -34,6 +34,7 @@ func wideKernels(c *build.Context) {
 		dot4x3W(c, e)
 		dot4x6W(c, e)
 		dot2x6W(c, e)
+		dot10x4W(c, e)
 		axpy4W(c, e)
 	}
 	poolBack2W(c)
@@ -98,6 +99,77 @@ func dot2x6W(c *build.Context, e elem) {
 	text(c, name, fmt.Sprintf("func(a0, a1, a2, a3, b0, b1, b2, b3, b4, b5 *%s, k int, out *[24]%[1]s)", e.goType),
 		fmt.Sprintf("%s is dot4x6W%s for rows a0 and a1 alone: out's rows 2 and 3 hold nothing of use (a2 and a3 must point at k elements, read by the tail).", name, e.suffix))
 	dotx6W(c, e, 1)
+}
+
+// dot10x4W computes forty dot products, ten rows of A (stride lda) by
+// four of B (stride ldb), over k elements, k a multiple of the lanes: a
+// batch of ten's whole forward block in one pass. Here a Z register holds
+// two columns' accumulators, one a half, and each row's chunk is
+// broadcast to both halves; so ten broadcasts and two row-pair loads feed
+// twenty FMAs, where dot4x6W's ten loads fed twelve. Each dot product's
+// lanes, order and reduction are dot4x3's, so are its bits.
+func dot10x4W(c *build.Context, e elem) {
+	name := "dot10x4W" + e.suffix
+	text(c, name, fmt.Sprintf("func(a *%s, lda int, b *%[1]s, ldb int, k int, out *[40]%[1]s)", e.goType),
+		fmt.Sprintf("%s sets out[4r+c] = aᵣ·b_c for r < 10, c < 4 over k elements, k a multiple of %d.", name, e.lanes))
+	// Rows 0–4 from SI, 5–9 from DI, at 0, L, 2L, 3L and 4L (L = lda in
+	// bytes, R8; 3L in R9); B's rows from R10 at 0, M, 2M and 3M (R11, R12).
+	load(c, "a lda b ldb k out", RSI, R8, R10, R11, RCX, RDX)
+	c.SHLQ(Imm(e.shift), R8)
+	c.SHLQ(Imm(e.shift), R11)
+	c.LEAQ(Mem{Base: R8, Index: R8, Scale: 2}, R9)
+	c.LEAQ(Mem{Base: R11, Index: R11, Scale: 2}, R12)
+	c.LEAQ(Mem{Base: RSI, Index: R8, Scale: 4}, RDI)
+	c.ADDQ(R8, RDI)
+	rows := []Mem{
+		{Base: RSI}, {Base: RSI, Index: R8, Scale: 1}, {Base: RSI, Index: R8, Scale: 2}, {Base: RSI, Index: R9, Scale: 1}, {Base: RSI, Index: R8, Scale: 4},
+		{Base: RDI}, {Base: RDI, Index: R8, Scale: 1}, {Base: RDI, Index: R8, Scale: 2}, {Base: RDI, Index: R9, Scale: 1}, {Base: RDI, Index: R8, Scale: 4},
+	}
+	all := []VecPhysical{Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15,
+		Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z24, Z25, Z26, Z27, Z28, Z29, Z30, Z31}
+	acc := func(r, pair int) VecPhysical { return all[4+2*r+pair] } // Z4–Z23
+	for r := range 10 {
+		for pair := range 2 {
+			c.VPXORD(acc(r, pair), acc(r, pair), acc(r, pair))
+		}
+	}
+	c.SHRQ(Imm(5-e.shift), RCX) // k/lanes chunks of 32 bytes
+	c.TESTQ(RCX, RCX)
+	c.JZ(LabelRef("reduce"))
+	c.Label("loop")
+	cols := []VecPhysical{Z24, Z25}
+	e.mov(Mem{Base: R10}, Y24)
+	c.VINSERTF64X4(U8(1), Mem{Base: R10, Index: R11, Scale: 1}, Z24, Z24)
+	e.mov(Mem{Base: R10, Index: R11, Scale: 2}, Y25)
+	c.VINSERTF64X4(U8(1), Mem{Base: R10, Index: R12, Scale: 1}, Z25, Z25)
+	for r, m := range rows {
+		z := all[26+r%4]
+		c.VBROADCASTF64X4(m, z)
+		for pair := range 2 {
+			e.fma(cols[pair], z, acc(r, pair))
+		}
+	}
+	c.ADDQ(U8(32), RSI)
+	c.ADDQ(U8(32), RDI)
+	c.ADDQ(U8(32), R10)
+	c.DECQ(RCX)
+	c.JNZ(LabelRef("loop"))
+
+	c.Label("reduce")
+	for r := range 10 {
+		c.VEXTRACTF64X4(U8(0), acc(r, 0), Y0)
+		c.VEXTRACTF64X4(U8(1), acc(r, 0), Y1)
+		c.VEXTRACTF64X4(U8(0), acc(r, 1), Y2)
+		c.VEXTRACTF64X4(U8(1), acc(r, 1), Y3)
+		sum := dotSum4(c, e, 0)
+		if e.lanes == 8 {
+			c.VMOVUPS(sum, Mem{Base: RDX, Disp: 16 * r})
+		} else {
+			c.VMOVUPD(sum, Mem{Base: RDX, Disp: 32 * r})
+		}
+	}
+	c.VZEROUPPER()
+	c.RET()
 }
 
 // dotx6W is the body of dot4x6W over the first pairs row pairs.
