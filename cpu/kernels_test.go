@@ -4,7 +4,10 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"slices"
 	"testing"
+
+	"github.com/gputrain/gputrain/graph"
 )
 
 // The kernels against their twins: the vector kernels (AVX2, AVX-512,
@@ -267,6 +270,60 @@ func TestSigmoidTwin(t *testing.T) {
 	for i := range xs {
 		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 			t.Fatalf("σ(%g) = %g by the vector kernel, %g by its twin", xs[i], got[i], want[i])
+		}
+	}
+}
+
+// TestElementwiseKernels holds the vector element-wise kernels to the op
+// table's Go kernels, bit for bit, at every length around the lanes, in
+// place and not, with infinities, NaNs and subnormals among the values.
+func TestElementwiseKernels(t *testing.T) {
+	checkElementwise[float32](t)
+	checkElementwise[float64](t)
+}
+
+func checkElementwise[T Float](t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	special := []T{T(math.Inf(1)), T(math.Inf(-1)), T(math.NaN()), T(math.SmallestNonzeroFloat64), 1e-40, 0}
+	values := func(n int) []T {
+		v := conv[T](randSlice(r, n))
+		for i := range v {
+			if r.IntN(5) == 0 {
+				v[i] = special[r.IntN(len(special))]
+			}
+		}
+		return v
+	}
+	ops := []graph.Op{graph.Add, graph.Sub, graph.Mul, graph.Square, graph.Affine}
+	if vector && elementwiseKernel[T](graph.Add) == nil {
+		t.Fatalf("%T: no vector element-wise kernels on a CPU with vector kernels", T(0))
+	}
+	for _, op := range ops {
+		vk := elementwiseKernel[T](op)
+		if vk == nil {
+			continue
+		}
+		ref := kernel[T](op.Def())
+		for n := 0; n <= 70; n++ {
+			a, b := values(n), values(n)
+			alpha, beta := T(r.Float64()*4-2), T(r.Float64()*2-1)
+			for _, inPlace := range []bool{false, true} {
+				want := values(len(a))
+				got := slices.Clone(want)
+				ga, wa := a, a
+				if inPlace {
+					ga, wa = got, want
+					copy(got, a)
+					copy(want, a)
+				}
+				ref(want, wa, b, alpha, beta)
+				vk(got, ga, b, alpha, beta)
+				for i := range want {
+					if !same(got[i], want[i]) {
+						t.Fatalf("%s %T n=%d in place %v: d[%d] = %v, want %v", op.Def().Name, got[0], n, inPlace, i, got[i], want[i])
+					}
+				}
+			}
 		}
 	}
 }

@@ -162,6 +162,9 @@ func (m *Machine[T]) plan() {
 			}
 		default:
 			s.kernel = kernel[T](def)
+			if vk := elementwiseKernel[T](in.Op); vk != nil {
+				s.kernel = vk
+			}
 			s.elem = newElemJob(def, in, s, s.kernel, m.pool)
 		}
 	}

@@ -1,6 +1,10 @@
 package cpu
 
-import "golang.org/x/sys/cpu"
+import (
+	"golang.org/x/sys/cpu"
+
+	"github.com/gputrain/gputrain/graph"
+)
 
 // vector: the AVX2/FMA kernels need both (Haswell, Zen and later).
 var vector = cpu.X86.HasAVX2 && cpu.X86.HasFMA
@@ -138,4 +142,19 @@ func poolMax2Rows(d, b []float32, rows, ow, w int) int {
 	}
 	_, _ = d[rows*ow-1], b[rows*2*w-1]
 	return poolMax2WF32(&d[0], &b[0], rows, ow, w)
+}
+
+// elementwise32 and elementwise64 are the AVX2 element-wise kernels.
+var (
+	elementwise32 = elementwiseSet(addF32, subF32, mulF32, affineF32, 8)
+	elementwise64 = elementwiseSet(addF64, subF64, mulF64, affineF64, 4)
+)
+
+// elementwiseKernels returns the element-wise kernels of each dtype, nil
+// without AVX2.
+func elementwiseKernels() (map[graph.Op]graph.Kernel[float32], map[graph.Op]graph.Kernel[float64]) {
+	if !vector {
+		return nil, nil
+	}
+	return elementwise32, elementwise64
 }

@@ -279,6 +279,175 @@ done:
 DATA c255F32<>+0(SB)/4, $0x437f0000
 GLOBL c255F32<>(SB), RODATA|NOPTR, $4
 
+// func addF32(d *float32, a *float32, b *float32, n int)
+// Requires: AVX
+TEXT ·addF32(SB), NOSPLIT, $0-32
+	MOVQ d+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	ANDQ $-8, CX
+	XORQ AX, AX
+
+four:
+	LEAQ    32(AX), BX
+	CMPQ    BX, CX
+	JG      one
+	VMOVUPS (SI)(AX*4), Y0
+	VADDPS  (DX)(AX*4), Y0, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	VMOVUPS 32(SI)(AX*4), Y1
+	VADDPS  32(DX)(AX*4), Y1, Y1
+	VMOVUPS Y1, 32(DI)(AX*4)
+	VMOVUPS 64(SI)(AX*4), Y2
+	VADDPS  64(DX)(AX*4), Y2, Y2
+	VMOVUPS Y2, 64(DI)(AX*4)
+	VMOVUPS 96(SI)(AX*4), Y3
+	VADDPS  96(DX)(AX*4), Y3, Y3
+	VMOVUPS Y3, 96(DI)(AX*4)
+	MOVQ    BX, AX
+	JMP     four
+
+one:
+	CMPQ    AX, CX
+	JGE     done
+	VMOVUPS (SI)(AX*4), Y0
+	VADDPS  (DX)(AX*4), Y0, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ    $0x08, AX
+	JMP     one
+
+done:
+	VZEROUPPER
+	RET
+
+// func subF32(d *float32, a *float32, b *float32, n int)
+// Requires: AVX
+TEXT ·subF32(SB), NOSPLIT, $0-32
+	MOVQ d+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	ANDQ $-8, CX
+	XORQ AX, AX
+
+four:
+	LEAQ    32(AX), BX
+	CMPQ    BX, CX
+	JG      one
+	VMOVUPS (SI)(AX*4), Y0
+	VSUBPS  (DX)(AX*4), Y0, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	VMOVUPS 32(SI)(AX*4), Y1
+	VSUBPS  32(DX)(AX*4), Y1, Y1
+	VMOVUPS Y1, 32(DI)(AX*4)
+	VMOVUPS 64(SI)(AX*4), Y2
+	VSUBPS  64(DX)(AX*4), Y2, Y2
+	VMOVUPS Y2, 64(DI)(AX*4)
+	VMOVUPS 96(SI)(AX*4), Y3
+	VSUBPS  96(DX)(AX*4), Y3, Y3
+	VMOVUPS Y3, 96(DI)(AX*4)
+	MOVQ    BX, AX
+	JMP     four
+
+one:
+	CMPQ    AX, CX
+	JGE     done
+	VMOVUPS (SI)(AX*4), Y0
+	VSUBPS  (DX)(AX*4), Y0, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ    $0x08, AX
+	JMP     one
+
+done:
+	VZEROUPPER
+	RET
+
+// func mulF32(d *float32, a *float32, b *float32, n int)
+// Requires: AVX
+TEXT ·mulF32(SB), NOSPLIT, $0-32
+	MOVQ d+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	ANDQ $-8, CX
+	XORQ AX, AX
+
+four:
+	LEAQ    32(AX), BX
+	CMPQ    BX, CX
+	JG      one
+	VMOVUPS (SI)(AX*4), Y0
+	VMULPS  (DX)(AX*4), Y0, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	VMOVUPS 32(SI)(AX*4), Y1
+	VMULPS  32(DX)(AX*4), Y1, Y1
+	VMOVUPS Y1, 32(DI)(AX*4)
+	VMOVUPS 64(SI)(AX*4), Y2
+	VMULPS  64(DX)(AX*4), Y2, Y2
+	VMOVUPS Y2, 64(DI)(AX*4)
+	VMOVUPS 96(SI)(AX*4), Y3
+	VMULPS  96(DX)(AX*4), Y3, Y3
+	VMOVUPS Y3, 96(DI)(AX*4)
+	MOVQ    BX, AX
+	JMP     four
+
+one:
+	CMPQ    AX, CX
+	JGE     done
+	VMOVUPS (SI)(AX*4), Y0
+	VMULPS  (DX)(AX*4), Y0, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ    $0x08, AX
+	JMP     one
+
+done:
+	VZEROUPPER
+	RET
+
+// func affineF32(d *float32, a *float32, n int, alpha float32, beta float32)
+// Requires: AVX
+TEXT ·affineF32(SB), NOSPLIT, $0-32
+	MOVQ         d+0(FP), DI
+	MOVQ         a+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS alpha+24(FP), Y14
+	VBROADCASTSS beta+28(FP), Y15
+	ANDQ         $-8, CX
+	XORQ         AX, AX
+
+four:
+	LEAQ    32(AX), BX
+	CMPQ    BX, CX
+	JG      one
+	VMULPS  (SI)(AX*4), Y14, Y0
+	VADDPS  Y15, Y0, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	VMULPS  32(SI)(AX*4), Y14, Y1
+	VADDPS  Y15, Y1, Y1
+	VMOVUPS Y1, 32(DI)(AX*4)
+	VMULPS  64(SI)(AX*4), Y14, Y2
+	VADDPS  Y15, Y2, Y2
+	VMOVUPS Y2, 64(DI)(AX*4)
+	VMULPS  96(SI)(AX*4), Y14, Y3
+	VADDPS  Y15, Y3, Y3
+	VMOVUPS Y3, 96(DI)(AX*4)
+	MOVQ    BX, AX
+	JMP     four
+
+one:
+	CMPQ    AX, CX
+	JGE     done
+	VMULPS  (SI)(AX*4), Y14, Y0
+	VADDPS  Y15, Y0, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ    $0x08, AX
+	JMP     one
+
+done:
+	VZEROUPPER
+	RET
+
 // func dot4x3F64(a0 *float64, a1 *float64, a2 *float64, a3 *float64, b0 *float64, b1 *float64, b2 *float64, k int, out *[12]float64)
 // Requires: AVX, FMA3
 TEXT ·dot4x3F64(SB), NOSPLIT, $0-72
@@ -562,6 +731,175 @@ GLOBL c255F64<>(SB), RODATA|NOPTR, $8
 
 DATA inv255F64<>+0(SB)/8, $0x3f70101010101010
 GLOBL inv255F64<>(SB), RODATA|NOPTR, $8
+
+// func addF64(d *float64, a *float64, b *float64, n int)
+// Requires: AVX
+TEXT ·addF64(SB), NOSPLIT, $0-32
+	MOVQ d+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	ANDQ $-4, CX
+	XORQ AX, AX
+
+four:
+	LEAQ    16(AX), BX
+	CMPQ    BX, CX
+	JG      one
+	VMOVUPD (SI)(AX*8), Y0
+	VADDPD  (DX)(AX*8), Y0, Y0
+	VMOVUPD Y0, (DI)(AX*8)
+	VMOVUPD 32(SI)(AX*8), Y1
+	VADDPD  32(DX)(AX*8), Y1, Y1
+	VMOVUPD Y1, 32(DI)(AX*8)
+	VMOVUPD 64(SI)(AX*8), Y2
+	VADDPD  64(DX)(AX*8), Y2, Y2
+	VMOVUPD Y2, 64(DI)(AX*8)
+	VMOVUPD 96(SI)(AX*8), Y3
+	VADDPD  96(DX)(AX*8), Y3, Y3
+	VMOVUPD Y3, 96(DI)(AX*8)
+	MOVQ    BX, AX
+	JMP     four
+
+one:
+	CMPQ    AX, CX
+	JGE     done
+	VMOVUPD (SI)(AX*8), Y0
+	VADDPD  (DX)(AX*8), Y0, Y0
+	VMOVUPD Y0, (DI)(AX*8)
+	ADDQ    $0x04, AX
+	JMP     one
+
+done:
+	VZEROUPPER
+	RET
+
+// func subF64(d *float64, a *float64, b *float64, n int)
+// Requires: AVX
+TEXT ·subF64(SB), NOSPLIT, $0-32
+	MOVQ d+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	ANDQ $-4, CX
+	XORQ AX, AX
+
+four:
+	LEAQ    16(AX), BX
+	CMPQ    BX, CX
+	JG      one
+	VMOVUPD (SI)(AX*8), Y0
+	VSUBPD  (DX)(AX*8), Y0, Y0
+	VMOVUPD Y0, (DI)(AX*8)
+	VMOVUPD 32(SI)(AX*8), Y1
+	VSUBPD  32(DX)(AX*8), Y1, Y1
+	VMOVUPD Y1, 32(DI)(AX*8)
+	VMOVUPD 64(SI)(AX*8), Y2
+	VSUBPD  64(DX)(AX*8), Y2, Y2
+	VMOVUPD Y2, 64(DI)(AX*8)
+	VMOVUPD 96(SI)(AX*8), Y3
+	VSUBPD  96(DX)(AX*8), Y3, Y3
+	VMOVUPD Y3, 96(DI)(AX*8)
+	MOVQ    BX, AX
+	JMP     four
+
+one:
+	CMPQ    AX, CX
+	JGE     done
+	VMOVUPD (SI)(AX*8), Y0
+	VSUBPD  (DX)(AX*8), Y0, Y0
+	VMOVUPD Y0, (DI)(AX*8)
+	ADDQ    $0x04, AX
+	JMP     one
+
+done:
+	VZEROUPPER
+	RET
+
+// func mulF64(d *float64, a *float64, b *float64, n int)
+// Requires: AVX
+TEXT ·mulF64(SB), NOSPLIT, $0-32
+	MOVQ d+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	ANDQ $-4, CX
+	XORQ AX, AX
+
+four:
+	LEAQ    16(AX), BX
+	CMPQ    BX, CX
+	JG      one
+	VMOVUPD (SI)(AX*8), Y0
+	VMULPD  (DX)(AX*8), Y0, Y0
+	VMOVUPD Y0, (DI)(AX*8)
+	VMOVUPD 32(SI)(AX*8), Y1
+	VMULPD  32(DX)(AX*8), Y1, Y1
+	VMOVUPD Y1, 32(DI)(AX*8)
+	VMOVUPD 64(SI)(AX*8), Y2
+	VMULPD  64(DX)(AX*8), Y2, Y2
+	VMOVUPD Y2, 64(DI)(AX*8)
+	VMOVUPD 96(SI)(AX*8), Y3
+	VMULPD  96(DX)(AX*8), Y3, Y3
+	VMOVUPD Y3, 96(DI)(AX*8)
+	MOVQ    BX, AX
+	JMP     four
+
+one:
+	CMPQ    AX, CX
+	JGE     done
+	VMOVUPD (SI)(AX*8), Y0
+	VMULPD  (DX)(AX*8), Y0, Y0
+	VMOVUPD Y0, (DI)(AX*8)
+	ADDQ    $0x04, AX
+	JMP     one
+
+done:
+	VZEROUPPER
+	RET
+
+// func affineF64(d *float64, a *float64, n int, alpha float64, beta float64)
+// Requires: AVX
+TEXT ·affineF64(SB), NOSPLIT, $0-40
+	MOVQ         d+0(FP), DI
+	MOVQ         a+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSD alpha+24(FP), Y14
+	VBROADCASTSD beta+32(FP), Y15
+	ANDQ         $-4, CX
+	XORQ         AX, AX
+
+four:
+	LEAQ    16(AX), BX
+	CMPQ    BX, CX
+	JG      one
+	VMULPD  (SI)(AX*8), Y14, Y0
+	VADDPD  Y15, Y0, Y0
+	VMOVUPD Y0, (DI)(AX*8)
+	VMULPD  32(SI)(AX*8), Y14, Y1
+	VADDPD  Y15, Y1, Y1
+	VMOVUPD Y1, 32(DI)(AX*8)
+	VMULPD  64(SI)(AX*8), Y14, Y2
+	VADDPD  Y15, Y2, Y2
+	VMOVUPD Y2, 64(DI)(AX*8)
+	VMULPD  96(SI)(AX*8), Y14, Y3
+	VADDPD  Y15, Y3, Y3
+	VMOVUPD Y3, 96(DI)(AX*8)
+	MOVQ    BX, AX
+	JMP     four
+
+one:
+	CMPQ    AX, CX
+	JGE     done
+	VMULPD  (SI)(AX*8), Y14, Y0
+	VADDPD  Y15, Y0, Y0
+	VMOVUPD Y0, (DI)(AX*8)
+	ADDQ    $0x04, AX
+	JMP     one
+
+done:
+	VZEROUPPER
+	RET
 
 // func sigmoidF32(d *float32, a *float32, n int)
 // Requires: AVX, AVX2, FMA3

@@ -1,5 +1,7 @@
 package cpu
 
+import "github.com/gputrain/gputrain/graph"
+
 // vector: every arm64 CPU has ASIMD (NEON), FMLA included.
 const vector = true
 
@@ -46,4 +48,9 @@ func hasDotTen() bool { return false }
 
 func dotTenVec[T Float](out *[dotTenRows * dotTenCols]T, a []T, i, lda int, b []T, j, ldb, k int) bool {
 	return false
+}
+
+// elementwiseKernels: none here; the op table's Go kernels run.
+func elementwiseKernels() (map[graph.Op]graph.Kernel[float32], map[graph.Op]graph.Kernel[float64]) {
+	return nil, nil
 }

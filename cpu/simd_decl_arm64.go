@@ -17,6 +17,26 @@ func axpy4F32(c0 *float32, c1 *float32, c2 *float32, c3 *float32, n int, add boo
 //go:noescape
 func pixelsF32(dst *float32, src *uint8, n int)
 
+// addF32 sets d[i] = a[i] + b[i] for i < n&^7.
+//
+//go:noescape
+func addF32(d *float32, a *float32, b *float32, n int)
+
+// subF32 sets d[i] = a[i] − b[i] for i < n&^7.
+//
+//go:noescape
+func subF32(d *float32, a *float32, b *float32, n int)
+
+// mulF32 sets d[i] = a[i]·b[i] for i < n&^7.
+//
+//go:noescape
+func mulF32(d *float32, a *float32, b *float32, n int)
+
+// affineF32 sets d[i] = float32(α·a[i]) + β for i < n&^7.
+//
+//go:noescape
+func affineF32(d *float32, a *float32, n int, alpha float32, beta float32)
+
 // dot4x3F64 sets out[3r+c] = aᵣ·b_c over the first k&^3 elements.
 //
 //go:noescape
@@ -31,6 +51,26 @@ func axpy4F64(c0 *float64, c1 *float64, c2 *float64, c3 *float64, n int, add boo
 //
 //go:noescape
 func pixelsF64(dst *float64, src *uint8, n int)
+
+// addF64 sets d[i] = a[i] + b[i] for i < n&^3.
+//
+//go:noescape
+func addF64(d *float64, a *float64, b *float64, n int)
+
+// subF64 sets d[i] = a[i] − b[i] for i < n&^3.
+//
+//go:noescape
+func subF64(d *float64, a *float64, b *float64, n int)
+
+// mulF64 sets d[i] = a[i]·b[i] for i < n&^3.
+//
+//go:noescape
+func mulF64(d *float64, a *float64, b *float64, n int)
+
+// affineF64 sets d[i] = float64(α·a[i]) + β for i < n&^3.
+//
+//go:noescape
+func affineF64(d *float64, a *float64, n int, alpha float64, beta float64)
 
 // sigmoidF32 sets d[i] = 1/(1+exp(−a[i])) for i < n&^7, to within 2 ulp of
 // the float64 formula rounded. exp's argument is clamped to [−86, 88], where

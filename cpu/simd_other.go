@@ -2,6 +2,8 @@
 
 package cpu
 
+import "github.com/gputrain/gputrain/graph"
+
 // vector: no vector kernels for this architecture; the plain Go twins run.
 const vector = false
 
@@ -38,4 +40,9 @@ func hasDotTen() bool { return false }
 
 func dotTenVec[T Float](out *[dotTenRows * dotTenCols]T, a []T, i, lda int, b []T, j, ldb, k int) bool {
 	return false
+}
+
+// elementwiseKernels: none here; the op table's Go kernels run.
+func elementwiseKernels() (map[graph.Op]graph.Kernel[float32], map[graph.Op]graph.Kernel[float64]) {
+	return nil, nil
 }

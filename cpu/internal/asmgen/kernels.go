@@ -42,6 +42,10 @@ func kernels(c *build.Context) {
 		dot4x3(c, e)
 		axpy4(c, e)
 		pixels(c, e)
+		for _, op := range binaryOps(c, e) {
+			binary(c, e, op)
+		}
+		affine(c, e)
 	}
 	sigmoidF32(c)
 	prefetch(c)
@@ -321,6 +325,88 @@ func pixels(c *build.Context, e elem) {
 	}
 	c.ADDQ(Imm(uint64(e.lanes)), RBX)
 	c.JMP(LabelRef("loop"))
+	c.Label("done")
+	c.VZEROUPPER()
+	c.RET()
+}
+
+// binaryOp is an element-wise op of two operands: name, what it computes,
+// and its instruction (Go's operand order: source 2, source 1, destination).
+type binaryOp struct {
+	name, math string
+	inst       func(...Op)
+}
+
+func binaryOps(c *build.Context, e elem) []binaryOp {
+	if e.size == 8 {
+		return []binaryOp{{"add", "a[i] + b[i]", c.VADDPD}, {"sub", "a[i] − b[i]", c.VSUBPD}, {"mul", "a[i]·b[i]", c.VMULPD}}
+	}
+	return []binaryOp{{"add", "a[i] + b[i]", c.VADDPS}, {"sub", "a[i] − b[i]", c.VSUBPS}, {"mul", "a[i]·b[i]", c.VMULPS}}
+}
+
+// binary is an element-wise op over n&^(lanes−1) elements, four registers
+// a pass, then one: each element one IEEE operation, as in Go.
+func binary(c *build.Context, e elem, op binaryOp) {
+	name := op.name + e.suffix
+	text(c, name, fmt.Sprintf("func(d, a, b *%s, n int)", e.goType),
+		fmt.Sprintf("%s sets d[i] = %s for i < n&^%d.", name, op.math, e.lanes-1))
+	load(c, "d a b n", RDI, RSI, RDX, RCX)
+	elementwise(c, e, func(x, y VecPhysical, at func(Register) Mem) {
+		e.mov(at(RSI), x)
+		op.inst(at(RDX), x, x)
+	})
+}
+
+// affine is the op table's affine over n&^(lanes−1) elements: α·a[i]
+// rounded, then β added (a multiply and an add, never fused).
+func affine(c *build.Context, e elem) {
+	name := "affine" + e.suffix
+	text(c, name, fmt.Sprintf("func(d, a *%s, n int, alpha, beta %[1]s)", e.goType),
+		fmt.Sprintf("%s sets d[i] = %s(α·a[i]) + β for i < n&^%d.", name, e.goType, e.lanes-1))
+	load(c, "d a n", RDI, RSI, RCX)
+	for i, name := range []string{"alpha", "beta"} {
+		p, err := c.Param(name).Resolve()
+		if err != nil {
+			panic(err) // the signature above has both
+		}
+		e.bcast(p.Addr, []VecPhysical{Y14, Y15}[i])
+	}
+	add := c.VADDPS
+	if e.size == 8 {
+		add = c.VADDPD
+	}
+	elementwise(c, e, func(x, y VecPhysical, at func(Register) Mem) {
+		e.mul(at(RSI), Y14, x)
+		add(Y15, x, x)
+	})
+}
+
+// elementwise runs body over the n&^(lanes−1) elements of count RCX,
+// four registers (Y0–Y3) a pass while four are left, then one; body loads
+// its operands at(base) and leaves the result in x, stored at(RDI).
+func elementwise(c *build.Context, e elem, body func(x, y VecPhysical, at func(Register) Mem)) {
+	c.ANDQ(I8(-int8(e.lanes)), RCX)
+	c.XORQ(RAX, RAX)
+	step := 4 * e.lanes
+	c.Label("four")
+	c.LEAQ(Mem{Base: RAX, Disp: step}, RBX)
+	c.CMPQ(RBX, RCX)
+	c.JG(LabelRef("one"))
+	for r := range 4 {
+		at := func(base Register) Mem { return Mem{Base: base, Index: RAX, Scale: uint8(e.size), Disp: 32 * r} }
+		body(ys[r], ys[4+r], at)
+		e.mov(ys[r], at(RDI))
+	}
+	c.MOVQ(RBX, RAX)
+	c.JMP(LabelRef("four"))
+	c.Label("one")
+	c.CMPQ(RAX, RCX)
+	c.JGE(LabelRef("done"))
+	at := func(base Register) Mem { return Mem{Base: base, Index: RAX, Scale: uint8(e.size)} }
+	body(Y0, Y4, at)
+	e.mov(Y0, at(RDI))
+	c.ADDQ(Imm(uint64(e.lanes)), RAX)
+	c.JMP(LabelRef("one"))
 	c.Label("done")
 	c.VZEROUPPER()
 	c.RET()
