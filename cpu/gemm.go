@@ -189,13 +189,12 @@ const (
 )
 
 // dotForm: C[i,j] = α·A[i,:]·B[j,:] + β·C[i,j], both operands' rows
-// contiguous in k (the forward pass a·wᵀ). Where the AVX-512 kernel takes
-// k (a multiple of the lanes), it computes ten rows by four columns at a
-// time (dotTens). Elsewhere, dotRows rows by two blocks of dotCols columns
+// contiguous in k (the forward pass a·wᵀ). With the AVX-512 kernel, it
+// computes ten rows by four columns at a time (dotTens). Elsewhere, dotRows rows by two blocks of dotCols columns
 // at a time (dotPair), then one block for the last columns (dotBlocks).
 // Every element is the same dot product either way, bit for bit.
 func (g *gemm[T]) dotForm(r0, r1, c0, c1 int) {
-	if !hasDotTen() || r1-r0 < dotTenRows || c1-c0 < dotTenCols || g.k%lanes[T]() != 0 {
+	if !hasDotTen() || r1-r0 < dotTenRows || c1-c0 < dotTenCols || g.k < 1 {
 		g.dotBlocks(r0, r1, c0, c1)
 		return
 	}

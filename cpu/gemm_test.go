@@ -134,7 +134,7 @@ func TestTilingKeepsResults(t *testing.T) {
 // and columns overlap the blocks before them, give every element of C the
 // bits the four-row blocks give it, β applied once, in both dtypes.
 func TestDotTenKeepsResults(t *testing.T) {
-	for _, c := range [][3]int{{10, 30, 784}, {13, 7, 64}, {25, 9, 40}, {100, 30, 784}, {10, 4, 8}, {11, 5, 16}, {12, 200, 784}} { // the last spans tiles of B
+	for _, c := range [][3]int{{10, 30, 784}, {13, 7, 64}, {25, 9, 40}, {100, 30, 784}, {10, 4, 8}, {11, 5, 16}, {12, 200, 784}, {10, 10, 30}, {13, 7, 5}, {21, 9, 1}} { // {12, 200, 784} spans tiles of B; the last three leave tails
 		checkDotTen[float32](t, c[0], c[1], c[2])
 		checkDotTen[float64](t, c[0], c[1], c[2])
 	}

@@ -73,7 +73,7 @@ func checkBlockKernels[T Float](t *testing.T, r *rand.Rand) {
 			}
 		}
 	}
-	for k := lanes[T](); k <= 70; k += lanes[T]() {
+	for k := 1; k <= 70; k++ {
 		a := conv[T](randSlice(r, 12*(k+1)))
 		b := conv[T](randSlice(r, 7*(k+2)))
 		var got [dotTenRows * dotTenCols]T

@@ -82,8 +82,8 @@ func dotPairVec[T Float](out *[2 * dotRows * dotCols]T, a []T, i, nr, lda int, b
 func hasDotTen() bool { return wide }
 
 // dotTenVec sets out[4r+c] = A[i+r,:]·B[j+c,:] for r < 10, c < 4 with
-// one AVX-512 kernel, k a multiple of the lanes; it reports false, having
-// done nothing, without AVX-512.
+// one AVX-512 kernel; it reports false, having done nothing, without
+// AVX-512.
 func dotTenVec[T Float](out *[dotTenRows * dotTenCols]T, a []T, i, lda int, b []T, j, ldb, k int) bool {
 	if !wide {
 		return false

@@ -17,7 +17,7 @@ func dot4x6WF32(a0 *float32, a1 *float32, a2 *float32, a3 *float32, b0 *float32,
 //go:noescape
 func dot2x6WF32(a0 *float32, a1 *float32, a2 *float32, a3 *float32, b0 *float32, b1 *float32, b2 *float32, b3 *float32, b4 *float32, b5 *float32, k int, out *[24]float32)
 
-// dot10x4WF32 sets out[4r+c] = aᵣ·b_c for r < 10, c < 4 over k elements, k a multiple of 8.
+// dot10x4WF32 sets out[4r+c] = aᵣ·b_c for r < 10, c < 4 over k elements.
 //
 //go:noescape
 func dot10x4WF32(a *float32, lda int, b *float32, ldb int, k int, out *[40]float32)
@@ -42,7 +42,7 @@ func dot4x6WF64(a0 *float64, a1 *float64, a2 *float64, a3 *float64, b0 *float64,
 //go:noescape
 func dot2x6WF64(a0 *float64, a1 *float64, a2 *float64, a3 *float64, b0 *float64, b1 *float64, b2 *float64, b3 *float64, b4 *float64, b5 *float64, k int, out *[24]float64)
 
-// dot10x4WF64 sets out[4r+c] = aᵣ·b_c for r < 10, c < 4 over k elements, k a multiple of 4.
+// dot10x4WF64 sets out[4r+c] = aᵣ·b_c for r < 10, c < 4 over k elements.
 //
 //go:noescape
 func dot10x4WF64(a *float64, lda int, b *float64, ldb int, k int, out *[40]float64)

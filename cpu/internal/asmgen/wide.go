@@ -102,16 +102,16 @@ func dot2x6W(c *build.Context, e elem) {
 }
 
 // dot10x4W computes forty dot products, ten rows of A (stride lda) by
-// four of B (stride ldb), over k elements, k a multiple of the lanes: a
-// batch of ten's whole forward block in one pass. Here a Z register holds
-// two columns' accumulators, one a half, and each row's chunk is
-// broadcast to both halves; so ten broadcasts and two row-pair loads feed
-// twenty FMAs, where dot4x6W's ten loads fed twelve. Each dot product's
-// lanes, order and reduction are dot4x3's, so are its bits.
+// four of B (stride ldb), over k elements: a batch of ten's whole forward
+// block in one pass. Here a Z register holds two columns' accumulators,
+// one a half, and each row's chunk is broadcast to both halves; so ten
+// broadcasts and two row-pair loads feed twenty FMAs, where dot4x6W's ten
+// loads fed twelve. Each dot product's lanes, order, reduction and tail
+// are dot4x3's and dotTail's, so are its bits.
 func dot10x4W(c *build.Context, e elem) {
 	name := "dot10x4W" + e.suffix
 	text(c, name, fmt.Sprintf("func(a *%s, lda int, b *%[1]s, ldb int, k int, out *[40]%[1]s)", e.goType),
-		fmt.Sprintf("%s sets out[4r+c] = aᵣ·b_c for r < 10, c < 4 over k elements, k a multiple of %d.", name, e.lanes))
+		fmt.Sprintf("%s sets out[4r+c] = aᵣ·b_c for r < 10, c < 4 over k elements.", name))
 	// Rows 0–4 from SI, 5–9 from DI, at 0, L, 2L, 3L and 4L (L = lda in
 	// bytes, R8; 3L in R9); B's rows from R10 at 0, M, 2M and 3M (R11, R12).
 	load(c, "a lda b ldb k out", RSI, R8, R10, R11, RCX, RDX)
@@ -155,18 +155,61 @@ func dot10x4W(c *build.Context, e elem) {
 	c.DECQ(RCX)
 	c.JNZ(LabelRef("loop"))
 
+	// Each row's four sums, reduced as dot4x3's, go to the low part of its
+	// first accumulator (free once reduced): X or Y(4+2r).
 	c.Label("reduce")
+	sums := func(r int) VecPhysical {
+		if e.lanes == 8 {
+			return acc(r, 0).AsX().(VecPhysical)
+		}
+		return acc(r, 0).AsY().(VecPhysical)
+	}
 	for r := range 10 {
 		c.VEXTRACTF64X4(U8(0), acc(r, 0), Y0)
 		c.VEXTRACTF64X4(U8(1), acc(r, 0), Y1)
 		c.VEXTRACTF64X4(U8(0), acc(r, 1), Y2)
 		c.VEXTRACTF64X4(U8(1), acc(r, 1), Y3)
-		sum := dotSum4(c, e, 0)
-		if e.lanes == 8 {
-			c.VMOVUPS(sum, Mem{Base: RDX, Disp: 16 * r})
-		} else {
-			c.VMOVUPD(sum, Mem{Base: RDX, Disp: 32 * r})
+		c.VMOVAPS(dotSum4(c, e, 0), sums(r))
+	}
+	// The k mod lanes elements left, as dotTail adds them: per element,
+	// B's four in one register, each product rounded, then added.
+	c.Load(c.Param("k"), RCX)
+	c.ANDQ(U8(e.lanes-1), RCX)
+	c.JZ(LabelRef("store"))
+	c.Label("tail")
+	if e.lanes == 8 {
+		c.VMOVSS(Mem{Base: R10}, X0)
+		c.VINSERTPS(U8(0x10), Mem{Base: R10, Index: R11, Scale: 1}, X0, X0)
+		c.VINSERTPS(U8(0x20), Mem{Base: R10, Index: R11, Scale: 2}, X0, X0)
+		c.VINSERTPS(U8(0x30), Mem{Base: R10, Index: R12, Scale: 1}, X0, X0)
+	} else {
+		c.VMOVSD(Mem{Base: R10}, X0)
+		c.VMOVHPD(Mem{Base: R10, Index: R11, Scale: 1}, X0, X0)
+		c.VMOVSD(Mem{Base: R10, Index: R11, Scale: 2}, X2)
+		c.VMOVHPD(Mem{Base: R10, Index: R12, Scale: 1}, X2, X2)
+		c.VINSERTF128(U8(1), X2, Y0, Y0)
+	}
+	for r, m := range rows {
+		x, w := X1, X0
+		if e.lanes == 4 {
+			x, w = Y1, Y0
 		}
+		e.bcast(m, x)
+		e.mul(w, x, x)
+		if e.lanes == 8 {
+			c.VADDPS(x, sums(r), sums(r))
+		} else {
+			c.VADDPD(x, sums(r), sums(r))
+		}
+	}
+	for _, r := range []Register{RSI, RDI, R10} {
+		c.ADDQ(Imm(uint64(e.size)), r)
+	}
+	c.DECQ(RCX)
+	c.JNZ(LabelRef("tail"))
+	c.Label("store")
+	for r := range 10 {
+		e.mov(sums(r), Mem{Base: RDX, Disp: 4 * e.size * r})
 	}
 	c.VZEROUPPER()
 	c.RET()
