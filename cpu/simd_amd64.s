@@ -253,24 +253,28 @@ done:
 	RET
 
 // func pixelsF32(dst *float32, src *uint8, n int)
-// Requires: AVX, AVX2
+// Requires: AVX, AVX2, FMA3
 TEXT ·pixelsF32(SB), NOSPLIT, $0-24
 	MOVQ         dst+0(FP), DI
 	MOVQ         src+8(FP), SI
 	MOVQ         n+16(FP), CX
 	ANDQ         $-8, CX
 	VBROADCASTSS c255F32<>+0(SB), Y7
+	VBROADCASTSS inv255F32<>+0(SB), Y6
 	XORQ         BX, BX
 
 loop:
-	CMPQ      BX, CX
-	JGE       done
-	VPMOVZXBD (SI)(BX*1), Y0
-	VCVTDQ2PS Y0, Y0
-	VDIVPS    Y7, Y0, Y0
-	VMOVUPS   Y0, (DI)(BX*4)
-	ADDQ      $0x08, BX
-	JMP       loop
+	CMPQ         BX, CX
+	JGE          done
+	VPMOVZXBD    (SI)(BX*1), Y0
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y6, Y0, Y1
+	VMOVAPS      Y0, Y2
+	VFNMADD231PS Y7, Y1, Y2
+	VFMADD231PS  Y6, Y2, Y1
+	VMOVUPS      Y1, (DI)(BX*4)
+	ADDQ         $0x08, BX
+	JMP          loop
 
 done:
 	VZEROUPPER
@@ -278,6 +282,9 @@ done:
 
 DATA c255F32<>+0(SB)/4, $0x437f0000
 GLOBL c255F32<>(SB), RODATA|NOPTR, $4
+
+DATA inv255F32<>+0(SB)/4, $0x3b808081
+GLOBL inv255F32<>(SB), RODATA|NOPTR, $4
 
 // func addF32(d *float32, a *float32, b *float32, n int)
 // Requires: AVX

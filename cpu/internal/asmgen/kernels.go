@@ -291,10 +291,10 @@ func constant(c *build.Context, name string, v float64, e elem) Mem {
 }
 
 // pixels converts bytes to their value over 255, exactly as Go's T(p)/255
-// rounds it: float32 by a true division, float64 without one (VDIVPD is the
-// slowest instruction here): q = p·r with r the rounded 1/255, then one
-// fused correction q + (p − q·255)·r, which rounds correctly (Markstein).
-// The test checks all 256 values.
+// rounds it, without a division (VDIVPS and VDIVPD are the slowest
+// instructions here): q = p·r with r the rounded 1/255, then one fused
+// correction q + (p − q·255)·r, which rounds correctly (Markstein). The
+// test checks all 256 values.
 func pixels(c *build.Context, e elem) {
 	name := "pixels" + e.suffix
 	text(c, name, fmt.Sprintf("func(dst *%s, src *uint8, n int)", e.goType),
@@ -302,9 +302,7 @@ func pixels(c *build.Context, e elem) {
 	load(c, "dst src n", RDI, RSI, RCX)
 	c.ANDQ(I8(-int8(e.lanes)), RCX)
 	e.bcast(constant(c, "c255"+e.suffix, 255, e), Y7)
-	if e.size == 8 {
-		e.bcast(constant(c, "inv255"+e.suffix, 1.0/255, e), Y6)
-	}
+	e.bcast(constant(c, "inv255"+e.suffix, 1.0/255, e), Y6)
 	c.XORQ(RBX, RBX)
 	c.Label("loop")
 	c.CMPQ(RBX, RCX)
@@ -312,8 +310,11 @@ func pixels(c *build.Context, e elem) {
 	if e.size == 4 {
 		c.VPMOVZXBD(Mem{Base: RSI, Index: RBX, Scale: 1}, Y0)
 		c.VCVTDQ2PS(Y0, Y0)
-		c.VDIVPS(Y7, Y0, Y0)
-		c.VMOVUPS(Y0, Mem{Base: RDI, Index: RBX, Scale: 4})
+		c.VMULPS(Y6, Y0, Y1)
+		c.VMOVAPS(Y0, Y2)
+		c.VFNMADD231PS(Y7, Y1, Y2)
+		c.VFMADD231PS(Y6, Y2, Y1)
+		c.VMOVUPS(Y1, Mem{Base: RDI, Index: RBX, Scale: 4})
 	} else {
 		c.VPMOVZXBD(Mem{Base: RSI, Index: RBX, Scale: 1}, X0)
 		c.VCVTDQ2PD(X0, Y0)
