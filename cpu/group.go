@@ -132,6 +132,7 @@ type member[T Float] struct {
 	st       *stack[T] // nil: the network's first layer is not stacked
 	slot     int
 	update   int  // the index of its W₁ update (firstUpdate)
+	biasNext bool // the program's second instruction adds b₁ to X·W₁ᵀ, its only reader (biasNext)
 	active   bool // taking the stacked step now
 	m, k     int  // the waiting Train call
 	waiting  bool // inside Train
@@ -152,55 +153,11 @@ func (gf *groupOf[T]) add(cfg train.Config, key string) (*member[T], error) {
 	gf.members = append(gf.members, mb)
 	gf.live++
 	if st := gf.stackFor(mb, key); st != nil {
-		mb.st, mb.slot, mb.update = st, len(st.members), firstUpdate(mb.params.P)
+		mb.st, mb.slot, mb.update, mb.biasNext = st, len(st.members), firstUpdate(mb.params.P), biasNext(mb.params.P)
 		st.members = append(st.members, mb)
 		st.grow(gf.g.pool)
 	}
 	return mb, nil
-}
-
-// firstUpdate is the index of the step program's update of W₁ from the
-// shared X, W₁ ← β·W₁ + α·δᵀ·X, when it can wait until the program's
-// other instructions are done (none after it writes W₁, δ or X, or reads
-// W₁) and the batch fits the kernels' coefficients; -1 otherwise.
-func firstUpdate(p *graph.Program) int {
-	w, x := p.Storage(p.Weights[0]), p.Storage(p.X)
-	for u, in := range p.Instrs {
-		if in.Op != graph.MatMul || in.Dst != p.Weights[0] {
-			continue
-		}
-		d := p.Storage(in.A)
-		if in.B != p.X || !in.TransA || in.TransB || p.Batch > axpyMaxK || p.Bufs[in.A].Kind != graph.Temp || p.Bufs[in.A].Cols != p.Bufs[in.Dst].Rows {
-			return -1
-		}
-		for _, later := range p.Instrs[u+1:] {
-			if s := p.Storage(later.Dst); s == w || s == d || s == x || slices.Contains(later.Reads(), p.Weights[0]) {
-				return -1
-			}
-		}
-		return u
-	}
-	return -1
-}
-
-// firstProduct is the index of the step program's X·W₁ᵀ when it is the
-// program's first instruction and nothing else views W₁'s or X's memory;
-// -1 otherwise.
-func firstProduct(p *graph.Program) int {
-	if len(p.Instrs) == 0 || len(p.Weights) == 0 || p.Y < 0 {
-		return -1
-	}
-	in := p.Instrs[0]
-	if in.Op != graph.MatMul || in.A != p.X || in.B != p.Weights[0] || in.TransA || !in.TransB ||
-		in.Alpha != 1 || in.Beta != 0 || p.Bufs[in.Dst].Kind != graph.Temp || p.Bufs[in.Dst].Alias >= 0 {
-		return -1
-	}
-	for i := range p.Bufs {
-		if s := p.Storage(i); i != s && (s == p.Weights[0] || s == p.X || s == p.Y || s == in.Dst) {
-			return -1
-		}
-	}
-	return 0
 }
 
 // stackFor finds or makes the stack of mb's key, batch and first layer.
@@ -409,11 +366,20 @@ func (st *stack[T]) train(set []*member[T]) {
 			if mc.steps == nil {
 				mc.plan()
 			}
-			dst := mc.bufs[mc.P.Instrs[0].Dst]
-			for r := range m {
-				copy(dst[r*h:(r+1)*h], st.out[r*cols+mb.slot*h:])
+			first := 1
+			if mb.biasNext { // X·W₁ᵀ + b₁ straight from the stacked product
+				add := mc.steps[1]
+				for r := range m {
+					add.kernel(add.d[r*h:(r+1)*h], st.out[r*cols+mb.slot*h:][:h], add.b, 0, 0)
+				}
+				first = 2
+			} else {
+				dst := mc.bufs[mc.P.Instrs[0].Dst]
+				for r := range m {
+					copy(dst[r*h:(r+1)*h], st.out[r*cols+mb.slot*h:])
+				}
 			}
-			mc.runRange(1, mb.update)
+			mc.runRange(first, mb.update)
 			mc.runRange(mb.update+1, len(mc.steps))
 			mb.costs = append(mb.costs, float64(mc.Buf(mc.P.Cost)[0]))
 			mb.done += m
