@@ -276,7 +276,7 @@ func TestSigmoidTwin(t *testing.T) {
 
 // TestElementwiseKernels holds the vector element-wise kernels to the op
 // table's Go kernels, bit for bit, at every length around the lanes, in
-// place and not, with infinities, NaNs and subnormals among the values.
+// place and not, with infinities, NaNs, subnormals and −0 among the values.
 func TestElementwiseKernels(t *testing.T) {
 	checkElementwise[float32](t)
 	checkElementwise[float64](t)
@@ -284,7 +284,7 @@ func TestElementwiseKernels(t *testing.T) {
 
 func checkElementwise[T Float](t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	special := []T{T(math.Inf(1)), T(math.Inf(-1)), T(math.NaN()), T(math.SmallestNonzeroFloat64), 1e-40, 0}
+	special := []T{T(math.Inf(1)), T(math.Inf(-1)), T(math.NaN()), T(math.SmallestNonzeroFloat64), 1e-40, 0, T(math.Copysign(0, -1))}
 	values := func(n int) []T {
 		v := conv[T](randSlice(r, n))
 		for i := range v {
