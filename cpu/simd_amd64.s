@@ -263,7 +263,28 @@ TEXT ·pixelsF32(SB), NOSPLIT, $0-24
 	VBROADCASTSS inv255F32<>+0(SB), Y6
 	XORQ         BX, BX
 
-loop:
+two:
+	LEAQ         16(BX), DX
+	CMPQ         DX, CX
+	JG           one
+	VPMOVZXBD    (SI)(BX*1), Y0
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y6, Y0, Y1
+	VMOVAPS      Y0, Y2
+	VFNMADD231PS Y7, Y1, Y2
+	VFMADD231PS  Y6, Y2, Y1
+	VMOVUPS      Y1, (DI)(BX*4)
+	VPMOVZXBD    8(SI)(BX*1), Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y6, Y3, Y4
+	VMOVAPS      Y3, Y5
+	VFNMADD231PS Y7, Y4, Y5
+	VFMADD231PS  Y6, Y5, Y4
+	VMOVUPS      Y4, 32(DI)(BX*4)
+	MOVQ         DX, BX
+	JMP          two
+
+one:
 	CMPQ         BX, CX
 	JGE          done
 	VPMOVZXBD    (SI)(BX*1), Y0
@@ -273,8 +294,6 @@ loop:
 	VFNMADD231PS Y7, Y1, Y2
 	VFMADD231PS  Y6, Y2, Y1
 	VMOVUPS      Y1, (DI)(BX*4)
-	ADDQ         $0x08, BX
-	JMP          loop
 
 done:
 	VZEROUPPER
@@ -716,7 +735,28 @@ TEXT ·pixelsF64(SB), NOSPLIT, $0-24
 	VBROADCASTSD inv255F64<>+0(SB), Y6
 	XORQ         BX, BX
 
-loop:
+two:
+	LEAQ         8(BX), DX
+	CMPQ         DX, CX
+	JG           one
+	VPMOVZXBD    (SI)(BX*1), X0
+	VCVTDQ2PD    X0, Y0
+	VMULPD       Y6, Y0, Y1
+	VMOVAPD      Y0, Y2
+	VFNMADD231PD Y7, Y1, Y2
+	VFMADD231PD  Y6, Y2, Y1
+	VMOVUPD      Y1, (DI)(BX*8)
+	VPMOVZXBD    4(SI)(BX*1), X3
+	VCVTDQ2PD    X3, Y3
+	VMULPD       Y6, Y3, Y4
+	VMOVAPD      Y3, Y5
+	VFNMADD231PD Y7, Y4, Y5
+	VFMADD231PD  Y6, Y5, Y4
+	VMOVUPD      Y4, 32(DI)(BX*8)
+	MOVQ         DX, BX
+	JMP          two
+
+one:
 	CMPQ         BX, CX
 	JGE          done
 	VPMOVZXBD    (SI)(BX*1), X0
@@ -726,8 +766,6 @@ loop:
 	VFNMADD231PD Y7, Y1, Y2
 	VFMADD231PD  Y6, Y2, Y1
 	VMOVUPD      Y1, (DI)(BX*8)
-	ADDQ         $0x04, BX
-	JMP          loop
 
 done:
 	VZEROUPPER

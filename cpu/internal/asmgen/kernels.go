@@ -303,29 +303,41 @@ func pixels(c *build.Context, e elem) {
 	c.ANDQ(I8(-int8(e.lanes)), RCX)
 	e.bcast(constant(c, "c255"+e.suffix, 255, e), Y7)
 	e.bcast(constant(c, "inv255"+e.suffix, 1.0/255, e), Y6)
+	// Two registers a pass while two are left (independent chains), then one.
+	convert := func(disp int, v []VecPhysical) {
+		src := Mem{Base: RSI, Index: RBX, Scale: 1, Disp: disp}
+		dst := Mem{Base: RDI, Index: RBX, Scale: uint8(e.size), Disp: disp * e.size}
+		if e.size == 4 {
+			c.VPMOVZXBD(src, v[0])
+			c.VCVTDQ2PS(v[0], v[0])
+			c.VMULPS(Y6, v[0], v[1])
+			c.VMOVAPS(v[0], v[2])
+			c.VFNMADD231PS(Y7, v[1], v[2])
+			c.VFMADD231PS(Y6, v[2], v[1])
+			c.VMOVUPS(v[1], dst)
+		} else {
+			c.VPMOVZXBD(src, v[0].AsX())
+			c.VCVTDQ2PD(v[0].AsX(), v[0])
+			c.VMULPD(Y6, v[0], v[1])
+			c.VMOVAPD(v[0], v[2])
+			c.VFNMADD231PD(Y7, v[1], v[2])
+			c.VFMADD231PD(Y6, v[2], v[1])
+			c.VMOVUPD(v[1], dst)
+		}
+	}
 	c.XORQ(RBX, RBX)
-	c.Label("loop")
+	c.Label("two")
+	c.LEAQ(Mem{Base: RBX, Disp: 2 * e.lanes}, RDX)
+	c.CMPQ(RDX, RCX)
+	c.JG(LabelRef("one"))
+	convert(0, ys[0:3])
+	convert(e.lanes, ys[3:6])
+	c.MOVQ(RDX, RBX)
+	c.JMP(LabelRef("two"))
+	c.Label("one")
 	c.CMPQ(RBX, RCX)
 	c.JGE(LabelRef("done"))
-	if e.size == 4 {
-		c.VPMOVZXBD(Mem{Base: RSI, Index: RBX, Scale: 1}, Y0)
-		c.VCVTDQ2PS(Y0, Y0)
-		c.VMULPS(Y6, Y0, Y1)
-		c.VMOVAPS(Y0, Y2)
-		c.VFNMADD231PS(Y7, Y1, Y2)
-		c.VFMADD231PS(Y6, Y2, Y1)
-		c.VMOVUPS(Y1, Mem{Base: RDI, Index: RBX, Scale: 4})
-	} else {
-		c.VPMOVZXBD(Mem{Base: RSI, Index: RBX, Scale: 1}, X0)
-		c.VCVTDQ2PD(X0, Y0)
-		c.VMULPD(Y6, Y0, Y1)
-		c.VMOVAPD(Y0, Y2)
-		c.VFNMADD231PD(Y7, Y1, Y2)
-		c.VFMADD231PD(Y6, Y2, Y1)
-		c.VMOVUPD(Y1, Mem{Base: RDI, Index: RBX, Scale: 8})
-	}
-	c.ADDQ(Imm(uint64(e.lanes)), RBX)
-	c.JMP(LabelRef("loop"))
+	convert(0, ys[0:3])
 	c.Label("done")
 	c.VZEROUPPER()
 	c.RET()
