@@ -149,7 +149,7 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.resume, "resume", "", "continue the sweep kept in this --out folder, with its settings")
 	fs.StringVar(&c.shard, "shard", "", "train only part I (from 0) of N of the grid: I/N")
 	cli.IntVar(fs, &c.shards, "shards", 0, "split the grid into N parts and take this task's from JOB_COMPLETION_INDEX (Kubernetes) or SLURM_ARRAY_TASK_ID (Slurm)")
-	cli.IntVar(fs, &c.parallel, "parallel", 0, "CPU: groups of networks that train together, one core each (default: one per core); CUDA: not used (the networks of one shape train as one batched program)")
+	cli.IntVar(fs, &c.parallel, "parallel", 0, "CPU: groups of networks that train together, the cores shared among them (default: two per core); CUDA: not used (the networks of one shape train as one batched program)")
 	fs.StringVar(&c.maxMemory, "max-memory", "", "refuse a sweep needing more memory than this (4GiB, 500MB)")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress line")
 	if err := cli.Parse(fs, args, stdout); err != nil {
@@ -274,7 +274,11 @@ func (c *sweepCmd) check() error {
 		return cli.Usagef("--data is empty: name the folder of the MNIST files")
 	}
 	if c.parallel == 0 {
-		c.parallel = runtime.GOMAXPROCS(0)
+		// Twice the cores: where one core runs slower than the other (a
+		// shared machine's do, by a quarter at times), the Go scheduler
+		// gives the groups waiting on it to the faster; with one group a
+		// core, the sweep waited for the slower one's.
+		c.parallel = 2 * runtime.GOMAXPROCS(0)
 		if c.device == "cuda" {
 			c.parallel = 1
 		}

@@ -17,7 +17,8 @@ import (
 // trainGroups trains the networks on the CPU together: in passes of at
 // most r.atOnce networks (what memory holds), each pass split into
 // r.parallel groups of about equal work, each on its share of the cores
-// (one, unless there are fewer groups than cores). A group's
+// (one, unless there are fewer groups than cores; with more groups than
+// cores, the Go scheduler shares the cores among them). A group's
 // networks take their steps together (cpu.Group), each network on a
 // goroutine of its own that waits at every step for the others of its
 // group; networks of one seed and first layer sit side by side, so that
