@@ -197,8 +197,9 @@ const dotTenBytes = 64 << 10
 // dotForm: C[i,j] = α·A[i,:]·B[j,:] + β·C[i,j], both operands' rows
 // contiguous in k (the forward pass a·wᵀ). With the AVX-512 kernel and
 // rows of A short enough (dotTenBytes), it computes ten rows by four
-// columns at a time (dotTens). Elsewhere, dotRows rows by two blocks of dotCols columns
-// at a time (dotPair), then one block for the last columns (dotBlocks).
+// columns at a time (dotTens). Elsewhere, dotRows rows by two blocks of
+// dotCols columns at a time (dotPair), then one block for the last columns
+// (dotBlocks).
 // Every element is the same dot product either way, bit for bit.
 func (g *gemm[T]) dotForm(r0, r1, c0, c1 int) {
 	if !hasDotTen() || r1-r0 < dotTenRows || c1-c0 < dotTenCols || g.k < 1 || dotTenRows*g.k*int(unsafe.Sizeof(T(0))) > dotTenBytes {
@@ -285,16 +286,7 @@ func (g *gemm[T]) storeBlock(out []T, i, nr, j, nc int) {
 		}
 		return
 	}
-	for r := 0; r < nr; r++ {
-		for c := 0; c < nc; c++ {
-			ci := (i+r)*g.ldc + j + c
-			if g.beta == 0 {
-				g.c[ci] = T(g.alpha * out[dotCols*r+c])
-			} else {
-				g.c[ci] = T(g.alpha*out[dotCols*r+c]) + T(g.beta*g.c[ci])
-			}
-		}
-	}
+	g.store(out, dotCols, i, 0, nr, j, 0, nc)
 }
 
 // axpyForm: C[i,c0:c1] = β·C[i,c0:c1] + Σₜ α·op(A)[i,t]·B[t,c0:c1], rows of B
