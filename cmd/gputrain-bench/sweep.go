@@ -32,7 +32,7 @@ type sweepBench struct {
 	seq, pair, sw, bg []float64 // wall times
 	// Training times, as the programs measure them: the sum of a train
 	// run's epoch seconds (the longer stream's, two at a time), a sweep's
-	// time after loading the data.
+	// span from its first epoch's start to its last epoch's end.
 	trSeq, trPair, trSw, trBg []float64
 }
 
@@ -172,7 +172,7 @@ func (s *sweepBench) markdown(machine string) string {
 	fmt.Fprintf(&b, "%d book networks ([784,30,10], batch 10, float32; η ∈ {%s} × seeds 1–%d), %d epochs of %s images each, no evaluation; "+
 		"wall time end to end, median of %d interleaved rounds. Each process starts and loads MNIST: one start "+
 		"(`gputrain train --epochs 1 --train-limit 10`) takes %ss here. \"Training\" is what the programs measure of it: "+
-		"the sum of a `train` run's epoch seconds (two at a time, the longer of the two streams'), a sweep's time after loading the data.\n\n", s.networks, strings.Join(s.etas, ", "), s.networks/len(s.etas), s.epochs, images, s.rounds, fmtSecs(start))
+		"the sum of a `train` run's epoch seconds (two at a time, the longer of the two streams'), a sweep's span from its first epoch's start to its last epoch's end (both leave out compiling the programs).\n\n", s.networks, strings.Join(s.etas, ", "), s.networks/len(s.etas), s.epochs, images, s.rounds, fmtSecs(start))
 	fmt.Fprintf(&b, "| how | wall (s) | ÷ one after another | training (s) | ÷ one after another | training per network-epoch (s) |\n|---|---:|---:|---:|---:|---:|\n")
 	row := func(how string, t, tr, n float64) {
 		fmt.Fprintf(&b, "| %s | %s | %.2f | %s | %.2f | %s |\n", how, fmtSecs(t), t/seq, fmtSecs(tr), tr/trSeq, fmtSecs(tr/n))

@@ -40,13 +40,16 @@ func writeFileAtomic(path string, data []byte) error {
 // sweepRun is the state of one sweep while it trains.
 type sweepRun struct {
 	*sweepCmd
-	plan             *sweep.Plan
-	training, eval   *mnist.Set
-	mu               sync.Mutex // guards what follows
-	stdout, results  io.Writer
-	done, total      int // network-epochs
-	diverged         []string
-	started          time.Time
+	plan            *sweep.Plan
+	training, eval  *mnist.Set
+	mu              sync.Mutex // guards what follows
+	stdout, results io.Writer
+	done, total     int // network-epochs
+	diverged        []string
+	started         time.Time
+	// first and last span the epochs trained: from the first one's start
+	// to the last one's end, what a train run's epoch seconds add up to.
+	first, last      time.Time
 	kept             map[string]*netCheckpoint
 	lines            []sweep.Epoch // every line of the sweep's networks so far
 	progressShown    bool
@@ -283,6 +286,7 @@ func (r *sweepRun) trainOn(ctx context.Context, s sweep.Setting, b train.Trainer
 	sh := train.NewShuffler(s.Seed, !r.base.NoShuffle)
 	opt := train.Options{Epochs: r.base.Epochs, Eval: r.eval, Start: pos}
 	err := train.Run(ctx, b, r.training.Len(), sh, opt, func(res train.Result, next train.Position) error {
+		r.epochStarted(time.Now().Add(-time.Duration((res.Seconds + res.EvalSecs) * float64(time.Second))))
 		line := sweep.Epoch{Setting: s, Epoch: res.Epoch, Correct: res.Correct, Total: res.Total, EpochCost: res.Cost, Seconds: res.Seconds}
 		if r.base.Monitor {
 			if err := r.monitors(b, &line); err != nil {
@@ -335,6 +339,16 @@ func (r *sweepRun) keep(b train.Trainer, s sweep.Setting, next train.Position) e
 	return writeFileAtomic(filepath.Join(r.out, checkpointsDir, s.Name()+".json"), data)
 }
 
+// epochStarted notes when an epoch began, for the span of the sweep's
+// training.
+func (r *sweepRun) epochStarted(t time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.first.IsZero() || t.Before(r.first) {
+		r.first = t
+	}
+}
+
 // emit writes a line on stdout and into --out's results, then the
 // progress line.
 func (r *sweepRun) emit(l sweep.Epoch) error {
@@ -355,6 +369,7 @@ func (r *sweepRun) emit(l sweep.Epoch) error {
 		}
 	}
 	r.lines = append(r.lines, l)
+	r.last = time.Now()
 	if l.Diverged != "" {
 		r.done += r.base.Epochs - l.Epoch
 		r.diverged = append(r.diverged, fmt.Sprintf("%s diverged in epoch %d: %s", l.Name(), l.Epoch, l.Diverged))
@@ -407,7 +422,12 @@ func (r *sweepRun) finish() error {
 		r.redrawLocked()
 		r.mu.Unlock()
 	}
-	fmt.Fprintf(r.stderr, "Time: %d networks, %.2fs training (data loaded before)\n", len(rows), time.Since(r.started).Seconds())
+	span := 0.0
+	if !r.first.IsZero() && r.last.After(r.first) {
+		span = r.last.Sub(r.first).Seconds()
+	}
+	fmt.Fprintf(r.stderr, "Time: %d networks, %.2fs training (the first epoch's start to the last one's end), %.2fs after loading the data\n",
+		len(rows), span, time.Since(r.started).Seconds())
 	if len(r.diverged) > 0 {
 		fmt.Fprintf(r.stderr, "Diverged: %d networks (the others trained on)\n", len(r.diverged))
 	}
