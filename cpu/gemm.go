@@ -221,13 +221,19 @@ func (g *gemm[T]) dotForm(r0, r1, c0, c1 int) {
 
 // dotTens is dotForm with dot10x4W, at least ten rows by four columns: the
 // last blocks of rows and of columns overlap the ones before them, and
-// store only what those left.
+// store only what those left. A block whose sums C keeps as they are (α 1,
+// β 0) and that overlaps none goes straight into C.
 func (g *gemm[T]) dotTens(r0, r1, c0, c1 int) {
 	var out [dotTenRows * dotTenCols]T
+	plain := g.alpha == 1 && g.beta == 0
 	for i, idone := r0, r0; idone < r1; i = min(i+dotTenRows, r1-dotTenRows) {
 		for j, jdone := c0, c0; jdone < c1; j = min(j+dotTenCols, c1-dotTenCols) {
-			dotTenVec(&out, g.a, i, g.lda, g.b, j, g.ldb, g.k)
-			g.store(out[:], dotTenCols, i, idone-i, dotTenRows, j, jdone-j, dotTenCols)
+			if plain && i == idone && j == jdone {
+				dotTenVec(g.c[i*g.ldc+j:], g.ldc, g.a, i, g.lda, g.b, j, g.ldb, g.k)
+			} else {
+				dotTenVec(out[:], dotTenCols, g.a, i, g.lda, g.b, j, g.ldb, g.k)
+				g.store(out[:], dotTenCols, i, idone-i, dotTenRows, j, jdone-j, dotTenCols)
+			}
 			jdone = j + dotTenCols
 		}
 		idone = i + dotTenRows
@@ -238,6 +244,16 @@ func (g *gemm[T]) dotTens(r0, r1, c0, c1 int) {
 // (row r, column c at out[stride·r+c]) in C from row i, column j on, as
 // α·out + β·C.
 func (g *gemm[T]) store(out []T, stride, i, r0, r1, j, c0, c1 int) {
+	if g.alpha == 1 && g.beta == 0 { // 1·x is x, bit for bit: the sums as they are
+		n := c1 - c0
+		for r := r0; r < r1; r++ {
+			crow, o := g.c[(i+r)*g.ldc+j+c0:][:n], out[stride*r+c0:][:n]
+			for c := range crow { // a few elements: a loop, not a call to memmove
+				crow[c] = o[c]
+			}
+		}
+		return
+	}
 	for r := r0; r < r1; r++ {
 		o := out[stride*r:]
 		crow := g.c[(i+r)*g.ldc+j:]

@@ -132,7 +132,8 @@ func TestTilingKeepsResults(t *testing.T) {
 
 // TestDotTenKeepsResults: dotForm's ten-by-four blocks, whose last rows
 // and columns overlap the blocks before them, give every element of C the
-// bits the four-row blocks give it, β applied once, in both dtypes.
+// bits the four-row blocks give it, β applied once, in both dtypes; with
+// α 1 and β 0 the blocks that overlap none go straight into C.
 func TestDotTenKeepsResults(t *testing.T) {
 	for _, c := range [][3]int{{10, 30, 784}, {13, 7, 64}, {25, 9, 40}, {100, 30, 784}, {10, 4, 8}, {11, 5, 16}, {12, 200, 784}, {10, 10, 30}, {13, 7, 5}, {21, 9, 1}} { // {12, 200, 784} spans tiles of B; the last three leave tails
 		checkDotTen[float32](t, c[0], c[1], c[2])
@@ -143,16 +144,17 @@ func TestDotTenKeepsResults(t *testing.T) {
 func checkDotTen[T Float](t *testing.T, m, n, k int) {
 	t.Helper()
 	r := rand.New(rand.NewPCG(uint64(m), uint64(n*k)))
-	for _, beta := range []T{0, 0.5} {
+	for _, ab := range [][2]T{{0.75, 0}, {0.75, 0.5}, {1, 0}} { // α 1, β 0: blocks straight into C
+		alpha, beta := ab[0], ab[1]
 		a, b, c := conv[T](randSlice(r, m*(k+3))), conv[T](randSlice(r, n*(k+1))), conv[T](randSlice(r, m*(n+2)))
-		ten := gemm[T]{transB: true, m: m, n: n, k: k, alpha: 0.75, beta: beta, a: a, lda: k + 3, b: b, ldb: k + 1, c: slices.Clone(c), ldc: n + 2}
+		ten := gemm[T]{transB: true, m: m, n: n, k: k, alpha: alpha, beta: beta, a: a, lda: k + 3, b: b, ldb: k + 1, c: slices.Clone(c), ldc: n + 2}
 		four := ten
 		four.c = slices.Clone(c)
 		ten.dotForm(0, m, 0, n)
 		four.dotBlocks(0, m, 0, n)
 		for i := range c {
 			if !same(ten.c[i], four.c[i]) {
-				t.Fatalf("%T %dx%dx%d β=%v: c[%d] = %v in blocks of ten, %v in blocks of four", c[0], m, n, k, beta, i, ten.c[i], four.c[i])
+				t.Fatalf("%T %dx%dx%d α=%v β=%v: c[%d] = %v in blocks of ten, %v in blocks of four", c[0], m, n, k, alpha, beta, i, ten.c[i], four.c[i])
 			}
 		}
 	}

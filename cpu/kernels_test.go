@@ -78,7 +78,7 @@ func checkBlockKernels[T Float](t *testing.T, r *rand.Rand) {
 		a := conv[T](randSlice(r, 12*(k+1)))
 		b := conv[T](randSlice(r, 7*(k+2)))
 		var got [dotTenRows * dotTenCols]T
-		if !dotTenVec(&got, a, 1, k+1, b, 2, k+2, k) {
+		if !dotTenVec(got[:], dotTenCols, a, 1, k+1, b, 2, k+2, k) {
 			break // no such kernel in this set
 		}
 		for r0 := 0; r0 < dotTenRows; r0 += dotRows {

@@ -81,19 +81,19 @@ func dotPairVec[T Float](out *[2 * dotRows * dotCols]T, a []T, i, nr, lda int, b
 // hasDotTen reports whether dotTenVec has a kernel: AVX-512's.
 func hasDotTen() bool { return wide }
 
-// dotTenVec sets out[4r+c] = A[i+r,:]·B[j+c,:] for r < 10, c < 4 with
-// one AVX-512 kernel; it reports false, having done nothing, without
-// AVX-512.
-func dotTenVec[T Float](out *[dotTenRows * dotTenCols]T, a []T, i, lda int, b []T, j, ldb, k int) bool {
+// dotTenVec sets out[ldo·r+c] = A[i+r,:]·B[j+c,:] for r < 10, c < 4 with
+// the AVX-512 kernel and reports true, or reports false where there is
+// none.
+func dotTenVec[T Float](out []T, ldo int, a []T, i, lda int, b []T, j, ldb, k int) bool {
 	if !wide {
 		return false
 	}
-	_, _ = a[(i+dotTenRows-1)*lda+k-1], b[(j+dotTenCols-1)*ldb+k-1]
+	_, _, _ = a[(i+dotTenRows-1)*lda+k-1], b[(j+dotTenCols-1)*ldb+k-1], out[(dotTenRows-1)*ldo+dotTenCols-1]
 	switch o := any(out).(type) {
-	case *[40]float32:
-		dot10x4WF32(any(&a[i*lda]).(*float32), lda, any(&b[j*ldb]).(*float32), ldb, k, o)
-	case *[40]float64:
-		dot10x4WF64(any(&a[i*lda]).(*float64), lda, any(&b[j*ldb]).(*float64), ldb, k, o)
+	case []float32:
+		dot10x4WF32(any(&a[i*lda]).(*float32), lda, any(&b[j*ldb]).(*float32), ldb, k, &o[0], ldo)
+	case []float64:
+		dot10x4WF64(any(&a[i*lda]).(*float64), lda, any(&b[j*ldb]).(*float64), ldb, k, &o[0], ldo)
 	}
 	return true
 }

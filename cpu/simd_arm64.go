@@ -46,7 +46,7 @@ func poolKernel() bool { return false }
 // hasDotTen: dotTenVec has no kernel here; dotForm takes its four-row blocks.
 func hasDotTen() bool { return false }
 
-func dotTenVec[T Float](out *[dotTenRows * dotTenCols]T, a []T, i, lda int, b []T, j, ldb, k int) bool {
+func dotTenVec[T Float](out []T, ldo int, a []T, i, lda int, b []T, j, ldb, k int) bool {
 	return false
 }
 

@@ -481,9 +481,9 @@ store1:
 	VZEROUPPER
 	RET
 
-// func dot10x4WF32(a *float32, lda int, b *float32, ldb int, k int, out *[40]float32)
+// func dot10x4WF32(a *float32, lda int, b *float32, ldb int, k int, out *float32, ldo int)
 // Requires: AVX, AVX512F
-TEXT ·dot10x4WF32(SB), NOSPLIT, $0-48
+TEXT ·dot10x4WF32(SB), NOSPLIT, $0-56
 	MOVQ   a+0(FP), SI
 	MOVQ   lda+8(FP), R8
 	MOVQ   b+16(FP), R10
@@ -708,16 +708,27 @@ tail:
 	JNZ          tail
 
 store:
+	MOVQ    ldo+48(FP), AX
+	SHLQ    $0x02, AX
 	VMOVUPS X4, (DX)
-	VMOVUPS X6, 16(DX)
-	VMOVUPS X8, 32(DX)
-	VMOVUPS X10, 48(DX)
-	VMOVUPS X12, 64(DX)
-	VMOVUPS X14, 80(DX)
-	VMOVUPS X16, 96(DX)
-	VMOVUPS X18, 112(DX)
-	VMOVUPS X20, 128(DX)
-	VMOVUPS X22, 144(DX)
+	ADDQ    AX, DX
+	VMOVUPS X6, (DX)
+	ADDQ    AX, DX
+	VMOVUPS X8, (DX)
+	ADDQ    AX, DX
+	VMOVUPS X10, (DX)
+	ADDQ    AX, DX
+	VMOVUPS X12, (DX)
+	ADDQ    AX, DX
+	VMOVUPS X14, (DX)
+	ADDQ    AX, DX
+	VMOVUPS X16, (DX)
+	ADDQ    AX, DX
+	VMOVUPS X18, (DX)
+	ADDQ    AX, DX
+	VMOVUPS X20, (DX)
+	ADDQ    AX, DX
+	VMOVUPS X22, (DX)
 	VZEROUPPER
 	RET
 
@@ -1488,9 +1499,9 @@ store1:
 	VZEROUPPER
 	RET
 
-// func dot10x4WF64(a *float64, lda int, b *float64, ldb int, k int, out *[40]float64)
+// func dot10x4WF64(a *float64, lda int, b *float64, ldb int, k int, out *float64, ldo int)
 // Requires: AVX, AVX512F
-TEXT ·dot10x4WF64(SB), NOSPLIT, $0-48
+TEXT ·dot10x4WF64(SB), NOSPLIT, $0-56
 	MOVQ   a+0(FP), SI
 	MOVQ   lda+8(FP), R8
 	MOVQ   b+16(FP), R10
@@ -1716,16 +1727,27 @@ tail:
 	JNZ          tail
 
 store:
+	MOVQ    ldo+48(FP), AX
+	SHLQ    $0x03, AX
 	VMOVUPD Y4, (DX)
-	VMOVUPD Y6, 32(DX)
-	VMOVUPD Y8, 64(DX)
-	VMOVUPD Y10, 96(DX)
-	VMOVUPD Y12, 128(DX)
-	VMOVUPD Y14, 160(DX)
-	VMOVUPD Y16, 192(DX)
-	VMOVUPD Y18, 224(DX)
-	VMOVUPD Y20, 256(DX)
-	VMOVUPD Y22, 288(DX)
+	ADDQ    AX, DX
+	VMOVUPD Y6, (DX)
+	ADDQ    AX, DX
+	VMOVUPD Y8, (DX)
+	ADDQ    AX, DX
+	VMOVUPD Y10, (DX)
+	ADDQ    AX, DX
+	VMOVUPD Y12, (DX)
+	ADDQ    AX, DX
+	VMOVUPD Y14, (DX)
+	ADDQ    AX, DX
+	VMOVUPD Y16, (DX)
+	ADDQ    AX, DX
+	VMOVUPD Y18, (DX)
+	ADDQ    AX, DX
+	VMOVUPD Y20, (DX)
+	ADDQ    AX, DX
+	VMOVUPD Y22, (DX)
 	VZEROUPPER
 	RET
 

@@ -17,10 +17,10 @@ func dot4x6WF32(a0 *float32, a1 *float32, a2 *float32, a3 *float32, b0 *float32,
 //go:noescape
 func dot2x6WF32(a0 *float32, a1 *float32, a2 *float32, a3 *float32, b0 *float32, b1 *float32, b2 *float32, b3 *float32, b4 *float32, b5 *float32, k int, out *[24]float32)
 
-// dot10x4WF32 sets out[4r+c] = aᵣ·b_c for r < 10, c < 4 over k elements.
+// dot10x4WF32 sets out[ldo·r+c] = aᵣ·b_c for r < 10, c < 4 over k elements.
 //
 //go:noescape
-func dot10x4WF32(a *float32, lda int, b *float32, ldb int, k int, out *[40]float32)
+func dot10x4WF32(a *float32, lda int, b *float32, ldb int, k int, out *float32, ldo int)
 
 // axpy4WF32 is axpy4F32 on AVX-512, bit for bit, with axpyTail's columns too: every column of n.
 //
@@ -42,10 +42,10 @@ func dot4x6WF64(a0 *float64, a1 *float64, a2 *float64, a3 *float64, b0 *float64,
 //go:noescape
 func dot2x6WF64(a0 *float64, a1 *float64, a2 *float64, a3 *float64, b0 *float64, b1 *float64, b2 *float64, b3 *float64, b4 *float64, b5 *float64, k int, out *[24]float64)
 
-// dot10x4WF64 sets out[4r+c] = aᵣ·b_c for r < 10, c < 4 over k elements.
+// dot10x4WF64 sets out[ldo·r+c] = aᵣ·b_c for r < 10, c < 4 over k elements.
 //
 //go:noescape
-func dot10x4WF64(a *float64, lda int, b *float64, ldb int, k int, out *[40]float64)
+func dot10x4WF64(a *float64, lda int, b *float64, ldb int, k int, out *float64, ldo int)
 
 // axpy4WF64 is axpy4F64 on AVX-512, bit for bit, with axpyTail's columns too: every column of n.
 //

@@ -102,15 +102,17 @@ func dot2x6W(c *build.Context, e elem) {
 
 // dot10x4W computes forty dot products, ten rows of A (stride lda) by
 // four of B (stride ldb), over k elements: a batch of ten's whole forward
-// block in one pass. Here a Z register holds two columns' accumulators,
+// block in one pass. It stores them in rows of ldo elements: a block of C
+// itself where the product keeps its sums as they are (α 1, β 0), which
+// saved copying them there from a block of forty. Here a Z register holds two columns' accumulators,
 // one a half, and each row's chunk is broadcast to both halves; so ten
 // broadcasts and two row-pair loads feed twenty FMAs, where dot4x6W's ten
 // loads fed twelve. Each dot product's lanes, order, reduction and tail
 // are dot4x3's and dotTail's, so are its bits.
 func dot10x4W(c *build.Context, e elem) {
 	name := "dot10x4W" + e.suffix
-	text(c, name, fmt.Sprintf("func(a *%s, lda int, b *%[1]s, ldb int, k int, out *[40]%[1]s)", e.goType),
-		fmt.Sprintf("%s sets out[4r+c] = aᵣ·b_c for r < 10, c < 4 over k elements.", name))
+	text(c, name, fmt.Sprintf("func(a *%s, lda int, b *%[1]s, ldb int, k int, out *%[1]s, ldo int)", e.goType),
+		fmt.Sprintf("%s sets out[ldo·r+c] = aᵣ·b_c for r < 10, c < 4 over k elements.", name))
 	// Rows 0–4 from SI, 5–9 from DI, at 0, L, 2L, 3L and 4L (L = lda in
 	// bytes, R8; 3L in R9); B's rows from R10 at 0, M, 2M and 3M (R11, R12).
 	load(c, "a lda b ldb k out", RSI, R8, R10, R11, RCX, RDX)
@@ -207,8 +209,13 @@ func dot10x4W(c *build.Context, e elem) {
 	c.DECQ(RCX)
 	c.JNZ(LabelRef("tail"))
 	c.Label("store")
+	c.Load(c.Param("ldo"), RAX)
+	c.SHLQ(Imm(e.shift), RAX)
 	for r := range 10 {
-		e.mov(sums(r), Mem{Base: RDX, Disp: 4 * e.size * r})
+		e.mov(sums(r), Mem{Base: RDX})
+		if r < 9 {
+			c.ADDQ(RAX, RDX)
+		}
 	}
 	c.VZEROUPPER()
 	c.RET()
