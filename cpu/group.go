@@ -417,7 +417,17 @@ func (st *stack[T]) update(m int) {
 
 // updateRows updates rows [lo, hi) of the stacked W₁.
 func (st *stack[T]) updateRows(m, lo, hi int) {
+	if m <= axpySmallK { // as axpyTerms: no 4 KB to clear at every step
+		var coef [4 * axpySmallK]T
+		st.updateRowsWith(coef[:], m, lo, hi)
+		return
+	}
 	var coef [4 * axpyMaxK]T
+	st.updateRowsWith(coef[:], m, lo, hi)
+}
+
+// updateRowsWith is updateRows with room for 4·m coefficients.
+func (st *stack[T]) updateRowsWith(coef []T, m, lo, hi int) {
 	h, in, rows := st.h, st.in, st.deltas
 	for i := lo; i < hi; {
 		c := rows[i/h]
