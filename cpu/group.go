@@ -439,12 +439,20 @@ func (st *stack[T]) updateRowsWith(coef []T, m, lo, hi int) {
 		for nr < 4 && i+nr < hi && rows[(i+nr)/h].delta != nil && rows[(i+nr)/h].beta == c.beta {
 			nr++
 		}
-		for r := range 4 { // a division per row, not per coefficient: it was a fifth of the update
-			row := i + min(r, nr-1)
-			rc := rows[row/h]
-			d := rc.delta[row%h:]
+		if j := i % h; nr == 4 && j+4 <= h { // four rows of one network: four δ side by side for each t
+			α, d := c.alpha, c.delta[j:]
 			for t := range m {
-				coef[4*t+r] = rc.alpha * d[t*h]
+				q, e := coef[4*t:4*t+4:4*t+4], d[t*h:t*h+4:t*h+4]
+				q[0], q[1], q[2], q[3] = α*e[0], α*e[1], α*e[2], α*e[3]
+			}
+		} else {
+			for r := range 4 { // a division per row, not per coefficient: it was a fifth of the update
+				row := i + min(r, nr-1)
+				rc := rows[row/h]
+				d := rc.delta[row%h:]
+				for t := range m {
+					coef[4*t+r] = rc.alpha * d[t*h]
+				}
 			}
 		}
 		var beta *T
