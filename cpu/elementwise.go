@@ -10,6 +10,18 @@ import "github.com/gputrain/gputrain/graph"
 // elementwiseKernel returns the vector kernel of op in T, or nil where it
 // has none here.
 func elementwiseKernel[T Float](op graph.Op) graph.Kernel[T] {
+	switch op {
+	case graph.AddRow:
+		if hasRowKernels() {
+			return addRowKernel[T]
+		}
+		return nil
+	case graph.SumRows:
+		if hasRowKernels() {
+			return sumRowsKernel[T]
+		}
+		return nil
+	}
 	f32, f64 := elementwiseKernels()
 	var k any
 	if _, ok := any(T(0)).(float32); ok {
@@ -28,7 +40,9 @@ func elementwiseKernel[T Float](op graph.Op) graph.Kernel[T] {
 // elementwiseSet makes the kernels of add, sub, mul, square and affine
 // from the vector kernels in E, which cover whole registers of lanes
 // elements; Go computes what is left. (addrow is not among them: its rows,
-// a layer's width, are too short for a kernel call each to pay.)
+// a layer's width, are too short for a kernel call each to pay; it and
+// sumrows have AVX-512 kernels of their own that take the whole matrix in
+// one call, addRowKernel and sumRowsKernel.)
 func elementwiseSet[E Float](add, sub, mul func(d, a, b *E, n int), affine func(d, a *E, n int, alpha, beta E), lanes int) map[graph.Op]graph.Kernel[E] {
 	mulK := binaryKernel(mul, lanes, func(x, y E) E { return x * y })
 	return map[graph.Op]graph.Kernel[E]{
@@ -60,5 +74,21 @@ func binaryKernel[E Float](kernel func(d, a, b *E, n int), lanes int, op func(x,
 		for i := done; i < len(d); i++ {
 			d[i] = op(a[i], b[i])
 		}
+	}
+}
+
+// addRowKernel is addrow, d = a + b in every row, with the whole-matrix
+// kernel (addRowsVec): a call per row of a layer's 30 cost more than the
+// Go loop.
+func addRowKernel[T Float](d, a, b []T, _, _ T) {
+	if len(b) == 0 || !addRowsVec(d, a, len(b), b, len(d)/len(b)) {
+		graph.AddRowKernel(d, a, b, 0, 0)
+	}
+}
+
+// sumRowsKernel is sumrows with its kernel (sumRowsVec).
+func sumRowsKernel[T Float](d, a, _ []T, alpha, beta T) {
+	if !sumRowsVec(d, a, alpha, beta) {
+		graph.SumRowsKernel(d, a, nil, alpha, beta)
 	}
 }

@@ -369,8 +369,10 @@ func (st *stack[T]) train(set []*member[T]) {
 			first := 1
 			if mb.biasNext { // X·W₁ᵀ + b₁ straight from the stacked product
 				add := mc.steps[1]
-				for r := range m {
-					add.kernel(add.d[r*h:(r+1)*h], st.out[r*cols+mb.slot*h:][:h], add.b, 0, 0)
+				if !addRowsVec(add.d[:m*h], st.out[mb.slot*h:], cols, add.b, m) {
+					for r := range m {
+						add.kernel(add.d[r*h:(r+1)*h], st.out[r*cols+mb.slot*h:][:h], add.b, 0, 0)
+					}
 				}
 				first = 2
 			} else {

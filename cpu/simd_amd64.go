@@ -144,6 +144,49 @@ func poolMax2Rows(d, b []float32, rows, ow, w int) int {
 	return poolMax2WF32(&d[0], &b[0], rows, ow, w)
 }
 
+// hasRowKernels reports whether addRowsVec and sumRowsVec have kernels:
+// AVX-512's.
+func hasRowKernels() bool { return wide }
+
+// addRowsVec sets d[r·n+j] = a[r·lda+j] + b[j] for r < rows and j < n =
+// len(b) with the AVX-512 kernel and reports true, or reports false,
+// having done nothing, where there is none.
+func addRowsVec[T Float](d, a []T, lda int, b []T, rows int) bool {
+	n := len(b)
+	if !wide || rows < 1 || n < 1 {
+		return false
+	}
+	_, _ = d[rows*n-1], a[(rows-1)*lda+n-1]
+	switch dd := any(d).(type) {
+	case []float32:
+		addRowWF32(&dd[0], any(&a[0]).(*float32), lda, any(&b[0]).(*float32), rows, n)
+	case []float64:
+		addRowWF64(&dd[0], any(&a[0]).(*float64), lda, any(&b[0]).(*float64), rows, n)
+	}
+	return true
+}
+
+// sumRowsVec is the op table's sumrows, d = α·Σᵣ a[r,:] (+ β·d unless β
+// is 0), with the AVX-512 kernel, reporting true; or false, having done
+// nothing, where there is none or a is not whole rows of len(d).
+func sumRowsVec[T Float](d, a []T, alpha, beta T) bool {
+	n := len(d)
+	if !wide || n < 1 || len(a) < n || len(a)%n != 0 {
+		return false
+	}
+	var bp *T
+	if beta != 0 {
+		bp = &beta
+	}
+	switch dd := any(d).(type) {
+	case []float32:
+		sumRowsWF32(&dd[0], any(&a[0]).(*float32), len(a)/n, n, any(alpha).(float32), any(bp).(*float32))
+	case []float64:
+		sumRowsWF64(&dd[0], any(&a[0]).(*float64), len(a)/n, n, any(alpha).(float64), any(bp).(*float64))
+	}
+	return true
+}
+
 // elementwise32 and elementwise64 are the AVX2 element-wise kernels.
 var (
 	elementwise32 = elementwiseSet(addF32, subF32, mulF32, affineF32, 8)

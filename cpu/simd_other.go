@@ -42,6 +42,15 @@ func dotTenVec[T Float](out []T, ldo int, a []T, i, lda int, b []T, j, ldb, k in
 	return false
 }
 
+// hasRowKernels: addRowsVec and sumRowsVec have none here.
+func hasRowKernels() bool { return false }
+
+// addRowsVec: no kernel here; the op table's Go loop runs.
+func addRowsVec[T Float](d, a []T, lda int, b []T, rows int) bool { return false }
+
+// sumRowsVec: no kernel here; the op table's Go loop runs.
+func sumRowsVec[T Float](d, a []T, alpha, beta T) bool { return false }
+
 // elementwiseKernels: none here; the op table's Go kernels run.
 func elementwiseKernels() (map[graph.Op]graph.Kernel[float32], map[graph.Op]graph.Kernel[float64]) {
 	return nil, nil

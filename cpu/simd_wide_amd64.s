@@ -1020,6 +1020,110 @@ done:
 	VZEROUPPER
 	RET
 
+// func addRowWF32(d *float32, a *float32, lda int, b *float32, rows int, n int)
+// Requires: AVX, AVX512F
+TEXT ·addRowWF32(SB), NOSPLIT, $0-48
+	MOVQ d+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R8
+	MOVQ b+24(FP), R9
+	MOVQ rows+32(FP), R11
+	MOVQ n+40(FP), CX
+	SHLQ $0x02, R8
+	MOVQ CX, R15
+	SHLQ $0x02, R15
+	XORQ AX, AX
+	MOVQ CX, R10
+
+chunk:
+	TESTQ R10, R10
+	JZ    done
+	MOVL  $0x0000ffff, DX
+	CMPQ  R10, $0x10
+	JGE   mask
+	MOVL  $0x00000001, DX
+	MOVQ  R10, CX
+	SHLL  CL, DX
+	DECL  DX
+
+mask:
+	KMOVW     DX, K1
+	VMOVUPS.Z (R9)(AX*1), K1, Z1
+	LEAQ      (SI)(AX*1), R12
+	LEAQ      (DI)(AX*1), R13
+	MOVQ      R11, R14
+
+addrow:
+	VMOVUPS.Z (R12), K1, Z0
+	VADDPS    Z1, Z0, Z0
+	VMOVUPS   Z0, K1, (R13)
+	ADDQ      R8, R12
+	ADDQ      R15, R13
+	DECQ      R14
+	JNZ       addrow
+	ADDQ      $0x40, AX
+	SUBQ      $0x10, R10
+	JA        chunk
+
+done:
+	VZEROUPPER
+	RET
+
+// func sumRowsWF32(d *float32, a *float32, rows int, n int, alpha float32, beta *float32)
+// Requires: AVX, AVX512F
+TEXT ·sumRowsWF32(SB), NOSPLIT, $0-48
+	MOVQ         d+0(FP), DI
+	MOVQ         a+8(FP), SI
+	MOVQ         rows+16(FP), R11
+	MOVQ         n+24(FP), CX
+	MOVQ         beta+40(FP), R9
+	VBROADCASTSS alpha+32(FP), Z2
+	MOVQ         CX, R15
+	SHLQ         $0x02, R15
+	XORQ         AX, AX
+	MOVQ         CX, R10
+
+chunk:
+	TESTQ R10, R10
+	JZ    done
+	MOVL  $0x0000ffff, DX
+	CMPQ  R10, $0x10
+	JGE   mask
+	MOVL  $0x00000001, DX
+	MOVQ  R10, CX
+	SHLL  CL, DX
+	DECL  DX
+
+mask:
+	KMOVW  DX, K1
+	VPXORD Z0, Z0, Z0
+	LEAQ   (SI)(AX*1), R12
+	MOVQ   R11, R14
+
+sumrow:
+	VMOVUPS.Z    (R12), K1, Z1
+	VADDPS       Z1, Z0, Z0
+	ADDQ         R15, R12
+	DECQ         R14
+	JNZ          sumrow
+	VMULPS       Z0, Z2, Z0
+	TESTQ        R9, R9
+	JZ           sumstore
+	VBROADCASTSS (R9), Z3
+	VMOVUPS.Z    (DI)(AX*1), K1, Z1
+	VMULPS       Z1, Z3, Z1
+	VADDPS       Z1, Z0, Z0
+
+sumstore:
+	VMOVUPS Z0, K1, (DI)(AX*1)
+	ADDQ    $0x40, AX
+	SUBQ    $0x10, R10
+	JA      chunk
+
+done:
+	VZEROUPPER
+	RET
+
 // func dot4x3WF64(a0 *float64, a1 *float64, a2 *float64, a3 *float64, b0 *float64, b1 *float64, b2 *float64, k int, out *[12]float64)
 // Requires: AVX, AVX512F
 TEXT ·dot4x3WF64(SB), NOSPLIT, $0-72
@@ -2034,6 +2138,110 @@ tailstore:
 	VMOVUPD Z1, K1, (R8)(AX*1)
 	VMOVUPD Z2, K1, (R9)(AX*1)
 	VMOVUPD Z3, K1, (R10)(AX*1)
+
+done:
+	VZEROUPPER
+	RET
+
+// func addRowWF64(d *float64, a *float64, lda int, b *float64, rows int, n int)
+// Requires: AVX, AVX512F
+TEXT ·addRowWF64(SB), NOSPLIT, $0-48
+	MOVQ d+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R8
+	MOVQ b+24(FP), R9
+	MOVQ rows+32(FP), R11
+	MOVQ n+40(FP), CX
+	SHLQ $0x03, R8
+	MOVQ CX, R15
+	SHLQ $0x03, R15
+	XORQ AX, AX
+	MOVQ CX, R10
+
+chunk:
+	TESTQ R10, R10
+	JZ    done
+	MOVL  $0x000000ff, DX
+	CMPQ  R10, $0x08
+	JGE   mask
+	MOVL  $0x00000001, DX
+	MOVQ  R10, CX
+	SHLL  CL, DX
+	DECL  DX
+
+mask:
+	KMOVW     DX, K1
+	VMOVUPD.Z (R9)(AX*1), K1, Z1
+	LEAQ      (SI)(AX*1), R12
+	LEAQ      (DI)(AX*1), R13
+	MOVQ      R11, R14
+
+addrow:
+	VMOVUPD.Z (R12), K1, Z0
+	VADDPD    Z1, Z0, Z0
+	VMOVUPD   Z0, K1, (R13)
+	ADDQ      R8, R12
+	ADDQ      R15, R13
+	DECQ      R14
+	JNZ       addrow
+	ADDQ      $0x40, AX
+	SUBQ      $0x08, R10
+	JA        chunk
+
+done:
+	VZEROUPPER
+	RET
+
+// func sumRowsWF64(d *float64, a *float64, rows int, n int, alpha float64, beta *float64)
+// Requires: AVX, AVX512F
+TEXT ·sumRowsWF64(SB), NOSPLIT, $0-48
+	MOVQ         d+0(FP), DI
+	MOVQ         a+8(FP), SI
+	MOVQ         rows+16(FP), R11
+	MOVQ         n+24(FP), CX
+	MOVQ         beta+40(FP), R9
+	VBROADCASTSD alpha+32(FP), Z2
+	MOVQ         CX, R15
+	SHLQ         $0x03, R15
+	XORQ         AX, AX
+	MOVQ         CX, R10
+
+chunk:
+	TESTQ R10, R10
+	JZ    done
+	MOVL  $0x000000ff, DX
+	CMPQ  R10, $0x08
+	JGE   mask
+	MOVL  $0x00000001, DX
+	MOVQ  R10, CX
+	SHLL  CL, DX
+	DECL  DX
+
+mask:
+	KMOVW  DX, K1
+	VPXORD Z0, Z0, Z0
+	LEAQ   (SI)(AX*1), R12
+	MOVQ   R11, R14
+
+sumrow:
+	VMOVUPD.Z    (R12), K1, Z1
+	VADDPD       Z1, Z0, Z0
+	ADDQ         R15, R12
+	DECQ         R14
+	JNZ          sumrow
+	VMULPD       Z0, Z2, Z0
+	TESTQ        R9, R9
+	JZ           sumstore
+	VBROADCASTSD (R9), Z3
+	VMOVUPD.Z    (DI)(AX*1), K1, Z1
+	VMULPD       Z1, Z3, Z1
+	VADDPD       Z1, Z0, Z0
+
+sumstore:
+	VMOVUPD Z0, K1, (DI)(AX*1)
+	ADDQ    $0x40, AX
+	SUBQ    $0x08, R10
+	JA      chunk
 
 done:
 	VZEROUPPER

@@ -27,6 +27,16 @@ func dot10x4WF32(a *float32, lda int, b *float32, ldb int, k int, out *float32, 
 //go:noescape
 func axpy4WF32(c0 *float32, c1 *float32, c2 *float32, c3 *float32, n int, add bool, beta *float32, coef *float32, k int, b *float32, ldb int)
 
+// addRowWF32 sets d[r·n+j] = a[r·lda+j] + b[j] for r < rows, j < n.
+//
+//go:noescape
+func addRowWF32(d *float32, a *float32, lda int, b *float32, rows int, n int)
+
+// sumRowsWF32 sets d[j] = α·Σᵣ a[r·n+j] (+ β·d[j] where beta is not nil) for j < n.
+//
+//go:noescape
+func sumRowsWF32(d *float32, a *float32, rows int, n int, alpha float32, beta *float32)
+
 // dot4x3WF64 is dot4x3F64 on AVX-512, bit for bit: out[3r+c] = aᵣ·b_c over the first k&^3 elements.
 //
 //go:noescape
@@ -51,6 +61,16 @@ func dot10x4WF64(a *float64, lda int, b *float64, ldb int, k int, out *float64, 
 //
 //go:noescape
 func axpy4WF64(c0 *float64, c1 *float64, c2 *float64, c3 *float64, n int, add bool, beta *float64, coef *float64, k int, b *float64, ldb int)
+
+// addRowWF64 sets d[r·n+j] = a[r·lda+j] + b[j] for r < rows, j < n.
+//
+//go:noescape
+func addRowWF64(d *float64, a *float64, lda int, b *float64, rows int, n int)
+
+// sumRowsWF64 sets d[j] = α·Σᵣ a[r·n+j] (+ β·d[j] where beta is not nil) for j < n.
+//
+//go:noescape
+func sumRowsWF64(d *float64, a *float64, rows int, n int, alpha float64, beta *float64)
 
 // poolBack2WF32: for row pairs r < rows of w columns (d and b, 2·ow ≤ w) and their ow gradients grad, the max-pooling backward pass of 2×2 windows;
 // it returns the row pairs done, fewer than rows where one holds a NaN (that pair untouched). AVX-512F.

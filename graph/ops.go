@@ -323,6 +323,15 @@ func (p *Program) check(in Instr) error {
 // The portable kernels. Scalars arrive rounded to T, as the CUDA kernels
 // round them, so both backends compute the same products.
 
+// AddRowKernel is addrow, b added to every row of a: the reference for
+// the CPU backend's vector kernel.
+func AddRowKernel[T float32 | float64](d, a, b []T, _, _ T) { addRow(d, a, b, 0, 0) }
+
+// SumRowsKernel is sumrows, d = α·(the column sums of a, each summed in
+// row order from zero) + β·d: the reference for the CPU backend's vector
+// kernel.
+func SumRowsKernel[T float32 | float64](d, a, _ []T, alpha, beta T) { sumRows(d, a, nil, alpha, beta) }
+
 func addRow[T float32 | float64](d, a, b []T, _, _ T) {
 	n := len(b)
 	for i := 0; i < len(d); i += n {

@@ -35,6 +35,8 @@ func wideKernels(c *build.Context) {
 		dot2x6W(c, e)
 		dot10x4W(c, e)
 		axpy4W(c, e)
+		addRowW(c, e)
+		sumRowsW(c, e)
 	}
 	poolBack2W(c)
 	poolMax2W(c)
