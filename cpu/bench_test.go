@@ -63,31 +63,45 @@ func BenchmarkEpoch(b *testing.B) {
 }
 
 // BenchmarkGEMM times the products a training step runs, on one core and
-// on two: the first layer's forward pass (A·Bᵀ) and weight gradient fused
-// with its update (Aᵀ·B, k the batch size), for the book's network at
-// batch 10, 100 and 1000 and for [784,1000,10] at batch 100.
+// on two, with the α and β the step gives them: the first layer's forward
+// pass (A·Bᵀ, α 1, β 0) and weight gradient fused with its update (Aᵀ·B,
+// k the batch size, α −η, β 1), for the book's network at batch 10, 100
+// and 1000 and for [784,1000,10] at batch 100; and the book's second
+// layer at batch 10: its forward product, the δ it sends back (δ·W₂) and
+// its weight update, products far below a kernel's efficient size whose
+// time is mostly the calls' own.
 func BenchmarkGEMM(b *testing.B) {
 	for _, c := range []struct {
-		name    string
-		m, n, k int
-		transA  bool
+		name           string
+		m, n, k        int
+		transA, transB bool
 	}{
-		{"forward/784,30,10/batch=10", 10, 30, 784, false},
-		{"gradient/784,30,10/batch=10", 30, 784, 10, true},
-		{"forward/784,30,10/batch=100", 100, 30, 784, false},
-		{"gradient/784,30,10/batch=100", 30, 784, 100, true},
-		{"forward/784,30,10/batch=1000", 1000, 30, 784, false},
-		{"gradient/784,30,10/batch=1000", 30, 784, 1000, true},
-		{"forward/784,1000,10/batch=100", 100, 1000, 784, false},
-		{"gradient/784,1000,10/batch=100", 1000, 784, 100, true},
+		{"forward/784,30,10/batch=10", 10, 30, 784, false, true},
+		{"gradient/784,30,10/batch=10", 30, 784, 10, true, false},
+		{"forward/784,30,10/batch=100", 100, 30, 784, false, true},
+		{"gradient/784,30,10/batch=100", 30, 784, 100, true, false},
+		{"forward/784,30,10/batch=1000", 1000, 30, 784, false, true},
+		{"gradient/784,30,10/batch=1000", 30, 784, 1000, true, false},
+		{"forward/784,1000,10/batch=100", 100, 1000, 784, false, true},
+		{"gradient/784,1000,10/batch=100", 1000, 784, 100, true, false},
+		{"layer2-forward/784,30,10/batch=10", 10, 10, 30, false, true},
+		{"layer2-delta/784,30,10/batch=10", 10, 30, 10, false, false},
+		{"layer2-gradient/784,30,10/batch=10", 10, 30, 10, true, false},
 	} {
 		for _, workers := range []int{1, 2} {
 			b.Run(fmt.Sprintf("%s/workers=%d", c.name, workers), func(b *testing.B) {
-				g := gemm[float32]{transA: c.transA, transB: !c.transA, m: c.m, n: c.n, k: c.k, alpha: -0.3, beta: 1,
-					a: make([]float32, c.m*c.k), b: make([]float32, c.k*c.n), c: make([]float32, c.m*c.n)}
-				g.lda, g.ldb, g.ldc = c.k, c.k, c.n
+				alpha, beta := float32(1), float32(0) // a forward product's
 				if c.transA {
-					g.lda, g.ldb = c.m, c.n
+					alpha, beta = -3, 1 // an update's
+				}
+				g := gemm[float32]{transA: c.transA, transB: c.transB, m: c.m, n: c.n, k: c.k, alpha: alpha, beta: beta,
+					a: make([]float32, c.m*c.k), b: make([]float32, c.k*c.n), c: make([]float32, c.m*c.n)}
+				g.lda, g.ldb, g.ldc = c.k, c.n, c.n
+				if c.transA {
+					g.lda = c.m
+				}
+				if c.transB {
+					g.ldb = c.k
 				}
 				for i := range g.a {
 					g.a[i] = float32(i%7) / 7
