@@ -283,10 +283,11 @@ func TestElementwiseKernels(t *testing.T) {
 	checkElementwise[float64](t)
 }
 
-func checkElementwise[T Float](t *testing.T) {
-	r := rand.New(rand.NewPCG(7, 8))
+// withSpecials returns values(n): n random values, about one in five
+// of them ±∞, NaN, a subnormal, 0 or −0.
+func withSpecials[T Float](r *rand.Rand) (values func(n int) []T) {
 	special := []T{T(math.Inf(1)), T(math.Inf(-1)), T(math.NaN()), T(math.SmallestNonzeroFloat64), 1e-40, 0, T(math.Copysign(0, -1))}
-	values := func(n int) []T {
+	return func(n int) []T {
 		v := conv[T](randSlice(r, n))
 		for i := range v {
 			if r.IntN(5) == 0 {
@@ -295,6 +296,11 @@ func checkElementwise[T Float](t *testing.T) {
 		}
 		return v
 	}
+}
+
+func checkElementwise[T Float](t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	values := withSpecials[T](r)
 	ops := []graph.Op{graph.Add, graph.Sub, graph.Mul, graph.Square, graph.Affine}
 	if elementwiseKernel[T](graph.Add) == nil {
 		if runtime.GOARCH == "amd64" && vector {

@@ -28,16 +28,7 @@ func TestRowKernels(t *testing.T) {
 
 func checkRowKernels[T Float](t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	special := []T{T(math.Inf(1)), T(math.Inf(-1)), T(math.NaN()), T(math.SmallestNonzeroFloat64), 1e-40, 0, T(math.Copysign(0, -1))}
-	values := func(n int) []T {
-		v := conv[T](randSlice(r, n))
-		for i := range v {
-			if r.IntN(6) == 0 {
-				v[i] = special[r.IntN(len(special))]
-			}
-		}
-		return v
-	}
+	values := withSpecials[T](r)
 	equal := func(what string, n, rows int, got, want []T) {
 		t.Helper()
 		for i := range want {
