@@ -169,14 +169,14 @@ type OpDef struct {
 
 var opTable = [numOps]OpDef{
 	MatMul:  {Name: "matmul", Form: FormMatMul},
-	AddRow:  {Name: "addrow", Form: FormRow, CPU32: addRow[float32], CPU64: addRow[float64]},
+	AddRow:  {Name: "addrow", Form: FormRow, CPU32: AddRowKernel[float32], CPU64: AddRowKernel[float64]},
 	Add:     {Name: "add", Form: FormBinary, CPU32: add[float32], CPU64: add[float64]},
 	Sub:     {Name: "sub", Form: FormBinary, CPU32: sub[float32], CPU64: sub[float64]},
 	Mul:     {Name: "mul", Form: FormBinary, CPU32: mul[float32], CPU64: mul[float64]},
 	Affine:  {Name: "affine", Form: FormUnary, CPU32: affine[float32], CPU64: affine[float64]},
 	Sigmoid: {Name: "sigmoid", Form: FormUnary, CPU32: SigmoidKernel[float32], CPU64: SigmoidKernel[float64]},
 	Square:  {Name: "square", Form: FormUnary, CPU32: square[float32], CPU64: square[float64]},
-	SumRows: {Name: "sumrows", Form: FormColSums, CPU32: sumRows[float32], CPU64: sumRows[float64]},
+	SumRows: {Name: "sumrows", Form: FormColSums, CPU32: SumRowsKernel[float32], CPU64: SumRowsKernel[float64]},
 	SumAll:  {Name: "sumall", Form: FormScalar, CPU32: sumAll[float32], CPU64: sumAll[float64]},
 	Update:  {Name: "update", Form: FormUpdate, CPU32: update[float32], CPU64: update[float64]},
 	XEnt:    {Name: "xent", Form: FormRowCosts, CPU32: xent[float32], CPU64: xent[float64]},
@@ -323,16 +323,9 @@ func (p *Program) check(in Instr) error {
 // The portable kernels. Scalars arrive rounded to T, as the CUDA kernels
 // round them, so both backends compute the same products.
 
-// AddRowKernel is addrow, b added to every row of a: the reference for
-// the CPU backend's vector kernel.
-func AddRowKernel[T float32 | float64](d, a, b []T, _, _ T) { addRow(d, a, b, 0, 0) }
-
-// SumRowsKernel is sumrows, d = α·(the column sums of a, each summed in
-// row order from zero) + β·d: the reference for the CPU backend's vector
-// kernel.
-func SumRowsKernel[T float32 | float64](d, a, _ []T, alpha, beta T) { sumRows(d, a, nil, alpha, beta) }
-
-func addRow[T float32 | float64](d, a, b []T, _, _ T) {
+// AddRowKernel is addrow, b added to every row of a: the op table's, and
+// the reference for the CPU backend's vector kernel.
+func AddRowKernel[T float32 | float64](d, a, b []T, _, _ T) {
 	n := len(b)
 	for i := 0; i < len(d); i += n {
 		add(d[i:i+n], a[i:i+n], b, 0, 0)
@@ -383,8 +376,10 @@ func square[T float32 | float64](d, a, _ []T, _, _ T) {
 	}
 }
 
-// sumRows: d[j] = alpha·Σᵢ a[i,j] + beta·d[j], the bias gradient fused with its update.
-func sumRows[T float32 | float64](d, a, _ []T, alpha, beta T) {
+// SumRowsKernel is sumrows, d[j] = alpha·Σᵢ a[i,j] + beta·d[j] (each sum
+// in row order from zero), the bias gradient fused with its update: the
+// op table's, and the reference for the CPU backend's vector kernel.
+func SumRowsKernel[T float32 | float64](d, a, _ []T, alpha, beta T) {
 	n := len(d)
 	for j := range d {
 		var s T
